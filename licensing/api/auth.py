@@ -1,0 +1,38 @@
+from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.authentication import BaseAuthentication
+
+from licensing import services
+from trust.api.auth import bearer_secret
+from trust.api.errors import as_api_exception
+from trust.errors import DomainError
+
+
+class LeaseTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer lt_...`: request.auth is the LeaseToken, request.user anonymous.
+    Checked against the database on every request, so a revocation holds on every worker."""
+
+    def authenticate(self, request):
+        secret = bearer_secret(request)
+        if secret is None or not secret.startswith("lt_"):
+            return None
+        try:
+            token = services.authenticate_lease_token(secret)
+        except DomainError as error:
+            raise as_api_exception(error) from error
+        return AnonymousUser(), token
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="guildtrust"'
+
+
+class LeaseTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "licensing.api.auth.LeaseTokenAuthentication"
+    name = "leaseToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "`lt_` lease token from POST /api/v1/leases/{id}/tokens/",
+        }

@@ -1,0 +1,315 @@
+"""HTTP <-> licensing services."""
+
+from datetime import timedelta
+
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from licensing import selectors, services
+from licensing.models import LeaseTerms, LeaseToken, Studio, Takedown
+from trust.api.permissions import IsTrustAdmin
+from trust.errors import Forbidden, Invalid, NotFound
+from trust.models import Dataset
+
+from . import serializers as s
+from .permissions import HasLeaseToken, HasLeaseTokenOrUser, IsStudioStaff, IsStudioStaffOrAdmin
+
+
+def _valid(serializer_class, request):
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _studio(studio_id) -> Studio:
+    studio = Studio.objects.filter(pk=studio_id).first()
+    if studio is None:
+        raise NotFound("no such studio", code="studio_not_found")
+    return studio
+
+
+class StudioListView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(responses=s.StudioOutputSerializer(many=True), summary="Studios (admin)")
+    def get(self, request):
+        return Response(s.StudioOutputSerializer(Studio.objects.all(), many=True).data)
+
+    @extend_schema(
+        request=s.StudioInputSerializer,
+        responses={201: s.StudioOutputSerializer},
+        summary="Enrol a studio (admin)",
+    )
+    def post(self, request):
+        studio = services.studio_create(actor=request.user, **_valid(s.StudioInputSerializer, request))
+        return Response(s.StudioOutputSerializer(studio).data, status=status.HTTP_201_CREATED)
+
+
+class StudioStaffView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(
+        request=s.StaffInputSerializer,
+        responses={201: s.StaffOutputSerializer},
+        summary="Add a staff login to a studio (admin)",
+    )
+    def post(self, request, studio_id):
+        staff = services.studio_add_staff(
+            actor=request.user, studio=_studio(studio_id), **_valid(s.StaffInputSerializer, request)
+        )
+        return Response(s.StaffOutputSerializer(staff).data, status=status.HTTP_201_CREATED)
+
+
+class TermsListView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(responses=s.TermsOutputSerializer(many=True), summary="All lease terms (admin)")
+    def get(self, request):
+        return Response(s.TermsOutputSerializer(LeaseTerms.objects.all(), many=True).data)
+
+    @extend_schema(
+        request=s.TermsInputSerializer,
+        responses={201: s.TermsOutputSerializer},
+        summary="Offer lease terms for a dataset (admin)",
+    )
+    def post(self, request):
+        data = _valid(s.TermsInputSerializer, request)
+        dataset = Dataset.objects.filter(pk=data.pop("dataset")).first()
+        if dataset is None:
+            raise Invalid("no such dataset", code="unknown_dataset")
+        terms = services.terms_create(actor=request.user, dataset=dataset, **data)
+        return Response(s.TermsOutputSerializer(terms).data, status=status.HTTP_201_CREATED)
+
+
+class CatalogView(APIView):
+    permission_classes = [IsStudioStaffOrAdmin]
+
+    @extend_schema(
+        responses=s.CatalogEntrySerializer(many=True),
+        summary="Active lease terms with a summary of each dataset (studio staff)",
+    )
+    def get(self, request):
+        entries = list(selectors.catalog())
+        for terms in entries:
+            terms.dataset_summary = selectors.dataset_summary(terms.dataset)
+        return Response(s.CatalogEntrySerializer(entries, many=True).data)
+
+
+class LeaseListView(APIView):
+    @extend_schema(
+        responses=s.LeaseOutputSerializer(many=True),
+        summary="Leases I may see: my studio's, or all for admins",
+    )
+    def get(self, request):
+        leases = selectors.leases_visible_to(request.user).select_related("terms__dataset", "version")
+        return Response(s.LeaseOutputSerializer(leases, many=True).data)
+
+    @extend_schema(
+        request=s.LeaseInputSerializer,
+        responses={201: s.LeaseOutputSerializer},
+        summary="Request a lease under active terms (studio staff)",
+    )
+    def post(self, request):
+        if selectors.studio_of(request.user) is None:
+            raise Forbidden("only studio staff may request a lease", code="studio_only")
+        data = _valid(s.LeaseInputSerializer, request)
+        terms = LeaseTerms.objects.filter(pk=data["terms"]).select_related("dataset").first()
+        if terms is None:
+            raise Invalid("no such terms", code="unknown_terms")
+        lease = services.lease_request(actor=request.user, terms=terms, purpose=data["purpose"])
+        return Response(s.LeaseOutputSerializer(lease).data, status=status.HTTP_201_CREATED)
+
+
+class LeaseDetailView(APIView):
+    @extend_schema(responses=s.LeaseOutputSerializer, summary="One lease")
+    def get(self, request, lease_id):
+        return Response(
+            s.LeaseOutputSerializer(selectors.lease_for(user=request.user, lease_id=lease_id)).data
+        )
+
+
+def _lease_decision(service):
+    class DecisionView(APIView):
+        permission_classes = [IsTrustAdmin]
+
+        @extend_schema(
+            request=s.ReasonSerializer,
+            responses=s.LeaseOutputSerializer,
+            summary=f"{service.__name__.removeprefix('lease_').capitalize()} a lease (admin)",
+        )
+        def post(self, request, lease_id):
+            lease = selectors.lease_for(user=request.user, lease_id=lease_id)
+            kwargs = {}
+            if service is not services.lease_approve:
+                kwargs["reason"] = _valid(s.ReasonSerializer, request)["reason"]
+            lease = service(actor=request.user, lease=lease, **kwargs)
+            return Response(s.LeaseOutputSerializer(lease).data)
+
+    DecisionView.__name__ = f"Lease{service.__name__.removeprefix('lease_').capitalize()}View"
+    return DecisionView
+
+
+LeaseApproveView = _lease_decision(services.lease_approve)
+LeaseRejectView = _lease_decision(services.lease_reject)
+LeaseRevokeView = _lease_decision(services.lease_revoke)
+
+
+class LeaseTokensView(APIView):
+    @extend_schema(responses=s.TokenOutputSerializer(many=True), summary="Tokens of a lease (studio staff)")
+    def get(self, request, lease_id):
+        lease = selectors.lease_for(user=request.user, lease_id=lease_id)
+        return Response(s.TokenOutputSerializer(selectors.tokens_of(lease), many=True).data)
+
+    @extend_schema(
+        request=s.TokenInputSerializer,
+        responses={201: s.TokenCreatedSerializer},
+        summary="Mint an `lt_` token: shown once, never past the lease's end (studio staff)",
+    )
+    def post(self, request, lease_id):
+        lease = selectors.lease_for(user=request.user, lease_id=lease_id)
+        data = _valid(s.TokenInputSerializer, request)
+        lifetime = timedelta(days=data["lifetime_days"]) if data.get("lifetime_days") else None
+        token, secret = services.token_mint(
+            actor=request.user, lease=lease, name=data["name"], lifetime=lifetime
+        )
+        return Response(
+            {"id": token.pk, "name": token.name, "token": secret, "expires_at": token.expires_at},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class LeaseTokenDetailView(APIView):
+    @extend_schema(request=None, responses={204: None}, summary="Revoke a token at once (studio staff)")
+    def delete(self, request, lease_id, token_id):
+        lease = selectors.lease_for(user=request.user, lease_id=lease_id)
+        token = lease.tokens.filter(pk=token_id).first()
+        if token is None:
+            raise NotFound("no such token", code="token_not_found")
+        services.token_revoke(actor=request.user, lease=lease, token=token)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ManifestView(APIView):
+    permission_classes = [HasLeaseToken]
+
+    @extend_schema(
+        responses=s.ManifestSerializer,
+        summary="The assets this lease may use now, with gateway download links (lease token)",
+    )
+    def get(self, request, lease_id):
+        lease = services.lease_of_token(token=request.auth, lease_id=lease_id)
+        base = request.build_absolute_uri(reverse("api-lease-manifest", kwargs={"lease_id": lease.pk}))
+        base = base.removesuffix("manifest/") + "assets/"
+        assets = [
+            {"id": pk, "kind": kind, "sha256": sha, "size": size, "download_url": f"{base}{pk}/download/"}
+            for pk, kind, sha, size in selectors.manifest_rows(lease)
+        ]
+        return Response(
+            {
+                "lease": lease.pk,
+                "dataset": lease.version.dataset.slug,
+                "version": lease.version.number,
+                "manifest_sha256": lease.version.manifest_sha256,
+                "assets": assets,
+            }
+        )
+
+
+class DownloadView(APIView):
+    permission_classes = [HasLeaseToken]
+
+    @extend_schema(
+        responses={302: OpenApiResponse(description="redirect to a presigned URL (at most 5 minutes)")},
+        summary="Download one asset: consent re-checked, one download recorded (lease token)",
+    )
+    def get(self, request, lease_id, asset_id):
+        url = services.gateway_download(token=request.auth, lease_id=lease_id, asset_id=asset_id)
+        response = HttpResponseRedirect(url)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class UsageView(APIView):
+    permission_classes = [HasLeaseToken]
+
+    @extend_schema(
+        request=s.UsageReportSerializer,
+        responses={202: s.UsageAcceptedSerializer},
+        summary="Report training runs and generated seconds; event_key makes it idempotent (lease token)",
+    )
+    def post(self, request, lease_id):
+        data = _valid(s.UsageReportSerializer, request)
+        accepted, duplicates = services.usage_report(
+            token=request.auth, lease_id=lease_id, events=data["events"]
+        )
+        return Response({"accepted": accepted, "duplicates": duplicates}, status=status.HTTP_202_ACCEPTED)
+
+
+class LeaseTakedownsView(APIView):
+    permission_classes = [HasLeaseTokenOrUser]
+
+    @extend_schema(
+        responses=s.TakedownOutputSerializer(many=True),
+        summary="Takedown notices of a lease (studio staff or lease token)",
+    )
+    def get(self, request, lease_id):
+        if isinstance(request.auth, LeaseToken):
+            lease = services.lease_of_token(token=request.auth, lease_id=lease_id)
+        else:
+            lease = selectors.lease_for(user=request.user, lease_id=lease_id)
+        return Response(s.TakedownOutputSerializer(selectors.takedowns_for(lease), many=True).data)
+
+
+def _takedown(user, takedown_id) -> Takedown:
+    takedown = (
+        selectors.takedowns_visible_to(user).select_related("lease__studio").filter(pk=takedown_id).first()
+    )
+    if takedown is None:
+        raise NotFound("no such takedown notice", code="takedown_not_found")
+    return takedown
+
+
+class TakedownAcknowledgeView(APIView):
+    permission_classes = [IsStudioStaff]
+
+    @extend_schema(
+        request=None, responses=s.TakedownOutputSerializer, summary="Acknowledge a takedown (studio staff)"
+    )
+    def post(self, request, takedown_id):
+        takedown = services.takedown_acknowledge(
+            actor=request.user, takedown=_takedown(request.user, takedown_id)
+        )
+        return Response(s.TakedownOutputSerializer(takedown).data)
+
+
+class TakedownAttestView(APIView):
+    permission_classes = [IsStudioStaff]
+
+    @extend_schema(
+        request=s.AttestationSerializer,
+        responses=s.TakedownOutputSerializer,
+        summary="Attest deletion of the withdrawn asset (studio staff)",
+    )
+    def post(self, request, takedown_id):
+        statement = _valid(s.AttestationSerializer, request)["statement"]
+        takedown = services.takedown_attest_deletion(
+            actor=request.user, takedown=_takedown(request.user, takedown_id), statement=statement
+        )
+        return Response(s.TakedownOutputSerializer(takedown).data)
+
+
+class TransparencyView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=s.RegisterEntrySerializer(many=True),
+        summary="Public register: who leased which dataset version, for what, how many members",
+    )
+    def get(self, request):
+        return Response(s.RegisterEntrySerializer(selectors.transparency_register(), many=True).data)

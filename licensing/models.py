@@ -1,0 +1,207 @@
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models import Q
+
+from trust.models import Asset, Dataset, DatasetVersion
+
+
+class Studio(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    # Staff belong to this group; guardian grants it object permissions on the studio's leases.
+    group = models.OneToOneField(Group, on_delete=models.PROTECT, related_name="studio")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class StudioStaff(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="studio_staff"
+    )
+    studio = models.ForeignKey(Studio, on_delete=models.PROTECT, related_name="staff")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.user} at {self.studio}"
+
+
+class LeaseTerms(models.Model):
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="terms")
+    title = models.CharField(max_length=300)
+    permitted_uses = models.JSONField(help_text='list of uses, e.g. ["training"]')
+    duration_days = models.PositiveIntegerField()
+    flat_fee_cents = models.BigIntegerField(default=0)
+    price_per_download_cents = models.BigIntegerField(default=0)
+    price_per_training_run_cents = models.BigIntegerField(default=0)
+    price_per_generated_second_cents = models.BigIntegerField(default=0)
+    download_cap = models.PositiveIntegerField(null=True, blank=True, help_text="empty: no cap")
+    currency = models.CharField(max_length=3)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "lease terms"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(flat_fee_cents__gte=0)
+                & Q(price_per_download_cents__gte=0)
+                & Q(price_per_training_run_cents__gte=0)
+                & Q(price_per_generated_second_cents__gte=0),
+                name="terms_prices_not_negative",
+            ),
+            models.CheckConstraint(condition=Q(duration_days__gte=1), name="terms_duration_positive"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class Lease(models.Model):
+    class Status(models.TextChoices):
+        REQUESTED = "requested"
+        ACTIVE = "active"
+        REJECTED = "rejected"
+        EXPIRED = "expired"
+        REVOKED = "revoked"
+
+    studio = models.ForeignKey(Studio, on_delete=models.PROTECT, related_name="leases")
+    terms = models.ForeignKey(LeaseTerms, on_delete=models.PROTECT, related_name="leases")
+    purpose = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    version = models.ForeignKey(
+        DatasetVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="leases"
+    )
+    # Uses and prices are copied from the terms at approval: later edits never reprice a lease.
+    permitted_uses = models.JSONField(default=list)
+    flat_fee_cents = models.BigIntegerField(default=0)
+    price_per_download_cents = models.BigIntegerField(default=0)
+    price_per_training_run_cents = models.BigIntegerField(default=0)
+    price_per_generated_second_cents = models.BigIntegerField(default=0)
+    download_cap = models.PositiveIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # Assets of the pinned version licensable at approval: the flat fee and training runs
+    # are shared equally among these.
+    approval_assets = models.ManyToManyField(Asset, related_name="approved_in_leases", blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["status", "ends_at"])]
+
+    def __str__(self):
+        return f"lease {self.pk}: {self.studio} / {self.terms}"
+
+    def unit_price(self, kind: str) -> int:
+        return {
+            UsageEvent.Kind.DOWNLOAD: self.price_per_download_cents,
+            UsageEvent.Kind.TRAINING_RUN: self.price_per_training_run_cents,
+            UsageEvent.Kind.GENERATED_SECOND: self.price_per_generated_second_cents,
+        }[kind]
+
+
+class LeaseToken(models.Model):
+    """An `lt_` token that lets a studio's machines pull one lease's data."""
+
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="tokens")
+    name = models.CharField(max_length=200)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} (lease {self.lease_id})"
+
+
+class UsageEvent(models.Model):
+    class Kind(models.TextChoices):
+        DOWNLOAD = "download"
+        TRAINING_RUN = "training_run"
+        GENERATED_SECOND = "generated_second"
+
+    class Source(models.TextChoices):
+        GATEWAY = "gateway"
+        REPORT = "report"
+
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="usage_events")
+    event_key = models.CharField(max_length=200)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    quantity = models.BigIntegerField()
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    token = models.ForeignKey(LeaseToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [models.Index(fields=["lease", "occurred_at"]), models.Index(fields=["occurred_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["lease", "event_key"], name="event_key_once_per_lease"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="usage_quantity_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} x{self.quantity} on lease {self.lease_id}"
+
+
+class Takedown(models.Model):
+    """A consent withdrawal reaching an active lease: the studio acknowledges, then attests
+    it deleted the asset."""
+
+    class Status(models.TextChoices):
+        ISSUED = "issued"
+        ACKNOWLEDGED = "acknowledged"
+        DELETION_ATTESTED = "deletion_attested"
+
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="takedowns")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="takedowns")
+    withdrawal_id = models.BigIntegerField(help_text="the trust.Consent withdrawal that caused it")
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.ISSUED)
+    issued_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    attested_at = models.DateTimeField(null=True, blank=True)
+    attested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    attestation = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+        constraints = [
+            # A second withdrawal while one notice is still open adds nothing new to do.
+            models.UniqueConstraint(
+                fields=["lease", "asset"],
+                condition=~Q(status="deletion_attested"),
+                name="one_open_takedown_per_lease_asset",
+            ),
+        ]
+
+    def __str__(self):
+        return f"takedown of {self.asset_id} on lease {self.lease_id}"

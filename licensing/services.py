@@ -1,0 +1,530 @@
+"""Every write of the licensing app: studios, terms, the lease lifecycle, tokens, the download
+gateway, usage reports and takedowns. Each writes its audit event in the same transaction."""
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+from guardian.shortcuts import assign_perm
+
+from trust import audit, bearer
+from trust.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from trust.models import Asset, Consent, DatasetVersionItem, Use
+from trust.selectors import is_trust_admin, latest_version, licensable_assets
+from trust.services import user_create
+
+from . import hooks
+from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
+from .selectors import (
+    GENERATION_USES,
+    active_leases_holding,
+    effective_end,
+    lease_licensable_assets,
+    require_live,
+    studio_of,
+)
+
+LICENSABLE_USE_VALUES = [u.value for u in Use if u != Use.CAPTURE]
+# Last use is written at most this often per token: the gateway should not write on every hit.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+# Usage may be reported a little ahead of our clock.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _require_admin(actor) -> None:
+    if not is_trust_admin(actor):
+        raise Forbidden("only a trust administrator may do this", code="admin_only")
+
+
+def _require_studio_staff(actor, studio: Studio | None = None) -> Studio:
+    own = studio_of(actor)
+    if own is None:
+        raise Forbidden("only studio staff may do this", code="studio_only")
+    if studio is not None and own.pk != studio.pk:
+        raise NotFound("no such lease", code="lease_not_found")
+    return own
+
+
+@transaction.atomic
+def studio_create(*, actor, name: str) -> Studio:
+    _require_admin(actor)
+    if Studio.objects.filter(name=name).exists():
+        raise Conflict(f"studio {name!r} exists", code="studio_name_taken")
+    group = Group.objects.create(name=f"studio:{uuid.uuid4()}")
+    studio = Studio.objects.create(name=name, group=group)
+    audit.record(actor=actor, action="studio.enrolled", subject=studio, data={"name": name})
+    return studio
+
+
+@transaction.atomic
+def studio_add_staff(*, actor, studio: Studio, username: str, password: str, email: str = "") -> StudioStaff:
+    _require_admin(actor)
+    user = user_create(username=username, password=password, email=email)
+    user.groups.add(studio.group)
+    staff = StudioStaff.objects.create(user=user, studio=studio)
+    audit.record(actor=actor, action="studio.staff_added", subject=studio, data={"username": username})
+    return staff
+
+
+def _validate_terms(*, permitted_uses, currency: str, prices: dict, duration_days: int) -> list[str]:
+    if not isinstance(permitted_uses, list | tuple) or not permitted_uses:
+        raise Invalid("permitted_uses must list at least one use", code="bad_uses")
+    unknown = [u for u in permitted_uses if u not in LICENSABLE_USE_VALUES]
+    if unknown:
+        raise Invalid(
+            f"uses not licensable: {', '.join(map(str, unknown))}; choose from "
+            f"{', '.join(LICENSABLE_USE_VALUES)}",
+            code="bad_uses",
+        )
+    if currency != settings.TRUST_CURRENCY:
+        raise Invalid(f"this trust works in {settings.TRUST_CURRENCY} only", code="bad_currency")
+    for field, value in prices.items():
+        if value < 0:
+            raise Invalid(f"{field} must not be negative", code="bad_price")
+    if duration_days < 1:
+        raise Invalid("duration_days must be at least 1", code="bad_duration")
+    return sorted(set(permitted_uses))
+
+
+@transaction.atomic
+def terms_create(
+    *,
+    actor,
+    dataset,
+    title: str,
+    permitted_uses,
+    duration_days: int,
+    flat_fee_cents: int = 0,
+    price_per_download_cents: int = 0,
+    price_per_training_run_cents: int = 0,
+    price_per_generated_second_cents: int = 0,
+    download_cap: int | None = None,
+    currency: str | None = None,
+    active: bool = True,
+) -> LeaseTerms:
+    """Lease terms an administrator offers in the catalogue."""
+    _require_admin(actor)
+    currency = currency or settings.TRUST_CURRENCY
+    prices = {
+        "flat_fee_cents": flat_fee_cents,
+        "price_per_download_cents": price_per_download_cents,
+        "price_per_training_run_cents": price_per_training_run_cents,
+        "price_per_generated_second_cents": price_per_generated_second_cents,
+    }
+    uses = _validate_terms(
+        permitted_uses=permitted_uses, currency=currency, prices=prices, duration_days=duration_days
+    )
+    terms = LeaseTerms.objects.create(
+        dataset=dataset,
+        title=title,
+        permitted_uses=uses,
+        duration_days=duration_days,
+        download_cap=download_cap,
+        currency=currency,
+        active=active,
+        **prices,
+    )
+    audit.record(
+        actor=actor,
+        action="terms.created",
+        subject=terms,
+        data={
+            "dataset": dataset.slug,
+            "uses": uses,
+            "duration_days": duration_days,
+            "download_cap": download_cap,
+            "currency": currency,
+            **prices,
+        },
+    )
+    return terms
+
+
+@transaction.atomic
+def terms_set_active(*, actor, terms: LeaseTerms, active: bool) -> LeaseTerms:
+    _require_admin(actor)
+    terms.active = active
+    terms.save(update_fields=["active"])
+    audit.record(actor=actor, action="terms.activated" if active else "terms.deactivated", subject=terms)
+    return terms
+
+
+@transaction.atomic
+def lease_request(*, actor, terms: LeaseTerms, purpose: str) -> Lease:
+    """A studio asks to lease a dataset under active terms."""
+    studio = _require_studio_staff(actor)
+    if not terms.active:
+        raise Conflict("these terms are no longer offered", code="terms_inactive")
+    if not purpose.strip():
+        raise Invalid("say what the data is for", code="purpose_required")
+    lease = Lease.objects.create(studio=studio, terms=terms, purpose=purpose.strip(), requested_by=actor)
+    for perm in ("view_lease", "change_lease"):
+        assign_perm(f"licensing.{perm}", studio.group, lease)
+    audit.record(
+        actor=actor,
+        action="lease.requested",
+        subject=lease,
+        data={"studio": studio.name, "terms": terms.pk, "purpose": lease.purpose},
+    )
+    return lease
+
+
+def _locked(lease: Lease) -> Lease:
+    return Lease.objects.select_for_update().select_related("terms", "studio").get(pk=lease.pk)
+
+
+@transaction.atomic
+def lease_approve(*, actor, lease: Lease) -> Lease:
+    """Pin the dataset's latest version, copy the terms, and start the clock. Refused when
+    nothing in that version may be used for the permitted uses."""
+    _require_admin(actor)
+    lease = _locked(lease)
+    if lease.status != Lease.Status.REQUESTED:
+        raise Conflict(
+            f"this lease is {lease.status}; only a requested lease can be approved",
+            code="lease_not_requested",
+        )
+    terms = lease.terms
+    version = latest_version(terms.dataset)
+    if version is None:
+        raise Conflict("the dataset has no frozen version to lease", code="no_version")
+    now = timezone.now()
+    licensable = list(
+        licensable_assets(assets=version.assets.all(), uses=terms.permitted_uses, at=now).values_list(
+            "pk", flat=True
+        )
+    )
+    if not licensable:
+        raise Conflict(
+            "no asset of this version is consented for the permitted uses", code="nothing_licensable"
+        )
+    lease.status = Lease.Status.ACTIVE
+    lease.version = version
+    lease.permitted_uses = list(terms.permitted_uses)
+    lease.flat_fee_cents = terms.flat_fee_cents
+    lease.price_per_download_cents = terms.price_per_download_cents
+    lease.price_per_training_run_cents = terms.price_per_training_run_cents
+    lease.price_per_generated_second_cents = terms.price_per_generated_second_cents
+    lease.download_cap = terms.download_cap
+    lease.currency = terms.currency
+    lease.decided_by, lease.decided_at = actor, now
+    lease.starts_at, lease.ends_at = now, now + timedelta(days=terms.duration_days)
+    lease.save()
+    lease.approval_assets.set(licensable)
+    audit.record(
+        actor=actor,
+        action="lease.approved",
+        subject=lease,
+        data={
+            "version": version.number,
+            "dataset": terms.dataset.slug,
+            "manifest_sha256": version.manifest_sha256,
+            "licensable_assets": len(licensable),
+            "ends_at": lease.ends_at,
+        },
+    )
+    return lease
+
+
+@transaction.atomic
+def lease_reject(*, actor, lease: Lease, reason: str = "") -> Lease:
+    _require_admin(actor)
+    lease = _locked(lease)
+    if lease.status != Lease.Status.REQUESTED:
+        raise Conflict(
+            f"this lease is {lease.status}; only a requested lease can be rejected",
+            code="lease_not_requested",
+        )
+    lease.status = Lease.Status.REJECTED
+    lease.decided_by, lease.decided_at, lease.decision_reason = actor, timezone.now(), reason
+    lease.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    audit.record(actor=actor, action="lease.rejected", subject=lease, data={"reason": reason})
+    return lease
+
+
+@transaction.atomic
+def lease_revoke(*, actor, lease: Lease, reason: str = "") -> Lease:
+    """End an active lease now: every token stops working at once."""
+    _require_admin(actor)
+    lease = _locked(lease)
+    if lease.status != Lease.Status.ACTIVE:
+        raise Conflict(
+            f"this lease is {lease.status}; only an active lease can be revoked", code="lease_not_active"
+        )
+    lease.status = Lease.Status.REVOKED
+    lease.revoked_at = timezone.now()
+    lease.decision_reason = reason
+    lease.save(update_fields=["status", "revoked_at", "decision_reason"])
+    audit.record(actor=actor, action="lease.revoked", subject=lease, data={"reason": reason})
+    return lease
+
+
+def leases_expire_due(*, now: datetime | None = None) -> int:
+    """Mark active leases past their end as expired. Safe to run any number of times."""
+    now = now or timezone.now()
+    expired = 0
+    for lease_id in Lease.objects.filter(status=Lease.Status.ACTIVE, ends_at__lte=now).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            if Lease.objects.filter(pk=lease_id, status=Lease.Status.ACTIVE).update(
+                status=Lease.Status.EXPIRED
+            ):
+                audit.record(actor=None, action="lease.expired", subject=Lease.objects.get(pk=lease_id))
+                expired += 1
+    return expired
+
+
+@transaction.atomic
+def token_mint(
+    *, actor, lease: Lease, name: str, lifetime: timedelta | None = None
+) -> tuple[LeaseToken, str]:
+    """An `lt_` token for the studio's machines; the secret is returned once. It never
+    outlives the lease."""
+    _require_studio_staff(actor, lease.studio)
+    lease = _locked(lease)
+    require_live(lease)
+    if not name.strip():
+        raise Invalid("name the token so it can be told apart", code="name_required")
+    now = timezone.now()
+    lifetime = lifetime or timedelta(days=settings.LEASE_TOKEN_DEFAULT_DAYS)
+    if lifetime <= timedelta(0):
+        raise Invalid("a token's lifetime must be positive", code="bad_lifetime")
+    secret = bearer.mint_secret("lt_")
+    token = LeaseToken.objects.create(
+        lease=lease,
+        name=name.strip(),
+        token_hash=bearer.hash_secret(secret),
+        created_by=actor,
+        expires_at=min(now + lifetime, lease.ends_at),
+    )
+    audit.record(
+        actor=actor,
+        action="token.minted",
+        subject=token,
+        data={"lease": lease.pk, "name": token.name, "expires_at": token.expires_at},
+    )
+    return token, secret
+
+
+@transaction.atomic
+def token_revoke(*, actor, lease: Lease, token: LeaseToken) -> LeaseToken:
+    """Refused everywhere from the next request on: tokens are checked in the database on
+    every call, never cached."""
+    _require_studio_staff(actor, lease.studio)
+    token = LeaseToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at is None:
+        token.revoked_at, token.revoked_by = timezone.now(), actor
+        token.save(update_fields=["revoked_at", "revoked_by"])
+        audit.record(actor=actor, action="token.revoked", subject=token, data={"lease": lease.pk})
+    return token
+
+
+def authenticate_lease_token(secret: str) -> LeaseToken:
+    """The token for `secret`, refused (401) when unknown, revoked or expired, and (410) when
+    its lease has ended or been revoked."""
+    token = (
+        LeaseToken.objects.select_related("lease__studio", "lease__version__dataset")
+        .filter(token_hash=bearer.hash_secret(secret))
+        .first()
+    )
+    if token is None:
+        raise Unauthorized("unknown token", code="token_invalid")
+    if token.revoked_at is not None:
+        raise Unauthorized("this token was revoked", code="token_revoked")
+    now = timezone.now()
+    require_live(token.lease, at=now)
+    if token.expires_at <= now:
+        raise Unauthorized("this token has expired", code="token_expired")
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        LeaseToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def lease_of_token(*, token: LeaseToken, lease_id) -> Lease:
+    """The token's lease if it is the one asked for. A token opens one lease; asking about
+    another reveals nothing about it."""
+    if str(token.lease_id) != str(lease_id):
+        raise NotFound("no such lease", code="lease_not_found")
+    return token.lease
+
+
+def _version_asset(lease: Lease, asset_id) -> Asset:
+    item = (
+        DatasetVersionItem.objects.select_related("asset")
+        .filter(version_id=lease.version_id, asset_id=asset_id)
+        .first()
+    )
+    if item is None:
+        raise NotFound("no such asset in this lease", code="asset_not_found")
+    return item.asset
+
+
+def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
+    """Authorise one download: consent re-checked now, the cap enforced, one `download` event
+    recorded, then a presigned URL that lives at most DOWNLOAD_URL_SECONDS and never past the
+    token's expiry. Nothing is recorded for a refused download."""
+    from trust.storage import get_object_store
+
+    lease = lease_of_token(token=token, lease_id=lease_id)
+    asset = _version_asset(lease, asset_id)
+    now = timezone.now()
+    with transaction.atomic():
+        lease = Lease.objects.select_for_update().get(pk=lease.pk)  # serialises the cap count
+        require_live(lease, at=now)
+        if not lease_licensable_assets(lease, at=now).filter(pk=asset.pk).exists():
+            raise Forbidden("the members have not consented to this use of this asset", code="not_licensable")
+        if lease.download_cap is not None:
+            used = UsageEvent.objects.filter(lease=lease, kind=UsageEvent.Kind.DOWNLOAD).count()
+            if used >= lease.download_cap:
+                raise Conflict(
+                    f"the lease's cap of {lease.download_cap} downloads is reached",
+                    code="download_cap_reached",
+                )
+        hooks.check_usage_allowed([now])
+        UsageEvent.objects.create(
+            lease=lease,
+            event_key=f"gateway:{uuid.uuid4()}",
+            kind=UsageEvent.Kind.DOWNLOAD,
+            asset=asset,
+            quantity=1,
+            occurred_at=now,
+            source=UsageEvent.Source.GATEWAY,
+            token=token,
+        )
+    seconds = min(settings.DOWNLOAD_URL_SECONDS, int((token.expires_at - now).total_seconds()))
+    return get_object_store().presigned_get(
+        asset.object_key, expires_in=max(seconds, 1), filename=f"{asset.pk}"
+    )
+
+
+def _parse_event(lease: Lease, event: dict, index: int, now: datetime, version_assets: set) -> UsageEvent:
+    where = f"events[{index}]"
+    kind = event["kind"]
+    if kind == UsageEvent.Kind.DOWNLOAD:
+        raise Invalid(
+            f"{where}: downloads are metered by the gateway, not reported", code="download_not_reportable"
+        )
+    if kind == UsageEvent.Kind.TRAINING_RUN and "training" not in lease.permitted_uses:
+        raise Forbidden(f"{where}: this lease does not permit training", code="use_not_permitted")
+    if kind == UsageEvent.Kind.GENERATED_SECOND and not GENERATION_USES & set(lease.permitted_uses):
+        raise Forbidden(f"{where}: this lease does not permit generation", code="use_not_permitted")
+    asset_id = event.get("asset")
+    if kind == UsageEvent.Kind.GENERATED_SECOND and not asset_id:
+        raise Invalid(f"{where}: generated seconds must name the asset used", code="asset_required")
+    if asset_id and str(asset_id) not in version_assets:
+        raise Invalid(f"{where}: asset {asset_id} is not in this lease", code="asset_not_in_lease")
+    occurred_at = event["occurred_at"]
+    end = effective_end(lease)
+    if occurred_at < lease.starts_at or (end and occurred_at >= end) or occurred_at > now + CLOCK_SKEW:
+        raise Invalid(f"{where}: occurred_at lies outside the lease's active time", code="outside_lease")
+    return UsageEvent(
+        lease=lease,
+        event_key=event["event_key"],
+        kind=kind,
+        asset_id=asset_id or None,
+        quantity=event["quantity"],
+        occurred_at=occurred_at,
+        source=UsageEvent.Source.REPORT,
+    )
+
+
+def usage_report(*, token: LeaseToken, lease_id, events: list[dict]) -> tuple[int, int]:
+    """Record reported usage, all or nothing. A repeated `event_key` (in this report or an
+    earlier one) is counted once. Returns (accepted, duplicates)."""
+    lease = lease_of_token(token=token, lease_id=lease_id)
+    now = timezone.now()
+    # Usage may be reported after a revocation or the end, for the time the lease was live.
+    if lease.status not in (Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED):
+        raise Conflict("this lease was never active", code="lease_not_active")
+    version_assets = {
+        str(a)
+        for a in DatasetVersionItem.objects.filter(version_id=lease.version_id).values_list(
+            "asset_id", flat=True
+        )
+    }
+    parsed = [_parse_event(lease, e, i, now, version_assets) for i, e in enumerate(events)]
+    with transaction.atomic():
+        hooks.check_usage_allowed([e.occurred_at for e in parsed])
+        keys = [e.event_key for e in parsed]
+        known = set(
+            UsageEvent.objects.filter(lease=lease, event_key__in=keys).values_list("event_key", flat=True)
+        )
+        fresh: dict[str, UsageEvent] = {}
+        for event in parsed:
+            if event.event_key not in known and event.event_key not in fresh:
+                event.token = token
+                fresh[event.event_key] = event
+        # ignore_conflicts: a concurrent report of the same key loses quietly, never twice.
+        UsageEvent.objects.bulk_create(fresh.values(), ignore_conflicts=True)
+    return len(fresh), len(parsed) - len(fresh)
+
+
+def takedowns_issue_for_withdrawal(*, withdrawal: Consent) -> list[Takedown]:
+    """For every active lease holding an asset this withdrawal touches that is no longer
+    licensable for the lease's uses, issue a takedown notice (once per open notice)."""
+    scope = withdrawal.member.contributions.all()
+    if withdrawal.asset_id:
+        scope = scope.filter(asset_id=withdrawal.asset_id)
+    asset_ids = list(scope.values_list("asset_id", flat=True))
+    now = timezone.now()
+    issued = []
+    for lease in active_leases_holding(asset_ids).select_for_update():
+        still_ok = set(
+            lease_licensable_assets(lease, at=now).filter(pk__in=asset_ids).values_list("pk", flat=True)
+        )
+        held = set(lease.version.items.filter(asset_id__in=asset_ids).values_list("asset_id", flat=True))
+        for asset_id in sorted(held - still_ok, key=str):
+            if (
+                Takedown.objects.filter(lease=lease, asset_id=asset_id)
+                .exclude(status=Takedown.Status.DELETION_ATTESTED)
+                .exists()
+            ):
+                continue
+            takedown = Takedown.objects.create(lease=lease, asset_id=asset_id, withdrawal_id=withdrawal.pk)
+            audit.record(
+                actor=None,
+                action="takedown.issued",
+                subject=takedown,
+                data={"lease": lease.pk, "asset": str(asset_id), "withdrawal": withdrawal.pk},
+            )
+            issued.append(takedown)
+    return issued
+
+
+@transaction.atomic
+def takedown_acknowledge(*, actor, takedown: Takedown) -> Takedown:
+    _require_studio_staff(actor, takedown.lease.studio)
+    takedown = Takedown.objects.select_for_update().get(pk=takedown.pk)
+    if takedown.status != Takedown.Status.ISSUED:
+        raise Conflict(f"this notice is already {takedown.status}", code="takedown_not_issued")
+    takedown.status = Takedown.Status.ACKNOWLEDGED
+    takedown.acknowledged_at, takedown.acknowledged_by = timezone.now(), actor
+    takedown.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
+    audit.record(actor=actor, action="takedown.acknowledged", subject=takedown)
+    return takedown
+
+
+@transaction.atomic
+def takedown_attest_deletion(*, actor, takedown: Takedown, statement: str) -> Takedown:
+    """The studio states it deleted the asset and everything derived that it can delete."""
+    _require_studio_staff(actor, takedown.lease.studio)
+    takedown = Takedown.objects.select_for_update().get(pk=takedown.pk)
+    if takedown.status != Takedown.Status.ACKNOWLEDGED:
+        raise Conflict("acknowledge the notice before attesting deletion", code="takedown_not_acknowledged")
+    if not statement.strip():
+        raise Invalid("the attestation needs a statement", code="statement_required")
+    takedown.status = Takedown.Status.DELETION_ATTESTED
+    takedown.attested_at, takedown.attested_by = timezone.now(), actor
+    takedown.attestation = statement.strip()
+    takedown.save(update_fields=["status", "attested_at", "attested_by", "attestation"])
+    audit.record(
+        actor=actor,
+        action="takedown.deletion_attested",
+        subject=takedown,
+        data={"statement": takedown.attestation},
+    )
+    return takedown

@@ -1,0 +1,76 @@
+from rest_framework import serializers
+
+from payouts.models import Period, RateSetting
+from payouts.selectors import period_ledger_balances
+
+
+class RatesInputSerializer(serializers.Serializer):
+    admin_fee_bps = serializers.IntegerField(min_value=0, max_value=10000)
+    pension_bps = serializers.IntegerField(min_value=0, max_value=10000)
+
+
+class RatesOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RateSetting
+        fields = ["id", "admin_fee_bps", "pension_bps", "effective_at"]
+
+
+class RatesStateSerializer(serializers.Serializer):
+    admin_fee_bps = serializers.IntegerField()
+    pension_bps = serializers.IntegerField()
+    history = RatesOutputSerializer(many=True)
+
+
+class PeriodInputSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class PeriodOutputSerializer(serializers.ModelSerializer):
+    ledger_balanced = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Period
+        fields = [
+            "id",
+            "start",
+            "end",
+            "status",
+            "revenue_cents",
+            "admin_fee_cents",
+            "pension_cents",
+            "net_cents",
+            "admin_fee_bps",
+            "pension_bps",
+            "leases_total",
+            "leases_done",
+            "closing_started_at",
+            "closed_at",
+            "ledger_balanced",
+        ]
+
+    def get_ledger_balanced(self, period) -> bool:
+        return period_ledger_balances(period)
+
+
+class LeaseEarningSerializer(serializers.Serializer):
+    lease = serializers.IntegerField()
+    studio = serializers.CharField()
+    net_cents = serializers.IntegerField()
+    pension_cents = serializers.IntegerField()
+
+
+class PeriodEarningSerializer(serializers.Serializer):
+    period = serializers.IntegerField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    net_cents = serializers.IntegerField()
+    pension_cents = serializers.IntegerField()
+    leases = LeaseEarningSerializer(many=True)
+
+
+class EarningsSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    total_net_cents = serializers.IntegerField()
+    total_pension_cents = serializers.IntegerField()
+    periods = PeriodEarningSerializer(many=True)

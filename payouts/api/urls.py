@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("settings/rates/", views.RatesView.as_view(), name="api-rates"),
+    path("periods/", views.PeriodListView.as_view(), name="api-periods"),
+    path("periods/<int:period_id>/", views.PeriodDetailView.as_view(), name="api-period"),
+    path("periods/<int:period_id>/close/", views.PeriodCloseView.as_view(), name="api-period-close"),
+    path("me/earnings/", views.MyEarningsView.as_view(), name="api-my-earnings"),
+]

@@ -1,0 +1,64 @@
+"""Double-entry ledger: every movement is one balanced, idempotent transaction."""
+
+from django.db import transaction
+from django.db.models import Sum
+
+from .models import Account, LedgerEntry, LedgerTransaction
+
+
+class Unbalanced(ValueError):
+    pass
+
+
+def studio_receivable(studio) -> Account:
+    return Account.objects.get_or_create(
+        code=f"studio:{studio.pk}:receivable",
+        defaults={"kind": Account.Kind.STUDIO_RECEIVABLE, "studio": studio},
+    )[0]
+
+
+def trust_fee_revenue() -> Account:
+    return Account.objects.get_or_create(
+        code="trust:fee_revenue", defaults={"kind": Account.Kind.TRUST_FEE_REVENUE}
+    )[0]
+
+
+def member_payable(member) -> Account:
+    return Account.objects.get_or_create(
+        code=f"member:{member.pk}:payable", defaults={"kind": Account.Kind.MEMBER_PAYABLE, "member": member}
+    )[0]
+
+
+def pension_payable(member) -> Account:
+    return Account.objects.get_or_create(
+        code=f"member:{member.pk}:pension", defaults={"kind": Account.Kind.PENSION_PAYABLE, "member": member}
+    )[0]
+
+
+@transaction.atomic
+def post(
+    *, key: str, memo: str, lines: list[tuple[Account, int]], period=None, lease=None
+) -> LedgerTransaction:
+    """Post `lines` (account, signed cents) as one transaction. Refuses an unbalanced set;
+    returns the existing transaction if `key` was posted before."""
+    existing = LedgerTransaction.objects.filter(key=key).first()
+    if existing is not None:
+        return existing
+    lines = [(account, amount) for account, amount in lines if amount != 0]
+    if sum(amount for _, amount in lines) != 0:
+        raise Unbalanced(f"transaction {key} does not balance")
+    txn = LedgerTransaction.objects.create(key=key, memo=memo, period=period, lease=lease)
+    LedgerEntry.objects.bulk_create(
+        [LedgerEntry(transaction=txn, account=account, amount_cents=amount) for account, amount in lines]
+    )
+    return txn
+
+
+def balance(account: Account) -> int:
+    """Signed balance: debits minus credits."""
+    return account.entries.aggregate(total=Sum("amount_cents"))["total"] or 0
+
+
+def trial_balance() -> int:
+    """Sum of every entry in the ledger: zero when the books balance."""
+    return LedgerEntry.objects.aggregate(total=Sum("amount_cents"))["total"] or 0

@@ -1,0 +1,176 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from licensing.models import Lease, Studio
+from trust.models import Member
+
+
+class RateSetting(models.Model):
+    """Admin fee and pension & health rates in basis points. Append-only: the history is the
+    table; the rates in force when a period closes apply to it."""
+
+    admin_fee_bps = models.PositiveIntegerField()
+    pension_bps = models.PositiveIntegerField()
+    effective_at = models.DateTimeField(db_index=True)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-effective_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(admin_fee_bps__lte=10000) & Q(pension_bps__lte=10000),
+                name="rates_at_most_100_percent",
+            ),
+        ]
+
+    def __str__(self):
+        return (
+            f"fee {self.admin_fee_bps} bps, pension {self.pension_bps} bps from {self.effective_at:%Y-%m-%d}"
+        )
+
+
+class Period(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open"
+        CLOSING = "closing"
+        CLOSED = "closed"
+
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closing_started_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Snapshotted when closing starts, so a resumed close uses the same rates.
+    admin_fee_bps = models.PositiveIntegerField(null=True, blank=True)
+    pension_bps = models.PositiveIntegerField(null=True, blank=True)
+    revenue_cents = models.BigIntegerField(default=0)
+    admin_fee_cents = models.BigIntegerField(default=0)
+    pension_cents = models.BigIntegerField(default=0)
+    net_cents = models.BigIntegerField(default=0)
+    leases_total = models.PositiveIntegerField(default=0)
+    leases_done = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-start"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="period_ends_after_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.start:%Y-%m-%d} – {self.end:%Y-%m-%d} ({self.status})"
+
+
+class LeaseRevenue(models.Model):
+    """One lease's revenue in one period and how it was split: written once, with its ledger
+    transaction, when the period closes."""
+
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="lease_revenues")
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="revenues")
+    flat_fee_cents = models.BigIntegerField()
+    usage_cents = models.BigIntegerField()
+    revenue_cents = models.BigIntegerField()
+    admin_fee_cents = models.BigIntegerField()
+    pension_cents = models.BigIntegerField()
+    net_cents = models.BigIntegerField()
+    transaction = models.OneToOneField("LedgerTransaction", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["period", "lease"]
+        constraints = [
+            models.UniqueConstraint(fields=["period", "lease"], name="one_distribution_per_lease_period"),
+            models.CheckConstraint(
+                condition=Q(revenue_cents=F("admin_fee_cents") + F("pension_cents") + F("net_cents")),
+                name="lease_revenue_adds_up",
+            ),
+        ]
+
+    def __str__(self):
+        return f"lease {self.lease_id} in period {self.period_id}: {self.revenue_cents} cents"
+
+
+class MemberEarning(models.Model):
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="earnings")
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="earnings")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="earnings")
+    gross_cents = models.BigIntegerField()
+    pension_cents = models.BigIntegerField()
+    net_cents = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["period", "lease", "member"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "lease", "member"], name="one_earning_per_member_lease_period"
+            ),
+            models.CheckConstraint(
+                condition=Q(gross_cents=F("pension_cents") + F("net_cents")), name="earning_adds_up"
+            ),
+        ]
+
+    def __str__(self):
+        return (
+            f"member {self.member_id}, lease {self.lease_id}, period {self.period_id}: {self.net_cents} net"
+        )
+
+
+class Account(models.Model):
+    class Kind(models.TextChoices):
+        STUDIO_RECEIVABLE = "studio_receivable"
+        TRUST_FEE_REVENUE = "trust_fee_revenue"
+        MEMBER_PAYABLE = "member_payable"
+        PENSION_PAYABLE = "pension_payable"
+
+    code = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts"
+    )
+    studio = models.ForeignKey(
+        Studio, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts"
+    )
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.code
+
+
+class LedgerTransaction(models.Model):
+    """A balanced set of entries. `key` makes posting idempotent: the same movement is
+    never posted twice."""
+
+    key = models.CharField(max_length=200, unique=True)
+    memo = models.CharField(max_length=300)
+    period = models.ForeignKey(
+        Period, on_delete=models.PROTECT, null=True, blank=True, related_name="transactions"
+    )
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return self.key
+
+
+class LedgerEntry(models.Model):
+    """Debits positive, credits negative; a transaction's entries sum to zero."""
+
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    amount_cents = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["transaction", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount_cents=0), name="entry_not_zero"),
+        ]
+
+    def __str__(self):
+        return f"{self.account_id}: {self.amount_cents:+d}"

@@ -1,0 +1,71 @@
+"""Reads of the payouts app: period results and a member's earnings."""
+
+from collections import defaultdict
+
+from django.conf import settings
+from django.db.models import QuerySet, Sum
+
+from trust.models import Member
+
+from . import ledger
+from .models import LedgerEntry, MemberEarning, Period, RateSetting
+
+
+def rate_history() -> QuerySet[RateSetting]:
+    return RateSetting.objects.select_related("set_by").order_by("-effective_at", "-pk")
+
+
+def period_ledger_balances(period: Period) -> bool:
+    """True when the period's ledger entries sum to zero."""
+    total = LedgerEntry.objects.filter(transaction__period=period).aggregate(t=Sum("amount_cents"))["t"]
+    return (total or 0) == 0
+
+
+def member_earnings(member: Member) -> dict:
+    """Net and pension per closed period and lease, newest period first, with totals."""
+    rows = (
+        MemberEarning.objects.filter(member=member, period__status=Period.Status.CLOSED)
+        .select_related("period", "lease__studio")
+        .order_by("-period__start", "lease_id")
+    )
+    periods: dict[int, dict] = {}
+    for row in rows:
+        entry = periods.setdefault(
+            row.period_id,
+            {
+                "period": row.period_id,
+                "start": row.period.start,
+                "end": row.period.end,
+                "net_cents": 0,
+                "pension_cents": 0,
+                "leases": [],
+            },
+        )
+        entry["net_cents"] += row.net_cents
+        entry["pension_cents"] += row.pension_cents
+        entry["leases"].append(
+            {
+                "lease": row.lease_id,
+                "studio": row.lease.studio.name,
+                "net_cents": row.net_cents,
+                "pension_cents": row.pension_cents,
+            }
+        )
+    return {
+        "currency": settings.TRUST_CURRENCY,
+        "total_net_cents": sum(p["net_cents"] for p in periods.values()),
+        "total_pension_cents": sum(p["pension_cents"] for p in periods.values()),
+        "periods": list(periods.values()),
+    }
+
+
+def member_balance_cents(member: Member) -> int:
+    """What the trust owes the member now (credits on their payable account)."""
+    return -ledger.balance(ledger.member_payable(member))
+
+
+def earnings_by_lease(member: Member) -> dict[int, int]:
+    totals: dict[int, int] = defaultdict(int)
+    for lease_id, net in MemberEarning.objects.filter(member=member).values_list("lease_id", "net_cents"):
+        totals[lease_id] += net
+    return dict(totals)

@@ -1,0 +1,244 @@
+"""Writes of the payouts app: rates, periods, and closing a period (metering, distribution,
+ledger) safely enough to run twice or resume after a crash."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from fractions import Fraction
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from licensing.models import Lease
+from trust import audit
+from trust.errors import Conflict, Forbidden, Invalid
+from trust.selectors import contributor_members, is_trust_admin
+
+from . import ledger
+from .distribution import Contributor, distribute_lease
+from .metering import lease_charges, leases_with_revenue
+from .models import LeaseRevenue, MemberEarning, Period, RateSetting
+
+
+def _require_admin(actor) -> None:
+    if not is_trust_admin(actor):
+        raise Forbidden("only a trust administrator may do this", code="admin_only")
+
+
+def rates_in_force(*, at: datetime | None = None) -> tuple[int, int]:
+    """(admin_fee_bps, pension_bps) in force at `at`; the settings' defaults before any change."""
+    at = at or timezone.now()
+    row = RateSetting.objects.filter(effective_at__lte=at).order_by("-effective_at", "-pk").first()
+    if row is None:
+        return settings.TRUST_DEFAULT_ADMIN_FEE_BPS, settings.TRUST_DEFAULT_PENSION_BPS
+    return row.admin_fee_bps, row.pension_bps
+
+
+@transaction.atomic
+def rates_set(*, actor, admin_fee_bps: int, pension_bps: int) -> RateSetting:
+    """New rates from now on; earlier rows stay as history."""
+    _require_admin(actor)
+    for name, value in (("admin_fee_bps", admin_fee_bps), ("pension_bps", pension_bps)):
+        if not 0 <= value <= 10000:
+            raise Invalid(f"{name} must be between 0 and 10000 basis points", code="bad_rate")
+    row = RateSetting.objects.create(
+        admin_fee_bps=admin_fee_bps, pension_bps=pension_bps, effective_at=timezone.now(), set_by=actor
+    )
+    audit.record(
+        actor=actor,
+        action="rates.set",
+        subject=row,
+        data={"admin_fee_bps": admin_fee_bps, "pension_bps": pension_bps},
+    )
+    return row
+
+
+@transaction.atomic
+def period_create(*, actor, start: datetime, end: datetime) -> Period:
+    """A new accounting period; periods never overlap."""
+    _require_admin(actor)
+    if end <= start:
+        raise Invalid("a period must end after it starts", code="bad_period")
+    # Lock the existing periods so two overlapping creations cannot both pass the check.
+    list(Period.objects.select_for_update().values_list("pk", flat=True))
+    clash = Period.objects.filter(start__lt=end, end__gt=start).first()
+    if clash is not None:
+        raise Conflict(
+            f"overlaps the period {clash.start.isoformat()} – {clash.end.isoformat()}", code="period_overlaps"
+        )
+    period = Period.objects.create(start=start, end=end)
+    audit.record(
+        actor=actor,
+        action="period.created",
+        subject=period,
+        data={"start": start.isoformat(), "end": end.isoformat()},
+    )
+    return period
+
+
+def refuse_usage_in_closed_period(occurred: Sequence[datetime]) -> None:
+    """Usage guard registered with licensing: a closed period's revenue never changes. The
+    row lock makes a report and a close of the same period take turns."""
+    periods = Period.objects.select_for_update().filter(start__lte=max(occurred), end__gt=min(occurred))
+    for period in periods:
+        if period.status != Period.Status.OPEN and any(period.start <= t < period.end for t in occurred):
+            raise Conflict(
+                f"usage dated in the closed period {period} cannot be recorded", code="period_closed"
+            )
+
+
+@transaction.atomic
+def period_request_close(*, actor, period: Period) -> tuple[Period, bool]:
+    """Start closing an ended period. Returns (period, whether a close job should run):
+    a closed period is left as it is."""
+    _require_admin(actor)
+    period = Period.objects.select_for_update().get(pk=period.pk)
+    if period.status == Period.Status.CLOSED:
+        return period, False
+    if period.end > timezone.now():
+        raise Conflict("a period can only be closed once it has ended", code="period_not_ended")
+    from .tasks import close_period
+
+    _claim(period)
+    audit.record(actor=actor, action="period.close_requested", subject=period)
+    transaction.on_commit(lambda: close_period.delay(period.pk))
+    return period, True
+
+
+def _claim(period: Period) -> None:
+    """Move an open period to closing with the rates in force now (under the row lock)."""
+    if period.status != Period.Status.OPEN:
+        return
+    now = timezone.now()
+    period.admin_fee_bps, period.pension_bps = rates_in_force(at=now)
+    period.status = Period.Status.CLOSING
+    period.closing_started_at = now
+    period.leases_total = leases_with_revenue(period).count()
+    period.save(
+        update_fields=["admin_fee_bps", "pension_bps", "status", "closing_started_at", "leases_total"]
+    )
+
+
+def _distribute_one(period: Period, lease: Lease) -> None:
+    """Meter, split and post one lease's revenue for the period, in one transaction. A lease
+    already distributed is skipped, so a rerun never pays twice."""
+    with transaction.atomic():
+        period = Period.objects.select_for_update().get(pk=period.pk)
+        if LeaseRevenue.objects.filter(period=period, lease=lease).exists():
+            return
+        owed = lease_charges(lease, period)
+        shared = [str(pk) for pk in lease.approval_assets.values_list("pk", flat=True)]
+        named = {c.asset_id for c in owed.charges if c.asset_id}
+        members = {}
+        contributors = {}
+        for asset_id, rows in contributor_members(set(shared) | named).items():
+            contributors[str(asset_id)] = [
+                Contributor(member_key=(m.member_number, m.pk), share=Fraction(share)) for m, share in rows
+            ]
+            members.update({m.pk: m for m, _ in rows})
+        result = distribute_lease(
+            flat_fee_cents=owed.flat_fee_cents,
+            charges=owed.charges,
+            shared_assets=shared,
+            contributors=contributors,
+            admin_fee_bps=period.admin_fee_bps,
+            pension_bps=period.pension_bps,
+        )
+        lines = [
+            (ledger.studio_receivable(lease.studio), result.revenue_cents),
+            (ledger.trust_fee_revenue(), -result.admin_fee_cents),
+        ]
+        for share in result.members:
+            member = members[share.member_key[1]]
+            lines.append((ledger.member_payable(member), -share.net_cents))
+            lines.append((ledger.pension_payable(member), -share.pension_cents))
+        txn = ledger.post(
+            key=f"period:{period.pk}:lease:{lease.pk}",
+            memo=f"Royalties of lease {lease.pk} for {period}",
+            lines=lines,
+            period=period,
+            lease=lease,
+        )
+        LeaseRevenue.objects.create(
+            period=period,
+            lease=lease,
+            flat_fee_cents=owed.flat_fee_cents,
+            usage_cents=owed.usage_cents,
+            revenue_cents=result.revenue_cents,
+            admin_fee_cents=result.admin_fee_cents,
+            pension_cents=result.pension_cents,
+            net_cents=result.net_cents,
+            transaction=txn,
+        )
+        MemberEarning.objects.bulk_create(
+            [
+                MemberEarning(
+                    period=period,
+                    lease=lease,
+                    member=members[s.member_key[1]],
+                    gross_cents=s.gross_cents,
+                    pension_cents=s.pension_cents,
+                    net_cents=s.net_cents,
+                )
+                for s in result.members
+                if s.gross_cents
+            ]
+        )
+        period.leases_done = LeaseRevenue.objects.filter(period=period).count()
+        period.save(update_fields=["leases_done"])
+        audit.record(
+            actor=None,
+            action="distribution.posted",
+            subject=period,
+            data={
+                "lease": lease.pk,
+                "revenue_cents": result.revenue_cents,
+                "admin_fee_cents": result.admin_fee_cents,
+                "pension_cents": result.pension_cents,
+                "net_cents": result.net_cents,
+                "members": len(result.members),
+            },
+        )
+
+
+def period_close(*, period_id: int, progress=None) -> Period:
+    """Close a period: distribute every lease's revenue, then total it. Safe to run twice,
+    concurrently, or after a crash half-way: each lease is posted at most once."""
+    with transaction.atomic():
+        period = Period.objects.select_for_update().get(pk=period_id)
+        if period.status == Period.Status.CLOSED:
+            return period
+        if period.end > timezone.now():
+            raise Conflict("a period can only be closed once it has ended", code="period_not_ended")
+        _claim(period)
+    for lease in leases_with_revenue(period).select_related("studio"):
+        _distribute_one(period, lease)
+        if progress:
+            progress(lease)
+    with transaction.atomic():
+        period = Period.objects.select_for_update().get(pk=period_id)
+        if period.status == Period.Status.CLOSED:
+            return period
+        totals = [0, 0, 0, 0]
+        for row in period.lease_revenues.values_list(
+            "revenue_cents", "admin_fee_cents", "pension_cents", "net_cents"
+        ):
+            totals = [a + b for a, b in zip(totals, row, strict=True)]
+        period.revenue_cents, period.admin_fee_cents, period.pension_cents, period.net_cents = totals
+        period.status, period.closed_at = Period.Status.CLOSED, timezone.now()
+        period.leases_done = period.leases_total = period.lease_revenues.count()
+        period.save()
+        audit.record(
+            actor=None,
+            action="period.closed",
+            subject=period,
+            data={
+                "revenue_cents": period.revenue_cents,
+                "admin_fee_cents": period.admin_fee_cents,
+                "pension_cents": period.pension_cents,
+                "net_cents": period.net_cents,
+                "admin_fee_bps": period.admin_fee_bps,
+                "pension_bps": period.pension_bps,
+            },
+        )
+    return period

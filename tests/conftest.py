@@ -1,0 +1,144 @@
+"""Fixtures: named personas, API clients, the object store, and the real services.
+
+Unit tests run tasks eagerly and keep objects in a temporary local store. Tests marked
+`integration` get the real stack: PostgreSQL (the suite's database), Redis, an S3 server
+started here, and a Celery worker process started here."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from rest_framework.test import APIClient
+
+from config.celery import app as celery_app
+from tests import factories
+from tests.services import CeleryWorker, S3Server
+from trust.storage import _s3_client
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+S3_BUCKET = "guildtrust-test"
+
+
+def pytest_collection_modifyitems(config, items):
+    on_sqlite = django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+    for item in items:
+        if on_sqlite and item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.skip(reason="integration tests need PostgreSQL (make test)"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store_and_eager_tasks(request, settings, tmp_path):
+    """Each test gets its own local object directory; unit tests run Celery tasks in-process."""
+    settings.LOCAL_OBJECT_ROOT = tmp_path / "objects"
+    settings.S3_BUCKET = ""
+    integration = request.node.get_closest_marker("integration") is not None
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = not integration
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    with S3Server() as server:
+        server.create_bucket(S3_BUCKET)
+        yield server
+
+
+@pytest.fixture
+def s3_settings(settings, s3_server):
+    """Point the object store at the suite's S3 server."""
+    settings.S3_BUCKET = S3_BUCKET
+    settings.S3_ENDPOINT_URL = s3_server.endpoint_url
+    settings.S3_ACCESS_KEY_ID = "testing"
+    settings.S3_SECRET_ACCESS_KEY = "testing"
+    settings.S3_REGION = "us-east-1"
+    yield settings
+    _s3_client.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, s3_server):
+    """A real worker process on Redis, using the suite's test database and S3 server."""
+    database = django_settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        pytest.skip("a real worker needs PostgreSQL")
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        pytest.skip("a real worker needs REDIS_URL")
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    env = {
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "S3_BUCKET": S3_BUCKET,
+        "S3_ENDPOINT_URL": s3_server.endpoint_url,
+        "S3_ACCESS_KEY_ID": "testing",
+        "S3_SECRET_ACCESS_KEY": "testing",
+        "SECRET_KEY": django_settings.SECRET_KEY,
+    }
+    if database.get("PASSWORD"):
+        env["DATABASE_URL"] = url.replace("@", f":{database['PASSWORD']}@", 1)
+    with CeleryWorker(env=env) as worker:
+        yield worker
+
+
+@dataclass
+class Cast:
+    """The named personas of the refusal tests (after healthchecks' Alice/Bob/Charlie)."""
+
+    admin: object
+    alice: object  # member
+    bob: object  # another member
+    studio_a: object
+    carol: object  # staff of studio A
+    studio_b: object
+    dave: object  # staff of studio B
+    outsider: object  # a login with no role
+
+
+@pytest.fixture
+def cast(db):
+    admin = factories.AdminFactory(username="admin")
+    alice = factories.MemberFactory(user__username="alice", member_number="M-00001", display_name="Alice")
+    bob = factories.MemberFactory(user__username="bob", member_number="M-00002", display_name="Bob")
+    studio_a, carol = factories.make_studio(admin=admin, name="Studio A", staff_username="carol")
+    studio_b, dave = factories.make_studio(admin=admin, name="Studio B", staff_username="dave")
+    outsider = factories.UserFactory(username="outsider")
+    return Cast(admin, alice, bob, studio_a, carol, studio_b, dave, outsider)
+
+
+def bearer_client(secret: str | None = None) -> APIClient:
+    client = APIClient()
+    if secret:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+@pytest.fixture
+def as_user():
+    """`as_user(user)` -> an APIClient carrying a fresh `ut_` token for that user."""
+    from trust.services import user_token_issue
+
+    def make(user) -> APIClient:
+        _, secret = user_token_issue(user=user)
+        return bearer_client(secret)
+
+    return make
+
+
+@pytest.fixture
+def anon():
+    return APIClient()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _artifacts_dir():
+    ARTIFACTS.mkdir(exist_ok=True)
+    yield

@@ -1,0 +1,127 @@
+"""The object-store interface, the same tests against both implementations: the S3 server
+started by the suite and the local directory store served by Django."""
+
+import hashlib
+import time
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import requests
+
+from trust.storage import LocalObjectStore, S3ObjectStore, get_object_store, measure
+
+DATA = b"motion capture frames " * 1000
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, settings, live_server):
+    if request.param == "s3":
+        request.getfixturevalue("s3_settings")
+    settings.PUBLIC_BASE_URL = live_server.url
+    return get_object_store()
+
+
+def test_the_configured_store_is_the_one_asked_for(store, settings):
+    expected = S3ObjectStore if settings.S3_BUCKET else LocalObjectStore
+    assert isinstance(store, expected)
+
+
+def test_presigned_put_then_presigned_get_round_trips_the_bytes(store):
+    target = store.presigned_put("assets/roundtrip", content_type="application/octet-stream", expires_in=60)
+    put = requests.request(target.method, target.url, data=DATA, headers=target.headers, timeout=10)
+    assert put.status_code == 200, put.text
+    got = requests.get(store.presigned_get("assets/roundtrip", expires_in=60), timeout=10)
+    assert got.status_code == 200
+    assert got.content == DATA
+
+
+def test_measure_reads_back_size_and_sha256(store):
+    store.put_bytes("assets/measured", DATA, content_type="application/octet-stream")
+    stored = measure(store, "assets/measured")
+    assert (stored.size, stored.sha256) == (len(DATA), hashlib.sha256(DATA).hexdigest())
+
+
+def test_measure_of_a_missing_object_is_none(store):
+    assert measure(store, "assets/never-uploaded") is None
+
+
+def test_delete_removes_the_object(store):
+    store.put_bytes("assets/doomed", b"x", content_type="text/plain")
+    store.delete("assets/doomed")
+    assert store.size("assets/doomed") is None
+
+
+def test_one_s3_client_per_process(s3_settings):
+    assert get_object_store().client is get_object_store().client
+
+
+def test_s3_upload_url_requires_server_side_encryption(s3_settings):
+    store = get_object_store()
+    target = store.presigned_put("assets/sse", content_type="text/plain", expires_in=60)
+    assert target.headers["x-amz-server-side-encryption"] == "AES256"
+    requests.put(target.url, data=b"secret", headers=target.headers, timeout=10).raise_for_status()
+    head = store.client.head_object(Bucket=store.bucket, Key="assets/sse")
+    assert head["ServerSideEncryption"] == "AES256"
+
+
+def test_s3_download_url_states_its_lifetime(s3_settings):
+    url = get_object_store().presigned_get("assets/any", expires_in=300)
+    assert parse_qs(urlparse(url).query)["X-Amz-Expires"] == ["300"]
+
+
+@pytest.fixture
+def local(settings, live_server):
+    settings.PUBLIC_BASE_URL = live_server.url
+    store = get_object_store()
+    store.put_bytes("assets/local", DATA, content_type="application/octet-stream")
+    return store
+
+
+def test_local_url_with_a_forged_signature_is_refused(local):
+    url = local.presigned_get("assets/local", expires_in=60).replace("signature=", "signature=0")
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 403
+    assert response.json()["code"] == "bad_signature"
+
+
+def test_local_url_for_another_key_is_refused(local):
+    url = local.presigned_get("assets/local", expires_in=60).replace("assets/local", "assets/other")
+    assert requests.get(url, timeout=10).status_code == 403
+
+
+def test_local_get_url_cannot_be_used_to_upload(local):
+    url = local.presigned_get("assets/local", expires_in=60)
+    assert requests.put(url, data=b"overwrite", timeout=10).status_code == 403
+    assert local.size("assets/local") == len(DATA)
+
+
+def test_local_url_is_refused_once_expired(local):
+    url = local.presigned_get("assets/local", expires_in=1)
+    assert requests.get(url, timeout=10).status_code == 200
+    time.sleep(2.1)
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 403
+    assert "expired" in response.json()["detail"]
+
+
+def test_local_signature_check_directly():
+    store = LocalObjectStore(root="/nonexistent", secret=b"k", base_url="http://x")
+    expires = int(time.time()) + 60
+    good = store.signature("GET", "assets/a", expires)
+    store.check_signature(method="GET", key="assets/a", expires=str(expires), signature=good)
+    from trust.storage import InvalidSignature
+
+    for method, key, when, sig in [
+        ("PUT", "assets/a", expires, good),
+        ("GET", "assets/b", expires, good),
+        ("GET", "assets/a", expires + 1, good),
+        ("GET", "assets/a", "soon", good),
+    ]:
+        with pytest.raises(InvalidSignature):
+            store.check_signature(method=method, key=key, expires=str(when), signature=sig)
+
+
+def test_local_keys_cannot_escape_the_store(tmp_path):
+    store = LocalObjectStore(root=tmp_path / "objects", secret=b"k", base_url="http://x")
+    with pytest.raises(ValueError):
+        store.put_bytes("../escaped", b"x", content_type="text/plain")

@@ -1,0 +1,166 @@
+from rest_framework import serializers
+
+from trust.models import Asset, AuditEvent, Consent, Dataset, DatasetVersion, Member, Use
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"})
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="shown once: keep it safe")
+    expires_at = serializers.DateTimeField()
+
+
+class MemberInputSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(write_only=True)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    member_number = serializers.CharField(max_length=32)
+    display_name = serializers.CharField(max_length=200)
+    listed_publicly = serializers.BooleanField(required=False, default=False)
+
+
+class MemberOutputSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = Member
+        fields = ["id", "username", "member_number", "display_name", "listed_publicly", "created_at"]
+
+
+class ContributorSerializer(serializers.Serializer):
+    member = serializers.IntegerField()
+    share = serializers.CharField(help_text='a decimal string, e.g. "0.5"; shares sum to exactly 1')
+
+
+class AssetInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Asset.Kind.choices)
+    title = serializers.CharField(max_length=300)
+    content_type = serializers.CharField(max_length=200)
+    size = serializers.IntegerField(min_value=0)
+    sha256 = serializers.CharField(min_length=64, max_length=64)
+    contributors = ContributorSerializer(many=True, allow_empty=False)
+
+
+class UploadSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    method = serializers.CharField()
+    headers = serializers.DictField(child=serializers.CharField())
+
+
+class AssetContributorOutputSerializer(serializers.Serializer):
+    member = serializers.IntegerField(source="member_id")
+    member_number = serializers.CharField(source="member.member_number")
+    share = serializers.DecimalField(max_digits=7, decimal_places=6, coerce_to_string=True)
+
+
+class AssetOutputSerializer(serializers.ModelSerializer):
+    contributors = AssetContributorOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Asset
+        fields = [
+            "id",
+            "kind",
+            "title",
+            "content_type",
+            "size",
+            "sha256",
+            "status",
+            "failure_reason",
+            "created_at",
+            "verified_at",
+            "contributors",
+        ]
+
+
+class AssetCreatedSerializer(AssetOutputSerializer):
+    upload = UploadSerializer()
+
+    class Meta(AssetOutputSerializer.Meta):
+        fields = [*AssetOutputSerializer.Meta.fields, "upload"]
+
+
+class ConsentInputSerializer(serializers.Serializer):
+    use = serializers.ChoiceField(choices=Use.choices)
+    asset = serializers.UUIDField(required=False, allow_null=True, help_text="empty: all my assets")
+
+
+class ConsentOutputSerializer(serializers.ModelSerializer):
+    member = serializers.IntegerField(source="member_id")
+    supersedes = serializers.IntegerField(source="supersedes_id", allow_null=True)
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Consent
+        fields = [
+            "id",
+            "member",
+            "asset",
+            "use",
+            "state",
+            "terms_version",
+            "consent_text_sha256",
+            "supersedes",
+            "created_at",
+            "active",
+        ]
+
+    def get_active(self, consent) -> bool:
+        if consent.state != Consent.State.GRANTED:
+            return False
+        return not hasattr(consent, "withdrawal") or consent.withdrawal is None
+
+
+class DatasetInputSerializer(serializers.Serializer):
+    slug = serializers.SlugField(max_length=50)
+    title = serializers.CharField(max_length=300)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DatasetOutputSerializer(serializers.ModelSerializer):
+    asset_count = serializers.IntegerField(source="items.count", read_only=True)
+    latest_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "slug", "title", "description", "asset_count", "latest_version", "created_at"]
+
+    def get_latest_version(self, dataset) -> int | None:
+        return dataset.versions.order_by("-number").values_list("number", flat=True).first()
+
+
+class DatasetItemsInputSerializer(serializers.Serializer):
+    assets = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=10000)
+
+
+class DatasetItemsOutputSerializer(serializers.Serializer):
+    added = serializers.IntegerField()
+    asset_count = serializers.IntegerField()
+
+
+class DatasetVersionOutputSerializer(serializers.ModelSerializer):
+    dataset = serializers.IntegerField(source="dataset_id")
+    asset_count = serializers.IntegerField(source="items.count", read_only=True)
+
+    class Meta:
+        model = DatasetVersion
+        fields = ["id", "dataset", "number", "manifest_sha256", "asset_count", "created_at"]
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "seq",
+            "created_at",
+            "actor_label",
+            "action",
+            "subject_type",
+            "subject_id",
+            "data",
+            "prev_hash",
+            "hash",
+        ]

@@ -1,0 +1,26 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("members/", views.MemberListView.as_view(), name="api-members"),
+    path("assets/", views.AssetListView.as_view(), name="api-assets"),
+    path("assets/<uuid:asset_id>/", views.AssetDetailView.as_view(), name="api-asset"),
+    path("assets/<uuid:asset_id>/complete/", views.AssetCompleteView.as_view(), name="api-asset-complete"),
+    path("consents/", views.ConsentListView.as_view(), name="api-consents"),
+    path(
+        "consents/<int:consent_id>/withdraw/",
+        views.ConsentWithdrawView.as_view(),
+        name="api-consent-withdraw",
+    ),
+    path("datasets/", views.DatasetListView.as_view(), name="api-datasets"),
+    path("datasets/<int:dataset_id>/", views.DatasetDetailView.as_view(), name="api-dataset"),
+    path("datasets/<int:dataset_id>/items/", views.DatasetItemsView.as_view(), name="api-dataset-items"),
+    path(
+        "datasets/<int:dataset_id>/versions/",
+        views.DatasetVersionsView.as_view(),
+        name="api-dataset-versions",
+    ),
+    path("audit/", views.AuditLogView.as_view(), name="api-audit"),
+]

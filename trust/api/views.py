@@ -1,0 +1,222 @@
+"""HTTP <-> trust services. Views validate shape, call one service, render the result."""
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from trust import selectors, services
+from trust.errors import Forbidden, NotFound, Unauthorized
+from trust.models import AuditEvent, Consent, Dataset, Member
+
+from . import serializers as s
+from .permissions import IsMember, IsTrustAdmin
+
+
+class TokenView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=s.TokenRequestSerializer,
+        responses={201: s.TokenResponseSerializer},
+        summary="Exchange a username and password for a `ut_` API token",
+    )
+    def post(self, request):
+        data = _valid(s.TokenRequestSerializer, request)
+        user = authenticate(request, username=data["username"], password=data["password"])
+        if user is None:
+            raise Unauthorized("wrong username or password", code="bad_credentials")
+        token, secret = services.user_token_issue(user=user)
+        return Response({"token": secret, "expires_at": token.expires_at}, status=status.HTTP_201_CREATED)
+
+
+def _valid(serializer_class, request):
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class MemberListView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(responses=s.MemberOutputSerializer(many=True), summary="List members (admin)")
+    def get(self, request):
+        members = Member.objects.select_related("user")
+        return Response(s.MemberOutputSerializer(members, many=True).data)
+
+    @extend_schema(
+        request=s.MemberInputSerializer,
+        responses={201: s.MemberOutputSerializer},
+        summary="Enrol a member (admin)",
+    )
+    def post(self, request):
+        member = services.member_enrol(actor=request.user, **_valid(s.MemberInputSerializer, request))
+        return Response(s.MemberOutputSerializer(member).data, status=status.HTTP_201_CREATED)
+
+
+class AssetListView(APIView):
+    @extend_schema(
+        responses=s.AssetOutputSerializer(many=True),
+        summary="Assets I may see: all for admins, my contributions for members",
+    )
+    def get(self, request):
+        assets = selectors.assets_visible_to(request.user).prefetch_related("contributors__member")
+        return Response(s.AssetOutputSerializer(assets, many=True).data)
+
+    @extend_schema(
+        request=s.AssetInputSerializer,
+        responses={201: s.AssetCreatedSerializer},
+        summary="Register an asset and get a presigned upload",
+    )
+    def post(self, request):
+        data = _valid(s.AssetInputSerializer, request)
+        asset, upload = services.asset_create(actor=request.user, **data)
+        body = s.AssetOutputSerializer(asset).data
+        body["upload"] = {"url": upload.url, "method": upload.method, "headers": upload.headers}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class AssetDetailView(APIView):
+    @extend_schema(responses=s.AssetOutputSerializer, summary="One asset and its verification status")
+    def get(self, request, asset_id):
+        return Response(
+            s.AssetOutputSerializer(selectors.asset_for(user=request.user, asset_id=asset_id)).data
+        )
+
+
+class AssetCompleteView(APIView):
+    @extend_schema(
+        request=None,
+        responses={202: s.AssetOutputSerializer},
+        summary="The upload is done: queue verification of size and SHA-256",
+    )
+    def post(self, request, asset_id):
+        asset = selectors.asset_for(user=request.user, asset_id=asset_id)
+        if not selectors.is_trust_admin(request.user) and asset.created_by_id != request.user.pk:
+            raise Forbidden(
+                "only the uploader or an administrator can complete an upload", code="not_the_uploader"
+            )
+        asset = services.asset_complete(actor=request.user, asset=asset)
+        asset.refresh_from_db()
+        return Response(s.AssetOutputSerializer(asset).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _own_member(user):
+    return selectors.member_of(user)
+
+
+class ConsentListView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(responses=s.ConsentOutputSerializer(many=True), summary="My consent history")
+    def get(self, request):
+        consents = selectors.consent_history(member=_own_member(request.user))
+        return Response(s.ConsentOutputSerializer(consents, many=True).data)
+
+    @extend_schema(
+        request=s.ConsentInputSerializer,
+        responses={201: s.ConsentOutputSerializer},
+        summary="Grant a use of one of my assets, or of all of them",
+    )
+    def post(self, request):
+        member = _own_member(request.user)
+        data = _valid(s.ConsentInputSerializer, request)
+        asset = None
+        if data.get("asset"):
+            asset = selectors.asset_for(user=request.user, asset_id=data["asset"])
+        consent = services.consent_grant(actor=request.user, member=member, use=data["use"], asset=asset)
+        return Response(s.ConsentOutputSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+
+class ConsentWithdrawView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        request=None,
+        responses=s.ConsentOutputSerializer,
+        summary="Withdraw a grant now: takedowns go to every active lease holding the data",
+    )
+    def post(self, request, consent_id):
+        member = _own_member(request.user)
+        consent = Consent.objects.filter(pk=consent_id, member=member).select_related("member").first()
+        if consent is None:
+            raise NotFound("no such consent", code="consent_not_found")
+        withdrawal = services.consent_withdraw(actor=request.user, consent=consent)
+        return Response(s.ConsentOutputSerializer(withdrawal).data)
+
+
+def _dataset(dataset_id) -> Dataset:
+    dataset = Dataset.objects.filter(pk=dataset_id).first()
+    if dataset is None:
+        raise NotFound("no such dataset", code="dataset_not_found")
+    return dataset
+
+
+class DatasetListView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(responses=s.DatasetOutputSerializer(many=True), summary="Datasets (admin)")
+    def get(self, request):
+        return Response(s.DatasetOutputSerializer(Dataset.objects.all(), many=True).data)
+
+    @extend_schema(
+        request=s.DatasetInputSerializer,
+        responses={201: s.DatasetOutputSerializer},
+        summary="Create a dataset (admin)",
+    )
+    def post(self, request):
+        dataset = services.dataset_create(actor=request.user, **_valid(s.DatasetInputSerializer, request))
+        return Response(s.DatasetOutputSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetDetailView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(responses=s.DatasetOutputSerializer, summary="One dataset (admin)")
+    def get(self, request, dataset_id):
+        return Response(s.DatasetOutputSerializer(_dataset(dataset_id)).data)
+
+
+class DatasetItemsView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(
+        request=s.DatasetItemsInputSerializer,
+        responses={200: s.DatasetItemsOutputSerializer, 201: s.DatasetItemsOutputSerializer},
+        summary="Add verified assets to a dataset's working set (admin)",
+    )
+    def post(self, request, dataset_id):
+        dataset = _dataset(dataset_id)
+        data = _valid(s.DatasetItemsInputSerializer, request)
+        added = services.dataset_add_assets(actor=request.user, dataset=dataset, asset_ids=data["assets"])
+        body = {"added": added, "asset_count": dataset.items.count()}
+        return Response(body, status=status.HTTP_201_CREATED if added else status.HTTP_200_OK)
+
+
+class DatasetVersionsView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(responses=s.DatasetVersionOutputSerializer(many=True), summary="Frozen versions (admin)")
+    def get(self, request, dataset_id):
+        versions = _dataset(dataset_id).versions.order_by("number")
+        return Response(s.DatasetVersionOutputSerializer(versions, many=True).data)
+
+    @extend_schema(
+        request=None,
+        responses={201: s.DatasetVersionOutputSerializer},
+        summary="Freeze the working set as the next immutable version (admin)",
+    )
+    def post(self, request, dataset_id):
+        version = services.dataset_freeze(actor=request.user, dataset=_dataset(dataset_id))
+        return Response(s.DatasetVersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class AuditLogView(generics.ListAPIView):
+    """The hash-chained audit log, newest first (admin)."""
+
+    permission_classes = [IsTrustAdmin]
+    serializer_class = s.AuditEventSerializer
+    queryset = AuditEvent.objects.order_by("-seq")

@@ -1,0 +1,125 @@
+"""The hash-chained audit log: append in the caller's transaction, verify from the start."""
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import AuditEvent, AuditHead
+
+GENESIS_HASH = "0" * 64
+
+
+def _event_hash(
+    *,
+    prev_hash: str,
+    seq: int,
+    created_at,
+    actor_id,
+    actor_label: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    data: dict,
+) -> str:
+    payload = {
+        "prev": prev_hash,
+        "seq": seq,
+        "at": created_at.isoformat(),
+        "actor": actor_id,
+        "actor_label": actor_label,
+        "action": action,
+        "subject": [subject_type, subject_id],
+        "data": data,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def record(*, actor, action: str, subject, data: dict | None = None) -> AuditEvent:
+    """Append one event after the current head. Runs inside the caller's transaction so the
+    event exists exactly when the change it describes does."""
+    with transaction.atomic():
+        head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
+        actor_id = getattr(actor, "pk", None)
+        actor_label = str(actor) if actor is not None else "system"
+        # Round-trip through JSON so what we hash is exactly what the database gives back.
+        data = json.loads(json.dumps(data or {}, default=str))
+        created_at = timezone.now()
+        seq = head.seq + 1
+        subject_type = subject._meta.label_lower
+        subject_id = str(subject.pk)
+        digest = _event_hash(
+            prev_hash=head.hash,
+            seq=seq,
+            created_at=created_at,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            data=data,
+        )
+        event = AuditEvent.objects.create(
+            seq=seq,
+            created_at=created_at,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            data=data,
+            prev_hash=head.hash,
+            hash=digest,
+        )
+        head.seq, head.hash = seq, digest
+        head.save(update_fields=["seq", "hash"])
+        return event
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    seq: int
+    reason: str
+
+
+def verify_chain(*, batch_size: int = 2000) -> Iterator[tuple[int, ChainBreak | None]]:
+    """Walk the chain in order, yielding (events checked, first break or None) per batch.
+    Stops at the first break."""
+    prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
+    last_seq = 0
+    while True:
+        batch = list(AuditEvent.objects.filter(seq__gt=last_seq).order_by("seq")[:batch_size])
+        if not batch:
+            break
+        for event in batch:
+            checked += 1
+            if event.seq != expected_seq:
+                yield checked, ChainBreak(expected_seq, f"event #{expected_seq} is missing")
+                return
+            if event.prev_hash != prev_hash:
+                yield checked, ChainBreak(event.seq, "prev_hash does not match the event before")
+                return
+            digest = _event_hash(
+                prev_hash=event.prev_hash,
+                seq=event.seq,
+                created_at=event.created_at,
+                actor_id=event.actor_id,
+                actor_label=event.actor_label,
+                action=event.action,
+                subject_type=event.subject_type,
+                subject_id=event.subject_id,
+                data=event.data,
+            )
+            if digest != event.hash:
+                yield checked, ChainBreak(event.seq, "contents do not match the recorded hash")
+                return
+            prev_hash, expected_seq = event.hash, expected_seq + 1
+        last_seq = batch[-1].seq
+        yield checked, None
+    head = AuditHead.objects.filter(pk=1).first()
+    if head and (head.seq != expected_seq - 1 or head.hash != prev_hash):
+        yield checked, ChainBreak(head.seq, "the chain ends before the recorded head: events removed")

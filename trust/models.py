@@ -1,0 +1,238 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Use(models.TextChoices):
+    """What a member may consent to. `capture` is the first opt-in; the rest are per-use grants."""
+
+    CAPTURE = "capture", "Capture: the trust may hold this data"
+    TRAINING = "training", "Training AI models"
+    REPLICA_ACTIVE = "replica_active", "Digital replica: new lines or actions"
+    REPLICA_PASSIVE = "replica_passive", "Digital replica: touch-ups, background placement"
+    VOICE_SYNTHESIS = "voice_synthesis", "Voice synthesis"
+    CROWD_GENERATION = "crowd_generation", "Crowd generation"
+
+
+LICENSABLE_USES = [u for u in Use if u != Use.CAPTURE]
+
+
+class Member(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="member")
+    member_number = models.CharField(max_length=32, unique=True)
+    display_name = models.CharField(max_length=200)
+    # Named on the public transparency register only if the member opted in.
+    listed_publicly = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["member_number"]
+
+    def __str__(self):
+        return f"{self.display_name} ({self.member_number})"
+
+
+class Asset(models.Model):
+    class Kind(models.TextChoices):
+        FACE_SCAN = "face_scan"
+        BODY_SCAN = "body_scan"
+        VOICE_RECORDING = "voice_recording"
+        MOTION_CAPTURE = "motion_capture"
+        PERFORMANCE_FOOTAGE = "performance_footage"
+        STILL_IMAGE = "still_image"
+        SCRIPT = "script"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for upload"
+        VERIFYING = "verifying", "Verifying upload"
+        AVAILABLE = "available", "Available"
+        FAILED = "failed", "Upload did not match"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    title = models.CharField(max_length=300)
+    content_type = models.CharField(max_length=200)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    # Opaque, never derived from names: assets/<uuid>.
+    object_key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    members = models.ManyToManyField(Member, through="AssetContributor", related_name="assets")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(size__gte=0), name="asset_size_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.title} [{self.kind}]"
+
+
+class AssetContributor(models.Model):
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="contributors")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="contributions")
+    share = models.DecimalField(max_digits=7, decimal_places=6)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["asset", "member"], name="one_share_per_member_per_asset"),
+            models.CheckConstraint(
+                condition=Q(share__gt=0) & Q(share__lte=1), name="share_between_zero_and_one"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.member} {self.share} of {self.asset_id}"
+
+
+class Consent(models.Model):
+    """Append-only: a grant, or the withdrawal of one (`supersedes` names the grant)."""
+
+    class State(models.TextChoices):
+        GRANTED = "granted"
+        WITHDRAWN = "withdrawn"
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="consents")
+    # Empty asset: the grant covers all of the member's assets, present and future.
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, null=True, blank=True, related_name="consents")
+    use = models.CharField(max_length=32, choices=Use.choices)
+    state = models.CharField(max_length=16, choices=State.choices)
+    terms_version = models.CharField(max_length=32)
+    consent_text_sha256 = models.CharField(max_length=64)
+    supersedes = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="withdrawal"
+    )
+    created_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["member", "use", "state"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(state="granted", supersedes__isnull=True))
+                | Q(state="withdrawn", supersedes__isnull=False),
+                name="withdrawal_names_its_grant",
+            ),
+        ]
+
+    def __str__(self):
+        scope = self.asset_id or "all assets"
+        return f"{self.member.member_number} {self.state} {self.use} on {scope}"
+
+
+class Dataset(models.Model):
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    assets = models.ManyToManyField(Asset, through="DatasetItem", related_name="datasets")
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.title
+
+
+class DatasetItem(models.Model):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="items")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="dataset_items")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "asset"], name="asset_once_per_dataset"),
+        ]
+
+    def __str__(self):
+        return f"{self.asset_id} in {self.dataset_id}"
+
+
+class DatasetVersion(models.Model):
+    """An immutable, numbered snapshot of a dataset; leases pin one."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    manifest_sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    assets = models.ManyToManyField(Asset, through="DatasetVersionItem", related_name="versions")
+
+    class Meta:
+        ordering = ["dataset", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="version_number_per_dataset"),
+        ]
+
+    def __str__(self):
+        return f"{self.dataset.slug} v{self.number}"
+
+
+class DatasetVersionItem(models.Model):
+    version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="items")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="version_items")
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "asset"], name="asset_once_per_version"),
+        ]
+
+    def __str__(self):
+        return f"{self.asset_id} in version {self.version_id}"
+
+
+class UserToken(models.Model):
+    """A `ut_` API token for a person. Only the SHA-256 of the secret is kept."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"ut_… of {self.user}"
+
+
+class AuditEvent(models.Model):
+    """One link of the hash chain: `hash` covers this event's fields and `prev_hash`."""
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    created_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=100, db_index=True)
+    subject_type = models.CharField(max_length=100)
+    subject_id = models.CharField(max_length=100)
+    data = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self):
+        return f"#{self.seq} {self.action} {self.subject_type}:{self.subject_id}"
+
+
+class AuditHead(models.Model):
+    """A single row locked while appending, so two writers never fork the chain."""
+
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self):
+        return f"audit head #{self.seq}"

@@ -1,0 +1,85 @@
+"""Reads of the trust app. The one rule of licensability lives here."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from .errors import NotFound
+from .models import Asset, AssetContributor, Consent, Dataset, DatasetVersion, Member, Use
+
+
+def is_trust_admin(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_staff)
+
+
+def member_of(user) -> Member | None:
+    if not (user and user.is_authenticated):
+        return None
+    return Member.objects.filter(user_id=user.pk).first()
+
+
+def active_grants(*, use: str, at: datetime) -> QuerySet[Consent]:
+    """Grants for `use` made by `at` and not withdrawn by `at`."""
+    withdrawn = Consent.objects.filter(supersedes=OuterRef("pk"), created_at__lte=at)
+    return Consent.objects.filter(use=use, state=Consent.State.GRANTED, created_at__lte=at).exclude(
+        Exists(withdrawn)
+    )
+
+
+def licensable_assets(*, assets: QuerySet[Asset], uses: Iterable[str], at: datetime) -> QuerySet[Asset]:
+    """Assets that are available and whose every contributor, at `at`, holds an active
+    `capture` grant and an active grant for each of `uses` (on the asset or on all their
+    assets). Manifest, gateway and distribution all ask this one question."""
+    qs = assets.filter(status=Asset.Status.AVAILABLE).filter(
+        Exists(AssetContributor.objects.filter(asset=OuterRef("pk")))
+    )
+    for use in sorted({Use.CAPTURE, *uses}):
+        covering_grant = active_grants(use=use, at=at).filter(
+            Q(asset__isnull=True) | Q(asset=OuterRef("asset")), member=OuterRef("member")
+        )
+        uncovered = AssetContributor.objects.filter(asset=OuterRef("pk")).exclude(Exists(covering_grant))
+        qs = qs.filter(~Exists(uncovered))
+    return qs
+
+
+def is_licensable(*, asset: Asset, uses: Iterable[str], at: datetime) -> bool:
+    return licensable_assets(assets=Asset.objects.filter(pk=asset.pk), uses=uses, at=at).exists()
+
+
+def assets_visible_to(user) -> QuerySet[Asset]:
+    """Administrators see every asset; a member sees the assets they contribute to."""
+    if is_trust_admin(user):
+        return Asset.objects.all()
+    member = member_of(user)
+    if member is None:
+        return Asset.objects.none()
+    return Asset.objects.filter(contributors__member=member).distinct()
+
+
+def asset_for(*, user, asset_id) -> Asset:
+    asset = assets_visible_to(user).filter(pk=asset_id).first()
+    if asset is None:
+        raise NotFound("no such asset", code="asset_not_found")
+    return asset
+
+
+def consents_of(member: Member) -> QuerySet[Consent]:
+    return Consent.objects.filter(member=member).select_related("asset", "withdrawal")
+
+
+def consent_history(*, member: Member):
+    return consents_of(member).order_by("created_at", "id")
+
+
+def latest_version(dataset: Dataset) -> DatasetVersion | None:
+    return dataset.versions.order_by("-number").first()
+
+
+def contributor_members(asset_ids: Iterable) -> dict:
+    """asset id -> [(member, share)] for the given assets, in one query."""
+    result: dict = {}
+    rows = AssetContributor.objects.filter(asset_id__in=list(asset_ids)).select_related("member")
+    for row in rows:
+        result.setdefault(row.asset_id, []).append((row.member, row.share))
+    return result

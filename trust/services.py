@@ -1,0 +1,401 @@
+"""Every write of the trust app: one function per business action, each in a transaction,
+each writing its audit event alongside the change."""
+
+import hashlib
+import re
+import uuid
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import audit, bearer
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .models import (
+    Asset,
+    AssetContributor,
+    Consent,
+    Dataset,
+    DatasetItem,
+    DatasetVersion,
+    DatasetVersionItem,
+    Member,
+    Use,
+    UserToken,
+)
+from .selectors import active_grants, is_trust_admin, member_of
+from .signals import consent_withdrawn
+from .storage import UploadTarget, get_object_store, measure
+
+User = get_user_model()
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+# The plain-language text a member agrees to, per use. Its hash is stored with each grant so
+# what was shown can be proven later.
+CONSENT_TEXT = {
+    Use.CAPTURE: "The trust may hold this data in encrypted storage and list it in datasets. "
+    "Nothing is licensed for any use without a further grant.",
+    Use.TRAINING: "Studios that lease a dataset including this data may train AI models on it.",
+    Use.REPLICA_ACTIVE: "Studios may make a digital replica that performs new lines or actions.",
+    Use.REPLICA_PASSIVE: "Studios may use a digital replica for touch-ups and background placement.",
+    Use.VOICE_SYNTHESIS: "Studios may synthesise speech in this voice.",
+    Use.CROWD_GENERATION: "Studios may generate crowds that include this likeness.",
+}
+
+
+def consent_text_sha256(use: str, terms_version: str) -> str:
+    return hashlib.sha256(f"{terms_version}\n{CONSENT_TEXT[Use(use)]}".encode()).hexdigest()
+
+
+def _require_admin(actor) -> None:
+    if not is_trust_admin(actor):
+        raise Forbidden("only a trust administrator may do this", code="admin_only")
+
+
+def user_create(*, username: str, password: str, email: str = "", is_staff: bool = False) -> User:
+    """A login; refuses a taken username or a weak password with a clear message."""
+    if User.objects.filter(username=username).exists():
+        raise Conflict(f"username {username!r} is taken", code="username_taken")
+    user = User(username=username, email=email, is_staff=is_staff)
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as error:
+        raise Invalid(" ".join(error.messages), code="weak_password") from error
+    user.set_password(password)
+    user.save()
+    return user
+
+
+@transaction.atomic
+def member_enrol(
+    *,
+    actor,
+    username: str,
+    password: str,
+    email: str,
+    member_number: str,
+    display_name: str,
+    listed_publicly: bool = False,
+) -> Member:
+    """Create a member and their login. Administrators only."""
+    _require_admin(actor)
+    if Member.objects.filter(member_number=member_number).exists():
+        raise Conflict(f"member number {member_number} is taken", code="member_number_taken")
+    user = user_create(username=username, password=password, email=email)
+    member = Member.objects.create(
+        user=user,
+        member_number=member_number,
+        display_name=display_name,
+        listed_publicly=listed_publicly,
+    )
+    audit.record(actor=actor, action="member.enrolled", subject=member, data={"member_number": member_number})
+    return member
+
+
+@transaction.atomic
+def user_token_issue(*, user) -> tuple[UserToken, str]:
+    """A fresh `ut_` token; the secret is returned once and only its hash kept."""
+    secret = bearer.mint_secret("ut_")
+    token = UserToken.objects.create(
+        user=user,
+        token_hash=bearer.hash_secret(secret),
+        expires_at=timezone.now() + timedelta(hours=settings.USER_TOKEN_LIFETIME_HOURS),
+    )
+    return token, secret
+
+
+def _parse_shares(contributors: list[dict]) -> list[tuple[Member, Decimal]]:
+    if not contributors:
+        raise Invalid("an asset needs at least one contributor", code="no_contributors")
+    parsed, seen = [], set()
+    for entry in contributors:
+        try:
+            share = Decimal(str(entry["share"]))
+        except (InvalidOperation, KeyError) as error:
+            raise Invalid('each share must be a decimal string such as "0.5"', code="bad_share") from error
+        if not share.is_finite() or share <= 0 or share > 1 or share.as_tuple().exponent < -6:
+            raise Invalid("each share must be above 0, at most 1, with at most 6 decimals", code="bad_share")
+        member = Member.objects.filter(pk=entry.get("member")).first()
+        if member is None:
+            raise Invalid(f"no member {entry.get('member')}", code="unknown_member")
+        if member.pk in seen:
+            raise Invalid("a member appears twice among the contributors", code="duplicate_contributor")
+        seen.add(member.pk)
+        parsed.append((member, share))
+    if sum(share for _, share in parsed) != Decimal(1):
+        raise Invalid("contributor shares must sum to exactly 1", code="shares_not_one")
+    return parsed
+
+
+@transaction.atomic
+def asset_create(
+    *, actor, kind: str, title: str, content_type: str, size: int, sha256: str, contributors: list[dict]
+) -> tuple[Asset, UploadTarget]:
+    """Register an asset and return where to PUT its bytes. An administrator may register any
+    asset; a member only one they contribute to."""
+    sha256 = sha256.lower()
+    if not SHA256_HEX.match(sha256):
+        raise Invalid("sha256 must be 64 hexadecimal characters", code="bad_sha256")
+    if size < 0:
+        raise Invalid("size must not be negative", code="bad_size")
+    shares = _parse_shares(contributors)
+    if not is_trust_admin(actor):
+        member = member_of(actor)
+        if member is None or member.pk not in {m.pk for m, _ in shares}:
+            raise Forbidden("members may only register assets they contribute to", code="not_a_contributor")
+    asset_id = uuid.uuid4()
+    asset = Asset.objects.create(
+        id=asset_id,
+        kind=kind,
+        title=title,
+        content_type=content_type,
+        size=size,
+        sha256=sha256,
+        object_key=f"assets/{asset_id}",
+        created_by=actor,
+    )
+    AssetContributor.objects.bulk_create(
+        [AssetContributor(asset=asset, member=m, share=s) for m, s in shares]
+    )
+    audit.record(
+        actor=actor,
+        action="asset.registered",
+        subject=asset,
+        data={
+            "kind": kind,
+            "sha256": sha256,
+            "size": size,
+            "contributors": {m.member_number: str(s) for m, s in shares},
+        },
+    )
+    return asset, asset_upload_target(asset=asset)
+
+
+def asset_upload_target(*, asset: Asset) -> UploadTarget:
+    return get_object_store().presigned_put(
+        asset.object_key, content_type=asset.content_type, expires_in=settings.UPLOAD_URL_SECONDS
+    )
+
+
+def asset_complete(*, actor, asset: Asset) -> Asset:
+    """The uploader says the bytes are in place: queue verification. Safe to call again."""
+    from .tasks import verify_asset_upload
+
+    with transaction.atomic():
+        asset = Asset.objects.select_for_update().get(pk=asset.pk)
+        if asset.status == Asset.Status.AVAILABLE:
+            return asset
+        asset.status = Asset.Status.VERIFYING
+        asset.failure_reason = ""
+        asset.save(update_fields=["status", "failure_reason"])
+        transaction.on_commit(lambda: verify_asset_upload.delay(str(asset.pk)))
+    return asset
+
+
+def asset_verify(*, asset_id) -> Asset:
+    """Compare the stored object's size and SHA-256 with what was declared. Only a match makes
+    the asset available; a mismatch leaves it failed. Idempotent."""
+    asset = Asset.objects.get(pk=asset_id)
+    if asset.status != Asset.Status.VERIFYING:
+        return asset
+    stored = measure(get_object_store(), asset.object_key)
+    if stored is None:
+        outcome, reason = Asset.Status.FAILED, "no object was uploaded"
+    elif stored.size != asset.size:
+        outcome, reason = Asset.Status.FAILED, f"size {stored.size} does not match declared {asset.size}"
+    elif stored.sha256 != asset.sha256:
+        outcome, reason = Asset.Status.FAILED, "SHA-256 does not match the declared hash"
+    else:
+        outcome, reason = Asset.Status.AVAILABLE, ""
+    with transaction.atomic():
+        updated = Asset.objects.filter(pk=asset.pk, status=Asset.Status.VERIFYING).update(
+            status=outcome,
+            failure_reason=reason,
+            verified_at=timezone.now() if outcome == Asset.Status.AVAILABLE else None,
+        )
+        if updated:
+            asset.refresh_from_db()
+            audit.record(
+                actor=None,
+                action=f"asset.{'verified' if outcome == Asset.Status.AVAILABLE else 'rejected'}",
+                subject=asset,
+                data={"reason": reason},
+            )
+    asset.refresh_from_db()
+    return asset
+
+
+@transaction.atomic
+def consent_grant(*, actor, member: Member, use: str, asset: Asset | None = None) -> Consent:
+    """Record a grant by the member themself, for one asset they contribute to or for all
+    their assets. A second active grant for the same scope is refused."""
+    if member.user_id != getattr(actor, "pk", None):
+        raise Forbidden("only the member can grant their own consent", code="not_your_consent")
+    if use not in Use.values:
+        raise Invalid(f"unknown use {use!r}", code="bad_use")
+    if asset is not None and not asset.contributors.filter(member=member).exists():
+        raise NotFound("no such asset", code="asset_not_found")
+    Member.objects.select_for_update().get(pk=member.pk)  # one grant at a time per member
+    now = timezone.now()
+    if active_grants(use=use, at=now).filter(member=member, asset=asset).exists():
+        raise Conflict("this consent is already granted", code="already_granted")
+    terms_version = settings.TRUST_CONSENT_TERMS_VERSION
+    consent = Consent.objects.create(
+        member=member,
+        asset=asset,
+        use=use,
+        state=Consent.State.GRANTED,
+        terms_version=terms_version,
+        consent_text_sha256=consent_text_sha256(use, terms_version),
+        created_at=now,
+        actor=actor,
+    )
+    audit.record(
+        actor=actor,
+        action="consent.granted",
+        subject=consent,
+        data={
+            "member": member.member_number,
+            "use": use,
+            "asset": str(asset.pk) if asset else None,
+            "terms_version": terms_version,
+        },
+    )
+    return consent
+
+
+@transaction.atomic
+def consent_withdraw(*, actor, consent: Consent) -> Consent:
+    """End a grant now with a new record; licensing is told so it can issue takedowns."""
+    if consent.member.user_id != getattr(actor, "pk", None):
+        raise Forbidden("only the member can withdraw their own consent", code="not_your_consent")
+    if consent.state != Consent.State.GRANTED:
+        raise Conflict("only a grant can be withdrawn", code="not_a_grant")
+    consent = Consent.objects.select_for_update().get(pk=consent.pk)
+    if Consent.objects.filter(supersedes=consent).exists():
+        raise Conflict("this consent is already withdrawn", code="already_withdrawn")
+    try:
+        with transaction.atomic():
+            withdrawal = Consent.objects.create(
+                member=consent.member,
+                asset=consent.asset,
+                use=consent.use,
+                state=Consent.State.WITHDRAWN,
+                terms_version=consent.terms_version,
+                consent_text_sha256=consent.consent_text_sha256,
+                supersedes=consent,
+                created_at=timezone.now(),
+                actor=actor,
+            )
+    except IntegrityError as error:
+        raise Conflict("this consent is already withdrawn", code="already_withdrawn") from error
+    audit.record(
+        actor=actor,
+        action="consent.withdrawn",
+        subject=withdrawal,
+        data={
+            "grant": consent.pk,
+            "member": consent.member.member_number,
+            "use": consent.use,
+            "asset": str(consent.asset_id) if consent.asset_id else None,
+        },
+    )
+    consent_withdrawn.send(sender=Consent, withdrawal=withdrawal, actor=actor)
+    return withdrawal
+
+
+@transaction.atomic
+def dataset_create(*, actor, slug: str, title: str, description: str = "") -> Dataset:
+    _require_admin(actor)
+    if Dataset.objects.filter(slug=slug).exists():
+        raise Conflict(f"dataset {slug!r} exists", code="slug_taken")
+    dataset = Dataset.objects.create(slug=slug, title=title, description=description)
+    audit.record(actor=actor, action="dataset.created", subject=dataset, data={"slug": slug})
+    return dataset
+
+
+@transaction.atomic
+def dataset_add_assets(*, actor, dataset: Dataset, asset_ids: list) -> int:
+    """Add available assets to the working set; assets already in it are left as they are.
+    Returns how many were added."""
+    _require_admin(actor)
+    wanted = set(map(str, asset_ids))
+    try:
+        assets = list(Asset.objects.filter(pk__in=wanted))
+    except DjangoValidationError as error:
+        raise Invalid("asset ids must be UUIDs", code="bad_asset_id") from error
+    missing = wanted - {str(a.pk) for a in assets}
+    if missing:
+        raise Invalid(f"no such assets: {', '.join(sorted(missing))}", code="unknown_asset")
+    unavailable = [str(a.pk) for a in assets if a.status != Asset.Status.AVAILABLE]
+    if unavailable:
+        raise Conflict(
+            f"assets not verified yet: {', '.join(sorted(unavailable))}", code="asset_not_available"
+        )
+    present = set(dataset.items.values_list("asset_id", flat=True))
+    new = [DatasetItem(dataset=dataset, asset=a) for a in assets if a.pk not in present]
+    DatasetItem.objects.bulk_create(new)
+    if new:
+        audit.record(
+            actor=actor,
+            action="dataset.assets_added",
+            subject=dataset,
+            data={"assets": sorted(str(item.asset_id) for item in new)},
+        )
+    return len(new)
+
+
+def manifest_sha256(pairs) -> str:
+    """SHA-256 over the sorted `asset_id:sha256` lines of a version."""
+    lines = "".join(f"{asset_id}:{sha}\n" for asset_id, sha in sorted((str(a), s) for a, s in pairs))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+@transaction.atomic
+def dataset_freeze(*, actor, dataset: Dataset) -> DatasetVersion:
+    """Snapshot the working set as the next immutable numbered version."""
+    _require_admin(actor)
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    items = list(dataset.items.select_related("asset"))
+    if not items:
+        raise Conflict("an empty dataset cannot be frozen", code="dataset_empty")
+    last = dataset.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    pairs = [(item.asset_id, item.asset.sha256) for item in items]
+    version = DatasetVersion.objects.create(
+        dataset=dataset, number=last + 1, manifest_sha256=manifest_sha256(pairs), created_by=actor
+    )
+    DatasetVersionItem.objects.bulk_create(
+        [
+            DatasetVersionItem(
+                version=version, asset=item.asset, sha256=item.asset.sha256, size=item.asset.size
+            )
+            for item in items
+        ]
+    )
+    audit.record(
+        actor=actor,
+        action="dataset.frozen",
+        subject=version,
+        data={
+            "dataset": dataset.slug,
+            "number": version.number,
+            "manifest_sha256": version.manifest_sha256,
+            "asset_count": len(items),
+        },
+    )
+    return version
+
+
+def get_or_404(queryset, message: str, code: str, **lookup):
+    try:
+        obj = queryset.filter(**lookup).first()
+    except (DjangoValidationError, ValueError) as error:
+        raise NotFound(message, code=code) from error
+    if obj is None:
+        raise NotFound(message, code=code)
+    return obj

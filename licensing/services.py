@@ -472,7 +472,9 @@ def takedowns_issue_for_withdrawal(*, withdrawal: Consent) -> list[Takedown]:
     asset_ids = list(scope.values_list("asset_id", flat=True))
     now = timezone.now()
     issued = []
-    for lease in active_leases_holding(asset_ids).select_for_update():
+    lease_ids = list(active_leases_holding(asset_ids).values_list("pk", flat=True))
+    # Locked in pk order so concurrent withdrawals never deadlock.
+    for lease in Lease.objects.filter(pk__in=lease_ids).order_by("pk").select_for_update():
         still_ok = set(
             lease_licensable_assets(lease, at=now).filter(pk__in=asset_ids).values_list("pk", flat=True)
         )

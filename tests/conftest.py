@@ -13,8 +13,11 @@ from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
+from licensing import services as licensing
 from tests import factories
+from tests.factories import grant_all, make_asset
 from tests.services import CeleryWorker, S3Server
+from trust import services as trust
 from trust.storage import _s3_client
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -32,13 +35,15 @@ def pytest_collection_modifyitems(config, items):
 def _isolated_store_and_eager_tasks(request, settings, tmp_path):
     """Each test gets its own local object directory; unit tests run Celery tasks in-process."""
     settings.LOCAL_OBJECT_ROOT = tmp_path / "objects"
+    # Deliberately weak hashing in tests: PBKDF2 would spend most of the suite's time here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.S3_BUCKET = ""
     integration = request.node.get_closest_marker("integration") is not None
+    # The Django namespace wins over Celery's own key names, so set it under its settings name.
     previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = not integration
-    celery_app.conf.task_eager_propagates = True
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = not integration
     yield
-    celery_app.conf.task_always_eager = previous
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = previous
 
 
 @pytest.fixture(scope="session")
@@ -127,6 +132,7 @@ def as_user():
     from trust.services import user_token_issue
 
     def make(user) -> APIClient:
+        user = getattr(user, "user", user)  # a Member stands for its login
         _, secret = user_token_issue(user=user)
         return bearer_client(secret)
 
@@ -142,3 +148,52 @@ def anon():
 def _artifacts_dir():
     ARTIFACTS.mkdir(exist_ok=True)
     yield
+
+
+@dataclass
+class World:
+    """The cast plus data: Alice's and Bob's assets in a frozen dataset, terms, an active lease
+    for each studio, and a lease token for each lease."""
+
+    cast: object
+    alice_asset: object
+    bob_asset: object
+    dataset: object
+    terms: object
+    lease_a: object
+    lease_b: object
+    token_a: object
+    secret_a: str
+    secret_b: str
+
+
+@pytest.fixture
+def world(cast) -> World:
+    grant_all(cast.alice, "training")
+    grant_all(cast.bob, "training")
+    alice_asset = make_asset(admin=cast.admin, contributors=[(cast.alice, "1")], data=b"alice scan")
+    bob_asset = make_asset(
+        admin=cast.admin, contributors=[(cast.bob, "0.4"), (cast.alice, "0.6")], data=b"bob and alice scan"
+    )
+    dataset = trust.dataset_create(actor=cast.admin, slug="world", title="World")
+    trust.dataset_add_assets(actor=cast.admin, dataset=dataset, asset_ids=[alice_asset.pk, bob_asset.pk])
+    trust.dataset_freeze(actor=cast.admin, dataset=dataset)
+    terms = licensing.terms_create(
+        actor=cast.admin,
+        dataset=dataset,
+        title="Training",
+        permitted_uses=["training"],
+        duration_days=30,
+        flat_fee_cents=1000,
+        price_per_download_cents=10,
+        price_per_training_run_cents=100,
+    )
+    lease_a = licensing.lease_approve(
+        actor=cast.admin, lease=licensing.lease_request(actor=cast.carol, terms=terms, purpose="A's model")
+    )
+    lease_b = licensing.lease_approve(
+        actor=cast.admin, lease=licensing.lease_request(actor=cast.dave, terms=terms, purpose="B's model")
+    )
+    token_a, secret_a = licensing.token_mint(actor=cast.carol, lease=lease_a, name="a-farm")
+    _, secret_b = licensing.token_mint(actor=cast.dave, lease=lease_b, name="b-farm")
+    return World(cast, alice_asset, bob_asset, dataset, terms, lease_a, lease_b, token_a, secret_a, secret_b)

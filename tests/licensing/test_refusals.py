@@ -1,0 +1,321 @@
+"""Every endpoint refuses the caller who has no business there: no token, a wrong role, the
+other member, the other studio, an expired token, a revoked token.
+
+Statuses follow DESIGN: 401 no/bad/expired/revoked token, 403 a token without rights, 404
+what the caller may not know exists, 410 an ended or revoked lease."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from licensing import services as licensing
+from tests.conftest import bearer_client
+from trust.models import UserToken
+from trust.services import user_token_issue
+
+pytestmark = pytest.mark.django_db
+
+
+def _paths(world):
+    lease_a, alice_asset = world.lease_a.pk, world.alice_asset.pk
+    return {
+        "lease": lease_a,
+        "asset": alice_asset,
+        "dataset": world.dataset.pk,
+        "studio": world.cast.studio_a.pk,
+        "token": world.token_a.pk,
+    }
+
+
+# (method, path, body) of every endpoint only a trust administrator may call.
+ADMIN_ONLY = [
+    ("get", "/api/v1/members/", None),
+    (
+        "post",
+        "/api/v1/members/",
+        {"username": "x", "password": "long-enough-pw", "member_number": "X1", "display_name": "X"},
+    ),
+    ("get", "/api/v1/studios/", None),
+    ("post", "/api/v1/studios/", {"name": "Rogue"}),
+    ("post", "/api/v1/studios/{studio}/staff/", {"username": "y", "password": "long-enough-pw"}),
+    ("get", "/api/v1/terms/", None),
+    (
+        "post",
+        "/api/v1/terms/",
+        {"dataset": "{dataset}", "title": "t", "permitted_uses": ["training"], "duration_days": 1},
+    ),
+    ("get", "/api/v1/datasets/", None),
+    ("post", "/api/v1/datasets/", {"slug": "rogue", "title": "Rogue"}),
+    ("get", "/api/v1/datasets/{dataset}/", None),
+    ("post", "/api/v1/datasets/{dataset}/items/", {"assets": ["{asset}"]}),
+    ("post", "/api/v1/datasets/{dataset}/versions/", None),
+    ("post", "/api/v1/leases/{lease}/approve/", None),
+    ("post", "/api/v1/leases/{lease}/reject/", None),
+    ("post", "/api/v1/leases/{lease}/revoke/", None),
+    ("get", "/api/v1/settings/rates/", None),
+    ("put", "/api/v1/settings/rates/", {"admin_fee_bps": 0, "pension_bps": 0}),
+    ("get", "/api/v1/periods/", None),
+    ("post", "/api/v1/periods/", {"start": "2020-01-01T00:00:00Z", "end": "2020-02-01T00:00:00Z"}),
+    ("get", "/api/v1/audit/", None),
+]
+MEMBER_ONLY = [
+    ("get", "/api/v1/consents/", None),
+    ("post", "/api/v1/consents/", {"use": "training"}),
+    ("get", "/api/v1/me/earnings/", None),
+]
+STUDIO_ONLY = [
+    ("get", "/api/v1/catalog/", None),
+    ("post", "/api/v1/leases/", {"terms": 1, "purpose": "p"}),
+]
+LEASE_TOKEN_ONLY = [
+    ("get", "/api/v1/leases/{lease}/manifest/", None),
+    ("get", "/api/v1/leases/{lease}/assets/{asset}/download/", None),
+    (
+        "post",
+        "/api/v1/leases/{lease}/usage/",
+        {
+            "events": [
+                {
+                    "event_key": "k",
+                    "kind": "training_run",
+                    "quantity": 1,
+                    "occurred_at": "2030-01-01T00:00:00Z",
+                }
+            ]
+        },
+    ),
+]
+ANY_LOGIN = [
+    ("get", "/api/v1/assets/", None),
+    ("get", "/api/v1/leases/", None),
+    ("get", "/api/v1/leases/{lease}/", None),
+    ("get", "/api/v1/leases/{lease}/tokens/", None),
+    ("post", "/api/v1/leases/{lease}/tokens/", {"name": "n"}),
+    ("delete", "/api/v1/leases/{lease}/tokens/{token}/", None),
+    ("get", "/api/v1/leases/{lease}/takedowns/", None),
+    (
+        "post",
+        "/api/v1/assets/",
+        {
+            "kind": "face_scan",
+            "title": "t",
+            "content_type": "x",
+            "size": 1,
+            "sha256": "a" * 64,
+            "contributors": [{"member": 1, "share": "1"}],
+        },
+    ),
+    ("get", "/api/v1/assets/{asset}/", None),
+    ("post", "/api/v1/assets/{asset}/complete/", None),
+]
+EVERY_PROTECTED = ADMIN_ONLY + MEMBER_ONLY + STUDIO_ONLY + LEASE_TOKEN_ONLY + ANY_LOGIN
+
+
+def _fill(value, names):
+    if isinstance(value, str):
+        filled = value.format(**names)
+        return int(filled) if value.startswith("{") and filled.isdigit() else filled
+    if isinstance(value, list):
+        return [_fill(v, names) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, names) for k, v in value.items()}
+    return value
+
+
+def call(client, world, method, path, body):
+    names = _paths(world)
+    return getattr(client, method)(_fill(path, names), _fill(body, names), format="json")
+
+
+def _ids(cases):
+    return [f"{m.upper()} {p}" for m, p, _ in cases]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), EVERY_PROTECTED, ids=_ids(EVERY_PROTECTED))
+def test_no_token_is_refused_with_401(world, anon, method, path, body):
+    response = call(anon, world, method, path, body)
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), EVERY_PROTECTED, ids=_ids(EVERY_PROTECTED))
+def test_a_made_up_token_is_refused_with_401(world, method, path, body):
+    for secret in ("ut_not-a-real-token", "lt_not-a-real-token", "garbage"):
+        response = call(bearer_client(secret), world, method, path, body)
+        assert response.status_code == 401, secret
+        assert response.json()["code"] == "token_invalid"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), EVERY_PROTECTED, ids=_ids(EVERY_PROTECTED))
+def test_an_expired_user_token_is_refused_with_401(world, method, path, body):
+    token, secret = user_token_issue(user=world.cast.admin)
+    UserToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = call(bearer_client(secret), world, method, path, body)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_expired"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), EVERY_PROTECTED, ids=_ids(EVERY_PROTECTED))
+def test_a_revoked_user_token_is_refused_with_401(world, method, path, body):
+    token, secret = user_token_issue(user=world.cast.admin)
+    UserToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    response = call(bearer_client(secret), world, method, path, body)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ADMIN_ONLY, ids=_ids(ADMIN_ONLY))
+@pytest.mark.parametrize("who", ["alice", "carol", "outsider"])
+def test_admin_endpoints_refuse_members_studios_and_outsiders(world, as_user, who, method, path, body):
+    response = call(as_user(getattr(world.cast, who)), world, method, path, body)
+    assert response.status_code == 403
+    assert response.json()["code"] == "admin_only"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    ADMIN_ONLY + MEMBER_ONLY + STUDIO_ONLY,
+    ids=_ids(ADMIN_ONLY + MEMBER_ONLY + STUDIO_ONLY),
+)
+def test_a_lease_token_opens_no_user_endpoint(world, method, path, body):
+    response = call(bearer_client(world.secret_a), world, method, path, body)
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MEMBER_ONLY, ids=_ids(MEMBER_ONLY))
+@pytest.mark.parametrize("who", ["carol", "outsider"])
+def test_member_endpoints_refuse_non_members(world, as_user, who, method, path, body):
+    response = call(as_user(getattr(world.cast, who)), world, method, path, body)
+    assert response.status_code == 403
+    assert response.json()["code"] == "members_only"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), STUDIO_ONLY, ids=_ids(STUDIO_ONLY))
+@pytest.mark.parametrize("who", ["alice", "outsider"])
+def test_studio_endpoints_refuse_members_and_outsiders(world, as_user, who, method, path, body):
+    response = call(as_user(getattr(world.cast, who)), world, method, path, body)
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("method", "path", "body"), LEASE_TOKEN_ONLY, ids=_ids(LEASE_TOKEN_ONLY))
+@pytest.mark.parametrize("who", ["admin", "carol", "alice"])
+def test_lease_data_needs_a_lease_token_not_a_login(world, as_user, who, method, path, body):
+    response = call(as_user(getattr(world.cast, who)), world, method, path, body)
+    assert response.status_code == 403
+    assert response.json()["code"] == "lease_token_required"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), LEASE_TOKEN_ONLY, ids=_ids(LEASE_TOKEN_ONLY))
+def test_another_studios_lease_token_finds_nothing(world, method, path, body):
+    response = call(bearer_client(world.secret_b), world, method, path, body)
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(("method", "path", "body"), LEASE_TOKEN_ONLY, ids=_ids(LEASE_TOKEN_ONLY))
+def test_an_expired_lease_token_is_refused_with_401(world, method, path, body):
+    type(world.token_a).objects.filter(pk=world.token_a.pk).update(expires_at=timezone.now())
+    response = call(bearer_client(world.secret_a), world, method, path, body)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_expired"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), LEASE_TOKEN_ONLY, ids=_ids(LEASE_TOKEN_ONLY))
+def test_a_revoked_lease_token_is_refused_with_401(world, method, path, body):
+    licensing.token_revoke(actor=world.cast.carol, lease=world.lease_a, token=world.token_a)
+    response = call(bearer_client(world.secret_a), world, method, path, body)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), LEASE_TOKEN_ONLY[:2], ids=_ids(LEASE_TOKEN_ONLY[:2]))
+def test_a_revoked_lease_is_gone(world, method, path, body):
+    licensing.lease_revoke(actor=world.cast.admin, lease=world.lease_a)
+    response = call(bearer_client(world.secret_a), world, method, path, body)
+    assert response.status_code == 410
+    assert response.json()["code"] == "lease_revoked"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), LEASE_TOKEN_ONLY[:2], ids=_ids(LEASE_TOKEN_ONLY[:2]))
+def test_an_ended_lease_is_gone(world, method, path, body):
+    type(world.lease_a).objects.filter(pk=world.lease_a.pk).update(ends_at=timezone.now())
+    response = call(bearer_client(world.secret_a), world, method, path, body)
+    assert response.status_code == 410
+    assert response.json()["code"] == "lease_expired"
+
+
+LEASE_BY_STAFF = [c for c in ANY_LOGIN if "{lease}" in c[1]]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), LEASE_BY_STAFF, ids=_ids(LEASE_BY_STAFF))
+@pytest.mark.parametrize("who", ["dave", "alice", "outsider"])
+def test_another_studio_cannot_see_or_touch_a_lease(world, as_user, who, method, path, body):
+    response = call(as_user(getattr(world.cast, who)), world, method, path, body)
+    assert response.status_code == 404
+    assert response.json()["code"] == "lease_not_found"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/assets/{asset}/", "/api/v1/assets/{asset}/complete/"])
+@pytest.mark.parametrize("who", ["bob", "carol", "outsider"])
+def test_an_asset_is_invisible_to_everyone_but_its_contributors(world, as_user, who, path):
+    client = as_user(getattr(world.cast, who))
+    method = "post" if path.endswith("complete/") else "get"
+    assert call(client, world, method, path, None).status_code == 404
+
+
+def test_a_member_lists_only_assets_they_contribute_to(world, as_user):
+    listed = {a["id"] for a in as_user(world.cast.bob).get("/api/v1/assets/").json()}
+    assert listed == {str(world.bob_asset.pk)}
+
+
+def test_a_member_cannot_register_an_asset_for_others(world, as_user):
+    body = {
+        "kind": "face_scan",
+        "title": "t",
+        "content_type": "x",
+        "size": 1,
+        "sha256": "a" * 64,
+        "contributors": [{"member": world.cast.alice.pk, "share": "1"}],
+    }
+    response = as_user(world.cast.bob).post("/api/v1/assets/", body, format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "not_a_contributor"
+
+
+def test_a_member_cannot_consent_for_an_asset_they_do_not_contribute_to(world, as_user):
+    response = as_user(world.cast.bob).post(
+        "/api/v1/consents/", {"use": "training", "asset": str(world.alice_asset.pk)}, format="json"
+    )
+    assert response.status_code == 404
+
+
+def test_a_member_cannot_withdraw_another_members_consent(world, as_user):
+    alices = world.cast.alice.consents.first()
+    response = as_user(world.cast.bob).post(f"/api/v1/consents/{alices.pk}/withdraw/")
+    assert response.status_code == 404
+    assert world.cast.alice.consents.filter(state="withdrawn").count() == 0
+
+
+@pytest.mark.parametrize("action", ["acknowledge", "attest"])
+def test_another_studio_cannot_answer_a_takedown(world, as_user, action):
+    from trust import services as trust
+
+    capture = world.cast.alice.consents.get(use="capture")
+    trust.consent_withdraw(actor=world.cast.alice.user, consent=capture)
+    takedown = world.lease_a.takedowns.first()
+    response = as_user(world.cast.dave).post(
+        f"/api/v1/takedowns/{takedown.pk}/{action}/", {"statement": "deleted"}, format="json"
+    )
+    assert response.status_code == 404
+    takedown.refresh_from_db()
+    assert takedown.status == "issued"
+
+
+def test_the_public_register_needs_no_token(world, anon):
+    assert anon.get("/api/v1/transparency/leases/").status_code == 200
+
+
+def test_a_wrong_password_gets_no_token(world, anon):
+    response = anon.post("/api/v1/auth/token/", {"username": "alice", "password": "nope"}, format="json")
+    assert response.status_code == 401
+    assert response.json()["code"] == "bad_credentials"

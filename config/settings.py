@@ -110,6 +110,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Copied into django-celery-beat's tables when beat starts; administrators can retune it there.
+CELERY_BEAT_SCHEDULE = {
+    "expire-ended-leases": {"task": "licensing.tasks.expire_leases", "schedule": 300.0},
+}
 CELERY_TIMEZONE = "UTC"
 
 # Object storage: any S3 API when S3_BUCKET is set; otherwise a directory under var/objects/.

@@ -1,0 +1,52 @@
+# Guildtrust: `make run` serves the demo trust on the embedded default; `make test` runs the
+# whole suite against real PostgreSQL, Redis, an S3 server and a Celery worker, then again on
+# the embedded default.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/guildtrust
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+REAL_STACK := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL)
+EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u S3_BUCKET -u S3_ENDPOINT_URL
+
+.PHONY: install run test test-real test-embedded bench lint fmt worker services clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(EMBEDDED) $(BIN)/python manage.py migrate --noinput -v 0
+	$(EMBEDDED) $(BIN)/python manage.py seed_demo
+	$(EMBEDDED) PORT=$(PORT) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+services:
+	bash deploy/ensure-postgres.sh
+	bash deploy/ensure-redis.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint services
+	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
+	$(REAL_STACK) $(BIN)/pytest -m "not embedded and not benchmark"
+	$(EMBEDDED) $(BIN)/pytest -m embedded
+
+bench: install services
+	$(REAL_STACK) $(BIN)/pytest tests/benchmarks -m benchmark -s -q -p no:randomly
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+worker: install services
+	$(REAL_STACK) bash deploy/worker.sh
+
+clean:
+	rm -rf var .pytest_cache tests/artifacts

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# A Celery worker for both queues: `celery` (uploads, expiry) and `metering` (closing periods).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec .venv/bin/celery -A config worker --loglevel=INFO --concurrency="${CELERY_CONCURRENCY:-2}" -Q celery,metering

@@ -1,0 +1,131 @@
+"""Registering, uploading and verifying assets; bad input is refused whole."""
+
+import hashlib
+
+import pytest
+
+from trust import services
+from trust.models import Asset, AssetContributor
+
+pytestmark = pytest.mark.django_db
+
+
+def body(cast, **overrides):
+    data = b"voice session"
+    return {
+        "kind": "voice_recording",
+        "title": "session 1",
+        "content_type": "audio/wav",
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "contributors": [{"member": cast.alice.pk, "share": "0.7"}, {"member": cast.bob.pk, "share": "0.3"}],
+        **overrides,
+    }
+
+
+def test_registering_returns_an_upload_target_and_an_opaque_key(cast, as_user):
+    response = as_user(cast.admin).post("/api/v1/assets/", body(cast), format="json")
+    assert response.status_code == 201
+    created = response.json()
+    asset = Asset.objects.get(pk=created["id"])
+    assert asset.object_key == f"assets/{asset.pk}"
+    assert created["upload"]["method"] == "PUT" and created["status"] == "pending"
+    assert [c["share"] for c in created["contributors"]] == ["0.700000", "0.300000"]
+
+
+@pytest.mark.parametrize(
+    ("shares", "code"),
+    [
+        (["0.5", "0.4"], "shares_not_one"),
+        (["0.5", "0.6"], "shares_not_one"),
+        (["1.5", "-0.5"], "bad_share"),
+        (["abc", "1"], "bad_share"),
+        (["0.3333333", "0.6666667"], "bad_share"),
+    ],
+)
+def test_shares_must_be_decimals_summing_to_exactly_one(cast, as_user, shares, code):
+    contributors = [
+        {"member": cast.alice.pk, "share": shares[0]},
+        {"member": cast.bob.pk, "share": shares[1]},
+    ]
+    response = as_user(cast.admin).post(
+        "/api/v1/assets/", body(cast, contributors=contributors), format="json"
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == code
+    assert not Asset.objects.exists() and not AssetContributor.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"kind": "hologram"}, {"sha256": "xyz"}, {"size": -1}, {"contributors": []}, {"title": ""}],
+)
+def test_malformed_registrations_are_a_clear_400(cast, as_user, overrides):
+    response = as_user(cast.admin).post("/api/v1/assets/", body(cast, **overrides), format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert not Asset.objects.exists()
+
+
+def test_an_unknown_contributor_is_refused(cast, as_user):
+    contributors = [{"member": 999999, "share": "1"}]
+    response = as_user(cast.admin).post(
+        "/api/v1/assets/", body(cast, contributors=contributors), format="json"
+    )
+    assert response.status_code == 422 and response.json()["code"] == "unknown_member"
+
+
+def test_a_member_may_register_an_asset_they_contribute_to(cast, as_user):
+    response = as_user(cast.alice).post("/api/v1/assets/", body(cast), format="json")
+    assert response.status_code == 201
+
+
+def _registered(cast, data=b"voice session"):
+    asset, _ = services.asset_create(
+        actor=cast.admin,
+        kind="voice_recording",
+        title="t",
+        content_type="audio/wav",
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        contributors=[{"member": cast.alice.pk, "share": "1"}],
+    )
+    return asset
+
+
+def _complete(cast, as_user, asset, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_user(cast.admin).post(f"/api/v1/assets/{asset.pk}/complete/")
+    assert response.status_code == 202
+    asset.refresh_from_db()
+    return asset
+
+
+def test_matching_bytes_make_the_asset_available(cast, as_user, django_capture_on_commit_callbacks):
+    from trust.storage import get_object_store
+
+    asset = _registered(cast)
+    get_object_store().put_bytes(asset.object_key, b"voice session", content_type="audio/wav")
+    assert _complete(cast, as_user, asset, django_capture_on_commit_callbacks).status == "available"
+
+
+@pytest.mark.parametrize("stored", [b"voice sessioN", b"voice session and more", None])
+def test_bytes_that_do_not_match_leave_the_asset_failed(
+    cast, as_user, stored, django_capture_on_commit_callbacks
+):
+    from trust.storage import get_object_store
+
+    asset = _registered(cast)
+    if stored is not None:
+        get_object_store().put_bytes(asset.object_key, stored, content_type="audio/wav")
+    asset = _complete(cast, as_user, asset, django_capture_on_commit_callbacks)
+    assert asset.status == "failed" and asset.failure_reason
+
+
+def test_a_failed_upload_can_be_retried(cast, as_user, django_capture_on_commit_callbacks):
+    from trust.storage import get_object_store
+
+    asset = _registered(cast)
+    assert _complete(cast, as_user, asset, django_capture_on_commit_callbacks).status == "failed"
+    get_object_store().put_bytes(asset.object_key, b"voice session", content_type="audio/wav")
+    assert _complete(cast, as_user, asset, django_capture_on_commit_callbacks).status == "available"

@@ -160,6 +160,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AssetKindEnum": "trust.models.Asset.Kind",
+        "AssetStatusEnum": "trust.models.Asset.Status",
+        "UsageKindEnum": "licensing.models.UsageEvent.Kind",
+        "LeaseStatusEnum": "licensing.models.Lease.Status",
+        "TakedownStatusEnum": "licensing.models.Takedown.Status",
+        "PeriodStatusEnum": "payouts.models.Period.Status",
+        "ConsentUseEnum": "trust.models.Use",
+    },
 }
 
 LOGGING = {

@@ -7,7 +7,7 @@ from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
 from trust.errors import Conflict, Gone, NotFound
-from trust.models import Asset, AssetContributor, Member
+from trust.models import Asset, Member
 from trust.selectors import is_trust_admin, licensable_assets
 
 from .models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
@@ -104,10 +104,6 @@ def manifest_rows(lease: Lease, *, at: datetime | None = None):
     return lease_licensable_assets(lease, at=at).order_by("pk").values_list("pk", "kind", "sha256", "size")
 
 
-def downloads_count(lease: Lease) -> int:
-    return UsageEvent.objects.filter(lease=lease, kind=UsageEvent.Kind.DOWNLOAD).count()
-
-
 def usage_summary(lease: Lease) -> dict:
     rows = (
         UsageEvent.objects.filter(lease=lease)
@@ -177,10 +173,3 @@ def active_leases_holding(asset_ids) -> QuerySet[Lease]:
     return Lease.objects.filter(
         status=Lease.Status.ACTIVE, version__items__asset_id__in=list(asset_ids)
     ).distinct()
-
-
-def contributor_asset_ids(member: Member, asset_id=None) -> list:
-    qs = AssetContributor.objects.filter(member=member)
-    if asset_id is not None:
-        qs = qs.filter(asset_id=asset_id)
-    return list(qs.values_list("asset_id", flat=True))

@@ -14,7 +14,7 @@ from trust import audit, bearer
 from trust.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from trust.models import Asset, Consent, DatasetVersionItem, Use
 from trust.selectors import is_trust_admin, latest_version, licensable_assets
-from trust.services import user_create
+from trust.services import LAST_USED_RESOLUTION, user_create
 
 from . import hooks
 from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
@@ -28,8 +28,6 @@ from .selectors import (
 )
 
 LICENSABLE_USE_VALUES = [u.value for u in Use if u != Use.CAPTURE]
-# Last use is written at most this often per token: the gateway should not write on every hit.
-LAST_USED_RESOLUTION = timedelta(seconds=60)
 # Usage may be reported a little ahead of our clock.
 CLOCK_SKEW = timedelta(minutes=5)
 

@@ -5,6 +5,8 @@ from collections import defaultdict
 from django.conf import settings
 from django.db.models import QuerySet, Sum
 
+from licensing.models import UsageEvent
+from licensing.selectors import leases_including_member
 from trust.models import Member
 
 from . import ledger
@@ -69,3 +71,41 @@ def earnings_by_lease(member: Member) -> dict[int, int]:
     for lease_id, net in MemberEarning.objects.filter(member=member).values_list("lease_id", "net_cents"):
         totals[lease_id] += net
     return dict(totals)
+
+
+def member_lease_history(member: Member) -> list[dict]:
+    """Every approved lease that included any of the member's assets: who, what for, when,
+    how often their assets were downloaded, and what it earned them."""
+    earned: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for lease_id, net, pension in MemberEarning.objects.filter(member=member).values_list(
+        "lease_id", "net_cents", "pension_cents"
+    ):
+        earned[lease_id][0] += net
+        earned[lease_id][1] += pension
+    history = []
+    for lease in leases_including_member(member):
+        mine = list(
+            lease.version.items.filter(asset__contributors__member=member).values_list("asset_id", flat=True)
+        )
+        downloads = UsageEvent.objects.filter(
+            lease=lease, kind=UsageEvent.Kind.DOWNLOAD, asset_id__in=mine
+        ).count()
+        history.append(
+            {
+                "lease": lease.pk,
+                "studio": lease.studio.name,
+                "dataset": lease.version.dataset.slug,
+                "version": lease.version.number,
+                "purpose": lease.purpose,
+                "uses": lease.permitted_uses,
+                "status": lease.status,
+                "starts_at": lease.starts_at,
+                "ends_at": lease.ends_at,
+                "revoked_at": lease.revoked_at,
+                "my_assets": mine,
+                "downloads_of_my_assets": downloads,
+                "net_cents": earned[lease.pk][0],
+                "pension_cents": earned[lease.pk][1],
+            }
+        )
+    return history

@@ -287,6 +287,13 @@ def story(base: str):
         assert (earnings["total_net_cents"], earnings["total_pension_cents"]) == (net, pension), name
         assert earnings["periods"][0]["leases"][0]["studio"] == "Northlight"
 
+    # Who used my data: the lease, what it was for, downloads of my assets, what it earned me.
+    used = alice.call("GET", "/api/v1/me/leases/", expect=200).json()
+    assert [(u["studio"], u["purpose"], u["downloads_of_my_assets"], u["net_cents"]) for u in used] == [
+        ("Northlight", "crowd model", 1, expected["alice"][0])
+    ]
+    assert carla.call("GET", "/api/v1/me/leases/", expect=200).json()[0]["downloads_of_my_assets"] == 0
+
     # The public register shows the lease without naming members who did not opt in.
     register = Api(base).call("GET", "/api/v1/transparency/leases/", expect=200).json()
     assert register[0]["studio"] == "Northlight" and register[0]["member_count"] == 3

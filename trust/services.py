@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import audit, bearer
-from .errors import Conflict, Forbidden, Invalid, NotFound
+from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from .models import (
     Asset,
     AssetContributor,
@@ -34,6 +34,8 @@ from .storage import UploadTarget, get_object_store, measure
 
 User = get_user_model()
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+# A token's last use is written at most this often: authentication should not write on every hit.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 # The plain-language text a member agrees to, per use. Its hash is stored with each grant so
 # what was shown can be proven later.
@@ -107,6 +109,22 @@ def user_token_issue(*, user) -> tuple[UserToken, str]:
         expires_at=timezone.now() + timedelta(hours=settings.USER_TOKEN_LIFETIME_HOURS),
     )
     return token, secret
+
+
+def user_token_authenticate(secret: str) -> UserToken:
+    """The live token for `secret`; refused (401) when unknown, revoked or expired. Read from
+    the database on every call, so a revocation holds on every worker at once."""
+    token = UserToken.objects.select_related("user").filter(token_hash=bearer.hash_secret(secret)).first()
+    now = timezone.now()
+    if token is None or not token.user.is_active:
+        raise Unauthorized("unknown token", code="token_invalid")
+    if token.revoked_at is not None:
+        raise Unauthorized("this token was revoked", code="token_revoked")
+    if token.expires_at <= now:
+        raise Unauthorized("this token has expired", code="token_expired")
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        UserToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
 
 
 def _parse_shares(contributors: list[dict]) -> list[tuple[Member, Decimal]]:
@@ -389,13 +407,3 @@ def dataset_freeze(*, actor, dataset: Dataset) -> DatasetVersion:
         },
     )
     return version
-
-
-def get_or_404(queryset, message: str, code: str, **lookup):
-    try:
-        obj = queryset.filter(**lookup).first()
-    except (DjangoValidationError, ValueError) as error:
-        raise NotFound(message, code=code) from error
-    if obj is None:
-        raise NotFound(message, code=code)
-    return obj

@@ -74,3 +74,20 @@ class EarningsSerializer(serializers.Serializer):
     total_net_cents = serializers.IntegerField()
     total_pension_cents = serializers.IntegerField()
     periods = PeriodEarningSerializer(many=True)
+
+
+class MemberLeaseSerializer(serializers.Serializer):
+    lease = serializers.IntegerField()
+    studio = serializers.CharField()
+    dataset = serializers.CharField()
+    version = serializers.IntegerField()
+    purpose = serializers.CharField()
+    uses = serializers.ListField(child=serializers.CharField())
+    status = serializers.CharField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    my_assets = serializers.ListField(child=serializers.UUIDField())
+    downloads_of_my_assets = serializers.IntegerField()
+    net_cents = serializers.IntegerField()
+    pension_cents = serializers.IntegerField()

@@ -8,4 +8,5 @@ urlpatterns = [
     path("periods/<int:period_id>/", views.PeriodDetailView.as_view(), name="api-period"),
     path("periods/<int:period_id>/close/", views.PeriodCloseView.as_view(), name="api-period-close"),
     path("me/earnings/", views.MyEarningsView.as_view(), name="api-my-earnings"),
+    path("me/leases/", views.MyLeasesView.as_view(), name="api-my-leases"),
 ]

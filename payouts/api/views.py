@@ -94,3 +94,16 @@ class MyEarningsView(APIView):
     def get(self, request):
         member = member_of(request.user)
         return Response(s.EarningsSerializer(selectors.member_earnings(member)).data)
+
+
+class MyLeasesView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        responses=s.MemberLeaseSerializer(many=True),
+        summary="Who used my data: every lease that included my assets, and what it earned me (member)",
+    )
+    def get(self, request):
+        return Response(
+            s.MemberLeaseSerializer(selectors.member_lease_history(member_of(request.user)), many=True).data
+        )

@@ -63,6 +63,7 @@ MEMBER_ONLY = [
     ("get", "/api/v1/consents/", None),
     ("post", "/api/v1/consents/", {"use": "training"}),
     ("get", "/api/v1/me/earnings/", None),
+    ("get", "/api/v1/me/leases/", None),
 ]
 STUDIO_ONLY = [
     ("get", "/api/v1/catalog/", None),

@@ -177,3 +177,18 @@ def test_any_usage_and_rates_balance_to_the_cent_and_close_idempotently(
     assert closed.net_cents + closed.pension_cents + closed.admin_fee_cents == closed.revenue_cents
     assert ledger.trial_balance() == 0
     assert Lease.objects.filter(pk=world.lease_a.pk, status="active").exists()
+
+
+def test_the_command_closes_with_progress_and_refuses_clearly(world, capsys):
+    from django.core.management import CommandError, call_command
+
+    period = _period_around_now(world.cast.admin)
+    call_command("close_period", str(period.pk))
+    out = capsys.readouterr()
+    assert "revenue 2000" in out.out and "2/2" in out.err
+    with pytest.raises(CommandError, match="no period"):
+        call_command("close_period", "999999")
+    now = timezone.now()
+    future = services.period_create(actor=world.cast.admin, start=now, end=now + timedelta(days=1))
+    with pytest.raises(CommandError, match="once it has ended"):
+        call_command("close_period", str(future.pk))

@@ -1,15 +1,11 @@
 from django.conf import settings
-from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from trust import bearer
+from trust import services
 from trust.errors import Unauthorized
-from trust.models import UserToken
 
 from .errors import as_api_exception
-
-LAST_USED_RESOLUTION_SECONDS = 60
 
 
 def bearer_secret(request) -> str | None:
@@ -22,23 +18,6 @@ def bearer_secret(request) -> str | None:
     return parts[1].decode("latin-1")
 
 
-def authenticate_user_token(secret: str) -> UserToken:
-    token = UserToken.objects.select_related("user").filter(token_hash=bearer.hash_secret(secret)).first()
-    now = timezone.now()
-    if token is None or not token.user.is_active:
-        raise Unauthorized("unknown token", code="token_invalid")
-    if token.revoked_at is not None:
-        raise Unauthorized("this token was revoked", code="token_revoked")
-    if token.expires_at <= now:
-        raise Unauthorized("this token has expired", code="token_expired")
-    if (
-        token.last_used_at is None
-        or (now - token.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS
-    ):
-        UserToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token
-
-
 class UserTokenAuthentication(BaseAuthentication):
     """`Authorization: Bearer ut_...` for people; lease tokens (`lt_`) are left to licensing."""
 
@@ -49,7 +28,7 @@ class UserTokenAuthentication(BaseAuthentication):
         if not secret.startswith("ut_"):
             raise as_api_exception(Unauthorized("unknown token", code="token_invalid"))
         try:
-            token = authenticate_user_token(secret)
+            token = services.user_token_authenticate(secret)
         except Unauthorized as error:
             raise as_api_exception(error) from error
         return token.user, token

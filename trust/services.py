@@ -2,6 +2,7 @@
 each writing its audit event alongside the change."""
 
 import hashlib
+import math
 import re
 import uuid
 from datetime import timedelta
@@ -30,10 +31,11 @@ from .models import (
 )
 from .selectors import active_grants, is_trust_admin, member_of
 from .signals import consent_withdrawn
-from .storage import UploadTarget, get_object_store, measure
+from .storage import MultipartError, UploadedPart, get_object_store, measure
 
 User = get_user_model()
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+MAX_PARTS = 10_000  # the S3 API's limit per multipart upload
 # A token's last use is written at most this often: authentication should not write on every hit.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
@@ -153,7 +155,7 @@ def _parse_shares(contributors: list[dict]) -> list[tuple[Member, Decimal]]:
 @transaction.atomic
 def asset_create(
     *, actor, kind: str, title: str, content_type: str, size: int, sha256: str, contributors: list[dict]
-) -> tuple[Asset, UploadTarget]:
+) -> tuple[Asset, dict]:
     """Register an asset and return where to PUT its bytes. An administrator may register any
     asset; a member only one they contribute to."""
     sha256 = sha256.lower()
@@ -191,26 +193,67 @@ def asset_create(
             "contributors": {m.member_number: str(s) for m, s in shares},
         },
     )
-    return asset, asset_upload_target(asset=asset)
+    return asset, asset_upload_plan(asset=asset)
 
 
-def asset_upload_target(*, asset: Asset) -> UploadTarget:
-    return get_object_store().presigned_put(
-        asset.object_key, content_type=asset.content_type, expires_in=settings.UPLOAD_URL_SECONDS
-    )
+def asset_upload_plan(*, asset: Asset) -> dict:
+    """Where the uploader sends the bytes: one presigned PUT, or for large files a multipart
+    upload with one presigned URL per part. Bytes never pass through Django."""
+    store = get_object_store()
+    expires_in = settings.UPLOAD_URL_SECONDS
+    if asset.size <= settings.MULTIPART_THRESHOLD_BYTES:
+        target = store.presigned_put(asset.object_key, content_type=asset.content_type, expires_in=expires_in)
+        return {"method": target.method, "url": target.url, "headers": target.headers}
+    part_size = max(settings.MULTIPART_PART_BYTES, math.ceil(asset.size / MAX_PARTS))
+    upload_id = store.start_multipart(asset.object_key, content_type=asset.content_type)
+    Asset.objects.filter(pk=asset.pk).update(upload_id=upload_id)
+    asset.upload_id = upload_id
+    parts = [
+        {
+            "part_number": n,
+            "url": store.presigned_part(
+                asset.object_key, upload_id=upload_id, part_number=n, expires_in=expires_in
+            ),
+        }
+        for n in range(1, math.ceil(asset.size / part_size) + 1)
+    ]
+    return {
+        "method": "multipart",
+        "url": None,
+        "headers": {},
+        "upload_id": upload_id,
+        "part_size": part_size,
+        "parts": parts,
+    }
 
 
-def asset_complete(*, actor, asset: Asset) -> Asset:
-    """The uploader says the bytes are in place: queue verification. Safe to call again."""
+def asset_complete(*, actor, asset: Asset, parts: list[dict] | None = None) -> Asset:
+    """The uploader says the bytes are in place: join a multipart upload's parts (their
+    numbers and ETags), then queue verification. Safe to call again."""
     from .tasks import verify_asset_upload
 
     with transaction.atomic():
         asset = Asset.objects.select_for_update().get(pk=asset.pk)
         if asset.status == Asset.Status.AVAILABLE:
             return asset
+        if asset.upload_id:
+            if not parts:
+                raise Invalid(
+                    "a multipart upload completes with its parts' numbers and ETags", code="parts_required"
+                )
+            uploaded = [UploadedPart(number=p["part_number"], etag=p["etag"]) for p in parts]
+            try:
+                get_object_store().complete_multipart(
+                    asset.object_key, upload_id=asset.upload_id, parts=uploaded
+                )
+            except MultipartError as error:
+                raise Invalid(
+                    f"the parts do not make a complete upload: {error}", code="bad_parts"
+                ) from error
+            asset.upload_id = ""
         asset.status = Asset.Status.VERIFYING
         asset.failure_reason = ""
-        asset.save(update_fields=["status", "failure_reason"])
+        asset.save(update_fields=["status", "failure_reason", "upload_id"])
         transaction.on_commit(lambda: verify_asset_upload.delay(str(asset.pk)))
     return asset
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,12 @@ class UploadTarget:
 
 
 @dataclass(frozen=True)
+class UploadedPart:
+    number: int
+    etag: str
+
+
+@dataclass(frozen=True)
 class StoredObject:
     size: int
     sha256: str
@@ -48,6 +55,15 @@ class ObjectStore(Protocol):
     def iter_chunks(self, key: str) -> Iterator[bytes]: ...
     def size(self, key: str) -> int | None: ...
     def delete(self, key: str) -> None: ...
+    # Multipart, for large video: start, PUT each part to its own URL, complete with the ETags.
+    def start_multipart(self, key: str, *, content_type: str) -> str: ...
+    def presigned_part(self, key: str, *, upload_id: str, part_number: int, expires_in: int) -> str: ...
+    def complete_multipart(self, key: str, *, upload_id: str, parts: list[UploadedPart]) -> None: ...
+    def abort_multipart(self, key: str, *, upload_id: str) -> None: ...
+
+
+class MultipartError(Exception):
+    """The parts named do not make a complete upload (missing, unknown or mismatched ETags)."""
 
 
 def measure(store: ObjectStore, key: str) -> StoredObject | None:
@@ -110,6 +126,30 @@ class S3ObjectStore:
     def delete(self, key):
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
+    def start_multipart(self, key, *, content_type):
+        response = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=key, ContentType=content_type, **self._sse_params()
+        )
+        return response["UploadId"]
+
+    def presigned_part(self, key, *, upload_id, part_number, expires_in):
+        params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number}
+        return self.client.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in)
+
+    def complete_multipart(self, key, *, upload_id, parts):
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+            )
+        except ClientError as error:
+            raise MultipartError(error.response.get("Error", {}).get("Message", str(error))) from error
+
+    def abort_multipart(self, key, *, upload_id):
+        self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
 
 class InvalidSignature(Exception):
     pass
@@ -129,25 +169,36 @@ class LocalObjectStore:
             raise ValueError("object key escapes the store")
         return path
 
-    def signature(self, method: str, key: str, expires: int) -> str:
-        message = f"{method}\n{key}\n{expires}".encode()
+    def signature(self, method: str, key: str, expires: int, part: str = "") -> str:
+        message = f"{method}\n{key}\n{expires}\n{part}".encode()
         return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
 
     def _signed_url(self, method: str, key: str, expires_in: int, extra: dict | None = None) -> str:
         expires = int(time.time()) + int(expires_in)
-        query = {"method": method, "expires": expires, "signature": self.signature(method, key, expires)}
-        query.update(extra or {})
+        extra = extra or {}
+        part = self.part_scope(extra.get("upload_id"), extra.get("part"))
+        query = {
+            "method": method,
+            "expires": expires,
+            "signature": self.signature(method, key, expires, part),
+        }
+        query.update(extra)
         path = reverse("local-object", kwargs={"key": key})
         return f"{self.base_url}{path}?{urlencode(query)}"
 
-    def check_signature(self, *, method: str, key: str, expires: str, signature: str) -> None:
-        """Raise InvalidSignature unless the URL was signed by us for this method and key and
-        has not expired."""
+    @staticmethod
+    def part_scope(upload_id, part_number) -> str:
+        """What a part URL is signed for, so it cannot be replayed for another part or upload."""
+        return f"{upload_id}:{part_number}" if upload_id else ""
+
+    def check_signature(self, *, method: str, key: str, expires: str, signature: str, part: str = "") -> None:
+        """Raise InvalidSignature unless the URL was signed by us for this method, key (and
+        part) and has not expired."""
         try:
             expires_at = int(expires)
         except (TypeError, ValueError) as error:
             raise InvalidSignature("malformed expiry") from error
-        expected = self.signature(method, key, expires_at)
+        expected = self.signature(method, key, expires_at, part)
         if not hmac.compare_digest(expected, signature or ""):
             raise InvalidSignature("signature does not match")
         if time.time() > expires_at:
@@ -205,6 +256,63 @@ class LocalObjectStore:
 
     def delete(self, key):
         self._path(key).unlink(missing_ok=True)
+
+    def _parts_dir(self, upload_id: str) -> Path:
+        if not upload_id.isalnum():
+            raise ValueError("malformed upload id")
+        return self.root / ".multipart" / upload_id
+
+    def start_multipart(self, key, *, content_type):
+        upload_id = uuid.uuid4().hex
+        self._parts_dir(upload_id).mkdir(parents=True)
+        return upload_id
+
+    def presigned_part(self, key, *, upload_id, part_number, expires_in):
+        return self._signed_url("PUT", key, expires_in, {"upload_id": upload_id, "part": part_number})
+
+    def write_part(self, upload_id: str, part_number: int, stream, *, limit: int) -> str:
+        """Store one part; returns its ETag (the MD5 of its bytes, quoted, as S3 does)."""
+        parts = self._parts_dir(upload_id)
+        if not parts.is_dir():
+            raise ValueError("no such upload")
+        digest = hashlib.md5(usedforsecurity=False)
+        with tempfile.NamedTemporaryFile(dir=parts, delete=False) as tmp:
+            written = 0
+            while chunk := stream.read(CHUNK):
+                written += len(chunk)
+                if written > limit:
+                    tmp.close()
+                    os.unlink(tmp.name)
+                    raise ValueError("part larger than allowed")
+                digest.update(chunk)
+                tmp.write(chunk)
+        os.replace(tmp.name, parts / f"{part_number:05d}")
+        etag = f'"{digest.hexdigest()}"'
+        (parts / f"{part_number:05d}.etag").write_text(etag)
+        return etag
+
+    def complete_multipart(self, key, *, upload_id, parts):
+        directory = self._parts_dir(upload_id)
+        if not directory.is_dir():
+            raise MultipartError("no such upload")
+        numbers = [p.number for p in parts]
+        if not parts or numbers != sorted(set(numbers)):
+            raise MultipartError("parts must be listed once each, in ascending order")
+        for part in parts:
+            etag_file = directory / f"{part.number:05d}.etag"
+            if not etag_file.exists() or etag_file.read_text() != part.etag:
+                raise MultipartError(f"part {part.number} was not uploaded with that ETag")
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+            for part in parts:
+                with (directory / f"{part.number:05d}").open("rb") as handle:
+                    shutil.copyfileobj(handle, tmp, CHUNK)
+        os.replace(tmp.name, path)
+        shutil.rmtree(directory, ignore_errors=True)
+
+    def abort_multipart(self, key, *, upload_id):
+        shutil.rmtree(self._parts_dir(upload_id), ignore_errors=True)
 
     def wipe(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

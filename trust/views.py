@@ -21,17 +21,27 @@ def local_object(request, key: str):
     if not isinstance(store, LocalObjectStore):
         return _refuse(404, "not_found", "the local object store is not in use")
     method = "GET" if request.method == "HEAD" else request.method
+    upload_id, part_number = request.GET.get("upload_id"), request.GET.get("part")
     try:
         store.check_signature(
             method=method,
             key=key,
             expires=request.GET.get("expires"),
             signature=request.GET.get("signature", ""),
+            part=store.part_scope(upload_id, part_number),
         )
         if request.GET.get("method") != method:
             raise InvalidSignature("URL signed for another method")
     except InvalidSignature as error:
         return _refuse(403, "bad_signature", str(error))
+    if method == "PUT" and upload_id:
+        try:
+            etag = store.write_part(upload_id, int(part_number), request, limit=MAX_LOCAL_UPLOAD_BYTES)
+        except ValueError as error:
+            return _refuse(400, "bad_part", str(error))
+        response = HttpResponse(status=200)
+        response["ETag"] = etag
+        return response
     if method == "PUT":
         try:
             store.write_stream(key, request, limit=MAX_LOCAL_UPLOAD_BYTES)

@@ -129,3 +129,33 @@ def test_a_failed_upload_can_be_retried(cast, as_user, django_capture_on_commit_
     assert _complete(cast, as_user, asset, django_capture_on_commit_callbacks).status == "failed"
     get_object_store().put_bytes(asset.object_key, b"voice session", content_type="audio/wav")
     assert _complete(cast, as_user, asset, django_capture_on_commit_callbacks).status == "available"
+
+
+def test_a_large_upload_is_multipart_and_completes_with_its_etags(
+    cast, as_user, settings, client, django_capture_on_commit_callbacks
+):
+    from urllib.parse import urlparse
+
+    settings.MULTIPART_THRESHOLD_BYTES = 16
+    settings.MULTIPART_PART_BYTES = 8
+    data = b"twenty bytes of film"
+    admin = as_user(cast.admin)
+    created = admin.post(
+        "/api/v1/assets/", body(cast, size=len(data), sha256=hashlib.sha256(data).hexdigest()), format="json"
+    ).json()
+    upload = created["upload"]
+    assert upload["method"] == "multipart" and upload["part_size"] == 8
+    assert [p["part_number"] for p in upload["parts"]] == [1, 2, 3]
+    refused = admin.post(f"/api/v1/assets/{created['id']}/complete/", {}, format="json")
+    assert refused.status_code == 422 and refused.json()["code"] == "parts_required"
+    etags = []
+    for part in upload["parts"]:
+        chunk = data[(part["part_number"] - 1) * 8 : part["part_number"] * 8]
+        url = urlparse(part["url"])
+        response = client.put(f"{url.path}?{url.query}", chunk, content_type="application/octet-stream")
+        assert response.status_code == 200
+        etags.append({"part_number": part["part_number"], "etag": response["ETag"]})
+    with django_capture_on_commit_callbacks(execute=True):
+        done = admin.post(f"/api/v1/assets/{created['id']}/complete/", {"parts": etags}, format="json")
+    assert done.status_code == 202
+    assert Asset.objects.get(pk=created["id"]).status == "available"

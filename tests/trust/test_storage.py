@@ -125,3 +125,45 @@ def test_local_keys_cannot_escape_the_store(tmp_path):
     store = LocalObjectStore(root=tmp_path / "objects", secret=b"k", base_url="http://x")
     with pytest.raises(ValueError):
         store.put_bytes("../escaped", b"x", content_type="text/plain")
+
+
+def _put_parts(store, key, upload_id, chunks):
+    from trust.storage import UploadedPart
+
+    parts = []
+    for number, chunk in enumerate(chunks, start=1):
+        url = store.presigned_part(key, upload_id=upload_id, part_number=number, expires_in=60)
+        response = requests.put(url, data=chunk, timeout=30)
+        assert response.status_code == 200, response.text
+        parts.append(UploadedPart(number=number, etag=response.headers["ETag"]))
+    return parts
+
+
+# S3 parts other than the last are 5 MiB at least.
+BIG_PART = b"v" * (5 * 1024 * 1024)
+
+
+def test_a_multipart_upload_joins_its_parts(store):
+    upload_id = store.start_multipart("assets/video", content_type="video/mp4")
+    parts = _put_parts(store, "assets/video", upload_id, [BIG_PART, b"closing frames"])
+    store.complete_multipart("assets/video", upload_id=upload_id, parts=parts)
+    stored = measure(store, "assets/video")
+    assert stored.sha256 == hashlib.sha256(BIG_PART + b"closing frames").hexdigest()
+
+
+def test_a_multipart_upload_with_a_wrong_etag_is_refused(store):
+    from trust.storage import MultipartError, UploadedPart
+
+    upload_id = store.start_multipart("assets/video2", content_type="video/mp4")
+    parts = _put_parts(store, "assets/video2", upload_id, [BIG_PART, b"end"])
+    with pytest.raises(MultipartError):
+        store.complete_multipart(
+            "assets/video2", upload_id=upload_id, parts=[parts[0], UploadedPart(number=2, etag='"0000"')]
+        )
+    assert store.size("assets/video2") is None
+
+
+def test_a_local_part_url_cannot_be_replayed_for_another_part(local):
+    upload_id = local.start_multipart("assets/v", content_type="video/mp4")
+    url = local.presigned_part("assets/v", upload_id=upload_id, part_number=1, expires_in=60)
+    assert requests.put(url.replace("part=1", "part=2"), data=b"x", timeout=10).status_code == 403

@@ -44,10 +44,27 @@ class AssetInputSerializer(serializers.Serializer):
     contributors = ContributorSerializer(many=True, allow_empty=False)
 
 
-class UploadSerializer(serializers.Serializer):
+class UploadPartSerializer(serializers.Serializer):
+    part_number = serializers.IntegerField()
     url = serializers.CharField()
-    method = serializers.CharField()
+
+
+class UploadSerializer(serializers.Serializer):
+    method = serializers.CharField(help_text='"PUT" to `url` with `headers`; or "multipart": PUT each part')
+    url = serializers.CharField(allow_null=True)
     headers = serializers.DictField(child=serializers.CharField())
+    upload_id = serializers.CharField(required=False)
+    part_size = serializers.IntegerField(required=False, help_text="bytes per part; the last may be shorter")
+    parts = UploadPartSerializer(many=True, required=False)
+
+
+class CompletedPartSerializer(serializers.Serializer):
+    part_number = serializers.IntegerField(min_value=1, max_value=10_000)
+    etag = serializers.CharField(max_length=200, help_text="the ETag header the part's PUT answered")
+
+
+class CompleteInputSerializer(serializers.Serializer):
+    parts = CompletedPartSerializer(many=True, required=False, help_text="multipart uploads only")
 
 
 class AssetContributorOutputSerializer(serializers.Serializer):

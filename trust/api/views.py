@@ -74,8 +74,7 @@ class AssetListView(APIView):
     def post(self, request):
         data = _valid(s.AssetInputSerializer, request)
         asset, upload = services.asset_create(actor=request.user, **data)
-        body = s.AssetOutputSerializer(asset).data
-        body["upload"] = {"url": upload.url, "method": upload.method, "headers": upload.headers}
+        body = {**s.AssetOutputSerializer(asset).data, "upload": upload}
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -89,9 +88,9 @@ class AssetDetailView(APIView):
 
 class AssetCompleteView(APIView):
     @extend_schema(
-        request=None,
+        request=s.CompleteInputSerializer,
         responses={202: s.AssetOutputSerializer},
-        summary="The upload is done: queue verification of size and SHA-256",
+        summary="The upload is done: join a multipart upload's parts, queue verification of size and SHA-256",
     )
     def post(self, request, asset_id):
         asset = selectors.asset_for(user=request.user, asset_id=asset_id)
@@ -99,7 +98,8 @@ class AssetCompleteView(APIView):
             raise Forbidden(
                 "only the uploader or an administrator can complete an upload", code="not_the_uploader"
             )
-        asset = services.asset_complete(actor=request.user, asset=asset)
+        parts = _valid(s.CompleteInputSerializer, request).get("parts")
+        asset = services.asset_complete(actor=request.user, asset=asset, parts=parts)
         asset.refresh_from_db()
         return Response(s.AssetOutputSerializer(asset).data, status=status.HTTP_202_ACCEPTED)
 

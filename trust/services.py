@@ -113,6 +113,11 @@ def user_token_issue(*, user) -> tuple[UserToken, str]:
     return token, secret
 
 
+def user_token_revoke(*, token: UserToken) -> None:
+    """Refused from the next request on, on every worker."""
+    UserToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
 def user_token_authenticate(secret: str) -> UserToken:
     """The live token for `secret`; refused (401) when unknown, revoked or expired. Read from
     the database on every call, so a revocation holds on every worker at once."""

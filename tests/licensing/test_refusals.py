@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from licensing import services as licensing
 from tests.conftest import bearer_client
+from tests.factories import PASSWORD
 from trust.models import UserToken
 from trust.services import user_token_issue
 
@@ -56,6 +57,9 @@ ADMIN_ONLY = [
     ("get", "/api/v1/settings/rates/", None),
     ("put", "/api/v1/settings/rates/", {"admin_fee_bps": 0, "pension_bps": 0}),
     ("get", "/api/v1/periods/", None),
+    ("get", "/api/v1/periods/1/", None),
+    ("post", "/api/v1/periods/1/close/", None),
+    ("get", "/api/v1/datasets/{dataset}/versions/", None),
     ("post", "/api/v1/periods/", {"start": "2020-01-01T00:00:00Z", "end": "2020-02-01T00:00:00Z"}),
     ("get", "/api/v1/audit/", None),
 ]
@@ -68,6 +72,8 @@ MEMBER_ONLY = [
 STUDIO_ONLY = [
     ("get", "/api/v1/catalog/", None),
     ("post", "/api/v1/leases/", {"terms": 1, "purpose": "p"}),
+    ("post", "/api/v1/takedowns/1/acknowledge/", None),
+    ("post", "/api/v1/takedowns/1/attest/", {"statement": "deleted"}),
 ]
 LEASE_TOKEN_ONLY = [
     ("get", "/api/v1/leases/{lease}/manifest/", None),
@@ -320,3 +326,29 @@ def test_a_wrong_password_gets_no_token(world, anon):
     response = anon.post("/api/v1/auth/token/", {"username": "alice", "password": "nope"}, format="json")
     assert response.status_code == 401
     assert response.json()["code"] == "bad_credentials"
+
+
+def test_a_user_token_can_be_revoked_by_its_holder(world, anon):
+    secret = anon.post(
+        "/api/v1/auth/token/", {"username": "carol", "password": PASSWORD}, format="json"
+    ).json()["token"]
+    client = bearer_client(secret)
+    assert client.get("/api/v1/catalog/").status_code == 200
+    assert client.delete("/api/v1/auth/token/").status_code == 204
+    refused = client.get("/api/v1/catalog/")
+    assert refused.status_code == 401 and refused.json()["code"] == "token_revoked"
+
+
+def test_password_guessing_is_throttled(world, anon):
+    from django.core.cache import cache
+
+    key = "throttle_auth_127.0.0.1"  # ScopedRateThrottle's key for the test client's address
+    cache.delete(key)
+    statuses = [
+        anon.post(
+            "/api/v1/auth/token/", {"username": "alice", "password": f"guess-{n}"}, format="json"
+        ).status_code
+        for n in range(35)
+    ]
+    cache.delete(key)
+    assert statuses[:30] == [401] * 30 and statuses[-1] == 429

@@ -41,3 +41,37 @@ def test_verify_command_finds_the_newest_event_removed(chain):
     AuditEvent.objects.filter(pk=chain.last().pk).delete()
     with pytest.raises(CommandError, match="removed"):
         call_command("verify_audit_chain", verbosity=0)
+
+
+def test_every_decision_about_consent_leases_tokens_takedowns_and_money_is_audited(world):
+    from licensing import services as licensing
+    from payouts import services as payouts
+    from trust import services as trust
+
+    trust.consent_withdraw(actor=world.cast.bob.user, consent=world.cast.bob.consents.get(use="training"))
+    licensing.token_revoke(actor=world.cast.carol, lease=world.lease_a, token=world.token_a)
+    takedown = world.lease_a.takedowns.get()
+    licensing.takedown_acknowledge(actor=world.cast.carol, takedown=takedown)
+    licensing.takedown_attest_deletion(actor=world.cast.carol, takedown=takedown, statement="deleted")
+    licensing.lease_revoke(actor=world.cast.admin, lease=world.lease_b)
+    from django.utils import timezone
+
+    period = payouts.period_create(actor=world.cast.admin, start=world.lease_a.starts_at, end=timezone.now())
+    payouts.period_close(period_id=period.pk)
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {
+        "consent.granted",
+        "consent.withdrawn",
+        "lease.requested",
+        "lease.approved",
+        "lease.revoked",
+        "token.minted",
+        "token.revoked",
+        "takedown.issued",
+        "takedown.acknowledged",
+        "takedown.deletion_attested",
+        "distribution.posted",
+        "period.closed",
+        "dataset.frozen",
+    } <= actions
+    call_command("verify_audit_chain", verbosity=0)

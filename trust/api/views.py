@@ -9,15 +9,21 @@ from rest_framework.views import APIView
 
 from trust import selectors, services
 from trust.errors import Forbidden, NotFound, Unauthorized
-from trust.models import AuditEvent, Consent, Dataset, Member
+from trust.models import AuditEvent, Consent, Dataset, Member, UserToken
 
 from . import serializers as s
 from .permissions import IsMember, IsTrustAdmin
 
 
 class TokenView(APIView):
-    authentication_classes = []
-    permission_classes = [AllowAny]
+    throttle_scope = "auth"
+
+    def get_authenticators(self):
+        # Minting needs no authentication; revoking is done with the token itself.
+        return [] if self.request.method == "POST" else super().get_authenticators()
+
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "POST" else super().get_permissions()
 
     @extend_schema(
         request=s.TokenRequestSerializer,
@@ -31,6 +37,15 @@ class TokenView(APIView):
             raise Unauthorized("wrong username or password", code="bad_credentials")
         token, secret = services.user_token_issue(user=user)
         return Response({"token": secret, "expires_at": token.expires_at}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None}, summary="Revoke the `ut_` token this request carries")
+    def delete(self, request):
+        if not isinstance(request.auth, UserToken):
+            raise Forbidden(
+                "send the ut_ token to revoke in the Authorization header", code="user_token_required"
+            )
+        services.user_token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def _valid(serializer_class, request):

@@ -13,8 +13,8 @@ from guardian.shortcuts import assign_perm
 from trust import audit, bearer
 from trust.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from trust.models import Asset, Consent, DatasetVersionItem, Use
-from trust.selectors import is_trust_admin, latest_version, licensable_assets
-from trust.services import LAST_USED_RESOLUTION, user_create
+from trust.selectors import latest_version, licensable_assets
+from trust.services import LAST_USED_RESOLUTION, require_trust_admin, user_create
 
 from . import hooks
 from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
@@ -32,11 +32,6 @@ LICENSABLE_USE_VALUES = [u.value for u in Use if u != Use.CAPTURE]
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def _require_admin(actor) -> None:
-    if not is_trust_admin(actor):
-        raise Forbidden("only a trust administrator may do this", code="admin_only")
-
-
 def _require_studio_staff(actor, studio: Studio | None = None) -> Studio:
     own = studio_of(actor)
     if own is None:
@@ -48,7 +43,7 @@ def _require_studio_staff(actor, studio: Studio | None = None) -> Studio:
 
 @transaction.atomic
 def studio_create(*, actor, name: str) -> Studio:
-    _require_admin(actor)
+    require_trust_admin(actor)
     if Studio.objects.filter(name=name).exists():
         raise Conflict(f"studio {name!r} exists", code="studio_name_taken")
     group = Group.objects.create(name=f"studio:{uuid.uuid4()}")
@@ -59,7 +54,7 @@ def studio_create(*, actor, name: str) -> Studio:
 
 @transaction.atomic
 def studio_add_staff(*, actor, studio: Studio, username: str, password: str, email: str = "") -> StudioStaff:
-    _require_admin(actor)
+    require_trust_admin(actor)
     user = user_create(username=username, password=password, email=email)
     user.groups.add(studio.group)
     staff = StudioStaff.objects.create(user=user, studio=studio)
@@ -104,7 +99,7 @@ def terms_create(
     active: bool = True,
 ) -> LeaseTerms:
     """Lease terms an administrator offers in the catalogue."""
-    _require_admin(actor)
+    require_trust_admin(actor)
     currency = currency or settings.TRUST_CURRENCY
     prices = {
         "flat_fee_cents": flat_fee_cents,
@@ -143,7 +138,7 @@ def terms_create(
 
 @transaction.atomic
 def terms_set_active(*, actor, terms: LeaseTerms, active: bool) -> LeaseTerms:
-    _require_admin(actor)
+    require_trust_admin(actor)
     terms.active = active
     terms.save(update_fields=["active"])
     audit.record(actor=actor, action="terms.activated" if active else "terms.deactivated", subject=terms)
@@ -178,7 +173,7 @@ def _locked(lease: Lease) -> Lease:
 def lease_approve(*, actor, lease: Lease) -> Lease:
     """Pin the dataset's latest version, copy the terms, and start the clock. Refused when
     nothing in that version may be used for the permitted uses."""
-    _require_admin(actor)
+    require_trust_admin(actor)
     lease = _locked(lease)
     if lease.status != Lease.Status.REQUESTED:
         raise Conflict(
@@ -229,7 +224,7 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
 
 @transaction.atomic
 def lease_reject(*, actor, lease: Lease, reason: str = "") -> Lease:
-    _require_admin(actor)
+    require_trust_admin(actor)
     lease = _locked(lease)
     if lease.status != Lease.Status.REQUESTED:
         raise Conflict(
@@ -246,7 +241,7 @@ def lease_reject(*, actor, lease: Lease, reason: str = "") -> Lease:
 @transaction.atomic
 def lease_revoke(*, actor, lease: Lease, reason: str = "") -> Lease:
     """End an active lease now: every token stops working at once."""
-    _require_admin(actor)
+    require_trust_admin(actor)
     lease = _locked(lease)
     if lease.status != Lease.Status.ACTIVE:
         raise Conflict(

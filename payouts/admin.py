@@ -1,20 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+
+from trust.admin import ReadOnlyAdmin
+from trust.errors import DomainError
 
 from . import services
 from .models import Account, LeaseRevenue, LedgerEntry, LedgerTransaction, MemberEarning, Period, RateSetting
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Money records are written by services only."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(RateSetting)
@@ -56,11 +46,20 @@ class PeriodAdmin(admin.ModelAdmin):
     ]
     actions = ["close"]
 
+    def has_change_permission(self, request, obj=None):
+        return obj is None  # a period's dates are fixed once created; results come from closing
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = services.period_create(actor=request.user, start=obj.start, end=obj.end).pk
+
     @admin.action(description="Close the selected ended periods")
     def close(self, request, queryset):
         for period in queryset:
-            services.period_request_close(actor=request.user, period=period)
-            self.message_user(request, f"closing {period}")
+            try:
+                services.period_request_close(actor=request.user, period=period)
+                self.message_user(request, f"closing {period}")
+            except DomainError as error:
+                self.message_user(request, f"{period}: {error.detail}", level=messages.ERROR)
 
 
 admin.site.register([LeaseRevenue, MemberEarning, Account, LedgerTransaction, LedgerEntry], ReadOnlyAdmin)

@@ -11,18 +11,14 @@ from django.utils import timezone
 
 from licensing.models import Lease
 from trust import audit
-from trust.errors import Conflict, Forbidden, Invalid
-from trust.selectors import contributor_members, is_trust_admin
+from trust.errors import Conflict, Invalid
+from trust.selectors import contributor_members
+from trust.services import require_trust_admin
 
 from . import ledger
 from .distribution import Contributor, distribute_lease
 from .metering import lease_charges, leases_with_revenue
 from .models import LeaseRevenue, MemberEarning, Period, RateSetting
-
-
-def _require_admin(actor) -> None:
-    if not is_trust_admin(actor):
-        raise Forbidden("only a trust administrator may do this", code="admin_only")
 
 
 def rates_in_force(*, at: datetime | None = None) -> tuple[int, int]:
@@ -37,7 +33,7 @@ def rates_in_force(*, at: datetime | None = None) -> tuple[int, int]:
 @transaction.atomic
 def rates_set(*, actor, admin_fee_bps: int, pension_bps: int) -> RateSetting:
     """New rates from now on; earlier rows stay as history."""
-    _require_admin(actor)
+    require_trust_admin(actor)
     for name, value in (("admin_fee_bps", admin_fee_bps), ("pension_bps", pension_bps)):
         if not 0 <= value <= 10000:
             raise Invalid(f"{name} must be between 0 and 10000 basis points", code="bad_rate")
@@ -56,7 +52,7 @@ def rates_set(*, actor, admin_fee_bps: int, pension_bps: int) -> RateSetting:
 @transaction.atomic
 def period_create(*, actor, start: datetime, end: datetime) -> Period:
     """A new accounting period; periods never overlap."""
-    _require_admin(actor)
+    require_trust_admin(actor)
     if end <= start:
         raise Invalid("a period must end after it starts", code="bad_period")
     # Lock the existing periods so two overlapping creations cannot both pass the check.
@@ -91,7 +87,7 @@ def refuse_usage_in_closed_period(occurred: Sequence[datetime]) -> None:
 def period_request_close(*, actor, period: Period) -> tuple[Period, bool]:
     """Start closing an ended period. Returns (period, whether a close job should run):
     a closed period is left as it is."""
-    _require_admin(actor)
+    require_trust_admin(actor)
     period = Period.objects.select_for_update().get(pk=period.pk)
     if period.status == Period.Status.CLOSED:
         return period, False

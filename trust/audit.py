@@ -13,27 +13,17 @@ from .models import AuditEvent, AuditHead
 GENESIS_HASH = "0" * 64
 
 
-def _event_hash(
-    *,
-    prev_hash: str,
-    seq: int,
-    created_at,
-    actor_id,
-    actor_label: str,
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    data: dict,
-) -> str:
+def event_hash(event: AuditEvent) -> str:
+    """SHA-256 over the event's canonical JSON, which includes the hash of the event before."""
     payload = {
-        "prev": prev_hash,
-        "seq": seq,
-        "at": created_at.isoformat(),
-        "actor": actor_id,
-        "actor_label": actor_label,
-        "action": action,
-        "subject": [subject_type, subject_id],
-        "data": data,
+        "prev": event.prev_hash,
+        "seq": event.seq,
+        "at": event.created_at.isoformat(),
+        "actor": event.actor_id,
+        "actor_label": event.actor_label,
+        "action": event.action,
+        "subject": [event.subject_type, event.subject_id],
+        "data": event.data,
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -44,38 +34,21 @@ def record(*, actor, action: str, subject, data: dict | None = None) -> AuditEve
     event exists exactly when the change it describes does."""
     with transaction.atomic():
         head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
-        actor_id = getattr(actor, "pk", None)
-        actor_label = str(actor) if actor is not None else "system"
-        # Round-trip through JSON so what we hash is exactly what the database gives back.
-        data = json.loads(json.dumps(data or {}, default=str))
-        created_at = timezone.now()
-        seq = head.seq + 1
-        subject_type = subject._meta.label_lower
-        subject_id = str(subject.pk)
-        digest = _event_hash(
-            prev_hash=head.hash,
-            seq=seq,
-            created_at=created_at,
-            actor_id=actor_id,
-            actor_label=actor_label,
+        event = AuditEvent(
+            seq=head.seq + 1,
+            created_at=timezone.now(),
+            actor_id=getattr(actor, "pk", None),
+            actor_label=str(actor) if actor is not None else "system",
             action=action,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            data=data,
-        )
-        event = AuditEvent.objects.create(
-            seq=seq,
-            created_at=created_at,
-            actor_id=actor_id,
-            actor_label=actor_label,
-            action=action,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            data=data,
+            subject_type=subject._meta.label_lower,
+            subject_id=str(subject.pk),
+            # Round-trip through JSON so what we hash is exactly what the database gives back.
+            data=json.loads(json.dumps(data or {}, default=str)),
             prev_hash=head.hash,
-            hash=digest,
         )
-        head.seq, head.hash = seq, digest
+        event.hash = event_hash(event)
+        event.save()
+        head.seq, head.hash = event.seq, event.hash
         head.save(update_fields=["seq", "hash"])
         return event
 
@@ -103,18 +76,7 @@ def verify_chain(*, batch_size: int = 2000) -> Iterator[tuple[int, ChainBreak | 
             if event.prev_hash != prev_hash:
                 yield checked, ChainBreak(event.seq, "prev_hash does not match the event before")
                 return
-            digest = _event_hash(
-                prev_hash=event.prev_hash,
-                seq=event.seq,
-                created_at=event.created_at,
-                actor_id=event.actor_id,
-                actor_label=event.actor_label,
-                action=event.action,
-                subject_type=event.subject_type,
-                subject_id=event.subject_id,
-                data=event.data,
-            )
-            if digest != event.hash:
+            if event_hash(event) != event.hash:
                 yield checked, ChainBreak(event.seq, "contents do not match the recorded hash")
                 return
             prev_hash, expected_seq = event.hash, expected_seq + 1

@@ -56,7 +56,8 @@ def consent_text_sha256(use: str, terms_version: str) -> str:
     return hashlib.sha256(f"{terms_version}\n{CONSENT_TEXT[Use(use)]}".encode()).hexdigest()
 
 
-def _require_admin(actor) -> None:
+def require_trust_admin(actor) -> None:
+    """Services that only administrators may call start with this, whoever calls them."""
     if not is_trust_admin(actor):
         raise Forbidden("only a trust administrator may do this", code="admin_only")
 
@@ -87,7 +88,7 @@ def member_enrol(
     listed_publicly: bool = False,
 ) -> Member:
     """Create a member and their login. Administrators only."""
-    _require_admin(actor)
+    require_trust_admin(actor)
     if Member.objects.filter(member_number=member_number).exists():
         raise Conflict(f"member number {member_number} is taken", code="member_number_taken")
     user = user_create(username=username, password=password, email=email)
@@ -377,7 +378,7 @@ def consent_withdraw(*, actor, consent: Consent) -> Consent:
 
 @transaction.atomic
 def dataset_create(*, actor, slug: str, title: str, description: str = "") -> Dataset:
-    _require_admin(actor)
+    require_trust_admin(actor)
     if Dataset.objects.filter(slug=slug).exists():
         raise Conflict(f"dataset {slug!r} exists", code="slug_taken")
     dataset = Dataset.objects.create(slug=slug, title=title, description=description)
@@ -389,7 +390,7 @@ def dataset_create(*, actor, slug: str, title: str, description: str = "") -> Da
 def dataset_add_assets(*, actor, dataset: Dataset, asset_ids: list) -> int:
     """Add available assets to the working set; assets already in it are left as they are.
     Returns how many were added."""
-    _require_admin(actor)
+    require_trust_admin(actor)
     wanted = set(map(str, asset_ids))
     try:
         assets = list(Asset.objects.filter(pk__in=wanted))
@@ -425,7 +426,7 @@ def manifest_sha256(pairs) -> str:
 @transaction.atomic
 def dataset_freeze(*, actor, dataset: Dataset) -> DatasetVersion:
     """Snapshot the working set as the next immutable numbered version."""
-    _require_admin(actor)
+    require_trust_admin(actor)
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     items = list(dataset.items.select_related("asset"))
     if not items:

@@ -13,17 +13,12 @@ from rest_framework.views import APIView
 from licensing import selectors, services
 from licensing.models import LeaseTerms, LeaseToken, Studio, Takedown
 from trust.api.permissions import IsTrustAdmin
+from trust.api.validation import validated
 from trust.errors import Forbidden, Invalid, NotFound
 from trust.models import Dataset
 
 from . import serializers as s
 from .permissions import HasLeaseToken, HasLeaseTokenOrUser, IsStudioStaff, IsStudioStaffOrAdmin
-
-
-def _valid(serializer_class, request):
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _studio(studio_id) -> Studio:
@@ -46,7 +41,7 @@ class StudioListView(APIView):
         summary="Enrol a studio (admin)",
     )
     def post(self, request):
-        studio = services.studio_create(actor=request.user, **_valid(s.StudioInputSerializer, request))
+        studio = services.studio_create(actor=request.user, **validated(s.StudioInputSerializer, request))
         return Response(s.StudioOutputSerializer(studio).data, status=status.HTTP_201_CREATED)
 
 
@@ -60,7 +55,7 @@ class StudioStaffView(APIView):
     )
     def post(self, request, studio_id):
         staff = services.studio_add_staff(
-            actor=request.user, studio=_studio(studio_id), **_valid(s.StaffInputSerializer, request)
+            actor=request.user, studio=_studio(studio_id), **validated(s.StaffInputSerializer, request)
         )
         return Response(s.StaffOutputSerializer(staff).data, status=status.HTTP_201_CREATED)
 
@@ -78,7 +73,7 @@ class TermsListView(APIView):
         summary="Offer lease terms for a dataset (admin)",
     )
     def post(self, request):
-        data = _valid(s.TermsInputSerializer, request)
+        data = validated(s.TermsInputSerializer, request)
         dataset = Dataset.objects.filter(pk=data.pop("dataset")).first()
         if dataset is None:
             raise Invalid("no such dataset", code="unknown_dataset")
@@ -117,7 +112,7 @@ class LeaseListView(APIView):
     def post(self, request):
         if selectors.studio_of(request.user) is None:
             raise Forbidden("only studio staff may request a lease", code="studio_only")
-        data = _valid(s.LeaseInputSerializer, request)
+        data = validated(s.LeaseInputSerializer, request)
         terms = LeaseTerms.objects.filter(pk=data["terms"]).select_related("dataset").first()
         if terms is None:
             raise Invalid("no such terms", code="unknown_terms")
@@ -146,7 +141,7 @@ def _lease_decision(service):
             lease = selectors.lease_for(user=request.user, lease_id=lease_id)
             kwargs = {}
             if service is not services.lease_approve:
-                kwargs["reason"] = _valid(s.ReasonSerializer, request)["reason"]
+                kwargs["reason"] = validated(s.ReasonSerializer, request)["reason"]
             lease = service(actor=request.user, lease=lease, **kwargs)
             return Response(s.LeaseOutputSerializer(lease).data)
 
@@ -172,7 +167,7 @@ class LeaseTokensView(APIView):
     )
     def post(self, request, lease_id):
         lease = selectors.lease_for(user=request.user, lease_id=lease_id)
-        data = _valid(s.TokenInputSerializer, request)
+        data = validated(s.TokenInputSerializer, request)
         lifetime = timedelta(days=data["lifetime_days"]) if data.get("lifetime_days") else None
         token, secret = services.token_mint(
             actor=request.user, lease=lease, name=data["name"], lifetime=lifetime
@@ -243,7 +238,7 @@ class UsageView(APIView):
         summary="Report training runs and generated seconds; event_key makes it idempotent (lease token)",
     )
     def post(self, request, lease_id):
-        data = _valid(s.UsageReportSerializer, request)
+        data = validated(s.UsageReportSerializer, request)
         accepted, duplicates = services.usage_report(
             token=request.auth, lease_id=lease_id, events=data["events"]
         )
@@ -296,7 +291,7 @@ class TakedownAttestView(APIView):
         summary="Attest deletion of the withdrawn asset (studio staff)",
     )
     def post(self, request, takedown_id):
-        statement = _valid(s.AttestationSerializer, request)["statement"]
+        statement = validated(s.AttestationSerializer, request)["statement"]
         takedown = services.takedown_attest_deletion(
             actor=request.user, takedown=_takedown(request.user, takedown_id), statement=statement
         )

@@ -8,16 +8,11 @@ from rest_framework.views import APIView
 from payouts import selectors, services
 from payouts.models import Period
 from trust.api.permissions import IsMember, IsTrustAdmin
+from trust.api.validation import validated
 from trust.errors import NotFound
 from trust.selectors import member_of
 
 from . import serializers as s
-
-
-def _valid(serializer_class, request):
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _period(period_id) -> Period:
@@ -45,7 +40,7 @@ class RatesView(APIView):
         summary="Set the admin fee and pension rates from now on (admin)",
     )
     def put(self, request):
-        services.rates_set(actor=request.user, **_valid(s.RatesInputSerializer, request))
+        services.rates_set(actor=request.user, **validated(s.RatesInputSerializer, request))
         return Response(s.RatesStateSerializer(_rates_state()).data)
 
 
@@ -62,7 +57,7 @@ class PeriodListView(APIView):
         summary="Create a period; overlapping periods are refused (admin)",
     )
     def post(self, request):
-        period = services.period_create(actor=request.user, **_valid(s.PeriodInputSerializer, request))
+        period = services.period_create(actor=request.user, **validated(s.PeriodInputSerializer, request))
         return Response(s.PeriodOutputSerializer(period).data, status=status.HTTP_201_CREATED)
 
 

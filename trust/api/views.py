@@ -13,25 +13,30 @@ from trust.models import AuditEvent, Consent, Dataset, Member, UserToken
 
 from . import serializers as s
 from .permissions import IsMember, IsTrustAdmin
+from .validation import validated
 
 
 class TokenView(APIView):
     throttle_scope = "auth"
 
+    def _minting(self) -> bool:
+        return getattr(self.request, "method", None) == "POST"
+
     def get_authenticators(self):
         # Minting needs no authentication; revoking is done with the token itself.
-        return [] if self.request.method == "POST" else super().get_authenticators()
+        return [] if self._minting() else super().get_authenticators()
 
     def get_permissions(self):
-        return [AllowAny()] if self.request.method == "POST" else super().get_permissions()
+        return [AllowAny()] if self._minting() else super().get_permissions()
 
     @extend_schema(
         request=s.TokenRequestSerializer,
         responses={201: s.TokenResponseSerializer},
+        auth=[],
         summary="Exchange a username and password for a `ut_` API token",
     )
     def post(self, request):
-        data = _valid(s.TokenRequestSerializer, request)
+        data = validated(s.TokenRequestSerializer, request)
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None:
             raise Unauthorized("wrong username or password", code="bad_credentials")
@@ -48,12 +53,6 @@ class TokenView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _valid(serializer_class, request):
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class MemberListView(APIView):
     permission_classes = [IsTrustAdmin]
 
@@ -68,7 +67,7 @@ class MemberListView(APIView):
         summary="Enrol a member (admin)",
     )
     def post(self, request):
-        member = services.member_enrol(actor=request.user, **_valid(s.MemberInputSerializer, request))
+        member = services.member_enrol(actor=request.user, **validated(s.MemberInputSerializer, request))
         return Response(s.MemberOutputSerializer(member).data, status=status.HTTP_201_CREATED)
 
 
@@ -87,7 +86,7 @@ class AssetListView(APIView):
         summary="Register an asset and get a presigned upload",
     )
     def post(self, request):
-        data = _valid(s.AssetInputSerializer, request)
+        data = validated(s.AssetInputSerializer, request)
         asset, upload = services.asset_create(actor=request.user, **data)
         body = {**s.AssetOutputSerializer(asset).data, "upload": upload}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -113,7 +112,7 @@ class AssetCompleteView(APIView):
             raise Forbidden(
                 "only the uploader or an administrator can complete an upload", code="not_the_uploader"
             )
-        parts = _valid(s.CompleteInputSerializer, request).get("parts")
+        parts = validated(s.CompleteInputSerializer, request).get("parts")
         asset = services.asset_complete(actor=request.user, asset=asset, parts=parts)
         asset.refresh_from_db()
         return Response(s.AssetOutputSerializer(asset).data, status=status.HTTP_202_ACCEPTED)
@@ -138,7 +137,7 @@ class ConsentListView(APIView):
     )
     def post(self, request):
         member = _own_member(request.user)
-        data = _valid(s.ConsentInputSerializer, request)
+        data = validated(s.ConsentInputSerializer, request)
         asset = None
         if data.get("asset"):
             asset = selectors.asset_for(user=request.user, asset_id=data["asset"])
@@ -183,7 +182,7 @@ class DatasetListView(APIView):
         summary="Create a dataset (admin)",
     )
     def post(self, request):
-        dataset = services.dataset_create(actor=request.user, **_valid(s.DatasetInputSerializer, request))
+        dataset = services.dataset_create(actor=request.user, **validated(s.DatasetInputSerializer, request))
         return Response(s.DatasetOutputSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
 
@@ -205,7 +204,7 @@ class DatasetItemsView(APIView):
     )
     def post(self, request, dataset_id):
         dataset = _dataset(dataset_id)
-        data = _valid(s.DatasetItemsInputSerializer, request)
+        data = validated(s.DatasetItemsInputSerializer, request)
         added = services.dataset_add_assets(actor=request.user, dataset=dataset, asset_ids=data["assets"])
         body = {"added": added, "asset_count": dataset.items.count()}
         return Response(body, status=status.HTTP_201_CREATED if added else status.HTTP_200_OK)

@@ -131,6 +131,11 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{env.int
 TRUST_CURRENCY = env.str("TRUST_CURRENCY", default="USD")
 TRUST_DEFAULT_ADMIN_FEE_BPS = env.int("TRUST_DEFAULT_ADMIN_FEE_BPS", default=1000)
 TRUST_DEFAULT_PENSION_BPS = env.int("TRUST_DEFAULT_PENSION_BPS", default=500)
+TRUST_MINIMUM_PAYOUT_CENTS = env.int("TRUST_MINIMUM_PAYOUT_CENTS", default=2500)
+# The account payouts are sent from, named in the pain.001 credit transfer file.
+TRUST_NAME = env.str("TRUST_NAME", default="Guildtrust Performers Data Trust")
+TRUST_IBAN = env.str("TRUST_IBAN", default="DE89370400440532013000")
+TRUST_BIC = env.str("TRUST_BIC", default="COBADEFFXXX")
 TRUST_CONSENT_TERMS_VERSION = env.str("TRUST_CONSENT_TERMS_VERSION", default="2026-1")
 USER_TOKEN_LIFETIME_HOURS = env.int("USER_TOKEN_LIFETIME_HOURS", default=24)
 LEASE_TOKEN_DEFAULT_DAYS = env.int("LEASE_TOKEN_DEFAULT_DAYS", default=7)

@@ -4,7 +4,17 @@ from trust.admin import ReadOnlyAdmin
 from trust.errors import DomainError
 
 from . import services
-from .models import Account, LeaseRevenue, LedgerEntry, LedgerTransaction, MemberEarning, Period, RateSetting
+from .models import (
+    Account,
+    LeaseRevenue,
+    LedgerEntry,
+    LedgerTransaction,
+    MemberEarning,
+    PayoutBatch,
+    PayoutItem,
+    Period,
+    RateSetting,
+)
 
 
 @admin.register(RateSetting)
@@ -62,4 +72,7 @@ class PeriodAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{period}: {error.detail}", level=messages.ERROR)
 
 
-admin.site.register([LeaseRevenue, MemberEarning, Account, LedgerTransaction, LedgerEntry], ReadOnlyAdmin)
+admin.site.register(
+    [LeaseRevenue, MemberEarning, Account, LedgerTransaction, LedgerEntry, PayoutBatch, PayoutItem],
+    ReadOnlyAdmin,
+)

@@ -23,6 +23,12 @@ def trust_fee_revenue() -> Account:
     )[0]
 
 
+def payouts_in_transit() -> Account:
+    return Account.objects.get_or_create(
+        code="trust:payouts_in_transit", defaults={"kind": Account.Kind.PAYOUTS_IN_TRANSIT}
+    )[0]
+
+
 def member_payable(member) -> Account:
     return Account.objects.get_or_create(
         code=f"member:{member.pk}:payable", defaults={"kind": Account.Kind.MEMBER_PAYABLE, "member": member}

@@ -123,6 +123,7 @@ class Account(models.Model):
         TRUST_FEE_REVENUE = "trust_fee_revenue"
         MEMBER_PAYABLE = "member_payable"
         PENSION_PAYABLE = "pension_payable"
+        PAYOUTS_IN_TRANSIT = "payouts_in_transit"
 
     code = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -174,3 +175,43 @@ class LedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.account_id}: {self.amount_cents:+d}"
+
+
+class PayoutBatch(models.Model):
+    """Member balances at or above the minimum, moved out of their payable accounts in one go
+    and exported as CSV and as an ISO 20022 pain.001 credit transfer."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    minimum_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    execution_date = models.DateField()
+    total_cents = models.BigIntegerField(default=0)
+    item_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"payout batch {self.pk}: {self.item_count} payments, {self.total_cents} cents"
+
+
+class PayoutItem(models.Model):
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="items")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="payouts")
+    amount_cents = models.BigIntegerField()
+    # Snapshotted: the file must say where the money went even if the member changes banks.
+    account_name = models.CharField(max_length=140)
+    iban = models.CharField(max_length=34)
+    bic = models.CharField(max_length=11, blank=True)
+    transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["batch", "member__member_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "member"], name="one_payout_per_member_per_batch"),
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="payout_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.amount_cents} cents to {self.member_id}"

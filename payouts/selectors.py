@@ -55,6 +55,7 @@ def member_earnings(member: Member) -> dict:
         )
     return {
         "currency": settings.TRUST_CURRENCY,
+        "balance_cents": member_balance_cents(member),
         "total_net_cents": sum(p["net_cents"] for p in periods.values()),
         "total_pension_cents": sum(p["pension_cents"] for p in periods.values()),
         "periods": list(periods.values()),

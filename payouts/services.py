@@ -2,11 +2,12 @@
 ledger) safely enough to run twice or resume after a crash."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from licensing.models import Lease
@@ -18,7 +19,7 @@ from trust.services import require_trust_admin
 from . import ledger
 from .distribution import Contributor, distribute_lease
 from .metering import lease_charges, leases_with_revenue
-from .models import LeaseRevenue, MemberEarning, Period, RateSetting
+from .models import Account, LeaseRevenue, MemberEarning, PayoutBatch, PayoutItem, Period, RateSetting
 
 
 def rates_in_force(*, at: datetime | None = None) -> tuple[int, int]:
@@ -238,3 +239,62 @@ def period_close(*, period_id: int, progress=None) -> Period:
             },
         )
     return period
+
+
+@transaction.atomic
+def payout_batch_create(*, actor, minimum_cents: int | None = None, execution_date=None) -> PayoutBatch:
+    """Pay every member whose balance is at or above the minimum and who has bank details:
+    each payment moves the whole balance out of their payable account in a balanced ledger
+    transaction. Smaller balances, and members without bank details, carry forward."""
+    require_trust_admin(actor)
+    minimum = settings.TRUST_MINIMUM_PAYOUT_CENTS if minimum_cents is None else minimum_cents
+    if minimum < 1:
+        raise Invalid("the minimum payout must be at least one cent", code="bad_minimum")
+    # One batch at a time: the balances read below cannot be paid twice.
+    list(
+        Account.objects.select_for_update()
+        .filter(kind=Account.Kind.MEMBER_PAYABLE)
+        .order_by("pk")
+        .values("pk")
+    )
+    batch = PayoutBatch.objects.create(
+        created_by=actor,
+        minimum_cents=minimum,
+        currency=settings.TRUST_CURRENCY,
+        execution_date=execution_date or timezone.localdate() + timedelta(days=1),
+    )
+    owed = (
+        Account.objects.filter(kind=Account.Kind.MEMBER_PAYABLE, member__payout_iban__gt="")
+        .annotate(balance=Sum("entries__amount_cents"))
+        .filter(balance__lte=-minimum)
+        .select_related("member")
+        .order_by("member__member_number")
+    )
+    transit = ledger.payouts_in_transit()
+    for account in owed:
+        amount = -account.balance
+        txn = ledger.post(
+            key=f"payout:{batch.pk}:member:{account.member_id}",
+            memo=f"Payout batch {batch.pk} to {account.member.member_number}",
+            lines=[(account, amount), (transit, -amount)],
+        )
+        member = account.member
+        PayoutItem.objects.create(
+            batch=batch,
+            member=member,
+            amount_cents=amount,
+            account_name=member.payout_account_name or member.display_name,
+            iban=member.payout_iban,
+            bic=member.payout_bic,
+            transaction=txn,
+        )
+    totals = batch.items.aggregate(total=Sum("amount_cents"), count=Count("pk"))
+    batch.total_cents, batch.item_count = totals["total"] or 0, totals["count"]
+    batch.save(update_fields=["total_cents", "item_count"])
+    audit.record(
+        actor=actor,
+        action="payouts.batch_created",
+        subject=batch,
+        data={"minimum_cents": minimum, "total_cents": batch.total_cents, "payments": batch.item_count},
+    )
+    return batch

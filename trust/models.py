@@ -25,6 +25,10 @@ class Member(models.Model):
     display_name = models.CharField(max_length=200)
     # Named on the public transparency register only if the member opted in.
     listed_publicly = models.BooleanField(default=False)
+    # Where royalties are paid: a validated IBAN (and BIC where the bank needs one).
+    payout_account_name = models.CharField(max_length=140, blank=True)
+    payout_iban = models.CharField(max_length=34, blank=True)
+    payout_bic = models.CharField(max_length=11, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

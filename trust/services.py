@@ -14,6 +14,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
 
 from . import audit, bearer
 from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
@@ -99,6 +101,33 @@ def member_enrol(
         listed_publicly=listed_publicly,
     )
     audit.record(actor=actor, action="member.enrolled", subject=member, data={"member_number": member_number})
+    return member
+
+
+@transaction.atomic
+def member_set_bank_account(
+    *, actor, member: Member, iban: str, bic: str = "", account_name: str = ""
+) -> Member:
+    """Where the member's royalties go. The member or an administrator; the IBAN is checked
+    (country format and check digits) and a BIC is looked up from it where one is known."""
+    if member.user_id != getattr(actor, "pk", None) and not is_trust_admin(actor):
+        raise Forbidden("only the member or an administrator can set bank details", code="not_your_account")
+    try:
+        parsed = IBAN(iban)
+        bank_bic = BIC(bic) if bic else parsed.bic
+    except SchwiftyException as error:
+        raise Invalid(f"not a valid bank account: {error}", code="bad_bank_account") from error
+    member.payout_iban = parsed.compact
+    member.payout_bic = str(bank_bic.compact) if bank_bic else ""
+    member.payout_account_name = (account_name or member.display_name)[:140]
+    member.save(update_fields=["payout_iban", "payout_bic", "payout_account_name"])
+    # The audit log is readable by administrators: keep the account number itself out of it.
+    audit.record(
+        actor=actor,
+        action="member.bank_account_set",
+        subject=member,
+        data={"iban_ends": parsed.compact[-4:], "country": parsed.country_code},
+    )
     return member
 
 

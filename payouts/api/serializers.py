@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from payouts.models import Period, RateSetting
+from payouts.models import PayoutBatch, PayoutItem, Period, RateSetting
 from payouts.selectors import period_ledger_balances
 
 
@@ -71,6 +71,7 @@ class PeriodEarningSerializer(serializers.Serializer):
 
 class EarningsSerializer(serializers.Serializer):
     currency = serializers.CharField()
+    balance_cents = serializers.IntegerField(help_text="earned and not yet paid out")
     total_net_cents = serializers.IntegerField()
     total_pension_cents = serializers.IntegerField()
     periods = PeriodEarningSerializer(many=True)
@@ -91,3 +92,35 @@ class MemberLeaseSerializer(serializers.Serializer):
     downloads_of_my_assets = serializers.IntegerField()
     net_cents = serializers.IntegerField()
     pension_cents = serializers.IntegerField()
+
+
+class PayoutBatchInputSerializer(serializers.Serializer):
+    minimum_cents = serializers.IntegerField(
+        min_value=1, required=False, help_text="default: the trust's minimum"
+    )
+    execution_date = serializers.DateField(required=False, help_text="default: tomorrow")
+
+
+class PayoutItemSerializer(serializers.ModelSerializer):
+    member_number = serializers.CharField(source="member.member_number")
+
+    class Meta:
+        model = PayoutItem
+        fields = ["member", "member_number", "amount_cents", "account_name", "iban", "bic"]
+
+
+class PayoutBatchSerializer(serializers.ModelSerializer):
+    items = PayoutItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = PayoutBatch
+        fields = [
+            "id",
+            "created_at",
+            "minimum_cents",
+            "currency",
+            "execution_date",
+            "total_cents",
+            "item_count",
+            "items",
+        ]

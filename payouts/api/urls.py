@@ -9,4 +9,14 @@ urlpatterns = [
     path("periods/<int:period_id>/close/", views.PeriodCloseView.as_view(), name="api-period-close"),
     path("me/earnings/", views.MyEarningsView.as_view(), name="api-my-earnings"),
     path("me/leases/", views.MyLeasesView.as_view(), name="api-my-leases"),
+    path("payouts/batches/", views.PayoutBatchListView.as_view(), name="api-payout-batches"),
+    path("payouts/batches/<int:batch_id>/", views.PayoutBatchDetailView.as_view(), name="api-payout-batch"),
+    path(
+        "payouts/batches/<int:batch_id>/csv/", views.PayoutBatchCsvView.as_view(), name="api-payout-batch-csv"
+    ),
+    path(
+        "payouts/batches/<int:batch_id>/pain001/",
+        views.PayoutBatchPainView.as_view(),
+        name="api-payout-batch-pain001",
+    ),
 ]

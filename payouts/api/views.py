@@ -1,12 +1,13 @@
 """HTTP <-> payouts services."""
 
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payouts import selectors, services
-from payouts.models import Period
+from payouts import payout_files, selectors, services
+from payouts.models import PayoutBatch, Period
 from trust.api.permissions import IsMember, IsTrustAdmin
 from trust.api.validation import validated
 from trust.errors import NotFound
@@ -101,4 +102,75 @@ class MyLeasesView(APIView):
     def get(self, request):
         return Response(
             s.MemberLeaseSerializer(selectors.member_lease_history(member_of(request.user)), many=True).data
+        )
+
+
+def _batch(batch_id) -> PayoutBatch:
+    batch = PayoutBatch.objects.filter(pk=batch_id).first()
+    if batch is None:
+        raise NotFound("no such payout batch", code="batch_not_found")
+    return batch
+
+
+class PayoutBatchListView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(responses=s.PayoutBatchSerializer(many=True), summary="Payout batches (admin)")
+    def get(self, request):
+        return Response(
+            s.PayoutBatchSerializer(PayoutBatch.objects.prefetch_related("items__member"), many=True).data
+        )
+
+    @extend_schema(
+        request=s.PayoutBatchInputSerializer,
+        responses={201: s.PayoutBatchSerializer},
+        summary="Pay every balance at or above the minimum; smaller ones carry forward (admin)",
+    )
+    def post(self, request):
+        batch = services.payout_batch_create(
+            actor=request.user, **validated(s.PayoutBatchInputSerializer, request)
+        )
+        return Response(s.PayoutBatchSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+
+class PayoutBatchDetailView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(responses=s.PayoutBatchSerializer, summary="One payout batch (admin)")
+    def get(self, request, batch_id):
+        return Response(s.PayoutBatchSerializer(_batch(batch_id)).data)
+
+
+def _file_response(content, *, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class PayoutBatchCsvView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(responses={(200, "text/csv"): str}, summary="The batch as CSV (admin)")
+    def get(self, request, batch_id):
+        batch = _batch(batch_id)
+        return _file_response(
+            payout_files.batch_csv(batch),
+            content_type="text/csv",
+            filename=f"guildtrust-payouts-{batch.pk}.csv",
+        )
+
+
+class PayoutBatchPainView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(
+        responses={(200, "application/xml"): str},
+        summary="The batch as an ISO 20022 pain.001.001.09 credit transfer (admin)",
+    )
+    def get(self, request, batch_id):
+        batch = _batch(batch_id)
+        return _file_response(
+            payout_files.batch_pain001(batch),
+            content_type="application/xml",
+            filename=f"guildtrust-payouts-{batch.pk}.pain001.xml",
         )

@@ -62,12 +62,19 @@ ADMIN_ONLY = [
     ("get", "/api/v1/datasets/{dataset}/versions/", None),
     ("post", "/api/v1/periods/", {"start": "2020-01-01T00:00:00Z", "end": "2020-02-01T00:00:00Z"}),
     ("get", "/api/v1/audit/", None),
+    ("get", "/api/v1/payouts/batches/", None),
+    ("post", "/api/v1/payouts/batches/", {"minimum_cents": 1}),
+    ("get", "/api/v1/payouts/batches/1/", None),
+    ("get", "/api/v1/payouts/batches/1/csv/", None),
+    ("get", "/api/v1/payouts/batches/1/pain001/", None),
 ]
 MEMBER_ONLY = [
     ("get", "/api/v1/consents/", None),
     ("post", "/api/v1/consents/", {"use": "training"}),
     ("get", "/api/v1/me/earnings/", None),
     ("get", "/api/v1/me/leases/", None),
+    ("get", "/api/v1/me/bank-account/", None),
+    ("put", "/api/v1/me/bank-account/", {"iban": "DE89370400440532013000"}),
 ]
 STUDIO_ONLY = [
     ("get", "/api/v1/catalog/", None),

@@ -181,3 +181,15 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "prev_hash",
             "hash",
         ]
+
+
+class BankAccountInputSerializer(serializers.Serializer):
+    iban = serializers.CharField(max_length=42)
+    bic = serializers.CharField(max_length=11, required=False, allow_blank=True, default="")
+    account_name = serializers.CharField(max_length=140, required=False, allow_blank=True, default="")
+
+
+class BankAccountOutputSerializer(serializers.Serializer):
+    account_name = serializers.CharField(source="payout_account_name")
+    iban = serializers.CharField(source="payout_iban")
+    bic = serializers.CharField(source="payout_bic")

@@ -23,4 +23,5 @@ urlpatterns = [
         name="api-dataset-versions",
     ),
     path("audit/", views.AuditLogView.as_view(), name="api-audit"),
+    path("me/bank-account/", views.MyBankAccountView.as_view(), name="api-my-bank-account"),
 ]

@@ -234,3 +234,24 @@ class AuditLogView(generics.ListAPIView):
     permission_classes = [IsTrustAdmin]
     serializer_class = s.AuditEventSerializer
     queryset = AuditEvent.objects.order_by("-seq")
+
+
+class MyBankAccountView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(responses=s.BankAccountOutputSerializer, summary="Where my royalties are paid (member)")
+    def get(self, request):
+        return Response(s.BankAccountOutputSerializer(selectors.member_of(request.user)).data)
+
+    @extend_schema(
+        request=s.BankAccountInputSerializer,
+        responses=s.BankAccountOutputSerializer,
+        summary="Set where my royalties are paid; the IBAN is validated (member)",
+    )
+    def put(self, request):
+        member = services.member_set_bank_account(
+            actor=request.user,
+            member=selectors.member_of(request.user),
+            **validated(s.BankAccountInputSerializer, request),
+        )
+        return Response(s.BankAccountOutputSerializer(member).data)

@@ -72,6 +72,9 @@ class Command(BaseCommand):
                 )
                 for username, number, name, listed in MEMBERS
             }
+        # Test IBANs from the banks' published examples, so the demo can export a pain.001 file.
+        for username, iban in (("member", "DE89370400440532013000"), ("sam", "GB33BUKB20201555555555")):
+            trust.member_set_bank_account(actor=admin, member=members[username], iban=iban)
         steps.update()
         assets = [self._asset(admin, members, kind, title, shares) for kind, title, shares in ASSETS]
         steps.update()

@@ -10,7 +10,7 @@ from licensing.selectors import leases_including_member
 from trust.models import Member
 
 from . import ledger
-from .models import LedgerEntry, MemberEarning, Period, RateSetting
+from .models import LeaseRevenue, LedgerEntry, MemberEarning, Period, RateSetting
 
 
 def rate_history() -> QuerySet[RateSetting]:
@@ -110,3 +110,36 @@ def member_lease_history(member: Member) -> list[dict]:
             }
         )
     return history
+
+
+def studio_charges(studio) -> list[dict]:
+    """What the studio owes per closed period, lease by lease: the flat fee and metered usage."""
+    rows = (
+        LeaseRevenue.objects.filter(lease__studio=studio, period__status=Period.Status.CLOSED)
+        .select_related("period", "lease__version__dataset")
+        .order_by("-period__start", "lease_id")
+    )
+    periods: dict[int, dict] = {}
+    for row in rows:
+        entry = periods.setdefault(
+            row.period_id,
+            {
+                "period": row.period_id,
+                "start": row.period.start,
+                "end": row.period.end,
+                "currency": row.lease.currency,
+                "total_cents": 0,
+                "leases": [],
+            },
+        )
+        entry["total_cents"] += row.revenue_cents
+        entry["leases"].append(
+            {
+                "lease": row.lease_id,
+                "dataset": row.lease.version.dataset.slug,
+                "flat_fee_cents": row.flat_fee_cents,
+                "usage_cents": row.usage_cents,
+                "total_cents": row.revenue_cents,
+            }
+        )
+    return list(periods.values())

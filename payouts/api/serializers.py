@@ -124,3 +124,20 @@ class PayoutBatchSerializer(serializers.ModelSerializer):
             "item_count",
             "items",
         ]
+
+
+class ChargeLineSerializer(serializers.Serializer):
+    lease = serializers.IntegerField()
+    dataset = serializers.CharField()
+    flat_fee_cents = serializers.IntegerField()
+    usage_cents = serializers.IntegerField()
+    total_cents = serializers.IntegerField()
+
+
+class PeriodChargesSerializer(serializers.Serializer):
+    period = serializers.IntegerField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    currency = serializers.CharField()
+    total_cents = serializers.IntegerField()
+    leases = ChargeLineSerializer(many=True)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("periods/<int:period_id>/close/", views.PeriodCloseView.as_view(), name="api-period-close"),
     path("me/earnings/", views.MyEarningsView.as_view(), name="api-my-earnings"),
     path("me/leases/", views.MyLeasesView.as_view(), name="api-my-leases"),
+    path("charges/", views.StudioChargesView.as_view(), name="api-studio-charges"),
     path("payouts/batches/", views.PayoutBatchListView.as_view(), name="api-payout-batches"),
     path("payouts/batches/<int:batch_id>/", views.PayoutBatchDetailView.as_view(), name="api-payout-batch"),
     path(

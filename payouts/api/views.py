@@ -6,6 +6,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from licensing.api.permissions import IsStudioStaff
+from licensing.selectors import studio_of
 from payouts import payout_files, selectors, services
 from payouts.models import PayoutBatch, Period
 from trust.api.permissions import IsMember, IsTrustAdmin
@@ -173,4 +175,17 @@ class PayoutBatchPainView(APIView):
             payout_files.batch_pain001(batch),
             content_type="application/xml",
             filename=f"guildtrust-payouts-{batch.pk}.pain001.xml",
+        )
+
+
+class StudioChargesView(APIView):
+    permission_classes = [IsStudioStaff]
+
+    @extend_schema(
+        responses=s.PeriodChargesSerializer(many=True),
+        summary="My studio's charges per closed period, lease by lease (studio staff)",
+    )
+    def get(self, request):
+        return Response(
+            s.PeriodChargesSerializer(selectors.studio_charges(studio_of(request.user)), many=True).data
         )

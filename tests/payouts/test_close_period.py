@@ -220,3 +220,14 @@ def test_two_workers_closing_the_same_period_at_once_pay_once(world):
     assert LedgerTransaction.objects.filter(period=period).count() == 2
     assert Period.objects.get(pk=period.pk).revenue_cents == 2000
     assert ledger.trial_balance() == 0
+
+
+def test_each_studio_sees_only_its_own_charges(world, as_user):
+    _report(world, {"event_key": "r9", "kind": "training_run", "quantity": 2, "occurred_at": timezone.now()})
+    services.period_close(period_id=_period_around_now(world.cast.admin).pk)
+    carol = as_user(world.cast.carol).get("/api/v1/charges/").json()
+    dave = as_user(world.cast.dave).get("/api/v1/charges/").json()
+    assert [(line["lease"], line["flat_fee_cents"], line["usage_cents"]) for line in carol[0]["leases"]] == [
+        (world.lease_a.pk, 1000, 200)
+    ]
+    assert carol[0]["total_cents"] == 1200 and dave[0]["total_cents"] == 1000

@@ -366,7 +366,10 @@ def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
     asset = _version_asset(lease, asset_id)
     now = timezone.now()
     with transaction.atomic():
-        lease = Lease.objects.select_for_update().get(pk=lease.pk)  # serialises the cap count
+        current = Lease.objects.filter(pk=lease.pk)
+        if lease.download_cap is not None:
+            current = current.select_for_update()  # serialises counting against the cap
+        lease = current.get()
         require_live(lease, at=now)
         if not lease_licensable_assets(lease, at=now).filter(pk=asset.pk).exists():
             raise Forbidden("the members have not consented to this use of this asset", code="not_licensable")

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
@@ -74,9 +74,16 @@ def period_create(*, actor, start: datetime, end: datetime) -> Period:
 
 
 def refuse_usage_in_closed_period(occurred: Sequence[datetime]) -> None:
-    """Usage guard registered with licensing: a closed period's revenue never changes. The
-    row lock makes a report and a close of the same period take turns."""
-    periods = Period.objects.select_for_update().filter(start__lte=max(occurred), end__gt=min(occurred))
+    """Usage guard registered with licensing: a closed period's revenue never changes.
+
+    On PostgreSQL the periods are read FOR SHARE: downloads and reports run side by side, while
+    a close (which takes the row FOR UPDATE) waits for those in flight, and those after it see
+    it closing. So no usage is recorded into a period after its metering began."""
+    periods = Period.objects.filter(start__lte=max(occurred), end__gt=min(occurred))
+    if connection.vendor == "postgresql":
+        ids = list(periods.values_list("pk", flat=True))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {Period._meta.db_table} WHERE id = ANY(%s) FOR SHARE", [ids])
     for period in periods:
         if period.status != Period.Status.OPEN and any(period.start <= t < period.end for t in occurred):
             raise Conflict(

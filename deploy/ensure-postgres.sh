@@ -7,7 +7,8 @@ set -euo pipefail
 PGHOST=127.0.0.1
 PGPORT=${PGPORT:-5432}
 PGUSER=${PGUSER:-postgres}
-PGCLUSTER=${PGCLUSTER:-main}
+# Not PGCLUSTER: the postgresql-common wrappers read that as "version/cluster".
+PG_CLUSTER_NAME=${PG_CLUSTER_NAME:-main}
 DBNAME=${DBNAME:-guildtrust}
 did=()
 
@@ -17,7 +18,11 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 as_postgres() {
   if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else (cd / && sudo -u postgres "$@"); fi
 }
-sql_admin() { as_postgres psql -p "$PGPORT" -d postgres -v ON_ERROR_STOP=1 -tAqX -c "$1"; }
+# env -u: the caller's PGHOST/PGUSER must not turn this into a TCP or non-postgres login.
+sql_admin() {
+  as_postgres env -u PGHOST -u PGUSER -u PGPASSWORD psql -U postgres -p "$PGPORT" -d postgres \
+    -v ON_ERROR_STOP=1 -tAqX -c "$1"
+}
 # -w: never prompt for a password (a prompt would hang `make test`).
 sql() { psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -w -v ON_ERROR_STOP=1 -tAqX -c "$1" </dev/null; }
 ready() { command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h "$PGHOST" -p "$PGPORT"; }
@@ -31,21 +36,21 @@ if ! ready; then
   # On a systemd machine the package starts its cluster itself.
   if ! ready; then
     version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
-    if [ -z "$version" ] || [ ! -d "/etc/postgresql/$version/$PGCLUSTER" ]; then
+    if [ -z "$version" ] || [ ! -d "/etc/postgresql/$version/$PG_CLUSTER_NAME" ]; then
       # Some images install the server without creating a cluster.
       version=${version:-$(ls /usr/lib/postgresql | sort -V | tail -n 1)}
-      as_root pg_createcluster --port "$PGPORT" "$version" "$PGCLUSTER" >/dev/null
-      did+=("created cluster $version/$PGCLUSTER")
+      as_root pg_createcluster --port "$PGPORT" "$version" "$PG_CLUSTER_NAME" >/dev/null
+      did+=("created cluster $version/$PG_CLUSTER_NAME")
     fi
     # `|| true`: "already running" is fine; readiness below is what counts.
-    as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$PGCLUSTER" start || true
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$PG_CLUSTER_NAME" start || true
     for _ in $(seq 1 60); do ready && break; sleep 0.5; done
     if ! ready; then
-      echo "postgres: cluster $version/$PGCLUSTER did not come up on $PGHOST:$PGPORT;" \
-        "see /var/log/postgresql/postgresql-$version-$PGCLUSTER.log" >&2
+      echo "postgres: cluster $version/$PG_CLUSTER_NAME did not come up on $PGHOST:$PGPORT;" \
+        "see /var/log/postgresql/postgresql-$version-$PG_CLUSTER_NAME.log" >&2
       exit 1
     fi
-    did+=("started cluster $version/$PGCLUSTER")
+    did+=("started cluster $version/$PG_CLUSTER_NAME")
   fi
 fi
 

@@ -1,5 +1,9 @@
-"""The real services the suite starts for itself: an S3 server and a Celery worker. Both
-listen or connect on 127.0.0.1 only and stop with the session."""
+"""The real services the suite starts for itself: an S3 server and a Celery worker.
+
+Plain context managers (no pytest here) so conftest.py decides the fixture scopes. Both listen or
+connect on 127.0.0.1 only, log under tests/artifacts/, and are stopped on exit."""
+
+from __future__ import annotations
 
 import os
 import socket
@@ -16,13 +20,16 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 def _stop(process: subprocess.Popen, grace: float) -> None:
-    process.terminate()
+    """SIGTERM, then SIGKILL if the process is still there after `grace` seconds."""
+    if process.poll() is None:
+        process.terminate()
     try:
         process.wait(grace)
     except subprocess.TimeoutExpired:
@@ -30,31 +37,49 @@ def _stop(process: subprocess.Popen, grace: float) -> None:
         process.wait()
 
 
-class S3Server:
-    """moto's standalone S3 server on a free port. It checks neither presigned signatures nor
-    expiry: tests of a URL's lifetime read X-Amz-Expires instead."""
+def _tail(path: Path, n: int) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except FileNotFoundError:
+        return ""
 
-    def __init__(self):
+
+class S3Server:
+    """moto's standalone S3 server on a free port.
+
+    It checks neither presigned signatures nor expiry: tests of a URL's lifetime read
+    X-Amz-Expires instead."""
+
+    def __init__(self, log_name: str = "s3-server.log"):
         self.port = free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = ARTIFACTS / log_name
+        self.process: subprocess.Popen | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> S3Server:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         binary = Path(sys.executable).parent / "moto_server"
-        self.process = subprocess.Popen(
-            [str(binary), "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        # Its request log goes to a file, not a pipe: nobody reads a pipe during the session, and
+        # a full one would block the server mid-suite.
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [str(binary), "-H", "127.0.0.1", "-p", str(self.port)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 20
         while True:
             try:
-                requests.get(self.endpoint_url, timeout=1)
+                requests.get(self.endpoint_url + "/", timeout=1)
                 return self
-            except requests.ConnectionError as error:
+            except requests.RequestException as error:
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     _stop(self.process, 1)
-                    stderr = self.process.stderr.read().decode(errors="replace")[-2000:]
-                    raise RuntimeError(f"the S3 server did not start: {stderr}") from error
+                    raise RuntimeError(
+                        f"the S3 server ({binary}) did not answer on {self.endpoint_url} within 20 s; "
+                        f"its output:\n{_tail(self.log_path, 50)}"
+                    ) from error
                 time.sleep(0.1)
 
     def client(self):
@@ -69,22 +94,35 @@ class S3Server:
     def create_bucket(self, name: str) -> None:
         self.client().create_bucket(Bucket=name)
 
-    def __exit__(self, *exc):
-        _stop(self.process, 5)
+    def log_tail(self, n: int = 50) -> str:
+        return _tail(self.log_path, n)
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            _stop(self.process, 5)
 
 
 class CeleryWorker:
-    """`celery -A config worker` as a separate process, with its log under tests/artifacts/."""
+    """`celery -A <app> worker` as a separate process, with its log under tests/artifacts/.
 
-    def __init__(self, env: dict[str, str], queues: str = "celery,metering", app: str = "config"):
-        self.env = {**os.environ, **env}
+    `env` is merged over os.environ (broker, database, S3 settings for the worker)."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        queues: str = "celery,metering",
+        app: str = "config",
+        log_name: str = "celery-worker.log",
+    ):
+        # Unbuffered, so "ready." reaches the log as soon as the worker says it.
+        self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.queues = queues
         self.app = app
-        self.log_path = ARTIFACTS / "celery-worker.log"
+        self.log_path = ARTIFACTS / log_name
+        self.process: subprocess.Popen | None = None
 
-    def __enter__(self):
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.log = self.log_path.open("w")
+    def __enter__(self) -> CeleryWorker:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         command = [
             sys.executable,
             "-m",
@@ -92,7 +130,7 @@ class CeleryWorker:
             "-A",
             self.app,
             "worker",
-            "--pool=solo",
+            "--pool=solo",  # one process: its log is the whole story, and SIGTERM stops it cleanly
             "--loglevel=INFO",
             "-Q",
             self.queues,
@@ -100,20 +138,30 @@ class CeleryWorker:
             "--without-gossip",
             "--without-mingle",
         ]
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
-        )
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 60
-        while "ready." not in self.log_path.read_text():
-            if time.monotonic() > deadline or self.process.poll() is not None:
+        while "ready." not in self.log_path.read_text(errors="replace"):
+            exited = self.process.poll() is not None
+            if exited or time.monotonic() > deadline:
                 _stop(self.process, 1)
-                raise RuntimeError(f"the Celery worker did not start:\n{self.log_tail()}")
+                why = f"exited with code {self.process.returncode}" if exited else "was not ready within 60 s"
+                raise RuntimeError(
+                    f"the Celery worker (-A {self.app}) {why}; {self.log_path} ends:\n{self.log_tail()}"
+                )
             time.sleep(0.2)
         return self
 
-    def log_tail(self, lines: int = 50) -> str:
-        return "\n".join(self.log_path.read_text().splitlines()[-lines:])
+    def log_tail(self, n: int = 50) -> str:
+        return _tail(self.log_path, n)
 
-    def __exit__(self, *exc):
-        _stop(self.process, 10)
-        self.log.close()
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            _stop(self.process, 10)

@@ -13,19 +13,12 @@ from rest_framework.views import APIView
 from licensing import selectors, services
 from licensing.models import LeaseTerms, LeaseToken, Studio, Takedown
 from trust.api.permissions import IsTrustAdmin
-from trust.api.validation import validated
+from trust.api.validation import found, validated
 from trust.errors import Forbidden, Invalid, NotFound
 from trust.models import Dataset
 
 from . import serializers as s
 from .permissions import HasLeaseToken, HasLeaseTokenOrUser, IsStudioStaff, IsStudioStaffOrAdmin
-
-
-def _studio(studio_id) -> Studio:
-    studio = Studio.objects.filter(pk=studio_id).first()
-    if studio is None:
-        raise NotFound("no such studio", code="studio_not_found")
-    return studio
 
 
 class StudioListView(APIView):
@@ -55,7 +48,9 @@ class StudioStaffView(APIView):
     )
     def post(self, request, studio_id):
         staff = services.studio_add_staff(
-            actor=request.user, studio=_studio(studio_id), **validated(s.StaffInputSerializer, request)
+            actor=request.user,
+            studio=found(Studio.objects, studio_id, what="studio"),
+            **validated(s.StaffInputSerializer, request),
         )
         return Response(s.StaffOutputSerializer(staff).data, status=status.HTTP_201_CREATED)
 

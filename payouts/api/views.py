@@ -11,18 +11,10 @@ from licensing.selectors import studio_of
 from payouts import payout_files, selectors, services
 from payouts.models import PayoutBatch, Period
 from trust.api.permissions import IsMember, IsTrustAdmin
-from trust.api.validation import validated
-from trust.errors import NotFound
+from trust.api.validation import found, validated
 from trust.selectors import member_of
 
 from . import serializers as s
-
-
-def _period(period_id) -> Period:
-    period = Period.objects.filter(pk=period_id).first()
-    if period is None:
-        raise NotFound("no such period", code="period_not_found")
-    return period
 
 
 def _rates_state() -> dict:
@@ -69,7 +61,7 @@ class PeriodDetailView(APIView):
 
     @extend_schema(responses=s.PeriodOutputSerializer, summary="A period, its totals and progress (admin)")
     def get(self, request, period_id):
-        return Response(s.PeriodOutputSerializer(_period(period_id)).data)
+        return Response(s.PeriodOutputSerializer(found(Period.objects, period_id, what="period")).data)
 
 
 class PeriodCloseView(APIView):
@@ -81,7 +73,9 @@ class PeriodCloseView(APIView):
         summary="Close an ended period: a Celery job distributes its revenue (admin)",
     )
     def post(self, request, period_id):
-        period, _ = services.period_request_close(actor=request.user, period=_period(period_id))
+        period, _ = services.period_request_close(
+            actor=request.user, period=found(Period.objects, period_id, what="period")
+        )
         return Response(s.PeriodOutputSerializer(period).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -105,13 +99,6 @@ class MyLeasesView(APIView):
         return Response(
             s.MemberLeaseSerializer(selectors.member_lease_history(member_of(request.user)), many=True).data
         )
-
-
-def _batch(batch_id) -> PayoutBatch:
-    batch = PayoutBatch.objects.filter(pk=batch_id).first()
-    if batch is None:
-        raise NotFound("no such payout batch", code="batch_not_found")
-    return batch
 
 
 class PayoutBatchListView(APIView):
@@ -140,7 +127,7 @@ class PayoutBatchDetailView(APIView):
 
     @extend_schema(responses=s.PayoutBatchSerializer, summary="One payout batch (admin)")
     def get(self, request, batch_id):
-        return Response(s.PayoutBatchSerializer(_batch(batch_id)).data)
+        return Response(s.PayoutBatchSerializer(found(PayoutBatch.objects, batch_id, what="batch")).data)
 
 
 def _file_response(content, *, content_type: str, filename: str) -> HttpResponse:
@@ -154,7 +141,7 @@ class PayoutBatchCsvView(APIView):
 
     @extend_schema(responses={(200, "text/csv"): str}, summary="The batch as CSV (admin)")
     def get(self, request, batch_id):
-        batch = _batch(batch_id)
+        batch = found(PayoutBatch.objects, batch_id, what="batch")
         return _file_response(
             payout_files.batch_csv(batch),
             content_type="text/csv",
@@ -170,7 +157,7 @@ class PayoutBatchPainView(APIView):
         summary="The batch as an ISO 20022 pain.001.001.09 credit transfer (admin)",
     )
     def get(self, request, batch_id):
-        batch = _batch(batch_id)
+        batch = found(PayoutBatch.objects, batch_id, what="batch")
         return _file_response(
             payout_files.batch_pain001(batch),
             content_type="application/xml",

@@ -13,7 +13,7 @@ from trust.models import AuditEvent, Consent, Dataset, Member, UserToken
 
 from . import serializers as s
 from .permissions import IsMember, IsTrustAdmin
-from .validation import validated
+from .validation import found, validated
 
 
 class TokenView(APIView):
@@ -162,13 +162,6 @@ class ConsentWithdrawView(APIView):
         return Response(s.ConsentOutputSerializer(withdrawal).data)
 
 
-def _dataset(dataset_id) -> Dataset:
-    dataset = Dataset.objects.filter(pk=dataset_id).first()
-    if dataset is None:
-        raise NotFound("no such dataset", code="dataset_not_found")
-    return dataset
-
-
 class DatasetListView(APIView):
     permission_classes = [IsTrustAdmin]
 
@@ -191,7 +184,7 @@ class DatasetDetailView(APIView):
 
     @extend_schema(responses=s.DatasetOutputSerializer, summary="One dataset (admin)")
     def get(self, request, dataset_id):
-        return Response(s.DatasetOutputSerializer(_dataset(dataset_id)).data)
+        return Response(s.DatasetOutputSerializer(found(Dataset.objects, dataset_id, what="dataset")).data)
 
 
 class DatasetItemsView(APIView):
@@ -203,7 +196,7 @@ class DatasetItemsView(APIView):
         summary="Add verified assets to a dataset's working set (admin)",
     )
     def post(self, request, dataset_id):
-        dataset = _dataset(dataset_id)
+        dataset = found(Dataset.objects, dataset_id, what="dataset")
         data = validated(s.DatasetItemsInputSerializer, request)
         added = services.dataset_add_assets(actor=request.user, dataset=dataset, asset_ids=data["assets"])
         body = {"added": added, "asset_count": dataset.items.count()}
@@ -215,7 +208,7 @@ class DatasetVersionsView(APIView):
 
     @extend_schema(responses=s.DatasetVersionOutputSerializer(many=True), summary="Frozen versions (admin)")
     def get(self, request, dataset_id):
-        versions = _dataset(dataset_id).versions.order_by("number")
+        versions = found(Dataset.objects, dataset_id, what="dataset").versions.order_by("number")
         return Response(s.DatasetVersionOutputSerializer(versions, many=True).data)
 
     @extend_schema(
@@ -224,7 +217,9 @@ class DatasetVersionsView(APIView):
         summary="Freeze the working set as the next immutable version (admin)",
     )
     def post(self, request, dataset_id):
-        version = services.dataset_freeze(actor=request.user, dataset=_dataset(dataset_id))
+        version = services.dataset_freeze(
+            actor=request.user, dataset=found(Dataset.objects, dataset_id, what="dataset")
+        )
         return Response(s.DatasetVersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
 
 

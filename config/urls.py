@@ -1,9 +1,24 @@
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from trust.views import local_object
+
+
+class RowIdConverter:
+    """Like <int:>, but too long a number is a 404 rather than an overflow in the database."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+register_converter(RowIdConverter, "id")
 
 
 def health(request):

@@ -7,6 +7,8 @@ from django.conf import settings
 from sepaxml import SepaTransfer
 from sepaxml.utils import int_to_decimal_str
 
+from trust.errors import Conflict
+
 from .models import PayoutBatch
 
 PAIN_SCHEMA = "pain.001.001.09"
@@ -41,6 +43,8 @@ def end_to_end_id(batch: PayoutBatch, item) -> str:
 
 def batch_pain001(batch: PayoutBatch) -> bytes:
     """The batch as one pain.001 credit transfer initiation, validated against its XSD."""
+    if not batch.items.exists():
+        raise Conflict("this batch paid nobody: there is no transfer to send", code="batch_empty")
     transfer = SepaTransfer(
         {
             "name": settings.TRUST_NAME,

@@ -30,7 +30,7 @@ def test_the_schema_documents_every_api_route(client):
     assert response.status_code == 200
     documented = set(response.json()["paths"])
     for route in _api_routes():
-        as_openapi = "/" + route.replace("<int:", "{").replace("<uuid:", "{").replace(">", "}")
+        as_openapi = "/" + route.replace("<id:", "{").replace("<uuid:", "{").replace(">", "}")
         assert as_openapi in documented, as_openapi
 
 

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
+from trust.api.validation import COUNT_MAX, QUANTITY_MAX, cents, row_id
 from trust.models import LICENSABLE_USES
 
 
@@ -27,17 +28,19 @@ class StaffOutputSerializer(serializers.Serializer):
 
 
 class TermsInputSerializer(serializers.Serializer):
-    dataset = serializers.IntegerField()
+    dataset = row_id()
     title = serializers.CharField(max_length=300)
     permitted_uses = serializers.ListField(
         child=serializers.ChoiceField(choices=LICENSABLE_USES), allow_empty=False
     )
     duration_days = serializers.IntegerField(min_value=1, max_value=3650)
-    flat_fee_cents = serializers.IntegerField(min_value=0, default=0)
-    price_per_download_cents = serializers.IntegerField(min_value=0, default=0)
-    price_per_training_run_cents = serializers.IntegerField(min_value=0, default=0)
-    price_per_generated_second_cents = serializers.IntegerField(min_value=0, default=0)
-    download_cap = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    flat_fee_cents = cents(default=0)
+    price_per_download_cents = cents(default=0)
+    price_per_training_run_cents = cents(default=0)
+    price_per_generated_second_cents = cents(default=0)
+    download_cap = serializers.IntegerField(
+        min_value=1, max_value=COUNT_MAX, required=False, allow_null=True, default=None
+    )
     currency = serializers.CharField(min_length=3, max_length=3, required=False)
     active = serializers.BooleanField(required=False, default=True)
 
@@ -76,7 +79,7 @@ class CatalogEntrySerializer(TermsOutputSerializer):
 
 
 class LeaseInputSerializer(serializers.Serializer):
-    terms = serializers.IntegerField()
+    terms = row_id()
     purpose = serializers.CharField(max_length=5000)
 
 
@@ -156,7 +159,7 @@ class UsageEventInputSerializer(serializers.Serializer):
     event_key = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=UsageEvent.Kind.choices)
     asset = serializers.UUIDField(required=False, allow_null=True)
-    quantity = serializers.IntegerField(min_value=1, max_value=10**12)
+    quantity = serializers.IntegerField(min_value=1, max_value=QUANTITY_MAX)
     occurred_at = serializers.DateTimeField()
 
 

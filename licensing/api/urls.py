@@ -4,35 +4,35 @@ from . import views
 
 urlpatterns = [
     path("studios/", views.StudioListView.as_view(), name="api-studios"),
-    path("studios/<int:studio_id>/staff/", views.StudioStaffView.as_view(), name="api-studio-staff"),
+    path("studios/<id:studio_id>/staff/", views.StudioStaffView.as_view(), name="api-studio-staff"),
     path("terms/", views.TermsListView.as_view(), name="api-terms"),
     path("catalog/", views.CatalogView.as_view(), name="api-catalog"),
     path("leases/", views.LeaseListView.as_view(), name="api-leases"),
-    path("leases/<int:lease_id>/", views.LeaseDetailView.as_view(), name="api-lease"),
-    path("leases/<int:lease_id>/approve/", views.LeaseApproveView.as_view(), name="api-lease-approve"),
-    path("leases/<int:lease_id>/reject/", views.LeaseRejectView.as_view(), name="api-lease-reject"),
-    path("leases/<int:lease_id>/revoke/", views.LeaseRevokeView.as_view(), name="api-lease-revoke"),
-    path("leases/<int:lease_id>/tokens/", views.LeaseTokensView.as_view(), name="api-lease-tokens"),
+    path("leases/<id:lease_id>/", views.LeaseDetailView.as_view(), name="api-lease"),
+    path("leases/<id:lease_id>/approve/", views.LeaseApproveView.as_view(), name="api-lease-approve"),
+    path("leases/<id:lease_id>/reject/", views.LeaseRejectView.as_view(), name="api-lease-reject"),
+    path("leases/<id:lease_id>/revoke/", views.LeaseRevokeView.as_view(), name="api-lease-revoke"),
+    path("leases/<id:lease_id>/tokens/", views.LeaseTokensView.as_view(), name="api-lease-tokens"),
     path(
-        "leases/<int:lease_id>/tokens/<int:token_id>/",
+        "leases/<id:lease_id>/tokens/<id:token_id>/",
         views.LeaseTokenDetailView.as_view(),
         name="api-lease-token",
     ),
-    path("leases/<int:lease_id>/manifest/", views.ManifestView.as_view(), name="api-lease-manifest"),
+    path("leases/<id:lease_id>/manifest/", views.ManifestView.as_view(), name="api-lease-manifest"),
     path(
-        "leases/<int:lease_id>/assets/<uuid:asset_id>/download/",
+        "leases/<id:lease_id>/assets/<uuid:asset_id>/download/",
         views.DownloadView.as_view(),
         name="api-lease-download",
     ),
-    path("leases/<int:lease_id>/usage/", views.UsageView.as_view(), name="api-lease-usage"),
-    path("leases/<int:lease_id>/takedowns/", views.LeaseTakedownsView.as_view(), name="api-lease-takedowns"),
+    path("leases/<id:lease_id>/usage/", views.UsageView.as_view(), name="api-lease-usage"),
+    path("leases/<id:lease_id>/takedowns/", views.LeaseTakedownsView.as_view(), name="api-lease-takedowns"),
     path(
-        "takedowns/<int:takedown_id>/acknowledge/",
+        "takedowns/<id:takedown_id>/acknowledge/",
         views.TakedownAcknowledgeView.as_view(),
         name="api-takedown-acknowledge",
     ),
     path(
-        "takedowns/<int:takedown_id>/attest/", views.TakedownAttestView.as_view(), name="api-takedown-attest"
+        "takedowns/<id:takedown_id>/attest/", views.TakedownAttestView.as_view(), name="api-takedown-attest"
     ),
     path("transparency/leases/", views.TransparencyView.as_view(), name="api-transparency"),
 ]

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from payouts.models import PayoutBatch, PayoutItem, Period, RateSetting
 from payouts.selectors import period_ledger_balances
+from trust.api.validation import cents
 
 
 class RatesInputSerializer(serializers.Serializer):
@@ -95,9 +96,7 @@ class MemberLeaseSerializer(serializers.Serializer):
 
 
 class PayoutBatchInputSerializer(serializers.Serializer):
-    minimum_cents = serializers.IntegerField(
-        min_value=1, required=False, help_text="default: the trust's minimum"
-    )
+    minimum_cents = cents(min_value=1, required=False, help_text="default: the trust's minimum")
     execution_date = serializers.DateField(required=False, help_text="default: tomorrow")
 
 

@@ -5,18 +5,18 @@ from . import views
 urlpatterns = [
     path("settings/rates/", views.RatesView.as_view(), name="api-rates"),
     path("periods/", views.PeriodListView.as_view(), name="api-periods"),
-    path("periods/<int:period_id>/", views.PeriodDetailView.as_view(), name="api-period"),
-    path("periods/<int:period_id>/close/", views.PeriodCloseView.as_view(), name="api-period-close"),
+    path("periods/<id:period_id>/", views.PeriodDetailView.as_view(), name="api-period"),
+    path("periods/<id:period_id>/close/", views.PeriodCloseView.as_view(), name="api-period-close"),
     path("me/earnings/", views.MyEarningsView.as_view(), name="api-my-earnings"),
     path("me/leases/", views.MyLeasesView.as_view(), name="api-my-leases"),
     path("charges/", views.StudioChargesView.as_view(), name="api-studio-charges"),
     path("payouts/batches/", views.PayoutBatchListView.as_view(), name="api-payout-batches"),
-    path("payouts/batches/<int:batch_id>/", views.PayoutBatchDetailView.as_view(), name="api-payout-batch"),
+    path("payouts/batches/<id:batch_id>/", views.PayoutBatchDetailView.as_view(), name="api-payout-batch"),
     path(
-        "payouts/batches/<int:batch_id>/csv/", views.PayoutBatchCsvView.as_view(), name="api-payout-batch-csv"
+        "payouts/batches/<id:batch_id>/csv/", views.PayoutBatchCsvView.as_view(), name="api-payout-batch-csv"
     ),
     path(
-        "payouts/batches/<int:batch_id>/pain001/",
+        "payouts/batches/<id:batch_id>/pain001/",
         views.PayoutBatchPainView.as_view(),
         name="api-payout-batch-pain001",
     ),

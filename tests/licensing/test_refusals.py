@@ -360,3 +360,19 @@ def test_password_guessing_is_throttled(world, anon):
     ]
     cache.delete(key)
     assert statuses[:30] == [401] * 30 and statuses[-1] == 429
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/leases/99999999999999999999999/", "/api/v1/periods/99999999999999999999/"]
+)
+def test_an_absurd_id_is_a_404_not_a_crash(world, as_user, path):
+    assert as_user(world.cast.admin).get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"terms": 10**30, "purpose": "p"}, {"terms": "x", "purpose": "p"}, {"purpose": "p"}, [], "nonsense"],
+)
+def test_a_nonsense_lease_request_is_a_clear_400(world, as_user, body):
+    response = as_user(world.cast.carol).post("/api/v1/leases/", body, format="json")
+    assert response.status_code == 400 and response.json()["code"] in ("invalid", "parse_error")

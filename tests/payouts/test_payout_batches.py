@@ -90,9 +90,20 @@ def test_the_csv_and_the_pain001_file_add_up(world, closed, as_user):
 
 
 def test_a_member_without_bank_details_carries_forward(world, closed, as_user):
-    batch = as_user(world.cast.admin).post("/api/v1/payouts/batches/", {}, format="json").json()
+    admin = as_user(world.cast.admin)
+    batch = admin.post("/api/v1/payouts/batches/", {}, format="json").json()
     assert batch["item_count"] == 0
     assert selectors.member_balance_cents(world.cast.alice) == 1368
+    empty = admin.get(f"/api/v1/payouts/batches/{batch['id']}/pain001/")
+    assert empty.status_code == 409 and empty.json()["code"] == "batch_empty"
+
+
+@pytest.mark.parametrize("minimum", [0, -5, 10**30, "lots"])
+def test_a_nonsense_minimum_is_a_clear_400(world, as_user, minimum):
+    response = as_user(world.cast.admin).post(
+        "/api/v1/payouts/batches/", {"minimum_cents": minimum}, format="json"
+    )
+    assert response.status_code == 400
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from trust.api.validation import row_id
 from trust.models import Asset, AuditEvent, Consent, Dataset, DatasetVersion, Member, Use
 
 
@@ -31,7 +32,7 @@ class MemberOutputSerializer(serializers.ModelSerializer):
 
 
 class ContributorSerializer(serializers.Serializer):
-    member = serializers.IntegerField()
+    member = row_id()
     share = serializers.CharField(help_text='a decimal string, e.g. "0.5"; shares sum to exactly 1')
 
 
@@ -39,7 +40,7 @@ class AssetInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Asset.Kind.choices)
     title = serializers.CharField(max_length=300)
     content_type = serializers.CharField(max_length=200)
-    size = serializers.IntegerField(min_value=0)
+    size = serializers.IntegerField(min_value=0, max_value=5 * 1024**4, help_text="bytes; at most 5 TiB")
     sha256 = serializers.CharField(min_length=64, max_length=64)
     contributors = ContributorSerializer(many=True, allow_empty=False)
 

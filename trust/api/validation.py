@@ -1,4 +1,21 @@
+from rest_framework import serializers
+
 from trust.errors import NotFound
+
+# Bounds on numbers in request bodies, so no input can overflow a database column (a 500).
+# A unit price times one event's quantity stays inside a 64-bit column: 10^10 x 10^8 < 2^63.
+ROW_ID_MAX = 2**63 - 1
+CENTS_MAX = 10**10
+QUANTITY_MAX = 10**8
+COUNT_MAX = 2**31 - 1
+
+
+def row_id(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=ROW_ID_MAX, **kwargs)
+
+
+def cents(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(max_value=CENTS_MAX, **{"min_value": 0, **kwargs})
 
 
 def validated(serializer_class, request) -> dict:

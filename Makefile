@@ -10,9 +10,14 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 REAL_STACK := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL)
 EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u S3_BUCKET -u S3_ENDPOINT_URL
 
-.PHONY: install run test test-real test-embedded bench lint fmt worker services clean
+.PHONY: install run test bench lint fmt worker services clean
+
+AS_ROOT = $(if $(filter 0,$(shell id -u)),,sudo)
 
 $(VENV)/.installed: pyproject.toml
+	@# A bare Debian may have python3 without its venv module (package python3-venv).
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { $(AS_ROOT) apt-get update -qq && \
+	  $(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[test]"

@@ -67,3 +67,10 @@ def test_the_demo_seed_has_history_in_closed_periods_only(settings, capsys):
     call_command("seed_demo", verbosity=0)  # a second run changes nothing
     assert Period.objects.count() == 3
     assert "guildtrust-demo" in capsys.readouterr().out
+
+
+def test_row_ids_in_paths_are_documented_as_integers(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    period = schema["paths"]["/api/v1/periods/{period_id}/"]["get"]["parameters"]
+    (period_id,) = [p for p in period if p["name"] == "period_id"]
+    assert period_id["schema"]["type"] == "integer"

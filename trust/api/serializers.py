@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from trust.api.validation import row_id
+from trust.api.validation import OBJECT_SIZE_MAX, row_id
 from trust.models import Asset, AuditEvent, Consent, Dataset, DatasetVersion, Member, Use
 
 
@@ -40,7 +40,7 @@ class AssetInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Asset.Kind.choices)
     title = serializers.CharField(max_length=300)
     content_type = serializers.CharField(max_length=200)
-    size = serializers.IntegerField(min_value=0, max_value=5 * 1024**4, help_text="bytes; at most 5 TiB")
+    size = serializers.IntegerField(min_value=0, max_value=OBJECT_SIZE_MAX, help_text="bytes; at most 5 TiB")
     sha256 = serializers.CharField(min_length=64, max_length=64)
     contributors = ContributorSerializer(many=True, allow_empty=False)
 

@@ -8,6 +8,7 @@ ROW_ID_MAX = 2**63 - 1
 CENTS_MAX = 10**10
 QUANTITY_MAX = 10**8
 COUNT_MAX = 2**31 - 1
+OBJECT_SIZE_MAX = 5 * 1024**4  # S3's largest object, 5 TiB
 
 
 def row_id(**kwargs) -> serializers.IntegerField:

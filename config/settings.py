@@ -15,7 +15,11 @@ SECRET_KEY = env.str("SECRET_KEY", default="embedded-default-insecure-key-change
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# The trust's apps come first so their templates (the portal's registration pages) win over admin's.
 INSTALLED_APPS = [
+    "trust",
+    "licensing",
+    "payouts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -27,13 +31,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "django_celery_beat",
-    "trust",
-    "licensing",
-    "payouts",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -55,6 +57,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "trust.portal.portal_context",
             ],
         },
     },
@@ -89,7 +92,21 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+# WhiteNoise serves the portal's CSS and JS under runserver and gunicorn alike, straight from the
+# apps' static/ folders, so neither `make run` nor a test server needs collectstatic.
+WHITENOISE_USE_FINDERS = True
+if not STATIC_ROOT.exists():
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # empty until `collectstatic`; WhiteNoise wants it
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "portal-landing"
+LOGOUT_REDIRECT_URL = "public-home"
+# Password reset mail: printed to the console unless EMAIL_URL names a real server (smtp://...).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="trust@guildtrust.invalid")
+# The login page lists the demo logins only on the embedded default, where seed_demo made them.
+SHOW_DEMO_LOGINS = env.bool("SHOW_DEMO_LOGINS", default="DATABASE_URL" not in env.ENVIRON)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 

@@ -26,6 +26,18 @@ def health(request):
 
 
 urlpatterns = [
+    # The portal: people's pages. Each role's URLs are gathered from the apps that own the data.
+    path("", include("trust.pages.public")),
+    path("accounts/", include("trust.pages.accounts")),
+    path("transparency/", include("licensing.pages.public")),
+    path("member/", include("payouts.pages.member")),
+    path("member/", include("licensing.pages.member")),
+    path("member/", include("trust.pages.member")),
+    path("studio/", include("licensing.pages.studio")),
+    path("studio/", include("payouts.pages.studio")),
+    path("operations/", include("payouts.pages.operations")),
+    path("operations/", include("licensing.pages.operations")),
+    path("operations/", include("trust.pages.operations")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("trust.api.urls")),
     path("api/v1/", include("licensing.api.urls")),

@@ -6,7 +6,7 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from .errors import NotFound
-from .models import Asset, AssetContributor, Consent, Dataset, DatasetVersion, Member, Use
+from .models import LICENSABLE_USES, Asset, AssetContributor, Consent, Dataset, DatasetVersion, Member, Use
 
 
 def is_trust_admin(user) -> bool:
@@ -41,6 +41,12 @@ def licensable_assets(*, assets: QuerySet[Asset], uses: Iterable[str], at: datet
         uncovered = AssetContributor.objects.filter(asset=OuterRef("pk")).exclude(Exists(covering_grant))
         qs = qs.filter(~Exists(uncovered))
     return qs
+
+
+def consent_coverage(*, assets: QuerySet[Asset], at: datetime) -> dict[str, int]:
+    """For each licensable use, how many of `assets` may be used for it at `at`: what a studio
+    would get, and what an administrator approving a lease would pin."""
+    return {use: licensable_assets(assets=assets, uses=[use], at=at).count() for use in LICENSABLE_USES}
 
 
 def is_licensable(*, asset: Asset, uses: Iterable[str], at: datetime) -> bool:

@@ -49,13 +49,24 @@ def _month_start(moment, months_back: int):
 class Command(BaseCommand):
     help = "Seed a demo trust with three closed periods of history (embedded default only)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--any-database",
+            action="store_true",
+            help="seed even on a server database (the browser tests' throwaway one)",
+        )
+
     def handle(self, *args, **options):
         User = get_user_model()
         if User.objects.filter(username="admin").exists():
             self.stdout.write("demo trust already seeded")
             self._print_logins()
             return
-        if not settings.DEBUG and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        if (
+            not options["any_database"]
+            and not settings.DEBUG
+            and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+        ):
             raise CommandError("seed_demo makes public demo logins: run it on the embedded default only")
         steps = tqdm(total=6, unit="step", file=self.stderr._out, disable=options["verbosity"] == 0)
         with transaction.atomic():
@@ -104,7 +115,7 @@ class Command(BaseCommand):
             price_per_generated_second_cents=2,
             download_cap=500,
         )
-        licensing.terms_create(
+        crowd_terms = licensing.terms_create(
             actor=admin,
             dataset=dataset,
             title="Crowd generation, 30 days",
@@ -128,6 +139,13 @@ class Command(BaseCommand):
         )
         lease = licensing.lease_approve(actor=admin, lease=lease)
         self._history(admin, staff, lease, assets)
+        # Something for the administrator to decide, and a month still open to close.
+        licensing.lease_request(
+            actor=staff, terms=crowd_terms, purpose="Stadium crowd shots for 'Final Whistle'"
+        )
+        this_month = _month_start(timezone.now(), 0)
+        next_month = (this_month + timedelta(days=32)).replace(day=1)
+        payouts.period_create(actor=admin, start=this_month, end=next_month)
         steps.update()
         steps.close()
         self.stdout.write(self.style.SUCCESS("demo trust seeded"))
@@ -207,8 +225,8 @@ class Command(BaseCommand):
 
     def _print_logins(self):
         self.stdout.write(
-            "\nDemo logins (password for all: guildtrust-demo):\n"
-            "  admin   trust administrator   /admin/\n"
-            "  member  Alex Rivera, member   API: POST /api/v1/auth/token/\n"
-            "  studio  Northlight Pictures   API docs: /api/docs/\n"
+            "\nDemo logins at /accounts/login/ (password for all: guildtrust-demo):\n"
+            "  admin   trust administrator   /operations/  (Django admin: /admin/)\n"
+            "  member  Alex Rivera, member   /member/\n"
+            "  studio  Northlight Pictures   /studio/      (API docs: /api/docs/)\n"
         )

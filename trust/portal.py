@@ -1,0 +1,73 @@
+"""What every portal page shares: who may see a role's pages, and how a page runs a service.
+
+Pages are thin like the API views: they call the same services and selectors, and turn a
+domain error into a message on the page instead of a JSON body."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from .errors import DomainError, NotFound
+from .selectors import is_trust_admin, member_of
+
+ROLE_HOMES = {"admin": "operations-home", "member": "member-home", "studio": "studio-home"}
+
+
+def role_of(user) -> str | None:
+    """The portal a signed-in user belongs to. Studio staff are recognised by their staff row
+    (read as an attribute: trust does not import licensing)."""
+    if not (user and user.is_authenticated):
+        return None
+    if is_trust_admin(user):
+        return "admin"
+    if member_of(user) is not None:
+        return "member"
+    if getattr(user, "studio_staff", None) is not None:
+        return "studio"
+    return None
+
+
+def role_required(role: str) -> Callable:
+    """Anonymous visitors go to the login page; a signed-in user of another role gets a 403
+    and none of the page's data."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if role_of(request.user) != role:
+                raise PermissionDenied(f"these pages are for the trust's {role} role")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+admin_required = role_required("admin")
+member_required = role_required("member")
+studio_required = role_required("studio")
+
+
+def perform(request, action: Callable, *, success: str):
+    """Run a service for a form post. Its result, or None after a domain error, which is shown
+    to the user as a message; a NotFound is the page's 404."""
+    try:
+        result = action()
+    except NotFound as error:
+        raise Http404(error.detail) from error
+    except DomainError as error:
+        messages.error(request, error.detail)
+        return None
+    messages.success(request, success)
+    return result
+
+
+def portal_context(request) -> dict:
+    role = role_of(getattr(request, "user", None))
+    return {"portal_role": role, "portal_home": ROLE_HOMES.get(role)}

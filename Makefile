@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 REAL_STACK := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL)
 EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u S3_BUCKET -u S3_ENDPOINT_URL
 
-.PHONY: install run test bench lint fmt worker services clean
+.PHONY: install run test bench lint fmt worker services browser clean
 
 AS_ROOT = $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -34,11 +34,14 @@ services:
 	bash deploy/ensure-postgres.sh
 	bash deploy/ensure-redis.sh
 
+browser:
+	bash deploy/ensure-browser.sh
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint services
+test: lint services browser
 	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
 	$(REAL_STACK) $(BIN)/pytest -m "not embedded and not benchmark"
 	$(EMBEDDED) $(BIN)/pytest -m embedded

@@ -4,7 +4,7 @@ admin page, and the demo seed gives history in closed periods."""
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import get_resolver
 from django.utils import timezone
 
@@ -54,19 +54,31 @@ def test_every_model_has_an_admin_page(admin_client, app_label):
         assert admin_client.get(url).status_code == 200, url
 
 
-def test_the_demo_seed_has_history_in_closed_periods_only(settings, capsys):
+def test_the_demo_seed_has_closed_history_an_open_month_and_a_request_to_decide(settings, capsys):
+    from licensing.models import Lease
     from payouts.models import MemberEarning, Period
 
     settings.DEBUG = True  # the seed refuses to run on a production database
     call_command("seed_demo", verbosity=0)
-    periods = list(Period.objects.all())
-    assert len(periods) == 3
-    assert all(p.status == "closed" and p.end <= timezone.now() for p in periods)
-    assert all(p.revenue_cents == p.admin_fee_cents + p.pension_cents + p.net_cents for p in periods)
+    closed = list(Period.objects.filter(status="closed"))
+    assert len(closed) == 3
+    assert all(p.end <= timezone.now() for p in closed)
+    assert all(p.revenue_cents == p.admin_fee_cents + p.pension_cents + p.net_cents for p in closed)
+    (open_period,) = Period.objects.filter(status="open")
+    assert open_period.start <= timezone.now() < open_period.end
+    assert Lease.objects.filter(status="requested").count() == 1
     assert MemberEarning.objects.filter(member__user__username="member").exists()
     call_command("seed_demo", verbosity=0)  # a second run changes nothing
-    assert Period.objects.count() == 3
+    assert Period.objects.count() == 4
     assert "guildtrust-demo" in capsys.readouterr().out
+
+
+def test_the_demo_seed_refuses_a_server_database_unless_told(settings):
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        pytest.skip("the embedded default is where the seed belongs")
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="embedded default only"):
+        call_command("seed_demo", verbosity=0)
 
 
 def test_row_ids_in_paths_are_documented_as_integers(client):

@@ -2,13 +2,14 @@
 
 from datetime import datetime
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
 from trust.errors import Conflict, Gone, NotFound
-from trust.models import Asset, Member
-from trust.selectors import is_trust_admin, licensable_assets
+from trust.models import Asset, AssetContributor, DatasetItem, DatasetVersionItem, Member, Use
+from trust.selectors import active_grants, consent_coverage, is_trust_admin, latest_version, licensable_assets
+from trust.services import CONSENT_TEXT
 
 from .models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
 
@@ -173,3 +174,263 @@ def active_leases_holding(asset_ids) -> QuerySet[Lease]:
     return Lease.objects.filter(
         status=Lease.Status.ACTIVE, version__items__asset_id__in=list(asset_ids)
     ).distinct()
+
+
+# --- Administrator pages: leases and terms ---------------------------------------------------
+
+
+def lease_requests_waiting() -> QuerySet[Lease]:
+    """Lease requests no administrator has decided yet, oldest first: the queue to work."""
+    return (
+        Lease.objects.filter(status=Lease.Status.REQUESTED)
+        .select_related("studio", "terms__dataset", "requested_by")
+        .order_by("requested_at", "pk")
+    )
+
+
+def approval_coverage(terms: LeaseTerms, *, at: datetime | None = None) -> dict:
+    """What approving a request under `terms` now would pin: the dataset's latest version, how
+    many of its assets are licensable for every permitted use out of the version's total, and
+    the count per permitted use. Asks the trust's one licensability rule."""
+
+    at = at or timezone.now()
+    version = latest_version(terms.dataset)
+    if version is None:
+        return {"version": None, "total": 0, "licensable": 0, "per_use": []}
+    assets = version.assets.all()
+    per_use = consent_coverage(assets=assets, at=at)
+    return {
+        "version": version,
+        "total": assets.count(),
+        "licensable": licensable_assets(assets=assets, uses=terms.permitted_uses, at=at).count(),
+        "per_use": [(use, per_use.get(use, 0)) for use in terms.permitted_uses],
+    }
+
+
+def leases_active_with_takedowns() -> QuerySet[Lease]:
+    """Active leases, soonest end first, each annotated with `open_takedowns`: notices the
+    studio has not yet closed by attesting deletion."""
+    return (
+        Lease.objects.filter(status=Lease.Status.ACTIVE)
+        .select_related("studio", "terms", "version__dataset")
+        .annotate(open_takedowns=_open_takedowns_count())
+        .order_by("ends_at", "pk")
+    )
+
+
+def leases_closed() -> QuerySet[Lease]:
+    """Rejected, revoked and expired leases, most recently closed first (`closed_at`: the
+    rejection, the revocation, or the end), with `open_takedowns`: a revoked or expired lease's
+    notices stay open until the studio attests deletion."""
+
+    closed_at = Case(
+        When(status=Lease.Status.REVOKED, then=F("revoked_at")),
+        When(status=Lease.Status.EXPIRED, then=F("ends_at")),
+        default=F("decided_at"),
+    )
+    return (
+        Lease.objects.filter(status__in=[Lease.Status.REJECTED, Lease.Status.REVOKED, Lease.Status.EXPIRED])
+        .select_related("studio", "terms__dataset", "version__dataset")
+        .annotate(closed_at=closed_at, open_takedowns=_open_takedowns_count())
+        .order_by(F("closed_at").desc(nulls_last=True), "-pk")
+    )
+
+
+def terms_all() -> QuerySet[LeaseTerms]:
+    """Every lease terms row, offered or not, with how many leases were requested under it."""
+    return (
+        LeaseTerms.objects.select_related("dataset")
+        .annotate(lease_count=Count("leases"))
+        .order_by("-active", "dataset__title", "title", "pk")
+    )
+
+
+# --- Studio pages: a studio's leases and what each one's manifest holds -----------------------
+
+
+def leases_visible_with_open_takedowns(user) -> QuerySet[Lease]:
+    """The leases `user` may see, newest request first, each annotated with `open_takedowns`:
+    notices still waiting for the studio to acknowledge or to attest deletion."""
+
+    needs_action = [Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED]
+    return (
+        leases_visible_to(user)
+        .select_related("terms__dataset", "version__dataset")
+        .annotate(open_takedowns=Count("takedowns", filter=Q(takedowns__status__in=needs_action)))
+        .order_by("-requested_at", "-pk")
+    )
+
+
+def lease_manifest_summary(lease: Lease, *, at: datetime | None = None) -> dict | None:
+    """What the lease's manifest lists now: the pinned version and its hash, and per asset kind
+    how many of the version's assets are licensable now (the manifest's own rule) out of how
+    many the version holds. None for a lease that was never approved."""
+    if lease.version_id is None:
+        return None
+    in_version = dict(lease.version.assets.values_list("kind").annotate(n=Count("pk")).order_by("kind"))
+    licensable = dict(
+        lease_licensable_assets(lease, at=at).values_list("kind").annotate(n=Count("pk")).order_by("kind")
+    )
+    return {
+        "version": lease.version.number,
+        "manifest_sha256": lease.version.manifest_sha256,
+        "kinds": [
+            {"kind": kind, "licensable": licensable.get(kind, 0), "total": total}
+            for kind, total in in_version.items()
+        ],
+        "licensable": sum(licensable.values()),
+        "total": sum(in_version.values()),
+    }
+
+
+# --- Member pages: my assets, my consent, what a withdrawal reaches ---------------------------
+
+
+def member_asset_overview(member: Member, *, at: datetime | None = None) -> list[dict]:
+    """Every asset the member contributes to, oldest first, with their share; the datasets
+    holding it (in the working set and/or which frozen versions); the active leases whose
+    pinned version holds it and whether each may use it now; and the uses it is licensable
+    for now (the trust's one rule, which also asks every co-contributor's consent)."""
+
+    at = at or timezone.now()
+    contributions = list(
+        AssetContributor.objects.filter(member=member)
+        .select_related("asset")
+        .order_by("asset__created_at", "asset_id")
+    )
+    asset_ids = [row.asset_id for row in contributions]
+    datasets: dict = {asset_id: {} for asset_id in asset_ids}
+
+    def entry(asset_id, dataset) -> dict:
+        return datasets[asset_id].setdefault(
+            dataset.pk, {"dataset": dataset, "in_working_set": False, "versions": []}
+        )
+
+    for item in DatasetItem.objects.filter(asset_id__in=asset_ids).select_related("dataset"):
+        entry(item.asset_id, item.dataset)["in_working_set"] = True
+    version_items = DatasetVersionItem.objects.filter(asset_id__in=asset_ids)
+    for item in version_items.select_related("version__dataset").order_by("version__number"):
+        entry(item.asset_id, item.version.dataset)["versions"].append(item.version.number)
+    leases: dict = {asset_id: [] for asset_id in asset_ids}
+    holding = active_leases_holding(asset_ids).select_related("studio", "version__dataset")
+    for lease in holding.order_by("ends_at", "pk"):
+        held = set(lease.version.items.filter(asset_id__in=asset_ids).values_list("asset_id", flat=True))
+        usable = set(lease_licensable_assets(lease, at=at).filter(pk__in=held).values_list("pk", flat=True))
+        for asset_id in held:
+            leases[asset_id].append({"lease": lease, "usable_now": asset_id in usable})
+    overview = []
+    for row in contributions:
+        coverage = consent_coverage(assets=Asset.objects.filter(pk=row.asset_id), at=at)
+        overview.append(
+            {
+                "asset": row.asset,
+                "share": row.share,
+                "datasets": sorted(datasets[row.asset_id].values(), key=lambda d: d["dataset"].title),
+                "active_leases": leases[row.asset_id],
+                "licensable_uses": [use for use, count in coverage.items() if count],
+            }
+        )
+    return overview
+
+
+def member_consent_matrix(member: Member, *, at: datetime | None = None) -> dict:
+    """The member's consent as a grid: one row per use in the order of `Use` (capture, the
+    first opt-in, first), with its plain-language text; one cell for all their assets, then
+    one per asset. A cell holds its own active grant (or None), for an asset whether the
+    all-assets grant covers it, and whether the member's capture grant covers its scope
+    (without it no other grant applies). `licensable` lists, per asset, the uses it may be licensed for
+    now (the trust's one rule: every co-contributor's consent counts too)."""
+
+    at = at or timezone.now()
+    assets = list(Asset.objects.filter(contributors__member=member).distinct().order_by("created_at", "id"))
+    active = {}
+    for use in Use:
+        for grant in active_grants(use=use, at=at).filter(member=member).order_by("created_at", "pk"):
+            active[(use.value, grant.asset_id)] = grant
+    capture_for_all = (Use.CAPTURE.value, None) in active
+    rows = []
+    for use in Use:
+        everything = active.get((use.value, None))
+        cells = [{"asset": None, "grant": everything, "covered_by_all": False, "captured": capture_for_all}]
+        for asset in assets:
+            cells.append(
+                {
+                    "asset": asset,
+                    "grant": active.get((use.value, asset.pk)),
+                    "covered_by_all": everything is not None,
+                    "captured": capture_for_all or (Use.CAPTURE.value, asset.pk) in active,
+                }
+            )
+        rows.append({"use": use.value, "label": use.label, "text": CONSENT_TEXT[use], "cells": cells})
+    licensable = {}
+    for asset in assets:
+        coverage = consent_coverage(assets=Asset.objects.filter(pk=asset.pk), at=at)
+        licensable[asset.pk] = [use for use, count in coverage.items() if count]
+    return {"assets": assets, "rows": rows, "licensable": licensable}
+
+
+def withdrawal_reach(consent) -> dict:
+    """What withdrawing the grant `consent` would reach: the member's assets in its scope; the
+    member's other active grants of the same use that keep covering some of them; and every
+    active lease holding any of them (`active_leases_holding`), each with the assets it holds,
+    whether it relies on the use (capture underlies every use), and the held assets it would
+    lose, which get takedown notices."""
+
+    now = timezone.now()
+    scope = Asset.objects.filter(contributors__member=consent.member)
+    if consent.asset_id:
+        scope = scope.filter(pk=consent.asset_id)
+    assets = {asset.pk: asset for asset in scope.distinct().order_by("created_at", "id")}
+    others = (
+        active_grants(use=consent.use, at=now)
+        .filter(member=consent.member)
+        .exclude(pk=consent.pk)
+        .select_related("asset")
+    )
+    still_covered_by = [grant for grant in others if grant.asset_id is None or grant.asset_id in assets]
+    if any(grant.asset_id is None for grant in still_covered_by):
+        covered = set(assets)
+    else:
+        covered = {grant.asset_id for grant in still_covered_by}
+    leases = []
+    holding = active_leases_holding(assets).select_related("studio", "version__dataset")
+    for lease in holding.order_by("ends_at", "pk"):
+        held = set(lease.version.items.filter(asset_id__in=list(assets)).values_list("asset_id", flat=True))
+        relies = consent.use == "capture" or consent.use in lease.permitted_uses
+        leases.append(
+            {
+                "lease": lease,
+                "assets": [asset for asset_id, asset in assets.items() if asset_id in held],
+                "relies_on_use": relies,
+                "losing": [
+                    asset for asset_id, asset in assets.items() if relies and asset_id in held - covered
+                ],
+            }
+        )
+    return {
+        "assets": list(assets.values()),
+        "still_covered_by": still_covered_by,
+        "leaving": [asset for asset_id, asset in assets.items() if asset_id not in covered],
+        "leases": leases,
+    }
+
+
+def takedowns_from_withdrawal(withdrawal) -> QuerySet[Takedown]:
+    """The takedown notices a consent withdrawal issued, with their leases' studios."""
+    return (
+        Takedown.objects.filter(withdrawal_id=withdrawal.pk)
+        .select_related("lease__studio", "asset")
+        .order_by("lease_id", "asset_id")
+    )
+
+
+def takedowns_open() -> QuerySet[Takedown]:
+    """Takedown notices on any lease that the studio has not closed by attesting deletion."""
+    return Takedown.objects.filter(status__in=[Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED])
+
+
+def _open_takedowns_count():
+
+    return Count(
+        "takedowns", filter=Q(takedowns__status__in=[Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED])
+    )

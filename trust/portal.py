@@ -54,9 +54,10 @@ member_required = role_required("member")
 studio_required = role_required("studio")
 
 
-def perform(request, action: Callable, *, success: str):
+def perform(request, action: Callable, *, success: str | Callable):
     """Run a service for a form post. Its result, or None after a domain error, which is shown
-    to the user as a message; a NotFound is the page's 404."""
+    to the user as a message; a NotFound is the page's 404. `success` is the message, or a
+    function of the result that makes it."""
     try:
         result = action()
     except NotFound as error:
@@ -64,7 +65,7 @@ def perform(request, action: Callable, *, success: str):
     except DomainError as error:
         messages.error(request, error.detail)
         return None
-    messages.success(request, success)
+    messages.success(request, success(result) if callable(success) else success)
     return result
 
 

@@ -3,7 +3,8 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from .errors import NotFound
 from .models import LICENSABLE_USES, Asset, AssetContributor, Consent, Dataset, DatasetVersion, Member, Use
@@ -89,3 +90,41 @@ def contributor_members(asset_ids: Iterable) -> dict:
     for row in rows:
         result.setdefault(row.asset_id, []).append((row.member, row.share))
     return result
+
+
+def datasets_overview() -> QuerySet[Dataset]:
+    """Every dataset with `draft_count` (assets in its working set, what the next freeze
+    snapshots) and `latest_number` (its latest frozen version, None before the first)."""
+
+    return Dataset.objects.annotate(
+        draft_count=Count("items", distinct=True), latest_number=Max("versions__number")
+    ).order_by("slug")
+
+
+def dataset_draft_assets(dataset: Dataset) -> QuerySet[Asset]:
+    """The assets of a dataset's working set, with their contributors."""
+    return (
+        Asset.objects.filter(dataset_items__dataset=dataset)
+        .prefetch_related("contributors__member")
+        .order_by("title", "pk")
+    )
+
+
+def dataset_versions(dataset: Dataset) -> QuerySet[DatasetVersion]:
+    """A dataset's frozen versions, newest first, each with `asset_count`."""
+
+    return dataset.versions.annotate(asset_count=Count("items")).order_by("-number")
+
+
+def assets_addable_to(
+    dataset: Dataset, *, kind: str | None = None, use: str | None = None, at: datetime | None = None
+) -> QuerySet[Asset]:
+    """Available assets not yet in the dataset's working set: optionally of one kind, and
+    optionally licensable at `at` (default now) for one use."""
+
+    qs = Asset.objects.filter(status=Asset.Status.AVAILABLE).exclude(dataset_items__dataset=dataset)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if use:
+        qs = licensable_assets(assets=qs, uses=[use], at=at or timezone.now())
+    return qs.prefetch_related("contributors__member").order_by("title", "pk")

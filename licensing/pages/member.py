@@ -1,3 +1,121 @@
-"""Portal pages (being written)."""
+"""A member's data pages: the assets they contribute to and where each one is used, and their
+consent per use with the withdrawal that issues takedowns. The same selectors and services as
+the member API (trust/api/views.py: /api/v1/assets/, /api/v1/me/consents/)."""
 
-urlpatterns = []
+from decimal import Decimal
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.views.decorators.http import require_http_methods
+
+from trust.errors import NotFound
+from trust.models import Consent, Use
+from trust.portal import member_required, perform
+from trust.selectors import asset_for, consent_history, consents_of, member_of
+from trust.services import CONSENT_TEXT, consent_grant, consent_withdraw
+
+from .. import selectors
+from .forms_member import ConsentGrantForm
+
+
+def _percent(share: Decimal) -> str:
+    """Decimal("0.250000") -> "25%", Decimal("0.333333") -> "33.3333%"."""
+    return f"{(share * 100).normalize():f}%"
+
+
+@member_required
+def assets(request):
+    overview = selectors.member_asset_overview(member_of(request.user))
+    for row in overview:
+        row["share_percent"] = _percent(row["share"])
+    return render(request, "licensing/member/assets.html", {"assets": overview})
+
+
+def _scope(asset) -> str:
+    return f"“{asset.title}”" if asset is not None else "all your assets"
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def consent(request):
+    member = member_of(request.user)
+    if request.method == "POST":
+        form = ConsentGrantForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Nothing was granted: use one of the Grant buttons in the table.")
+            return redirect("member-consent")
+        use, asset_id = form.cleaned_data["use"], form.cleaned_data["asset"]
+        try:
+            asset = asset_for(user=request.user, asset_id=asset_id) if asset_id else None
+        except NotFound as error:
+            raise Http404(error.detail) from error
+        perform(
+            request,
+            lambda: consent_grant(actor=request.user, member=member, use=use, asset=asset),
+            success=f"Granted: {Use(use).label} for {_scope(asset)}.",
+        )
+        return redirect("member-consent")
+    return render(
+        request,
+        "licensing/member/consent.html",
+        {
+            "matrix": selectors.member_consent_matrix(member),
+            "history": consent_history(member=member).order_by("-created_at", "-id"),
+        },
+    )
+
+
+def _takedown_message(withdrawal) -> str:
+    notices = list(selectors.takedowns_from_withdrawal(withdrawal))
+    if not notices:
+        return "No active lease relied on this grant for your assets, so no takedown notice was needed."
+    studios = sorted({notice.lease.studio.name for notice in notices})
+    return (
+        f"{len(notices)} takedown notice{'s' if len(notices) != 1 else ''} sent to {', '.join(studios)}: "
+        "the studio must acknowledge and then attest that it deleted your data."
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def consent_withdraw_confirm(request, consent_id):
+    member = member_of(request.user)
+    grant = (
+        consents_of(member)
+        .filter(pk=consent_id, state=Consent.State.GRANTED)
+        .select_related("member")
+        .first()
+    )
+    if grant is None:
+        raise Http404("no such grant")
+    if request.method == "POST":
+        withdrawal = perform(
+            request,
+            lambda: consent_withdraw(actor=request.user, consent=grant),
+            success=f"Withdrawn: {Use(grant.use).label} for {_scope(grant.asset)}.",
+        )
+        if withdrawal is not None:
+            messages.info(request, _takedown_message(withdrawal))
+        return redirect("member-consent")
+    if hasattr(grant, "withdrawal"):
+        messages.info(request, f"This grant was already withdrawn on {grant.withdrawal.created_at:%Y-%m-%d}.")
+        return redirect("member-consent")
+    return render(
+        request,
+        "licensing/member/consent_withdraw.html",
+        {
+            "grant": grant,
+            "use_label": Use(grant.use).label,
+            "use_text": CONSENT_TEXT[Use(grant.use)],
+            "reach": selectors.withdrawal_reach(grant),
+        },
+    )
+
+
+urlpatterns = [
+    path("assets/", assets, name="member-assets"),
+    path("consent/", consent, name="member-consent"),
+    path("consent/<id:consent_id>/withdraw/", consent_withdraw_confirm, name="member-consent-withdraw"),
+]

@@ -1,3 +1,274 @@
-"""Portal pages (being written)."""
+"""Studio staff's pages: the catalogue, lease requests, their leases with tokens, usage and
+takedown notices. The same selectors and services as the studio API (licensing/api/views.py)."""
 
-urlpatterns = []
+from datetime import timedelta
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST
+
+from trust.errors import NotFound
+from trust.portal import perform, studio_required
+
+from .. import selectors, services
+from ..models import LeaseTerms, Takedown, UsageEvent
+from .forms_studio import AttestationForm, CatalogueFilterForm, LeaseRequestForm, TokenMintForm
+
+# The secret of a freshly minted token waits here for exactly one GET of its lease page.
+NEW_TOKEN_SESSION_KEY = "studio-new-lease-token:{lease_id}"
+
+
+def _prices(terms) -> list[tuple[str, int]]:
+    return [
+        ("Flat fee", terms.flat_fee_cents),
+        ("Per download", terms.price_per_download_cents),
+        ("Per training run", terms.price_per_training_run_cents),
+        ("Per generated second", terms.price_per_generated_second_cents),
+    ]
+
+
+def _catalogue_entry(terms, now) -> dict:
+    return {
+        "terms": terms,
+        "dataset": selectors.dataset_summary(terms.dataset),
+        "coverage": selectors.approval_coverage(terms, at=now),
+        "prices": _prices(terms),
+    }
+
+
+@studio_required
+def catalogue(request):
+    form = CatalogueFilterForm(request.GET or None)
+    use = kind = ""
+    if form.is_bound and form.is_valid():
+        use, kind = form.cleaned_data["use"], form.cleaned_data["kind"]
+    now = timezone.now()
+    entries = [_catalogue_entry(terms, now) for terms in selectors.catalog()]
+    offered = len(entries)
+    if use:
+        entries = [e for e in entries if use in e["terms"].permitted_uses]
+    if kind:
+        entries = [e for e in entries if e["dataset"]["kinds"].get(kind)]
+    return render(
+        request,
+        "licensing/studio/catalogue.html",
+        {
+            "form": form,
+            "entries": entries,
+            "offered": offered,
+            "filtered": bool(use or kind),
+            "studio": selectors.studio_of(request.user),
+        },
+    )
+
+
+@studio_required
+def request_lease(request, terms_id):
+    terms = get_object_or_404(LeaseTerms.objects.select_related("dataset"), pk=terms_id)
+    if not terms.active and request.method != "POST":
+        raise Http404("these terms are not offered")
+    form = LeaseRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        lease = perform(
+            request,
+            lambda: services.lease_request(
+                actor=request.user, terms=terms, purpose=form.cleaned_data["purpose"]
+            ),
+            success="Lease requested; the trust will decide. You can mint tokens once it is approved.",
+        )
+        if lease is not None:
+            return redirect("studio-lease", lease_id=lease.pk)
+        if not terms.active:
+            return redirect("studio-home")
+    return render(
+        request,
+        "licensing/studio/request_lease.html",
+        {"form": form, "entry": _catalogue_entry(terms, timezone.now())},
+    )
+
+
+@studio_required
+def leases(request):
+    return render(
+        request,
+        "licensing/studio/leases.html",
+        {"leases": selectors.leases_visible_with_open_takedowns(request.user)},
+    )
+
+
+def _lease(request, lease_id):
+    try:
+        return selectors.lease_for(user=request.user, lease_id=lease_id)
+    except NotFound as error:
+        raise Http404(error.detail) from error
+
+
+def _usage_rows(lease) -> list[dict]:
+    """usage_summary(lease) for every usage kind, unused ones as zeros, with the unit price."""
+    summary = selectors.usage_summary(lease)
+    rows = []
+    for kind, label in (
+        (UsageEvent.Kind.DOWNLOAD, "Downloads"),
+        (UsageEvent.Kind.TRAINING_RUN, "Training runs"),
+        (UsageEvent.Kind.GENERATED_SECOND, "Generated seconds"),
+    ):
+        used = summary.get(kind, {"events": 0, "quantity": 0})
+        rows.append(
+            {
+                "kind": kind.value,
+                "label": label,
+                "events": used["events"],
+                "quantity": used["quantity"],
+                "events_display": f"{used['events']:,}",
+                "quantity_display": f"{used['quantity']:,}",
+                "unit_price_cents": lease.unit_price(kind),
+            }
+        )
+    return rows
+
+
+def _lease_page(request, lease, *, mint_form=None, attest_forms=None, status=200):
+    """The lease page, with bound forms when a post came back with errors."""
+    attest_forms = attest_forms or {}
+    takedowns = list(selectors.takedowns_for(lease))
+    open_takedowns = [t for t in takedowns if t.status != Takedown.Status.DELETION_ATTESTED]
+    for takedown in open_takedowns:
+        if takedown.status == Takedown.Status.ACKNOWLEDGED:
+            takedown.attest_form = attest_forms.get(takedown.pk) or AttestationForm(
+                prefix=f"takedown-{takedown.pk}"
+            )
+    new_token = request.session.pop(NEW_TOKEN_SESSION_KEY.format(lease_id=lease.pk), None)
+    if new_token:
+        new_token["expires_at"] = parse_datetime(new_token["expires_at"])
+    usage = _usage_rows(lease)
+    downloads = usage[0]["events"]  # the gateway counts download events against the cap
+    response = render(
+        request,
+        "licensing/studio/lease.html",
+        {
+            "lease": lease,
+            "tokens": selectors.tokens_of(lease),
+            "mint_form": mint_form or TokenMintForm(),
+            "new_token": new_token,
+            "manifest_url": request.build_absolute_uri(reverse("api-lease-manifest", args=[lease.pk])),
+            "manifest": selectors.lease_manifest_summary(lease),
+            "usage": usage,
+            "downloads_left": None if lease.download_cap is None else max(lease.download_cap - downloads, 0),
+            "takedowns": takedowns,
+            "open_takedowns": open_takedowns,
+            "effective_end": selectors.effective_end(lease),
+            # Before approval the lease holds no version: show the terms it asks for instead.
+            "terms_entry": None if lease.version_id else _catalogue_entry(lease.terms, timezone.now()),
+            "now": timezone.now(),
+        },
+        status=status,
+    )
+    # The page may carry a token's secret: no cache, so Back never shows it again either.
+    add_never_cache_headers(response)
+    return response
+
+
+@studio_required
+def lease_detail(request, lease_id):
+    return _lease_page(request, _lease(request, lease_id))
+
+
+@studio_required
+@require_POST
+def token_mint(request, lease_id):
+    lease = _lease(request, lease_id)
+    form = TokenMintForm(request.POST)
+    if not form.is_valid():
+        return _lease_page(request, lease, mint_form=form)
+    days = form.cleaned_data["lifetime_days"]
+    minted = perform(
+        request,
+        lambda: services.token_mint(
+            actor=request.user,
+            lease=lease,
+            name=form.cleaned_data["name"],
+            lifetime=timedelta(days=days) if days else None,
+        ),
+        success="Token minted. Copy its secret now: it is shown only this once.",
+    )
+    if minted is not None:
+        token, secret = minted
+        request.session[NEW_TOKEN_SESSION_KEY.format(lease_id=lease.pk)] = {
+            "id": token.pk,
+            "name": token.name,
+            "secret": secret,
+            "expires_at": token.expires_at.isoformat(),
+        }
+    return redirect("studio-lease", lease_id=lease.pk)
+
+
+@studio_required
+@require_POST
+def token_revoke(request, lease_id, token_id):
+    lease = _lease(request, lease_id)
+    token = get_object_or_404(selectors.tokens_of(lease), pk=token_id)
+    perform(
+        request,
+        lambda: services.token_revoke(actor=request.user, lease=lease, token=token),
+        success=f"Token “{token.name}” revoked: it is refused from now on.",
+    )
+    return redirect("studio-lease", lease_id=lease.pk)
+
+
+def _takedown(lease, takedown_id) -> Takedown:
+    return get_object_or_404(selectors.takedowns_for(lease), pk=takedown_id)
+
+
+@studio_required
+@require_POST
+def takedown_acknowledge(request, lease_id, takedown_id):
+    lease = _lease(request, lease_id)
+    takedown = _takedown(lease, takedown_id)
+    perform(
+        request,
+        lambda: services.takedown_acknowledge(actor=request.user, takedown=takedown),
+        success="Takedown acknowledged. Delete the asset, then attest its deletion here.",
+    )
+    return redirect("studio-lease", lease_id=lease.pk)
+
+
+@studio_required
+@require_POST
+def takedown_attest(request, lease_id, takedown_id):
+    lease = _lease(request, lease_id)
+    takedown = _takedown(lease, takedown_id)
+    form = AttestationForm(request.POST, prefix=f"takedown-{takedown.pk}")
+    if not form.is_valid():
+        return _lease_page(request, lease, attest_forms={takedown.pk: form})
+    perform(
+        request,
+        lambda: services.takedown_attest_deletion(
+            actor=request.user, takedown=takedown, statement=form.cleaned_data["statement"]
+        ),
+        success="Deletion attested. The notice is closed.",
+    )
+    return redirect("studio-lease", lease_id=lease.pk)
+
+
+urlpatterns = [
+    path("", catalogue, name="studio-home"),
+    path("catalogue/<id:terms_id>/request/", request_lease, name="studio-request-lease"),
+    path("leases/", leases, name="studio-leases"),
+    path("leases/<id:lease_id>/", lease_detail, name="studio-lease"),
+    path("leases/<id:lease_id>/tokens/", token_mint, name="studio-token-mint"),
+    path("leases/<id:lease_id>/tokens/<id:token_id>/revoke/", token_revoke, name="studio-token-revoke"),
+    path(
+        "leases/<id:lease_id>/takedowns/<id:takedown_id>/acknowledge/",
+        takedown_acknowledge,
+        name="studio-takedown-acknowledge",
+    ),
+    path(
+        "leases/<id:lease_id>/takedowns/<id:takedown_id>/attest/",
+        takedown_attest,
+        name="studio-takedown-attest",
+    ),
+]

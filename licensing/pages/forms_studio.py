@@ -1,0 +1,59 @@
+"""Forms of the studio pages. They check shape only, with the API's limits; the services decide."""
+
+from django import forms
+from django.conf import settings
+
+from trust.models import LICENSABLE_USES, Asset
+
+# The API's limits (licensing/api/serializers.py), so a page accepts what the API accepts.
+PURPOSE_MAX = 5000
+STATEMENT_MAX = 5000
+LIFETIME_DAYS_MAX = 3650
+
+
+def _kind_choices():
+    return [(kind.value, kind.value.replace("_", " ").capitalize()) for kind in Asset.Kind]
+
+
+class CatalogueFilterForm(forms.Form):
+    use = forms.ChoiceField(
+        label="Permitted use",
+        required=False,
+        choices=[("", "Any use")] + [(use.value, use.label) for use in LICENSABLE_USES],
+    )
+    kind = forms.ChoiceField(label="Asset kind", required=False, choices=[("", "Any kind")] + _kind_choices())
+
+
+class LeaseRequestForm(forms.Form):
+    purpose = forms.CharField(
+        label="What will you use the data for?",
+        max_length=PURPOSE_MAX,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="The production and the model or effect. Members can read this on the transparency "
+        f"register. At most {PURPOSE_MAX:,} characters.",
+    )
+
+
+class TokenMintForm(forms.Form):
+    name = forms.CharField(
+        label="Token name",
+        max_length=200,
+        help_text="Say where it will be used, e.g. render-farm, so it can be told apart and revoked.",
+    )
+    lifetime_days = forms.IntegerField(
+        label="Lifetime in days (optional)",
+        required=False,
+        min_value=1,
+        max_value=LIFETIME_DAYS_MAX,
+        help_text=f"Default {settings.LEASE_TOKEN_DEFAULT_DAYS} days; never past the lease's end.",
+    )
+
+
+class AttestationForm(forms.Form):
+    statement = forms.CharField(
+        label="Deletion statement",
+        max_length=STATEMENT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What you deleted, where, and when: the asset and everything derived from it that "
+        "you can delete.",
+    )

@@ -1,0 +1,95 @@
+"""Forms of the administrator's lease and terms pages. They check the shape of what was typed;
+the services decide what is allowed."""
+
+import re
+from decimal import Decimal
+
+from django import forms
+
+from trust.models import LICENSABLE_USES, Dataset
+
+# Digits with an optional fraction, and an optional minus sign so a negative amount gets its
+# own message rather than "not a number". No exponents, no thousands separators.
+AMOUNT = re.compile(r"^(-?)(\d+)(?:\.(\d+))?$")
+# A bigint holds about 9.2e18 cents; no lease costs anywhere near a trillion.
+MAX_CENTS = 100_000_000_000_000
+
+
+def cents_from_text(text: str) -> int:
+    """ "1200.5" -> 120050, exactly, through Decimal: never a float near money. Raises
+    ValidationError for anything that is not a non-negative amount with at most two decimals."""
+    match = AMOUNT.match(text.strip())
+    if not match:
+        raise forms.ValidationError("Enter an amount such as 1200 or 1200.50.", code="not_amount")
+    sign, whole, fraction = match.groups()
+    if fraction is not None and len(fraction) > 2:
+        raise forms.ValidationError("Use at most two decimals (whole cents).", code="too_precise")
+    amount = Decimal(f"{whole}.{fraction or '0'}")
+    if sign and amount != 0:
+        raise forms.ValidationError("An amount must not be negative.", code="negative")
+    cents = int(amount * 100)
+    if cents >= MAX_CENTS:
+        raise forms.ValidationError("That amount is too large.", code="too_large")
+    return cents
+
+
+class AmountField(forms.CharField):
+    """An amount in the trust currency's major units, cleaned to integer cents."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 24)
+        super().__init__(**kwargs)
+        self.widget.attrs.update({"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"})
+
+    def clean(self, value):
+        text = super().clean(value)
+        return cents_from_text(text) if text else 0
+
+
+class ReasonForm(forms.Form):
+    """Why a lease is rejected or revoked: the studio is told."""
+
+    reason = forms.CharField(max_length=2000, strip=True)
+
+
+class TermsForm(forms.Form):
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.order_by("title"), empty_label="Choose a dataset"
+    )
+    title = forms.CharField(max_length=300, help_text="What studios see in the catalogue.")
+    permitted_uses = forms.MultipleChoiceField(
+        choices=[(use.value, use.label) for use in LICENSABLE_USES],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="A lease may use only assets whose members granted every one of these uses.",
+    )
+    duration_days = forms.IntegerField(label="Duration (days)", min_value=1, max_value=36_500, initial=30)
+    flat_fee = AmountField(label="Flat fee")
+    price_per_download = AmountField(label="Price per download")
+    price_per_training_run = AmountField(label="Price per training run")
+    price_per_generated_second = AmountField(label="Price per generated second")
+    download_cap = forms.IntegerField(
+        label="Download cap",
+        required=False,
+        min_value=1,
+        help_text="Leave empty for no cap.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+    def service_arguments(self) -> dict:
+        """The cleaned data under `terms_create`'s keyword names."""
+        data = self.cleaned_data
+        return {
+            "dataset": data["dataset"],
+            "title": data["title"],
+            "permitted_uses": list(data["permitted_uses"]),
+            "duration_days": data["duration_days"],
+            "flat_fee_cents": data["flat_fee"],
+            "price_per_download_cents": data["price_per_download"],
+            "price_per_training_run_cents": data["price_per_training_run"],
+            "price_per_generated_second_cents": data["price_per_generated_second"],
+            "download_cap": data["download_cap"],
+        }

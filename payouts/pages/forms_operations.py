@@ -1,0 +1,41 @@
+"""Forms of the administrator's payouts pages: rates and periods."""
+
+from datetime import UTC, datetime, time
+
+from django import forms
+
+from trust.templatetags.portal import percent_bps
+
+RATE_HELP = "0 to 10000, where 100 basis points are 1%. In force now: {bps} = {percent}."
+
+
+class RatesForm(forms.Form):
+    admin_fee_bps = forms.IntegerField(label="Trust admin fee (basis points)", min_value=0, max_value=10000)
+    pension_bps = forms.IntegerField(label="Pension & health (basis points)", min_value=0, max_value=10000)
+
+    def __init__(self, *args, in_force: tuple[int, int], **kwargs):
+        fee, pension = in_force
+        super().__init__(*args, initial={"admin_fee_bps": fee, "pension_bps": pension}, **kwargs)
+        for name, bps in (("admin_fee_bps", fee), ("pension_bps", pension)):
+            self.fields[name].help_text = RATE_HELP.format(bps=bps, percent=percent_bps(bps))
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(
+        label="Start date", widget=DateInput, help_text="The period begins at 00:00 UTC on this day."
+    )
+    end = forms.DateField(
+        label="End date",
+        widget=DateInput,
+        help_text="The period ends at 00:00 UTC on this day: the day itself belongs to the next period.",
+    )
+
+    def bounds(self) -> dict:
+        """The period's start and end as UTC midnights, ready for `period_create`."""
+        return {
+            name: datetime.combine(self.cleaned_data[name], time.min, tzinfo=UTC) for name in ("start", "end")
+        }

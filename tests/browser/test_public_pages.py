@@ -46,6 +46,7 @@ def test_a_forgotten_password_is_reset_through_the_emailed_link(browser, demo_tr
     page.get_by_label("Email").fill("member@guildtrust.example")
     page.get_by_role("button", name="Send the link").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Check your email"
+    assert axe_violations(page) == [], describe(axe_violations(page))
     (mail,) = mailoutbox
     link = re.search(r"https?://\S+/accounts/reset/\S+", mail.body).group(0)
     page.goto(link)
@@ -54,6 +55,7 @@ def test_a_forgotten_password_is_reset_through_the_emailed_link(browser, demo_tr
     page.get_by_label("New password confirmation").fill("a-new-long-passphrase")
     page.get_by_role("button", name="Set password").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Password set"
+    assert axe_violations(page) == [], describe(axe_violations(page))
     browser.screenshot(page, "reset-done")
     signed_in = browser.sign_in("member", "a-new-long-passphrase")
     assert signed_in.url.endswith("/member/")
@@ -68,6 +70,7 @@ def test_a_member_changes_their_password_and_signs_out(browser, demo_trust):
     page.get_by_label("New password confirmation").fill("another-long-passphrase")
     page.get_by_role("button", name="Change password").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Password changed"
+    assert axe_violations(page) == [], describe(axe_violations(page))
     page.get_by_role("button", name="Sign out").click()
     assert page.get_by_role("link", name="Sign in").first.is_visible()
     page.goto("/member/")

@@ -31,13 +31,8 @@ def _prices(terms) -> list[tuple[str, int]]:
     ]
 
 
-def _catalogue_entry(terms, now) -> dict:
-    return {
-        "terms": terms,
-        "dataset": selectors.dataset_summary(terms.dataset),
-        "coverage": selectors.approval_coverage(terms, at=now),
-        "prices": _prices(terms),
-    }
+def _catalogue_entry(offer: dict) -> dict:
+    return {**offer, "prices": _prices(offer["terms"])}
 
 
 @studio_required
@@ -46,13 +41,8 @@ def catalogue(request):
     use = kind = ""
     if form.is_bound and form.is_valid():
         use, kind = form.cleaned_data["use"], form.cleaned_data["kind"]
-    now = timezone.now()
-    entries = [_catalogue_entry(terms, now) for terms in selectors.catalog()]
-    offered = len(entries)
-    if use:
-        entries = [e for e in entries if use in e["terms"].permitted_uses]
-    if kind:
-        entries = [e for e in entries if e["dataset"]["kinds"].get(kind)]
+    entries = [_catalogue_entry(offer) for offer in selectors.catalogue_offers(use=use, kind=kind)]
+    offered = selectors.catalog().count()
     return render(
         request,
         "licensing/studio/catalogue.html",
@@ -87,7 +77,7 @@ def request_lease(request, terms_id):
     return render(
         request,
         "licensing/studio/request_lease.html",
-        {"form": form, "entry": _catalogue_entry(terms, timezone.now())},
+        {"form": form, "entry": _catalogue_entry(selectors.catalogue_offer(terms))},
     )
 
 
@@ -162,7 +152,9 @@ def _lease_page(request, lease, *, mint_form=None, attest_forms=None, status=200
             "open_takedowns": open_takedowns,
             "effective_end": selectors.effective_end(lease),
             # Before approval the lease holds no version: show the terms it asks for instead.
-            "terms_entry": None if lease.version_id else _catalogue_entry(lease.terms, timezone.now()),
+            "terms_entry": None
+            if lease.version_id
+            else _catalogue_entry(selectors.catalogue_offer(lease.terms)),
             "now": timezone.now(),
         },
         status=status,

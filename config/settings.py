@@ -73,7 +73,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_guildtrust")}
+    # Named after the database, so test runs against different databases never share one.
+    test_name = f"test_{DATABASES['default']['NAME']}"
+    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=test_name)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -153,6 +155,9 @@ TRUST_MINIMUM_PAYOUT_CENTS = env.int("TRUST_MINIMUM_PAYOUT_CENTS", default=2500)
 TRUST_NAME = env.str("TRUST_NAME", default="Guildtrust Performers Data Trust")
 TRUST_IBAN = env.str("TRUST_IBAN", default="DE89370400440532013000")
 TRUST_BIC = env.str("TRUST_BIC", default="COBADEFFXXX")
+# Days a studio has to attest deletion after a takedown notice is issued; past half of them the
+# administrator's overview lists the notice.
+TAKEDOWN_DEADLINE_DAYS = env.int("TAKEDOWN_DEADLINE_DAYS", default=30)
 TRUST_CONSENT_TERMS_VERSION = env.str("TRUST_CONSENT_TERMS_VERSION", default="2026-1")
 USER_TOKEN_LIFETIME_HOURS = env.int("USER_TOKEN_LIFETIME_HOURS", default=24)
 LEASE_TOKEN_DEFAULT_DAYS = env.int("LEASE_TOKEN_DEFAULT_DAYS", default=7)

@@ -1,8 +1,19 @@
 """Reads of the licensing app."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
+from django.conf import settings
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Sum,
+    When,
+)
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
@@ -427,6 +438,26 @@ def takedowns_from_withdrawal(withdrawal) -> QuerySet[Takedown]:
 def takedowns_open() -> QuerySet[Takedown]:
     """Takedown notices on any lease that the studio has not closed by attesting deletion."""
     return Takedown.objects.filter(status__in=[Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED])
+
+
+def takedown_deadline() -> timedelta:
+    """How long a studio has, from the notice, to attest deletion of a withdrawn asset."""
+    return timedelta(days=settings.TAKEDOWN_DEADLINE_DAYS)
+
+
+def takedowns_past_half_time(*, at: datetime | None = None) -> QuerySet[Takedown]:
+    """Open takedown notices issued more than half their deadline ago, the oldest first, each
+    with its `due_at` (issued_at + the deadline) and the lease's studio: the ones an
+    administrator should chase before they are overdue."""
+    at = at or timezone.now()
+    deadline = takedown_deadline()
+    return (
+        takedowns_open()
+        .filter(issued_at__lte=at - deadline / 2)
+        .annotate(due_at=ExpressionWrapper(F("issued_at") + deadline, output_field=DateTimeField()))
+        .select_related("lease__studio", "asset")
+        .order_by("issued_at", "pk")
+    )
 
 
 def _open_takedowns_count():

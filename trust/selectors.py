@@ -7,7 +7,17 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from .errors import NotFound
-from .models import LICENSABLE_USES, Asset, AssetContributor, Consent, Dataset, DatasetVersion, Member, Use
+from .models import (
+    LICENSABLE_USES,
+    Asset,
+    AssetContributor,
+    Consent,
+    Dataset,
+    DatasetVersion,
+    DatasetVersionItem,
+    Member,
+    Use,
+)
 
 
 def is_trust_admin(user) -> bool:
@@ -128,3 +138,22 @@ def assets_addable_to(
     if use:
         qs = licensable_assets(assets=qs, uses=[use], at=at or timezone.now())
     return qs.prefetch_related("contributors__member").order_by("title", "pk")
+
+
+def dataset_freeze_preview(dataset: Dataset) -> dict:
+    """What freezing the draft now would make, for the confirmation page: the next version
+    number, how many assets it would hold, how many are new or dropped since the latest
+    version, and whether anything changed at all (`dataset_freeze` refuses when not)."""
+    latest = latest_version(dataset)
+    draft = dataset.items.all()
+    frozen = latest.items.all() if latest else DatasetVersionItem.objects.none()
+    added = draft.exclude(asset_id__in=frozen.values("asset_id")).count()
+    dropped = frozen.exclude(asset_id__in=draft.values("asset_id")).count() if latest else 0
+    return {
+        "number": (latest.number if latest else 0) + 1,
+        "latest": latest,
+        "asset_count": draft.count(),
+        "added": added,
+        "dropped": dropped,
+        "unchanged": latest is not None and added == 0 and dropped == 0,
+    }

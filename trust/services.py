@@ -454,16 +454,27 @@ def manifest_sha256(pairs) -> str:
 
 @transaction.atomic
 def dataset_freeze(*, actor, dataset: Dataset) -> DatasetVersion:
-    """Snapshot the working set as the next immutable numbered version."""
+    """Snapshot the working set as the next immutable numbered version. Refused when the draft
+    is empty, or holds exactly what the latest version holds (same assets, same bytes)."""
     require_trust_admin(actor)
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     items = list(dataset.items.select_related("asset"))
     if not items:
         raise Conflict("an empty dataset cannot be frozen", code="dataset_empty")
-    last = dataset.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    latest = dataset.versions.order_by("-number").values("number", "manifest_sha256").first()
     pairs = [(item.asset_id, item.asset.sha256) for item in items]
+    manifest = manifest_sha256(pairs)
+    if latest is not None and latest["manifest_sha256"] == manifest:
+        raise Conflict(
+            f"nothing changed since version {latest['number']}: it already holds exactly these "
+            f"{len(items)} assets; add assets to the draft before freezing a new version",
+            code="dataset_unchanged",
+        )
     version = DatasetVersion.objects.create(
-        dataset=dataset, number=last + 1, manifest_sha256=manifest_sha256(pairs), created_by=actor
+        dataset=dataset,
+        number=(latest["number"] if latest else 0) + 1,
+        manifest_sha256=manifest,
+        created_by=actor,
     )
     DatasetVersionItem.objects.bulk_create(
         [

@@ -3,6 +3,7 @@
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -120,6 +121,29 @@ class PayoutBatchListView(APIView):
             actor=request.user, **validated(s.PayoutBatchInputSerializer, request)
         )
         return Response(s.PayoutBatchSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+
+class MemberBalanceListView(ListAPIView):
+    """Every member the trust owes money, with whether the next batch pays them and why not:
+    `payable_members()` and `unpayable_members()`, the rows the batch and the payouts page use."""
+
+    permission_classes = [IsTrustAdmin]
+    serializer_class = s.MemberBalanceSerializer
+
+    def get_queryset(self):
+        filters = s.MemberBalanceFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        payable = filters.validated_data.get("payable")
+        if payable is None:
+            return selectors.member_balances()
+        return selectors.payable_members() if payable else selectors.unpayable_members()
+
+    @extend_schema(
+        parameters=[s.MemberBalanceFilterSerializer],
+        summary="Members owed money: who the next payout batch pays, and why it cannot pay the rest (admin)",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class PayoutBatchDetailView(APIView):

@@ -214,7 +214,10 @@ class DatasetVersionsView(APIView):
     @extend_schema(
         request=None,
         responses={201: s.DatasetVersionOutputSerializer},
-        summary="Freeze the working set as the next immutable version (admin)",
+        summary=(
+            "Freeze the working set as the next immutable version; "
+            "409 dataset_unchanged when nothing changed since the latest (admin)"
+        ),
     )
     def post(self, request, dataset_id):
         version = services.dataset_freeze(

@@ -129,6 +129,12 @@ def tokens_of(lease: Lease) -> QuerySet[LeaseToken]:
     return lease.tokens.order_by("-created_at")
 
 
+def tokens_working(lease: Lease, *, at: datetime | None = None) -> QuerySet[LeaseToken]:
+    """The lease's tokens that open it now: neither revoked nor expired."""
+    at = at or timezone.now()
+    return lease.tokens.filter(revoked_at__isnull=True, expires_at__gt=at)
+
+
 def takedowns_for(lease: Lease) -> QuerySet[Takedown]:
     return lease.takedowns.select_related("asset").order_by("-issued_at")
 

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from trust.errors import NotFound
 from trust.portal import admin_required, perform
@@ -115,16 +115,37 @@ def lease_detail(request, lease_id):
     return render(request, "licensing/operations/lease.html", context)
 
 
+def _next(request) -> str:
+    """The page a confirmation was opened from, carried through to its form."""
+    target = request.GET.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
+
+
 @admin_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def lease_approve(request, lease_id):
+    """GET: what approving would pin (the version, how many of its assets, until when); POST:
+    approve."""
     lease = _lease(request, lease_id)
-    perform(
-        request,
-        lambda: services.lease_approve(actor=request.user, lease=lease),
-        success=f"Lease #{lease.pk} for {lease.studio} approved: it is active now.",
-    )
-    return _back(request, reverse("operations-leases"))
+    if request.method == "POST":
+        perform(
+            request,
+            lambda: services.lease_approve(actor=request.user, lease=lease),
+            success=f"Lease #{lease.pk} for {lease.studio} approved: it is active now.",
+        )
+        return _back(request, reverse("operations-leases"))
+    now = timezone.now()
+    context = {
+        "lease": lease,
+        "coverage": selectors.approval_coverage(lease.terms, at=now),
+        "ends_at": now + timedelta(days=lease.terms.duration_days),
+        "next": _next(request),
+    }
+    return render(request, "licensing/operations/lease_approve.html", context)
 
 
 def _decide_with_reason(request, lease_id, service, *, verb: str, outcome: str):
@@ -155,15 +176,27 @@ def lease_reject(request, lease_id):
 
 
 @admin_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def lease_revoke(request, lease_id):
-    return _decide_with_reason(
-        request,
-        lease_id,
-        services.lease_revoke,
-        verb="revoke",
-        outcome="revoked: its tokens stopped working at once.",
-    )
+    """GET: what revoking would stop (the tokens that work now, the lease's remaining time) and
+    the reason form; POST: revoke."""
+    if request.method == "POST":
+        return _decide_with_reason(
+            request,
+            lease_id,
+            services.lease_revoke,
+            verb="revoke",
+            outcome="revoked: its tokens stopped working at once.",
+        )
+    lease = _lease(request, lease_id)
+    context = {
+        "lease": lease,
+        "now": timezone.now(),
+        "working_tokens": selectors.tokens_working(lease).count(),
+        "open_takedowns": selectors.takedowns_open().filter(lease=lease).count(),
+        "next": _next(request),
+    }
+    return render(request, "licensing/operations/lease_revoke.html", context)
 
 
 @admin_required

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import selectors, services
 from ..models import LICENSABLE_USES, Asset, Dataset
@@ -72,9 +72,14 @@ def dataset_detail(request, dataset_id):
 
 
 @admin_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def dataset_freeze(request, dataset_id):
+    """GET: what the new version would hold (and whether anything changed); POST: freeze. A
+    refusal (an empty or unchanged draft) is shown on the dataset's page."""
     dataset = get_object_or_404(Dataset, pk=dataset_id)
+    if request.method == "GET":
+        context = {"dataset": dataset, "preview": selectors.dataset_freeze_preview(dataset)}
+        return render(request, "trust/operations/dataset_freeze.html", context)
     perform(
         request,
         lambda: services.dataset_freeze(actor=request.user, dataset=dataset),

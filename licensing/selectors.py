@@ -9,11 +9,14 @@ from django.db.models import (
     DateTimeField,
     ExpressionWrapper,
     F,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     When,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
@@ -22,7 +25,7 @@ from trust.models import Asset, AssetContributor, DatasetItem, DatasetVersionIte
 from trust.selectors import active_grants, consent_coverage, is_trust_admin, latest_version, licensable_assets
 from trust.services import CONSENT_TEXT
 
-from .models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
+from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
 
 # Which lease use lets a studio report each usage kind.
 GENERATION_USES = {"replica_active", "replica_passive", "voice_synthesis", "crowd_generation"}
@@ -496,3 +499,29 @@ def catalogue_offers(*, use: str = "", kind: str = "", at: datetime | None = Non
             continue
         offers.append(catalogue_offer(terms, at=at, dataset=dataset))
     return offers
+
+
+def studios_overview() -> QuerySet:
+    """Every studio as plain rows for the administrator's list: name, when it was enrolled,
+    how many staff logins it has and how many of its leases are active or waiting, counted
+    in subqueries so a studio with many of both is still one row."""
+    staff = (
+        StudioStaff.objects.filter(studio=OuterRef("pk")).values("studio").annotate(n=Count("pk")).values("n")
+    )
+    leases = Lease.objects.filter(studio=OuterRef("pk")).values("studio")
+    active = leases.filter(status=Lease.Status.ACTIVE).annotate(n=Count("pk")).values("n")
+    waiting = leases.filter(status=Lease.Status.REQUESTED).annotate(n=Count("pk")).values("n")
+    return Studio.objects.annotate(
+        staff_count=Coalesce(Subquery(staff), 0),
+        active_leases=Coalesce(Subquery(active), 0),
+        waiting_leases=Coalesce(Subquery(waiting), 0),
+    ).values("pk", "name", "created_at", "staff_count", "active_leases", "waiting_leases")
+
+
+def studio_staff(studio: Studio) -> QuerySet:
+    """A studio's staff logins, oldest first, as plain rows."""
+    return (
+        StudioStaff.objects.filter(studio=studio)
+        .order_by("created_at", "pk")
+        .values("pk", "user__username", "user__email", "user__last_login", "created_at")
+    )

@@ -62,6 +62,18 @@ def studio_add_staff(*, actor, studio: Studio, username: str, password: str, ema
     return staff
 
 
+@transaction.atomic
+def studio_enrol(
+    *, actor, name: str, staff_username: str, staff_password: str, staff_email: str = ""
+) -> StudioStaff:
+    """A new studio with its first staff login, both or neither: a taken name, a taken
+    username or a weak password leaves nothing written. Each step is audited by its service."""
+    studio = studio_create(actor=actor, name=name)
+    return studio_add_staff(
+        actor=actor, studio=studio, username=staff_username, password=staff_password, email=staff_email
+    )
+
+
 def _validate_terms(*, permitted_uses, currency: str, prices: dict, duration_days: int) -> list[str]:
     if not isinstance(permitted_uses, list | tuple) or not permitted_uses:
         raise Invalid("permitted_uses must list at least one use", code="bad_uses")

@@ -3,7 +3,8 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .errors import NotFound
@@ -11,6 +12,7 @@ from .models import (
     LICENSABLE_USES,
     Asset,
     AssetContributor,
+    AuditEvent,
     Consent,
     Dataset,
     DatasetVersion,
@@ -156,4 +158,48 @@ def dataset_freeze_preview(dataset: Dataset) -> dict:
         "added": added,
         "dropped": dropped,
         "unchanged": latest is not None and added == 0 and dropped == 0,
+    }
+
+
+def members_overview() -> QuerySet:
+    """Every member as plain rows for the administrator's list: number, name, login, email,
+    whether they are listed publicly, whether the trust can pay them (bank details), when
+    they were enrolled, and how many assets they contribute to (one subquery, not a row each)."""
+    assets = (
+        AssetContributor.objects.filter(member=OuterRef("pk"))
+        .values("member")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Member.objects.annotate(
+        asset_count=Coalesce(Subquery(assets), 0),
+        has_bank_details=~Q(payout_iban=""),
+    ).values(
+        "pk",
+        "member_number",
+        "display_name",
+        "user__username",
+        "user__email",
+        "listed_publicly",
+        "has_bank_details",
+        "created_at",
+        "asset_count",
+    )
+
+
+def audit_events() -> QuerySet[AuditEvent]:
+    """The audit log, newest first, as plain rows (the page filters and pages through it)."""
+    return AuditEvent.objects.order_by("-seq").values(
+        "seq", "created_at", "actor_label", "action", "subject_type", "subject_id", "data"
+    )
+
+
+def audit_vocabulary() -> dict[str, list[str]]:
+    """The actions and subject types the log holds, for its filters."""
+    events = AuditEvent.objects.order_by()
+    return {
+        "actions": list(events.values_list("action", flat=True).distinct().order_by("action")),
+        "subject_types": list(
+            events.values_list("subject_type", flat=True).distinct().order_by("subject_type")
+        ),
     }

@@ -13,7 +13,16 @@ from trust.models import Member, Use
 
 from . import ledger
 from .charts import period_label, period_last_day
-from .models import Account, LeaseRevenue, LedgerEntry, MemberEarning, Period, RateSetting
+from .models import (
+    Account,
+    LeaseRevenue,
+    LedgerEntry,
+    MemberEarning,
+    PayoutBatch,
+    PayoutItem,
+    Period,
+    RateSetting,
+)
 
 
 def rate_history() -> QuerySet[RateSetting]:
@@ -237,6 +246,31 @@ def payout_totals(*, minimum_cents: int | None = None) -> dict:
         key: {"members": figures[f"{key}__members"] or 0, "cents": figures[f"{key}__cents"] or 0}
         for key in keys
     }
+
+
+def payout_batches() -> QuerySet:
+    """Payout batches, newest first, as plain rows with who created each."""
+    return PayoutBatch.objects.order_by("-created_at", "-pk").values(
+        "pk",
+        "created_at",
+        "created_by__username",
+        "execution_date",
+        "minimum_cents",
+        "currency",
+        "total_cents",
+        "item_count",
+    )
+
+
+def payout_batch_items(batch: PayoutBatch) -> QuerySet:
+    """A batch's payments as plain rows, by member number."""
+    return (
+        PayoutItem.objects.filter(batch=batch)
+        .order_by("member__member_number")
+        .values(
+            "member__member_number", "member__display_name", "account_name", "iban", "bic", "amount_cents"
+        )
+    )
 
 
 # The overview shows this many rows of each list; the full lists have their own pages.

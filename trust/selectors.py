@@ -192,14 +192,3 @@ def audit_events() -> QuerySet[AuditEvent]:
     return AuditEvent.objects.order_by("-seq").values(
         "seq", "created_at", "actor_label", "action", "subject_type", "subject_id", "data"
     )
-
-
-def audit_vocabulary() -> dict[str, list[str]]:
-    """The actions and subject types the log holds, for its filters."""
-    events = AuditEvent.objects.order_by()
-    return {
-        "actions": list(events.values_list("action", flat=True).distinct().order_by("action")),
-        "subject_types": list(
-            events.values_list("subject_type", flat=True).distinct().order_by("subject_type")
-        ),
-    }

@@ -14,16 +14,20 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
+from trust.lists import csv_response, portal_list, wants_csv
 
 from trust.errors import NotFound
 from trust.portal import admin_required, perform
 
 from .. import selectors, services
-from ..models import Lease, LeaseTerms, UsageEvent
-from .forms_operations import ReasonForm, TermsForm
+from ..models import Lease, LeaseTerms, Studio, UsageEvent
+from .forms_operations import ReasonForm, StaffForm, StudioEnrolForm, TermsForm
+from .lists_operations import StudioFilter
 
 # The closed-leases table shows the most recent ones; the rest stay in the Django admin and API.
 CLOSED_SHOWN = 50
+# A studio's page shows its latest leases; the leases page has them all.
+STUDIO_LEASES_SHOWN = 20
 
 
 def _lease(request, lease_id) -> Lease:
@@ -240,7 +244,83 @@ def terms_deactivate(request, terms_id):
     return _set_active(request, terms_id, active=False)
 
 
+@admin_required
+def studios(request):
+    """Studios, searchable by name or a staff login, each with its staff and lease counts
+    (the search can match several staff of one studio: distinct rows)."""
+    listing = portal_list(request, selectors.studios_overview().order_by("name").distinct(), StudioFilter)
+    if wants_csv(request):
+        rows = (
+            [
+                row["name"],
+                row["created_at"].date().isoformat(),
+                row["staff_count"],
+                row["active_leases"],
+                row["waiting_leases"],
+            ]
+            for row in listing.page.paginator.object_list.iterator(chunk_size=2000)
+        )
+        return csv_response(
+            "guildtrust-studios.csv", ["name", "enrolled", "staff", "active_leases", "waiting_requests"], rows
+        )
+    return render(request, "licensing/operations/studios.html", {"listing": listing})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def studio_enrol(request):
+    form = StudioEnrolForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        staff = perform(
+            request,
+            lambda: services.studio_enrol(actor=request.user, **form.cleaned_data),
+            success=lambda staff: (
+                f"{staff.studio.name} enrolled: {staff.user.get_username()} can sign in to the studio portal."
+            ),
+        )
+        if staff is not None:
+            return redirect("operations-studio", studio_id=staff.studio_id)
+    return render(request, "licensing/operations/studio_enrol.html", {"form": form})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def studio_detail(request, studio_id):
+    """A studio's staff and leases, and the form to add a staff login."""
+    studio = get_object_or_404(Studio, pk=studio_id)
+    form = StaffForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        staff = perform(
+            request,
+            lambda: services.studio_add_staff(
+                actor=request.user,
+                studio=studio,
+                username=data["staff_username"],
+                password=data["staff_password"],
+                email=data["staff_email"],
+            ),
+            success=lambda staff: f"{staff.user.get_username()} can now sign in for {studio.name}.",
+        )
+        if staff is not None:
+            return redirect("operations-studio", studio_id=studio.pk)
+    context = {
+        "studio": studio,
+        "staff": list(selectors.studio_staff(studio)),
+        "leases": list(
+            Lease.objects.filter(studio=studio)
+            .select_related("terms__dataset")
+            .order_by("-requested_at")[:STUDIO_LEASES_SHOWN]
+        ),
+        "form": form,
+    }
+    return render(request, "licensing/operations/studio.html", context)
+
+
 urlpatterns = [
+    path("studios/", studios, name="operations-studios"),
+    path("studios/enrol/", studio_enrol, name="operations-studio-enrol"),
+    path("studios/<id:studio_id>/", studio_detail, name="operations-studio"),
     path("leases/", leases, name="operations-leases"),
     path("leases/<id:lease_id>/", lease_detail, name="operations-lease"),
     path("leases/<id:lease_id>/approve/", lease_approve, name="operations-lease-approve"),

@@ -1,6 +1,8 @@
-"""The administrator's dataset pages: curate assets into datasets and freeze numbered
-versions. They call the same services and selectors as the datasets API."""
+"""The administrator's trust pages: curate assets into datasets and freeze numbered versions,
+find and enrol members, and read the audit log with its chain's verification. They call the
+same services and selectors as the API."""
 
+import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -10,10 +12,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import selectors, services
+from .. import audit, selectors, services
+from ..lists import csv_response, portal_list, wants_csv
 from ..models import LICENSABLE_USES, Asset, Dataset
 from ..portal import admin_required, perform
-from .forms_operations import AssetFilterForm, DatasetForm
+from .forms_operations import AssetFilterForm, DatasetForm, MemberEnrolForm
+from .lists_operations import AuditFilter, MemberFilter
 
 # More candidates than this on one page are not curated by eye: the filters narrow them.
 CANDIDATES_SHOWN = 200
@@ -109,7 +113,104 @@ def dataset_add_assets(request, dataset_id):
     return redirect(f"{url}?{urlencode(kept)}#add-assets" if kept else f"{url}#add-assets")
 
 
+MEMBER_CSV_COLUMNS = [
+    "member_number",
+    "name",
+    "username",
+    "email",
+    "listed_publicly",
+    "bank_details",
+    "assets",
+    "enrolled",
+]
+
+
+def _member_rows(members):
+    for row in members.iterator(chunk_size=2000):
+        yield [
+            row["member_number"],
+            row["display_name"],
+            row["user__username"],
+            row["user__email"],
+            "yes" if row["listed_publicly"] else "no",
+            "yes" if row["has_bank_details"] else "no",
+            row["asset_count"],
+            row["created_at"].date().isoformat(),
+        ]
+
+
+@admin_required
+def members(request):
+    listing = portal_list(request, selectors.members_overview().order_by("member_number"), MemberFilter)
+    if wants_csv(request):
+        return csv_response(
+            "guildtrust-members.csv",
+            [
+                "member_number",
+                "name",
+                "username",
+                "email",
+                "listed_publicly",
+                "bank_details",
+                "assets",
+                "enrolled",
+            ],
+            _member_rows(listing.page.paginator.object_list),
+        )
+    return render(request, "trust/operations/members.html", {"listing": listing})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def member_enrol(request):
+    form = MemberEnrolForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        member = perform(
+            request,
+            lambda: services.member_enrol(actor=request.user, **form.cleaned_data),
+            success=lambda member: (
+                f"{member.display_name} ({member.member_number}) enrolled: they can sign in as "
+                f"{member.user.get_username()}."
+            ),
+        )
+        if member is not None:
+            url = reverse("operations-members")
+            return redirect(f"{url}?{urlencode({'q': member.member_number})}")
+    return render(request, "trust/operations/member_enrol.html", {"form": form})
+
+
+def _audit_rows(events):
+    for row in events.iterator(chunk_size=2000):
+        yield [
+            row["seq"],
+            row["created_at"].isoformat(),
+            row["actor_label"],
+            row["action"],
+            row["subject_type"],
+            row["subject_id"],
+            json.dumps(row["data"], sort_keys=True),
+        ]
+
+
+@admin_required
+def audit_log(request):
+    """The audit log, filtered, with the chain's verification result (`?verify=now` walks the
+    whole chain again instead of reusing a recent result)."""
+    listing = portal_list(request, selectors.audit_events(), AuditFilter)
+    if wants_csv(request):
+        return csv_response(
+            "guildtrust-audit-log.csv",
+            ["seq", "at", "actor", "action", "subject_type", "subject_id", "data"],
+            _audit_rows(listing.page.paginator.object_list),
+        )
+    status = audit.chain_status(fresh=request.GET.get("verify") == "now")
+    return render(request, "trust/operations/audit.html", {"listing": listing, "chain": status})
+
+
 urlpatterns = [
+    path("members/", members, name="operations-members"),
+    path("members/enrol/", member_enrol, name="operations-member-enrol"),
+    path("audit/", audit_log, name="operations-audit"),
     path("datasets/", datasets, name="operations-datasets"),
     path("datasets/<id:dataset_id>/", dataset_detail, name="operations-dataset"),
     path("datasets/<id:dataset_id>/freeze/", dataset_freeze, name="operations-dataset-freeze"),

@@ -13,6 +13,9 @@ from trust.services import CONSENT_TEXT
 
 from .models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
 
+# A lease in one of these will never give access again.
+CLOSED_STATUSES = [Lease.Status.REJECTED, Lease.Status.CANCELLED, Lease.Status.REVOKED, Lease.Status.EXPIRED]
+
 # Which lease use lets a studio report each usage kind.
 GENERATION_USES = {"replica_active", "replica_passive", "voice_synthesis", "crowd_generation"}
 
@@ -219,9 +222,10 @@ def leases_active_with_takedowns() -> QuerySet[Lease]:
 
 
 def leases_closed() -> QuerySet[Lease]:
-    """Rejected, revoked and expired leases, most recently closed first (`closed_at`: the
-    rejection, the revocation, or the end), with `open_takedowns`: a revoked or expired lease's
-    notices stay open until the studio attests deletion."""
+    """Rejected, cancelled, revoked and expired leases, most recently closed first
+    (`closed_at`: the rejection or cancellation, the revocation, or the end), with
+    `open_takedowns`: a revoked or expired lease's notices stay open until the studio attests
+    deletion."""
 
     closed_at = Case(
         When(status=Lease.Status.REVOKED, then=F("revoked_at")),
@@ -229,7 +233,7 @@ def leases_closed() -> QuerySet[Lease]:
         default=F("decided_at"),
     )
     return (
-        Lease.objects.filter(status__in=[Lease.Status.REJECTED, Lease.Status.REVOKED, Lease.Status.EXPIRED])
+        Lease.objects.filter(status__in=CLOSED_STATUSES)
         .select_related("studio", "terms__dataset", "version__dataset")
         .annotate(closed_at=closed_at, open_takedowns=_open_takedowns_count())
         .order_by(F("closed_at").desc(nulls_last=True), "-pk")

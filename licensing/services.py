@@ -239,6 +239,25 @@ def lease_reject(*, actor, lease: Lease, reason: str = "") -> Lease:
 
 
 @transaction.atomic
+def lease_cancel(*, actor, lease: Lease) -> Lease:
+    """The requesting studio withdraws its own request while the trust has not decided it.
+    Another studio's lease is not found; an administrator cannot cancel for a studio; a lease
+    already decided is a conflict. Nothing is pinned or charged."""
+    _require_studio_staff(actor, lease.studio)
+    lease = _locked(lease)
+    if lease.status != Lease.Status.REQUESTED:
+        raise Conflict(
+            f"this lease is {lease.status}; only a requested lease can be cancelled",
+            code="lease_not_requested",
+        )
+    lease.status = Lease.Status.CANCELLED
+    lease.decided_by, lease.decided_at = actor, timezone.now()
+    lease.save(update_fields=["status", "decided_by", "decided_at"])
+    audit.record(actor=actor, action="lease.cancelled", subject=lease, data={"studio": lease.studio.name})
+    return lease
+
+
+@transaction.atomic
 def lease_revoke(*, actor, lease: Lease, reason: str = "") -> Lease:
     """End an active lease now: every token stops working at once."""
     require_trust_admin(actor)

@@ -149,6 +149,19 @@ LeaseRejectView = _lease_decision(services.lease_reject)
 LeaseRevokeView = _lease_decision(services.lease_revoke)
 
 
+class LeaseCancelView(APIView):
+    permission_classes = [IsStudioStaff]
+
+    @extend_schema(
+        request=None,
+        responses=s.LeaseOutputSerializer,
+        summary="Cancel my studio's request while it waits for a decision (studio staff); 409 once decided",
+    )
+    def post(self, request, lease_id):
+        lease = selectors.lease_for(user=request.user, lease_id=lease_id)
+        return Response(s.LeaseOutputSerializer(services.lease_cancel(actor=request.user, lease=lease)).data)
+
+
 class LeaseTokensView(APIView):
     @extend_schema(responses=s.TokenOutputSerializer(many=True), summary="Tokens of a lease (studio staff)")
     def get(self, request, lease_id):

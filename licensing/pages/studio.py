@@ -3,13 +3,14 @@ takedown notices. The same selectors and services as the studio API (licensing/a
 
 from datetime import timedelta
 
+from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from trust.errors import NotFound
 from trust.portal import perform, studio_required
@@ -170,6 +171,28 @@ def lease_detail(request, lease_id):
 
 
 @studio_required
+@require_http_methods(["GET", "POST"])
+def lease_cancel(request, lease_id):
+    """Asks before cancelling: the GET shows what cancelling means, the POST does it."""
+    lease = _lease(request, lease_id)
+    if request.method == "POST":
+        perform(
+            request,
+            lambda: services.lease_cancel(actor=request.user, lease=lease),
+            success=f"Lease #{lease.pk} request cancelled. The trust will not decide it.",
+        )
+        return redirect("studio-lease", lease_id=lease.pk)
+    if lease.status != lease.Status.REQUESTED:
+        messages.error(
+            request,
+            f"Lease #{lease.pk} is {lease.get_status_display().lower()}: only a request "
+            "waiting for a decision can be cancelled.",
+        )
+        return redirect("studio-lease", lease_id=lease.pk)
+    return render(request, "licensing/studio/lease_cancel.html", {"lease": lease})
+
+
+@studio_required
 @require_POST
 def token_mint(request, lease_id):
     lease = _lease(request, lease_id)
@@ -251,6 +274,7 @@ urlpatterns = [
     path("catalogue/<id:terms_id>/request/", request_lease, name="studio-request-lease"),
     path("leases/", leases, name="studio-leases"),
     path("leases/<id:lease_id>/", lease_detail, name="studio-lease"),
+    path("leases/<id:lease_id>/cancel/", lease_cancel, name="studio-lease-cancel"),
     path("leases/<id:lease_id>/tokens/", token_mint, name="studio-token-mint"),
     path("leases/<id:lease_id>/tokens/<id:token_id>/revoke/", token_revoke, name="studio-token-revoke"),
     path(

@@ -54,6 +54,8 @@ def _studio_urls(world) -> list[tuple[str, str]]:
         ("post", reverse("studio-request-lease", args=[world.terms.pk])),
         ("get", reverse("studio-leases")),
         ("get", reverse("studio-lease", args=[lease])),
+        ("get", reverse("studio-lease-cancel", args=[lease])),
+        ("post", reverse("studio-lease-cancel", args=[lease])),
         ("post", reverse("studio-token-mint", args=[lease])),
         ("post", reverse("studio-token-revoke", args=[lease, token])),
         ("post", reverse("studio-takedown-acknowledge", args=[lease, 1])),

@@ -104,8 +104,13 @@ def lease_licensable_assets(lease: Lease, *, at: datetime | None = None) -> Quer
 
 
 def manifest_rows(lease: Lease, *, at: datetime | None = None):
-    """(id, kind, sha256, size) of the licensable assets, as plain tuples: fast for 100k rows."""
-    return lease_licensable_assets(lease, at=at).order_by("pk").values_list("pk", "kind", "sha256", "size")
+    """(id, kind, title, content_type, sha256, size) of the licensable assets, as plain tuples:
+    fast for 100k rows."""
+    return (
+        lease_licensable_assets(lease, at=at)
+        .order_by("pk")
+        .values_list("pk", "kind", "title", "content_type", "sha256", "size")
+    )
 
 
 def usage_summary(lease: Lease) -> dict:

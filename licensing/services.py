@@ -378,8 +378,9 @@ def _version_asset(lease: Lease, asset_id) -> Asset:
 def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
     """Authorise one download: consent re-checked now, the cap enforced, one `download` event
     recorded, then a presigned URL that lives at most DOWNLOAD_URL_SECONDS and never past the
-    token's expiry. Nothing is recorded for a refused download."""
-    from trust.storage import get_object_store
+    token's expiry. The URL answers with the asset's media type and a filename made from its
+    title. Nothing is recorded for a refused download."""
+    from trust.storage import download_filename, get_object_store
 
     lease = lease_of_token(token=token, lease_id=lease_id)
     asset = _version_asset(lease, asset_id)
@@ -412,7 +413,12 @@ def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
         )
     seconds = min(settings.DOWNLOAD_URL_SECONDS, int((token.expires_at - now).total_seconds()))
     return get_object_store().presigned_get(
-        asset.object_key, expires_in=max(seconds, 1), filename=f"{asset.pk}"
+        asset.object_key,
+        expires_in=max(seconds, 1),
+        filename=download_filename(
+            title=asset.title, content_type=asset.content_type, fallback=str(asset.pk)
+        ),
+        content_type=asset.content_type,
     )
 
 

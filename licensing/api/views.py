@@ -209,8 +209,16 @@ class ManifestView(APIView):
         base = request.build_absolute_uri(reverse("api-lease-manifest", kwargs={"lease_id": lease.pk}))
         base = base.removesuffix("manifest/") + "assets/"
         assets = [
-            {"id": pk, "kind": kind, "sha256": sha, "size": size, "download_url": f"{base}{pk}/download/"}
-            for pk, kind, sha, size in selectors.manifest_rows(lease)
+            {
+                "id": pk,
+                "kind": kind,
+                "title": title,
+                "content_type": content_type,
+                "sha256": sha,
+                "size": size,
+                "download_url": f"{base}{pk}/download/",
+            }
+            for pk, kind, title, content_type, sha, size in selectors.manifest_rows(lease)
         ]
         return Response(
             {

@@ -257,6 +257,19 @@ def terms_all() -> QuerySet[LeaseTerms]:
 # --- Studio pages: a studio's leases and what each one's manifest holds -----------------------
 
 
+def studio_leases_on_terms(studio: Studio | None, terms: LeaseTerms) -> QuerySet[Lease]:
+    """The studio's leases under `terms` that still count: active (not yet past their end) or
+    requested and waiting. A second request on the same terms is usually a mistake, so the
+    request page warns with these before the studio sends it."""
+    if studio is None:
+        return Lease.objects.none()
+    return (
+        Lease.objects.filter(studio=studio, terms=terms)
+        .filter(Q(status=Lease.Status.REQUESTED) | Q(status=Lease.Status.ACTIVE, ends_at__gt=timezone.now()))
+        .order_by("requested_at", "pk")
+    )
+
+
 def leases_visible_with_open_takedowns(user) -> QuerySet[Lease]:
     """The leases `user` may see, newest request first, each annotated with `open_takedowns`:
     notices still waiting for the studio to acknowledge or to attest deletion."""

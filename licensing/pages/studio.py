@@ -78,7 +78,11 @@ def request_lease(request, terms_id):
     return render(
         request,
         "licensing/studio/request_lease.html",
-        {"form": form, "entry": _catalogue_entry(selectors.catalogue_offer(terms))},
+        {
+            "form": form,
+            "entry": _catalogue_entry(selectors.catalogue_offer(terms)),
+            "already": selectors.studio_leases_on_terms(selectors.studio_of(request.user), terms),
+        },
     )
 
 

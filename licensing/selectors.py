@@ -146,36 +146,55 @@ def leases_including_member(member: Member) -> QuerySet[Lease]:
     )
 
 
-def transparency_register() -> list[dict]:
-    """Which studio leased which dataset version, for which uses, when, how many members.
-    Members are named only if they opted in to being listed."""
-    leases = (
+def transparency_leases() -> QuerySet[Lease]:
+    """The leases the public register lists: every approved one, newest start first."""
+    return (
         Lease.objects.filter(status__in=[Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED])
         .select_related("studio", "version__dataset")
         .order_by("-starts_at", "-pk")
     )
-    register = []
-    for lease in leases:
-        members = Member.objects.filter(contributions__asset__in=lease.approval_assets.all()).distinct()
-        register.append(
-            {
-                "lease": lease.pk,
-                "studio": lease.studio.name,
-                "dataset": lease.version.dataset.slug,
-                "dataset_title": lease.version.dataset.title,
-                "version": lease.version.number,
-                "manifest_sha256": lease.version.manifest_sha256,
-                "uses": lease.permitted_uses,
-                "purpose": lease.purpose,
-                "status": lease.status,
-                "starts_at": lease.starts_at,
-                "ends_at": lease.ends_at,
-                "revoked_at": lease.revoked_at,
-                "member_count": members.count(),
-                "listed_members": [m.display_name for m in members.filter(listed_publicly=True)],
-            }
-        )
-    return register
+
+
+def transparency_entries(leases) -> list[dict]:
+    """The register's rows for `leases` (one page of `transparency_leases()`): which studio
+    leased which dataset version, for which uses, when, and how many members' data it held at
+    approval. Members are named only if they opted in to being listed. Two queries for the
+    whole page, whatever its size."""
+    leases = list(leases)
+    ids = [lease.pk for lease in leases]
+    counts = dict(
+        Lease.objects.filter(pk__in=ids)
+        .annotate(members=Count("approval_assets__contributors__member", distinct=True))
+        .values_list("pk", "members")
+    )
+    listed: dict[int, list[str]] = {}
+    named = (
+        AssetContributor.objects.filter(asset__approved_in_leases__in=ids, member__listed_publicly=True)
+        .values_list("asset__approved_in_leases", "member__display_name")
+        .distinct()
+        .order_by("asset__approved_in_leases", "member__display_name")
+    )
+    for lease_id, name in named:
+        listed.setdefault(lease_id, []).append(name)
+    return [
+        {
+            "lease": lease.pk,
+            "studio": lease.studio.name,
+            "dataset": lease.version.dataset.slug,
+            "dataset_title": lease.version.dataset.title,
+            "version": lease.version.number,
+            "manifest_sha256": lease.version.manifest_sha256,
+            "uses": lease.permitted_uses,
+            "purpose": lease.purpose,
+            "status": lease.status,
+            "starts_at": lease.starts_at,
+            "ends_at": lease.ends_at,
+            "revoked_at": lease.revoked_at,
+            "member_count": counts.get(lease.pk, 0),
+            "listed_members": listed.get(lease.pk, []),
+        }
+        for lease in leases
+    ]
 
 
 def active_leases_holding(asset_ids) -> QuerySet[Lease]:

@@ -3,11 +3,13 @@
 from django.shortcuts import render
 from django.urls import path
 
-from ..selectors import transparency_register
+from ..selectors import transparency_entries, transparency_leases
 
 
 def register(request):
-    return render(request, "licensing/public/transparency.html", {"leases": transparency_register()})
+    return render(
+        request, "licensing/public/transparency.html", {"leases": transparency_entries(transparency_leases())}
+    )
 
 
 urlpatterns = [path("", register, name="transparency")]

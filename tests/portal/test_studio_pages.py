@@ -397,7 +397,7 @@ def demo(db):
 def test_the_charges_page_shows_the_figures_of_the_charges_api(client, demo, django_user_model):
     studio_user = django_user_model.objects.get(username="studio")
     client.force_login(studio_user)
-    api = client.get("/api/v1/charges/").json()
+    api = client.get("/api/v1/charges/").json()["results"]
     response = client.get(reverse("studio-charges"))
     assert response.status_code == 200
     periods = response.context["periods"]

@@ -484,19 +484,3 @@ def catalogue_offer(terms: LeaseTerms, *, at: datetime | None = None, dataset: d
         "dataset": dataset or dataset_summary(terms.dataset),
         "coverage": approval_coverage(terms, at=at),
     }
-
-
-def catalogue_offers(*, use: str = "", kind: str = "", at: datetime | None = None) -> list[dict]:
-    """The active terms a studio may request, each with its dataset summary and the consent
-    coverage approval would pin now; only terms permitting `use` and datasets holding assets
-    of `kind` when given. Coverage is counted only for the offers that pass the filters."""
-    at = at or timezone.now()
-    offers = []
-    for terms in catalog():
-        if use and use not in terms.permitted_uses:
-            continue
-        dataset = dataset_summary(terms.dataset)
-        if kind and not dataset["kinds"].get(kind):
-            continue
-        offers.append(catalogue_offer(terms, at=at, dataset=dataset))
-    return offers

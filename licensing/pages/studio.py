@@ -13,11 +13,16 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
 
 from trust.errors import NotFound
+from trust.lists import csv_response, portal_list, wants_csv
 from trust.portal import perform, studio_required
 
 from .. import selectors, services
 from ..models import LeaseTerms, Takedown, UsageEvent
-from .forms_studio import AttestationForm, CatalogueFilterForm, LeaseRequestForm, TokenMintForm
+from .forms_studio import AttestationForm, LeaseRequestForm, TokenMintForm
+from .lists_studio import CatalogueFilter, StudioLeaseFilter
+
+# Offers are cards with their consent coverage: fewer to a page than a table's rows.
+CATALOGUE_PAGE = 20
 
 # The secret of a freshly minted token waits here for exactly one GET of its lease page.
 NEW_TOKEN_SESSION_KEY = "studio-new-lease-token:{lease_id}"
@@ -38,20 +43,16 @@ def _catalogue_entry(offer: dict) -> dict:
 
 @studio_required
 def catalogue(request):
-    form = CatalogueFilterForm(request.GET or None)
-    use = kind = ""
-    if form.is_bound and form.is_valid():
-        use, kind = form.cleaned_data["use"], form.cleaned_data["kind"]
-    entries = [_catalogue_entry(offer) for offer in selectors.catalogue_offers(use=use, kind=kind)]
-    offered = selectors.catalog().count()
+    listing = portal_list(request, selectors.catalog(), CatalogueFilter, per_page=CATALOGUE_PAGE)
+    entries = [_catalogue_entry(selectors.catalogue_offer(terms)) for terms in listing.rows]
     return render(
         request,
         "licensing/studio/catalogue.html",
         {
-            "form": form,
+            "listing": listing,
             "entries": entries,
-            "offered": offered,
-            "filtered": bool(use or kind),
+            "offered": selectors.catalog().count(),
+            "filtered": listing.filtered,
             "studio": selectors.studio_of(request.user),
         },
     )
@@ -88,10 +89,45 @@ def request_lease(request, terms_id):
 
 @studio_required
 def leases(request):
+    rows = selectors.leases_visible_with_open_takedowns(request.user)
+    if wants_csv(request):
+        rows = StudioLeaseFilter(request.GET, queryset=rows).qs
+        return csv_response(
+            "guildtrust-leases.csv",
+            [
+                "lease",
+                "terms",
+                "dataset",
+                "version",
+                "purpose",
+                "status",
+                "requested",
+                "starts",
+                "ends",
+                "revoked",
+                "open takedowns",
+            ],
+            (
+                [
+                    lease.pk,
+                    lease.terms.title,
+                    lease.terms.dataset.title,
+                    lease.version.number if lease.version else "",
+                    lease.purpose,
+                    lease.status,
+                    lease.requested_at.isoformat(),
+                    lease.starts_at.isoformat() if lease.starts_at else "",
+                    lease.ends_at.isoformat() if lease.ends_at else "",
+                    lease.revoked_at.isoformat() if lease.revoked_at else "",
+                    lease.open_takedowns,
+                ]
+                for lease in rows.iterator(chunk_size=2000)
+            ),
+        )
     return render(
         request,
         "licensing/studio/leases.html",
-        {"leases": selectors.leases_visible_with_open_takedowns(request.user)},
+        {"listing": portal_list(request, rows, StudioLeaseFilter)},
     )
 
 

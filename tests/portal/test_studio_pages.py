@@ -210,8 +210,8 @@ def test_the_lease_list_shows_only_the_studios_own_leases_with_open_takedowns(ca
     _withdraw_bob_training(world)
     response = carol_client.get(reverse("studio-leases"))
     assert response.status_code == 200
-    assert [lease.pk for lease in response.context["leases"]] == [world.lease_a.pk]
-    assert response.context["leases"][0].open_takedowns == 1
+    assert [lease.pk for lease in response.context["listing"].rows] == [world.lease_a.pk]
+    assert response.context["listing"].rows[0].open_takedowns == 1
     text = _text(response)
     assert "A's model" in text and "B's model" not in text
     assert "1 to act on" in text and "Active" in text
@@ -428,7 +428,7 @@ def test_a_studio_with_no_closed_period_sees_an_empty_state(carol_client):
 def test_the_demo_studio_sees_its_active_and_requested_leases(client, demo, django_user_model):
     client.force_login(django_user_model.objects.get(username="studio"))
     response = client.get(reverse("studio-leases"))
-    assert sorted(lease.status for lease in response.context["leases"]) == ["active", "requested"]
+    assert sorted(lease.status for lease in response.context["listing"].rows) == ["active", "requested"]
     active = Lease.objects.get(status="active")
     page = client.get(reverse("studio-lease", args=[active.pk]))
     usage = selectors.usage_summary(active)

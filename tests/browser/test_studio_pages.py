@@ -56,7 +56,7 @@ def test_the_catalogue_shows_offers_and_a_use_filter_narrows_them(browser, demo_
 def test_the_catalogue_search_box_and_sort_order(browser, demo_trust):
     page = browser.sign_in("studio")
     cards = page.locator(".terms-card")
-    page.get_by_role("textbox", name="Search titles and datasets").fill("crowd")
+    page.get_by_role("textbox", name="Search titles and datasets").fill("Crowd generation, 30 days")
     page.get_by_role("button", name="Apply").click()
     assert cards.count() == 1
     assert cards.first.get_by_role("heading", level=2).inner_text() == "Crowd generation, 30 days"

@@ -3,7 +3,6 @@
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,6 +10,7 @@ from licensing.api.permissions import IsStudioStaff
 from licensing.selectors import studio_of
 from payouts import payout_files, selectors, services
 from payouts.models import PayoutBatch, Period
+from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsMember, IsTrustAdmin
 from trust.api.validation import found, validated
 from trust.selectors import member_of
@@ -40,12 +40,12 @@ class RatesView(APIView):
         return Response(s.RatesStateSerializer(_rates_state()).data)
 
 
-class PeriodListView(APIView):
+class PeriodListView(PagedAPIView):
     permission_classes = [IsTrustAdmin]
 
     @extend_schema(responses=s.PeriodOutputSerializer(many=True), summary="Periods (admin)")
     def get(self, request):
-        return Response(s.PeriodOutputSerializer(Period.objects.all(), many=True).data)
+        return self.paged(Period.objects.order_by("-start", "-pk"), s.PeriodOutputSerializer)
 
     @extend_schema(
         request=s.PeriodInputSerializer,
@@ -89,7 +89,7 @@ class MyEarningsView(APIView):
         return Response(s.EarningsSerializer(selectors.member_earnings(member)).data)
 
 
-class MyLeasesView(APIView):
+class MyLeasesView(PagedAPIView):
     permission_classes = [IsMember]
 
     @extend_schema(
@@ -97,24 +97,24 @@ class MyLeasesView(APIView):
         summary="Who used my data: every lease that included my assets, and what it earned me (member)",
     )
     def get(self, request):
-        return Response(
-            s.MemberLeaseSerializer(selectors.member_lease_history(member_of(request.user)), many=True).data
-        )
+        return self.paged(selectors.member_lease_history(member_of(request.user)), s.MemberLeaseSerializer)
 
 
-class PayoutBatchListView(APIView):
+class PayoutBatchListView(PagedAPIView):
     permission_classes = [IsTrustAdmin]
 
     @extend_schema(responses=s.PayoutBatchSerializer(many=True), summary="Payout batches (admin)")
     def get(self, request):
-        return Response(
-            s.PayoutBatchSerializer(PayoutBatch.objects.prefetch_related("items__member"), many=True).data
-        )
+        batches = PayoutBatch.objects.prefetch_related("items__member").order_by("-created_at", "-pk")
+        return self.paged(batches, s.PayoutBatchSerializer)
 
     @extend_schema(
         request=s.PayoutBatchInputSerializer,
         responses={201: s.PayoutBatchSerializer},
-        summary="Pay every balance at or above the minimum; smaller ones carry forward (admin)",
+        summary=(
+            "Pay exactly the payable members (balance at or above the minimum, bank details given); "
+            "the rest carry forward (admin)"
+        ),
     )
     def post(self, request):
         batch = services.payout_batch_create(
@@ -123,27 +123,26 @@ class PayoutBatchListView(APIView):
         return Response(s.PayoutBatchSerializer(batch).data, status=status.HTTP_201_CREATED)
 
 
-class MemberBalanceListView(ListAPIView):
+class MemberBalanceListView(PagedAPIView):
     """Every member the trust owes money, with whether the next batch pays them and why not:
     `payable_members()` and `unpayable_members()`, the rows the batch and the payouts page use."""
 
     permission_classes = [IsTrustAdmin]
-    serializer_class = s.MemberBalanceSerializer
-
-    def get_queryset(self):
-        filters = s.MemberBalanceFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        payable = filters.validated_data.get("payable")
-        if payable is None:
-            return selectors.member_balances()
-        return selectors.payable_members() if payable else selectors.unpayable_members()
 
     @extend_schema(
         parameters=[s.MemberBalanceFilterSerializer],
+        responses=s.MemberBalanceSerializer(many=True),
         summary="Members owed money: who the next payout batch pays, and why it cannot pay the rest (admin)",
     )
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    def get(self, request):
+        filters = s.MemberBalanceFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        payable = filters.validated_data.get("payable")
+        if payable is None:
+            rows = selectors.member_balances()
+        else:
+            rows = selectors.payable_members() if payable else selectors.unpayable_members()
+        return self.paged(rows, s.MemberBalanceSerializer)
 
 
 class PayoutBatchDetailView(APIView):
@@ -189,7 +188,7 @@ class PayoutBatchPainView(APIView):
         )
 
 
-class StudioChargesView(APIView):
+class StudioChargesView(PagedAPIView):
     permission_classes = [IsStudioStaff]
 
     @extend_schema(
@@ -197,6 +196,4 @@ class StudioChargesView(APIView):
         summary="My studio's charges per closed period, lease by lease (studio staff)",
     )
     def get(self, request):
-        return Response(
-            s.PeriodChargesSerializer(selectors.studio_charges(studio_of(request.user)), many=True).data
-        )
+        return self.paged(selectors.studio_charges(studio_of(request.user)), s.PeriodChargesSerializer)

@@ -13,9 +13,9 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from sepaxml.utils import int_to_decimal_str
-from trust.lists import csv_response, portal_list, wants_csv
 
 from trust.errors import DomainError
+from trust.lists import csv_response, portal_list, wants_csv
 from trust.portal import admin_required, perform
 from trust.templatetags.portal import money
 

@@ -9,11 +9,13 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from licensing import services as licensing
 from licensing.models import Lease, Studio, StudioStaff, Takedown
-from payouts import ledger, selectors
+from payouts import ledger, selectors, services
 from payouts.models import PayoutBatch, PayoutItem
 from tests.factories import MemberFactory, make_asset
 from trust import services as trust
@@ -527,3 +529,17 @@ def test_the_api_refuses_to_freeze_an_unchanged_draft_with_409(as_user, world, c
     assert response.status_code == 409
     assert response.json()["code"] == "dataset_unchanged"
     assert world.dataset.versions.count() == 1
+
+
+def test_a_batch_takes_the_same_number_of_queries_for_3_or_30_members(cast):
+    ledger.payouts_in_transit()  # the first batch ever also creates this account
+    def queries_for(count: int, prefix: str) -> int:
+        for n in range(count):
+            member = MemberFactory(member_number=f"{prefix}-{n:03d}", payout_iban=IBAN)
+            owe(member, 3000 + n)
+        with CaptureQueriesContext(connection) as captured:
+            batch = services.payout_batch_create(actor=cast.admin)
+        assert batch.item_count == count
+        return len(captured.captured_queries)
+
+    assert queries_for(3, "Q") == queries_for(30, "R")

@@ -169,7 +169,10 @@ def test_a_dataset_is_created_filled_through_a_filter_and_frozen(browser, demo_t
     assert page.locator("input[name=assets]").count() == 1  # the filter is kept; two are in now
     assert page.locator("[data-use=crowd_generation][data-scope=draft]").inner_text() == "2 of 2"
 
-    page.get_by_role("button", name="Freeze the draft as a new version").click()
+    page.get_by_role("link", name="Freeze the draft as a new version…").click()
+    assert "Version 1 will hold 2 assets" in page.locator("#freeze-holds").inner_text()
+    check(page, browser, "freeze-confirm")
+    page.get_by_role("button", name="Freeze version 1").click()
     dataset = Dataset.objects.get(slug="crowd-ready-2027")
     version = dataset.versions.get()
     assert page.locator("#latest-version").inner_text() == "v1"

@@ -533,6 +533,7 @@ def test_the_api_refuses_to_freeze_an_unchanged_draft_with_409(as_user, world, c
 
 def test_a_batch_takes_the_same_number_of_queries_for_3_or_30_members(cast):
     ledger.payouts_in_transit()  # the first batch ever also creates this account
+
     def queries_for(count: int, prefix: str) -> int:
         for n in range(count):
             member = MemberFactory(member_number=f"{prefix}-{n:03d}", payout_iban=IBAN)

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from licensing.models import Lease, UsageEvent
 from licensing.selectors import leases_including_member
+from trust.consent import in_use_order
 from trust.errors import NotFound
-from trust.models import Member, Use
+from trust.models import Member
 
 from . import ledger
 from .charts import period_label, period_last_day
@@ -237,14 +238,13 @@ def member_earnings_breakdown(member: Member) -> dict:
     combination of uses it permitted (in the order of `Use`). Each list adds up to
     `total_net_cents`, the same total as `member_earnings`."""
 
-    order = {use.value: index for index, use in enumerate(Use)}
     rows = MemberEarning.objects.filter(member=member, period__status=Period.Status.CLOSED).values_list(
         "lease_id", "lease__studio__name", "lease__permitted_uses", "net_cents", "pension_cents"
     )
     by_studio: dict[str, dict] = {}
     by_uses: dict[tuple, dict] = {}
     for lease_id, studio, uses, net, pension in rows:
-        combination = tuple(sorted(set(uses or []), key=lambda use: (order.get(use, len(order)), use)))
+        combination = tuple(in_use_order(uses or []))
         for groups, key, fields in (
             (by_studio, studio, {"studio": studio}),
             (by_uses, combination, {"uses": list(combination)}),

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
 from trust.api.validation import COUNT_MAX, QUANTITY_MAX, cents, row_id
-from trust.models import LICENSABLE_USES
+from trust.consent import LICENSABLE_USES
 
 
 class StudioInputSerializer(serializers.Serializer):

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from django import forms
 
-from trust.models import LICENSABLE_USES, Dataset
+from trust.consent import LICENSABLE_USES
+from trust.models import Dataset
 
 # Digits with an optional fraction, and an optional minus sign so a negative amount gets its
 # own message rather than "not a number". No exponents, no thousands separators.

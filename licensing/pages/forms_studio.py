@@ -3,7 +3,8 @@
 from django import forms
 from django.conf import settings
 
-from trust.models import LICENSABLE_USES, Asset
+from trust.consent import LICENSABLE_USES
+from trust.models import Asset
 
 # The API's limits (licensing/api/serializers.py), so a page accepts what the API accepts.
 PURPOSE_MAX = 5000

@@ -14,7 +14,8 @@ from payouts import ledger, selectors
 from payouts.models import LeaseRevenue, Period, RateSetting
 from payouts.services import rates_in_force
 from trust import services as trust
-from trust.models import Asset, Dataset, DatasetVersion, Use
+from trust.consent import Use
+from trust.models import Asset, Dataset, DatasetVersion
 from trust.selectors import consent_coverage, licensable_assets
 from trust.templatetags.portal import money
 

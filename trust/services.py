@@ -248,9 +248,14 @@ def asset_upload_plan(*, asset: Asset) -> dict:
 
 def asset_complete(*, actor, asset: Asset, parts: list[dict] | None = None) -> Asset:
     """The uploader says the bytes are in place: join a multipart upload's parts (their
-    numbers and ETags), then queue verification. Safe to call again."""
+    numbers and ETags), then queue verification. Only the uploader or an administrator may
+    complete an upload. Safe to call again."""
     from .tasks import verify_asset_upload
 
+    if not is_trust_admin(actor) and asset.created_by_id != getattr(actor, "pk", None):
+        raise Forbidden(
+            "only the uploader or an administrator can complete an upload", code="not_the_uploader"
+        )
     with transaction.atomic():
         asset = Asset.objects.select_for_update().get(pk=asset.pk)
         if asset.status == Asset.Status.AVAILABLE:

@@ -28,6 +28,14 @@ from .selectors import (
     withdrawal_takedowns,
 )
 
+# The most any price or fee of lease terms may be, in cents: a unit price times the largest
+# quantity one usage event may carry still fits a 64-bit column (10^10 x 10^8 < 2^63). The API
+# and the terms form show this limit with this message; terms_create enforces it.
+PRICE_MAX_CENTS = 10**10
+PRICE_LIMIT_MESSAGE = (
+    f"A price or fee may be at most {PRICE_MAX_CENTS // 100:,}.{PRICE_MAX_CENTS % 100:02d} "
+    f"({PRICE_MAX_CENTS:,} cents)."
+)
 # Usage may be reported a little ahead of our clock.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -77,6 +85,8 @@ def _validate_terms(*, permitted_uses, currency: str, prices: dict, duration_day
     for field, value in prices.items():
         if value < 0:
             raise Invalid(f"{field} must not be negative", code="bad_price")
+        if value > PRICE_MAX_CENTS:
+            raise Invalid(PRICE_LIMIT_MESSAGE, code="price_too_high")
     if duration_days < 1:
         raise Invalid("duration_days must be at least 1", code="bad_duration")
     return sorted(set(permitted_uses))

@@ -111,6 +111,15 @@ def usage_summary(lease: Lease) -> dict:
     return {row["kind"]: {"events": row["events"], "quantity": row["quantity"]} for row in rows}
 
 
+def downloads_left(lease: Lease) -> int | None:
+    """How many more downloads the lease's cap allows (None: no cap). The gateway refuses a
+    download at 0; the studio's lease page shows this number."""
+    if lease.download_cap is None:
+        return None
+    used = UsageEvent.objects.filter(lease=lease, kind=UsageEvent.Kind.DOWNLOAD).count()
+    return max(lease.download_cap - used, 0)
+
+
 def tokens_of(lease: Lease) -> QuerySet[LeaseToken]:
     return lease.tokens.order_by("-created_at")
 

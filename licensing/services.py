@@ -21,6 +21,7 @@ from . import hooks
 from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
 from .selectors import (
     active_leases_holding,
+    downloads_left,
     effective_end,
     lease_licensable_assets,
     require_live,
@@ -383,13 +384,11 @@ def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
         require_live(lease, at=now)
         if not lease_licensable_assets(lease, at=now).filter(pk=asset.pk).exists():
             raise Forbidden("the members have not consented to this use of this asset", code="not_licensable")
-        if lease.download_cap is not None:
-            used = UsageEvent.objects.filter(lease=lease, kind=UsageEvent.Kind.DOWNLOAD).count()
-            if used >= lease.download_cap:
-                raise Conflict(
-                    f"the lease's cap of {lease.download_cap} downloads is reached",
-                    code="download_cap_reached",
-                )
+        if downloads_left(lease) == 0:
+            raise Conflict(
+                f"the lease's cap of {lease.download_cap} downloads is reached",
+                code="download_cap_reached",
+            )
         hooks.check_usage_allowed([now])
         UsageEvent.objects.create(
             lease=lease,

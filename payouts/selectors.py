@@ -27,6 +27,17 @@ def period_ledger_balances(period: Period) -> bool:
     return (total or 0) == 0
 
 
+def period_books_check(period: Period) -> dict:
+    """The two checks of a period's money, for the period page and the API alike:
+    `revenue_adds_up` (revenue = admin fee + pension + net, to the cent) and `ledger_balanced`
+    (the period's ledger entries sum to zero)."""
+    return {
+        "revenue_adds_up": period.revenue_cents
+        == period.admin_fee_cents + period.pension_cents + period.net_cents,
+        "ledger_balanced": period_ledger_balances(period),
+    }
+
+
 def member_earnings(member: Member) -> dict:
     """Net and pension per closed period and lease, newest period first, with totals."""
     rows = (
@@ -68,7 +79,7 @@ def member_earnings(member: Member) -> dict:
 
 def member_balance_cents(member: Member) -> int:
     """What the trust owes the member now (credits on their payable account)."""
-    return -ledger.balance(ledger.member_payable(member))
+    return -ledger.balance_of(ledger.member_payable_code(member))
 
 
 def earnings_by_lease(member: Member) -> dict[int, int]:

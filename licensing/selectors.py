@@ -87,6 +87,15 @@ def require_live(lease: Lease, *, at: datetime | None = None) -> None:
         raise Conflict(f"this lease is {lease.status}, not active", code="lease_not_active")
 
 
+def lease_is_live(lease: Lease, *, at: datetime | None = None) -> bool:
+    """`require_live` as a yes/no for pages: whether the lease gives access (and tokens) now."""
+    try:
+        require_live(lease, at=at)
+    except (Gone, Conflict):
+        return False
+    return True
+
+
 def lease_licensable_assets(lease: Lease, *, at: datetime | None = None) -> QuerySet[Asset]:
     """Assets of the pinned version that may be used, now, for every use the lease permits."""
     at = at or timezone.now()

@@ -150,6 +150,8 @@ def _lease_page(request, lease, *, mint_form=None, attest_forms=None, status=200
             "takedowns": takedowns,
             "open_takedowns": open_takedowns,
             "effective_end": selectors.effective_end(lease),
+            # Tokens are minted only for a live lease: the page asks the rule token_mint applies.
+            "can_mint": selectors.lease_is_live(lease),
             # Before approval the lease holds no version: show the terms it asks for instead.
             "terms_entry": None
             if lease.version_id

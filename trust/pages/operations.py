@@ -13,8 +13,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import audit, selectors, services
+from ..consent import LICENSABLE_USES
 from ..lists import csv_response, portal_list, wants_csv
-from ..models import LICENSABLE_USES, Asset, Dataset
+from ..models import Asset, Dataset
 from ..portal import admin_required, perform
 from .forms_operations import AssetFilterForm, DatasetForm, MemberEnrolForm
 from .lists_operations import AuditFilter, MemberFilter

@@ -14,9 +14,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
-from trust.lists import csv_response, portal_list, wants_csv
 
 from trust.errors import NotFound
+from trust.lists import csv_response, portal_list, wants_csv
 from trust.portal import admin_required, perform
 
 from .. import selectors, services

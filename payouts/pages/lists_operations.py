@@ -1,6 +1,7 @@
 """The filters, search and sort of the administrator's payouts lists (trust/lists.py)."""
 
 import django_filters
+
 from trust.lists import SearchFilter
 
 from ..selectors import Unpayable

@@ -6,7 +6,7 @@ from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
-from trust.errors import Conflict, Gone, NotFound
+from trust.errors import Conflict, Forbidden, Gone, NotFound
 from trust.models import Asset, AssetContributor, DatasetItem, DatasetVersionItem, Member, Use
 from trust.selectors import active_grants, consent_coverage, is_trust_admin, latest_version, licensable_assets
 from trust.services import CONSENT_TEXT
@@ -22,6 +22,16 @@ def studio_of(user) -> Studio | None:
         return None
     staff = getattr(user, "studio_staff", None)
     return staff.studio if staff else None
+
+
+def require_studio_staff(actor, studio: Studio | None = None) -> Studio:
+    """The actor's studio; refused (403) for anyone else, and (404) when `studio` is another's."""
+    own = studio_of(actor)
+    if own is None:
+        raise Forbidden("only studio staff may do this", code="studio_only")
+    if studio is not None and own.pk != studio.pk:
+        raise NotFound("no such lease", code="lease_not_found")
+    return own
 
 
 def leases_visible_to(user) -> QuerySet[Lease]:

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from .tokens import TokenQuerySet, TokenState, token_state
+
 
 class Use(models.TextChoices):
     """What a member may consent to. `capture` is the first opt-in; the rest are per-use grants."""
@@ -207,8 +209,14 @@ class UserToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
+    objects = TokenQuerySet.as_manager()
+
     def __str__(self):
         return f"ut_… of {self.user}"
+
+    @property
+    def state(self) -> TokenState:
+        return token_state(self)
 
 
 class AuditEvent(models.Model):

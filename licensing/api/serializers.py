@@ -3,6 +3,7 @@ from rest_framework import serializers
 from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
 from trust.api.validation import COUNT_MAX, QUANTITY_MAX, cents, row_id
 from trust.models import LICENSABLE_USES
+from trust.tokens import TokenState
 
 
 class StudioInputSerializer(serializers.Serializer):
@@ -134,9 +135,13 @@ class TokenCreatedSerializer(serializers.Serializer):
 
 
 class TokenOutputSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(
+        choices=TokenState.choices, read_only=True, help_text="whether the token opens its lease now"
+    )
+
     class Meta:
         model = LeaseToken
-        fields = ["id", "name", "created_at", "expires_at", "revoked_at", "last_used_at"]
+        fields = ["id", "name", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
 
 
 class ManifestAssetSerializer(serializers.Serializer):

@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from licensing import selectors, services
+from licensing import selectors, services, tokens
 from licensing.models import LeaseTerms, LeaseToken, Studio, Takedown
 from trust.api.permissions import IsTrustAdmin
 from trust.api.validation import found, validated
@@ -164,7 +164,7 @@ class LeaseTokensView(APIView):
         lease = selectors.lease_for(user=request.user, lease_id=lease_id)
         data = validated(s.TokenInputSerializer, request)
         lifetime = timedelta(days=data["lifetime_days"]) if data.get("lifetime_days") else None
-        token, secret = services.token_mint(
+        token, secret = tokens.lease_token_mint(
             actor=request.user, lease=lease, name=data["name"], lifetime=lifetime
         )
         return Response(
@@ -177,10 +177,10 @@ class LeaseTokenDetailView(APIView):
     @extend_schema(request=None, responses={204: None}, summary="Revoke a token at once (studio staff)")
     def delete(self, request, lease_id, token_id):
         lease = selectors.lease_for(user=request.user, lease_id=lease_id)
-        token = lease.tokens.filter(pk=token_id).first()
+        token = selectors.tokens_of(lease).filter(pk=token_id).first()
         if token is None:
             raise NotFound("no such token", code="token_not_found")
-        services.token_revoke(actor=request.user, lease=lease, token=token)
+        tokens.lease_token_revoke(actor=request.user, lease=lease, token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -192,7 +192,7 @@ class ManifestView(APIView):
         summary="The assets this lease may use now, with gateway download links (lease token)",
     )
     def get(self, request, lease_id):
-        lease = services.lease_of_token(token=request.auth, lease_id=lease_id)
+        lease = tokens.lease_of_token(token=request.auth, lease_id=lease_id)
         base = request.build_absolute_uri(reverse("api-lease-manifest", kwargs={"lease_id": lease.pk}))
         base = base.removesuffix("manifest/") + "assets/"
         assets = [
@@ -249,7 +249,7 @@ class LeaseTakedownsView(APIView):
     )
     def get(self, request, lease_id):
         if isinstance(request.auth, LeaseToken):
-            lease = services.lease_of_token(token=request.auth, lease_id=lease_id)
+            lease = tokens.lease_of_token(token=request.auth, lease_id=lease_id)
         else:
             lease = selectors.lease_for(user=request.user, lease_id=lease_id)
         return Response(s.TakedownOutputSerializer(selectors.takedowns_for(lease), many=True).data)

@@ -69,15 +69,6 @@ def leases(request):
     )
 
 
-def _token_status(token, lease: Lease, now) -> str:
-    """How a token reads to an administrator; a token of an ended lease opens nothing."""
-    if token.revoked_at:
-        return "revoked"
-    if lease.status != Lease.Status.ACTIVE:
-        return "lease ended"
-    return "expired" if token.expires_at <= now else "active"
-
-
 @admin_required
 def lease_detail(request, lease_id):
     lease = _lease(request, lease_id)
@@ -92,16 +83,13 @@ def lease_detail(request, lease_id):
         }
         for kind in UsageEvent.Kind
     ]
-    tokens = [
-        {"token": token, "status": _token_status(token, lease, now)} for token in selectors.tokens_of(lease)
-    ]
     context = {
         "lease": lease,
         "terms": lease.terms,
         # Uses and prices are copied onto the lease at approval; before that, the terms' own.
         "priced": lease if lease.version_id else lease.terms,
         "usage": usage,
-        "tokens": tokens,
+        "tokens": list(selectors.tokens_of(lease)),
         "takedowns": list(selectors.takedowns_for(lease)),
         "now": now,
     }

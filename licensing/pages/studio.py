@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from trust.errors import NotFound
 from trust.portal import perform, studio_required
 
-from .. import selectors, services
+from .. import selectors, services, tokens
 from ..models import LeaseTerms, Takedown, UsageEvent
 from .forms_studio import AttestationForm, CatalogueFilterForm, LeaseRequestForm, TokenMintForm
 
@@ -179,7 +179,7 @@ def token_mint(request, lease_id):
     days = form.cleaned_data["lifetime_days"]
     minted = perform(
         request,
-        lambda: services.token_mint(
+        lambda: tokens.lease_token_mint(
             actor=request.user,
             lease=lease,
             name=form.cleaned_data["name"],
@@ -205,7 +205,7 @@ def token_revoke(request, lease_id, token_id):
     token = get_object_or_404(selectors.tokens_of(lease), pk=token_id)
     perform(
         request,
-        lambda: services.token_revoke(actor=request.user, lease=lease, token=token),
+        lambda: tokens.lease_token_revoke(actor=request.user, lease=lease, token=token),
         success=f"Token “{token.name}” revoked: it is refused from now on.",
     )
     return redirect("studio-lease", lease_id=lease.pk)

@@ -139,10 +139,8 @@ def takedowns_visible_to(user) -> QuerySet[Takedown]:
 def leases_including_member(member: Member) -> QuerySet[Lease]:
     """Every approved lease whose pinned version holds any asset the member contributes to."""
     return (
-        Lease.objects.filter(
-            version__items__asset__contributors__member=member,
-            status__in=[Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED],
-        )
+        Lease.objects.approved()
+        .filter(version__items__asset__contributors__member=member)
         .distinct()
         .select_related("studio", "terms", "version__dataset")
     )
@@ -152,9 +150,7 @@ def transparency_register() -> list[dict]:
     """Which studio leased which dataset version, for which uses, when, how many members.
     Members are named only if they opted in to being listed."""
     leases = (
-        Lease.objects.filter(status__in=[Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED])
-        .select_related("studio", "version__dataset")
-        .order_by("-starts_at", "-pk")
+        Lease.objects.approved().select_related("studio", "version__dataset").order_by("-starts_at", "-pk")
     )
     register = []
     for lease in leases:
@@ -181,9 +177,7 @@ def transparency_register() -> list[dict]:
 
 
 def active_leases_holding(asset_ids) -> QuerySet[Lease]:
-    return Lease.objects.filter(
-        status=Lease.Status.ACTIVE, version__items__asset_id__in=list(asset_ids)
-    ).distinct()
+    return Lease.objects.active().filter(version__items__asset_id__in=list(asset_ids)).distinct()
 
 
 # --- Administrator pages: leases and terms ---------------------------------------------------
@@ -192,7 +186,7 @@ def active_leases_holding(asset_ids) -> QuerySet[Lease]:
 def lease_requests_waiting() -> QuerySet[Lease]:
     """Lease requests no administrator has decided yet, oldest first: the queue to work."""
     return (
-        Lease.objects.filter(status=Lease.Status.REQUESTED)
+        Lease.objects.requested()
         .select_related("studio", "terms__dataset", "requested_by")
         .order_by("requested_at", "pk")
     )
@@ -221,7 +215,7 @@ def leases_active_with_takedowns() -> QuerySet[Lease]:
     """Active leases, soonest end first, each annotated with `open_takedowns`: notices the
     studio has not yet closed by attesting deletion."""
     return (
-        Lease.objects.filter(status=Lease.Status.ACTIVE)
+        Lease.objects.active()
         .select_related("studio", "terms", "version__dataset")
         .annotate(open_takedowns=_open_takedowns_count())
         .order_by("ends_at", "pk")
@@ -239,7 +233,7 @@ def leases_closed() -> QuerySet[Lease]:
         default=F("decided_at"),
     )
     return (
-        Lease.objects.filter(status__in=[Lease.Status.REJECTED, Lease.Status.REVOKED, Lease.Status.EXPIRED])
+        Lease.objects.closed()
         .select_related("studio", "terms__dataset", "version__dataset")
         .annotate(closed_at=closed_at, open_takedowns=_open_takedowns_count())
         .order_by(F("closed_at").desc(nulls_last=True), "-pk")
@@ -261,12 +255,10 @@ def terms_all() -> QuerySet[LeaseTerms]:
 def leases_visible_with_open_takedowns(user) -> QuerySet[Lease]:
     """The leases `user` may see, newest request first, each annotated with `open_takedowns`:
     notices still waiting for the studio to acknowledge or to attest deletion."""
-
-    needs_action = [Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED]
     return (
         leases_visible_to(user)
         .select_related("terms__dataset", "version__dataset")
-        .annotate(open_takedowns=Count("takedowns", filter=Q(takedowns__status__in=needs_action)))
+        .annotate(open_takedowns=_open_takedowns_count())
         .order_by("-requested_at", "-pk")
     )
 
@@ -434,16 +426,9 @@ def takedowns_from_withdrawal(withdrawal) -> QuerySet[Takedown]:
     )
 
 
-def takedowns_open() -> QuerySet[Takedown]:
-    """Takedown notices on any lease that the studio has not closed by attesting deletion."""
-    return Takedown.objects.filter(status__in=[Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED])
-
-
 def _open_takedowns_count():
-
-    return Count(
-        "takedowns", filter=Q(takedowns__status__in=[Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED])
-    )
+    """Per lease, the notices `Takedown.objects.open()` counts."""
+    return Count("takedowns", filter=Q(takedowns__status__in=Takedown.OPEN_STATUSES))
 
 
 def catalogue_offer(terms: LeaseTerms, *, at: datetime | None = None, dataset: dict | None = None) -> dict:

@@ -251,9 +251,7 @@ def leases_expire_due(*, now: datetime | None = None) -> int:
     """Mark active leases past their end as expired. Safe to run any number of times."""
     now = now or timezone.now()
     expired = 0
-    for lease_id in Lease.objects.filter(status=Lease.Status.ACTIVE, ends_at__lte=now).values_list(
-        "pk", flat=True
-    ):
+    for lease_id in Lease.objects.active().filter(ends_at__lte=now).values_list("pk", flat=True):
         with transaction.atomic():
             if Lease.objects.filter(pk=lease_id, status=Lease.Status.ACTIVE).update(
                 status=Lease.Status.EXPIRED
@@ -352,7 +350,7 @@ def usage_report(*, token: LeaseToken, lease_id, events: list[dict]) -> tuple[in
     lease = lease_of_token(token=token, lease_id=lease_id)
     now = timezone.now()
     # Usage may be reported after a revocation or the end, for the time the lease was live.
-    if lease.status not in (Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED):
+    if lease.status not in Lease.APPROVED_STATUSES:
         raise Conflict("this lease was never active", code="lease_not_active")
     version_assets = {
         str(a)
@@ -394,11 +392,7 @@ def takedowns_issue_for_withdrawal(*, withdrawal: Consent) -> list[Takedown]:
         )
         held = set(lease.version.items.filter(asset_id__in=asset_ids).values_list("asset_id", flat=True))
         for asset_id in sorted(held - still_ok, key=str):
-            if (
-                Takedown.objects.filter(lease=lease, asset_id=asset_id)
-                .exclude(status=Takedown.Status.DELETION_ATTESTED)
-                .exists()
-            ):
+            if Takedown.objects.open().filter(lease=lease, asset_id=asset_id).exists():
                 continue
             takedown = Takedown.objects.create(lease=lease, asset_id=asset_id, withdrawal_id=withdrawal.pk)
             audit.record(

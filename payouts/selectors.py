@@ -170,10 +170,10 @@ def operations_overview() -> dict:
     trial_balance = ledger.trial_balance()
     return {
         "currency": settings.TRUST_CURRENCY,
-        "lease_requests": Lease.objects.filter(status=Lease.Status.REQUESTED).count(),
+        "lease_requests": Lease.objects.requested().count(),
         "open_periods": list(Period.objects.filter(status=Period.Status.OPEN).order_by("start")),
         "closing_periods": list(Period.objects.filter(status=Period.Status.CLOSING).order_by("start")),
-        "last_closed": Period.objects.filter(status=Period.Status.CLOSED).order_by("-end", "-pk").first(),
+        "last_closed": Period.objects.closed().order_by("-end", "-pk").first(),
         "trial_balance_cents": trial_balance,
         "ledger_balances": trial_balance == 0,
         "owed_cents": sum(row["owed_cents"] for row in owed_members),
@@ -201,7 +201,7 @@ def member_statement_periods(member: Member) -> QuerySet[Period]:
     and those that ended after they were enrolled (a statement of zeros)."""
 
     return (
-        Period.objects.filter(status=Period.Status.CLOSED)
+        Period.objects.closed()
         .filter(Q(earnings__member=member) | Q(end__gt=member.created_at))
         .distinct()
         .order_by("start", "pk")

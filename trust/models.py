@@ -40,6 +40,12 @@ class Member(models.Model):
         return f"{self.display_name} ({self.member_number})"
 
 
+class AssetQuerySet(models.QuerySet):
+    def available(self):
+        """Assets whose stored object was verified: the only ones consent can make licensable."""
+        return self.filter(status=Asset.Status.AVAILABLE)
+
+
 class Asset(models.Model):
     class Kind(models.TextChoices):
         FACE_SCAN = "face_scan"
@@ -72,6 +78,8 @@ class Asset(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     verified_at = models.DateTimeField(null=True, blank=True)
     members = models.ManyToManyField(Member, through="AssetContributor", related_name="assets")
+
+    objects = AssetQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]

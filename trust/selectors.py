@@ -32,9 +32,7 @@ def licensable_assets(*, assets: QuerySet[Asset], uses: Iterable[str], at: datet
     """Assets that are available and whose every contributor, at `at`, holds an active
     `capture` grant and an active grant for each of `uses` (on the asset or on all their
     assets). Manifest, gateway and distribution all ask this one question."""
-    qs = assets.filter(status=Asset.Status.AVAILABLE).filter(
-        Exists(AssetContributor.objects.filter(asset=OuterRef("pk")))
-    )
+    qs = assets.available().filter(Exists(AssetContributor.objects.filter(asset=OuterRef("pk"))))
     for use in sorted({Use.CAPTURE, *uses}):
         covering_grant = active_grants(use=use, at=at).filter(
             Q(asset__isnull=True) | Q(asset=OuterRef("asset")), member=OuterRef("member")
@@ -122,7 +120,7 @@ def assets_addable_to(
     """Available assets not yet in the dataset's working set: optionally of one kind, and
     optionally licensable at `at` (default now) for one use."""
 
-    qs = Asset.objects.filter(status=Asset.Status.AVAILABLE).exclude(dataset_items__dataset=dataset)
+    qs = Asset.objects.available().exclude(dataset_items__dataset=dataset)
     if kind:
         qs = qs.filter(kind=kind)
     if use:

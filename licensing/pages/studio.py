@@ -125,7 +125,7 @@ def _lease_page(request, lease, *, mint_form=None, attest_forms=None, status=200
     """The lease page, with bound forms when a post came back with errors."""
     attest_forms = attest_forms or {}
     takedowns = list(selectors.takedowns_for(lease))
-    open_takedowns = [t for t in takedowns if t.status != Takedown.Status.DELETION_ATTESTED]
+    open_takedowns = [t for t in takedowns if t.status in Takedown.OPEN_STATUSES]
     for takedown in open_takedowns:
         if takedown.status == Takedown.Status.ACKNOWLEDGED:
             takedown.attest_form = attest_forms.get(takedown.pk) or AttestationForm(

@@ -56,7 +56,7 @@ def lease_for(*, user, lease_id) -> Lease:
     return lease
 
 
-def catalog() -> QuerySet[LeaseTerms]:
+def catalogue_terms() -> QuerySet[LeaseTerms]:
     return LeaseTerms.objects.filter(active=True).select_related("dataset").order_by("title", "pk")
 
 
@@ -446,7 +446,7 @@ def catalogue_offers(*, use: str = "", kind: str = "", at: datetime | None = Non
     of `kind` when given. Coverage is counted only for the offers that pass the filters."""
     at = at or timezone.now()
     offers = []
-    for terms in catalog():
+    for terms in catalogue_terms():
         if use and use not in terms.permitted_uses:
             continue
         dataset = dataset_summary(terms.dataset)

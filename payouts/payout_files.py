@@ -18,9 +18,7 @@ CSV_COLUMNS = ["batch", "member_number", "account_name", "iban", "bic", "amount"
 def batch_csv(batch: PayoutBatch) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        ["batch", "member_number", "account_name", "iban", "bic", "amount", "currency", "end_to_end_id"]
-    )
+    writer.writerow(CSV_COLUMNS)
     for item in batch.items.select_related("member"):
         writer.writerow(
             [

@@ -20,7 +20,7 @@ def rate_history() -> QuerySet[RateSetting]:
     return RateSetting.objects.select_related("set_by").order_by("-effective_at", "-pk")
 
 
-def period_ledger_balances(period: Period) -> bool:
+def period_ledger_is_balanced(period: Period) -> bool:
     """True when the period's ledger entries sum to zero."""
     total = LedgerEntry.objects.filter(transaction__period=period).aggregate(t=Sum("amount_cents"))["t"]
     return (total or 0) == 0
@@ -68,13 +68,6 @@ def member_earnings(member: Member) -> dict:
 def member_balance_cents(member: Member) -> int:
     """What the trust owes the member now (credits on their payable account)."""
     return -ledger.balance(ledger.member_payable(member))
-
-
-def earnings_by_lease(member: Member) -> dict[int, int]:
-    totals: dict[int, int] = defaultdict(int)
-    for lease_id, net in MemberEarning.objects.filter(member=member).values_list("lease_id", "net_cents"):
-        totals[lease_id] += net
-    return dict(totals)
 
 
 def member_lease_history(member: Member) -> list[dict]:
@@ -175,7 +168,7 @@ def operations_overview() -> dict:
         "closing_periods": list(Period.objects.filter(status=Period.Status.CLOSING).order_by("start")),
         "last_closed": Period.objects.closed().order_by("-end", "-pk").first(),
         "trial_balance_cents": trial_balance,
-        "ledger_balances": trial_balance == 0,
+        "ledger_is_balanced": trial_balance == 0,
         "owed_cents": sum(row["owed_cents"] for row in owed_members),
         "members_owed": owed_members,
         "minimum_payout_cents": minimum,

@@ -75,7 +75,7 @@ class TermsOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-class CatalogEntrySerializer(TermsOutputSerializer):
+class CatalogueEntrySerializer(TermsOutputSerializer):
     dataset = DatasetSummarySerializer(source="dataset_summary")
 
 

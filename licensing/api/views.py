@@ -76,18 +76,18 @@ class TermsListView(APIView):
         return Response(s.TermsOutputSerializer(terms).data, status=status.HTTP_201_CREATED)
 
 
-class CatalogView(APIView):
+class CatalogueView(APIView):
     permission_classes = [IsStudioStaffOrAdmin]
 
     @extend_schema(
-        responses=s.CatalogEntrySerializer(many=True),
+        responses=s.CatalogueEntrySerializer(many=True),
         summary="Active lease terms with a summary of each dataset (studio staff)",
     )
     def get(self, request):
-        entries = list(selectors.catalog())
+        entries = list(selectors.catalogue_terms())
         for terms in entries:
             terms.dataset_summary = selectors.dataset_summary(terms.dataset)
-        return Response(s.CatalogEntrySerializer(entries, many=True).data)
+        return Response(s.CatalogueEntrySerializer(entries, many=True).data)
 
 
 class LeaseListView(APIView):

@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from trust.errors import NotFound
-from trust.portal import admin_required, perform
+from trust.portal import admin_required, run_service_with_messages
 
 from .. import selectors, services
 from ..models import Lease, LeaseTerms, Takedown, UsageEvent
@@ -107,7 +107,7 @@ def lease_detail(request, lease_id):
 @require_POST
 def lease_approve(request, lease_id):
     lease = _lease(request, lease_id)
-    perform(
+    run_service_with_messages(
         request,
         lambda: services.lease_approve(actor=request.user, lease=lease),
         success=f"Lease #{lease.pk} for {lease.studio} approved: it is active now.",
@@ -122,7 +122,7 @@ def _decide_with_reason(request, lease_id, service, *, verb: str, outcome: str):
     if not form.is_valid():
         messages.error(request, f"Give the studio a reason before you {verb} lease #{lease.pk}.")
     else:
-        perform(
+        run_service_with_messages(
             request,
             lambda: service(actor=request.user, lease=lease, reason=form.cleaned_data["reason"]),
             success=f"Lease #{lease.pk} for {lease.studio} {outcome}",
@@ -158,7 +158,7 @@ def lease_revoke(request, lease_id):
 def terms(request):
     form = TermsForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        created = perform(
+        created = run_service_with_messages(
             request,
             lambda: services.terms_create(actor=request.user, **form.service_arguments()),
             success=f"Terms “{form.cleaned_data['title']}” created and offered in the catalogue.",
@@ -174,7 +174,7 @@ def terms(request):
 
 def _set_active(request, terms_id, *, active: bool):
     row = get_object_or_404(LeaseTerms, pk=terms_id)
-    perform(
+    run_service_with_messages(
         request,
         lambda: services.terms_set_active(actor=request.user, terms=row, active=active),
         success=f"Terms “{row.title}” "

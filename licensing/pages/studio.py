@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from trust.errors import NotFound
-from trust.portal import perform, studio_required
+from trust.portal import run_service_with_messages, studio_required
 
 from .. import selectors, services, tokens
 from ..models import LeaseTerms, Takedown, UsageEvent
@@ -42,7 +42,7 @@ def catalogue(request):
     if form.is_bound and form.is_valid():
         use, kind = form.cleaned_data["use"], form.cleaned_data["kind"]
     entries = [_catalogue_entry(offer) for offer in selectors.catalogue_offers(use=use, kind=kind)]
-    offered = selectors.catalog().count()
+    offered = selectors.catalogue_terms().count()
     return render(
         request,
         "licensing/studio/catalogue.html",
@@ -63,7 +63,7 @@ def request_lease(request, terms_id):
         raise Http404("these terms are not offered")
     form = LeaseRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        lease = perform(
+        lease = run_service_with_messages(
             request,
             lambda: services.lease_request(
                 actor=request.user, terms=terms, purpose=form.cleaned_data["purpose"]
@@ -177,7 +177,7 @@ def token_mint(request, lease_id):
     if not form.is_valid():
         return _lease_page(request, lease, mint_form=form)
     days = form.cleaned_data["lifetime_days"]
-    minted = perform(
+    minted = run_service_with_messages(
         request,
         lambda: tokens.lease_token_mint(
             actor=request.user,
@@ -203,7 +203,7 @@ def token_mint(request, lease_id):
 def token_revoke(request, lease_id, token_id):
     lease = _lease(request, lease_id)
     token = get_object_or_404(selectors.tokens_of(lease), pk=token_id)
-    perform(
+    run_service_with_messages(
         request,
         lambda: tokens.lease_token_revoke(actor=request.user, lease=lease, token=token),
         success=f"Token “{token.name}” revoked: it is refused from now on.",
@@ -220,7 +220,7 @@ def _takedown(lease, takedown_id) -> Takedown:
 def takedown_acknowledge(request, lease_id, takedown_id):
     lease = _lease(request, lease_id)
     takedown = _takedown(lease, takedown_id)
-    perform(
+    run_service_with_messages(
         request,
         lambda: services.takedown_acknowledge(actor=request.user, takedown=takedown),
         success="Takedown acknowledged. Delete the asset, then attest its deletion here.",
@@ -236,7 +236,7 @@ def takedown_attest(request, lease_id, takedown_id):
     form = AttestationForm(request.POST, prefix=f"takedown-{takedown.pk}")
     if not form.is_valid():
         return _lease_page(request, lease, attest_forms={takedown.pk: form})
-    perform(
+    run_service_with_messages(
         request,
         lambda: services.takedown_attest_deletion(
             actor=request.user, takedown=takedown, statement=form.cleaned_data["statement"]

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from payouts.models import PayoutBatch, PayoutItem, Period, RateSetting
-from payouts.selectors import period_ledger_balances
+from payouts.selectors import period_ledger_is_balanced
 from trust.api.validation import cents
 
 
@@ -51,7 +51,7 @@ class PeriodOutputSerializer(serializers.ModelSerializer):
         ]
 
     def get_ledger_balanced(self, period) -> bool:
-        return period_ledger_balances(period)
+        return period_ledger_is_balanced(period)
 
 
 class LeaseEarningSerializer(serializers.Serializer):

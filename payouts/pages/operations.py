@@ -8,7 +8,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from trust.portal import admin_required, perform
+from trust.portal import admin_required, run_service_with_messages
 
 from .. import selectors, services
 from ..models import Period
@@ -26,7 +26,7 @@ def rates(request):
     in_force = services.rates_in_force()
     form = RatesForm(request.POST or None, in_force=in_force)
     if request.method == "POST" and form.is_valid():
-        done = perform(
+        done = run_service_with_messages(
             request,
             lambda: services.rates_set(actor=request.user, **form.cleaned_data),
             success="The new rates are in force from now on; periods closed from now use them.",
@@ -48,7 +48,7 @@ def _next_period_dates() -> dict:
 def periods(request):
     form = PeriodForm(request.POST or None, initial=_next_period_dates())
     if request.method == "POST" and form.is_valid():
-        period = perform(
+        period = run_service_with_messages(
             request,
             lambda: services.period_create(actor=request.user, **form.bounds()),
             success="Period created.",
@@ -64,7 +64,7 @@ def period_detail(request, period_id):
     context = {"period": period, "now": timezone.now()}
     if period.status == Period.Status.CLOSED:
         context["revenues"] = selectors.period_lease_revenues(period)
-        context["ledger_balances"] = selectors.period_ledger_balances(period)
+        context["ledger_is_balanced"] = selectors.period_ledger_is_balanced(period)
         context["adds_up"] = period.revenue_cents == (
             period.admin_fee_cents + period.pension_cents + period.net_cents
         )
@@ -75,7 +75,7 @@ def period_detail(request, period_id):
 @require_POST
 def period_close(request, period_id):
     period = get_object_or_404(Period, pk=period_id)
-    perform(
+    run_service_with_messages(
         request,
         lambda: services.period_request_close(actor=request.user, period=period),
         success="Closing started: each lease's revenue is being distributed to its members.",

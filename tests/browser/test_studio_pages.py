@@ -6,7 +6,7 @@ import re
 from playwright.sync_api import expect
 
 from licensing.models import Lease, Takedown
-from licensing.selectors import approval_coverage, catalog
+from licensing.selectors import approval_coverage, catalogue_terms
 from tests.browser.conftest import axe_violations, describe
 from trust import services as trust
 from trust.models import Member
@@ -27,8 +27,8 @@ def test_the_catalogue_shows_offers_and_a_use_filter_narrows_them(browser, demo_
     assert page.url.endswith("/studio/")
     assert page.get_by_role("heading", level=1).inner_text() == "Catalogue"
     cards = page.locator(".terms-card")
-    assert cards.count() == catalog().count() == 2
-    crowd_terms = catalog().get(title="Crowd generation, 30 days")
+    assert cards.count() == catalogue_terms().count() == 2
+    crowd_terms = catalogue_terms().get(title="Crowd generation, 30 days")
     coverage = approval_coverage(crowd_terms)
     crowd_card = cards.filter(has_text="Crowd generation, 30 days")
     # Sam keeps crowd generation closed: his assets are not covered.

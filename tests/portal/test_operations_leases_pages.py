@@ -364,13 +364,13 @@ def test_deactivating_and_activating_terms_changes_the_catalogue(admin_client, w
     response = admin_client.post(reverse("operations-terms-deactivate", args=[world.terms.pk]), follow=True)
     world.terms.refresh_from_db()
     assert world.terms.active is False
-    assert world.terms not in selectors.catalog()
+    assert world.terms not in selectors.catalogue_terms()
     assert "Terms “Training” withdrawn from the catalogue." in _messages(response)
 
     admin_client.post(reverse("operations-terms-activate", args=[world.terms.pk]))
     world.terms.refresh_from_db()
     assert world.terms.active is True
-    assert world.terms in selectors.catalog()
+    assert world.terms in selectors.catalogue_terms()
 
 
 def _terms_form(world, **overrides) -> dict:

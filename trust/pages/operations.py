@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from .. import selectors, services
 from ..models import LICENSABLE_USES, Asset, Dataset
-from ..portal import admin_required, perform
+from ..portal import admin_required, run_service_with_messages
 from .forms_operations import AssetFilterForm, DatasetForm
 
 # More candidates than this on one page are not curated by eye: the filters narrow them.
@@ -23,7 +23,7 @@ CANDIDATES_SHOWN = 200
 def datasets(request):
     form = DatasetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        dataset = perform(
+        dataset = run_service_with_messages(
             request,
             lambda: services.dataset_create(actor=request.user, **form.cleaned_data),
             success="Dataset created: add assets to its draft, then freeze a version.",
@@ -75,7 +75,7 @@ def dataset_detail(request, dataset_id):
 @require_POST
 def dataset_freeze(request, dataset_id):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    perform(
+    run_service_with_messages(
         request,
         lambda: services.dataset_freeze(actor=request.user, dataset=dataset),
         success=lambda version: f"Frozen as version {version.number}: leases approved from now pin it.",
@@ -91,7 +91,7 @@ def dataset_add_assets(request, dataset_id):
     if not asset_ids:
         messages.error(request, "Choose at least one asset to add.")
     else:
-        perform(
+        run_service_with_messages(
             request,
             lambda: services.dataset_add_assets(actor=request.user, dataset=dataset, asset_ids=asset_ids),
             success=lambda added: (

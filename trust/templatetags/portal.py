@@ -42,8 +42,3 @@ def use_label(use: str) -> str:
 @register.filter
 def kind_label(kind: str) -> str:
     return str(kind).replace("_", " ")
-
-
-@register.filter
-def get_item(mapping, key):
-    return mapping.get(key) if mapping else None

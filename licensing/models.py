@@ -78,7 +78,7 @@ class LeaseQuerySet(models.QuerySet):
         return self.filter(status__in=Lease.APPROVED_STATUSES)
 
     def closed(self):
-        """Leases that are over: rejected, revoked or expired."""
+        """Leases that are over: rejected, cancelled, revoked or expired."""
         return self.filter(status__in=Lease.CLOSED_STATUSES)
 
     def live(self, *, at=None):
@@ -93,9 +93,11 @@ class Lease(models.Model):
         REJECTED = "rejected"
         EXPIRED = "expired"
         REVOKED = "revoked"
+        # The studio withdrew its own request before the trust decided it.
+        CANCELLED = "cancelled"
 
     APPROVED_STATUSES = (Status.ACTIVE, Status.EXPIRED, Status.REVOKED)
-    CLOSED_STATUSES = (Status.REJECTED, Status.REVOKED, Status.EXPIRED)
+    CLOSED_STATUSES = (Status.REJECTED, Status.CANCELLED, Status.REVOKED, Status.EXPIRED)
 
     studio = models.ForeignKey(Studio, on_delete=models.PROTECT, related_name="leases")
     terms = models.ForeignKey(LeaseTerms, on_delete=models.PROTECT, related_name="leases")
@@ -103,6 +105,7 @@ class Lease(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(auto_now_add=True)
+    # For a cancelled request: the studio user who cancelled it, and when.
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

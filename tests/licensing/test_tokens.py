@@ -80,7 +80,7 @@ def test_the_token_list_of_the_api_shows_the_same_state(world, as_user, case):
 
     listed = as_user(world.cast.carol).get(f"/api/v1/leases/{world.lease_a.pk}/tokens/").json()
 
-    assert {row["name"]: row["state"] for row in listed}["a-farm"] == state.value
+    assert {row["name"]: row["state"] for row in listed["results"]}["a-farm"] == state.value
 
 
 def _token_row(html: str, name: str) -> str:

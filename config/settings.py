@@ -201,7 +201,7 @@ SPECTACULAR_SETTINGS = {
         "TokenStateEnum": "trust.tokens.TokenState",
         "TakedownStatusEnum": "licensing.models.Takedown.Status",
         "PeriodStatusEnum": "payouts.models.Period.Status",
-        "ConsentUseEnum": "trust.models.Use",
+        "ConsentUseEnum": "trust.consent.Use",
     },
 }
 

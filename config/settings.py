@@ -201,6 +201,7 @@ SPECTACULAR_SETTINGS = {
         "AssetStatusEnum": "trust.models.Asset.Status",
         "UsageKindEnum": "licensing.models.UsageEvent.Kind",
         "LeaseStatusEnum": "licensing.models.Lease.Status",
+        "TokenStateEnum": "trust.tokens.TokenState",
         "TakedownStatusEnum": "licensing.models.Takedown.Status",
         "PeriodStatusEnum": "payouts.models.Period.Status",
         "ConsentUseEnum": "trust.consent.Use",

@@ -21,14 +21,11 @@ from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
 from trust.consent import FIRST_OPT_IN, Use, active_grants, consent_text, is_first_opt_in
-from trust.errors import Conflict, Gone, NotFound
+from trust.errors import Conflict, Forbidden, Gone, NotFound
 from trust.models import Asset, AssetContributor, DatasetItem, DatasetVersionItem, Member
 from trust.selectors import consent_coverage, is_trust_admin, latest_version, licensable_assets
 
 from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
-
-# A lease in one of these will never give access again.
-CLOSED_STATUSES = [Lease.Status.REJECTED, Lease.Status.CANCELLED, Lease.Status.REVOKED, Lease.Status.EXPIRED]
 
 
 def studio_of(user) -> Studio | None:
@@ -36,6 +33,16 @@ def studio_of(user) -> Studio | None:
         return None
     staff = getattr(user, "studio_staff", None)
     return staff.studio if staff else None
+
+
+def require_studio_staff(actor, studio: Studio | None = None) -> Studio:
+    """The actor's studio; refused (403) for anyone else, and (404) when `studio` is another's."""
+    own = studio_of(actor)
+    if own is None:
+        raise Forbidden("only studio staff may do this", code="studio_only")
+    if studio is not None and own.pk != studio.pk:
+        raise NotFound("no such lease", code="lease_not_found")
+    return own
 
 
 def leases_visible_to(user) -> QuerySet[Lease]:
@@ -60,7 +67,7 @@ def lease_for(*, user, lease_id) -> Lease:
     return lease
 
 
-def catalog() -> QuerySet[LeaseTerms]:
+def catalogue_terms() -> QuerySet[LeaseTerms]:
     return LeaseTerms.objects.filter(active=True).select_related("dataset").order_by("title", "pk")
 
 
@@ -155,12 +162,6 @@ def tokens_of(lease: Lease) -> QuerySet[LeaseToken]:
     return lease.tokens.order_by("-created_at")
 
 
-def tokens_working(lease: Lease, *, at: datetime | None = None) -> QuerySet[LeaseToken]:
-    """The lease's tokens that open it now: neither revoked nor expired."""
-    at = at or timezone.now()
-    return lease.tokens.filter(revoked_at__isnull=True, expires_at__gt=at)
-
-
 def takedowns_for(lease: Lease) -> QuerySet[Takedown]:
     return lease.takedowns.select_related("asset").order_by("-issued_at")
 
@@ -172,10 +173,8 @@ def takedowns_visible_to(user) -> QuerySet[Takedown]:
 def leases_including_member(member: Member) -> QuerySet[Lease]:
     """Every approved lease whose pinned version holds any asset the member contributes to."""
     return (
-        Lease.objects.filter(
-            version__items__asset__contributors__member=member,
-            status__in=[Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED],
-        )
+        Lease.objects.approved()
+        .filter(version__items__asset__contributors__member=member)
         .distinct()
         .select_related("studio", "terms", "version__dataset")
     )
@@ -183,11 +182,7 @@ def leases_including_member(member: Member) -> QuerySet[Lease]:
 
 def transparency_leases() -> QuerySet[Lease]:
     """The leases the public register lists: every approved one, newest start first."""
-    return (
-        Lease.objects.filter(status__in=[Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED])
-        .select_related("studio", "version__dataset")
-        .order_by("-starts_at", "-pk")
-    )
+    return Lease.objects.approved().select_related("studio", "version__dataset").order_by("-starts_at", "-pk")
 
 
 def transparency_entries(leases) -> list[dict]:
@@ -233,9 +228,7 @@ def transparency_entries(leases) -> list[dict]:
 
 
 def active_leases_holding(asset_ids) -> QuerySet[Lease]:
-    return Lease.objects.filter(
-        status=Lease.Status.ACTIVE, version__items__asset_id__in=list(asset_ids)
-    ).distinct()
+    return Lease.objects.active().filter(version__items__asset_id__in=list(asset_ids)).distinct()
 
 
 # --- Administrator pages: leases and terms ---------------------------------------------------
@@ -244,7 +237,7 @@ def active_leases_holding(asset_ids) -> QuerySet[Lease]:
 def lease_requests_waiting() -> QuerySet[Lease]:
     """Lease requests no administrator has decided yet, oldest first: the queue to work."""
     return (
-        Lease.objects.filter(status=Lease.Status.REQUESTED)
+        Lease.objects.requested()
         .select_related("studio", "terms__dataset", "requested_by")
         .order_by("requested_at", "pk")
     )
@@ -273,7 +266,7 @@ def leases_active_with_takedowns() -> QuerySet[Lease]:
     """Active leases, soonest end first, each annotated with `open_takedowns`: notices the
     studio has not yet closed by attesting deletion."""
     return (
-        Lease.objects.filter(status=Lease.Status.ACTIVE)
+        Lease.objects.active()
         .select_related("studio", "terms", "version__dataset")
         .annotate(open_takedowns=_open_takedowns_count())
         .order_by("ends_at", "pk")
@@ -292,7 +285,7 @@ def leases_closed() -> QuerySet[Lease]:
         default=F("decided_at"),
     )
     return (
-        Lease.objects.filter(status__in=CLOSED_STATUSES)
+        Lease.objects.closed()
         .select_related("studio", "terms__dataset", "version__dataset")
         .annotate(closed_at=closed_at, open_takedowns=_open_takedowns_count())
         .order_by(F("closed_at").desc(nulls_last=True), "-pk")
@@ -327,12 +320,10 @@ def studio_leases_on_terms(studio: Studio | None, terms: LeaseTerms) -> QuerySet
 def leases_visible_with_open_takedowns(user) -> QuerySet[Lease]:
     """The leases `user` may see, newest request first, each annotated with `open_takedowns`:
     notices still waiting for the studio to acknowledge or to attest deletion."""
-
-    needs_action = [Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED]
     return (
         leases_visible_to(user)
         .select_related("terms__dataset", "version__dataset")
-        .annotate(open_takedowns=Count("takedowns", filter=Q(takedowns__status__in=needs_action)))
+        .annotate(open_takedowns=_open_takedowns_count())
         .order_by("-requested_at", "-pk")
     )
 
@@ -486,7 +477,9 @@ def withdrawal_takedowns(grant, *, at: datetime | None = None) -> dict[int, list
             )
         )
         noticed = set(
-            takedowns_open().filter(lease_id=lease_id, asset_id__in=before).values_list("asset_id", flat=True)
+            Takedown.objects.open()
+            .filter(lease_id=lease_id, asset_id__in=before)
+            .values_list("asset_id", flat=True)
         )
         losing = sorted(before - after - noticed, key=str)
         if losing:
@@ -547,11 +540,6 @@ def takedowns_from_withdrawal(withdrawal) -> QuerySet[Takedown]:
     )
 
 
-def takedowns_open() -> QuerySet[Takedown]:
-    """Takedown notices on any lease that the studio has not closed by attesting deletion."""
-    return Takedown.objects.filter(status__in=[Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED])
-
-
 def takedown_deadline() -> timedelta:
     """How long a studio has, from the notice, to attest deletion of a withdrawn asset."""
     return timedelta(days=settings.TAKEDOWN_DEADLINE_DAYS)
@@ -564,7 +552,7 @@ def takedowns_past_half_time(*, at: datetime | None = None) -> QuerySet[Takedown
     at = at or timezone.now()
     deadline = takedown_deadline()
     return (
-        takedowns_open()
+        Takedown.objects.open()
         .filter(issued_at__lte=at - deadline / 2)
         .annotate(due_at=ExpressionWrapper(F("issued_at") + deadline, output_field=DateTimeField()))
         .select_related("lease__studio", "asset")
@@ -573,10 +561,8 @@ def takedowns_past_half_time(*, at: datetime | None = None) -> QuerySet[Takedown
 
 
 def _open_takedowns_count():
-
-    return Count(
-        "takedowns", filter=Q(takedowns__status__in=[Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED])
-    )
+    """Per lease, the notices `Takedown.objects.open()` counts."""
+    return Count("takedowns", filter=Q(takedowns__status__in=Takedown.OPEN_STATUSES))
 
 
 def catalogue_offer(terms: LeaseTerms, *, at: datetime | None = None, dataset: dict | None = None) -> dict:

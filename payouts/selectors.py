@@ -30,7 +30,7 @@ def rate_history() -> QuerySet[RateSetting]:
     return RateSetting.objects.select_related("set_by").order_by("-effective_at", "-pk")
 
 
-def period_ledger_balances(period: Period) -> bool:
+def period_ledger_is_balanced(period: Period) -> bool:
     """True when the period's ledger entries sum to zero."""
     total = LedgerEntry.objects.filter(transaction__period=period).aggregate(t=Sum("amount_cents"))["t"]
     return (total or 0) == 0
@@ -43,7 +43,7 @@ def period_books_check(period: Period) -> dict:
     return {
         "revenue_adds_up": period.revenue_cents
         == period.admin_fee_cents + period.pension_cents + period.net_cents,
-        "ledger_balanced": period_ledger_balances(period),
+        "ledger_balanced": period_ledger_is_balanced(period),
     }
 
 
@@ -89,13 +89,6 @@ def member_earnings(member: Member) -> dict:
 def member_balance_cents(member: Member) -> int:
     """What the trust owes the member now (credits on their payable account)."""
     return -ledger.balance_of(ledger.member_payable_code(member))
-
-
-def earnings_by_lease(member: Member) -> dict[int, int]:
-    totals: dict[int, int] = defaultdict(int)
-    for lease_id, net in MemberEarning.objects.filter(member=member).values_list("lease_id", "net_cents"):
-        totals[lease_id] += net
-    return dict(totals)
 
 
 def member_lease_history(member: Member) -> list[dict]:
@@ -310,12 +303,12 @@ def operations_overview(*, at=None) -> dict:
     unpayable = unpayable_members().order_by("-reason", "-owed_cents", "member_number")
     return {
         "currency": settings.TRUST_CURRENCY,
-        "lease_requests": Lease.objects.filter(status=Lease.Status.REQUESTED).count(),
+        "lease_requests": Lease.objects.requested().count(),
         "open_periods": list(Period.objects.filter(status=Period.Status.OPEN).order_by("start")),
         "closing_periods": list(Period.objects.filter(status=Period.Status.CLOSING).order_by("start")),
-        "last_closed": Period.objects.filter(status=Period.Status.CLOSED).order_by("-end", "-pk").first(),
+        "last_closed": Period.objects.closed().order_by("-end", "-pk").first(),
         "trial_balance_cents": trial_balance,
-        "ledger_balances": trial_balance == 0,
+        "ledger_is_balanced": trial_balance == 0,
         "owed_cents": sum(figures["cents"] for figures in totals.values()),
         "members_owed_count": sum(figures["members"] for figures in totals.values()),
         "members_owed": list(owed.order_by("-owed_cents", "member_number")[:OVERVIEW_ROWS]),
@@ -350,7 +343,7 @@ def member_statement_periods(member: Member) -> QuerySet[Period]:
     and those that ended after they were enrolled (a statement of zeros)."""
 
     return (
-        Period.objects.filter(status=Period.Status.CLOSED)
+        Period.objects.closed()
         .filter(Q(earnings__member=member) | Q(end__gt=member.created_at))
         .distinct()
         .order_by("start", "pk")

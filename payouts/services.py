@@ -103,13 +103,13 @@ def period_request_close(*, actor, period: Period) -> tuple[Period, bool]:
         raise Conflict("a period can only be closed once it has ended", code="period_not_ended")
     from .tasks import close_period
 
-    _claim(period)
+    _begin_closing(period)
     audit.record(actor=actor, action="period.close_requested", subject=period)
     transaction.on_commit(lambda: close_period.delay(period.pk))
     return period, True
 
 
-def _claim(period: Period) -> None:
+def _begin_closing(period: Period) -> None:
     """Move an open period to closing with the rates in force now (under the row lock)."""
     if period.status != Period.Status.OPEN:
         return
@@ -214,7 +214,7 @@ def period_close(*, period_id: int, progress=None) -> Period:
             return period
         if period.end > timezone.now():
             raise Conflict("a period can only be closed once it has ended", code="period_not_ended")
-        _claim(period)
+        _begin_closing(period)
     for lease in leases_with_revenue(period).select_related("studio"):
         _distribute_one(period, lease)
         if progress:

@@ -43,9 +43,7 @@ def licensable_assets(
     `capture` grant and an active grant for each of `uses` (on the asset or on all their
     assets). Manifest, gateway and distribution all ask this one question; a withdrawal's
     preview asks it "what if" one grant were withdrawn or still in force (see `active_grants`)."""
-    qs = assets.filter(status=Asset.Status.AVAILABLE).filter(
-        Exists(AssetContributor.objects.filter(asset=OuterRef("pk")))
-    )
+    qs = assets.available().filter(Exists(AssetContributor.objects.filter(asset=OuterRef("pk"))))
     for use in sorted({FIRST_OPT_IN, *uses}):
         grants = active_grants(use=use, at=at, as_if_withdrawn=as_if_withdrawn, as_if_in_force=as_if_in_force)
         covering_grant = grants.filter(
@@ -134,7 +132,7 @@ def assets_addable_to(
     """Available assets not yet in the dataset's working set: optionally of one kind, and
     optionally licensable at `at` (default now) for one use."""
 
-    qs = Asset.objects.filter(status=Asset.Status.AVAILABLE).exclude(dataset_items__dataset=dataset)
+    qs = Asset.objects.available().exclude(dataset_items__dataset=dataset)
     if kind:
         qs = qs.filter(kind=kind)
     if use:

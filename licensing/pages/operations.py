@@ -17,10 +17,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from trust.errors import NotFound
 from trust.lists import csv_response, portal_list, wants_csv
-from trust.portal import admin_required, perform
+from trust.portal import admin_required, run_service_with_messages
 
 from .. import selectors, services
-from ..models import Lease, LeaseTerms, Studio, UsageEvent
+from ..models import Lease, LeaseTerms, Studio, Takedown, UsageEvent
 from .forms_operations import ReasonForm, StaffForm, StudioEnrolForm, TermsForm
 from .lists_operations import StudioFilter
 
@@ -65,21 +65,12 @@ def leases(request):
         {
             "waiting": waiting,
             "active": active,
-            "open_takedowns": selectors.takedowns_open().count(),
+            "open_takedowns": Takedown.objects.open().count(),
             "closed": list(closed[:CLOSED_SHOWN]),
             "closed_count": closed.count(),
             "now": now,
         },
     )
-
-
-def _token_status(token, lease: Lease, now) -> str:
-    """How a token reads to an administrator; a token of an ended lease opens nothing."""
-    if token.revoked_at:
-        return "revoked"
-    if lease.status != Lease.Status.ACTIVE:
-        return "lease ended"
-    return "expired" if token.expires_at <= now else "active"
 
 
 @admin_required
@@ -96,16 +87,13 @@ def lease_detail(request, lease_id):
         }
         for kind in UsageEvent.Kind
     ]
-    tokens = [
-        {"token": token, "status": _token_status(token, lease, now)} for token in selectors.tokens_of(lease)
-    ]
     context = {
         "lease": lease,
         "terms": lease.terms,
         # Uses and prices are copied onto the lease at approval; before that, the terms' own.
         "priced": lease if lease.version_id else lease.terms,
         "usage": usage,
-        "tokens": tokens,
+        "tokens": list(selectors.tokens_of(lease)),
         "takedowns": list(selectors.takedowns_for(lease)),
         "now": now,
     }
@@ -136,7 +124,7 @@ def lease_approve(request, lease_id):
     approve."""
     lease = _lease(request, lease_id)
     if request.method == "POST":
-        perform(
+        run_service_with_messages(
             request,
             lambda: services.lease_approve(actor=request.user, lease=lease),
             success=f"Lease #{lease.pk} for {lease.studio} approved: it is active now.",
@@ -159,7 +147,7 @@ def _decide_with_reason(request, lease_id, service, *, verb: str, outcome: str):
     if not form.is_valid():
         messages.error(request, f"Give the studio a reason before you {verb} lease #{lease.pk}.")
     else:
-        perform(
+        run_service_with_messages(
             request,
             lambda: service(actor=request.user, lease=lease, reason=form.cleaned_data["reason"]),
             success=f"Lease #{lease.pk} for {lease.studio} {outcome}",
@@ -196,8 +184,8 @@ def lease_revoke(request, lease_id):
     context = {
         "lease": lease,
         "now": timezone.now(),
-        "working_tokens": selectors.tokens_working(lease).count(),
-        "open_takedowns": selectors.takedowns_open().filter(lease=lease).count(),
+        "working_tokens": lease.tokens.live().count(),
+        "open_takedowns": Takedown.objects.open().filter(lease=lease).count(),
         "next": _next(request),
     }
     return render(request, "licensing/operations/lease_revoke.html", context)
@@ -207,7 +195,7 @@ def lease_revoke(request, lease_id):
 def terms(request):
     form = TermsForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        created = perform(
+        created = run_service_with_messages(
             request,
             lambda: services.terms_create(actor=request.user, **form.service_arguments()),
             success=f"Terms “{form.cleaned_data['title']}” created and offered in the catalogue.",
@@ -223,7 +211,7 @@ def terms(request):
 
 def _set_active(request, terms_id, *, active: bool):
     row = get_object_or_404(LeaseTerms, pk=terms_id)
-    perform(
+    run_service_with_messages(
         request,
         lambda: services.terms_set_active(actor=request.user, terms=row, active=active),
         success=f"Terms “{row.title}” "
@@ -271,7 +259,7 @@ def studios(request):
 def studio_enrol(request):
     form = StudioEnrolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        staff = perform(
+        staff = run_service_with_messages(
             request,
             lambda: services.studio_enrol(actor=request.user, **form.cleaned_data),
             success=lambda staff: (
@@ -291,7 +279,7 @@ def studio_detail(request, studio_id):
     form = StaffForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        staff = perform(
+        staff = run_service_with_messages(
             request,
             lambda: services.studio_add_staff(
                 actor=request.user,

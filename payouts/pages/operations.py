@@ -16,7 +16,7 @@ from sepaxml.utils import int_to_decimal_str
 
 from trust.errors import DomainError
 from trust.lists import csv_response, portal_list, wants_csv
-from trust.portal import admin_required, perform
+from trust.portal import admin_required, run_service_with_messages
 from trust.templatetags.portal import money
 
 from .. import payout_files, selectors, services
@@ -39,7 +39,7 @@ def rates(request):
     in_force = services.rates_in_force()
     form = RatesForm(request.POST or None, in_force=in_force)
     if request.method == "POST" and form.is_valid():
-        done = perform(
+        done = run_service_with_messages(
             request,
             lambda: services.rates_set(actor=request.user, **form.cleaned_data),
             success="The new rates are in force from now on; periods closed from now use them.",
@@ -61,7 +61,7 @@ def _next_period_dates() -> dict:
 def periods(request):
     form = PeriodForm(request.POST or None, initial=_next_period_dates())
     if request.method == "POST" and form.is_valid():
-        period = perform(
+        period = run_service_with_messages(
             request,
             lambda: services.period_create(actor=request.user, **form.bounds()),
             success="Period created.",
@@ -85,7 +85,7 @@ def period_detail(request, period_id):
 @require_POST
 def period_close(request, period_id):
     period = get_object_or_404(Period, pk=period_id)
-    perform(
+    run_service_with_messages(
         request,
         lambda: services.period_request_close(actor=request.user, period=period),
         success="Closing started: each lease's revenue is being distributed to its members.",
@@ -135,7 +135,7 @@ def payout_batch_new(request):
         request.POST or None, initial={"execution_date": timezone.localdate() + timedelta(days=1)}
     )
     if request.method == "POST" and form.is_valid():
-        batch = perform(
+        batch = run_service_with_messages(
             request,
             lambda: services.payout_batch_create(
                 actor=request.user, execution_date=form.cleaned_data["execution_date"]

@@ -9,6 +9,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from licensing import services as licensing
+from licensing import tokens as lease_tokens
 from licensing.models import Lease
 from payouts.models import LeaseRevenue, Period
 from payouts.selectors import operations_overview
@@ -67,7 +68,7 @@ def test_closing_the_open_period_shows_its_result_and_a_balanced_ledger(browser,
     period = Period.objects.get(status=Period.Status.OPEN)
     lease = Lease.objects.get(status=Lease.Status.ACTIVE)
     staff = get_user_model().objects.get(username="studio")
-    token, _ = licensing.token_mint(actor=staff, lease=lease, name="browser-test")
+    token, _ = lease_tokens.lease_token_mint(actor=staff, lease=lease, name="browser-test")
     now = timezone.now()
     during = period.start + (now - period.start) / 2
     asset = lease.version.assets.first()

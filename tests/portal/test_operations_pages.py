@@ -231,7 +231,7 @@ def test_a_closed_period_shows_its_split_and_that_its_ledger_balances(as_admin):
     assert f'id="period-net">{money(period.net_cents)} ' in page
     assert period.revenue_cents == period.admin_fee_cents + period.pension_cents + period.net_cents
     assert "adds up" in page
-    assert selectors.period_ledger_balances(period)
+    assert selectors.period_ledger_is_balanced(period)
     assert "Period's ledger balances: <strong>yes</strong>" in page
     rows = LeaseRevenue.objects.filter(period=period)
     assert rows.count() >= 1

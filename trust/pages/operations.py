@@ -16,7 +16,7 @@ from .. import audit, selectors, services
 from ..consent import LICENSABLE_USES
 from ..lists import csv_response, portal_list, wants_csv
 from ..models import Asset, Dataset
-from ..portal import admin_required, perform
+from ..portal import admin_required, run_service_with_messages
 from .forms_operations import AssetFilterForm, DatasetForm, MemberEnrolForm
 from .lists_operations import AuditFilter, MemberFilter
 
@@ -28,7 +28,7 @@ CANDIDATES_SHOWN = 200
 def datasets(request):
     form = DatasetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        dataset = perform(
+        dataset = run_service_with_messages(
             request,
             lambda: services.dataset_create(actor=request.user, **form.cleaned_data),
             success="Dataset created: add assets to its draft, then freeze a version.",
@@ -85,7 +85,7 @@ def dataset_freeze(request, dataset_id):
     if request.method == "GET":
         context = {"dataset": dataset, "preview": selectors.dataset_freeze_preview(dataset)}
         return render(request, "trust/operations/dataset_freeze.html", context)
-    perform(
+    run_service_with_messages(
         request,
         lambda: services.dataset_freeze(actor=request.user, dataset=dataset),
         success=lambda version: f"Frozen as version {version.number}: leases approved from now pin it.",
@@ -101,7 +101,7 @@ def dataset_add_assets(request, dataset_id):
     if not asset_ids:
         messages.error(request, "Choose at least one asset to add.")
     else:
-        perform(
+        run_service_with_messages(
             request,
             lambda: services.dataset_add_assets(actor=request.user, dataset=dataset, asset_ids=asset_ids),
             success=lambda added: (
@@ -166,7 +166,7 @@ def members(request):
 def member_enrol(request):
     form = MemberEnrolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        member = perform(
+        member = run_service_with_messages(
             request,
             lambda: services.member_enrol(actor=request.user, **form.cleaned_data),
             success=lambda member: (

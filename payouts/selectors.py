@@ -3,7 +3,7 @@
 from collections import defaultdict
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
 from django.utils import timezone
 
 from licensing.models import Lease, UsageEvent
@@ -13,6 +13,7 @@ from trust.models import Member, Use
 
 from . import ledger
 from .charts import period_label, period_last_day
+from .metering import usage_in
 from .models import Account, LeaseRevenue, LedgerEntry, MemberEarning, Period, RateSetting
 
 
@@ -24,6 +25,55 @@ def period_ledger_balances(period: Period) -> bool:
     """True when the period's ledger entries sum to zero."""
     total = LedgerEntry.objects.filter(transaction__period=period).aggregate(t=Sum("amount_cents"))["t"]
     return (total or 0) == 0
+
+
+# What one usage event is charged: its quantity times its lease's unit price for its kind.
+EVENT_CHARGE = F("quantity") * Case(
+    When(kind=UsageEvent.Kind.DOWNLOAD, then=F("lease__price_per_download_cents")),
+    When(kind=UsageEvent.Kind.TRAINING_RUN, then=F("lease__price_per_training_run_cents")),
+    When(kind=UsageEvent.Kind.GENERATED_SECOND, then=F("lease__price_per_generated_second_cents")),
+    default=0,
+)
+
+
+def period_accrued_revenue(period: Period, *, at=None) -> dict:
+    """The revenue a period has earned so far, by the rule its close applies: the flat fee of
+    each lease approved in it, plus usage dated in it times the lease's unit prices. Two
+    aggregate queries whatever the volume; integers only. The admin fee and pension are not
+    split here: they take the rates in force when the period closes. `ended` says whether the
+    period can be closed yet."""
+    at = at or timezone.now()
+    flat = Lease.objects.filter(starts_at__gte=period.start, starts_at__lt=period.end).aggregate(
+        cents=Sum("flat_fee_cents"), leases=Count("pk")
+    )
+    usage = {
+        row["kind"]: row
+        for row in usage_in(period)
+        .values("kind")
+        .annotate(units=Sum("quantity"), cents=Sum(EVENT_CHARGE))
+        .order_by()
+    }
+    by_kind = [
+        {
+            "kind": kind,
+            "label": kind.label,
+            "quantity": usage.get(kind, {}).get("units") or 0,
+            "cents": usage.get(kind, {}).get("cents") or 0,
+        }
+        for kind in UsageEvent.Kind
+    ]
+    flat_cents = flat["cents"] or 0
+    usage_cents = sum(row["cents"] for row in by_kind)
+    return {
+        "currency": settings.TRUST_CURRENCY,
+        "ended": period.end <= at,
+        "through": min(at, period.end),
+        "flat_fee_cents": flat_cents,
+        "leases_approved": flat["leases"],
+        "usage_cents": usage_cents,
+        "usage_by_kind": by_kind,
+        "revenue_cents": flat_cents + usage_cents,
+    }
 
 
 def member_earnings(member: Member) -> dict:

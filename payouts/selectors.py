@@ -4,6 +4,7 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
+from django.db.models.functions import Right
 from django.utils import timezone
 
 from licensing.models import Lease, UsageEvent
@@ -14,7 +15,7 @@ from trust.models import Member, Use
 from . import ledger
 from .charts import period_label, period_last_day
 from .metering import usage_in
-from .models import Account, LeaseRevenue, LedgerEntry, MemberEarning, Period, RateSetting
+from .models import Account, LeaseRevenue, LedgerEntry, MemberEarning, PayoutItem, Period, RateSetting
 
 
 def rate_history() -> QuerySet[RateSetting]:
@@ -243,7 +244,29 @@ def period_lease_revenues(period: Period) -> QuerySet[LeaseRevenue]:
     )
 
 
-# --- Member pages: earnings per period, where they came from, statements ----------------------
+# --- Member pages: earnings per period, where they came from, payouts, statements ------------
+
+
+def member_paid_cents(member: Member) -> int:
+    """Everything the trust has paid the member so far."""
+    return PayoutItem.objects.filter(member=member).aggregate(total=Sum("amount_cents"))["total"] or 0
+
+
+def member_payouts(member: Member) -> QuerySet:
+    """Every payment the trust made to the member, newest first, as plain rows: the batch, when
+    it was made and paid, the amount, and only the last four characters of the account it went
+    to (the account snapshotted in the batch, so a later change of bank does not rewrite it)."""
+    return (
+        PayoutItem.objects.filter(member=member)
+        .annotate(
+            created_at=F("batch__created_at"),
+            execution_date=F("batch__execution_date"),
+            currency=F("batch__currency"),
+            account_ends=Right("iban", 4),
+        )
+        .values("batch_id", "amount_cents", "created_at", "execution_date", "currency", "account_ends")
+        .order_by("-batch__created_at", "-batch_id")
+    )
 
 
 def member_statement_periods(member: Member) -> QuerySet[Period]:

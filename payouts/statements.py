@@ -28,9 +28,14 @@ def amount(cents: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
+def safe_filename_part(text: str) -> str:
+    """Letters, digits, - and _ only: safe in a Content-Disposition header."""
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+
+
 def filename(statement: dict, extension: str) -> str:
     """guildtrust-statement-M-0001-2026-08-01.csv: safe in a Content-Disposition header."""
-    number = "".join(c if c.isalnum() or c in "-_" else "-" for c in statement["member_number"])
+    number = safe_filename_part(statement["member_number"])
     return f"guildtrust-statement-{number}-{statement['first_day']:%Y-%m-%d}.{extension}"
 
 

@@ -245,6 +245,11 @@ class Command(BaseCommand):
             else:
                 clock.at(start + timedelta(days=1, hours=9))
                 payouts.period_close(period_id=Period.objects.get(end=start).pk)
+                if back == 2:  # the first payout, once two months of royalties are in
+                    clock.at(start + timedelta(days=1, hours=11))
+                    payouts.payout_batch_create(
+                        actor=admin, execution_date=(start + timedelta(days=3)).date()
+                    )
                 clock.at(start + timedelta(days=2, hours=9))
             _, secret = licensing.token_mint(
                 actor=staff, lease=lease, name=f"render-farm {start:%b %Y}", lifetime=timedelta(days=30)

@@ -15,7 +15,16 @@ from trust.models import Member, Use
 from . import ledger
 from .charts import period_label, period_last_day
 from .metering import usage_in
-from .models import Account, LeaseRevenue, LedgerEntry, MemberEarning, PayoutItem, Period, RateSetting
+from .models import (
+    Account,
+    LeaseRevenue,
+    LedgerEntry,
+    MemberEarning,
+    MemberEarningLine,
+    PayoutItem,
+    Period,
+    RateSetting,
+)
 
 
 def rate_history() -> QuerySet[RateSetting]:
@@ -284,12 +293,23 @@ def member_statement_periods(member: Member) -> QuerySet[Period]:
 def member_earnings_by_period(member: Member, *, earnings: dict | None = None) -> list[dict]:
     """Net and pension for each of the member's statement periods, oldest first: the figures of
     `member_earnings` (pass its result to save reading it twice), zeros where they earned
-    nothing."""
+    nothing; with the lease revenue attributed to them and the trust's admin fee on it (from
+    the statement lines, one aggregate query)."""
 
     earned = {row["period"]: row for row in (earnings or member_earnings(member))["periods"]}
+    fees = {
+        row["earning__period"]: row
+        for row in MemberEarningLine.objects.filter(
+            earning__member=member, earning__period__status=Period.Status.CLOSED
+        )
+        .values("earning__period")
+        .annotate(fee=Sum("admin_fee_cents"), revenue=Sum("revenue_cents"))
+        .order_by()
+    }
     rows = []
     for period in member_statement_periods(member):
         figures = earned.get(period.pk, {})
+        itemised = fees.get(period.pk, {})
         rows.append(
             {
                 "period": period.pk,
@@ -299,6 +319,8 @@ def member_earnings_by_period(member: Member, *, earnings: dict | None = None) -
                 "label": period_label(period.start, period.end),
                 "net_cents": figures.get("net_cents", 0),
                 "pension_cents": figures.get("pension_cents", 0),
+                "admin_fee_cents": itemised.get("fee") or 0,
+                "revenue_cents": itemised.get("revenue") or 0,
             }
         )
     return rows
@@ -340,31 +362,78 @@ def member_earnings_breakdown(member: Member) -> dict:
     }
 
 
+USE_LABELS = dict(MemberEarningLine.Use.choices)
+USE_RANK = {use: index for index, use in enumerate(MemberEarningLine.Use.values)}
+# Earnings posted before statements were itemised by use have one line of this kind.
+NOT_ITEMISED = "all uses (not itemised)"
+
+
+def _statement_lines(earnings: list[MemberEarning]) -> dict[int, list[dict]]:
+    """The use lines of each earning (one query for them all), in the order of the uses."""
+    lines: dict[int, list[dict]] = defaultdict(list)
+    for row in MemberEarningLine.objects.filter(earning__in=[e.pk for e in earnings]).values(
+        "earning_id", "use", "revenue_cents", "admin_fee_cents", "pension_cents", "net_cents"
+    ):
+        lines[row["earning_id"]].append(
+            {
+                "use": row["use"],
+                "label": USE_LABELS.get(row["use"], row["use"]),
+                "revenue_cents": row["revenue_cents"],
+                "admin_fee_cents": row["admin_fee_cents"],
+                "gross_cents": row["pension_cents"] + row["net_cents"],
+                "pension_cents": row["pension_cents"],
+                "net_cents": row["net_cents"],
+            }
+        )
+    for rows in lines.values():
+        rows.sort(key=lambda line: USE_RANK.get(line["use"], len(USE_RANK)))
+    return lines
+
+
 def member_statement(member: Member, period_id: int) -> dict:
-    """The member's statement for one of their statement periods: who they are, the period,
-    and their earnings lease by lease (studio, dataset, gross, pension, net) with totals.
-    NotFound for a period that is not closed or not the member's business."""
+    """The member's statement for one of their statement periods: who they are, the period and
+    its rates, and their earnings lease by lease and, within a lease, use by use: the lease
+    revenue attributed to them, the trust's admin fee on it, their gross, the pension credit
+    and their net. Lines add up to their lease, leases to the totals, and the totals are the
+    period's figures in `member_earnings`. NotFound for a period that is not closed or not the
+    member's business."""
 
     period = member_statement_periods(member).filter(pk=period_id).first()
     if period is None:
         raise NotFound("no statement for this period", code="statement_not_found")
-    earnings = (
+    earnings = list(
         MemberEarning.objects.filter(member=member, period=period)
         .select_related("lease__studio", "lease__version__dataset")
         .order_by("lease_id")
     )
-    rows = [
-        {
-            "lease": row.lease_id,
-            "studio": row.lease.studio.name,
-            "dataset": row.lease.version.dataset.title if row.lease.version_id else "",
-            "version": row.lease.version.number if row.lease.version_id else None,
-            "gross_cents": row.gross_cents,
-            "pension_cents": row.pension_cents,
-            "net_cents": row.net_cents,
-        }
-        for row in earnings
-    ]
+    lines = _statement_lines(earnings)
+    rows = []
+    for earning in earnings:
+        mine = lines.get(earning.pk) or [
+            {
+                "use": None,
+                "label": NOT_ITEMISED,
+                "revenue_cents": None,
+                "admin_fee_cents": None,
+                "gross_cents": earning.gross_cents,
+                "pension_cents": earning.pension_cents,
+                "net_cents": earning.net_cents,
+            }
+        ]
+        rows.append(
+            {
+                "lease": earning.lease_id,
+                "studio": earning.lease.studio.name,
+                "dataset": earning.lease.version.dataset.title if earning.lease.version_id else "",
+                "version": earning.lease.version.number if earning.lease.version_id else None,
+                "lines": mine,
+                "revenue_cents": sum(line["revenue_cents"] or 0 for line in mine),
+                "admin_fee_cents": sum(line["admin_fee_cents"] or 0 for line in mine),
+                "gross_cents": earning.gross_cents,
+                "pension_cents": earning.pension_cents,
+                "net_cents": earning.net_cents,
+            }
+        )
     return {
         "period": period.pk,
         "label": period_label(period.start, period.end),
@@ -372,12 +441,15 @@ def member_statement(member: Member, period_id: int) -> dict:
         "end": period.end,
         "first_day": timezone.localtime(period.start).date(),
         "last_day": period_last_day(period.start, period.end),
+        "admin_fee_bps": period.admin_fee_bps,
+        "pension_bps": period.pension_bps,
         "member_name": member.display_name,
         "member_number": member.member_number,
         "currency": settings.TRUST_CURRENCY,
         "trust_name": settings.TRUST_NAME,
         "rows": rows,
-        "gross_cents": sum(row["gross_cents"] for row in rows),
-        "pension_cents": sum(row["pension_cents"] for row in rows),
-        "net_cents": sum(row["net_cents"] for row in rows),
+        **{
+            key: sum(row[key] for row in rows)
+            for key in ("revenue_cents", "admin_fee_cents", "gross_cents", "pension_cents", "net_cents")
+        },
     }

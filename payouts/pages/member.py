@@ -140,6 +140,8 @@ def statement_list(request):
             "periods": list(reversed(periods)),
             "total_net_cents": sum(row["net_cents"] for row in periods),
             "total_pension_cents": sum(row["pension_cents"] for row in periods),
+            "total_admin_fee_cents": sum(row["admin_fee_cents"] for row in periods),
+            "total_revenue_cents": sum(row["revenue_cents"] for row in periods),
         },
     )
 

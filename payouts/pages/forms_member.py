@@ -7,6 +7,9 @@ class BankAccountForm(forms.Form):
     """Shape only: the IBAN's check digits, the BIC and the password are checked by
     `trust.services.member_set_bank_account`."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, label_suffix="", **kwargs)
+
     iban = forms.CharField(
         label="IBAN",
         max_length=42,

@@ -53,7 +53,7 @@ def test_the_member_sees_each_payout_with_its_date_amount_and_account_ending(ali
     item = PayoutItem.objects.get(member=world.cast.alice)
     assert item.amount_cents == 1368
     made, due = f"{paid.created_at:%Y-%m-%d}", f"{paid.execution_date:%Y-%m-%d}"
-    assert f"Batch #{paid.pk} {made} paid on {due} ending …3000 13.68" in text
+    assert f"{made} Batch #{paid.pk}, paid on {due} 13.68 ending …3000" in text
     assert "Paid to you so far 13.68 USD" in text
     assert "Balance waiting to be paid 0.00 USD" in text
     assert "Showing 1–1 of 1" in text
@@ -63,7 +63,7 @@ def test_the_member_sees_each_payout_with_its_date_amount_and_account_ending(ali
 def test_another_members_payouts_are_not_shown(client, world, paid):
     client.force_login(world.cast.bob.user)
     text = _text(client.get(URL))
-    assert "ending …5555 3.42" in text and "13.68" not in text and "…3000" not in text
+    assert "3.42 ending …5555" in text and "13.68" not in text and "…3000" not in text
 
 
 def test_a_member_never_paid_sees_an_empty_state_and_the_bank_form(client, world):

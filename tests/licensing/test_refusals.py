@@ -79,6 +79,7 @@ MEMBER_ONLY = [
 STUDIO_ONLY = [
     ("get", "/api/v1/catalog/", None),
     ("post", "/api/v1/leases/", {"terms": 1, "purpose": "p"}),
+    ("post", "/api/v1/leases/{lease}/cancel/", None),
     ("get", "/api/v1/charges/", None),
     ("post", "/api/v1/takedowns/1/acknowledge/", None),
     ("post", "/api/v1/takedowns/1/attest/", {"statement": "deleted"}),

@@ -185,3 +185,11 @@ def test_the_member_nav_links_to_payouts(alice):
         f'<a href="{reverse("member-payouts")}">Payouts</a>'
         in alice.get(reverse("member-home")).content.decode()
     )
+
+
+def test_the_page_reads_a_fixed_number_of_queries_however_many_payouts(
+    alice, paid_three_times, django_assert_max_num_queries
+):
+    # Session, user, member, the page of payouts and its count, balance and total paid.
+    with django_assert_max_num_queries(12):
+        assert alice.get(URL).status_code == 200

@@ -112,7 +112,9 @@ def test_the_csv_and_the_pain001_file_add_up(world, closed, as_user):
 
 def test_a_formula_in_an_account_name_is_written_as_text_in_the_batch_csv(world, closed, as_user):
     as_user(world.cast.alice).put(
-        "/api/v1/me/bank-account/", {"iban": ALICE_IBAN, "account_name": '=HYPERLINK("x")'}, format="json"
+        "/api/v1/me/bank-account/",
+        {"iban": ALICE_IBAN, "account_name": '=HYPERLINK("x")', "current_password": PASSWORD},
+        format="json",
     )
     admin = as_user(world.cast.admin)
     batch = admin.post("/api/v1/payouts/batches/", {"minimum_cents": 1}, format="json").json()

@@ -10,9 +10,9 @@ from django.shortcuts import redirect, render
 from django.urls import path
 
 from trust import services as trust_services
+from trust.consent import in_use_order
 from trust.errors import NotFound
 from trust.lists import csv_response, filtered_queryset, portal_list, wants_csv
-from trust.models import Use
 from trust.portal import member_required, perform
 from trust.selectors import member_of
 
@@ -21,8 +21,6 @@ from ..charts import bar_chart
 from ..models import PayoutItem
 from .forms_member import BankAccountForm
 
-# Uses are listed in the order members see them on the consent page.
-USE_ORDER = {use.value: index for index, use in enumerate(Use)}
 # The home chart shows the latest periods; every one of them has a row on the statements page.
 CHART_PERIODS = 12
 PAYOUTS_PER_PAGE = 50
@@ -54,7 +52,7 @@ def home(request):
 def leases(request):
     history = selectors.member_lease_history(member_of(request.user))
     for row in history:
-        row["uses"] = sorted(row["uses"], key=lambda use: (USE_ORDER.get(use, len(USE_ORDER)), use))
+        row["uses"] = in_use_order(row["uses"])
     totals = {
         key: sum(row[key] for row in history)
         for key in ("downloads_of_my_assets", "net_cents", "pension_cents")

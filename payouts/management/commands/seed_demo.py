@@ -24,7 +24,8 @@ from licensing import services as licensing
 from payouts import services as payouts
 from payouts.models import Period
 from trust import services as trust
-from trust.models import Asset, Use
+from trust.consent import Use
+from trust.models import Asset
 
 DEMO_PASSWORD = "guildtrust-demo"
 MEMBERS = [
@@ -202,7 +203,7 @@ class Command(BaseCommand):
             actor=admin,
             dataset=dataset,
             title="Training & background placement, 180 days",
-            permitted_uses=["training", "replica_passive"],
+            permitted_uses=[Use.TRAINING, Use.REPLICA_PASSIVE],
             duration_days=180,
             flat_fee_cents=120_000,
             price_per_download_cents=50,
@@ -214,7 +215,7 @@ class Command(BaseCommand):
             actor=admin,
             dataset=dataset,
             title="Crowd generation, 30 days",
-            permitted_uses=["crowd_generation"],
+            permitted_uses=[Use.CROWD_GENERATION],
             duration_days=30,
             flat_fee_cents=45_000,
             price_per_generated_second_cents=3,

@@ -142,3 +142,26 @@ def user_token_authenticate(secret: str):
     refuse_unless_active(token_state(token, at=now))
     record_use(token, at=now)
     return token
+
+
+@transaction.atomic
+def user_tokens_revoke_all(*, user, actor, reason: str) -> int:
+    """Every live `ut_` token of `user` revoked in one statement ("sign out everywhere", or a
+    password that changed); audited with the count. Returns how many were revoked."""
+    from . import audit  # audit imports the models, which import this module
+
+    revoked = _user_tokens().objects.live().filter(user=user).update(revoked_at=timezone.now())
+    audit.record(
+        actor=actor, action="user.tokens_revoked", subject=user, data={"reason": reason, "tokens": revoked}
+    )
+    return revoked
+
+
+def revoke_user_tokens_on_password_change(sender, instance, created: bool, **kwargs) -> None:
+    """post_save of the user model. `set_password` leaves the raw password on the instance until
+    its save completes, so every way a password changes (the change and reset pages, the admin,
+    `changepassword`) ends the user's API tokens. Other sessions end by Django's own session hash."""
+    if created or getattr(instance, "_password", None) is None:
+        return
+    if _user_tokens().objects.live().filter(user=instance).exists():
+        user_tokens_revoke_all(user=instance, actor=instance, reason="password_changed")

@@ -15,6 +15,10 @@ class TokenResponseSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
+class TokensRevokedSerializer(serializers.Serializer):
+    revoked = serializers.IntegerField(help_text="how many live `ut_` tokens were revoked")
+
+
 class MemberInputSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(write_only=True)

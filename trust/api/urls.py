@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("auth/tokens/revoke-all/", views.TokenRevokeAllView.as_view(), name="api-token-revoke-all"),
     path("members/", views.MemberListView.as_view(), name="api-members"),
     path("assets/", views.AssetListView.as_view(), name="api-assets"),
     path("assets/<uuid:asset_id>/", views.AssetDetailView.as_view(), name="api-asset"),

@@ -54,6 +54,21 @@ class TokenView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class TokenRevokeAllView(APIView):
+    """Sign out everywhere: every `ut_` token of the caller stops working at once."""
+
+    @extend_schema(
+        request=None,
+        responses={200: s.TokensRevokedSerializer},
+        summary="Revoke every `ut_` token of the signed-in user (sign out everywhere)",
+    )
+    def post(self, request):
+        revoked = tokens.user_tokens_revoke_all(
+            user=request.user, actor=request.user, reason="sign_out_everywhere"
+        )
+        return Response({"revoked": revoked})
+
+
 class MemberListView(PagedAPIView):
     permission_classes = [IsTrustAdmin]
 

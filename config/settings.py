@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_celery_beat",
     "django_filters",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -43,6 +44,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused for too many failures into trust.signin.locked_out_response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -82,14 +85,23 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# The client address is REMOTE_ADDR unless this many reverse proxies (that append to
+# X-Forwarded-For) stand in front of the app: with 0 the header is ignored, since anyone can send it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -115,13 +127,30 @@ SHOW_DEMO_LOGINS = env.bool("SHOW_DEMO_LOGINS", default="DATABASE_URL" not in en
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
+_CACHE = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+)
 CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    "default": _CACHE,
+    # Failed sign-ins, shared by every web process when REDIS_URL is set.
+    "login_failures": {**_CACHE, "KEY_PREFIX": "login-failures"},
 }
+
+# Password guessing (django-axes): after LOGIN_FAILURE_LIMIT failures for one account, or from
+# one address, sign-ins are refused (429) for LOGIN_LOCKOUT_MINUTES, on the page and the API.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_CACHE = "login_failures"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.int("LOGIN_LOCKOUT_MINUTES", default=15) / 60  # hours
+AXES_CLIENT_IP_CALLABLE = "trust.signin.client_address"
+AXES_LOCKOUT_CALLABLE = "trust.signin.locked_out_response"
+AXES_ENABLE_ADMIN = False  # the counts live in the cache, not in axes' tables
+if not REDIS_URL:
+    # The embedded default is one process: its local-memory cache is the shared cache.
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
 # Celery: Redis when REDIS_URL is set; otherwise tasks run in-process (embedded default).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost/")
@@ -185,6 +214,8 @@ REST_FRAMEWORK = {
     # Password guessing at the token endpoint is slowed per client address (counted in the cache).
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"auth": env.str("AUTH_TOKEN_RATE", default="30/min")},
+    # The throttle's client address follows the same rule as trust.signin.client_address.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
 SPECTACULAR_SETTINGS = {

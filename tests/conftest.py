@@ -5,10 +5,12 @@ Unit tests run tasks eagerly and keep objects in a temporary local store. Tests 
 started here, and a Celery worker process started here."""
 
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
@@ -198,3 +200,14 @@ def world(cast) -> World:
     token_a, secret_a = lease_tokens.lease_token_mint(actor=cast.carol, lease=lease_a, name="a-farm")
     _, secret_b = lease_tokens.lease_token_mint(actor=cast.dave, lease=lease_b, name="b-farm")
     return World(cast, alice_asset, bob_asset, dataset, terms, lease_a, lease_b, token_a, secret_a, secret_b)
+
+
+@pytest.fixture(autouse=True)
+def _own_login_failure_counts(settings, request):
+    """Failed sign-ins are counted in the shared cache (Redis on the real stack) for minutes:
+    each test counts under its own key prefix, so no test inherits another's lockout."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "login_failures": {**settings.CACHES["login_failures"], "KEY_PREFIX": f"lf-{uuid.uuid4().hex}"},
+    }
+    AxesProxyHandler.get_implementation(force=True)  # it holds on to the cache it was made with

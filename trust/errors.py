@@ -40,3 +40,8 @@ class Gone(DomainError):
 class Invalid(DomainError):
     status = 422
     code = "invalid"
+
+
+class TooManyAttempts(DomainError):
+    status = 429
+    code = "too_many_attempts"

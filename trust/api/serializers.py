@@ -5,6 +5,13 @@ from trust.consent import Use
 from trust.models import Asset, AuditEvent, Consent, Dataset, DatasetVersion, Member
 
 
+class ErrorSerializer(serializers.Serializer):
+    """The shape of every error the API answers."""
+
+    code = serializers.CharField(help_text="stable, for programs")
+    detail = serializers.CharField(help_text="for people")
+
+
 class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"})

@@ -7,8 +7,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from trust import selectors, services, tokens
-from trust.errors import Forbidden, NotFound, Unauthorized
+from trust import selectors, services, signin, tokens
+from trust.errors import Forbidden, NotFound, TooManyAttempts, Unauthorized
 from trust.models import AuditEvent, Consent, Dataset, Member, UserToken
 
 from . import serializers as s
@@ -32,13 +32,17 @@ class TokenView(APIView):
 
     @extend_schema(
         request=s.TokenRequestSerializer,
-        responses={201: s.TokenResponseSerializer},
+        responses={201: s.TokenResponseSerializer, 401: s.ErrorSerializer, 429: s.ErrorSerializer},
         auth=[],
         summary="Exchange a username and password for a `ut_` API token",
     )
     def post(self, request):
         data = validated(s.TokenRequestSerializer, request)
-        user = authenticate(request, username=data["username"], password=data["password"])
+        # The Django request: django-axes marks a locked-out caller on it, as on the login page.
+        django_request = request._request
+        user = authenticate(django_request, username=data["username"], password=data["password"])
+        if getattr(django_request, "axes_locked_out", False):
+            raise TooManyAttempts(signin.LOCKED_OUT_DETAIL, code=signin.LOCKED_OUT_CODE)
         if user is None:
             raise Unauthorized("wrong username or password", code="bad_credentials")
         token, secret = tokens.user_token_mint(user=user)

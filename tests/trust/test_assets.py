@@ -106,7 +106,7 @@ def test_matching_bytes_make_the_asset_available(cast, as_user, django_capture_o
     from trust.storage import get_object_store
 
     asset = _registered(cast)
-    get_object_store().put_bytes(asset.object_key, b"voice session", content_type="audio/wav")
+    get_object_store().put_bytes(asset.staging_key, b"voice session", content_type="audio/wav")
     assert _complete(cast, as_user, asset, django_capture_on_commit_callbacks).status == "available"
 
 
@@ -118,7 +118,7 @@ def test_bytes_that_do_not_match_leave_the_asset_failed(
 
     asset = _registered(cast)
     if stored is not None:
-        get_object_store().put_bytes(asset.object_key, stored, content_type="audio/wav")
+        get_object_store().put_bytes(asset.staging_key, stored, content_type="audio/wav")
     asset = _complete(cast, as_user, asset, django_capture_on_commit_callbacks)
     assert asset.status == "failed" and asset.failure_reason
 
@@ -128,7 +128,7 @@ def test_a_failed_upload_can_be_retried(cast, as_user, django_capture_on_commit_
 
     asset = _registered(cast)
     assert _complete(cast, as_user, asset, django_capture_on_commit_callbacks).status == "failed"
-    get_object_store().put_bytes(asset.object_key, b"voice session", content_type="audio/wav")
+    get_object_store().put_bytes(asset.staging_key, b"voice session", content_type="audio/wav")
     assert _complete(cast, as_user, asset, django_capture_on_commit_callbacks).status == "available"
 
 
@@ -159,7 +159,13 @@ def test_a_large_upload_is_multipart_and_completes_with_its_etags(
     with django_capture_on_commit_callbacks(execute=True):
         done = admin.post(f"/api/v1/assets/{created['id']}/complete/", {"parts": etags}, format="json")
     assert done.status_code == 202
-    assert Asset.objects.get(pk=created["id"]).status == "available"
+    asset = Asset.objects.get(pk=created["id"])
+    assert asset.status == "available"
+    from trust.storage import get_object_store
+
+    # The parts were joined under the staging key and only the verified copy stays.
+    assert get_object_store().size(asset.staging_key) is None
+    assert get_object_store().size(asset.object_key) == len(data)
 
 
 def test_a_co_contributor_who_did_not_upload_is_refused_by_the_service_itself(cast):
@@ -177,3 +183,68 @@ def test_the_api_refuses_a_non_uploader_with_the_services_answer(cast, as_user):
     assert response.status_code == 403 and response.json()["code"] == "not_the_uploader"
     asset.refresh_from_db()
     assert asset.status == Asset.Status.PENDING
+
+
+def _local_path(url: str) -> str:
+    from urllib.parse import urlparse
+
+    parts = urlparse(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def test_a_put_after_completion_cannot_change_the_verified_bytes(
+    cast, client, django_capture_on_commit_callbacks
+):
+    from trust.storage import get_object_store
+
+    data = b"voice session"
+    asset, plan = services.asset_create(actor=cast.admin, **body(cast))
+    upload_url = _local_path(plan["url"])
+    assert client.put(upload_url, data, content_type="audio/wav").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        services.asset_complete(actor=cast.admin, asset=asset)
+    asset.refresh_from_db()
+    assert asset.status == "available"
+
+    replaced = client.put(upload_url, b"someone else's voice", content_type="audio/wav")
+    assert replaced.status_code == 409 and replaced.json()["code"] == "upload_completed"
+    served = client.get(_local_path(get_object_store().presigned_get(asset.object_key, expires_in=60)))
+    assert served.status_code == 200
+    assert hashlib.sha256(b"".join(served.streaming_content)).hexdigest() == asset.sha256
+
+
+def test_verification_moves_the_bytes_from_staging_to_the_final_key(cast, django_capture_on_commit_callbacks):
+    from trust.storage import get_object_store, measure
+
+    store = get_object_store()
+    asset = _registered(cast)
+    store.put_bytes(asset.staging_key, b"voice session", content_type="audio/wav")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.asset_complete(actor=cast.admin, asset=asset)
+    assert store.size(asset.staging_key) is None
+    assert measure(store, asset.object_key).sha256 == hashlib.sha256(b"voice session").hexdigest()
+
+
+def test_bytes_that_failed_verification_are_not_kept_under_the_final_key(
+    cast, django_capture_on_commit_callbacks
+):
+    from trust.storage import get_object_store
+
+    store = get_object_store()
+    asset = _registered(cast)
+    store.put_bytes(asset.staging_key, b"not the declared bytes", content_type="audio/wav")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.asset_complete(actor=cast.admin, asset=asset)
+    asset.refresh_from_db()
+    assert asset.status == "failed"
+    assert store.size(asset.object_key) is None
+
+
+def test_the_local_store_refuses_a_put_to_a_final_key(cast, client):
+    from trust.storage import get_object_store
+
+    asset = _registered(cast)
+    target = get_object_store().presigned_put(asset.object_key, content_type="audio/wav", expires_in=60)
+    response = client.put(_local_path(target.url), b"voice session", content_type="audio/wav")
+    assert response.status_code == 403 and response.json()["code"] == "immutable_object"
+    assert get_object_store().size(asset.object_key) is None

@@ -27,10 +27,10 @@ def test_the_configured_store_is_the_one_asked_for(store, settings):
 
 
 def test_presigned_put_then_presigned_get_round_trips_the_bytes(store):
-    target = store.presigned_put("assets/roundtrip", content_type="application/octet-stream", expires_in=60)
+    target = store.presigned_put("staging/roundtrip", content_type="application/octet-stream", expires_in=60)
     put = requests.request(target.method, target.url, data=DATA, headers=target.headers, timeout=10)
     assert put.status_code == 200, put.text
-    got = requests.get(store.presigned_get("assets/roundtrip", expires_in=60), timeout=10)
+    got = requests.get(store.presigned_get("staging/roundtrip", expires_in=60), timeout=10)
     assert got.status_code == 200
     assert got.content == DATA
 
@@ -144,26 +144,69 @@ BIG_PART = b"v" * (5 * 1024 * 1024)
 
 
 def test_a_multipart_upload_joins_its_parts(store):
-    upload_id = store.start_multipart("assets/video", content_type="video/mp4")
-    parts = _put_parts(store, "assets/video", upload_id, [BIG_PART, b"closing frames"])
-    store.complete_multipart("assets/video", upload_id=upload_id, parts=parts)
-    stored = measure(store, "assets/video")
+    upload_id = store.start_multipart("staging/video", content_type="video/mp4")
+    parts = _put_parts(store, "staging/video", upload_id, [BIG_PART, b"closing frames"])
+    store.complete_multipart("staging/video", upload_id=upload_id, parts=parts)
+    stored = measure(store, "staging/video")
     assert stored.sha256 == hashlib.sha256(BIG_PART + b"closing frames").hexdigest()
 
 
 def test_a_multipart_upload_with_a_wrong_etag_is_refused(store):
     from trust.storage import MultipartError, UploadedPart
 
-    upload_id = store.start_multipart("assets/video2", content_type="video/mp4")
-    parts = _put_parts(store, "assets/video2", upload_id, [BIG_PART, b"end"])
+    upload_id = store.start_multipart("staging/video2", content_type="video/mp4")
+    parts = _put_parts(store, "staging/video2", upload_id, [BIG_PART, b"end"])
     with pytest.raises(MultipartError):
         store.complete_multipart(
-            "assets/video2", upload_id=upload_id, parts=[parts[0], UploadedPart(number=2, etag='"0000"')]
+            "staging/video2", upload_id=upload_id, parts=[parts[0], UploadedPart(number=2, etag='"0000"')]
         )
-    assert store.size("assets/video2") is None
+    assert store.size("staging/video2") is None
 
 
 def test_a_local_part_url_cannot_be_replayed_for_another_part(local):
-    upload_id = local.start_multipart("assets/v", content_type="video/mp4")
-    url = local.presigned_part("assets/v", upload_id=upload_id, part_number=1, expires_in=60)
+    upload_id = local.start_multipart("staging/v", content_type="video/mp4")
+    url = local.presigned_part("staging/v", upload_id=upload_id, part_number=1, expires_in=60)
     assert requests.put(url.replace("part=1", "part=2"), data=b"x", timeout=10).status_code == 403
+
+
+def test_copy_replaces_the_destination_whole(store):
+    store.put_bytes("staging/copied", DATA, content_type="application/octet-stream")
+    store.put_bytes("assets/copied", b"older and different", content_type="application/octet-stream")
+    store.copy("staging/copied", "assets/copied")
+    assert measure(store, "assets/copied").sha256 == hashlib.sha256(DATA).hexdigest()
+
+
+@pytest.mark.django_db
+def test_on_s3_a_put_to_the_old_upload_url_cannot_change_what_is_downloaded(
+    s3_settings, cast, django_capture_on_commit_callbacks
+):
+    from trust import services
+
+    data = b"face scan, verified"
+    asset, plan = services.asset_create(
+        actor=cast.admin,
+        kind="face_scan",
+        title="scan",
+        content_type="image/png",
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        contributors=[{"member": cast.alice.pk, "share": "1"}],
+    )
+    put = requests.put(plan["url"], data=data, headers=plan["headers"], timeout=10)
+    assert put.status_code == 200, put.text
+    with django_capture_on_commit_callbacks(execute=True):
+        services.asset_complete(actor=cast.admin, asset=asset)
+    asset.refresh_from_db()
+    assert asset.status == "available"
+    store = get_object_store()
+    assert store.size(asset.staging_key) is None
+    assert (
+        store.client.head_object(Bucket=store.bucket, Key=asset.object_key)["ServerSideEncryption"]
+        == "AES256"
+    )
+
+    # The presigned PUT names the staging key: whatever it still writes is never served.
+    requests.put(plan["url"], data=b"replaced bytes", headers=plan["headers"], timeout=10)
+    served = requests.get(store.presigned_get(asset.object_key, expires_in=60), timeout=10)
+    assert served.status_code == 200
+    assert hashlib.sha256(served.content).hexdigest() == asset.sha256

@@ -35,6 +35,13 @@ from .storage import MultipartError, UploadedPart, get_object_store, measure
 
 User = get_user_model()
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+# A media type as HTTP defines it (RFC 9110 8.3.1): type/subtype, then `; name=value` parameters
+# whose value is a token or a quoted string. It is signed into upload URLs and answered as a
+# response header, so nothing else (no control character, no newline) may get through.
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+MEDIA_TYPE = re.compile(
+    rf'^{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}=(?:{_TOKEN}|"(?:[\t !#-\[\]-~]|\\[\t -~])*"))*$'
+)
 MAX_PARTS = 10_000  # the S3 API's limit per multipart upload
 
 
@@ -164,6 +171,11 @@ def asset_create(
         raise Invalid("sha256 must be 64 hexadecimal characters", code="bad_sha256")
     if size < 0:
         raise Invalid("size must not be negative", code="bad_size")
+    if not MEDIA_TYPE.fullmatch(content_type):
+        raise Invalid(
+            "content_type must be a media type such as image/png or audio/wav; charset=utf-8",
+            code="bad_content_type",
+        )
     shares = _parse_shares(contributors)
     if not is_trust_admin(actor):
         member = member_of(actor)

@@ -68,6 +68,28 @@ def test_malformed_registrations_are_a_clear_400(cast, as_user, overrides):
     assert not Asset.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["banana", "image/", "/png", "image png", "image/png; charset", "image/png\r\nX-Injected: 1", "a/b/c"],
+)
+def test_a_content_type_that_is_not_a_media_type_is_refused(cast, as_user, content_type):
+    response = as_user(cast.admin).post(
+        "/api/v1/assets/", body(cast, content_type=content_type), format="json"
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "bad_content_type"
+    assert not Asset.objects.exists()
+
+
+@pytest.mark.parametrize("content_type", ["text/x-fountain; charset=utf-8", 'audio/wav; codec="pcm 16"'])
+def test_a_media_type_with_parameters_is_accepted(cast, as_user, content_type):
+    response = as_user(cast.admin).post(
+        "/api/v1/assets/", body(cast, content_type=content_type), format="json"
+    )
+    assert response.status_code == 201
+    assert Asset.objects.get().content_type == content_type
+
+
 def test_an_unknown_contributor_is_refused(cast, as_user):
     contributors = [{"member": 999999, "share": "1"}]
     response = as_user(cast.admin).post(

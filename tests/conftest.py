@@ -16,7 +16,7 @@ from config.celery import app as celery_app
 from licensing import services as licensing
 from tests import factories
 from tests.factories import grant_all, make_asset
-from tests.services import CeleryWorker, S3Server
+from tests.servers import CeleryWorker, S3Server
 from trust import services as trust
 from trust.storage import _s3_client
 

@@ -13,7 +13,7 @@ from guardian.shortcuts import assign_perm
 from trust import audit, bearer
 from trust.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from trust.models import Asset, Consent, DatasetVersionItem, Use
-from trust.selectors import latest_version, licensable_assets
+from trust.selectors import is_trust_admin, latest_version, licensable_assets
 from trust.services import LAST_USED_RESOLUTION, require_trust_admin, user_create
 
 from . import hooks
@@ -306,9 +306,12 @@ def token_mint(
 @transaction.atomic
 def token_revoke(*, actor, lease: Lease, token: LeaseToken) -> LeaseToken:
     """Refused everywhere from the next request on: tokens are checked in the database on
-    every call, never cached."""
-    _require_studio_staff(actor, lease.studio)
-    token = LeaseToken.objects.select_for_update().get(pk=token.pk)
+    every call, never cached. The lease's studio staff, or an administrator."""
+    if not is_trust_admin(actor):
+        _require_studio_staff(actor, lease.studio)
+    token = LeaseToken.objects.select_for_update().filter(pk=token.pk, lease=lease).first()
+    if token is None:
+        raise NotFound("no such token", code="token_not_found")
     if token.revoked_at is None:
         token.revoked_at, token.revoked_by = timezone.now(), actor
         token.save(update_fields=["revoked_at", "revoked_by"])

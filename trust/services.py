@@ -105,6 +105,28 @@ def member_enrol(
 
 
 @transaction.atomic
+def member_update(*, actor, member: Member, display_name: str, listed_publicly: bool) -> Member:
+    """An administrator corrects a member's name or their choice to be named on the public
+    register; the audit event keeps what it was before."""
+    require_trust_admin(actor)
+    display_name = display_name.strip()
+    if not display_name:
+        raise Invalid("a member needs a display name", code="display_name_required")
+    before = Member.objects.select_for_update().get(pk=member.pk)
+    changed = {
+        field: {"from": getattr(before, field), "to": value}
+        for field, value in (("display_name", display_name), ("listed_publicly", listed_publicly))
+        if getattr(before, field) != value
+    }
+    if not changed:
+        return before
+    member.display_name, member.listed_publicly = display_name, listed_publicly
+    member.save(update_fields=list(changed))
+    audit.record(actor=actor, action="member.updated", subject=member, data=changed)
+    return member
+
+
+@transaction.atomic
 def member_set_bank_account(
     *, actor, member: Member, iban: str, bic: str = "", account_name: str = ""
 ) -> Member:
@@ -143,9 +165,16 @@ def user_token_issue(*, user) -> tuple[UserToken, str]:
     return token, secret
 
 
-def user_token_revoke(*, token: UserToken) -> None:
-    """Refused from the next request on, on every worker."""
-    UserToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+@transaction.atomic
+def user_token_revoke(*, token: UserToken, actor=None) -> None:
+    """Refused from the next request on, on every worker. The token's owner (the default
+    actor) or an administrator; a revocation by someone else is audited."""
+    actor = actor or token.user
+    if actor.pk != token.user_id and not is_trust_admin(actor):
+        raise Forbidden("only the token's owner or an administrator can revoke it", code="not_your_token")
+    revoked = UserToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if revoked and actor.pk != token.user_id:
+        audit.record(actor=actor, action="user_token.revoked", subject=token, data={"user": token.user_id})
 
 
 def user_token_authenticate(secret: str) -> UserToken:

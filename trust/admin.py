@@ -69,8 +69,9 @@ class ServiceAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         saved = self.update(request, obj, form) if change else self.create(request, form)
-        # The admin's success message, log entry and redirect name the row the service wrote.
-        obj.pk = saved.pk
+        # The admin's success message, log entry and redirect describe the row the service
+        # wrote, so `obj` (the form's unsaved instance) becomes that row.
+        obj.__dict__.update(saved.__dict__)
 
     def save_related(self, request, form, formsets, change):
         """Related rows belong to the services too: inlines here are read-only."""

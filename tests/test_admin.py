@@ -5,7 +5,9 @@ audit event, and a value the service refuses is shown as an error with nothing w
 import pytest
 from django.contrib import admin
 from django.test import RequestFactory
+from django.utils import timezone
 
+from licensing import services as licensing
 from licensing.models import LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown
 from payouts.models import Period, RateSetting
 from tests import factories
@@ -306,3 +308,20 @@ def test_a_refused_freeze_is_reported_and_the_others_go_ahead(site_admin, world)
     assert "an empty dataset cannot be frozen" in page
     assert world.dataset.versions.count() == 2
     assert not empty.versions.exists()
+
+
+def test_every_admin_page_of_a_row_opens(site_admin, world):
+    licensing.usage_report(
+        token=world.token_a,
+        lease_id=world.lease_a.pk,
+        events=[{"event_key": "e1", "kind": "training_run", "quantity": 1, "occurred_at": timezone.now()}],
+    )
+    user_token_issue(user=world.cast.carol)
+    opened = 0
+    for model in REGISTERED:
+        row = model._default_manager.order_by("pk").first()
+        if model._meta.app_label in OUR_APPS and row is not None:
+            response = site_admin.get(_url(model, f"{row.pk}/change/"))
+            assert response.status_code == 200, _label(model)
+            opened += 1
+    assert opened >= 15

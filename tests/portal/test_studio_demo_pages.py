@@ -31,7 +31,7 @@ def demo(seeded_demo):
 def test_the_charges_page_shows_the_figures_of_the_charges_api(client, demo, django_user_model):
     studio_user = django_user_model.objects.get(username="studio")
     client.force_login(studio_user)
-    api = client.get("/api/v1/charges/").json()
+    api = client.get("/api/v1/charges/").json()["results"]
     response = client.get(reverse("studio-charges"))
     assert response.status_code == 200
     periods = response.context["periods"]
@@ -56,7 +56,7 @@ def test_the_charges_page_shows_the_figures_of_the_charges_api(client, demo, dja
 def test_the_demo_studio_sees_its_active_and_requested_leases(client, demo, django_user_model):
     client.force_login(django_user_model.objects.get(username="studio"))
     response = client.get(reverse("studio-leases"))
-    assert sorted(lease.status for lease in response.context["leases"]) == ["active", "requested"]
+    assert sorted(lease.status for lease in response.context["listing"].rows) == ["active", "requested"]
     active = Lease.objects.get(status="active")
     page = client.get(reverse("studio-lease", args=[active.pk]))
     usage = selectors.usage_summary(active)

@@ -51,6 +51,8 @@ def _studio_urls(world) -> list[tuple[str, str]]:
         ("post", reverse("studio-request-lease", args=[world.terms.pk])),
         ("get", reverse("studio-leases")),
         ("get", reverse("studio-lease", args=[lease])),
+        ("get", reverse("studio-lease-cancel", args=[lease])),
+        ("post", reverse("studio-lease-cancel", args=[lease])),
         ("post", reverse("studio-token-mint", args=[lease])),
         ("post", reverse("studio-token-revoke", args=[lease, token])),
         ("post", reverse("studio-takedown-acknowledge", args=[lease, 1])),
@@ -205,8 +207,8 @@ def test_the_lease_list_shows_only_the_studios_own_leases_with_open_takedowns(ca
     _withdraw_bob_training(world)
     response = carol_client.get(reverse("studio-leases"))
     assert response.status_code == 200
-    assert [lease.pk for lease in response.context["leases"]] == [world.lease_a.pk]
-    assert response.context["leases"][0].open_takedowns == 1
+    assert [lease.pk for lease in response.context["listing"].rows] == [world.lease_a.pk]
+    assert response.context["listing"].rows[0].open_takedowns == 1
     text = _text(response)
     assert "A's model" in text and "B's model" not in text
     assert "1 to act on" in text and "Active" in text

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib import admin
 
 from trust.admin import ReadOnlyAdmin, ServiceAdmin, run_for_each
-from trust.models import LICENSABLE_USES
+from trust.consent import LICENSABLE_USES
 
 from . import services
 from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent

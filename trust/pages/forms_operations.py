@@ -2,7 +2,8 @@
 
 from django import forms
 
-from ..models import LICENSABLE_USES, Asset
+from ..consent import LICENSABLE_USES
+from ..models import Asset
 
 
 class DatasetForm(forms.Form):

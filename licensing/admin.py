@@ -7,7 +7,7 @@ from django.contrib import admin
 from trust.admin import ReadOnlyAdmin, ServiceAdmin, run_for_each
 from trust.consent import LICENSABLE_USES
 
-from . import services
+from . import services, tokens
 from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
 
 
@@ -132,8 +132,9 @@ class LeaseAdmin(ReadOnlyAdmin):
 
 @admin.register(LeaseToken)
 class LeaseTokenAdmin(ReadOnlyAdmin):
-    list_display = ["name", "lease", "created_at", "expires_at", "revoked_at", "last_used_at"]
-    list_select_related = ["lease"]
+    list_display = ["name", "lease", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    # `state` asks the lease whether it still gives access: load it with the token.
+    list_select_related = ["lease__studio", "lease__terms"]
     exclude = ["token_hash"]
     actions = ["revoke"]
 
@@ -143,7 +144,7 @@ class LeaseTokenAdmin(ReadOnlyAdmin):
             self,
             request,
             queryset.select_related("lease__studio"),
-            lambda token: services.token_revoke(actor=request.user, lease=token.lease, token=token),
+            lambda token: tokens.lease_token_revoke(actor=request.user, lease=token.lease, token=token),
             "revoked",
         )
 

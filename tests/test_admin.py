@@ -11,8 +11,9 @@ from licensing import services as licensing
 from licensing.models import LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown
 from payouts.models import Period, RateSetting
 from tests import factories
+from trust import services as trust_services
 from trust.models import AssetContributor, AuditEvent, Dataset, DatasetItem, Member, UserToken
-from trust.services import user_token_issue
+from trust.tokens import user_token_mint
 
 pytestmark = pytest.mark.django_db
 
@@ -289,7 +290,7 @@ def test_an_administrator_revokes_a_lease_token_through_the_service(site_admin, 
 
 
 def test_an_administrator_revokes_a_user_token_and_it_is_audited(site_admin, cast):
-    token, secret = user_token_issue(user=cast.carol)
+    token, secret = user_token_mint(user=cast.carol)
     site_admin.post(_url(UserToken, ""), {"action": "revoke", "_selected_action": [token.pk], "index": 0})
     token.refresh_from_db()
     assert token.revoked_at is not None
@@ -299,6 +300,8 @@ def test_an_administrator_revokes_a_user_token_and_it_is_audited(site_admin, cas
 
 def test_a_refused_freeze_is_reported_and_the_others_go_ahead(site_admin, world):
     empty = Dataset.objects.create(slug="empty", title="Empty")
+    extra = factories.make_asset(admin=world.cast.admin, contributors=[(world.cast.alice, "1")], data=b"new")
+    trust_services.dataset_add_assets(actor=world.cast.admin, dataset=world.dataset, asset_ids=[extra.pk])
     response = site_admin.post(
         _url(Dataset, ""),
         {"action": "freeze", "_selected_action": [empty.pk, world.dataset.pk], "index": 0},
@@ -316,7 +319,7 @@ def test_every_admin_page_of_a_row_opens(site_admin, world):
         lease_id=world.lease_a.pk,
         events=[{"event_key": "e1", "kind": "training_run", "quantity": 1, "occurred_at": timezone.now()}],
     )
-    user_token_issue(user=world.cast.carol)
+    user_token_mint(user=world.cast.carol)
     opened = 0
     for model in REGISTERED:
         row = model._default_manager.order_by("pk").first()

@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 
-from . import services
+from . import services, tokens
 from .errors import DomainError
 from .models import (
     Asset,
@@ -251,7 +251,7 @@ class DatasetVersionItemAdmin(ReadOnlyAdmin):
 
 @admin.register(UserToken)
 class UserTokenAdmin(ReadOnlyAdmin):
-    list_display = ["user", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_display = ["user", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
     exclude = ["token_hash"]
     actions = ["revoke"]
 
@@ -261,7 +261,7 @@ class UserTokenAdmin(ReadOnlyAdmin):
             self,
             request,
             queryset.select_related("user"),
-            lambda token: services.user_token_revoke(actor=request.user, token=token),
+            lambda token: tokens.user_token_revoke(actor=request.user, token=token),
             "revoked",
         )
 

@@ -43,11 +43,6 @@ def kind_label(kind: str) -> str:
 
 
 @register.filter
-def get_item(mapping, key):
-    return mapping.get(key) if mapping else None
-
-
-@register.filter
 def count(number) -> str:
     """12345 -> "12,345": counts with thousands separators."""
     if number is None or number == "":

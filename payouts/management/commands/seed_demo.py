@@ -14,6 +14,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from licensing import services as licensing
+from licensing import tokens as lease_tokens
 from licensing.models import Lease, UsageEvent
 from payouts import services as payouts
 from trust import services as trust
@@ -181,7 +182,7 @@ class Command(BaseCommand):
             starts_at=starts, ends_at=starts + timedelta(days=120), decided_at=starts
         )
         lease.refresh_from_db()
-        token, _ = licensing.token_mint(actor=staff, lease=lease, name="render-farm")
+        token, _ = lease_tokens.lease_token_mint(actor=staff, lease=lease, name="render-farm")
         rng = random.Random(2026)
         events = []
         for month in (3, 2, 1):

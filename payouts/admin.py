@@ -9,6 +9,7 @@ from .models import (
     LedgerEntry,
     LedgerTransaction,
     MemberEarning,
+    MemberEarningLine,
     PayoutBatch,
     PayoutItem,
     Period,
@@ -61,6 +62,15 @@ class PeriodAdmin(ServiceAdmin):
 
 
 admin.site.register(
-    [LeaseRevenue, MemberEarning, Account, LedgerTransaction, LedgerEntry, PayoutBatch, PayoutItem],
+    [
+        LeaseRevenue,
+        MemberEarning,
+        MemberEarningLine,
+        Account,
+        LedgerTransaction,
+        LedgerEntry,
+        PayoutBatch,
+        PayoutItem,
+    ],
     ReadOnlyAdmin,
 )

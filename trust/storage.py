@@ -1,6 +1,6 @@
 """The object store: one private bucket behind one interface, with two implementations.
 
-`S3ObjectStore` speaks the S3 API through boto3 (AWS, MinIO, Ceph RGW, R2, moto in tests).
+`S3ObjectStore` speaks the S3 API through boto3 (AWS, MinIO, Ceph RGW, R2; SeaweedFS in tests).
 `LocalObjectStore` keeps objects under a directory and signs its own expiring URLs with
 HMAC, served by `trust.storage_views.local_object`. Bytes never pass through the API: uploads go to a
 presigned PUT, downloads to a presigned GET.

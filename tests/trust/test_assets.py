@@ -3,6 +3,7 @@
 import hashlib
 
 import pytest
+import requests
 
 from trust import services
 from trust.errors import Forbidden
@@ -270,3 +271,38 @@ def test_the_local_store_refuses_a_put_to_a_final_key(cast, client):
     response = client.put(_local_path(target.url), b"voice session", content_type="audio/wav")
     assert response.status_code == 403 and response.json()["code"] == "immutable_object"
     assert get_object_store().size(asset.object_key) is None
+
+
+def test_on_s3_a_put_to_the_old_upload_url_cannot_change_what_is_downloaded(
+    s3_settings, cast, django_capture_on_commit_callbacks
+):
+    data = b"face scan, verified"
+    asset, plan = services.asset_create(
+        actor=cast.admin,
+        kind="face_scan",
+        title="scan",
+        content_type="image/png",
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        contributors=[{"member": cast.alice.pk, "share": "1"}],
+    )
+    put = requests.put(plan["url"], data=data, headers=plan["headers"], timeout=10)
+    assert put.status_code == 200, put.text
+    with django_capture_on_commit_callbacks(execute=True):
+        services.asset_complete(actor=cast.admin, asset=asset)
+    asset.refresh_from_db()
+    assert asset.status == "available"
+    from trust.storage import get_object_store
+
+    store = get_object_store()
+    assert store.size(asset.staging_key) is None
+    assert (
+        store.client.head_object(Bucket=store.bucket, Key=asset.object_key)["ServerSideEncryption"]
+        == "AES256"
+    )
+
+    # The presigned PUT names the staging key: whatever it still writes is never served.
+    requests.put(plan["url"], data=b"replaced bytes", headers=plan["headers"], timeout=10)
+    served = requests.get(store.presigned_get(asset.object_key, expires_in=60), timeout=10)
+    assert served.status_code == 200
+    assert hashlib.sha256(served.content).hexdigest() == asset.sha256

@@ -306,3 +306,38 @@ def test_on_s3_a_put_to_the_old_upload_url_cannot_change_what_is_downloaded(
     served = requests.get(store.presigned_get(asset.object_key, expires_in=60), timeout=10)
     assert served.status_code == 200
     assert hashlib.sha256(served.content).hexdigest() == asset.sha256
+
+
+def test_on_s3_a_multipart_upload_is_verified_from_its_staging_key(
+    s3_settings, cast, django_capture_on_commit_callbacks
+):
+    from trust.storage import get_object_store
+
+    s3_settings.MULTIPART_THRESHOLD_BYTES = 1024
+    s3_settings.MULTIPART_PART_BYTES = 5 * 1024 * 1024  # S3's smallest part but the last
+    data = b"f" * (5 * 1024 * 1024) + b"closing frames"
+    asset, plan = services.asset_create(
+        actor=cast.admin,
+        kind="performance_footage",
+        title="take 3",
+        content_type="video/mp4",
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        contributors=[{"member": cast.alice.pk, "share": "1"}],
+    )
+    assert plan["method"] == "multipart" and len(plan["parts"]) == 2
+    etags = []
+    for part in plan["parts"]:
+        n = part["part_number"]
+        chunk = data[(n - 1) * plan["part_size"] : n * plan["part_size"]]
+        response = requests.put(part["url"], data=chunk, timeout=30)
+        assert response.status_code == 200, response.text
+        etags.append({"part_number": n, "etag": response.headers["ETag"]})
+    with django_capture_on_commit_callbacks(execute=True):
+        services.asset_complete(actor=cast.admin, asset=asset, parts=etags)
+    asset.refresh_from_db()
+    assert asset.status == "available", asset.failure_reason
+    store = get_object_store()
+    assert store.size(asset.staging_key) is None
+    served = requests.get(store.presigned_get(asset.object_key, expires_in=60), timeout=30)
+    assert hashlib.sha256(served.content).hexdigest() == asset.sha256

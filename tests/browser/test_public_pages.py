@@ -43,7 +43,7 @@ def test_a_forgotten_password_is_reset_through_the_emailed_link(browser, demo_tr
     page.goto("/accounts/login/")
     page.get_by_role("link", name="Forgotten your password?").click()
     assert axe_violations(page) == [], describe(axe_violations(page))
-    page.get_by_label("Email").fill("member@guildtrust.example")
+    page.get_by_label("Email").fill("member@union.example")
     page.get_by_role("button", name="Send the link").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Check your email"
     assert axe_violations(page) == [], describe(axe_violations(page))

@@ -153,7 +153,8 @@ class Command(BaseCommand):
     def _enrol(self, clock, enrolment):
         User = get_user_model()
         with transaction.atomic():
-            admin = User.objects.create_superuser("admin", "admin@guildtrust.example", DEMO_PASSWORD)
+            # union.example: the password validators refuse guildtrust-demo beside a guildtrust address.
+            admin = User.objects.create_superuser("admin", "admin@union.example", DEMO_PASSWORD)
             # The rates the trust starts with: in force before any period they price.
             clock.at(enrolment + timedelta(minutes=10))
             payouts.rates_set(actor=admin, admin_fee_bps=1000, pension_bps=500)
@@ -164,7 +165,7 @@ class Command(BaseCommand):
                     actor=admin,
                     username=username,
                     password=DEMO_PASSWORD,
-                    email=f"{username}@guildtrust.example",
+                    email=f"{username}@union.example",
                     member_number=number,
                     display_name=name,
                     listed_publicly=listed,

@@ -85,6 +85,28 @@ def member_enrol(
 
 
 @transaction.atomic
+def member_update(*, actor, member: Member, display_name: str, listed_publicly: bool) -> Member:
+    """An administrator corrects a member's name or their choice to be named on the public
+    register; the audit event keeps what it was before."""
+    require_trust_admin(actor)
+    display_name = display_name.strip()
+    if not display_name:
+        raise Invalid("a member needs a display name", code="display_name_required")
+    before = Member.objects.select_for_update().get(pk=member.pk)
+    changed = {
+        field: {"from": getattr(before, field), "to": value}
+        for field, value in (("display_name", display_name), ("listed_publicly", listed_publicly))
+        if getattr(before, field) != value
+    }
+    if not changed:
+        return before
+    member.display_name, member.listed_publicly = display_name, listed_publicly
+    member.save(update_fields=list(changed))
+    audit.record(actor=actor, action="member.updated", subject=member, data=changed)
+    return member
+
+
+@transaction.atomic
 def member_set_bank_account(
     *,
     actor,

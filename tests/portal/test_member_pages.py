@@ -10,7 +10,6 @@ from html import unescape
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -40,9 +39,8 @@ def _messages(response) -> list[str]:
 
 
 @pytest.fixture
-def demo(db):
+def demo(seeded_demo):
     """The demo trust: Alex Rivera (login "member") with three closed periods of earnings."""
-    call_command("seed_demo", any_database=True, verbosity=0)
     return Member.objects.get(user__username="member")
 
 

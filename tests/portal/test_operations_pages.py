@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.utils import timezone
 
 from licensing.models import Lease, UsageEvent
@@ -24,8 +23,8 @@ DEMO = "crowd-and-stunts-2026"
 
 
 @pytest.fixture
-def demo(db):
-    call_command("seed_demo", any_database=True, verbosity=0)
+def demo(seeded_demo):
+    return seeded_demo
 
 
 @pytest.fixture

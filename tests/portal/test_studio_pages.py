@@ -5,17 +5,14 @@ import re
 from html import unescape
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
 from licensing import selectors
 from licensing import services as licensing
-from licensing.models import Lease, LeaseTerms, LeaseToken, Takedown
-from payouts.selectors import studio_charges
+from licensing.models import Lease, LeaseToken, Takedown
 from tests.conftest import bearer_client
 from trust import services as trust
-from trust.templatetags.portal import money
 
 pytestmark = pytest.mark.django_db
 
@@ -386,60 +383,13 @@ def test_another_studios_takedown_is_a_404(carol_client, world):
     assert theirs.status == "issued"
 
 
-# --- Charges, on the demo trust -------------------------------------------------------------
-
-
-@pytest.fixture
-def demo(db):
-    call_command("seed_demo", any_database=True, verbosity=0)
-
-
-def test_the_charges_page_shows_the_figures_of_the_charges_api(client, demo, django_user_model):
-    studio_user = django_user_model.objects.get(username="studio")
-    client.force_login(studio_user)
-    api = client.get("/api/v1/charges/").json()["results"]
-    response = client.get(reverse("studio-charges"))
-    assert response.status_code == 200
-    periods = response.context["periods"]
-    assert len(periods) == len(api) == 3
-    assert [p["total_cents"] for p in periods] == [p["total_cents"] for p in api]
-    assert periods == [
-        {**p, "last_day": p["end"] - timezone.timedelta(microseconds=1)}
-        for p in studio_charges(selectors.studio_of(studio_user))
-    ]
-    text = _text(response)
-    total = sum(p["total_cents"] for p in api)
-    assert f"Charged, all closed periods {money(total)} USD" in text
-    for period in api:
-        assert f"Period total {money(period['total_cents'])} USD" in text
-        for line in period["leases"]:
-            assert (
-                f"Lease {line['lease']} {line['dataset']} {money(line['flat_fee_cents'])} "
-                f"{money(line['usage_cents'])} {money(line['total_cents'])}"
-            ) in text
+# --- Charges -------------------------------------------------------------------------------
 
 
 def test_a_studio_with_no_closed_period_sees_an_empty_state(carol_client):
     response = carol_client.get(reverse("studio-charges"))
     assert response.status_code == 200 and response.context["periods"] == []
     assert "No charges yet" in _text(response)
-
-
-def test_the_demo_studio_sees_its_active_and_requested_leases(client, demo, django_user_model):
-    client.force_login(django_user_model.objects.get(username="studio"))
-    response = client.get(reverse("studio-leases"))
-    assert sorted(lease.status for lease in response.context["listing"].rows) == ["active", "requested"]
-    active = Lease.objects.get(status="active")
-    page = client.get(reverse("studio-lease", args=[active.pk]))
-    usage = selectors.usage_summary(active)
-    text = _text(page)
-    for label, kind, price in (
-        ("Downloads", "download", "0.50"),
-        ("Training runs", "training_run", "25.00"),
-        ("Generated seconds", "generated_second", "0.02"),
-    ):
-        assert f"{label} {usage[kind]['events']:,} {usage[kind]['quantity']:,} {price}" in text
-    assert LeaseTerms.objects.filter(active=True).count() == len(client.get("/studio/").context["entries"])
 
 
 def test_the_lease_page_shows_the_downloads_left_the_gateway_counts_against_the_cap(carol_client, world):

@@ -13,15 +13,15 @@ class LeaseTokenAuthentication(BaseAuthentication):
     """`Authorization: Bearer lt_...`: request.auth is the LeaseToken, request.user anonymous.
     Checked against the database on every request, so a revocation holds on every worker."""
 
-    # Only the usage endpoint's subclass lets a token of an ended lease through.
-    for_usage_report = False
-
     def authenticate(self, request):
         bearer = bearer_secret(request)
         if bearer is None or bearer[0] != TokenKind.LEASE:
             return None
+        # Only a view that says so (the usage report) lets a token of an ended lease through.
+        view = request.parser_context.get("view") if request.parser_context else None
+        for_usage_report = getattr(view, "accepts_ended_lease_tokens", False)
         try:
-            token = tokens.lease_token_authenticate(bearer[1], for_usage_report=self.for_usage_report)
+            token = tokens.lease_token_authenticate(bearer[1], for_usage_report=for_usage_report)
         except DomainError as error:
             raise as_api_exception(error) from error
         return AnonymousUser(), token
@@ -30,16 +30,8 @@ class LeaseTokenAuthentication(BaseAuthentication):
         return 'Bearer realm="guildtrust"'
 
 
-class LeaseTokenUsageAuthentication(LeaseTokenAuthentication):
-    """The lease token of `POST /api/v1/leases/{id}/usage/`: also accepted after its lease
-    expired or was revoked, to report usage dated while the lease was live."""
-
-    for_usage_report = True
-
-
 class LeaseTokenScheme(OpenApiAuthenticationExtension):
     target_class = "licensing.api.auth.LeaseTokenAuthentication"
-    match_subclasses = True
     name = "leaseToken"
 
     def get_security_definition(self, auto_schema):

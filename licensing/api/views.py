@@ -6,14 +6,12 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing import selectors, services, tokens
 from licensing.models import LeaseTerms, LeaseToken, Studio, Takedown
-from trust.api.auth import UserTokenAuthentication
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsTrustAdmin
 from trust.api.validation import found, validated
@@ -21,7 +19,6 @@ from trust.errors import Forbidden, Invalid, NotFound
 from trust.models import Dataset
 
 from . import serializers as s
-from .auth import LeaseTokenUsageAuthentication
 from .permissions import HasLeaseToken, HasLeaseTokenOrUser, IsStudioStaff, IsStudioStaffOrAdmin
 
 
@@ -261,11 +258,7 @@ class DownloadView(APIView):
 
 class UsageView(APIView):
     # The lease token is also accepted after the lease ended: usage dated while it was live.
-    authentication_classes = [
-        UserTokenAuthentication,
-        LeaseTokenUsageAuthentication,
-        SessionAuthentication,
-    ]
+    accepts_ended_lease_tokens = True
     permission_classes = [HasLeaseToken]
 
     @extend_schema(

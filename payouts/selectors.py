@@ -357,7 +357,10 @@ def operations_overview(*, at=None) -> dict:
         "currency": settings.TRUST_CURRENCY,
         "lease_requests": Lease.objects.requested().count(),
         "open_periods": list(Period.objects.filter(status=Period.Status.OPEN).order_by("start")),
-        "closing_periods": list(Period.objects.filter(status=Period.Status.CLOSING).order_by("start")),
+        # A failed close is listed with those closing: it waits for an administrator's retry.
+        "closing_periods": list(
+            Period.objects.filter(status__in=[Period.Status.CLOSING, Period.Status.FAILED]).order_by("start")
+        ),
         "last_closed": Period.objects.closed().order_by("-end", "-pk").first(),
         "trial_balance_cents": trial_balance,
         "ledger_is_balanced": trial_balance == 0,

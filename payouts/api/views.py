@@ -71,7 +71,7 @@ class PeriodCloseView(APIView):
     @extend_schema(
         request=None,
         responses={202: s.PeriodOutputSerializer},
-        summary="Close an ended period: a Celery job distributes its revenue (admin)",
+        summary="Close an ended period or retry a failed close: a Celery job distributes it (admin)",
     )
     def post(self, request, period_id):
         period, _ = services.period_request_close(

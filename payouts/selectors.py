@@ -3,7 +3,7 @@
 from collections import defaultdict
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from licensing.models import Lease, UsageEvent
@@ -115,37 +115,54 @@ def member_lease_history(member: Member) -> list[dict]:
     return history
 
 
-def studio_charges(studio) -> list[dict]:
-    """What the studio owes per closed period, lease by lease: the flat fee and metered usage."""
-    rows = (
+def studio_charge_lines(studio) -> QuerySet:
+    """What the studio owes, one row per lease and closed period (newest period first): the
+    period, the lease, its dataset, the flat fee, metered usage and their total."""
+    return (
         LeaseRevenue.objects.filter(lease__studio=studio, period__status=Period.Status.CLOSED)
-        .select_related("period", "lease__version__dataset")
+        .values("period_id", "lease_id", "flat_fee_cents", "usage_cents")
+        .annotate(
+            start=F("period__start"),
+            end=F("period__end"),
+            terms=F("lease__terms__title"),
+            dataset=F("lease__version__dataset__slug"),
+            dataset_title=F("lease__version__dataset__title"),
+            currency=F("lease__currency"),
+            total_cents=F("revenue_cents"),
+        )
         .order_by("-period__start", "lease_id")
     )
-    periods: dict[int, dict] = {}
-    for row in rows:
-        entry = periods.setdefault(
-            row.period_id,
-            {
-                "period": row.period_id,
-                "start": row.period.start,
-                "end": row.period.end,
-                "currency": row.lease.currency,
-                "total_cents": 0,
-                "leases": [],
-            },
+
+
+def studio_charges(studio) -> QuerySet:
+    """The studio's closed periods with charges, newest first, each with its total (the API's
+    rows; `studio_charges_lines_of` adds each period's lines for one page of them)."""
+    return (
+        Period.objects.filter(status=Period.Status.CLOSED, lease_revenues__lease__studio=studio)
+        .values("start", "end")
+        .annotate(
+            period=F("pk"),
+            total_cents=Sum("lease_revenues__revenue_cents"),
+            currency=Max("lease_revenues__lease__currency"),
         )
-        entry["total_cents"] += row.revenue_cents
-        entry["leases"].append(
+        .order_by("-start", "-pk")
+    )
+
+
+def studio_charges_lines_of(studio, periods: list[dict]) -> list[dict]:
+    """`periods` (rows of `studio_charges`) with their lease lines, in one query for them all."""
+    lines: dict[int, list[dict]] = defaultdict(list)
+    for line in studio_charge_lines(studio).filter(period_id__in=[row["period"] for row in periods]):
+        lines[line["period_id"]].append(
             {
-                "lease": row.lease_id,
-                "dataset": row.lease.version.dataset.slug,
-                "flat_fee_cents": row.flat_fee_cents,
-                "usage_cents": row.usage_cents,
-                "total_cents": row.revenue_cents,
+                "lease": line["lease_id"],
+                "dataset": line["dataset"],
+                "flat_fee_cents": line["flat_fee_cents"],
+                "usage_cents": line["usage_cents"],
+                "total_cents": line["total_cents"],
             }
         )
-    return list(periods.values())
+    return [{**row, "leases": lines[row["period"]]} for row in periods]
 
 
 def operations_overview() -> dict:

@@ -171,4 +171,9 @@ class StudioChargesView(PagedAPIView):
         summary="My studio's charges per closed period, lease by lease (studio staff)",
     )
     def get(self, request):
-        return self.paged(selectors.studio_charges(studio_of(request.user)), s.PeriodChargesSerializer)
+        studio = studio_of(request.user)
+        return self.paged(
+            selectors.studio_charges(studio),
+            s.PeriodChargesSerializer,
+            prepare=lambda periods: selectors.studio_charges_lines_of(studio, periods),
+        )

@@ -3,17 +3,32 @@
 from collections import defaultdict
 
 from django.conf import settings
-from django.db.models import F, Max, Q, QuerySet, Sum
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from licensing.models import Lease, UsageEvent
-from licensing.selectors import leases_including_member
 from trust.errors import NotFound
-from trust.models import Member, Use
+from trust.models import DatasetVersionItem, Member, Use
 
 from . import ledger
 from .charts import period_label, period_last_day
 from .models import Account, LeaseRevenue, LedgerEntry, MemberEarning, Period, RateSetting
+
+APPROVED_STATUSES = [Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED]
 
 
 def rate_history() -> QuerySet[RateSetting]:
@@ -77,42 +92,99 @@ def earnings_by_lease(member: Member) -> dict[int, int]:
     return dict(totals)
 
 
-def member_lease_history(member: Member) -> list[dict]:
-    """Every approved lease that included any of the member's assets: who, what for, when,
-    how often their assets were downloaded, and what it earned them."""
-    earned: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for lease_id, net, pension in MemberEarning.objects.filter(member=member).values_list(
-        "lease_id", "net_cents", "pension_cents"
+def _subquery_count(queryset) -> Coalesce:
+    """COUNT(*) of a correlated subquery, as an annotation (0 when it matches nothing)."""
+    counted = queryset.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def _subquery_sum(queryset, field: str) -> Coalesce:
+    summed = queryset.order_by().annotate(total=Func(F(field), function="SUM")).values("total")
+    return Coalesce(Subquery(summed, output_field=BigIntegerField()), 0)
+
+
+def member_lease_history(member: Member) -> QuerySet:
+    """Every approved lease that included any of the member's assets, newest start first, as
+    rows: who (`studio`), what for, when, how many of the member's assets the pinned version
+    held, how often those were downloaded, and what the lease earned them. One statement; the
+    database sorts and pages it (`member_lease_assets` adds the asset ids for a page of rows)."""
+    mine_in_version = DatasetVersionItem.objects.filter(
+        version=OuterRef("version"), asset__contributors__member=member
+    )
+    # A download's asset is always in the lease's version (the gateway refuses others), and a
+    # member holds at most one share of an asset: counting by contributor is exact.
+    my_downloads = UsageEvent.objects.filter(
+        lease=OuterRef("pk"), kind=UsageEvent.Kind.DOWNLOAD, asset__contributors__member=member
+    )
+    earned = MemberEarning.objects.filter(lease=OuterRef("pk"), member=member)
+    return (
+        Lease.objects.filter(status__in=APPROVED_STATUSES)
+        .filter(Exists(mine_in_version))
+        .annotate(
+            lease=F("pk"),
+            studio_name=F("studio__name"),
+            dataset=F("version__dataset__slug"),
+            dataset_title=F("version__dataset__title"),
+            version_number=F("version__number"),
+            uses=F("permitted_uses"),
+            my_asset_count=_subquery_count(mine_in_version),
+            downloads_of_my_assets=_subquery_count(my_downloads),
+            net_cents=_subquery_sum(earned, "net_cents"),
+            pension_cents=_subquery_sum(earned, "pension_cents"),
+        )
+        .values(
+            "lease",
+            "studio_name",
+            "dataset",
+            "dataset_title",
+            "version_id",
+            "version_number",
+            "purpose",
+            "uses",
+            "status",
+            "starts_at",
+            "ends_at",
+            "revoked_at",
+            "my_asset_count",
+            "downloads_of_my_assets",
+            "net_cents",
+            "pension_cents",
+        )
+        .order_by("-starts_at", "-pk")
+    )
+
+
+def member_lease_totals(history: QuerySet) -> dict:
+    """Leases, downloads of the member's assets, net and pension over `member_lease_history` rows."""
+    fields = ("downloads_of_my_assets", "net_cents", "pension_cents")
+    # Aggregates may not reuse the annotations' names: sum into `total_<name>`, then rename.
+    totals = history.order_by().aggregate(
+        total_leases=Count("pk"), **{f"total_{field}": Sum(field) for field in fields}
+    )
+    return {key.removeprefix("total_"): value or 0 for key, value in totals.items()}
+
+
+def member_lease_assets(member: Member, rows: list[dict]) -> list[dict]:
+    """`rows` of `member_lease_history` in the API's shape: `studio`, `version`, and `my_assets`
+    (the ids of the member's assets in each lease's version), in one query for the page."""
+    mine: dict[int, list] = defaultdict(list)
+    for version_id, asset_id in (
+        DatasetVersionItem.objects.filter(
+            version_id__in={row["version_id"] for row in rows}, asset__contributors__member=member
+        )
+        .order_by("asset__created_at", "asset_id")
+        .values_list("version_id", "asset_id")
     ):
-        earned[lease_id][0] += net
-        earned[lease_id][1] += pension
-    history = []
-    for lease in leases_including_member(member):
-        mine = list(
-            lease.version.items.filter(asset__contributors__member=member).values_list("asset_id", flat=True)
-        )
-        downloads = UsageEvent.objects.filter(
-            lease=lease, kind=UsageEvent.Kind.DOWNLOAD, asset_id__in=mine
-        ).count()
-        history.append(
-            {
-                "lease": lease.pk,
-                "studio": lease.studio.name,
-                "dataset": lease.version.dataset.slug,
-                "version": lease.version.number,
-                "purpose": lease.purpose,
-                "uses": lease.permitted_uses,
-                "status": lease.status,
-                "starts_at": lease.starts_at,
-                "ends_at": lease.ends_at,
-                "revoked_at": lease.revoked_at,
-                "my_assets": mine,
-                "downloads_of_my_assets": downloads,
-                "net_cents": earned[lease.pk][0],
-                "pension_cents": earned[lease.pk][1],
-            }
-        )
-    return history
+        mine[version_id].append(asset_id)
+    return [
+        {
+            **row,
+            "studio": row["studio_name"],
+            "version": row["version_number"],
+            "my_assets": mine[row["version_id"]],
+        }
+        for row in rows
+    ]
 
 
 def studio_charge_lines(studio) -> QuerySet:

@@ -2,6 +2,7 @@
 
 import django_filters
 
+from licensing.models import Lease
 from trust.lists import SearchFilter
 
 from ..charts import period_label
@@ -67,7 +68,8 @@ class PeriodFilter(django_filters.FilterSet):
 
 class MemberLeaseFilter(django_filters.FilterSet):
     q = SearchFilter(
-        fields=["studio", "dataset", "dataset_title", "purpose"], label="Search studios and datasets"
+        fields=["studio__name", "version__dataset__slug", "version__dataset__title", "purpose"],
+        label="Search studios and datasets",
     )
     status = django_filters.ChoiceFilter(
         label="Status",
@@ -77,7 +79,7 @@ class MemberLeaseFilter(django_filters.FilterSet):
     sort = django_filters.OrderingFilter(
         label="Sort by",
         fields=[
-            ("studio", "studio"),
+            ("studio__name", "studio"),
             ("dataset_title", "dataset"),
             ("status", "status"),
             ("starts_at", "starts"),
@@ -86,6 +88,10 @@ class MemberLeaseFilter(django_filters.FilterSet):
         ],
         empty_label="Newest first",
     )
+
+    class Meta:
+        model = Lease
+        fields = []
 
 
 class StatementFilter(django_filters.FilterSet):

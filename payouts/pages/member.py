@@ -7,12 +7,15 @@ from django.shortcuts import render
 from django.urls import path
 
 from trust.errors import NotFound
+from trust.lists import csv_response, filtered_rows, portal_list, wants_csv
 from trust.models import Use
 from trust.portal import member_required
 from trust.selectors import member_of
 
 from .. import selectors, statements
 from ..charts import bar_chart
+from ..statements import amount
+from .lists import MemberLeaseFilter
 
 # Uses are listed in the order members see them on the consent page.
 USE_ORDER = {use.value: index for index, use in enumerate(Use)}
@@ -42,16 +45,62 @@ def home(request):
     )
 
 
+LEASE_CSV_HEADER = [
+    "lease",
+    "studio",
+    "dataset",
+    "version",
+    "purpose",
+    "uses",
+    "status",
+    "from",
+    "until",
+    "revoked",
+    "your assets",
+    "downloads of your assets",
+    "net",
+    "pension",
+]
+
+
+def _ordered_uses(uses) -> list[str]:
+    return sorted(uses or [], key=lambda use: (USE_ORDER.get(use, len(USE_ORDER)), use))
+
+
+def _lease_csv(rows):
+    for row in rows.iterator(chunk_size=2000):
+        yield [
+            row["lease"],
+            row["studio_name"],
+            row["dataset"],
+            row["version_number"],
+            row["purpose"],
+            " ".join(_ordered_uses(row["uses"])),
+            row["status"],
+            row["starts_at"].isoformat() if row["starts_at"] else "",
+            row["ends_at"].isoformat() if row["ends_at"] else "",
+            row["revoked_at"].isoformat() if row["revoked_at"] else "",
+            row["my_asset_count"],
+            row["downloads_of_my_assets"],
+            amount(row["net_cents"]),
+            amount(row["pension_cents"]),
+        ]
+
+
 @member_required
 def leases(request):
     history = selectors.member_lease_history(member_of(request.user))
-    for row in history:
-        row["uses"] = sorted(row["uses"], key=lambda use: (USE_ORDER.get(use, len(USE_ORDER)), use))
-    totals = {
-        key: sum(row[key] for row in history)
-        for key in ("downloads_of_my_assets", "net_cents", "pension_cents")
-    }
-    return render(request, "payouts/member/leases.html", {"leases": history, "totals": totals})
+    if wants_csv(request):
+        rows = filtered_rows(request, history, MemberLeaseFilter)
+        return csv_response("guildtrust-who-used-my-data.csv", LEASE_CSV_HEADER, _lease_csv(rows))
+    listing = portal_list(request, history, MemberLeaseFilter)
+    for row in listing.rows:
+        row["uses"] = _ordered_uses(row["uses"])
+    return render(
+        request,
+        "payouts/member/leases.html",
+        {"listing": listing, "totals": selectors.member_lease_totals(history)},
+    )
 
 
 @member_required

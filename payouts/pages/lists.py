@@ -97,6 +97,10 @@ class MemberLeaseFilter(django_filters.FilterSet):
 class StatementFilter(django_filters.FilterSet):
     sort = django_filters.OrderingFilter(
         label="Sort by",
-        fields=[("start", "period"), ("net_cents", "net"), ("pension_cents", "pension")],
+        fields=[("start", "period"), ("member_net_cents", "net"), ("member_pension_cents", "pension")],
         empty_label="Newest first",
     )
+
+    class Meta:
+        model = Period
+        fields = []

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import path
+from django.utils import timezone
 
 from trust.errors import NotFound
 from trust.lists import csv_response, filtered_rows, portal_list, wants_csv
@@ -13,9 +14,9 @@ from trust.portal import member_required
 from trust.selectors import member_of
 
 from .. import selectors, statements
-from ..charts import bar_chart
+from ..charts import bar_chart, period_label, period_last_day
 from ..statements import amount
-from .lists import MemberLeaseFilter
+from .lists import MemberLeaseFilter, StatementFilter
 
 # Uses are listed in the order members see them on the consent page.
 USE_ORDER = {use.value: index for index, use in enumerate(Use)}
@@ -106,16 +107,30 @@ def leases(request):
 @member_required
 def statement_list(request):
     member = member_of(request.user)
-    periods = selectors.member_earnings_by_period(member)
+    rows = selectors.member_statement_rows(member)
+    if wants_csv(request):
+        return csv_response(
+            "guildtrust-statements.csv",
+            ["period", "first day", "last day", "net", "pension"],
+            (
+                [
+                    period_label(row["start"], row["end"]),
+                    timezone.localtime(row["start"]).date().isoformat(),
+                    period_last_day(row["start"], row["end"]).isoformat(),
+                    amount(row["member_net_cents"]),
+                    amount(row["member_pension_cents"]),
+                ]
+                for row in filtered_rows(request, rows, StatementFilter).iterator(chunk_size=2000)
+            ),
+        )
+    listing = portal_list(request, rows, StatementFilter)
+    for row in listing.rows:
+        row["label"] = period_label(row["start"], row["end"])
+        row["last_day"] = period_last_day(row["start"], row["end"])
     return render(
         request,
         "payouts/member/statements.html",
-        {
-            "member": member,
-            "periods": list(reversed(periods)),
-            "total_net_cents": sum(row["net_cents"] for row in periods),
-            "total_pension_cents": sum(row["pension_cents"] for row in periods),
-        },
+        {"member": member, "listing": listing, **selectors.member_statement_totals(rows)},
     )
 
 

@@ -280,7 +280,7 @@ def test_an_asset_is_invisible_to_everyone_but_its_contributors(world, as_user, 
 
 
 def test_a_member_lists_only_assets_they_contribute_to(world, as_user):
-    listed = {a["id"] for a in as_user(world.cast.bob).get("/api/v1/assets/").json()}
+    listed = {a["id"] for a in as_user(world.cast.bob).get("/api/v1/assets/").json()["results"]}
     assert listed == {str(world.bob_asset.pk)}
 
 

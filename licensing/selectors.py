@@ -1,23 +1,31 @@
 """Reads of the licensing app."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
+from django.conf import settings
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
-from trust.errors import Conflict, Gone, NotFound
-from trust.models import Asset, AssetContributor, DatasetItem, DatasetVersionItem, Member, Use
-from trust.selectors import active_grants, consent_coverage, is_trust_admin, latest_version, licensable_assets
-from trust.services import CONSENT_TEXT
+from trust.consent import FIRST_OPT_IN, Use, active_grants, consent_text, is_first_opt_in
+from trust.errors import Conflict, Forbidden, Gone, NotFound
+from trust.models import Asset, AssetContributor, DatasetItem, DatasetVersionItem, Member
+from trust.selectors import consent_coverage, is_trust_admin, latest_version, licensable_assets
 
-from .models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
-
-# A lease in one of these will never give access again.
-CLOSED_STATUSES = [Lease.Status.REJECTED, Lease.Status.CANCELLED, Lease.Status.REVOKED, Lease.Status.EXPIRED]
-
-# Which lease use lets a studio report each usage kind.
-GENERATION_USES = {"replica_active", "replica_passive", "voice_synthesis", "crowd_generation"}
+from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
 
 
 def studio_of(user) -> Studio | None:
@@ -25,6 +33,16 @@ def studio_of(user) -> Studio | None:
         return None
     staff = getattr(user, "studio_staff", None)
     return staff.studio if staff else None
+
+
+def require_studio_staff(actor, studio: Studio | None = None) -> Studio:
+    """The actor's studio; refused (403) for anyone else, and (404) when `studio` is another's."""
+    own = studio_of(actor)
+    if own is None:
+        raise Forbidden("only studio staff may do this", code="studio_only")
+    if studio is not None and own.pk != studio.pk:
+        raise NotFound("no such lease", code="lease_not_found")
+    return own
 
 
 def leases_visible_to(user) -> QuerySet[Lease]:
@@ -49,7 +67,7 @@ def lease_for(*, user, lease_id) -> Lease:
     return lease
 
 
-def catalog() -> QuerySet[LeaseTerms]:
+def catalogue_terms() -> QuerySet[LeaseTerms]:
     return LeaseTerms.objects.filter(active=True).select_related("dataset").order_by("title", "pk")
 
 
@@ -93,6 +111,15 @@ def require_live(lease: Lease, *, at: datetime | None = None) -> None:
         raise Conflict(f"this lease is {lease.status}, not active", code="lease_not_active")
 
 
+def lease_is_live(lease: Lease, *, at: datetime | None = None) -> bool:
+    """`require_live` as a yes/no for pages: whether the lease gives access (and tokens) now."""
+    try:
+        require_live(lease, at=at)
+    except (Gone, Conflict):
+        return False
+    return True
+
+
 def lease_licensable_assets(lease: Lease, *, at: datetime | None = None) -> QuerySet[Asset]:
     """Assets of the pinned version that may be used, now, for every use the lease permits."""
     at = at or timezone.now()
@@ -122,6 +149,15 @@ def usage_summary(lease: Lease) -> dict:
     return {row["kind"]: {"events": row["events"], "quantity": row["quantity"]} for row in rows}
 
 
+def downloads_left(lease: Lease) -> int | None:
+    """How many more downloads the lease's cap allows (None: no cap). The gateway refuses a
+    download at 0; the studio's lease page shows this number."""
+    if lease.download_cap is None:
+        return None
+    used = UsageEvent.objects.filter(lease=lease, kind=UsageEvent.Kind.DOWNLOAD).count()
+    return max(lease.download_cap - used, 0)
+
+
 def tokens_of(lease: Lease) -> QuerySet[LeaseToken]:
     return lease.tokens.order_by("-created_at")
 
@@ -136,11 +172,7 @@ def takedowns_visible_to(user) -> QuerySet[Takedown]:
 
 def transparency_leases() -> QuerySet[Lease]:
     """The leases the public register lists: every approved one, newest start first."""
-    return (
-        Lease.objects.filter(status__in=[Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED])
-        .select_related("studio", "version__dataset")
-        .order_by("-starts_at", "-pk")
-    )
+    return Lease.objects.approved().select_related("studio", "version__dataset").order_by("-starts_at", "-pk")
 
 
 def transparency_entries(leases) -> list[dict]:
@@ -186,9 +218,7 @@ def transparency_entries(leases) -> list[dict]:
 
 
 def active_leases_holding(asset_ids) -> QuerySet[Lease]:
-    return Lease.objects.filter(
-        status=Lease.Status.ACTIVE, version__items__asset_id__in=list(asset_ids)
-    ).distinct()
+    return Lease.objects.active().filter(version__items__asset_id__in=list(asset_ids)).distinct()
 
 
 # --- Administrator pages: leases and terms ---------------------------------------------------
@@ -197,7 +227,7 @@ def active_leases_holding(asset_ids) -> QuerySet[Lease]:
 def lease_requests_waiting() -> QuerySet[Lease]:
     """Lease requests no administrator has decided yet, oldest first: the queue to work."""
     return (
-        Lease.objects.filter(status=Lease.Status.REQUESTED)
+        Lease.objects.requested()
         .select_related("studio", "terms__dataset", "requested_by")
         .order_by("requested_at", "pk")
     )
@@ -226,7 +256,7 @@ def leases_active_with_takedowns() -> QuerySet[Lease]:
     """Active leases, soonest end first, each annotated with `open_takedowns`: notices the
     studio has not yet closed by attesting deletion."""
     return (
-        Lease.objects.filter(status=Lease.Status.ACTIVE)
+        Lease.objects.active()
         .select_related("studio", "terms", "version__dataset")
         .annotate(open_takedowns=_open_takedowns_count())
         .order_by("ends_at", "pk")
@@ -245,7 +275,7 @@ def leases_closed() -> QuerySet[Lease]:
         default=F("decided_at"),
     )
     return (
-        Lease.objects.filter(status__in=CLOSED_STATUSES)
+        Lease.objects.closed()
         .select_related("studio", "terms__dataset", "version__dataset")
         .annotate(closed_at=closed_at, open_takedowns=_open_takedowns_count())
         .order_by(F("closed_at").desc(nulls_last=True), "-pk")
@@ -280,12 +310,10 @@ def studio_leases_on_terms(studio: Studio | None, terms: LeaseTerms) -> QuerySet
 def leases_visible_with_open_takedowns(user) -> QuerySet[Lease]:
     """The leases `user` may see, newest request first, each annotated with `open_takedowns`:
     notices still waiting for the studio to acknowledge or to attest deletion."""
-
-    needs_action = [Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED]
     return (
         leases_visible_to(user)
         .select_related("terms__dataset", "version__dataset")
-        .annotate(open_takedowns=Count("takedowns", filter=Q(takedowns__status__in=needs_action)))
+        .annotate(open_takedowns=_open_takedowns_count())
         .order_by("-requested_at", "-pk")
     )
 
@@ -376,7 +404,7 @@ def member_consent_matrix(member: Member, *, at: datetime | None = None) -> dict
     for use in Use:
         for grant in active_grants(use=use, at=at).filter(member=member).order_by("created_at", "pk"):
             active[(use.value, grant.asset_id)] = grant
-    capture_for_all = (Use.CAPTURE.value, None) in active
+    capture_for_all = (FIRST_OPT_IN.value, None) in active
     rows = []
     for use in Use:
         everything = active.get((use.value, None))
@@ -387,10 +415,18 @@ def member_consent_matrix(member: Member, *, at: datetime | None = None) -> dict
                     "asset": asset,
                     "grant": active.get((use.value, asset.pk)),
                     "covered_by_all": everything is not None,
-                    "captured": capture_for_all or (Use.CAPTURE.value, asset.pk) in active,
+                    "captured": capture_for_all or (FIRST_OPT_IN.value, asset.pk) in active,
                 }
             )
-        rows.append({"use": use.value, "label": use.label, "text": CONSENT_TEXT[use], "cells": cells})
+        rows.append(
+            {
+                "use": use.value,
+                "label": use.label,
+                "text": consent_text(use),
+                "first_opt_in": is_first_opt_in(use),
+                "cells": cells,
+            }
+        )
     licensable = {}
     for asset in assets:
         coverage = consent_coverage(assets=Asset.objects.filter(pk=asset.pk), at=at)
@@ -398,21 +434,61 @@ def member_consent_matrix(member: Member, *, at: datetime | None = None) -> dict
     return {"assets": assets, "rows": rows, "licensable": licensable}
 
 
-def withdrawal_reach(consent) -> dict:
+def _grant_scope(grant) -> QuerySet[Asset]:
+    """The member's assets a grant covers: one asset, or all of them."""
+    scope = Asset.objects.filter(contributors__member_id=grant.member_id)
+    if grant.asset_id:
+        scope = scope.filter(pk=grant.asset_id)
+    return scope.distinct()
+
+
+def withdrawal_takedowns(grant, *, at: datetime | None = None) -> dict[int, list]:
+    """The takedown notices withdrawing `grant` at `at` calls for, as lease id -> asset ids
+    (sorted): for every active lease holding an asset in the grant's scope, the held assets the
+    lease may use for its uses with the grant in force and may not once it is withdrawn (the
+    trust's one licensability rule, asked both ways), less those with a notice still open on
+    that lease. The member's withdraw page previews exactly this; the service issues exactly
+    this. Asked the same way before and after the withdrawal is recorded."""
+
+    at = at or timezone.now()
+    asset_ids = list(_grant_scope(grant).values_list("pk", flat=True))
+    due: dict[int, list] = {}
+    leases = active_leases_holding(asset_ids).order_by("pk")
+    for lease_id, version_id, uses in leases.values_list("pk", "version_id", "permitted_uses"):
+        held = Asset.objects.filter(version_items__version_id=version_id, pk__in=asset_ids)
+        before = set(
+            licensable_assets(assets=held, uses=uses, at=at, as_if_in_force=grant.pk).values_list(
+                "pk", flat=True
+            )
+        )
+        after = set(
+            licensable_assets(assets=held, uses=uses, at=at, as_if_withdrawn=grant.pk).values_list(
+                "pk", flat=True
+            )
+        )
+        noticed = set(
+            Takedown.objects.open()
+            .filter(lease_id=lease_id, asset_id__in=before)
+            .values_list("asset_id", flat=True)
+        )
+        losing = sorted(before - after - noticed, key=str)
+        if losing:
+            due[lease_id] = losing
+    return due
+
+
+def withdrawal_reach(consent, *, at: datetime | None = None) -> dict:
     """What withdrawing the grant `consent` would reach: the member's assets in its scope; the
     member's other active grants of the same use that keep covering some of them; and every
     active lease holding any of them (`active_leases_holding`), each with the assets it holds,
-    whether it relies on the use (capture underlies every use), and the held assets it would
-    lose, which get takedown notices."""
+    whether it relies on the use (capture underlies every use), and the held assets that get
+    takedown notices (`withdrawal_takedowns`, what the service will issue)."""
 
-    now = timezone.now()
-    scope = Asset.objects.filter(contributors__member=consent.member)
-    if consent.asset_id:
-        scope = scope.filter(pk=consent.asset_id)
-    assets = {asset.pk: asset for asset in scope.distinct().order_by("created_at", "id")}
+    at = at or timezone.now()
+    assets = {asset.pk: asset for asset in _grant_scope(consent).order_by("created_at", "id")}
     others = (
-        active_grants(use=consent.use, at=now)
-        .filter(member=consent.member)
+        active_grants(use=consent.use, at=at)
+        .filter(member_id=consent.member_id)
         .exclude(pk=consent.pk)
         .select_related("asset")
     )
@@ -421,19 +497,19 @@ def withdrawal_reach(consent) -> dict:
         covered = set(assets)
     else:
         covered = {grant.asset_id for grant in still_covered_by}
+    due = withdrawal_takedowns(consent, at=at)
+    underlies_every_use = is_first_opt_in(consent.use)
     leases = []
     holding = active_leases_holding(assets).select_related("studio", "version__dataset")
     for lease in holding.order_by("ends_at", "pk"):
         held = set(lease.version.items.filter(asset_id__in=list(assets)).values_list("asset_id", flat=True))
-        relies = consent.use == "capture" or consent.use in lease.permitted_uses
+        losing = set(due.get(lease.pk, []))
         leases.append(
             {
                 "lease": lease,
                 "assets": [asset for asset_id, asset in assets.items() if asset_id in held],
-                "relies_on_use": relies,
-                "losing": [
-                    asset for asset_id, asset in assets.items() if relies and asset_id in held - covered
-                ],
+                "relies_on_use": underlies_every_use or consent.use in lease.permitted_uses,
+                "losing": [asset for asset_id, asset in assets.items() if asset_id in losing],
             }
         )
     return {
@@ -441,6 +517,7 @@ def withdrawal_reach(consent) -> dict:
         "still_covered_by": still_covered_by,
         "leaving": [asset for asset_id, asset in assets.items() if asset_id not in covered],
         "leases": leases,
+        "underlies_every_use": underlies_every_use,
     }
 
 
@@ -453,16 +530,29 @@ def takedowns_from_withdrawal(withdrawal) -> QuerySet[Takedown]:
     )
 
 
-def takedowns_open() -> QuerySet[Takedown]:
-    """Takedown notices on any lease that the studio has not closed by attesting deletion."""
-    return Takedown.objects.filter(status__in=[Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED])
+def takedown_deadline() -> timedelta:
+    """How long a studio has, from the notice, to attest deletion of a withdrawn asset."""
+    return timedelta(days=settings.TAKEDOWN_DEADLINE_DAYS)
+
+
+def takedowns_past_half_time(*, at: datetime | None = None) -> QuerySet[Takedown]:
+    """Open takedown notices issued more than half their deadline ago, the oldest first, each
+    with its `due_at` (issued_at + the deadline) and the lease's studio: the ones an
+    administrator should chase before they are overdue."""
+    at = at or timezone.now()
+    deadline = takedown_deadline()
+    return (
+        Takedown.objects.open()
+        .filter(issued_at__lte=at - deadline / 2)
+        .annotate(due_at=ExpressionWrapper(F("issued_at") + deadline, output_field=DateTimeField()))
+        .select_related("lease__studio", "asset")
+        .order_by("issued_at", "pk")
+    )
 
 
 def _open_takedowns_count():
-
-    return Count(
-        "takedowns", filter=Q(takedowns__status__in=[Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED])
-    )
+    """Per lease, the notices `Takedown.objects.open()` counts."""
+    return Count("takedowns", filter=Q(takedowns__status__in=Takedown.OPEN_STATUSES))
 
 
 def catalogue_offer(terms: LeaseTerms, *, at: datetime | None = None, dataset: dict | None = None) -> dict:
@@ -472,3 +562,29 @@ def catalogue_offer(terms: LeaseTerms, *, at: datetime | None = None, dataset: d
         "dataset": dataset or dataset_summary(terms.dataset),
         "coverage": approval_coverage(terms, at=at),
     }
+
+
+def studios_overview() -> QuerySet:
+    """Every studio as plain rows for the administrator's list: name, when it was enrolled,
+    how many staff logins it has and how many of its leases are active or waiting, counted
+    in subqueries so a studio with many of both is still one row."""
+    staff = (
+        StudioStaff.objects.filter(studio=OuterRef("pk")).values("studio").annotate(n=Count("pk")).values("n")
+    )
+    leases = Lease.objects.filter(studio=OuterRef("pk")).values("studio")
+    active = leases.filter(status=Lease.Status.ACTIVE).annotate(n=Count("pk")).values("n")
+    waiting = leases.filter(status=Lease.Status.REQUESTED).annotate(n=Count("pk")).values("n")
+    return Studio.objects.annotate(
+        staff_count=Coalesce(Subquery(staff), 0),
+        active_leases=Coalesce(Subquery(active), 0),
+        waiting_leases=Coalesce(Subquery(waiting), 0),
+    ).values("pk", "name", "created_at", "staff_count", "active_leases", "waiting_leases")
+
+
+def studio_staff(studio: Studio) -> QuerySet:
+    """A studio's staff logins, oldest first, as plain rows."""
+    return (
+        StudioStaff.objects.filter(studio=studio)
+        .order_by("created_at", "pk")
+        .values("pk", "user__username", "user__email", "user__last_login", "created_at")
+    )

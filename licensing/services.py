@@ -10,35 +10,36 @@ from django.db import transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from trust import audit, bearer
-from trust.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from trust.models import Asset, Consent, DatasetVersionItem, Use
+from trust import audit
+from trust.consent import LICENSABLE_USE_VALUES, permits_generation, permits_training
+from trust.errors import Conflict, Forbidden, Invalid, NotFound
+from trust.models import Asset, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
-from trust.services import LAST_USED_RESOLUTION, require_trust_admin, user_create
+from trust.services import require_trust_admin, user_create
 
 from . import hooks
 from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
 from .selectors import (
-    GENERATION_USES,
     active_leases_holding,
+    downloads_left,
     effective_end,
     lease_licensable_assets,
     require_live,
-    studio_of,
+    require_studio_staff,
+    withdrawal_takedowns,
 )
+from .tokens import lease_of_token
 
-LICENSABLE_USE_VALUES = [u.value for u in Use if u != Use.CAPTURE]
+# The most any price or fee of lease terms may be, in cents: a unit price times the largest
+# quantity one usage event may carry still fits a 64-bit column (10^10 x 10^8 < 2^63). The API
+# and the terms form show this limit with this message; terms_create enforces it.
+PRICE_MAX_CENTS = 10**10
+PRICE_LIMIT_MESSAGE = (
+    f"A price or fee may be at most {PRICE_MAX_CENTS // 100:,}.{PRICE_MAX_CENTS % 100:02d} "
+    f"({PRICE_MAX_CENTS:,} cents)."
+)
 # Usage may be reported a little ahead of our clock.
 CLOCK_SKEW = timedelta(minutes=5)
-
-
-def _require_studio_staff(actor, studio: Studio | None = None) -> Studio:
-    own = studio_of(actor)
-    if own is None:
-        raise Forbidden("only studio staff may do this", code="studio_only")
-    if studio is not None and own.pk != studio.pk:
-        raise NotFound("no such lease", code="lease_not_found")
-    return own
 
 
 @transaction.atomic
@@ -62,6 +63,18 @@ def studio_add_staff(*, actor, studio: Studio, username: str, password: str, ema
     return staff
 
 
+@transaction.atomic
+def studio_enrol(
+    *, actor, name: str, staff_username: str, staff_password: str, staff_email: str = ""
+) -> StudioStaff:
+    """A new studio with its first staff login, both or neither: a taken name, a taken
+    username or a weak password leaves nothing written. Each step is audited by its service."""
+    studio = studio_create(actor=actor, name=name)
+    return studio_add_staff(
+        actor=actor, studio=studio, username=staff_username, password=staff_password, email=staff_email
+    )
+
+
 def _validate_terms(*, permitted_uses, currency: str, prices: dict, duration_days: int) -> list[str]:
     if not isinstance(permitted_uses, list | tuple) or not permitted_uses:
         raise Invalid("permitted_uses must list at least one use", code="bad_uses")
@@ -77,6 +90,8 @@ def _validate_terms(*, permitted_uses, currency: str, prices: dict, duration_day
     for field, value in prices.items():
         if value < 0:
             raise Invalid(f"{field} must not be negative", code="bad_price")
+        if value > PRICE_MAX_CENTS:
+            raise Invalid(PRICE_LIMIT_MESSAGE, code="price_too_high")
     if duration_days < 1:
         raise Invalid("duration_days must be at least 1", code="bad_duration")
     return sorted(set(permitted_uses))
@@ -148,7 +163,7 @@ def terms_set_active(*, actor, terms: LeaseTerms, active: bool) -> LeaseTerms:
 @transaction.atomic
 def lease_request(*, actor, terms: LeaseTerms, purpose: str) -> Lease:
     """A studio asks to lease a dataset under active terms."""
-    studio = _require_studio_staff(actor)
+    studio = require_studio_staff(actor)
     if not terms.active:
         raise Conflict("these terms are no longer offered", code="terms_inactive")
     if not purpose.strip():
@@ -243,7 +258,7 @@ def lease_cancel(*, actor, lease: Lease) -> Lease:
     """The requesting studio withdraws its own request while the trust has not decided it.
     Another studio's lease is not found; an administrator cannot cancel for a studio; a lease
     already decided is a conflict. Nothing is pinned or charged."""
-    _require_studio_staff(actor, lease.studio)
+    require_studio_staff(actor, lease.studio)
     lease = _locked(lease)
     if lease.status != Lease.Status.REQUESTED:
         raise Conflict(
@@ -278,9 +293,7 @@ def leases_expire_due(*, now: datetime | None = None) -> int:
     """Mark active leases past their end as expired. Safe to run any number of times."""
     now = now or timezone.now()
     expired = 0
-    for lease_id in Lease.objects.filter(status=Lease.Status.ACTIVE, ends_at__lte=now).values_list(
-        "pk", flat=True
-    ):
+    for lease_id in Lease.objects.active().filter(ends_at__lte=now).values_list("pk", flat=True):
         with transaction.atomic():
             if Lease.objects.filter(pk=lease_id, status=Lease.Status.ACTIVE).update(
                 status=Lease.Status.EXPIRED
@@ -288,80 +301,6 @@ def leases_expire_due(*, now: datetime | None = None) -> int:
                 audit.record(actor=None, action="lease.expired", subject=Lease.objects.get(pk=lease_id))
                 expired += 1
     return expired
-
-
-@transaction.atomic
-def token_mint(
-    *, actor, lease: Lease, name: str, lifetime: timedelta | None = None
-) -> tuple[LeaseToken, str]:
-    """An `lt_` token for the studio's machines; the secret is returned once. It never
-    outlives the lease."""
-    _require_studio_staff(actor, lease.studio)
-    lease = _locked(lease)
-    require_live(lease)
-    if not name.strip():
-        raise Invalid("name the token so it can be told apart", code="name_required")
-    now = timezone.now()
-    lifetime = lifetime or timedelta(days=settings.LEASE_TOKEN_DEFAULT_DAYS)
-    if lifetime <= timedelta(0):
-        raise Invalid("a token's lifetime must be positive", code="bad_lifetime")
-    secret = bearer.mint_secret("lt_")
-    token = LeaseToken.objects.create(
-        lease=lease,
-        name=name.strip(),
-        token_hash=bearer.hash_secret(secret),
-        created_by=actor,
-        expires_at=min(now + lifetime, lease.ends_at),
-    )
-    audit.record(
-        actor=actor,
-        action="token.minted",
-        subject=token,
-        data={"lease": lease.pk, "name": token.name, "expires_at": token.expires_at},
-    )
-    return token, secret
-
-
-@transaction.atomic
-def token_revoke(*, actor, lease: Lease, token: LeaseToken) -> LeaseToken:
-    """Refused everywhere from the next request on: tokens are checked in the database on
-    every call, never cached."""
-    _require_studio_staff(actor, lease.studio)
-    token = LeaseToken.objects.select_for_update().get(pk=token.pk)
-    if token.revoked_at is None:
-        token.revoked_at, token.revoked_by = timezone.now(), actor
-        token.save(update_fields=["revoked_at", "revoked_by"])
-        audit.record(actor=actor, action="token.revoked", subject=token, data={"lease": lease.pk})
-    return token
-
-
-def authenticate_lease_token(secret: str) -> LeaseToken:
-    """The token for `secret`, refused (401) when unknown, revoked or expired, and (410) when
-    its lease has ended or been revoked."""
-    token = (
-        LeaseToken.objects.select_related("lease__studio", "lease__version__dataset")
-        .filter(token_hash=bearer.hash_secret(secret))
-        .first()
-    )
-    if token is None:
-        raise Unauthorized("unknown token", code="token_invalid")
-    if token.revoked_at is not None:
-        raise Unauthorized("this token was revoked", code="token_revoked")
-    now = timezone.now()
-    require_live(token.lease, at=now)
-    if token.expires_at <= now:
-        raise Unauthorized("this token has expired", code="token_expired")
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        LeaseToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token
-
-
-def lease_of_token(*, token: LeaseToken, lease_id) -> Lease:
-    """The token's lease if it is the one asked for. A token opens one lease; asking about
-    another reveals nothing about it."""
-    if str(token.lease_id) != str(lease_id):
-        raise NotFound("no such lease", code="lease_not_found")
-    return token.lease
 
 
 def _version_asset(lease: Lease, asset_id) -> Asset:
@@ -393,13 +332,11 @@ def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
         require_live(lease, at=now)
         if not lease_licensable_assets(lease, at=now).filter(pk=asset.pk).exists():
             raise Forbidden("the members have not consented to this use of this asset", code="not_licensable")
-        if lease.download_cap is not None:
-            used = UsageEvent.objects.filter(lease=lease, kind=UsageEvent.Kind.DOWNLOAD).count()
-            if used >= lease.download_cap:
-                raise Conflict(
-                    f"the lease's cap of {lease.download_cap} downloads is reached",
-                    code="download_cap_reached",
-                )
+        if downloads_left(lease) == 0:
+            raise Conflict(
+                f"the lease's cap of {lease.download_cap} downloads is reached",
+                code="download_cap_reached",
+            )
         hooks.check_usage_allowed([now])
         UsageEvent.objects.create(
             lease=lease,
@@ -429,9 +366,9 @@ def _parse_event(lease: Lease, event: dict, index: int, now: datetime, version_a
         raise Invalid(
             f"{where}: downloads are metered by the gateway, not reported", code="download_not_reportable"
         )
-    if kind == UsageEvent.Kind.TRAINING_RUN and "training" not in lease.permitted_uses:
+    if kind == UsageEvent.Kind.TRAINING_RUN and not permits_training(lease.permitted_uses):
         raise Forbidden(f"{where}: this lease does not permit training", code="use_not_permitted")
-    if kind == UsageEvent.Kind.GENERATED_SECOND and not GENERATION_USES & set(lease.permitted_uses):
+    if kind == UsageEvent.Kind.GENERATED_SECOND and not permits_generation(lease.permitted_uses):
         raise Forbidden(f"{where}: this lease does not permit generation", code="use_not_permitted")
     asset_id = event.get("asset")
     if kind == UsageEvent.Kind.GENERATED_SECOND and not asset_id:
@@ -459,7 +396,7 @@ def usage_report(*, token: LeaseToken, lease_id, events: list[dict]) -> tuple[in
     lease = lease_of_token(token=token, lease_id=lease_id)
     now = timezone.now()
     # Usage may be reported after a revocation or the end, for the time the lease was live.
-    if lease.status not in (Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED):
+    if lease.status not in Lease.APPROVED_STATUSES:
         raise Conflict("this lease was never active", code="lease_not_active")
     version_assets = {
         str(a)
@@ -484,35 +421,32 @@ def usage_report(*, token: LeaseToken, lease_id, events: list[dict]) -> tuple[in
     return len(fresh), len(parsed) - len(fresh)
 
 
+@transaction.atomic
 def takedowns_issue_for_withdrawal(*, withdrawal: Consent) -> list[Takedown]:
-    """For every active lease holding an asset this withdrawal touches that is no longer
-    licensable for the lease's uses, issue a takedown notice (once per open notice)."""
-    scope = withdrawal.member.contributions.all()
-    if withdrawal.asset_id:
-        scope = scope.filter(asset_id=withdrawal.asset_id)
-    asset_ids = list(scope.values_list("asset_id", flat=True))
-    now = timezone.now()
+    """Issue the takedown notices `withdrawal_takedowns` names for the withdrawn grant: every
+    active lease holding an asset the withdrawal touches that the lease could use and no longer
+    can gets one notice (never a second while one is open). The member's withdraw page
+    previewed the same selector, so it promised exactly these."""
+    grant = withdrawal.supersedes
+    scope = grant.member.contributions.all()
+    if grant.asset_id:
+        scope = scope.filter(asset_id=grant.asset_id)
+    lease_ids = list(
+        active_leases_holding(scope.values_list("asset_id", flat=True)).values_list("pk", flat=True)
+    )
+    # Locked in pk order so concurrent withdrawals never deadlock, and count open notices once.
+    list(Lease.objects.filter(pk__in=lease_ids).order_by("pk").select_for_update().values_list("pk"))
     issued = []
-    lease_ids = list(active_leases_holding(asset_ids).values_list("pk", flat=True))
-    # Locked in pk order so concurrent withdrawals never deadlock.
-    for lease in Lease.objects.filter(pk__in=lease_ids).order_by("pk").select_for_update():
-        still_ok = set(
-            lease_licensable_assets(lease, at=now).filter(pk__in=asset_ids).values_list("pk", flat=True)
-        )
-        held = set(lease.version.items.filter(asset_id__in=asset_ids).values_list("asset_id", flat=True))
-        for asset_id in sorted(held - still_ok, key=str):
-            if (
-                Takedown.objects.filter(lease=lease, asset_id=asset_id)
-                .exclude(status=Takedown.Status.DELETION_ATTESTED)
-                .exists()
-            ):
-                continue
-            takedown = Takedown.objects.create(lease=lease, asset_id=asset_id, withdrawal_id=withdrawal.pk)
+    for lease_id, asset_ids in withdrawal_takedowns(grant, at=timezone.now()).items():
+        for asset_id in asset_ids:
+            takedown = Takedown.objects.create(
+                lease_id=lease_id, asset_id=asset_id, withdrawal_id=withdrawal.pk
+            )
             audit.record(
                 actor=None,
                 action="takedown.issued",
                 subject=takedown,
-                data={"lease": lease.pk, "asset": str(asset_id), "withdrawal": withdrawal.pk},
+                data={"lease": lease_id, "asset": str(asset_id), "withdrawal": withdrawal.pk},
             )
             issued.append(takedown)
     return issued
@@ -520,7 +454,7 @@ def takedowns_issue_for_withdrawal(*, withdrawal: Consent) -> list[Takedown]:
 
 @transaction.atomic
 def takedown_acknowledge(*, actor, takedown: Takedown) -> Takedown:
-    _require_studio_staff(actor, takedown.lease.studio)
+    require_studio_staff(actor, takedown.lease.studio)
     takedown = Takedown.objects.select_for_update().get(pk=takedown.pk)
     if takedown.status != Takedown.Status.ISSUED:
         raise Conflict(f"this notice is already {takedown.status}", code="takedown_not_issued")
@@ -534,7 +468,7 @@ def takedown_acknowledge(*, actor, takedown: Takedown) -> Takedown:
 @transaction.atomic
 def takedown_attest_deletion(*, actor, takedown: Takedown, statement: str) -> Takedown:
     """The studio states it deleted the asset and everything derived that it can delete."""
-    _require_studio_staff(actor, takedown.lease.studio)
+    require_studio_staff(actor, takedown.lease.studio)
     takedown = Takedown.objects.select_for_update().get(pk=takedown.pk)
     if takedown.status != Takedown.Status.ACKNOWLEDGED:
         raise Conflict("acknowledge the notice before attesting deletion", code="takedown_not_acknowledged")

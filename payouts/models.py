@@ -32,6 +32,12 @@ class RateSetting(models.Model):
         )
 
 
+class PeriodQuerySet(models.QuerySet):
+    def closed(self):
+        """Periods whose distribution is done: their figures are final."""
+        return self.filter(status=Period.Status.CLOSED)
+
+
 class Period(models.Model):
     class Status(models.TextChoices):
         OPEN = "open"
@@ -53,6 +59,8 @@ class Period(models.Model):
     net_cents = models.BigIntegerField(default=0)
     leases_total = models.PositiveIntegerField(default=0)
     leases_done = models.PositiveIntegerField(default=0)
+
+    objects = PeriodQuerySet.as_manager()
 
     class Meta:
         ordering = ["-start"]

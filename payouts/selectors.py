@@ -5,6 +5,8 @@ from collections import defaultdict
 from django.conf import settings
 from django.db.models import (
     BigIntegerField,
+    Case,
+    CharField,
     Count,
     Exists,
     F,
@@ -16,29 +18,51 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from licensing.models import Lease, UsageEvent
+from licensing.selectors import takedowns_past_half_time
+from trust.consent import in_use_order
 from trust.errors import NotFound
-from trust.models import DatasetVersionItem, Member, Use
+from trust.models import DatasetVersionItem, Member
 
 from . import ledger
 from .charts import period_label, period_last_day
-from .models import Account, LeaseRevenue, LedgerEntry, MemberEarning, Period, RateSetting
-
-APPROVED_STATUSES = [Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED]
+from .models import (
+    Account,
+    LeaseRevenue,
+    LedgerEntry,
+    MemberEarning,
+    PayoutBatch,
+    PayoutItem,
+    Period,
+    RateSetting,
+)
 
 
 def rate_history() -> QuerySet[RateSetting]:
     return RateSetting.objects.select_related("set_by").order_by("-effective_at", "-pk")
 
 
-def period_ledger_balances(period: Period) -> bool:
+def period_ledger_is_balanced(period: Period) -> bool:
     """True when the period's ledger entries sum to zero."""
     total = LedgerEntry.objects.filter(transaction__period=period).aggregate(t=Sum("amount_cents"))["t"]
     return (total or 0) == 0
+
+
+def period_books_check(period: Period) -> dict:
+    """The two checks of a period's money, for the period page and the API alike:
+    `revenue_adds_up` (revenue = admin fee + pension + net, to the cent) and `ledger_balanced`
+    (the period's ledger entries sum to zero)."""
+    return {
+        "revenue_adds_up": period.revenue_cents
+        == period.admin_fee_cents + period.pension_cents + period.net_cents,
+        "ledger_balanced": period_ledger_is_balanced(period),
+    }
 
 
 def member_earnings(member: Member) -> dict:
@@ -82,14 +106,7 @@ def member_earnings(member: Member) -> dict:
 
 def member_balance_cents(member: Member) -> int:
     """What the trust owes the member now (credits on their payable account)."""
-    return -ledger.balance(ledger.member_payable(member))
-
-
-def earnings_by_lease(member: Member) -> dict[int, int]:
-    totals: dict[int, int] = defaultdict(int)
-    for lease_id, net in MemberEarning.objects.filter(member=member).values_list("lease_id", "net_cents"):
-        totals[lease_id] += net
-    return dict(totals)
+    return -ledger.balance_of(ledger.member_payable_code(member))
 
 
 def _subquery_count(queryset) -> Coalesce:
@@ -118,7 +135,7 @@ def member_lease_history(member: Member) -> QuerySet:
     )
     earned = MemberEarning.objects.filter(lease=OuterRef("pk"), member=member)
     return (
-        Lease.objects.filter(status__in=APPROVED_STATUSES)
+        Lease.objects.approved()
         .filter(Exists(mine_in_version))
         .annotate(
             lease=F("pk"),
@@ -237,39 +254,167 @@ def studio_charges_lines_of(studio, periods: list[dict]) -> list[dict]:
     return [{**row, "leases": lines[row["period"]]} for row in periods]
 
 
-def operations_overview() -> dict:
-    """What needs the trust administrator now: lease requests waiting, periods open or closing,
-    the last closed period's result, whether the whole ledger balances, and what the trust owes
-    members (the largest balances first) and their pension plan."""
+class Unpayable:
+    """Why a member who is owed money is not paid by the next batch."""
 
-    payable = (
-        Account.objects.filter(kind__in=[Account.Kind.MEMBER_PAYABLE, Account.Kind.PENSION_PAYABLE])
-        .annotate(balance=Sum("entries__amount_cents"))
-        .select_related("member")
+    NO_BANK_DETAILS = "no_bank_details"
+    BELOW_MINIMUM = "below_minimum"
+
+    LABELS = {
+        NO_BANK_DETAILS: "No bank details: the member has not given an account to pay into.",
+        BELOW_MINIMUM: "Below the minimum payout: the balance carries forward.",
+    }
+
+
+def member_balances(*, minimum_cents: int | None = None) -> QuerySet:
+    """Every member the trust owes money, in one aggregate query over their payable accounts,
+    as plain rows: the account, the member's number, name and bank details, `owed_cents`, and
+    `reason` ("" when the next payout batch pays them, else an `Unpayable` code). Bank details
+    are only ever written through `member_set_bank_account`, which validates them, so "has
+    bank details" is "has an IBAN"."""
+
+    minimum = settings.TRUST_MINIMUM_PAYOUT_CENTS if minimum_cents is None else minimum_cents
+    return (
+        Account.objects.filter(kind=Account.Kind.MEMBER_PAYABLE)
+        .values(
+            "pk",
+            "member_id",
+            "member__member_number",
+            "member__display_name",
+            "member__payout_account_name",
+            "member__payout_iban",
+            "member__payout_bic",
+        )
+        # What the trust owes is a credit balance: the negated sum of the account's entries.
+        .annotate(owed_cents=-Sum("entries__amount_cents"))
+        .filter(owed_cents__gt=0)
+        .annotate(
+            account_id=F("pk"),
+            member_number=F("member__member_number"),
+            display_name=F("member__display_name"),
+            account_name=F("member__payout_account_name"),
+            iban=F("member__payout_iban"),
+            bic=F("member__payout_bic"),
+            reason=Case(
+                When(member__payout_iban="", then=Value(Unpayable.NO_BANK_DETAILS)),
+                When(owed_cents__lt=minimum, then=Value(Unpayable.BELOW_MINIMUM)),
+                default=Value(""),
+                output_field=CharField(),
+            ),
+        )
+        .values(
+            "account_id",
+            "member_id",
+            "member_number",
+            "display_name",
+            "account_name",
+            "iban",
+            "bic",
+            "owed_cents",
+            "reason",
+        )
+        .order_by("member_number")
     )
-    owed_members, pension_owed = [], 0
-    for account in payable:
-        owed = -(account.balance or 0)  # what the trust owes is a credit balance
-        if account.kind == Account.Kind.PENSION_PAYABLE:
-            pension_owed += owed
-        elif owed:
-            owed_members.append({"member": account.member, "owed_cents": owed})
-    owed_members.sort(key=lambda row: (-row["owed_cents"], row["member"].member_number))
-    minimum = settings.TRUST_MINIMUM_PAYOUT_CENTS
+
+
+def payable_members(*, minimum_cents: int | None = None) -> QuerySet:
+    """The members the next payout batch pays, and how much: a balance at or above the minimum
+    and bank details to pay it into. `payout_batch_create` pays exactly these rows."""
+    return member_balances(minimum_cents=minimum_cents).filter(reason="")
+
+
+def unpayable_members(*, minimum_cents: int | None = None) -> QuerySet:
+    """Members the trust owes money but the next batch cannot pay, each with its `reason`."""
+    return member_balances(minimum_cents=minimum_cents).exclude(reason="")
+
+
+def payout_totals(*, minimum_cents: int | None = None) -> dict:
+    """How many members the next batch pays and how much, and the same for each reason it
+    cannot pay the others: one query, summing `member_balances` in the database."""
+    balances = member_balances(minimum_cents=minimum_cents).order_by()
+    keys = {"payable": "", Unpayable.NO_BANK_DETAILS: None, Unpayable.BELOW_MINIMUM: None}
+    aggregates = {}
+    for key in keys:
+        reason = "" if key == "payable" else key
+        aggregates[f"{key}__members"] = Count("account_id", filter=Q(reason=reason))
+        aggregates[f"{key}__cents"] = Sum("owed_cents", filter=Q(reason=reason))
+    figures = balances.aggregate(**aggregates)
+    return {
+        key: {"members": figures[f"{key}__members"] or 0, "cents": figures[f"{key}__cents"] or 0}
+        for key in keys
+    }
+
+
+def payout_batches() -> QuerySet:
+    """Payout batches, newest first, as plain rows with who created each."""
+    return PayoutBatch.objects.order_by("-created_at", "-pk").values(
+        "pk",
+        "created_at",
+        "created_by__username",
+        "execution_date",
+        "minimum_cents",
+        "currency",
+        "total_cents",
+        "item_count",
+    )
+
+
+def payout_batch_items(batch: PayoutBatch) -> QuerySet:
+    """A batch's payments as plain rows, by member number."""
+    return (
+        PayoutItem.objects.filter(batch=batch)
+        .order_by("member__member_number")
+        .values(
+            "member__member_number", "member__display_name", "account_name", "iban", "bic", "amount_cents"
+        )
+    )
+
+
+# The overview shows this many rows of each list; the full lists have their own pages.
+OVERVIEW_ROWS = 10
+
+
+def operations_overview(*, at=None) -> dict:
+    """What needs the trust administrator now: lease requests waiting, periods open or closing,
+    the last closed period's result, whether the whole ledger balances, what the trust owes
+    members (the largest balances first) and their pension plan, members owed money the next
+    batch cannot pay (and why), and takedown notices past half their time."""
+
+    at = at or timezone.now()
+    totals = payout_totals()
+    owed = member_balances()
+    pension_owed = -(
+        LedgerEntry.objects.filter(account__kind=Account.Kind.PENSION_PAYABLE).aggregate(
+            total=Sum("amount_cents")
+        )["total"]
+        or 0
+    )
     trial_balance = ledger.trial_balance()
+    overdue_takedowns = takedowns_past_half_time(at=at)
+    # Missing bank details first: those the administrator can do something about.
+    unpayable = unpayable_members().order_by("-reason", "-owed_cents", "member_number")
     return {
         "currency": settings.TRUST_CURRENCY,
-        "lease_requests": Lease.objects.filter(status=Lease.Status.REQUESTED).count(),
+        "lease_requests": Lease.objects.requested().count(),
         "open_periods": list(Period.objects.filter(status=Period.Status.OPEN).order_by("start")),
         "closing_periods": list(Period.objects.filter(status=Period.Status.CLOSING).order_by("start")),
-        "last_closed": Period.objects.filter(status=Period.Status.CLOSED).order_by("-end", "-pk").first(),
+        "last_closed": Period.objects.closed().order_by("-end", "-pk").first(),
         "trial_balance_cents": trial_balance,
-        "ledger_balances": trial_balance == 0,
-        "owed_cents": sum(row["owed_cents"] for row in owed_members),
-        "members_owed": owed_members,
-        "minimum_payout_cents": minimum,
-        "members_at_minimum": sum(1 for row in owed_members if row["owed_cents"] >= minimum),
+        "ledger_is_balanced": trial_balance == 0,
+        "owed_cents": sum(figures["cents"] for figures in totals.values()),
+        "members_owed_count": sum(figures["members"] for figures in totals.values()),
+        "members_owed": list(owed.order_by("-owed_cents", "member_number")[:OVERVIEW_ROWS]),
+        "payout_totals": totals,
+        "minimum_payout_cents": settings.TRUST_MINIMUM_PAYOUT_CENTS,
+        "members_at_minimum": totals["payable"]["members"],
         "pension_owed_cents": pension_owed,
+        "cannot_be_paid": list(unpayable[:OVERVIEW_ROWS]),
+        "cannot_be_paid_count": (
+            totals[Unpayable.NO_BANK_DETAILS]["members"] + totals[Unpayable.BELOW_MINIMUM]["members"]
+        ),
+        "takedowns_past_half_time": list(overdue_takedowns[:OVERVIEW_ROWS]),
+        "takedowns_past_half_time_count": overdue_takedowns.count(),
+        "takedown_deadline_days": settings.TAKEDOWN_DEADLINE_DAYS,
     }
 
 
@@ -290,7 +435,7 @@ def member_statement_periods(member: Member) -> QuerySet[Period]:
     and those that ended after they were enrolled (a statement of zeros)."""
 
     return (
-        Period.objects.filter(status=Period.Status.CLOSED)
+        Period.objects.closed()
         .filter(Q(earnings__member=member) | Q(end__gt=member.created_at))
         .distinct()
         .order_by("start", "pk")
@@ -353,14 +498,13 @@ def member_earnings_breakdown(member: Member) -> dict:
     combination of uses it permitted (in the order of `Use`). Each list adds up to
     `total_net_cents`, the same total as `member_earnings`."""
 
-    order = {use.value: index for index, use in enumerate(Use)}
     rows = MemberEarning.objects.filter(member=member, period__status=Period.Status.CLOSED).values_list(
         "lease_id", "lease__studio__name", "lease__permitted_uses", "net_cents", "pension_cents"
     )
     by_studio: dict[str, dict] = {}
     by_uses: dict[tuple, dict] = {}
     for lease_id, studio, uses, net, pension in rows:
-        combination = tuple(sorted(set(uses or []), key=lambda use: (order.get(use, len(order)), use)))
+        combination = tuple(in_use_order(uses or []))
         for groups, key, fields in (
             (by_studio, studio, {"studio": studio}),
             (by_uses, combination, {"uses": list(combination)}),

@@ -3,11 +3,22 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .consent import FIRST_OPT_IN, LICENSABLE_USES, active_grants
 from .errors import NotFound
-from .models import LICENSABLE_USES, Asset, AssetContributor, Consent, Dataset, DatasetVersion, Member, Use
+from .models import (
+    Asset,
+    AssetContributor,
+    AuditEvent,
+    Consent,
+    Dataset,
+    DatasetVersion,
+    DatasetVersionItem,
+    Member,
+)
 
 
 def is_trust_admin(user) -> bool:
@@ -20,23 +31,22 @@ def member_of(user) -> Member | None:
     return Member.objects.filter(user_id=user.pk).first()
 
 
-def active_grants(*, use: str, at: datetime) -> QuerySet[Consent]:
-    """Grants for `use` made by `at` and not withdrawn by `at`."""
-    withdrawn = Consent.objects.filter(supersedes=OuterRef("pk"), created_at__lte=at)
-    return Consent.objects.filter(use=use, state=Consent.State.GRANTED, created_at__lte=at).exclude(
-        Exists(withdrawn)
-    )
-
-
-def licensable_assets(*, assets: QuerySet[Asset], uses: Iterable[str], at: datetime) -> QuerySet[Asset]:
+def licensable_assets(
+    *,
+    assets: QuerySet[Asset],
+    uses: Iterable[str],
+    at: datetime,
+    as_if_withdrawn: int | None = None,
+    as_if_in_force: int | None = None,
+) -> QuerySet[Asset]:
     """Assets that are available and whose every contributor, at `at`, holds an active
     `capture` grant and an active grant for each of `uses` (on the asset or on all their
-    assets). Manifest, gateway and distribution all ask this one question."""
-    qs = assets.filter(status=Asset.Status.AVAILABLE).filter(
-        Exists(AssetContributor.objects.filter(asset=OuterRef("pk")))
-    )
-    for use in sorted({Use.CAPTURE, *uses}):
-        covering_grant = active_grants(use=use, at=at).filter(
+    assets). Manifest, gateway and distribution all ask this one question; a withdrawal's
+    preview asks it "what if" one grant were withdrawn or still in force (see `active_grants`)."""
+    qs = assets.available().filter(Exists(AssetContributor.objects.filter(asset=OuterRef("pk"))))
+    for use in sorted({FIRST_OPT_IN, *uses}):
+        grants = active_grants(use=use, at=at, as_if_withdrawn=as_if_withdrawn, as_if_in_force=as_if_in_force)
+        covering_grant = grants.filter(
             Q(asset__isnull=True) | Q(asset=OuterRef("asset")), member=OuterRef("member")
         )
         uncovered = AssetContributor.objects.filter(asset=OuterRef("pk")).exclude(Exists(covering_grant))
@@ -122,9 +132,61 @@ def assets_addable_to(
     """Available assets not yet in the dataset's working set: optionally of one kind, and
     optionally licensable at `at` (default now) for one use."""
 
-    qs = Asset.objects.filter(status=Asset.Status.AVAILABLE).exclude(dataset_items__dataset=dataset)
+    qs = Asset.objects.available().exclude(dataset_items__dataset=dataset)
     if kind:
         qs = qs.filter(kind=kind)
     if use:
         qs = licensable_assets(assets=qs, uses=[use], at=at or timezone.now())
     return qs.prefetch_related("contributors__member").order_by("title", "pk")
+
+
+def dataset_freeze_preview(dataset: Dataset) -> dict:
+    """What freezing the draft now would make, for the confirmation page: the next version
+    number, how many assets it would hold, how many are new or dropped since the latest
+    version, and whether anything changed at all (`dataset_freeze` refuses when not)."""
+    latest = latest_version(dataset)
+    draft = dataset.items.all()
+    frozen = latest.items.all() if latest else DatasetVersionItem.objects.none()
+    added = draft.exclude(asset_id__in=frozen.values("asset_id")).count()
+    dropped = frozen.exclude(asset_id__in=draft.values("asset_id")).count() if latest else 0
+    return {
+        "number": (latest.number if latest else 0) + 1,
+        "latest": latest,
+        "asset_count": draft.count(),
+        "added": added,
+        "dropped": dropped,
+        "unchanged": latest is not None and added == 0 and dropped == 0,
+    }
+
+
+def members_overview() -> QuerySet:
+    """Every member as plain rows for the administrator's list: number, name, login, email,
+    whether they are listed publicly, whether the trust can pay them (bank details), when
+    they were enrolled, and how many assets they contribute to (one subquery, not a row each)."""
+    assets = (
+        AssetContributor.objects.filter(member=OuterRef("pk"))
+        .values("member")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Member.objects.annotate(
+        asset_count=Coalesce(Subquery(assets), 0),
+        has_bank_details=~Q(payout_iban=""),
+    ).values(
+        "pk",
+        "member_number",
+        "display_name",
+        "user__username",
+        "user__email",
+        "listed_publicly",
+        "has_bank_details",
+        "created_at",
+        "asset_count",
+    )
+
+
+def audit_events() -> QuerySet[AuditEvent]:
+    """The audit log, newest first, as plain rows (the page filters and pages through it)."""
+    return AuditEvent.objects.order_by("-seq").values(
+        "seq", "created_at", "actor_label", "action", "subject_type", "subject_id", "data"
+    )

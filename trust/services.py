@@ -5,7 +5,6 @@ import hashlib
 import math
 import re
 import uuid
-from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -17,8 +16,9 @@ from django.utils import timezone
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
-from . import audit, bearer
-from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from . import audit
+from .consent import active_grants, consent_text_sha256, is_use
+from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import (
     Asset,
     AssetContributor,
@@ -28,34 +28,14 @@ from .models import (
     DatasetVersion,
     DatasetVersionItem,
     Member,
-    Use,
-    UserToken,
 )
-from .selectors import active_grants, is_trust_admin, member_of
+from .selectors import is_trust_admin, member_of
 from .signals import consent_withdrawn
 from .storage import MultipartError, UploadedPart, get_object_store, measure
 
 User = get_user_model()
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 MAX_PARTS = 10_000  # the S3 API's limit per multipart upload
-# A token's last use is written at most this often: authentication should not write on every hit.
-LAST_USED_RESOLUTION = timedelta(seconds=60)
-
-# The plain-language text a member agrees to, per use. Its hash is stored with each grant so
-# what was shown can be proven later.
-CONSENT_TEXT = {
-    Use.CAPTURE: "The trust may hold this data in encrypted storage and list it in datasets. "
-    "Nothing is licensed for any use without a further grant.",
-    Use.TRAINING: "Studios that lease a dataset including this data may train AI models on it.",
-    Use.REPLICA_ACTIVE: "Studios may make a digital replica that performs new lines or actions.",
-    Use.REPLICA_PASSIVE: "Studios may use a digital replica for touch-ups and background placement.",
-    Use.VOICE_SYNTHESIS: "Studios may synthesise speech in this voice.",
-    Use.CROWD_GENERATION: "Studios may generate crowds that include this likeness.",
-}
-
-
-def consent_text_sha256(use: str, terms_version: str) -> str:
-    return hashlib.sha256(f"{terms_version}\n{CONSENT_TEXT[Use(use)]}".encode()).hexdigest()
 
 
 def require_trust_admin(actor) -> None:
@@ -129,39 +109,6 @@ def member_set_bank_account(
         data={"iban_ends": parsed.compact[-4:], "country": parsed.country_code},
     )
     return member
-
-
-@transaction.atomic
-def user_token_issue(*, user) -> tuple[UserToken, str]:
-    """A fresh `ut_` token; the secret is returned once and only its hash kept."""
-    secret = bearer.mint_secret("ut_")
-    token = UserToken.objects.create(
-        user=user,
-        token_hash=bearer.hash_secret(secret),
-        expires_at=timezone.now() + timedelta(hours=settings.USER_TOKEN_LIFETIME_HOURS),
-    )
-    return token, secret
-
-
-def user_token_revoke(*, token: UserToken) -> None:
-    """Refused from the next request on, on every worker."""
-    UserToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-
-
-def user_token_authenticate(secret: str) -> UserToken:
-    """The live token for `secret`; refused (401) when unknown, revoked or expired. Read from
-    the database on every call, so a revocation holds on every worker at once."""
-    token = UserToken.objects.select_related("user").filter(token_hash=bearer.hash_secret(secret)).first()
-    now = timezone.now()
-    if token is None or not token.user.is_active:
-        raise Unauthorized("unknown token", code="token_invalid")
-    if token.revoked_at is not None:
-        raise Unauthorized("this token was revoked", code="token_revoked")
-    if token.expires_at <= now:
-        raise Unauthorized("this token has expired", code="token_expired")
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        UserToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token
 
 
 def _parse_shares(contributors: list[dict]) -> list[tuple[Member, Decimal]]:
@@ -264,9 +211,14 @@ def asset_upload_plan(*, asset: Asset) -> dict:
 
 def asset_complete(*, actor, asset: Asset, parts: list[dict] | None = None) -> Asset:
     """The uploader says the bytes are in place: join a multipart upload's parts (their
-    numbers and ETags), then queue verification. Safe to call again."""
+    numbers and ETags), then queue verification. Only the uploader or an administrator may
+    complete an upload. Safe to call again."""
     from .tasks import verify_asset_upload
 
+    if not is_trust_admin(actor) and asset.created_by_id != getattr(actor, "pk", None):
+        raise Forbidden(
+            "only the uploader or an administrator can complete an upload", code="not_the_uploader"
+        )
     with transaction.atomic():
         asset = Asset.objects.select_for_update().get(pk=asset.pk)
         if asset.status == Asset.Status.AVAILABLE:
@@ -332,7 +284,7 @@ def consent_grant(*, actor, member: Member, use: str, asset: Asset | None = None
     their assets. A second active grant for the same scope is refused."""
     if member.user_id != getattr(actor, "pk", None):
         raise Forbidden("only the member can grant their own consent", code="not_your_consent")
-    if use not in Use.values:
+    if not is_use(use):
         raise Invalid(f"unknown use {use!r}", code="bad_use")
     if asset is not None and not asset.contributors.filter(member=member).exists():
         raise NotFound("no such asset", code="asset_not_found")
@@ -454,16 +406,27 @@ def manifest_sha256(pairs) -> str:
 
 @transaction.atomic
 def dataset_freeze(*, actor, dataset: Dataset) -> DatasetVersion:
-    """Snapshot the working set as the next immutable numbered version."""
+    """Snapshot the working set as the next immutable numbered version. Refused when the draft
+    is empty, or holds exactly what the latest version holds (same assets, same bytes)."""
     require_trust_admin(actor)
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     items = list(dataset.items.select_related("asset"))
     if not items:
         raise Conflict("an empty dataset cannot be frozen", code="dataset_empty")
-    last = dataset.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    latest = dataset.versions.order_by("-number").values("number", "manifest_sha256").first()
     pairs = [(item.asset_id, item.asset.sha256) for item in items]
+    manifest = manifest_sha256(pairs)
+    if latest is not None and latest["manifest_sha256"] == manifest:
+        raise Conflict(
+            f"nothing changed since version {latest['number']}: it already holds exactly these "
+            f"{len(items)} assets; add assets to the draft before freezing a new version",
+            code="dataset_unchanged",
+        )
     version = DatasetVersion.objects.create(
-        dataset=dataset, number=last + 1, manifest_sha256=manifest_sha256(pairs), created_by=actor
+        dataset=dataset,
+        number=(latest["number"] if latest else 0) + 1,
+        manifest_sha256=manifest,
+        created_by=actor,
     )
     DatasetVersionItem.objects.bulk_create(
         [

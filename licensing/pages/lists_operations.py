@@ -1,5 +1,5 @@
-"""The administrator's lease pages' lists: what each one searches, filters and sorts by
-(trust/lists.py). The lease page shows three lists at once, each under its own prefix."""
+"""The administrator's lease and studio pages' lists: what each one searches, filters and sorts
+by (trust/lists.py). The lease page shows three lists at once, each under its own prefix."""
 
 import django_filters
 
@@ -102,3 +102,10 @@ class TermsFilter(django_filters.FilterSet):
 
     def filter_offered(self, queryset, name, value):
         return queryset.filter(active=value == "yes")
+
+
+class StudioFilter(django_filters.FilterSet):
+    q = SearchFilter(fields=["name", "staff__user__username"], label="Search studios")
+    sort = django_filters.OrderingFilter(
+        fields=(("name", "name"), ("created_at", "enrolled"), ("active_leases", "active")), label="Sort by"
+    )

@@ -10,11 +10,12 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
+from trust.consent import consent_text, use_label
 from trust.errors import NotFound
-from trust.models import Consent, Use
-from trust.portal import member_required, perform
+from trust.models import Consent
+from trust.portal import member_required, run_service_with_messages
 from trust.selectors import asset_for, consent_history, consents_of, member_of
-from trust.services import CONSENT_TEXT, consent_grant, consent_withdraw
+from trust.services import consent_grant, consent_withdraw
 
 from .. import selectors
 from .forms_member import ConsentGrantForm
@@ -51,10 +52,10 @@ def consent(request):
             asset = asset_for(user=request.user, asset_id=asset_id) if asset_id else None
         except NotFound as error:
             raise Http404(error.detail) from error
-        perform(
+        run_service_with_messages(
             request,
             lambda: consent_grant(actor=request.user, member=member, use=use, asset=asset),
-            success=f"Granted: {Use(use).label} for {_scope(asset)}.",
+            success=f"Granted: {use_label(use)} for {_scope(asset)}.",
         )
         return redirect("member-consent")
     return render(
@@ -91,10 +92,10 @@ def consent_withdraw_confirm(request, consent_id):
     if grant is None:
         raise Http404("no such grant")
     if request.method == "POST":
-        withdrawal = perform(
+        withdrawal = run_service_with_messages(
             request,
             lambda: consent_withdraw(actor=request.user, consent=grant),
-            success=f"Withdrawn: {Use(grant.use).label} for {_scope(grant.asset)}.",
+            success=f"Withdrawn: {use_label(grant.use)} for {_scope(grant.asset)}.",
         )
         if withdrawal is not None:
             messages.info(request, _takedown_message(withdrawal))
@@ -107,8 +108,8 @@ def consent_withdraw_confirm(request, consent_id):
         "licensing/member/consent_withdraw.html",
         {
             "grant": grant,
-            "use_label": Use(grant.use).label,
-            "use_text": CONSENT_TEXT[Use(grant.use)],
+            "use_label": use_label(grant.use),
+            "use_text": consent_text(grant.use),
             "reach": selectors.withdrawal_reach(grant),
         },
     )

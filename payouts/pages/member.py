@@ -7,9 +7,9 @@ from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 
+from trust.consent import in_use_order
 from trust.errors import NotFound
 from trust.lists import csv_response, filtered_rows, portal_list, wants_csv
-from trust.models import Use
 from trust.portal import member_required
 from trust.selectors import member_of
 
@@ -18,8 +18,6 @@ from ..charts import bar_chart, period_label, period_last_day
 from ..statements import amount
 from .lists import MemberLeaseFilter, StatementFilter
 
-# Uses are listed in the order members see them on the consent page.
-USE_ORDER = {use.value: index for index, use in enumerate(Use)}
 # The home chart shows the latest periods; every one of them has a row on the statements page.
 CHART_PERIODS = 12
 
@@ -64,10 +62,6 @@ LEASE_CSV_HEADER = [
 ]
 
 
-def _ordered_uses(uses) -> list[str]:
-    return sorted(uses or [], key=lambda use: (USE_ORDER.get(use, len(USE_ORDER)), use))
-
-
 def _lease_csv(rows):
     for row in rows.iterator(chunk_size=2000):
         yield [
@@ -76,7 +70,7 @@ def _lease_csv(rows):
             row["dataset"],
             row["version_number"],
             row["purpose"],
-            " ".join(_ordered_uses(row["uses"])),
+            " ".join(in_use_order(row["uses"] or [])),
             row["status"],
             row["starts_at"].isoformat() if row["starts_at"] else "",
             row["ends_at"].isoformat() if row["ends_at"] else "",
@@ -96,7 +90,7 @@ def leases(request):
         return csv_response("guildtrust-who-used-my-data.csv", LEASE_CSV_HEADER, _lease_csv(rows))
     listing = portal_list(request, history, MemberLeaseFilter)
     for row in listing.rows:
-        row["uses"] = _ordered_uses(row["uses"])
+        row["uses"] = in_use_order(row["uses"])
     return render(
         request,
         "payouts/member/leases.html",

@@ -9,6 +9,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from licensing import services as licensing
+from licensing import tokens as lease_tokens
 from licensing.models import Lease
 from payouts.models import LeaseRevenue, Period
 from payouts.selectors import operations_overview
@@ -67,7 +68,7 @@ def test_closing_the_open_period_shows_its_result_and_a_balanced_ledger(browser,
     period = Period.objects.get(status=Period.Status.OPEN)
     lease = Lease.objects.get(status=Lease.Status.ACTIVE)
     staff = get_user_model().objects.get(username="studio")
-    token, _ = licensing.token_mint(actor=staff, lease=lease, name="browser-test")
+    token, _ = lease_tokens.lease_token_mint(actor=staff, lease=lease, name="browser-test")
     now = timezone.now()
     during = period.start + (now - period.start) / 2
     asset = lease.version.assets.first()
@@ -169,7 +170,10 @@ def test_a_dataset_is_created_filled_through_a_filter_and_frozen(browser, demo_t
     assert page.locator("input[name=assets]").count() == 1  # the filter is kept; two are in now
     assert page.locator("[data-use=crowd_generation][data-scope=draft]").inner_text() == "2 of 2"
 
-    page.get_by_role("button", name="Freeze the draft as a new version").click()
+    page.get_by_role("link", name="Freeze the draft as a new version…").click()
+    assert "Version 1 will hold 2 assets" in page.locator("#freeze-holds").inner_text()
+    check(page, browser, "freeze-confirm")
+    page.get_by_role("button", name="Freeze version 1").click()
     dataset = Dataset.objects.get(slug="crowd-ready-2027")
     version = dataset.versions.get()
     assert page.locator("#latest-version").inner_text() == "v1"

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from licensing import selectors
 from licensing import services as licensing
-from licensing.models import Lease, LeaseTerms
+from licensing import tokens as lease_tokens
+from licensing.models import Lease, LeaseTerms, Takedown
 from licensing.pages.forms_operations import cents_from_text
 from trust import services as trust
 from trust.errors import Gone, Invalid
@@ -105,9 +106,11 @@ def test_members_studio_staff_and_roleless_logins_get_403_and_nothing_changes(cl
     assert world.terms.active is True
 
 
-def test_decisions_are_post_only(admin_client, pending):
+def test_a_get_of_approve_only_asks_for_confirmation(admin_client, pending):
     response = admin_client.get(reverse("operations-lease-approve", args=[pending.pk]))
-    assert response.status_code == 405
+    assert response.status_code == 200
+    assert f"Approve lease #{pending.pk}" in response.content.decode()
+    assert admin_client.get(reverse("operations-lease-reject", args=[pending.pk])).status_code == 405
     pending.refresh_from_db()
     assert pending.status == Lease.Status.REQUESTED
 
@@ -241,7 +244,7 @@ def test_revoking_ends_the_lease_and_its_tokens_at_once(admin_client, world):
     assert world.lease_a.revoked_at is not None
     assert world.lease_a.decision_reason == "Breach of terms"
     with pytest.raises(Gone):
-        licensing.authenticate_lease_token(world.secret_a)
+        lease_tokens.lease_token_authenticate(world.secret_a)
     assert any("revoked: its tokens stopped working at once" in m for m in _messages(response))
     assert "Breach of terms" in _section(response, f"lease-{world.lease_a.pk}")
     assert 'id="stat-active">1<' in response.content.decode()  # lease B is still active
@@ -307,7 +310,7 @@ def test_the_lease_page_shows_version_usage_tokens_and_takedowns_but_no_secret(a
     assert summary["training_run"] == {"events": 2, "quantity": 7}
     assert "Training run 2 7 1.00" in text
     assert "Download 1 1 0.10" in text
-    assert "a-farm active" in text
+    assert "a-farm Active" in text
     assert world.secret_a not in response.content.decode()
     assert world.token_a.token_hash not in response.content.decode()
     assert f"{world.bob_asset.title} (face scan) Issued" in _section(response, "takedowns")
@@ -363,13 +366,13 @@ def test_deactivating_and_activating_terms_changes_the_catalogue(admin_client, w
     response = admin_client.post(reverse("operations-terms-deactivate", args=[world.terms.pk]), follow=True)
     world.terms.refresh_from_db()
     assert world.terms.active is False
-    assert world.terms not in selectors.catalog()
+    assert world.terms not in selectors.catalogue_terms()
     assert "Terms “Training” withdrawn from the catalogue." in _messages(response)
 
     admin_client.post(reverse("operations-terms-activate", args=[world.terms.pk]))
     world.terms.refresh_from_db()
     assert world.terms.active is True
-    assert world.terms in selectors.catalog()
+    assert world.terms in selectors.catalogue_terms()
 
 
 def _terms_form(world, **overrides) -> dict:
@@ -458,8 +461,66 @@ def test_a_revoked_leases_notices_stay_open_and_its_tokens_read_as_ended(admin_c
     assert "revoked" in _section(response, f"lease-{world.lease_a.pk}")
     assert "1 open" in _section(response, f"lease-{world.lease_a.pk}")
     assert 'id="stat-takedowns">2<' in response.content.decode()
-    assert selectors.takedowns_open().count() == 2
+    assert Takedown.objects.open().count() == 2
 
     text = _text(admin_client.get(reverse("operations-lease", args=[world.lease_a.pk])))
-    assert "a-farm lease ended" in text
+    assert "a-farm Lease ended" in text
     assert "Revoke lease" not in text
+
+
+def test_the_api_and_the_form_refuse_the_same_over_limit_price_with_the_same_message(
+    admin_client, as_user, world
+):
+    over_limit_cents = licensing.PRICE_MAX_CENTS + 1
+    form = admin_client.post(
+        reverse("operations-terms"),
+        _terms_form(world, flat_fee=f"{over_limit_cents // 100}.{over_limit_cents % 100:02d}"),
+    )
+    api = as_user(world.cast.admin).post(
+        "/api/v1/terms/",
+        {
+            "dataset": world.dataset.pk,
+            "title": "Voices of the harbour",
+            "permitted_uses": ["training"],
+            "duration_days": 45,
+            "flat_fee_cents": over_limit_cents,
+        },
+        format="json",
+    )
+    assert api.status_code == 400
+    api_message = api.json()["errors"]["flat_fee_cents"][0]
+    assert api_message == licensing.PRICE_LIMIT_MESSAGE
+    assert api_message in _text(form)
+    assert not LeaseTerms.objects.filter(title="Voices of the harbour").exists()
+
+
+def test_both_accept_a_price_exactly_at_the_limit(admin_client, as_user, world):
+    at_limit = licensing.PRICE_MAX_CENTS
+    admin_client.post(reverse("operations-terms"), _terms_form(world, flat_fee=f"{at_limit // 100}"))
+    api = as_user(world.cast.admin).post(
+        "/api/v1/terms/",
+        {
+            "dataset": world.dataset.pk,
+            "title": "By API",
+            "permitted_uses": ["training"],
+            "duration_days": 1,
+            "price_per_download_cents": at_limit,
+        },
+        format="json",
+    )
+    assert api.status_code == 201
+    assert LeaseTerms.objects.get(title="Voices of the harbour").flat_fee_cents == at_limit
+
+
+def test_terms_create_itself_refuses_a_price_over_the_limit(world):
+    with pytest.raises(Invalid) as refused:
+        licensing.terms_create(
+            actor=world.cast.admin,
+            dataset=world.dataset,
+            title="Too dear",
+            permitted_uses=["training"],
+            duration_days=30,
+            price_per_generated_second_cents=licensing.PRICE_MAX_CENTS + 1,
+        )
+    assert refused.value.code == "price_too_high" and refused.value.detail == licensing.PRICE_LIMIT_MESSAGE
+    assert not LeaseTerms.objects.filter(title="Too dear").exists()

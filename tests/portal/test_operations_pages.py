@@ -14,7 +14,8 @@ from payouts import ledger, selectors
 from payouts.models import LeaseRevenue, Period, RateSetting
 from payouts.services import rates_in_force
 from trust import services as trust
-from trust.models import Asset, Dataset, DatasetVersion, Use
+from trust.consent import Use
+from trust.models import Asset, Dataset, DatasetVersion, Member
 from trust.selectors import consent_coverage, licensable_assets
 from trust.templatetags.portal import money
 
@@ -107,7 +108,11 @@ def test_unknown_period_and_dataset_are_404(as_admin):
 def test_actions_refuse_a_get(as_admin):
     period, dataset = open_period(), demo_dataset()
     assert as_admin.get(f"/operations/periods/{period.pk}/close/").status_code == 405
-    assert as_admin.get(f"/operations/datasets/{dataset.pk}/freeze/").status_code == 405
+    # Freezing's GET is its confirmation page: it changes nothing.
+    versions = dataset.versions.count()
+    assert as_admin.get(f"/operations/datasets/{dataset.pk}/freeze/").status_code == 200
+    assert dataset.versions.count() == versions
+    assert as_admin.get(f"/operations/datasets/{dataset.pk}/assets/").status_code == 405
 
 
 # Overview
@@ -130,7 +135,7 @@ def test_overview_shows_what_needs_the_administrator(as_admin):
     assert ledger.trial_balance() == 0
     assert 'id="ledger-state">Yes<' in page
     assert "trial balance 0.00 USD" in page
-    owed = sum(selectors.member_balance_cents(row["member"]) for row in overview["members_owed"])
+    owed = sum(selectors.member_balance_cents(member) for member in Member.objects.all())
     assert owed == overview["owed_cents"] > 0
     assert f'id="owed-to-members">{money(owed)} ' in page
     assert "Alex Rivera" in page
@@ -226,7 +231,7 @@ def test_a_closed_period_shows_its_split_and_that_its_ledger_balances(as_admin):
     assert f'id="period-net">{money(period.net_cents)} ' in page
     assert period.revenue_cents == period.admin_fee_cents + period.pension_cents + period.net_cents
     assert "adds up" in page
-    assert selectors.period_ledger_balances(period)
+    assert selectors.period_ledger_is_balanced(period)
     assert "Period's ledger balances: <strong>yes</strong>" in page
     rows = LeaseRevenue.objects.filter(period=period)
     assert rows.count() >= 1
@@ -380,3 +385,17 @@ def test_an_empty_dataset_cannot_be_frozen(as_admin, admin):
     page = as_admin.post(f"/operations/datasets/{dataset.pk}/freeze/", follow=True).content.decode()
     assert "an empty dataset cannot be frozen" in page
     assert not dataset.versions.exists()
+
+
+def test_the_period_page_and_the_api_give_the_same_books_check(as_admin, as_user, admin):
+    period = last_closed()
+    # A period whose stored totals no longer add up: both callers must say so, from one selector.
+    Period.objects.filter(pk=period.pk).update(net_cents=period.net_cents + 1)
+    page = as_admin.get(f"/operations/periods/{period.pk}/").content.decode()
+    api = as_user(admin).get(f"/api/v1/periods/{period.pk}/").json()
+    assert "does not add up" in page
+    assert api["revenue_adds_up"] is False and api["ledger_balanced"] is True
+    assert selectors.period_books_check(Period.objects.get(pk=period.pk)) == {
+        "revenue_adds_up": False,
+        "ledger_balanced": True,
+    }

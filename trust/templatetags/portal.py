@@ -4,7 +4,7 @@ from django import template
 from django.conf import settings
 from django.utils.html import format_html
 
-from trust.models import Use
+from trust import consent
 
 register = template.Library()
 
@@ -34,20 +34,12 @@ def percent_bps(bps) -> str:
 
 @register.filter
 def use_label(use: str) -> str:
-    try:
-        return Use(use).label
-    except ValueError:
-        return use
+    return consent.use_label(use)
 
 
 @register.filter
 def kind_label(kind: str) -> str:
     return str(kind).replace("_", " ")
-
-
-@register.filter
-def get_item(mapping, key):
-    return mapping.get(key) if mapping else None
 
 
 @register.filter

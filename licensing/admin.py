@@ -1,32 +1,79 @@
-from django.contrib import admin, messages
-from guardian.admin import GuardedModelAdmin
+"""Licensing in the Django admin, through the licensing services only (see trust/admin.py)."""
 
-from trust.errors import DomainError
+from django import forms
+from django.conf import settings
+from django.contrib import admin
 
-from . import services
+from trust.admin import ReadOnlyAdmin, ServiceAdmin, run_for_each
+from trust.consent import LICENSABLE_USES
+
+from . import services, tokens
 from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
 
 
 @admin.register(Studio)
-class StudioAdmin(admin.ModelAdmin):
+class StudioAdmin(ServiceAdmin):
     list_display = ["name", "created_at"]
     search_fields = ["name"]
-    readonly_fields = ["group"]
+    fields = ["name"]
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-        else:
-            obj.pk = services.studio_create(actor=request.user, name=obj.name).pk
+    def create(self, request, form):
+        return services.studio_create(actor=request.user, name=form.cleaned_data["name"])
+
+
+class StudioStaffForm(forms.ModelForm):
+    username = forms.CharField(max_length=150)
+    password = forms.CharField(widget=forms.PasswordInput, strip=False)
+    email = forms.EmailField(required=False)
+
+    class Meta:
+        model = StudioStaff
+        fields = ["studio", "username", "password", "email"]
 
 
 @admin.register(StudioStaff)
-class StudioStaffAdmin(admin.ModelAdmin):
+class StudioStaffAdmin(ServiceAdmin):
+    form = StudioStaffForm
     list_display = ["user", "studio", "created_at"]
+    list_filter = ["studio"]
+    fields = StudioStaffForm.Meta.fields
+
+    def create(self, request, form):
+        return services.studio_add_staff(actor=request.user, **form.cleaned_data)
+
+
+PRICE_FIELDS = [
+    "flat_fee_cents",
+    "price_per_download_cents",
+    "price_per_training_run_cents",
+    "price_per_generated_second_cents",
+]
+
+
+class LeaseTermsForm(forms.ModelForm):
+    permitted_uses = forms.MultipleChoiceField(
+        choices=[(use.value, use.label) for use in LICENSABLE_USES], widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = LeaseTerms
+        fields = [
+            "dataset",
+            "title",
+            "permitted_uses",
+            "duration_days",
+            *PRICE_FIELDS,
+            "download_cap",
+            "currency",
+        ]
 
 
 @admin.register(LeaseTerms)
-class LeaseTermsAdmin(admin.ModelAdmin):
+class LeaseTermsAdmin(ServiceAdmin):
+    """Created with `terms_create`. A price is never changed in place (leases and invoices
+    refer to these terms): only offering or withdrawing them, with `terms_set_active`."""
+
+    form = LeaseTermsForm
     list_display = [
         "title",
         "dataset",
@@ -38,54 +85,77 @@ class LeaseTermsAdmin(admin.ModelAdmin):
     ]
     list_filter = ["active"]
 
+    def get_fields(self, request, obj=None):
+        return [*LeaseTermsForm.Meta.fields, "active"]
 
-def _apply(modeladmin, request, queryset, service, verb):
-    for lease in queryset:
-        try:
-            service(actor=request.user, lease=lease)
-            modeladmin.message_user(request, f"lease {lease.pk} {verb}")
-        except DomainError as error:
-            modeladmin.message_user(request, f"lease {lease.pk}: {error.detail}", level=messages.ERROR)
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else LeaseTermsForm.Meta.fields
+
+    def get_changeform_initial_data(self, request):
+        return {"currency": settings.TRUST_CURRENCY, **super().get_changeform_initial_data(request)}
+
+    def create(self, request, form):
+        return services.terms_create(actor=request.user, **form.cleaned_data)
+
+    def update(self, request, obj, form):
+        if "active" in form.changed_data:
+            return services.terms_set_active(
+                actor=request.user, terms=obj, active=form.cleaned_data["active"]
+            )
+        return obj
 
 
 @admin.register(Lease)
-class LeaseAdmin(GuardedModelAdmin):
+class LeaseAdmin(ReadOnlyAdmin):
+    """Leases are requested by studios and decided only by the lease services."""
+
     list_display = ["pk", "studio", "terms", "status", "starts_at", "ends_at"]
     list_filter = ["status"]
-    readonly_fields = ["status", "version", "starts_at", "ends_at", "revoked_at", "decided_by", "decided_at"]
+    list_select_related = ["studio", "terms"]
     actions = ["approve", "reject", "revoke"]
+
+    def _decide(self, request, queryset, service, done):
+        run_for_each(self, request, queryset, lambda lease: service(actor=request.user, lease=lease), done)
 
     @admin.action(description="Approve selected lease requests")
     def approve(self, request, queryset):
-        _apply(self, request, queryset, services.lease_approve, "approved")
+        self._decide(request, queryset, services.lease_approve, "approved")
 
     @admin.action(description="Reject selected lease requests")
     def reject(self, request, queryset):
-        _apply(self, request, queryset, services.lease_reject, "rejected")
+        self._decide(request, queryset, services.lease_reject, "rejected")
 
     @admin.action(description="Revoke selected active leases")
     def revoke(self, request, queryset):
-        _apply(self, request, queryset, services.lease_revoke, "revoked")
+        self._decide(request, queryset, services.lease_revoke, "revoked")
 
 
 @admin.register(LeaseToken)
-class LeaseTokenAdmin(admin.ModelAdmin):
+class LeaseTokenAdmin(ReadOnlyAdmin):
     list_display = ["name", "lease", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
     # `state` asks the lease whether it still gives access: load it with the token.
     list_select_related = ["lease__studio", "lease__terms"]
-    readonly_fields = ["token_hash"]
+    exclude = ["token_hash"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected lease tokens")
+    def revoke(self, request, queryset):
+        run_for_each(
+            self,
+            request,
+            queryset.select_related("lease__studio"),
+            lambda token: tokens.lease_token_revoke(actor=request.user, lease=token.lease, token=token),
+            "revoked",
+        )
 
 
 @admin.register(UsageEvent)
-class UsageEventAdmin(admin.ModelAdmin):
+class UsageEventAdmin(ReadOnlyAdmin):
     list_display = ["lease", "kind", "asset", "quantity", "occurred_at", "source"]
     list_filter = ["kind", "source"]
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Takedown)
-class TakedownAdmin(admin.ModelAdmin):
+class TakedownAdmin(ReadOnlyAdmin):
     list_display = ["lease", "asset", "status", "issued_at", "acknowledged_at", "attested_at"]
     list_filter = ["status"]

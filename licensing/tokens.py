@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from trust import audit
 from trust.errors import Conflict, Gone, Invalid, NotFound, Unauthorized
+from trust.selectors import is_trust_admin
 from trust.tokens import (
     TokenKind,
     TokenState,
@@ -74,8 +75,10 @@ def lease_token_mint(
 @transaction.atomic
 def lease_token_revoke(*, actor, lease: Lease, token: LeaseToken) -> LeaseToken:
     """Refused everywhere from the next request on: tokens are checked in the database on
-    every call, never cached. Revoking a revoked token changes nothing."""
-    require_studio_staff(actor, lease.studio)
+    every call, never cached. Revoking a revoked token changes nothing. The lease's studio
+    staff, or an administrator."""
+    if not is_trust_admin(actor):
+        require_studio_staff(actor, lease.studio)
     token = LeaseToken.objects.select_for_update().filter(pk=token.pk, lease=lease).first()
     if token is None:
         raise NotFound("no such token", code="token_not_found")

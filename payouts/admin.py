@@ -1,7 +1,6 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from trust.admin import ReadOnlyAdmin
-from trust.errors import DomainError
+from trust.admin import ReadOnlyAdmin, ServiceAdmin, run_for_each
 
 from . import services
 from .models import (
@@ -10,6 +9,7 @@ from .models import (
     LedgerEntry,
     LedgerTransaction,
     MemberEarning,
+    MemberEarningLine,
     PayoutBatch,
     PayoutItem,
     Period,
@@ -18,21 +18,21 @@ from .models import (
 
 
 @admin.register(RateSetting)
-class RateSettingAdmin(admin.ModelAdmin):
+class RateSettingAdmin(ServiceAdmin):
+    """New rates with `rates_set`; earlier rows stay as the history."""
+
     list_display = ["admin_fee_bps", "pension_bps", "effective_at", "set_by"]
     fields = ["admin_fee_bps", "pension_bps"]
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        obj.pk = services.rates_set(
-            actor=request.user, admin_fee_bps=obj.admin_fee_bps, pension_bps=obj.pension_bps
-        ).pk
+    def create(self, request, form):
+        return services.rates_set(actor=request.user, **form.cleaned_data)
 
 
 @admin.register(Period)
-class PeriodAdmin(admin.ModelAdmin):
+class PeriodAdmin(ServiceAdmin):
+    """Created with `period_create`; its dates are fixed once created and its results come
+    from closing it."""
+
     list_display = [
         "start",
         "end",
@@ -42,37 +42,35 @@ class PeriodAdmin(admin.ModelAdmin):
         "pension_cents",
         "net_cents",
     ]
-    readonly_fields = [
-        "status",
-        "admin_fee_bps",
-        "pension_bps",
-        "revenue_cents",
-        "admin_fee_cents",
-        "pension_cents",
-        "net_cents",
-        "leases_total",
-        "leases_done",
-        "closed_at",
-    ]
+    fields = ["start", "end"]
     actions = ["close"]
 
-    def has_change_permission(self, request, obj=None):
-        return obj is None  # a period's dates are fixed once created; results come from closing
-
-    def save_model(self, request, obj, form, change):
-        obj.pk = services.period_create(actor=request.user, start=obj.start, end=obj.end).pk
+    def create(self, request, form):
+        return services.period_create(
+            actor=request.user, start=form.cleaned_data["start"], end=form.cleaned_data["end"]
+        )
 
     @admin.action(description="Close the selected ended periods")
     def close(self, request, queryset):
-        for period in queryset:
-            try:
-                services.period_request_close(actor=request.user, period=period)
-                self.message_user(request, f"closing {period}")
-            except DomainError as error:
-                self.message_user(request, f"{period}: {error.detail}", level=messages.ERROR)
+        run_for_each(
+            self,
+            request,
+            queryset,
+            lambda period: services.period_request_close(actor=request.user, period=period),
+            "closing",
+        )
 
 
 admin.site.register(
-    [LeaseRevenue, MemberEarning, Account, LedgerTransaction, LedgerEntry, PayoutBatch, PayoutItem],
+    [
+        LeaseRevenue,
+        MemberEarning,
+        MemberEarningLine,
+        Account,
+        LedgerTransaction,
+        LedgerEntry,
+        PayoutBatch,
+        PayoutItem,
+    ],
     ReadOnlyAdmin,
 )

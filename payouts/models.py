@@ -125,6 +125,42 @@ class MemberEarning(models.Model):
         )
 
 
+class MemberEarningLine(models.Model):
+    """One use's part of a member's earning from a lease in a period, for their statement: the
+    lease revenue attributed to them, their share of the trust's admin fee, the pension credit
+    and their net. Written with the earning at close; an earning's lines sum to it exactly."""
+
+    class Use(models.TextChoices):
+        FLAT_FEE = "flat_fee", "Flat fee"
+        DOWNLOAD = "download", "Downloads"
+        TRAINING_RUN = "training_run", "Training runs"
+        GENERATED_SECOND = "generated_second", "Generated seconds"
+
+    earning = models.ForeignKey(MemberEarning, on_delete=models.PROTECT, related_name="lines")
+    use = models.CharField(max_length=32, choices=Use.choices)
+    revenue_cents = models.BigIntegerField()
+    admin_fee_cents = models.BigIntegerField()
+    pension_cents = models.BigIntegerField()
+    net_cents = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["earning", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["earning", "use"], name="one_line_per_earning_use"),
+            models.CheckConstraint(
+                condition=Q(revenue_cents=F("admin_fee_cents") + F("pension_cents") + F("net_cents")),
+                name="earning_line_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(admin_fee_cents__gte=0, pension_cents__gte=0, net_cents__gte=0),
+                name="earning_line_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"earning {self.earning_id}, {self.use}: {self.net_cents} net"
+
+
 class Account(models.Model):
     class Kind(models.TextChoices):
         STUDIO_RECEIVABLE = "studio_receivable"

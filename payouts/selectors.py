@@ -21,7 +21,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Right
 from django.utils import timezone
 
 from licensing.models import Lease, UsageEvent
@@ -32,11 +32,13 @@ from trust.models import DatasetVersionItem, Member
 
 from . import ledger
 from .charts import period_label, period_last_day
+from .metering import usage_in
 from .models import (
     Account,
     LeaseRevenue,
     LedgerEntry,
     MemberEarning,
+    MemberEarningLine,
     PayoutBatch,
     PayoutItem,
     Period,
@@ -52,6 +54,55 @@ def period_ledger_is_balanced(period: Period) -> bool:
     """True when the period's ledger entries sum to zero."""
     total = LedgerEntry.objects.filter(transaction__period=period).aggregate(t=Sum("amount_cents"))["t"]
     return (total or 0) == 0
+
+
+# What one usage event is charged: its quantity times its lease's unit price for its kind.
+EVENT_CHARGE = F("quantity") * Case(
+    When(kind=UsageEvent.Kind.DOWNLOAD, then=F("lease__price_per_download_cents")),
+    When(kind=UsageEvent.Kind.TRAINING_RUN, then=F("lease__price_per_training_run_cents")),
+    When(kind=UsageEvent.Kind.GENERATED_SECOND, then=F("lease__price_per_generated_second_cents")),
+    default=0,
+)
+
+
+def period_accrued_revenue(period: Period, *, at=None) -> dict:
+    """The revenue a period has earned so far, by the rule its close applies: the flat fee of
+    each lease approved in it, plus usage dated in it times the lease's unit prices. Two
+    aggregate queries whatever the volume; integers only. The admin fee and pension are not
+    split here: they take the rates in force when the period closes. `ended` says whether the
+    period can be closed yet."""
+    at = at or timezone.now()
+    flat = Lease.objects.filter(starts_at__gte=period.start, starts_at__lt=period.end).aggregate(
+        cents=Sum("flat_fee_cents"), leases=Count("pk")
+    )
+    usage = {
+        row["kind"]: row
+        for row in usage_in(period)
+        .values("kind")
+        .annotate(units=Sum("quantity"), cents=Sum(EVENT_CHARGE))
+        .order_by()
+    }
+    by_kind = [
+        {
+            "kind": kind,
+            "label": kind.label,
+            "quantity": usage.get(kind, {}).get("units") or 0,
+            "cents": usage.get(kind, {}).get("cents") or 0,
+        }
+        for kind in UsageEvent.Kind
+    ]
+    flat_cents = flat["cents"] or 0
+    usage_cents = sum(row["cents"] for row in by_kind)
+    return {
+        "currency": settings.TRUST_CURRENCY,
+        "ended": period.end <= at,
+        "through": min(at, period.end),
+        "flat_fee_cents": flat_cents,
+        "leases_approved": flat["leases"],
+        "usage_cents": usage_cents,
+        "usage_by_kind": by_kind,
+        "revenue_cents": flat_cents + usage_cents,
+    }
 
 
 def period_books_check(period: Period) -> dict:
@@ -427,7 +478,29 @@ def period_lease_revenues(period: Period) -> QuerySet[LeaseRevenue]:
     )
 
 
-# --- Member pages: earnings per period, where they came from, statements ----------------------
+# --- Member pages: earnings per period, where they came from, payouts, statements ------------
+
+
+def member_paid_cents(member: Member) -> int:
+    """Everything the trust has paid the member so far."""
+    return PayoutItem.objects.filter(member=member).aggregate(total=Sum("amount_cents"))["total"] or 0
+
+
+def member_payouts(member: Member) -> QuerySet:
+    """Every payment the trust made to the member, newest first, as plain rows: the batch, when
+    it was made and paid, the amount, and only the last four characters of the account it went
+    to (the account snapshotted in the batch, so a later change of bank does not rewrite it)."""
+    return (
+        PayoutItem.objects.filter(member=member)
+        .annotate(
+            created_at=F("batch__created_at"),
+            execution_date=F("batch__execution_date"),
+            currency=F("batch__currency"),
+            account_ends=Right("iban", 4),
+        )
+        .values("batch_id", "amount_cents", "created_at", "execution_date", "currency", "account_ends")
+        .order_by("-batch__created_at", "-batch_id")
+    )
 
 
 def member_statement_periods(member: Member) -> QuerySet[Period]:
@@ -443,11 +516,14 @@ def member_statement_periods(member: Member) -> QuerySet[Period]:
 
 
 def member_statement_rows(member: Member) -> QuerySet:
-    """The member's statement periods as rows, newest first, each with the member's net and
-    pension in it (`member_net_cents`, `member_pension_cents`: the period's own fields are the
-    whole trust's) (zeros where they earned nothing): the same periods and figures as
-    `member_earnings_by_period`, in one statement the database sorts and pages."""
+    """The member's statement periods as rows, newest first, each with the member's figures in
+    it (zeros where they earned nothing): `member_net_cents`, `member_pension_cents`, and from
+    the statement lines the lease revenue attributed to them (`member_revenue_cents`) and the
+    trust's admin fee on it (`member_admin_fee_cents`); the period's own fields are the whole
+    trust's. The same periods and figures as `member_earnings_by_period`, in one statement the
+    database sorts and pages."""
     earned = MemberEarning.objects.filter(member=member, period=OuterRef("pk"))
+    lines = MemberEarningLine.objects.filter(earning__member=member, earning__period=OuterRef("pk"))
     return (
         Period.objects.filter(status=Period.Status.CLOSED)
         .filter(Q(Exists(earned)) | Q(end__gt=member.created_at))
@@ -455,29 +531,50 @@ def member_statement_rows(member: Member) -> QuerySet:
             period=F("pk"),
             member_net_cents=_subquery_sum(earned, "net_cents"),
             member_pension_cents=_subquery_sum(earned, "pension_cents"),
+            member_admin_fee_cents=_subquery_sum(lines, "admin_fee_cents"),
+            member_revenue_cents=_subquery_sum(lines, "revenue_cents"),
         )
-        .values("period", "start", "end", "member_net_cents", "member_pension_cents")
+        .values(
+            "period",
+            "start",
+            "end",
+            "member_net_cents",
+            "member_pension_cents",
+            "member_admin_fee_cents",
+            "member_revenue_cents",
+        )
         .order_by("-start", "-pk")
     )
 
 
 def member_statement_totals(rows: QuerySet) -> dict:
-    """Net and pension over `member_statement_rows`, in one aggregate."""
-    totals = rows.order_by().aggregate(
-        total_net_cents=Sum("member_net_cents"), total_pension_cents=Sum("member_pension_cents")
-    )
+    """`total_net_cents`, `total_pension_cents`, `total_admin_fee_cents` and
+    `total_revenue_cents` over `member_statement_rows`, in one aggregate."""
+    fields = ("net_cents", "pension_cents", "admin_fee_cents", "revenue_cents")
+    totals = rows.order_by().aggregate(**{f"total_{field}": Sum(f"member_{field}") for field in fields})
     return {key: value or 0 for key, value in totals.items()}
 
 
 def member_earnings_by_period(member: Member, *, earnings: dict | None = None) -> list[dict]:
     """Net and pension for each of the member's statement periods, oldest first: the figures of
     `member_earnings` (pass its result to save reading it twice), zeros where they earned
-    nothing."""
+    nothing; with the lease revenue attributed to them and the trust's admin fee on it (from
+    the statement lines, one aggregate query)."""
 
     earned = {row["period"]: row for row in (earnings or member_earnings(member))["periods"]}
+    fees = {
+        row["earning__period"]: row
+        for row in MemberEarningLine.objects.filter(
+            earning__member=member, earning__period__status=Period.Status.CLOSED
+        )
+        .values("earning__period")
+        .annotate(fee=Sum("admin_fee_cents"), revenue=Sum("revenue_cents"))
+        .order_by()
+    }
     rows = []
     for period in member_statement_periods(member):
         figures = earned.get(period.pk, {})
+        itemised = fees.get(period.pk, {})
         rows.append(
             {
                 "period": period.pk,
@@ -487,6 +584,8 @@ def member_earnings_by_period(member: Member, *, earnings: dict | None = None) -
                 "label": period_label(period.start, period.end),
                 "net_cents": figures.get("net_cents", 0),
                 "pension_cents": figures.get("pension_cents", 0),
+                "admin_fee_cents": itemised.get("fee") or 0,
+                "revenue_cents": itemised.get("revenue") or 0,
             }
         )
     return rows
@@ -527,31 +626,78 @@ def member_earnings_breakdown(member: Member) -> dict:
     }
 
 
+USE_LABELS = dict(MemberEarningLine.Use.choices)
+USE_RANK = {use: index for index, use in enumerate(MemberEarningLine.Use.values)}
+# Earnings posted before statements were itemised by use have one line of this kind.
+NOT_ITEMISED = "all uses (not itemised)"
+
+
+def _statement_lines(earnings: list[MemberEarning]) -> dict[int, list[dict]]:
+    """The use lines of each earning (one query for them all), in the order of the uses."""
+    lines: dict[int, list[dict]] = defaultdict(list)
+    for row in MemberEarningLine.objects.filter(earning__in=[e.pk for e in earnings]).values(
+        "earning_id", "use", "revenue_cents", "admin_fee_cents", "pension_cents", "net_cents"
+    ):
+        lines[row["earning_id"]].append(
+            {
+                "use": row["use"],
+                "label": USE_LABELS.get(row["use"], row["use"]),
+                "revenue_cents": row["revenue_cents"],
+                "admin_fee_cents": row["admin_fee_cents"],
+                "gross_cents": row["pension_cents"] + row["net_cents"],
+                "pension_cents": row["pension_cents"],
+                "net_cents": row["net_cents"],
+            }
+        )
+    for rows in lines.values():
+        rows.sort(key=lambda line: USE_RANK.get(line["use"], len(USE_RANK)))
+    return lines
+
+
 def member_statement(member: Member, period_id: int) -> dict:
-    """The member's statement for one of their statement periods: who they are, the period,
-    and their earnings lease by lease (studio, dataset, gross, pension, net) with totals.
-    NotFound for a period that is not closed or not the member's business."""
+    """The member's statement for one of their statement periods: who they are, the period and
+    its rates, and their earnings lease by lease and, within a lease, use by use: the lease
+    revenue attributed to them, the trust's admin fee on it, their gross, the pension credit
+    and their net. Lines add up to their lease, leases to the totals, and the totals are the
+    period's figures in `member_earnings`. NotFound for a period that is not closed or not the
+    member's business."""
 
     period = member_statement_periods(member).filter(pk=period_id).first()
     if period is None:
         raise NotFound("no statement for this period", code="statement_not_found")
-    earnings = (
+    earnings = list(
         MemberEarning.objects.filter(member=member, period=period)
         .select_related("lease__studio", "lease__version__dataset")
         .order_by("lease_id")
     )
-    rows = [
-        {
-            "lease": row.lease_id,
-            "studio": row.lease.studio.name,
-            "dataset": row.lease.version.dataset.title if row.lease.version_id else "",
-            "version": row.lease.version.number if row.lease.version_id else None,
-            "gross_cents": row.gross_cents,
-            "pension_cents": row.pension_cents,
-            "net_cents": row.net_cents,
-        }
-        for row in earnings
-    ]
+    lines = _statement_lines(earnings)
+    rows = []
+    for earning in earnings:
+        mine = lines.get(earning.pk) or [
+            {
+                "use": None,
+                "label": NOT_ITEMISED,
+                "revenue_cents": None,
+                "admin_fee_cents": None,
+                "gross_cents": earning.gross_cents,
+                "pension_cents": earning.pension_cents,
+                "net_cents": earning.net_cents,
+            }
+        ]
+        rows.append(
+            {
+                "lease": earning.lease_id,
+                "studio": earning.lease.studio.name,
+                "dataset": earning.lease.version.dataset.title if earning.lease.version_id else "",
+                "version": earning.lease.version.number if earning.lease.version_id else None,
+                "lines": mine,
+                "revenue_cents": sum(line["revenue_cents"] or 0 for line in mine),
+                "admin_fee_cents": sum(line["admin_fee_cents"] or 0 for line in mine),
+                "gross_cents": earning.gross_cents,
+                "pension_cents": earning.pension_cents,
+                "net_cents": earning.net_cents,
+            }
+        )
     return {
         "period": period.pk,
         "label": period_label(period.start, period.end),
@@ -559,12 +705,15 @@ def member_statement(member: Member, period_id: int) -> dict:
         "end": period.end,
         "first_day": timezone.localtime(period.start).date(),
         "last_day": period_last_day(period.start, period.end),
+        "admin_fee_bps": period.admin_fee_bps,
+        "pension_bps": period.pension_bps,
         "member_name": member.display_name,
         "member_number": member.member_number,
         "currency": settings.TRUST_CURRENCY,
         "trust_name": settings.TRUST_NAME,
         "rows": rows,
-        "gross_cents": sum(row["gross_cents"] for row in rows),
-        "pension_cents": sum(row["pension_cents"] for row in rows),
-        "net_cents": sum(row["net_cents"] for row in rows),
+        **{
+            key: sum(row[key] for row in rows)
+            for key in ("revenue_cents", "admin_fee_cents", "gross_cents", "pension_cents", "net_cents")
+        },
     }

@@ -16,9 +16,19 @@ from trust.selectors import contributor_members
 from trust.services import require_trust_admin
 
 from . import ledger
+from .attribution import itemise_lease
 from .distribution import Contributor, distribute_lease
 from .metering import lease_charges, leases_with_revenue
-from .models import Account, LeaseRevenue, MemberEarning, PayoutBatch, PayoutItem, Period, RateSetting
+from .models import (
+    Account,
+    LeaseRevenue,
+    MemberEarning,
+    MemberEarningLine,
+    PayoutBatch,
+    PayoutItem,
+    Period,
+    RateSetting,
+)
 from .selectors import payable_members
 
 
@@ -174,7 +184,7 @@ def _distribute_one(period: Period, lease: Lease) -> None:
             net_cents=result.net_cents,
             transaction=txn,
         )
-        MemberEarning.objects.bulk_create(
+        earnings = MemberEarning.objects.bulk_create(
             [
                 MemberEarning(
                     period=period,
@@ -186,6 +196,28 @@ def _distribute_one(period: Period, lease: Lease) -> None:
                 )
                 for s in result.members
                 if s.gross_cents
+            ]
+        )
+        itemised = itemise_lease(
+            result=result,
+            flat_fee_cents=owed.flat_fee_cents,
+            charges=owed.uses,
+            shared_assets=shared,
+            contributors=contributors,
+            use_order=MemberEarningLine.Use.values,
+        )
+        MemberEarningLine.objects.bulk_create(
+            [
+                MemberEarningLine(
+                    earning=earning,
+                    use=line.use,
+                    revenue_cents=line.revenue_cents,
+                    admin_fee_cents=line.admin_fee_cents,
+                    pension_cents=line.pension_cents,
+                    net_cents=line.net_cents,
+                )
+                for earning in earnings
+                for line in itemised[(earning.member.member_number, earning.member_id)]
             ]
         )
         period.leases_done = LeaseRevenue.objects.filter(period=period).count()

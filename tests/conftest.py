@@ -5,11 +5,15 @@ Unit tests run tasks eagerly and keep objects in a temporary local store. Tests 
 started here, and a Celery worker process started here."""
 
 import os
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
@@ -17,7 +21,7 @@ from licensing import services as licensing
 from licensing import tokens as lease_tokens
 from tests import factories
 from tests.factories import grant_all, make_asset
-from tests.services import CeleryWorker, S3Server
+from tests.servers import CeleryWorker, S3Server
 from trust import services as trust
 from trust.storage import _s3_client
 
@@ -109,8 +113,7 @@ class Cast:
     outsider: object  # a login with no role
 
 
-@pytest.fixture
-def cast(db):
+def _build_cast() -> Cast:
     admin = factories.AdminFactory(username="admin")
     alice = factories.MemberFactory(user__username="alice", member_number="M-00001", display_name="Alice")
     bob = factories.MemberFactory(user__username="bob", member_number="M-00002", display_name="Bob")
@@ -118,6 +121,86 @@ def cast(db):
     studio_b, dave = factories.make_studio(admin=admin, name="Studio B", staff_username="dave")
     outsider = factories.UserFactory(username="outsider")
     return Cast(admin, alice, bob, studio_a, carol, studio_b, dave, outsider)
+
+
+def _fresh(row):
+    """The same row loaded anew, so what one test did to its objects never reaches the next."""
+    return type(row)._default_manager.get(pk=row.pk)
+
+
+def _fresh_cast(cast: Cast) -> Cast:
+    return Cast(*(_fresh(getattr(cast, field.name)) for field in fields(cast)))
+
+
+@contextmanager
+def built_once_per_module(django_db_blocker):
+    """Rows a whole module's tests share, built once in a transaction that stays open until
+    the module ends and is then rolled back. Each test runs in a savepoint inside it
+    (pytest-django's `db`), so it starts from exactly these rows whatever ran before it.
+    A module shares one such world: stack further rows inside it, never a second one."""
+    with django_db_blocker.unblock():
+        if connection.in_atomic_block:
+            raise RuntimeError("this module already shares a world: build these rows inside it")
+        atomic = transaction.atomic()
+        # Marked as a test case's block, so code under test may open `durable` blocks in it.
+        atomic._from_testcase = True
+        atomic.__enter__()
+        try:
+            yield
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+@contextmanager
+def building(django_db_blocker, objects_root: Path):
+    """What the per-test autouse fixture sets, for rows built before any test runs."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    try:
+        with (
+            django_db_blocker.unblock(),
+            override_settings(
+                LOCAL_OBJECT_ROOT=objects_root,
+                PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+                S3_BUCKET="",
+            ),
+        ):
+            yield
+    finally:
+        celery_app.conf.CELERY_TASK_ALWAYS_EAGER = previous
+
+
+@pytest.fixture(scope="module")
+def _module_objects(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("module-objects")
+
+
+@pytest.fixture(scope="module")
+def _shared_cast(django_db_setup, django_db_blocker, _module_objects):
+    with built_once_per_module(django_db_blocker):
+        with building(django_db_blocker, _module_objects):
+            cast = _build_cast()
+        yield cast
+
+
+def _refuse_transactional(request, name: str) -> None:
+    marker = request.node.get_closest_marker("django_db")
+    if "transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction")):
+        pytest.fail(f"`{name}` is shared inside a transaction: a transactional test uses `committed_{name}`")
+
+
+@pytest.fixture
+def cast(request, _shared_cast, db) -> Cast:
+    """The personas, built once per module (see `built_once_per_module`)."""
+    _refuse_transactional(request, "cast")
+    return _fresh_cast(_shared_cast)
+
+
+@pytest.fixture
+def committed_cast(transactional_db) -> Cast:
+    """The personas, committed, for tests that need other connections to see them."""
+    return _build_cast()
 
 
 def bearer_client(secret: str | None = None) -> APIClient:
@@ -168,8 +251,7 @@ class World:
     secret_b: str
 
 
-@pytest.fixture
-def world(cast) -> World:
+def _build_world(cast: Cast) -> World:
     grant_all(cast.alice, "training")
     grant_all(cast.bob, "training")
     alice_asset = make_asset(admin=cast.admin, contributors=[(cast.alice, "1")], data=b"alice scan")
@@ -198,3 +280,46 @@ def world(cast) -> World:
     token_a, secret_a = lease_tokens.lease_token_mint(actor=cast.carol, lease=lease_a, name="a-farm")
     _, secret_b = lease_tokens.lease_token_mint(actor=cast.dave, lease=lease_b, name="b-farm")
     return World(cast, alice_asset, bob_asset, dataset, terms, lease_a, lease_b, token_a, secret_a, secret_b)
+
+
+@pytest.fixture(scope="module")
+def _shared_world(_shared_cast, django_db_blocker, _module_objects) -> World:
+    with building(django_db_blocker, _module_objects):
+        return _build_world(_shared_cast)
+
+
+@pytest.fixture
+def world(request, _shared_world, _module_objects, db, settings) -> World:
+    """The cast and their data, built once per module (see `built_once_per_module`); the
+    assets' bytes stay in the module's object directory."""
+    _refuse_transactional(request, "world")
+    settings.LOCAL_OBJECT_ROOT = _module_objects
+    shared = _shared_world
+    rows = {
+        field.name: _fresh(getattr(shared, field.name))
+        for field in fields(shared)
+        if field.name not in ("cast", "secret_a", "secret_b")
+    }
+    return World(cast=_fresh_cast(shared.cast), secret_a=shared.secret_a, secret_b=shared.secret_b, **rows)
+
+
+@pytest.fixture
+def committed_world(committed_cast) -> World:
+    """The world, committed, for tests that need other connections to see it."""
+    return _build_world(committed_cast)
+
+
+@pytest.fixture(scope="module")
+def _shared_demo(django_db_setup, django_db_blocker, _module_objects):
+    with built_once_per_module(django_db_blocker):
+        with building(django_db_blocker, _module_objects):
+            call_command("seed_demo", any_database=True, verbosity=0)
+        yield
+
+
+@pytest.fixture
+def seeded_demo(request, _shared_demo, _module_objects, db, settings) -> None:
+    """The demo trust (`seed_demo`: admin, member and studio with three closed periods),
+    seeded once per module (see `built_once_per_module`)."""
+    _refuse_transactional(request, "demo")
+    settings.LOCAL_OBJECT_ROOT = _module_objects

@@ -85,18 +85,55 @@ def member_enrol(
 
 
 @transaction.atomic
+def member_update(*, actor, member: Member, display_name: str, listed_publicly: bool) -> Member:
+    """An administrator corrects a member's name or their choice to be named on the public
+    register; the audit event keeps what it was before."""
+    require_trust_admin(actor)
+    display_name = display_name.strip()
+    if not display_name:
+        raise Invalid("a member needs a display name", code="display_name_required")
+    before = Member.objects.select_for_update().get(pk=member.pk)
+    changed = {
+        field: {"from": getattr(before, field), "to": value}
+        for field, value in (("display_name", display_name), ("listed_publicly", listed_publicly))
+        if getattr(before, field) != value
+    }
+    if not changed:
+        return before
+    member.display_name, member.listed_publicly = display_name, listed_publicly
+    member.save(update_fields=list(changed))
+    audit.record(actor=actor, action="member.updated", subject=member, data=changed)
+    return member
+
+
+@transaction.atomic
 def member_set_bank_account(
-    *, actor, member: Member, iban: str, bic: str = "", account_name: str = ""
+    *,
+    actor,
+    member: Member,
+    iban: str,
+    bic: str = "",
+    account_name: str = "",
+    current_password: str | None = None,
 ) -> Member:
-    """Where the member's royalties go. The member or an administrator; the IBAN is checked
-    (country format and check digits) and a BIC is looked up from it where one is known."""
-    if member.user_id != getattr(actor, "pk", None) and not is_trust_admin(actor):
+    """Where the member's royalties go. The member, who must give their current password again
+    (a stolen session or API token alone cannot redirect their money), or an administrator. The
+    IBAN is checked (country format and check digits) and a BIC is looked up from it where one
+    is known. Nothing changes when any check fails; the audit event never holds the full IBAN."""
+    is_self = member.user_id == getattr(actor, "pk", None)
+    if not is_self and not is_trust_admin(actor):
         raise Forbidden("only the member or an administrator can set bank details", code="not_your_account")
+    if is_self and not (current_password and actor.check_password(current_password)):
+        raise Forbidden(
+            "your current password is needed to change your bank details, and the one given is not it",
+            code="wrong_password",
+        )
     try:
         parsed = IBAN(iban)
         bank_bic = BIC(bic) if bic else parsed.bic
     except SchwiftyException as error:
         raise Invalid(f"not a valid bank account: {error}", code="bad_bank_account") from error
+    previous_ends = member.payout_iban[-4:] if member.payout_iban else None
     member.payout_iban = parsed.compact
     member.payout_bic = str(bank_bic.compact) if bank_bic else ""
     member.payout_account_name = (account_name or member.display_name)[:140]
@@ -106,7 +143,11 @@ def member_set_bank_account(
         actor=actor,
         action="member.bank_account_set",
         subject=member,
-        data={"iban_ends": parsed.compact[-4:], "country": parsed.country_code},
+        data={
+            "iban_ends": parsed.compact[-4:],
+            "country": parsed.country_code,
+            "previous_ends": previous_ends,
+        },
     )
     return member
 

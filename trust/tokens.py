@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from .errors import Unauthorized
+from .errors import Forbidden, Unauthorized
 
 # A token's last use is written at most this often: authentication should not write on every hit.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -123,9 +123,22 @@ def user_token_mint(*, user):
 
 
 @transaction.atomic
-def user_token_revoke(*, token) -> None:
-    """Refused from the next request on (tokens are checked in the database, never cached)."""
-    _user_tokens().objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def user_token_revoke(*, token, actor=None) -> None:
+    """Refused from the next request on (tokens are checked in the database, never cached).
+    The token's owner (the default actor) or an administrator; a revocation by someone else
+    is audited."""
+    # trust.models imports this module, and the audit log and selectors import trust.models.
+    from . import audit
+    from .selectors import is_trust_admin
+
+    actor = actor or token.user
+    if actor.pk != token.user_id and not is_trust_admin(actor):
+        raise Forbidden("only the token's owner or an administrator can revoke it", code="not_your_token")
+    revoked = (
+        _user_tokens().objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    )
+    if revoked and actor.pk != token.user_id:
+        audit.record(actor=actor, action="user_token.revoked", subject=token, data={"user": token.user_id})
 
 
 def user_token_authenticate(secret: str):

@@ -97,7 +97,13 @@ class MemberLeaseFilter(django_filters.FilterSet):
 class StatementFilter(django_filters.FilterSet):
     sort = django_filters.OrderingFilter(
         label="Sort by",
-        fields=[("start", "period"), ("member_net_cents", "net"), ("member_pension_cents", "pension")],
+        fields=[
+            ("start", "period"),
+            ("member_net_cents", "net"),
+            ("member_pension_cents", "pension"),
+            ("member_admin_fee_cents", "admin_fee"),
+            ("member_revenue_cents", "revenue"),
+        ],
         empty_label="Newest first",
     )
 

@@ -124,6 +124,8 @@ def _period_csv(periods):
 def period_detail(request, period_id):
     period = get_object_or_404(Period, pk=period_id)
     context = {"period": period, "now": timezone.now()}
+    if period.status == Period.Status.OPEN:
+        context["accrued"] = selectors.period_accrued_revenue(period, at=context["now"])
     if period.status == Period.Status.CLOSED:
         context["revenues"] = selectors.period_lease_revenues(period)
         context["books"] = selectors.period_books_check(period)

@@ -108,7 +108,7 @@ def test_the_catalogue_and_a_lease_fit_a_phone(browser, demo_trust):
 
 def test_a_studio_requests_a_lease_and_lands_on_its_page(browser, demo_trust):
     page = browser.sign_in("studio")
-    page.get_by_role("link", name="Request a lease: Training & background placement, 120 days").click()
+    page.get_by_role("link", name="Request a lease: Training & background placement, 180 days").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Request a lease"
     assert "1,200.00 USD" in page.locator(".terms-card").inner_text()
     _accessible(page)

@@ -33,24 +33,6 @@ def test_the_manifest_lists_each_assets_title_and_media_type(titled):
     assert by_id[str(titled.bob_asset.pk)]["content_type"] == "application/octet-stream"
 
 
-def test_a_local_download_is_saved_under_the_title_with_the_media_type(titled, settings, live_server):
-    settings.PUBLIC_BASE_URL = live_server.url
-    location = _download(titled, titled.alice_asset)["Location"]
-    response = requests.get(location, timeout=10)
-    assert response.status_code == 200
-    assert response.content == b"alice scan"
-    assert response.headers["Content-Type"] == "image/png"
-    assert 'filename="alice-face-scan-take-2.png"' in response.headers["Content-Disposition"]
-
-
-def test_a_local_download_refuses_a_swapped_filename(titled, settings, live_server):
-    settings.PUBLIC_BASE_URL = live_server.url
-    location = _download(titled, titled.alice_asset)["Location"]
-    forged = location.replace("alice-face-scan-take-2.png", "invoice.exe")
-    assert forged != location
-    assert requests.get(forged, timeout=10).status_code == 403
-
-
 def test_an_s3_download_answers_with_the_filename_and_media_type(titled, s3_settings):
     from trust.storage import get_object_store
 

@@ -194,34 +194,6 @@ def test_the_command_closes_with_progress_and_refuses_clearly(world, capsys):
         call_command("close_period", str(future.pk))
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_workers_closing_the_same_period_at_once_pay_once(world):
-    import threading
-
-    from django.db import connection
-
-    period = _period_around_now(world.cast.admin)
-    errors = []
-
-    def close():
-        try:
-            services.period_close(period_id=period.pk)
-        except Exception as error:  # surfaced below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=close) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert errors == []
-    assert LedgerTransaction.objects.filter(period=period).count() == 2
-    assert Period.objects.get(pk=period.pk).revenue_cents == 2000
-    assert ledger.trial_balance() == 0
-
-
 def test_each_studio_sees_only_its_own_charges(world, as_user):
     _report(world, {"event_key": "r9", "kind": "training_run", "quantity": 2, "occurred_at": timezone.now()})
     services.period_close(period_id=_period_around_now(world.cast.admin).pk)

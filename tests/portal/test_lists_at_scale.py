@@ -276,7 +276,15 @@ def test_statements_page_sort_and_export(client, world, django_assert_max_num_qu
     assert len(second.context["listing"].rows) == MANY - 50
     assert list(second.context["listing"].rows)[-1]["start"] == start + timedelta(days=MANY - 1)
     rows = _csv(alice.get(statements, {"format": "csv"}))
-    assert len(rows) == MANY + 1 and rows[0] == ["period", "first day", "last day", "net", "pension"]
-    assert rows[1][3:] == ["0.00", "0.00"]
+    assert len(rows) == MANY + 1 and rows[0] == [
+        "period",
+        "first day",
+        "last day",
+        "net",
+        "pension",
+        "admin fee",
+        "revenue",
+    ]
+    assert rows[1][3:] == ["0.00", "0.00", "0.00", "0.00"]
     with django_assert_max_num_queries(10):
         assert alice.get(statements, {"page": 2}).status_code == 200

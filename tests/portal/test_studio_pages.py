@@ -5,16 +5,14 @@ import re
 from html import unescape
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
 from licensing import selectors
 from licensing import services as licensing
-from licensing.models import Lease, LeaseTerms, LeaseToken, Takedown
+from licensing.models import Lease, LeaseToken, Takedown
 from tests.conftest import bearer_client
 from trust import services as trust
-from trust.templatetags.portal import money
 
 pytestmark = pytest.mark.django_db
 
@@ -385,58 +383,13 @@ def test_another_studios_takedown_is_a_404(carol_client, world):
     assert theirs.status == "issued"
 
 
-# --- Charges, on the demo trust -------------------------------------------------------------
-
-
-@pytest.fixture
-def demo(db):
-    call_command("seed_demo", any_database=True, verbosity=0)
-
-
-def test_the_charges_page_shows_the_figures_of_the_charges_api(client, demo, django_user_model):
-    studio_user = django_user_model.objects.get(username="studio")
-    client.force_login(studio_user)
-    api = client.get("/api/v1/charges/").json()["results"]
-    response = client.get(reverse("studio-charges"))
-    assert response.status_code == 200
-    assert len(api) == response.context["periods"] == 3
-    lines = [line for period in api for line in period["leases"]]
-    assert response.context["listing"].total == len(lines)
-    text = _text(response)
-    total = sum(p["total_cents"] for p in api)
-    assert f"Charged, all closed periods {money(total)} USD" in text
-    assert f"Latest period {money(api[0]['total_cents'])} USD" in text
-    for line in lines:
-        assert (f"Lease #{line['lease']} {line['dataset']} ") in text
-        assert (
-            f"{money(line['flat_fee_cents'])} {money(line['usage_cents'])} {money(line['total_cents'])}"
-        ) in text
-    latest = client.get(reverse("studio-charges"), {"period": api[0]["period"]})
-    assert latest.context["listing"].total == len(api[0]["leases"])
-    assert re.search(rf"matching charges? {re.escape(money(api[0]['total_cents']))}", _text(latest))
+# --- Charges -------------------------------------------------------------------------------
 
 
 def test_a_studio_with_no_closed_period_sees_an_empty_state(carol_client):
     response = carol_client.get(reverse("studio-charges"))
     assert response.status_code == 200 and response.context["periods"] == 0
     assert "No charges yet" in _text(response)
-
-
-def test_the_demo_studio_sees_its_active_and_requested_leases(client, demo, django_user_model):
-    client.force_login(django_user_model.objects.get(username="studio"))
-    response = client.get(reverse("studio-leases"))
-    assert sorted(lease.status for lease in response.context["listing"].rows) == ["active", "requested"]
-    active = Lease.objects.get(status="active")
-    page = client.get(reverse("studio-lease", args=[active.pk]))
-    usage = selectors.usage_summary(active)
-    text = _text(page)
-    for label, kind, price in (
-        ("Downloads", "download", "0.50"),
-        ("Training runs", "training_run", "25.00"),
-        ("Generated seconds", "generated_second", "0.02"),
-    ):
-        assert f"{label} {usage[kind]['events']:,} {usage[kind]['quantity']:,} {price}" in text
-    assert LeaseTerms.objects.filter(active=True).count() == len(client.get("/studio/").context["entries"])
 
 
 def test_the_lease_page_shows_the_downloads_left_the_gateway_counts_against_the_cap(carol_client, world):

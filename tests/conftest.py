@@ -63,8 +63,8 @@ def s3_settings(settings, s3_server):
     """Point the object store at the suite's S3 server."""
     settings.S3_BUCKET = S3_BUCKET
     settings.S3_ENDPOINT_URL = s3_server.endpoint_url
-    settings.S3_ACCESS_KEY_ID = "testing"
-    settings.S3_SECRET_ACCESS_KEY = "testing"
+    settings.S3_ACCESS_KEY_ID = s3_server.access_key
+    settings.S3_SECRET_ACCESS_KEY = s3_server.secret_key
     settings.S3_REGION = "us-east-1"
     yield settings
     _s3_client.cache_clear()
@@ -89,8 +89,8 @@ def celery_worker(django_db_setup, django_db_blocker, s3_server):
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "S3_BUCKET": S3_BUCKET,
         "S3_ENDPOINT_URL": s3_server.endpoint_url,
-        "S3_ACCESS_KEY_ID": "testing",
-        "S3_SECRET_ACCESS_KEY": "testing",
+        "S3_ACCESS_KEY_ID": s3_server.access_key,
+        "S3_SECRET_ACCESS_KEY": s3_server.secret_key,
         "SECRET_KEY": django_settings.SECRET_KEY,
     }
     if database.get("PASSWORD"):

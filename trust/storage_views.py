@@ -1,10 +1,13 @@
 """The local object store's signed URLs, served by Django in the embedded default. With S3
 configured these URLs are never handed out."""
 
+import uuid
+
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from .models import Asset
 from .storage import InvalidSignature, LocalObjectStore, get_object_store
 
 MAX_LOCAL_UPLOAD_BYTES = 20 * 1024**3
@@ -12,6 +15,31 @@ MAX_LOCAL_UPLOAD_BYTES = 20 * 1024**3
 
 def _refuse(status: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse({"code": code, "detail": detail}, status=status)
+
+
+def _upload_refusal(key: str) -> JsonResponse | None:
+    """Uploads land only on a staging key, and only until their asset is completed: a final
+    key's bytes are the verified ones, and a PUT can never replace them."""
+    prefix, _, asset_id = key.partition("/")
+    if prefix != "staging" or not asset_id:
+        return _refuse(403, "immutable_object", "objects are written only through an upload's staging key")
+    if (
+        Asset.objects.filter(pk__in=[asset_id] if _is_uuid(asset_id) else [])
+        .exclude(status__in=[Asset.Status.PENDING, Asset.Status.FAILED])
+        .exists()
+    ):
+        return _refuse(
+            409, "upload_completed", "this asset's upload is completed; its bytes can no longer change"
+        )
+    return None
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 @csrf_exempt  # authorised by the URL's HMAC signature, not by a session
@@ -34,6 +62,8 @@ def local_object(request, key: str):
             raise InvalidSignature("URL signed for another method")
     except InvalidSignature as error:
         return _refuse(403, "bad_signature", str(error))
+    if method == "PUT" and (refusal := _upload_refusal(key)):
+        return refusal
     if method == "PUT" and upload_id:
         try:
             etag = store.write_part(upload_id, int(part_number), request, limit=MAX_LOCAL_UPLOAD_BYTES)

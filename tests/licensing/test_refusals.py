@@ -117,7 +117,7 @@ ANY_LOGIN = [
         {
             "kind": "face_scan",
             "title": "t",
-            "content_type": "x",
+            "content_type": "image/png",
             "size": 1,
             "sha256": "a" * 64,
             "contributors": [{"member": 1, "share": "1"}],
@@ -289,7 +289,7 @@ def test_a_member_cannot_register_an_asset_for_others(world, as_user):
     body = {
         "kind": "face_scan",
         "title": "t",
-        "content_type": "x",
+        "content_type": "image/png",
         "size": 1,
         "sha256": "a" * 64,
         "contributors": [{"member": world.cast.alice.pk, "share": "1"}],

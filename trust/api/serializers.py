@@ -40,7 +40,11 @@ class ContributorSerializer(serializers.Serializer):
 class AssetInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Asset.Kind.choices)
     title = serializers.CharField(max_length=300)
-    content_type = serializers.CharField(max_length=200)
+    content_type = serializers.CharField(
+        max_length=200,
+        help_text="A media type: type/subtype with optional `; name=value` parameters "
+        "(422 bad_content_type otherwise).",
+    )
     size = serializers.IntegerField(min_value=0, max_value=OBJECT_SIZE_MAX, help_text="bytes; at most 5 TiB")
     sha256 = serializers.CharField(min_length=64, max_length=64)
     contributors = ContributorSerializer(many=True, allow_empty=False)

@@ -176,7 +176,8 @@ def test_a_dataset_is_created_filled_through_a_filter_and_frozen(browser, demo_t
     check(page, browser, "dataset-new")
 
     page.get_by_label("Licensable now for").select_option("crowd_generation")
-    page.get_by_role("button", name="Show matching assets").click()
+    candidates = page.get_by_role("search", name="Search available assets by title or contributor")
+    candidates.get_by_role("button", name="Apply").click()
     offered = page.locator("input[name=assets]")
     assert offered.count() == 3  # Sam keeps crowd generation closed: his two assets are not offered
     page.get_by_label("Alex: 3D face scan, neutral light").check()

@@ -170,16 +170,6 @@ def takedowns_visible_to(user) -> QuerySet[Takedown]:
     return Takedown.objects.filter(lease__in=leases_visible_to(user))
 
 
-def leases_including_member(member: Member) -> QuerySet[Lease]:
-    """Every approved lease whose pinned version holds any asset the member contributes to."""
-    return (
-        Lease.objects.approved()
-        .filter(version__items__asset__contributors__member=member)
-        .distinct()
-        .select_related("studio", "terms", "version__dataset")
-    )
-
-
 def transparency_leases() -> QuerySet[Lease]:
     """The leases the public register lists: every approved one, newest start first."""
     return Lease.objects.approved().select_related("studio", "version__dataset").order_by("-starts_at", "-pk")

@@ -23,7 +23,7 @@ from trust.tokens import (
 )
 
 from .models import Lease, LeaseToken
-from .selectors import require_live, require_studio_staff
+from .selectors import effective_end, require_live, require_studio_staff
 
 
 def _lease_has_ended(lease: Lease, at: datetime) -> bool:
@@ -89,9 +89,27 @@ def lease_token_revoke(*, actor, lease: Lease, token: LeaseToken) -> LeaseToken:
     return token
 
 
-def lease_token_authenticate(secret: str) -> LeaseToken:
+def may_report_after_the_end(token: LeaseToken) -> bool:
+    """Whether a token of an ended lease may still report usage for the time the lease was
+    live: the lease was approved and then expired or was revoked by the trust, and the token
+    was not revoked by the studio and had not expired by itself before the lease ended. What
+    the report may carry (usage dated inside the live window, in a period still open) is the
+    usage service's rule."""
+    lease = token.lease
+    end = effective_end(lease)
+    return (
+        token.revoked_at is None
+        and lease.status in Lease.APPROVED_STATUSES
+        and end is not None
+        and token.expires_at >= end
+    )
+
+
+def lease_token_authenticate(secret: str, *, for_usage_report: bool = False) -> LeaseToken:
     """The token for `secret`, refused (401) when unknown, revoked or expired, and (410) when
-    its lease has ended or been revoked."""
+    its lease has ended or been revoked. With `for_usage_report` (the usage endpoint only), a
+    token of an ended lease passes when `may_report_after_the_end` says so: usage that happened
+    while the lease was live is still billed; manifests and downloads keep their 410."""
     token = (
         LeaseToken.objects.select_related("lease__studio", "lease__version__dataset")
         .filter(token_hash=hash_secret(secret))
@@ -103,7 +121,7 @@ def lease_token_authenticate(secret: str) -> LeaseToken:
         raise Unauthorized("unknown token", code="token_invalid")
     now = timezone.now()
     state = lease_token_state(token, at=now)
-    if state == TokenState.LEASE_ENDED:
+    if state == TokenState.LEASE_ENDED and not (for_usage_report and may_report_after_the_end(token)):
         require_live(token.lease, at=now)  # the lease's own refusal: 410 revoked or expired
     refuse_unless_active(state)
     record_use(token, at=now)

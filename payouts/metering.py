@@ -11,6 +11,17 @@ from .attribution import UseCharge
 from .distribution import Charge
 from .models import Period
 
+# The most one lease can be billed in one period, in cents (100 billion in currency units).
+# Checked before anything is posted: with it, a lease's figures and a period's totals over
+# 90,000 such leases stay inside PostgreSQL's BIGINT (about 9.2 x 10^18), so a close never
+# overflows half-way.
+MAX_BILLABLE_CENTS_PER_LEASE_PERIOD = 10**13
+
+
+class BillingLimitExceeded(ValueError):
+    """A lease's charges for a period pass MAX_BILLABLE_CENTS_PER_LEASE_PERIOD."""
+
+
 # Charged to the asset the event names; everything else is shared across the lease's assets.
 PER_ASSET_KINDS = {UsageEvent.Kind.DOWNLOAD, UsageEvent.Kind.GENERATED_SECOND}
 
@@ -42,6 +53,9 @@ def leases_with_revenue(period: Period) -> QuerySet[Lease]:
 
 
 def lease_charges(lease: Lease, period: Period) -> LeaseCharges:
+    """What the lease owes for the period; raises BillingLimitExceeded past the bound. The
+    quantities are summed in SQL and multiplied by the prices in Python ints, which do not
+    overflow, so the bound is checked on the exact amount."""
     flat = lease.flat_fee_cents if lease.starts_at and period.start <= lease.starts_at < period.end else 0
     rows = (
         usage_in(period)
@@ -57,4 +71,12 @@ def lease_charges(lease: Lease, period: Period) -> LeaseCharges:
         if amount:
             charges.append(Charge(asset_id=asset, amount_cents=amount))
             uses.append(UseCharge(use=row["kind"], asset_id=asset, amount_cents=amount))
-    return LeaseCharges(flat_fee_cents=flat, charges=tuple(charges), uses=tuple(uses))
+    owed = LeaseCharges(flat_fee_cents=flat, charges=tuple(charges), uses=tuple(uses))
+    total = owed.flat_fee_cents + owed.usage_cents
+    if total > MAX_BILLABLE_CENTS_PER_LEASE_PERIOD:
+        raise BillingLimitExceeded(
+            f"lease {lease.pk} would be billed {total} cents in this period, above the limit of "
+            f"{MAX_BILLABLE_CENTS_PER_LEASE_PERIOD} cents per lease and period: correct its usage "
+            "reports, then retry the close"
+        )
+    return owed

@@ -42,6 +42,8 @@ class Period(models.Model):
     class Status(models.TextChoices):
         OPEN = "open"
         CLOSING = "closing"
+        # A close stopped by an error: the reason is kept, and an administrator retries it.
+        FAILED = "failed"
         CLOSED = "closed"
 
     start = models.DateTimeField()
@@ -50,6 +52,8 @@ class Period(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     closing_started_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True, default="")
     # Snapshotted when closing starts, so a resumed close uses the same rates.
     admin_fee_bps = models.PositiveIntegerField(null=True, blank=True)
     pension_bps = models.PositiveIntegerField(null=True, blank=True)

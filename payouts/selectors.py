@@ -3,15 +3,32 @@
 from collections import defaultdict
 
 from django.conf import settings
-from django.db.models import Case, CharField, Count, F, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Right
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Right
 from django.utils import timezone
 
 from licensing.models import Lease, UsageEvent
-from licensing.selectors import leases_including_member, takedowns_past_half_time
+from licensing.selectors import takedowns_past_half_time
 from trust.consent import in_use_order
 from trust.errors import NotFound
-from trust.models import Member
+from trust.models import DatasetVersionItem, Member
 
 from . import ledger
 from .charts import period_label, period_last_day
@@ -143,75 +160,149 @@ def member_balance_cents(member: Member) -> int:
     return -ledger.balance_of(ledger.member_payable_code(member))
 
 
-def member_lease_history(member: Member) -> list[dict]:
-    """Every approved lease that included any of the member's assets: who, what for, when,
-    how often their assets were downloaded, and what it earned them."""
-    earned: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for lease_id, net, pension in MemberEarning.objects.filter(member=member).values_list(
-        "lease_id", "net_cents", "pension_cents"
+def _subquery_count(queryset) -> Coalesce:
+    """COUNT(*) of a correlated subquery, as an annotation (0 when it matches nothing)."""
+    counted = queryset.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def _subquery_sum(queryset, field: str) -> Coalesce:
+    summed = queryset.order_by().annotate(total=Func(F(field), function="SUM")).values("total")
+    return Coalesce(Subquery(summed, output_field=BigIntegerField()), 0)
+
+
+def member_lease_history(member: Member) -> QuerySet:
+    """Every approved lease that included any of the member's assets, newest start first, as
+    rows: who (`studio`), what for, when, how many of the member's assets the pinned version
+    held, how often those were downloaded, and what the lease earned them. One statement; the
+    database sorts and pages it (`member_lease_assets` adds the asset ids for a page of rows)."""
+    mine_in_version = DatasetVersionItem.objects.filter(
+        version=OuterRef("version"), asset__contributors__member=member
+    )
+    # A download's asset is always in the lease's version (the gateway refuses others), and a
+    # member holds at most one share of an asset: counting by contributor is exact.
+    my_downloads = UsageEvent.objects.filter(
+        lease=OuterRef("pk"), kind=UsageEvent.Kind.DOWNLOAD, asset__contributors__member=member
+    )
+    earned = MemberEarning.objects.filter(lease=OuterRef("pk"), member=member)
+    return (
+        Lease.objects.approved()
+        .filter(Exists(mine_in_version))
+        .annotate(
+            lease=F("pk"),
+            studio_name=F("studio__name"),
+            dataset=F("version__dataset__slug"),
+            dataset_title=F("version__dataset__title"),
+            version_number=F("version__number"),
+            uses=F("permitted_uses"),
+            my_asset_count=_subquery_count(mine_in_version),
+            downloads_of_my_assets=_subquery_count(my_downloads),
+            net_cents=_subquery_sum(earned, "net_cents"),
+            pension_cents=_subquery_sum(earned, "pension_cents"),
+        )
+        .values(
+            "lease",
+            "studio_name",
+            "dataset",
+            "dataset_title",
+            "version_id",
+            "version_number",
+            "purpose",
+            "uses",
+            "status",
+            "starts_at",
+            "ends_at",
+            "revoked_at",
+            "my_asset_count",
+            "downloads_of_my_assets",
+            "net_cents",
+            "pension_cents",
+        )
+        .order_by("-starts_at", "-pk")
+    )
+
+
+def member_lease_totals(history: QuerySet) -> dict:
+    """Leases, downloads of the member's assets, net and pension over `member_lease_history` rows."""
+    fields = ("downloads_of_my_assets", "net_cents", "pension_cents")
+    # Aggregates may not reuse the annotations' names: sum into `total_<name>`, then rename.
+    totals = history.order_by().aggregate(
+        total_leases=Count("pk"), **{f"total_{field}": Sum(field) for field in fields}
+    )
+    return {key.removeprefix("total_"): value or 0 for key, value in totals.items()}
+
+
+def member_lease_assets(member: Member, rows: list[dict]) -> list[dict]:
+    """`rows` of `member_lease_history` in the API's shape: `studio`, `version`, and `my_assets`
+    (the ids of the member's assets in each lease's version), in one query for the page."""
+    mine: dict[int, list] = defaultdict(list)
+    for version_id, asset_id in (
+        DatasetVersionItem.objects.filter(
+            version_id__in={row["version_id"] for row in rows}, asset__contributors__member=member
+        )
+        .order_by("asset__created_at", "asset_id")
+        .values_list("version_id", "asset_id")
     ):
-        earned[lease_id][0] += net
-        earned[lease_id][1] += pension
-    history = []
-    for lease in leases_including_member(member):
-        mine = list(
-            lease.version.items.filter(asset__contributors__member=member).values_list("asset_id", flat=True)
-        )
-        downloads = UsageEvent.objects.filter(
-            lease=lease, kind=UsageEvent.Kind.DOWNLOAD, asset_id__in=mine
-        ).count()
-        history.append(
-            {
-                "lease": lease.pk,
-                "studio": lease.studio.name,
-                "dataset": lease.version.dataset.slug,
-                "version": lease.version.number,
-                "purpose": lease.purpose,
-                "uses": lease.permitted_uses,
-                "status": lease.status,
-                "starts_at": lease.starts_at,
-                "ends_at": lease.ends_at,
-                "revoked_at": lease.revoked_at,
-                "my_assets": mine,
-                "downloads_of_my_assets": downloads,
-                "net_cents": earned[lease.pk][0],
-                "pension_cents": earned[lease.pk][1],
-            }
-        )
-    return history
+        mine[version_id].append(asset_id)
+    return [
+        {
+            **row,
+            "studio": row["studio_name"],
+            "version": row["version_number"],
+            "my_assets": mine[row["version_id"]],
+        }
+        for row in rows
+    ]
 
 
-def studio_charges(studio) -> list[dict]:
-    """What the studio owes per closed period, lease by lease: the flat fee and metered usage."""
-    rows = (
+def studio_charge_lines(studio) -> QuerySet:
+    """What the studio owes, one row per lease and closed period (newest period first): the
+    period, the lease, its dataset, the flat fee, metered usage and their total."""
+    return (
         LeaseRevenue.objects.filter(lease__studio=studio, period__status=Period.Status.CLOSED)
-        .select_related("period", "lease__version__dataset")
+        .values("period_id", "lease_id", "flat_fee_cents", "usage_cents")
+        .annotate(
+            start=F("period__start"),
+            end=F("period__end"),
+            terms=F("lease__terms__title"),
+            dataset=F("lease__version__dataset__slug"),
+            dataset_title=F("lease__version__dataset__title"),
+            currency=F("lease__currency"),
+            total_cents=F("revenue_cents"),
+        )
         .order_by("-period__start", "lease_id")
     )
-    periods: dict[int, dict] = {}
-    for row in rows:
-        entry = periods.setdefault(
-            row.period_id,
-            {
-                "period": row.period_id,
-                "start": row.period.start,
-                "end": row.period.end,
-                "currency": row.lease.currency,
-                "total_cents": 0,
-                "leases": [],
-            },
+
+
+def studio_charges(studio) -> QuerySet:
+    """The studio's closed periods with charges, newest first, each with its total (the API's
+    rows; `studio_charges_lines_of` adds each period's lines for one page of them)."""
+    return (
+        Period.objects.filter(status=Period.Status.CLOSED, lease_revenues__lease__studio=studio)
+        .values("start", "end")
+        .annotate(
+            period=F("pk"),
+            total_cents=Sum("lease_revenues__revenue_cents"),
+            currency=Max("lease_revenues__lease__currency"),
         )
-        entry["total_cents"] += row.revenue_cents
-        entry["leases"].append(
+        .order_by("-start", "-pk")
+    )
+
+
+def studio_charges_lines_of(studio, periods: list[dict]) -> list[dict]:
+    """`periods` (rows of `studio_charges`) with their lease lines, in one query for them all."""
+    lines: dict[int, list[dict]] = defaultdict(list)
+    for line in studio_charge_lines(studio).filter(period_id__in=[row["period"] for row in periods]):
+        lines[line["period_id"]].append(
             {
-                "lease": row.lease_id,
-                "dataset": row.lease.version.dataset.slug,
-                "flat_fee_cents": row.flat_fee_cents,
-                "usage_cents": row.usage_cents,
-                "total_cents": row.revenue_cents,
+                "lease": line["lease_id"],
+                "dataset": line["dataset"],
+                "flat_fee_cents": line["flat_fee_cents"],
+                "usage_cents": line["usage_cents"],
+                "total_cents": line["total_cents"],
             }
         )
-    return list(periods.values())
+    return [{**row, "leases": lines[row["period"]]} for row in periods]
 
 
 class Unpayable:
@@ -357,7 +448,10 @@ def operations_overview(*, at=None) -> dict:
         "currency": settings.TRUST_CURRENCY,
         "lease_requests": Lease.objects.requested().count(),
         "open_periods": list(Period.objects.filter(status=Period.Status.OPEN).order_by("start")),
-        "closing_periods": list(Period.objects.filter(status=Period.Status.CLOSING).order_by("start")),
+        # A failed close is listed with those closing: it waits for an administrator's retry.
+        "closing_periods": list(
+            Period.objects.filter(status__in=[Period.Status.CLOSING, Period.Status.FAILED]).order_by("start")
+        ),
         "last_closed": Period.objects.closed().order_by("-end", "-pk").first(),
         "trial_balance_cents": trial_balance,
         "ledger_is_balanced": trial_balance == 0,
@@ -422,6 +516,46 @@ def member_statement_periods(member: Member) -> QuerySet[Period]:
         .distinct()
         .order_by("start", "pk")
     )
+
+
+def member_statement_rows(member: Member) -> QuerySet:
+    """The member's statement periods as rows, newest first, each with the member's figures in
+    it (zeros where they earned nothing): `member_net_cents`, `member_pension_cents`, and from
+    the statement lines the lease revenue attributed to them (`member_revenue_cents`) and the
+    trust's admin fee on it (`member_admin_fee_cents`); the period's own fields are the whole
+    trust's. The same periods and figures as `member_earnings_by_period`, in one statement the
+    database sorts and pages."""
+    earned = MemberEarning.objects.filter(member=member, period=OuterRef("pk"))
+    lines = MemberEarningLine.objects.filter(earning__member=member, earning__period=OuterRef("pk"))
+    return (
+        Period.objects.filter(status=Period.Status.CLOSED)
+        .filter(Q(Exists(earned)) | Q(end__gt=member.created_at))
+        .annotate(
+            period=F("pk"),
+            member_net_cents=_subquery_sum(earned, "net_cents"),
+            member_pension_cents=_subquery_sum(earned, "pension_cents"),
+            member_admin_fee_cents=_subquery_sum(lines, "admin_fee_cents"),
+            member_revenue_cents=_subquery_sum(lines, "revenue_cents"),
+        )
+        .values(
+            "period",
+            "start",
+            "end",
+            "member_net_cents",
+            "member_pension_cents",
+            "member_admin_fee_cents",
+            "member_revenue_cents",
+        )
+        .order_by("-start", "-pk")
+    )
+
+
+def member_statement_totals(rows: QuerySet) -> dict:
+    """`total_net_cents`, `total_pension_cents`, `total_admin_fee_cents` and
+    `total_revenue_cents` over `member_statement_rows`, in one aggregate."""
+    fields = ("net_cents", "pension_cents", "admin_fee_cents", "revenue_cents")
+    totals = rows.order_by().aggregate(**{f"total_{field}": Sum(f"member_{field}") for field in fields})
+    return {key: value or 0 for key, value in totals.items()}
 
 
 def member_earnings_by_period(member: Member, *, earnings: dict | None = None) -> list[dict]:

@@ -1,12 +1,13 @@
 """Writes of the payouts app: rates, periods, and closing a period (metering, distribution,
 ledger) safely enough to run twice or resume after a crash."""
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from fractions import Fraction
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from licensing.models import Lease
@@ -18,7 +19,7 @@ from trust.services import require_trust_admin
 from . import ledger
 from .attribution import itemise_lease
 from .distribution import Contributor, distribute_lease
-from .metering import lease_charges, leases_with_revenue
+from .metering import BillingLimitExceeded, lease_charges, leases_with_revenue
 from .models import (
     Account,
     LeaseRevenue,
@@ -30,6 +31,10 @@ from .models import (
     RateSetting,
 )
 from .selectors import payable_members
+
+logger = logging.getLogger(__name__)
+# Enough for any reason this code writes; an unexpected error's text is cut to it.
+FAILURE_REASON_CHARS = 2000
 
 
 def rates_in_force(*, at: datetime | None = None) -> tuple[int, int]:
@@ -103,8 +108,9 @@ def refuse_usage_in_closed_period(occurred: Sequence[datetime]) -> None:
 
 @transaction.atomic
 def period_request_close(*, actor, period: Period) -> tuple[Period, bool]:
-    """Start closing an ended period. Returns (period, whether a close job should run):
-    a closed period is left as it is."""
+    """Start closing an ended period, or retry a close that failed. Returns (period, whether a
+    close job should run): a closed period is left as it is. A retry resumes: leases already
+    posted are skipped, and the rates snapshotted when the close first started still apply."""
     require_trust_admin(actor)
     period = Period.objects.select_for_update().get(pk=period.pk)
     if period.status == Period.Status.CLOSED:
@@ -113,14 +119,22 @@ def period_request_close(*, actor, period: Period) -> tuple[Period, bool]:
         raise Conflict("a period can only be closed once it has ended", code="period_not_ended")
     from .tasks import close_period
 
+    retried = period.status == Period.Status.FAILED
     _begin_closing(period)
-    audit.record(actor=actor, action="period.close_requested", subject=period)
+    audit.record(
+        actor=actor, action="period.close_retried" if retried else "period.close_requested", subject=period
+    )
     transaction.on_commit(lambda: close_period.delay(period.pk))
     return period, True
 
 
 def _begin_closing(period: Period) -> None:
-    """Move an open period to closing with the rates in force now (under the row lock)."""
+    """Move an open period to closing with the rates in force now, or a failed close back to
+    closing with the rates it started with (under the row lock)."""
+    if period.status == Period.Status.FAILED:
+        period.status, period.failed_at, period.failure_reason = Period.Status.CLOSING, None, ""
+        period.save(update_fields=["status", "failed_at", "failure_reason"])
+        return
     if period.status != Period.Status.OPEN:
         return
     now = timezone.now()
@@ -237,9 +251,26 @@ def _distribute_one(period: Period, lease: Lease) -> None:
         )
 
 
+def _record_close_failure(period_id: int, error: Exception) -> Period:
+    """Leave a close that stopped on an error where an administrator sees it and can retry."""
+    reason = str(error) if isinstance(error, BillingLimitExceeded) else f"{type(error).__name__}: {error}"
+    with transaction.atomic():
+        period = Period.objects.select_for_update().get(pk=period_id)
+        if period.status != Period.Status.CLOSING:
+            return period
+        period.status, period.failed_at = Period.Status.FAILED, timezone.now()
+        period.failure_reason = reason[:FAILURE_REASON_CHARS]
+        period.save(update_fields=["status", "failed_at", "failure_reason"])
+        audit.record(actor=None, action="period.close_failed", subject=period, data={"reason": reason})
+    return period
+
+
 def period_close(*, period_id: int, progress=None) -> Period:
     """Close a period: distribute every lease's revenue, then total it. Safe to run twice,
-    concurrently, or after a crash half-way: each lease is posted at most once."""
+    concurrently, or after a crash half-way: each lease is posted at most once. A lease that
+    cannot be distributed (over the billing limit, or any other error but a lost database
+    connection, which the task retries) stops the close in `failed` with the reason; the
+    leases posted before it stay posted, and a retry resumes after them."""
     with transaction.atomic():
         period = Period.objects.select_for_update().get(pk=period_id)
         if period.status == Period.Status.CLOSED:
@@ -247,10 +278,19 @@ def period_close(*, period_id: int, progress=None) -> Period:
         if period.end > timezone.now():
             raise Conflict("a period can only be closed once it has ended", code="period_not_ended")
         _begin_closing(period)
-    for lease in leases_with_revenue(period).select_related("studio"):
-        _distribute_one(period, lease)
-        if progress:
-            progress(lease)
+    try:
+        for lease in leases_with_revenue(period).select_related("studio"):
+            _distribute_one(period, lease)
+            if progress:
+                progress(lease)
+    except OperationalError:
+        raise
+    except BillingLimitExceeded as error:
+        logger.warning("closing period %s stopped: %s", period_id, error)
+        return _record_close_failure(period_id, error)
+    except Exception as error:
+        logger.exception("closing period %s failed", period_id)
+        return _record_close_failure(period_id, error)
     with transaction.atomic():
         period = Period.objects.select_for_update().get(pk=period_id)
         if period.status == Period.Status.CLOSED:

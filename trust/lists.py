@@ -3,7 +3,11 @@
 A page declares a django-filter `FilterSet` (its search filter named `q`, its `OrderingFilter`
 named `sort`), hands it a queryset, and renders `listing` with the shared includes
 (`portal/_list_controls.html`, `portal/_pager.html`, the `sort_header` tag). The same filtered
-queryset feeds the CSV export, so a download holds the whole list the page pages through."""
+queryset feeds the CSV export, so a download holds the whole list the page pages through.
+
+Two lists on one page each take a `prefix` ("waiting", "closed"): their parameters are then
+`waiting-q`, `waiting-sort`, `waiting-page`, so one list's search, sort and page never move the
+other, and each keeps the other's parameters in its links."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,13 +19,22 @@ from django.db.models import Q, QuerySet
 
 from .csv_export import csv_response, safe_cell
 
-__all__ = ["Listing", "SearchFilter", "csv_response", "portal_list", "safe_cell", "wants_csv"]
+__all__ = [
+    "Listing",
+    "SearchFilter",
+    "csv_response",
+    "filtered_rows",
+    "portal_list",
+    "safe_cell",
+    "wants_csv",
+]
 
 PAGE_SIZE = 50
 
 
-def wants_csv(request) -> bool:
-    return request.GET.get("format") == "csv"
+def wants_csv(request, prefix: str = "") -> bool:
+    """True when the request asks for the CSV of the list with this prefix (none: the page's only list)."""
+    return request.GET.get("format") == "csv" and request.GET.get("list", "") == prefix
 
 
 class SearchFilter(django_filters.CharFilter):
@@ -48,6 +61,14 @@ class Listing:
     filterset: django_filters.FilterSet
     page: Page
     params: dict[str, str]
+    prefix: str = ""
+
+    def key(self, name: str) -> str:
+        """The query parameter of this list's `name` (`sort` -> `closed-sort` with a prefix)."""
+        return f"{self.prefix}-{name}" if self.prefix else name
+
+    def _own(self, key: str) -> bool:
+        return key.startswith(f"{self.prefix}-") if self.prefix else True
 
     @property
     def rows(self) -> list:
@@ -59,21 +80,39 @@ class Listing:
 
     @property
     def sort(self) -> str:
-        return self.params.get("sort", "")
+        return self.params.get(self.key("sort"), "")
 
     @property
     def filtered(self) -> bool:
-        return any(value for key, value in self.params.items() if key not in ("sort", "page"))
+        ignored = (self.key("sort"), self.key("page"))
+        return any(value for key, value in self.params.items() if self._own(key) and key not in ignored)
 
-    def querystring(self, **changes) -> str:
-        """The current filters and sort with `changes` applied (None removes a key), as `?...`."""
-        params = {**self.params, **{key: value for key, value in changes.items()}}
+    def _encode(self, params: dict) -> str:
         kept = {key: value for key, value in params.items() if value not in (None, "")}
         return "?" + urlencode(kept) if kept else "?"
 
+    def querystring(self, **changes) -> str:
+        """The current filters and sort with `changes` to this list's parameters applied (None
+        removes one), as `?...`; other lists' parameters on the page are kept."""
+        return self._encode({**self.params, **{self.key(name): value for name, value in changes.items()}})
+
     @property
     def csv_url(self) -> str:
-        return self.querystring(page=None, format="csv")
+        params = {key: value for key, value in self.params.items() if self._own(key)}
+        params.pop(self.key("page"), None)
+        return self._encode({**params, "format": "csv", "list": self.prefix})
+
+    @property
+    def clear_url(self) -> str:
+        """This list without its search and filters (its sort and other lists' parameters kept)."""
+        sort = self.key("sort")
+        kept = {key: value for key, value in self.params.items() if not self._own(key) or key == sort}
+        return self._encode(kept)
+
+    @property
+    def other_params(self) -> list[tuple[str, str]]:
+        """Other lists' parameters, for hidden fields so this list's form does not drop them."""
+        return [(key, value) for key, value in self.params.items() if not self._own(key) and value]
 
     def page_links(self) -> list[tuple[int | None, str]]:
         """(number, link) for the pager; None stands for an elided run of pages."""
@@ -84,10 +123,14 @@ class Listing:
         ]
 
 
-def filtered_queryset(request, queryset: QuerySet, filterset_class) -> tuple[QuerySet, object]:
+def filtered_queryset(
+    request, queryset: QuerySet, filterset_class, *, prefix: str = ""
+) -> tuple[QuerySet, object]:
     """The queryset with the request's filters and sort applied; bad filter values are ignored
     (the form shows their errors) rather than failing the page."""
-    filterset = filterset_class(request.GET or None, queryset=queryset, request=request)
+    filterset = filterset_class(
+        request.GET or None, queryset=queryset, request=request, prefix=prefix or None
+    )
     if filterset.is_bound and not filterset.is_valid():
         # Apply only the filters whose values parsed; the form shows errors for the rest.
         qs = queryset
@@ -97,9 +140,17 @@ def filtered_queryset(request, queryset: QuerySet, filterset_class) -> tuple[Que
     return filterset.qs, filterset
 
 
-def portal_list(request, queryset: QuerySet, filterset_class, *, per_page: int = PAGE_SIZE) -> Listing:
+def portal_list(
+    request, queryset: QuerySet, filterset_class, *, per_page: int = PAGE_SIZE, prefix: str = ""
+) -> Listing:
     """A page of the filtered, sorted list. A page number past the end shows the last page."""
-    qs, filterset = filtered_queryset(request, queryset, filterset_class)
-    page = Paginator(qs, per_page).get_page(request.GET.get("page"))
-    params = {key: value for key, value in request.GET.items() if key != "format"}
-    return Listing(filterset=filterset, page=page, params=params)
+    qs, filterset = filtered_queryset(request, queryset, filterset_class, prefix=prefix)
+    page_key = f"{prefix}-page" if prefix else "page"
+    page = Paginator(qs, per_page).get_page(request.GET.get(page_key))
+    params = {key: value for key, value in request.GET.items() if key not in ("format", "list")}
+    return Listing(filterset=filterset, page=page, params=params, prefix=prefix)
+
+
+def filtered_rows(request, queryset: QuerySet, filterset_class, *, prefix: str = "") -> QuerySet:
+    """The whole filtered, sorted list (for its CSV), with the same filters as the page."""
+    return filtered_queryset(request, queryset, filterset_class, prefix=prefix)[0]

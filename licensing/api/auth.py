@@ -17,8 +17,11 @@ class LeaseTokenAuthentication(BaseAuthentication):
         bearer = bearer_secret(request)
         if bearer is None or bearer[0] != TokenKind.LEASE:
             return None
+        # Only a view that says so (the usage report) lets a token of an ended lease through.
+        view = request.parser_context.get("view") if request.parser_context else None
+        for_usage_report = getattr(view, "accepts_ended_lease_tokens", False)
         try:
-            token = tokens.lease_token_authenticate(bearer[1])
+            token = tokens.lease_token_authenticate(bearer[1], for_usage_report=for_usage_report)
         except DomainError as error:
             raise as_api_exception(error) from error
         return AnonymousUser(), token

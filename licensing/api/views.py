@@ -257,6 +257,8 @@ class DownloadView(APIView):
 
 
 class UsageView(APIView):
+    # The lease token is also accepted after the lease ended: usage dated while it was live.
+    accepts_ended_lease_tokens = True
     permission_classes = [HasLeaseToken]
 
     @extend_schema(

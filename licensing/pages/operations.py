@@ -16,16 +16,20 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from trust.errors import NotFound
-from trust.lists import csv_response, portal_list, wants_csv
+from trust.lists import csv_response, filtered_rows, portal_list, wants_csv
 from trust.portal import admin_required, run_service_with_messages
 
 from .. import selectors, services
 from ..models import Lease, LeaseTerms, Studio, Takedown, UsageEvent
 from .forms_operations import ReasonForm, StaffForm, StudioEnrolForm, TermsForm
-from .lists_operations import StudioFilter
+from .lists_operations import (
+    ActiveLeaseFilter,
+    ClosedLeaseFilter,
+    StudioFilter,
+    TermsFilter,
+    WaitingLeaseFilter,
+)
 
-# The closed-leases table shows the most recent ones; the rest stay in the Django admin and API.
-CLOSED_SHOWN = 50
 # A studio's page shows its latest leases; the leases page has them all.
 STUDIO_LEASES_SHOWN = 20
 
@@ -47,27 +51,88 @@ def _back(request, default: str):
     return redirect(default)
 
 
+LEASE_LISTS = {
+    "waiting": WaitingLeaseFilter,
+    "active": ActiveLeaseFilter,
+    "closed": ClosedLeaseFilter,
+}
+
+LEASE_CSV_HEADER = [
+    "lease",
+    "studio",
+    "terms",
+    "dataset",
+    "version",
+    "purpose",
+    "status",
+    "requested",
+    "starts",
+    "ends",
+    "closed",
+    "reason",
+    "open takedowns",
+]
+
+
+def _lease_csv(leases):
+    def moment(value):
+        return value.isoformat() if value else ""
+
+    for lease in leases.iterator(chunk_size=2000):
+        yield [
+            lease.pk,
+            lease.studio.name,
+            lease.terms.title,
+            lease.version.dataset.slug if lease.version_id else lease.terms.dataset.slug,
+            lease.version.number if lease.version_id else "",
+            lease.purpose,
+            lease.status,
+            moment(lease.requested_at),
+            moment(lease.starts_at),
+            moment(lease.ends_at),
+            moment(getattr(lease, "closed_at", None)),
+            lease.decision_reason,
+            getattr(lease, "open_takedowns", ""),
+        ]
+
+
 @admin_required
 def leases(request):
+    """Three lists on one page (requests waiting, active, closed), each with its own search,
+    sort, pages and CSV under its prefix."""
+    sources = {
+        "waiting": selectors.lease_requests_waiting(),
+        "active": selectors.leases_active_with_takedowns(),
+        "closed": selectors.leases_closed(),
+    }
+    for prefix, filterset in LEASE_LISTS.items():
+        if wants_csv(request, prefix):
+            rows = filtered_rows(request, sources[prefix], filterset, prefix=prefix)
+            return csv_response(f"guildtrust-leases-{prefix}.csv", LEASE_CSV_HEADER, _lease_csv(rows))
+    listings = {
+        prefix: portal_list(request, sources[prefix], filterset, prefix=prefix)
+        for prefix, filterset in LEASE_LISTS.items()
+    }
     now = timezone.now()
     coverage_by_terms: dict[int, dict] = {}
     waiting = []
-    for lease in selectors.lease_requests_waiting():
+    # Coverage is asked once per terms among the page's requests, not per request.
+    for lease in listings["waiting"].rows:
         if lease.terms_id not in coverage_by_terms:
             coverage_by_terms[lease.terms_id] = selectors.approval_coverage(lease.terms, at=now)
         lease.just_requested = now - lease.requested_at < timedelta(minutes=1)
         waiting.append((lease, coverage_by_terms[lease.terms_id]))
-    active = list(selectors.leases_active_with_takedowns())
-    closed = selectors.leases_closed()
     return render(
         request,
         "licensing/operations/leases.html",
         {
             "waiting": waiting,
-            "active": active,
+            "waiting_list": listings["waiting"],
+            "active_list": listings["active"],
+            "closed_list": listings["closed"],
+            "waiting_count": sources["waiting"].count(),
+            "active_count": sources["active"].count(),
             "open_takedowns": Takedown.objects.open().count(),
-            "closed": list(closed[:CLOSED_SHOWN]),
-            "closed_count": closed.count(),
             "now": now,
         },
     )
@@ -205,7 +270,7 @@ def terms(request):
     return render(
         request,
         "licensing/operations/terms.html",
-        {"terms_rows": list(selectors.terms_all()), "form": form},
+        {"listing": portal_list(request, selectors.terms_all(), TermsFilter), "form": form},
     )
 
 

@@ -48,6 +48,8 @@ class PeriodOutputSerializer(serializers.ModelSerializer):
             "leases_done",
             "closing_started_at",
             "closed_at",
+            "failed_at",
+            "failure_reason",
             "revenue_adds_up",
             "ledger_balanced",
         ]

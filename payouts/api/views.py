@@ -71,7 +71,7 @@ class PeriodCloseView(APIView):
     @extend_schema(
         request=None,
         responses={202: s.PeriodOutputSerializer},
-        summary="Close an ended period: a Celery job distributes its revenue (admin)",
+        summary="Close an ended period or retry a failed close: a Celery job distributes it (admin)",
     )
     def post(self, request, period_id):
         period, _ = services.period_request_close(
@@ -97,7 +97,12 @@ class MyLeasesView(PagedAPIView):
         summary="Who used my data: every lease that included my assets, and what it earned me (member)",
     )
     def get(self, request):
-        return self.paged(selectors.member_lease_history(member_of(request.user)), s.MemberLeaseSerializer)
+        member = member_of(request.user)
+        return self.paged(
+            selectors.member_lease_history(member),
+            s.MemberLeaseSerializer,
+            prepare=lambda rows: selectors.member_lease_assets(member, rows),
+        )
 
 
 class PayoutBatchListView(PagedAPIView):
@@ -196,4 +201,9 @@ class StudioChargesView(PagedAPIView):
         summary="My studio's charges per closed period, lease by lease (studio staff)",
     )
     def get(self, request):
-        return self.paged(selectors.studio_charges(studio_of(request.user)), s.PeriodChargesSerializer)
+        studio = studio_of(request.user)
+        return self.paged(
+            selectors.studio_charges(studio),
+            s.PeriodChargesSerializer,
+            prepare=lambda periods: selectors.studio_charges_lines_of(studio, periods),
+        )

@@ -8,18 +8,21 @@ from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils import timezone
 
 from trust import services as trust_services
 from trust.consent import in_use_order
 from trust.errors import NotFound
-from trust.lists import csv_response, filtered_queryset, portal_list, wants_csv
+from trust.lists import csv_response, filtered_queryset, filtered_rows, portal_list, wants_csv
 from trust.portal import member_required, run_service_with_messages
 from trust.selectors import member_of
 
 from .. import selectors, statements
-from ..charts import bar_chart
+from ..charts import bar_chart, period_label, period_last_day
 from ..models import PayoutItem
+from ..statements import amount
 from .forms_member import BankAccountForm
+from .lists import MemberLeaseFilter, StatementFilter
 
 # The home chart shows the latest periods; every one of them has a row on the statements page.
 CHART_PERIODS = 12
@@ -48,16 +51,58 @@ def home(request):
     )
 
 
+LEASE_CSV_HEADER = [
+    "lease",
+    "studio",
+    "dataset",
+    "version",
+    "purpose",
+    "uses",
+    "status",
+    "from",
+    "until",
+    "revoked",
+    "your assets",
+    "downloads of your assets",
+    "net",
+    "pension",
+]
+
+
+def _lease_csv(rows):
+    for row in rows.iterator(chunk_size=2000):
+        yield [
+            row["lease"],
+            row["studio_name"],
+            row["dataset"],
+            row["version_number"],
+            row["purpose"],
+            " ".join(in_use_order(row["uses"] or [])),
+            row["status"],
+            row["starts_at"].isoformat() if row["starts_at"] else "",
+            row["ends_at"].isoformat() if row["ends_at"] else "",
+            row["revoked_at"].isoformat() if row["revoked_at"] else "",
+            row["my_asset_count"],
+            row["downloads_of_my_assets"],
+            amount(row["net_cents"]),
+            amount(row["pension_cents"]),
+        ]
+
+
 @member_required
 def leases(request):
     history = selectors.member_lease_history(member_of(request.user))
-    for row in history:
+    if wants_csv(request):
+        rows = filtered_rows(request, history, MemberLeaseFilter)
+        return csv_response("guildtrust-who-used-my-data.csv", LEASE_CSV_HEADER, _lease_csv(rows))
+    listing = portal_list(request, history, MemberLeaseFilter)
+    for row in listing.rows:
         row["uses"] = in_use_order(row["uses"])
-    totals = {
-        key: sum(row[key] for row in history)
-        for key in ("downloads_of_my_assets", "net_cents", "pension_cents")
-    }
-    return render(request, "payouts/member/leases.html", {"leases": history, "totals": totals})
+    return render(
+        request,
+        "payouts/member/leases.html",
+        {"listing": listing, "totals": selectors.member_lease_totals(history)},
+    )
 
 
 class PayoutFilter(django_filters.FilterSet):
@@ -129,18 +174,32 @@ def payouts(request):
 @member_required
 def statement_list(request):
     member = member_of(request.user)
-    periods = selectors.member_earnings_by_period(member)
+    rows = selectors.member_statement_rows(member)
+    if wants_csv(request):
+        return csv_response(
+            "guildtrust-statements.csv",
+            ["period", "first day", "last day", "net", "pension", "admin fee", "revenue"],
+            (
+                [
+                    period_label(row["start"], row["end"]),
+                    timezone.localtime(row["start"]).date().isoformat(),
+                    period_last_day(row["start"], row["end"]).isoformat(),
+                    amount(row["member_net_cents"]),
+                    amount(row["member_pension_cents"]),
+                    amount(row["member_admin_fee_cents"]),
+                    amount(row["member_revenue_cents"]),
+                ]
+                for row in filtered_rows(request, rows, StatementFilter).iterator(chunk_size=2000)
+            ),
+        )
+    listing = portal_list(request, rows, StatementFilter)
+    for row in listing.rows:
+        row["label"] = period_label(row["start"], row["end"])
+        row["last_day"] = period_last_day(row["start"], row["end"])
     return render(
         request,
         "payouts/member/statements.html",
-        {
-            "member": member,
-            "periods": list(reversed(periods)),
-            "total_net_cents": sum(row["net_cents"] for row in periods),
-            "total_pension_cents": sum(row["pension_cents"] for row in periods),
-            "total_admin_fee_cents": sum(row["admin_fee_cents"] for row in periods),
-            "total_revenue_cents": sum(row["revenue_cents"] for row in periods),
-        },
+        {"member": member, "listing": listing, **selectors.member_statement_totals(rows)},
     )
 
 

@@ -15,13 +15,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from sepaxml.utils import int_to_decimal_str
 
 from trust.errors import DomainError
-from trust.lists import csv_response, portal_list, wants_csv
+from trust.lists import csv_response, filtered_rows, portal_list, wants_csv
 from trust.portal import admin_required, run_service_with_messages
 from trust.templatetags.portal import money
 
 from .. import payout_files, selectors, services
 from ..models import PayoutBatch, Period
+from ..statements import amount
 from .forms_operations import PayoutBatchForm, PeriodForm, RatesForm
+from .lists import PeriodFilter
 from .lists_operations import MemberBalanceFilter, PayoutBatchFilter, PayoutItemFilter
 
 # The payouts page shows the latest batches; the batch history pages through all of them.
@@ -68,7 +70,54 @@ def periods(request):
         )
         if period is not None:
             return redirect("operations-period", period_id=period.pk)
-    return render(request, "payouts/operations/periods.html", {"form": form, "periods": Period.objects.all()})
+    rows = Period.objects.order_by("-start", "-pk")
+    if wants_csv(request):
+        return csv_response(
+            "guildtrust-periods.csv",
+            PERIOD_CSV_HEADER,
+            _period_csv(filtered_rows(request, rows, PeriodFilter)),
+        )
+    return render(
+        request,
+        "payouts/operations/periods.html",
+        {"form": form, "listing": portal_list(request, rows, PeriodFilter)},
+    )
+
+
+PERIOD_CSV_HEADER = [
+    "period",
+    "from",
+    "until",
+    "status",
+    "revenue",
+    "admin fee",
+    "pension",
+    "net to members",
+    "leases",
+    "closed",
+]
+
+
+def _period_csv(periods):
+    for period in periods.iterator(chunk_size=2000):
+        closed = period.status == Period.Status.CLOSED
+        yield [
+            period.pk,
+            period.start.isoformat(),
+            period.end.isoformat(),
+            period.status,
+            *(
+                amount(cents) if closed else ""
+                for cents in (
+                    period.revenue_cents,
+                    period.admin_fee_cents,
+                    period.pension_cents,
+                    period.net_cents,
+                )
+            ),
+            period.leases_total if closed else "",
+            period.closed_at.isoformat() if period.closed_at else "",
+        ]
 
 
 @admin_required

@@ -214,7 +214,11 @@ def test_the_charges_page_shows_the_totals_of_the_charges_api(browser, demo_trus
     api = page.request.get("/api/v1/charges/").json()["results"]
     assert len(api) == 3
     assert page.locator("#charges-total").inner_text() == money(sum(p["total_cents"] for p in api))
-    shown = [t.inner_text() for t in page.locator("td.period-total").all()]
-    assert shown == [f"{money(p['total_cents'])} {p['currency']}" for p in api]
+    lines = [line for period in api for line in period["leases"]]
+    shown = [t.inner_text() for t in page.locator("table.charges tbody td:last-child").all()]
+    assert shown == [money(line["total_cents"]) for line in lines]
+    page.get_by_label("Period").select_option(str(api[0]["period"]))
+    page.get_by_role("button", name="Apply").click()
+    assert page.locator("#charges-filtered-total").inner_text() == money(api[0]["total_cents"])
     _accessible(page)
     browser.screenshot(page, "charges")

@@ -373,19 +373,19 @@ def test_dataset_page_shows_draft_versions_and_consent_coverage(as_admin):
 def test_the_consent_filter_offers_only_assets_licensable_for_that_use(as_admin, admin):
     dataset = trust.dataset_create(actor=admin, slug="crowds", title="Crowds")
     url = f"/operations/datasets/{dataset.pk}/"
-    page = as_admin.get(url, {"use": "crowd_generation"}).content.decode()
+    page = as_admin.get(url, {"add-use": "crowd_generation"}).content.decode()
     available = Asset.objects.filter(status=Asset.Status.AVAILABLE)
     allowed = licensable_assets(assets=available, uses=["crowd_generation"], at=timezone.now())
     assert 0 < allowed.count() < available.count()
     for asset in available:
         assert (f'value="{asset.pk}"' in page) == allowed.filter(pk=asset.pk).exists(), asset.title
-    page = as_admin.get(url, {"kind": "voice_recording"}).content.decode()
+    page = as_admin.get(url, {"add-kind": "voice_recording"}).content.decode()
     assert page.count('name="assets"') == available.filter(kind="voice_recording").count() == 1
 
 
 def test_an_unknown_filter_value_shows_every_available_asset(as_admin, admin):
     dataset = trust.dataset_create(actor=admin, slug="crowds", title="Crowds")
-    response = as_admin.get(f"/operations/datasets/{dataset.pk}/", {"kind": "hologram", "use": "x"})
+    response = as_admin.get(f"/operations/datasets/{dataset.pk}/", {"add-kind": "hologram", "add-use": "x"})
     assert response.status_code == 200
     available = Asset.objects.filter(status=Asset.Status.AVAILABLE).count()
     assert response.content.decode().count('name="assets"') == available
@@ -396,9 +396,9 @@ def test_adding_assets_puts_them_in_the_draft_and_keeps_the_filter(as_admin, adm
     chosen = list(Asset.objects.order_by("title").values_list("pk", flat=True)[:2])
     response = as_admin.post(
         f"/operations/datasets/{dataset.pk}/assets/",
-        {"assets": [str(pk) for pk in chosen], "use": "training"},
+        {"assets": [str(pk) for pk in chosen], "add-use": "training"},
     )
-    assert response["Location"] == f"/operations/datasets/{dataset.pk}/?use=training#add-assets"
+    assert response["Location"] == f"/operations/datasets/{dataset.pk}/?add-use=training#add-assets"
     assert set(dataset.items.values_list("asset_id", flat=True)) == set(chosen)
     page = as_admin.get(f"/operations/datasets/{dataset.pk}/").content.decode()
     assert 'id="draft-count">2<' in page

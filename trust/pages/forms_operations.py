@@ -2,9 +2,6 @@
 
 from django import forms
 
-from ..consent import LICENSABLE_USES
-from ..models import Asset
-
 
 class DatasetForm(forms.Form):
     slug = forms.SlugField(
@@ -16,22 +13,6 @@ class DatasetForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What the dataset holds (optional).",
     )
-
-
-class AssetFilterForm(forms.Form):
-    """Which available assets to offer for adding: by kind, and by consent for one use."""
-
-    kind = forms.ChoiceField(label="Kind", required=False, choices=[("", "Any kind"), *Asset.Kind.choices])
-    use = forms.ChoiceField(
-        label="Licensable now for",
-        required=False,
-        choices=[("", "Any consent"), *((use.value, use.label) for use in LICENSABLE_USES)],
-    )
-
-    def filters(self) -> dict:
-        if not self.is_valid():
-            return {"kind": None, "use": None}
-        return {"kind": self.cleaned_data["kind"] or None, "use": self.cleaned_data["use"] or None}
 
 
 class MemberEnrolForm(forms.Form):

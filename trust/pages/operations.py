@@ -17,11 +17,8 @@ from ..consent import LICENSABLE_USES
 from ..lists import csv_response, portal_list, wants_csv
 from ..models import Asset, Dataset
 from ..portal import admin_required, run_service_with_messages
-from .forms_operations import AssetFilterForm, DatasetForm, MemberEnrolForm
-from .lists_operations import AuditFilter, MemberFilter
-
-# More candidates than this on one page are not curated by eye: the filters narrow them.
-CANDIDATES_SHOWN = 200
+from .forms_operations import DatasetForm, MemberEnrolForm
+from .lists_operations import AuditFilter, CandidateAssetFilter, DatasetFilter, DraftAssetFilter, MemberFilter
 
 
 @admin_required
@@ -35,9 +32,8 @@ def datasets(request):
         )
         if dataset is not None:
             return redirect("operations-dataset", dataset_id=dataset.pk)
-    return render(
-        request, "trust/operations/datasets.html", {"form": form, "datasets": selectors.datasets_overview()}
-    )
+    listing = portal_list(request, selectors.datasets_overview(), DatasetFilter)
+    return render(request, "trust/operations/datasets.html", {"form": form, "listing": listing})
 
 
 def _coverage(dataset: Dataset, latest, at) -> list[dict]:
@@ -58,20 +54,18 @@ def dataset_detail(request, dataset_id):
     now = timezone.now()
     versions = list(selectors.dataset_versions(dataset))
     latest = versions[0] if versions else None
-    draft = list(selectors.dataset_draft_assets(dataset))
-    filter_form = AssetFilterForm(request.GET or None)
-    candidates = selectors.assets_addable_to(dataset, **filter_form.filters(), at=now)
+    draft = selectors.dataset_draft_assets(dataset)
+    candidates = portal_list(
+        request, selectors.assets_addable_to(dataset, at=now), CandidateAssetFilter, prefix="add"
+    )
     context = {
         "dataset": dataset,
-        "draft": draft,
+        "draft_count": draft.count(),
+        "draft": portal_list(request, draft, DraftAssetFilter, prefix="draft"),
         "versions": versions,
         "latest": latest,
         "coverage": _coverage(dataset, latest, now),
-        "filter_form": filter_form,
-        "filters": filter_form.filters(),
-        "candidates": candidates[:CANDIDATES_SHOWN],
-        "candidate_count": candidates.count(),
-        "candidates_shown": CANDIDATES_SHOWN,
+        "candidates": candidates,
     }
     return render(request, "trust/operations/dataset.html", context)
 
@@ -109,7 +103,11 @@ def dataset_add_assets(request, dataset_id):
             ),
         )
     # Back to the same filtered list, so the next batch can be picked from it.
-    kept = {key: request.POST[key] for key in ("kind", "use") if request.POST.get(key)}
+    kept = {
+        key: request.POST[key]
+        for key in ("add-q", "add-kind", "add-use", "add-sort", "draft-q", "draft-sort")
+        if request.POST.get(key)
+    }
     url = reverse("operations-dataset", kwargs={"dataset_id": dataset.pk})
     return redirect(f"{url}?{urlencode(kept)}#add-assets" if kept else f"{url}#add-assets")
 

@@ -26,6 +26,8 @@ class Command(BaseCommand):
                 closed = services.period_close(period_id=period, progress=lambda lease: bar.update())
             except DomainError as error:
                 raise CommandError(error.detail) from error
+        if closed.status == Period.Status.FAILED:
+            raise CommandError(f"period {closed.pk} could not close: {closed.failure_reason}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"period {closed.pk} closed (cents): revenue {closed.revenue_cents}, "

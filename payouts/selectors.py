@@ -10,9 +10,9 @@ from licensing.models import Lease, UsageEvent
 from licensing.selectors import leases_including_member
 from trust.errors import NotFound
 from trust.models import Member, Use
+from trust.templatetags.portal import period_label, period_last_day
 
 from . import ledger
-from .charts import period_label, period_last_day
 from .models import Account, LeaseRevenue, LedgerEntry, MemberEarning, Period, RateSetting
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from trust.templatetags.portal import money, ref
+
 # A Unicode font where the system has one (Debian's fonts-dejavu-core), so names outside
 # Latin-1 print; otherwise the PDF core font, with such characters replaced.
 UNICODE_FONTS = [
@@ -81,17 +83,6 @@ def statement_csv(statement: dict) -> str:
     return out.getvalue()
 
 
-def _money(cents: int) -> str:
-    """12345678 -> "123,456.78" for people reading the PDF."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(int(cents)), 100)
-    return f"{sign}{whole:,}.{part:02d}"
-
-
-def _day(day) -> str:
-    return f"{day.day} {day:%B %Y}"
-
-
 class _StatementPDF(FPDF):
     def __init__(self, footer_text: str):
         super().__init__(orientation="portrait", unit="mm", format="A4")
@@ -136,7 +127,7 @@ def statement_pdf(statement: dict) -> bytes:
     for label, value in (
         ("Member", statement["member_name"]),
         ("Member number", statement["member_number"]),
-        ("Period", f"{_day(statement['first_day'])} to {_day(statement['last_day'])}"),
+        ("Period", statement["label"]),
         ("Currency", f"{statement['currency']} (all amounts)"),
     ):
         pdf.set_font(pdf.base_font, "B", 10)
@@ -147,7 +138,7 @@ def statement_pdf(statement: dict) -> bytes:
     headings = ("Lease", "Studio", "Dataset", "Gross", "Pension", "Net")
     pdf.set_font(pdf.base_font, "", 9.5)
     with pdf.table(
-        col_widths=(14, 42, 46, 24, 24, 24),
+        col_widths=(20, 42, 40, 24, 24, 24),
         text_align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
         headings_style=FontFace(emphasis="BOLD", fill_color=(234, 238, 244)),
         line_height=6.5,
@@ -158,12 +149,12 @@ def statement_pdf(statement: dict) -> bytes:
             dataset = row["dataset"] + (f" v{row['version']}" if row["version"] is not None else "")
             table.row(
                 [
-                    str(row["lease"]),
+                    ref(row["lease"], "Lease"),
                     text(row["studio"]),
                     text(dataset),
-                    _money(row["gross_cents"]),
-                    _money(row["pension_cents"]),
-                    _money(row["net_cents"]),
+                    money(row["gross_cents"]),
+                    money(row["pension_cents"]),
+                    money(row["net_cents"]),
                 ]
             )
         if not statement["rows"]:
@@ -173,7 +164,7 @@ def statement_pdf(statement: dict) -> bytes:
             "",
             "Total",
             "",
-            *(_money(statement[k]) for k in ("gross_cents", "pension_cents", "net_cents")),
+            *(money(statement[k]) for k in ("gross_cents", "pension_cents", "net_cents")),
         ):
             total.cell(value)
     pdf.ln(5)

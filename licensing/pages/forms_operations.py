@@ -7,6 +7,7 @@ from decimal import Decimal
 from django import forms
 
 from trust.models import LICENSABLE_USES, Dataset
+from trust.portal import PortalForm
 
 # Digits with an optional fraction, and an optional minus sign so a negative amount gets its
 # own message rather than "not a number". No exponents, no thousands separators.
@@ -47,13 +48,13 @@ class AmountField(forms.CharField):
         return cents_from_text(text) if text else 0
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(PortalForm):
     """Why a lease is rejected or revoked: the studio is told."""
 
     reason = forms.CharField(max_length=2000, strip=True)
 
 
-class TermsForm(forms.Form):
+class TermsForm(PortalForm):
     dataset = forms.ModelChoiceField(
         queryset=Dataset.objects.order_by("title"), empty_label="Choose a dataset"
     )

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 
 from trust.models import LICENSABLE_USES, Asset
+from trust.portal import PortalForm
 
 # The API's limits (licensing/api/serializers.py), so a page accepts what the API accepts.
 PURPOSE_MAX = 5000
@@ -15,7 +16,7 @@ def _kind_choices():
     return [(kind.value, kind.value.replace("_", " ").capitalize()) for kind in Asset.Kind]
 
 
-class CatalogueFilterForm(forms.Form):
+class CatalogueFilterForm(PortalForm):
     use = forms.ChoiceField(
         label="Permitted use",
         required=False,
@@ -24,7 +25,7 @@ class CatalogueFilterForm(forms.Form):
     kind = forms.ChoiceField(label="Asset kind", required=False, choices=[("", "Any kind")] + _kind_choices())
 
 
-class LeaseRequestForm(forms.Form):
+class LeaseRequestForm(PortalForm):
     purpose = forms.CharField(
         label="What will you use the data for?",
         max_length=PURPOSE_MAX,
@@ -34,7 +35,7 @@ class LeaseRequestForm(forms.Form):
     )
 
 
-class TokenMintForm(forms.Form):
+class TokenMintForm(PortalForm):
     name = forms.CharField(
         label="Token name",
         max_length=200,
@@ -49,7 +50,7 @@ class TokenMintForm(forms.Form):
     )
 
 
-class AttestationForm(forms.Form):
+class AttestationForm(PortalForm):
     statement = forms.CharField(
         label="Deletion statement",
         max_length=STATEMENT_MAX,

@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from licensing.models import Lease, Takedown
 from payouts import selectors as payouts
-from payouts.charts import bar_chart, period_label
+from payouts.charts import bar_chart
 from payouts.models import Period
 from trust import services as trust
 from trust.models import Consent, Member, Use
-from trust.templatetags.portal import money
+from trust.templatetags.portal import money, period_label
 
 pytestmark = pytest.mark.django_db
 
@@ -244,10 +244,10 @@ def test_long_labels_widen_the_slots():
     assert chart.bars[1].center - chart.bars[0].center >= 7 * len("18 Apr – 30 May 2026")
 
 
-def test_period_labels_name_the_month_or_the_days():
+def test_period_labels_are_the_inclusive_range_of_days():
     from datetime import datetime
 
-    assert period_label(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)) == "Mar 2026"
+    assert period_label(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)) == "1–31 Mar 2026"
     assert (
         period_label(datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 4, 18, tzinfo=UTC))
         == "3 Mar – 17 Apr 2026"

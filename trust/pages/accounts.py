@@ -2,10 +2,12 @@
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import path
+
+from trust.portal import PlainLabelsView
 
 
-class LoginView(auth_views.LoginView):
+class LoginView(PlainLabelsView, auth_views.LoginView):
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs):
@@ -14,7 +16,26 @@ class LoginView(auth_views.LoginView):
         return context
 
 
+class PasswordChangeView(PlainLabelsView, auth_views.PasswordChangeView):
+    pass
+
+
+class PasswordResetView(PlainLabelsView, auth_views.PasswordResetView):
+    pass
+
+
+class PasswordResetConfirmView(PlainLabelsView, auth_views.PasswordResetConfirmView):
+    pass
+
+
+# django.contrib.auth.urls, with the views whose forms people fill in given plain labels.
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
-    path("", include("django.contrib.auth.urls")),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password_change/", PasswordChangeView.as_view(), name="password_change"),
+    path("password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("password_reset/", PasswordResetView.as_view(), name="password_reset"),
+    path("password_reset/done/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("reset/<uidb64>/<token>/", PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]

@@ -2,10 +2,12 @@
 
 from django import forms
 
+from trust.portal import PortalForm
+
 from ..models import LICENSABLE_USES, Asset
 
 
-class DatasetForm(forms.Form):
+class DatasetForm(PortalForm):
     slug = forms.SlugField(
         max_length=50, help_text="A short unique name for links and the API, e.g. crowd-scenes-2026."
     )
@@ -17,7 +19,7 @@ class DatasetForm(forms.Form):
     )
 
 
-class AssetFilterForm(forms.Form):
+class AssetFilterForm(PortalForm):
     """Which available assets to offer for adding: by kind, and by consent for one use."""
 
     kind = forms.ChoiceField(label="Kind", required=False, choices=[("", "Any kind"), *Asset.Kind.choices])

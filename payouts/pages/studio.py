@@ -1,8 +1,6 @@
 """Studio staff's charges page: what the studio owes per closed period, lease by lease. The same
 selector as GET /api/v1/charges/."""
 
-from datetime import timedelta
-
 from django.shortcuts import render
 from django.urls import path
 
@@ -16,9 +14,6 @@ from ..selectors import studio_charges
 def charges(request):
     studio = studio_of(request.user)
     periods = studio_charges(studio)
-    for period in periods:
-        # Periods end at the start of the next one: show the last day that belongs to it.
-        period["last_day"] = period["end"] - timedelta(microseconds=1)
     currencies = {period["currency"] for period in periods}
     return render(
         request,

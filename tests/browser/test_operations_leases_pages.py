@@ -99,7 +99,7 @@ def test_new_terms_are_created_through_the_form_and_listed(browser, demo_trust):
         250,
     )
     row = page.locator(f"#terms-{terms.pk}")
-    assert "2,500.75" in row.inner_text() and "offered" in row.inner_text()
+    assert "2,500.75" in row.inner_text() and "Offered" in row.inner_text()
     assert "created and offered in the catalogue" in page.locator(".message.success").inner_text()
     _accessible(page)
     browser.screenshot(page, "terms-created")

@@ -86,11 +86,11 @@ def test_closing_the_open_period_shows_its_result_and_a_balanced_ledger(browser,
 
     page = browser.sign_in("admin")
     page.goto(f"/operations/periods/{period.pk}/")
-    assert page.locator("#period-status").inner_text() == "Status: Open"
+    assert page.locator("#period-status").inner_text() == "Open"
     check(page, browser, "period-open")
     page.get_by_role("button", name="Close the period and distribute its revenue").click()
     page.wait_for_load_state()
-    assert page.locator("#period-status").inner_text() == "Status: Closed"
+    assert page.locator("#period-status").inner_text() == "Closed"
     period.refresh_from_db()
     assert period.revenue_cents == 2 * 2_500 + 300 * 2
     assert page.locator("#period-revenue").inner_text() == f"{money(period.revenue_cents)} USD"
@@ -124,7 +124,7 @@ def test_a_closing_period_shows_its_progress(browser, demo_trust):
     Period.objects.filter(pk=period.pk).update(
         status=Period.Status.CLOSED, leases_done=4, closed_at=timezone.now()
     )
-    expect(page.locator("#period-status")).to_have_text("Status: Closed", timeout=6000)
+    expect(page.locator("#period-status")).to_have_text("Closed", timeout=6000)
 
 
 def test_a_new_period_can_be_created_before_the_first_one(browser, demo_trust):
@@ -136,7 +136,7 @@ def test_a_new_period_can_be_created_before_the_first_one(browser, demo_trust):
     page.get_by_label("Start date").fill(start.isoformat())
     page.get_by_label("End date").fill(end.isoformat())
     page.get_by_role("button", name="Create the period").click()
-    assert page.locator("#period-status").inner_text() == "Status: Open"
+    assert page.locator("#period-status").inner_text() == "Open"
     assert "Period created." in page.locator(".messages").inner_text()
     page.goto("/operations/periods/")
     page.get_by_label("End date").fill(end.isoformat())

@@ -467,7 +467,7 @@ def test_who_used_my_data_shows_the_api_rows_and_a_total(alex, demo):
             f"{len(lease['my_assets'])} {lease['downloads_of_my_assets']} {money(lease['net_cents'])}" in row
         )
         assert money(lease["pension_cents"]) in row
-        assert "Training AI models" in row and "active" in row
+        assert "Training AI models" in row and "Active" in row
     total = sum(lease["net_cents"] for lease in api)
     assert re.search(rf'id="leases-total-net">{re.escape(money(total))}<', html)
     assert total == payouts.member_earnings(demo)["total_net_cents"]

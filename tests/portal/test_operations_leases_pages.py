@@ -354,9 +354,9 @@ def test_the_terms_page_lists_active_and_inactive_terms_with_their_prices(admin_
 
     row = _section(response, f"terms-{other.pk}")
     assert "Replicas" in row and "World" in row and "90 days" in row and "1,234.56" in row
-    assert "0.07 per generated second" in row and "40" in row and "USD" in row and "offered" in row
+    assert "0.07 per generated second" in row and "40" in row and "USD" in row and "Offered" in row
     old = _section(response, f"terms-{world.terms.pk}")
-    assert "withdrawn" in old and "Activate" in old and "10.00 USD" in old and "2 leases" in old
+    assert "Withdrawn" in old and "Activate" in old and "10.00 USD" in old and "2 leases" in old
 
 
 def test_deactivating_and_activating_terms_changes_the_catalogue(admin_client, world):

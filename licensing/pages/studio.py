@@ -113,8 +113,6 @@ def _usage_rows(lease) -> list[dict]:
                 "label": label,
                 "events": used["events"],
                 "quantity": used["quantity"],
-                "events_display": f"{used['events']:,}",
-                "quantity_display": f"{used['quantity']:,}",
                 "unit_price_cents": lease.unit_price(kind),
             }
         )

@@ -26,7 +26,7 @@ def test_the_pending_request_shows_its_coverage_and_approving_makes_it_active(br
     _accessible(page)
     browser.screenshot(page, "leases")
 
-    page.get_by_role("button", name=f"Approve lease #{pending.pk}").click()
+    page.get_by_role("button", name=f"Approve Lease #{pending.pk}").click()
     page.wait_for_load_state()
     assert "approved: it is active now" in page.locator(".message.success").inner_text()
     active_row = page.locator(f"#lease-{pending.pk}")
@@ -159,7 +159,7 @@ def test_a_takedown_shows_on_the_lease_and_revoking_moves_it_to_closed(browser, 
     row = page.locator(f"#lease-{lease.pk}")
     row.get_by_text("Revoke…").click()
     row.get_by_label("Why must it end now? The studio sees this.").fill("Members withdrew training consent")
-    row.get_by_role("button", name=f"Revoke lease #{lease.pk}").click()
+    row.get_by_role("button", name=f"Revoke Lease #{lease.pk}").click()
     page.wait_for_load_state()
     assert "revoked: its tokens stopped working at once" in page.locator(".message.success").inner_text()
     closed = page.locator(f"#lease-{lease.pk}")

@@ -215,7 +215,7 @@ def test_a_rejection_without_a_reason_is_refused(admin_client, pending):
     response = admin_client.post(
         reverse("operations-lease-reject", args=[pending.pk]), {"reason": "   "}, follow=True
     )
-    assert f"Give the studio a reason before you reject lease #{pending.pk}." in _messages(response)
+    assert f"Give the studio a reason before you reject Lease #{pending.pk}." in _messages(response)
     pending.refresh_from_db()
     assert pending.status == Lease.Status.REQUESTED
 
@@ -249,7 +249,7 @@ def test_revoking_ends_the_lease_and_its_tokens_at_once(admin_client, world):
 
 def test_revoking_without_a_reason_is_refused(admin_client, world):
     response = admin_client.post(reverse("operations-lease-revoke", args=[world.lease_a.pk]), {}, follow=True)
-    assert f"Give the studio a reason before you revoke lease #{world.lease_a.pk}." in _messages(response)
+    assert f"Give the studio a reason before you revoke Lease #{world.lease_a.pk}." in _messages(response)
     world.lease_a.refresh_from_db()
     assert world.lease_a.status == Lease.Status.ACTIVE
 
@@ -319,7 +319,7 @@ def test_a_requested_lease_page_offers_the_decision_with_its_coverage(admin_clie
     response = admin_client.get(reverse("operations-lease", args=[pending.pk]))
     text = _text(response)
     assert "1 of 2 assets of World v1 are licensable now for every permitted use" in text
-    assert f"Approve lease #{pending.pk}" in text and f"Reject lease #{pending.pk}" in text
+    assert f"Approve Lease #{pending.pk}" in text and f"Reject Lease #{pending.pk}" in text
     assert "500.00 USD" in text  # the terms' flat fee, shown before approval copies it
     assert "Usage, lease tokens and takedown notices begin once a lease is approved." in text
     assert 'id="usage"' not in response.content.decode()

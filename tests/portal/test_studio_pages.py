@@ -412,7 +412,7 @@ def test_the_charges_page_shows_the_figures_of_the_charges_api(client, demo, dja
         assert f"Period total {money(period['total_cents'])} USD" in text
         for line in period["leases"]:
             assert (
-                f"Lease {line['lease']} {line['dataset']} {money(line['flat_fee_cents'])} "
+                f"Lease #{line['lease']} {line['dataset']} {money(line['flat_fee_cents'])} "
                 f"{money(line['usage_cents'])} {money(line['total_cents'])}"
             ) in text
 

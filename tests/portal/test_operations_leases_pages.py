@@ -208,7 +208,7 @@ def test_rejecting_with_a_reason_closes_the_request_and_shows_the_reason(admin_c
     assert pending.decided_by == world.cast.admin
     assert f"Lease #{pending.pk} for Studio A rejected; the studio sees your reason." in _messages(response)
     closed_row = _section(response, f"lease-{pending.pk}")
-    assert "rejected" in closed_row and "Not for crowds" in closed_row
+    assert "Rejected" in closed_row and "Not for crowds" in closed_row
 
 
 def test_a_rejection_without_a_reason_is_refused(admin_client, pending):
@@ -307,7 +307,7 @@ def test_the_lease_page_shows_version_usage_tokens_and_takedowns_but_no_secret(a
     assert summary["training_run"] == {"events": 2, "quantity": 7}
     assert "Training run 2 7 1.00" in text
     assert "Download 1 1 0.10" in text
-    assert "a-farm active" in text
+    assert "a-farm Active" in text
     assert world.secret_a not in response.content.decode()
     assert world.token_a.token_hash not in response.content.decode()
     assert f"{world.bob_asset.title} (face scan) Issued" in _section(response, "takedowns")
@@ -328,10 +328,10 @@ def test_a_requested_lease_page_offers_the_decision_with_its_coverage(admin_clie
 def test_a_rejected_lease_page_shows_who_decided_and_why(admin_client, world, pending):
     licensing.lease_reject(actor=world.cast.admin, lease=pending, reason="Too broad a purpose")
     text = _text(admin_client.get(reverse("operations-lease", args=[pending.pk])))
-    assert f"Lease #{pending.pk}: Studio A rejected" in text
+    assert f"Lease #{pending.pk}: Studio A Rejected" in text
     assert "by admin" in text and "Reason Too broad a purpose" in text
     assert "the lease was never approved" in text
-    assert "Revoke lease" not in text and "Approve lease" not in text
+    assert "Revoke Lease" not in text and "Approve Lease" not in text
 
 
 # --- terms ----------------------------------------------------------------------------------
@@ -455,11 +455,11 @@ def test_a_revoked_leases_notices_stay_open_and_its_tokens_read_as_ended(admin_c
     admin_client.post(reverse("operations-lease-revoke", args=[world.lease_a.pk]), {"reason": "Withdrawn"})
 
     response = admin_client.get(reverse("operations-leases"))
-    assert "revoked" in _section(response, f"lease-{world.lease_a.pk}")
+    assert "Revoked" in _section(response, f"lease-{world.lease_a.pk}")
     assert "1 open" in _section(response, f"lease-{world.lease_a.pk}")
     assert 'id="stat-takedowns">2<' in response.content.decode()
     assert selectors.takedowns_open().count() == 2
 
     text = _text(admin_client.get(reverse("operations-lease", args=[world.lease_a.pk])))
-    assert "a-farm lease ended" in text
+    assert "a-farm Lease ended" in text
     assert "Revoke lease" not in text

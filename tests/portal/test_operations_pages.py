@@ -253,7 +253,7 @@ def test_closing_an_ended_period_distributes_it(as_admin, django_capture_on_comm
     period.refresh_from_db()
     assert period.status == Period.Status.CLOSED
     page = as_admin.get(response["Location"]).content.decode()
-    assert "Status: Closed" in page
+    assert '<span class="badge closed">Closed</span>' in page
     assert "ledger balances: <strong>yes</strong>" in page
 
 

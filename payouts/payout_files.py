@@ -1,12 +1,10 @@
 """A payout batch as files for the bank: CSV for people, ISO 20022 pain.001 for the bank."""
 
-import csv
-import io
-
 from django.conf import settings
 from sepaxml import SepaTransfer
 from sepaxml.utils import int_to_decimal_str
 
+from trust.csv_export import csv_text
 from trust.errors import Conflict
 
 from .models import PayoutBatch
@@ -16,25 +14,21 @@ CSV_COLUMNS = ["batch", "member_number", "account_name", "iban", "bic", "amount"
 
 
 def batch_csv(batch: PayoutBatch) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        ["batch", "member_number", "account_name", "iban", "bic", "amount", "currency", "end_to_end_id"]
+    """One row per payment; cells are formula-safe (an account name is member-supplied text)."""
+    rows = (
+        [
+            batch.pk,
+            item.member.member_number,
+            item.account_name,
+            item.iban,
+            item.bic,
+            int_to_decimal_str(item.amount_cents),
+            batch.currency,
+            end_to_end_id(batch, item),
+        ]
+        for item in batch.items.select_related("member")
     )
-    for item in batch.items.select_related("member"):
-        writer.writerow(
-            [
-                batch.pk,
-                item.member.member_number,
-                item.account_name,
-                item.iban,
-                item.bic,
-                int_to_decimal_str(item.amount_cents),
-                batch.currency,
-                end_to_end_id(batch, item),
-            ]
-        )
-    return out.getvalue()
+    return csv_text(CSV_COLUMNS, rows)
 
 
 def end_to_end_id(batch: PayoutBatch, item) -> str:

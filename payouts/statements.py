@@ -11,6 +11,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from trust.csv_export import safe_cell
 from trust.templatetags.portal import money, ref
 
 # A Unicode font where the system has one (Debian's fonts-dejavu-core), so names outside
@@ -19,8 +20,6 @@ UNICODE_FONTS = [
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
 ]
-# A spreadsheet would run a cell starting with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def amount(cents: int) -> str:
@@ -36,11 +35,6 @@ def filename(statement: dict, extension: str) -> str:
     return f"guildtrust-statement-{number}-{statement['first_day']:%Y-%m-%d}.{extension}"
 
 
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def statement_csv(statement: dict) -> str:
     """Who and when first, one line each, then the earnings lease by lease and a total line."""
     out = io.StringIO()
@@ -54,15 +48,15 @@ def statement_csv(statement: dict) -> str:
         ("period_last_day", f"{statement['last_day']:%Y-%m-%d}"),
         ("currency", statement["currency"]),
     ):
-        writer.writerow([key, _cell(value)])
+        writer.writerow([key, safe_cell(value)])
     writer.writerow([])
     writer.writerow(["lease", "studio", "dataset", "version", "gross", "pension", "net"])
     for row in statement["rows"]:
         writer.writerow(
             [
                 row["lease"],
-                _cell(row["studio"]),
-                _cell(row["dataset"]),
+                safe_cell(row["studio"]),
+                safe_cell(row["dataset"]),
                 row["version"] if row["version"] is not None else "",
                 amount(row["gross_cents"]),
                 amount(row["pension_cents"]),

@@ -89,6 +89,17 @@ def test_the_csv_and_the_pain001_file_add_up(world, closed, as_user):
     assert sorted((a["@Ccy"], str(a["$"])) for a in amounts) == [("USD", "13.68"), ("USD", "3.42")]
 
 
+def test_a_formula_in_an_account_name_is_written_as_text_in_the_batch_csv(world, closed, as_user):
+    as_user(world.cast.alice).put(
+        "/api/v1/me/bank-account/", {"iban": ALICE_IBAN, "account_name": '=HYPERLINK("x")'}, format="json"
+    )
+    admin = as_user(world.cast.admin)
+    batch = admin.post("/api/v1/payouts/batches/", {"minimum_cents": 1}, format="json").json()
+    text = admin.get(f"/api/v1/payouts/batches/{batch['id']}/csv/").content.decode()
+    (row,) = csv.DictReader(io.StringIO(text))
+    assert row["account_name"] == '\'=HYPERLINK("x")' and row["amount"] == "13.68"
+
+
 def test_a_member_without_bank_details_carries_forward(world, closed, as_user):
     admin = as_user(world.cast.admin)
     batch = admin.post("/api/v1/payouts/batches/", {}, format="json").json()

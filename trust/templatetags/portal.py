@@ -177,3 +177,31 @@ def kind_label(kind: str) -> str:
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.simple_tag
+def page_link(listing, number) -> str:
+    """The link to page `number` of a `listing`, keeping its filters and sort."""
+    return listing.querystring(page=number)
+
+
+@register.simple_tag
+def sort_header(listing, field: str, label: str):
+    """A sortable column header: a link that sorts by `field`, then reverses on a second click,
+    with `aria-sort` telling assistive technology the current order."""
+    current = listing.sort
+    if current == field:
+        state, target = "ascending", f"-{field}"
+    elif current == f"-{field}":
+        state, target = "descending", field
+    else:
+        state, target = "", field
+    aria = format_html(' aria-sort="{}"', state) if state else ""
+    arrow = {"ascending": " ▲", "descending": " ▼"}.get(state, "")
+    return format_html(
+        '<th scope="col"{}><a class="sort" href="{}">{}<span aria-hidden="true">{}</span></a></th>',
+        aria,
+        listing.querystring(sort=target, page=None),
+        label,
+        arrow,
+    )

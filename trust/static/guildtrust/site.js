@@ -79,7 +79,10 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const table of document.querySelectorAll("table.data:not(.matrix):not([data-keep-table])")) {
     const headings = [];
     for (const th of table.querySelectorAll("thead tr:last-child > th")) {
-      for (let span = 0; span < (th.colSpan || 1); span += 1) headings.push(th.textContent.trim());
+      // The heading's words only: a sortable header's arrow is hidden from reading, so here too.
+      const words = th.cloneNode(true);
+      for (const hidden of words.querySelectorAll("[aria-hidden=true]")) hidden.remove();
+      for (let span = 0; span < (th.colSpan || 1); span += 1) headings.push(words.textContent.trim());
     }
     if (!headings.length) continue;
     table.setAttribute("role", "table");

@@ -163,7 +163,7 @@ def test_a_takedown_shows_on_the_lease_and_revoking_moves_it_to_closed(browser, 
     page.wait_for_load_state()
     assert "revoked: its tokens stopped working at once" in page.locator(".message.success").inner_text()
     closed = page.locator(f"#lease-{lease.pk}")
-    assert "revoked" in closed.inner_text() and "Members withdrew training consent" in closed.inner_text()
+    assert "Revoked" in closed.inner_text() and "Members withdrew training consent" in closed.inner_text()
     assert page.locator("#stat-active").inner_text() == "0"
     lease.refresh_from_db()
     assert lease.status == Lease.Status.REVOKED

@@ -14,7 +14,7 @@ from payouts.models import LeaseRevenue, Period
 from payouts.selectors import operations_overview
 from tests.browser.conftest import axe_violations, describe
 from trust.models import Asset, Dataset
-from trust.templatetags.portal import money
+from trust.templatetags.portal import money, period_label
 
 
 def check(page, browser, name: str) -> None:
@@ -42,7 +42,7 @@ def test_every_administrator_page_is_accessible_and_shows_its_figures(browser, d
     check(page, browser, "periods")
 
     closed = Period.objects.filter(status=Period.Status.CLOSED).order_by("-end").first()
-    page.get_by_role("link", name=f"{closed.start:%Y-%m-%d} – {closed.end:%Y-%m-%d}").click()
+    page.get_by_role("link", name=period_label(closed.start, closed.end)).click()
     assert page.locator("#period-revenue").inner_text().startswith(money(closed.revenue_cents))
     assert "ledger balances: yes" in page.locator("#ledger-balances").inner_text()
     check(page, browser, "period-closed")

@@ -69,6 +69,8 @@ class Lease(models.Model):
         REJECTED = "rejected"
         EXPIRED = "expired"
         REVOKED = "revoked"
+        # The studio withdrew its own request before the trust decided it.
+        CANCELLED = "cancelled"
 
     studio = models.ForeignKey(Studio, on_delete=models.PROTECT, related_name="leases")
     terms = models.ForeignKey(LeaseTerms, on_delete=models.PROTECT, related_name="leases")
@@ -76,6 +78,7 @@ class Lease(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(auto_now_add=True)
+    # For a cancelled request: the studio user who cancelled it, and when.
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

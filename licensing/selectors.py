@@ -13,6 +13,9 @@ from trust.services import CONSENT_TEXT
 
 from .models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
 
+# A lease in one of these will never give access again.
+CLOSED_STATUSES = [Lease.Status.REJECTED, Lease.Status.CANCELLED, Lease.Status.REVOKED, Lease.Status.EXPIRED]
+
 # Which lease use lets a studio report each usage kind.
 GENERATION_USES = {"replica_active", "replica_passive", "voice_synthesis", "crowd_generation"}
 
@@ -101,8 +104,13 @@ def lease_licensable_assets(lease: Lease, *, at: datetime | None = None) -> Quer
 
 
 def manifest_rows(lease: Lease, *, at: datetime | None = None):
-    """(id, kind, sha256, size) of the licensable assets, as plain tuples: fast for 100k rows."""
-    return lease_licensable_assets(lease, at=at).order_by("pk").values_list("pk", "kind", "sha256", "size")
+    """(id, kind, title, content_type, sha256, size) of the licensable assets, as plain tuples:
+    fast for 100k rows."""
+    return (
+        lease_licensable_assets(lease, at=at)
+        .order_by("pk")
+        .values_list("pk", "kind", "title", "content_type", "sha256", "size")
+    )
 
 
 def usage_summary(lease: Lease) -> dict:
@@ -138,36 +146,55 @@ def leases_including_member(member: Member) -> QuerySet[Lease]:
     )
 
 
-def transparency_register() -> list[dict]:
-    """Which studio leased which dataset version, for which uses, when, how many members.
-    Members are named only if they opted in to being listed."""
-    leases = (
+def transparency_leases() -> QuerySet[Lease]:
+    """The leases the public register lists: every approved one, newest start first."""
+    return (
         Lease.objects.filter(status__in=[Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED])
         .select_related("studio", "version__dataset")
         .order_by("-starts_at", "-pk")
     )
-    register = []
-    for lease in leases:
-        members = Member.objects.filter(contributions__asset__in=lease.approval_assets.all()).distinct()
-        register.append(
-            {
-                "lease": lease.pk,
-                "studio": lease.studio.name,
-                "dataset": lease.version.dataset.slug,
-                "dataset_title": lease.version.dataset.title,
-                "version": lease.version.number,
-                "manifest_sha256": lease.version.manifest_sha256,
-                "uses": lease.permitted_uses,
-                "purpose": lease.purpose,
-                "status": lease.status,
-                "starts_at": lease.starts_at,
-                "ends_at": lease.ends_at,
-                "revoked_at": lease.revoked_at,
-                "member_count": members.count(),
-                "listed_members": [m.display_name for m in members.filter(listed_publicly=True)],
-            }
-        )
-    return register
+
+
+def transparency_entries(leases) -> list[dict]:
+    """The register's rows for `leases` (one page of `transparency_leases()`): which studio
+    leased which dataset version, for which uses, when, and how many members' data it held at
+    approval. Members are named only if they opted in to being listed. Two queries for the
+    whole page, whatever its size."""
+    leases = list(leases)
+    ids = [lease.pk for lease in leases]
+    counts = dict(
+        Lease.objects.filter(pk__in=ids)
+        .annotate(members=Count("approval_assets__contributors__member", distinct=True))
+        .values_list("pk", "members")
+    )
+    listed: dict[int, list[str]] = {}
+    named = (
+        AssetContributor.objects.filter(asset__approved_in_leases__in=ids, member__listed_publicly=True)
+        .values_list("asset__approved_in_leases", "member__display_name")
+        .distinct()
+        .order_by("asset__approved_in_leases", "member__display_name")
+    )
+    for lease_id, name in named:
+        listed.setdefault(lease_id, []).append(name)
+    return [
+        {
+            "lease": lease.pk,
+            "studio": lease.studio.name,
+            "dataset": lease.version.dataset.slug,
+            "dataset_title": lease.version.dataset.title,
+            "version": lease.version.number,
+            "manifest_sha256": lease.version.manifest_sha256,
+            "uses": lease.permitted_uses,
+            "purpose": lease.purpose,
+            "status": lease.status,
+            "starts_at": lease.starts_at,
+            "ends_at": lease.ends_at,
+            "revoked_at": lease.revoked_at,
+            "member_count": counts.get(lease.pk, 0),
+            "listed_members": listed.get(lease.pk, []),
+        }
+        for lease in leases
+    ]
 
 
 def active_leases_holding(asset_ids) -> QuerySet[Lease]:
@@ -219,9 +246,10 @@ def leases_active_with_takedowns() -> QuerySet[Lease]:
 
 
 def leases_closed() -> QuerySet[Lease]:
-    """Rejected, revoked and expired leases, most recently closed first (`closed_at`: the
-    rejection, the revocation, or the end), with `open_takedowns`: a revoked or expired lease's
-    notices stay open until the studio attests deletion."""
+    """Rejected, cancelled, revoked and expired leases, most recently closed first
+    (`closed_at`: the rejection or cancellation, the revocation, or the end), with
+    `open_takedowns`: a revoked or expired lease's notices stay open until the studio attests
+    deletion."""
 
     closed_at = Case(
         When(status=Lease.Status.REVOKED, then=F("revoked_at")),
@@ -229,7 +257,7 @@ def leases_closed() -> QuerySet[Lease]:
         default=F("decided_at"),
     )
     return (
-        Lease.objects.filter(status__in=[Lease.Status.REJECTED, Lease.Status.REVOKED, Lease.Status.EXPIRED])
+        Lease.objects.filter(status__in=CLOSED_STATUSES)
         .select_related("studio", "terms__dataset", "version__dataset")
         .annotate(closed_at=closed_at, open_takedowns=_open_takedowns_count())
         .order_by(F("closed_at").desc(nulls_last=True), "-pk")
@@ -246,6 +274,19 @@ def terms_all() -> QuerySet[LeaseTerms]:
 
 
 # --- Studio pages: a studio's leases and what each one's manifest holds -----------------------
+
+
+def studio_leases_on_terms(studio: Studio | None, terms: LeaseTerms) -> QuerySet[Lease]:
+    """The studio's leases under `terms` that still count: active (not yet past their end) or
+    requested and waiting. A second request on the same terms is usually a mistake, so the
+    request page warns with these before the studio sends it."""
+    if studio is None:
+        return Lease.objects.none()
+    return (
+        Lease.objects.filter(studio=studio, terms=terms)
+        .filter(Q(status=Lease.Status.REQUESTED) | Q(status=Lease.Status.ACTIVE, ends_at__gt=timezone.now()))
+        .order_by("requested_at", "pk")
+    )
 
 
 def leases_visible_with_open_takedowns(user) -> QuerySet[Lease]:
@@ -450,19 +491,3 @@ def catalogue_offer(terms: LeaseTerms, *, at: datetime | None = None, dataset: d
         "dataset": dataset or dataset_summary(terms.dataset),
         "coverage": approval_coverage(terms, at=at),
     }
-
-
-def catalogue_offers(*, use: str = "", kind: str = "", at: datetime | None = None) -> list[dict]:
-    """The active terms a studio may request, each with its dataset summary and the consent
-    coverage approval would pin now; only terms permitting `use` and datasets holding assets
-    of `kind` when given. Coverage is counted only for the offers that pass the filters."""
-    at = at or timezone.now()
-    offers = []
-    for terms in catalog():
-        if use and use not in terms.permitted_uses:
-            continue
-        dataset = dataset_summary(terms.dataset)
-        if kind and not dataset["kinds"].get(kind):
-            continue
-        offers.append(catalogue_offer(terms, at=at, dataset=dataset))
-    return offers

@@ -239,6 +239,25 @@ def lease_reject(*, actor, lease: Lease, reason: str = "") -> Lease:
 
 
 @transaction.atomic
+def lease_cancel(*, actor, lease: Lease) -> Lease:
+    """The requesting studio withdraws its own request while the trust has not decided it.
+    Another studio's lease is not found; an administrator cannot cancel for a studio; a lease
+    already decided is a conflict. Nothing is pinned or charged."""
+    _require_studio_staff(actor, lease.studio)
+    lease = _locked(lease)
+    if lease.status != Lease.Status.REQUESTED:
+        raise Conflict(
+            f"this lease is {lease.status}; only a requested lease can be cancelled",
+            code="lease_not_requested",
+        )
+    lease.status = Lease.Status.CANCELLED
+    lease.decided_by, lease.decided_at = actor, timezone.now()
+    lease.save(update_fields=["status", "decided_by", "decided_at"])
+    audit.record(actor=actor, action="lease.cancelled", subject=lease, data={"studio": lease.studio.name})
+    return lease
+
+
+@transaction.atomic
 def lease_revoke(*, actor, lease: Lease, reason: str = "") -> Lease:
     """End an active lease now: every token stops working at once."""
     require_trust_admin(actor)
@@ -359,8 +378,9 @@ def _version_asset(lease: Lease, asset_id) -> Asset:
 def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
     """Authorise one download: consent re-checked now, the cap enforced, one `download` event
     recorded, then a presigned URL that lives at most DOWNLOAD_URL_SECONDS and never past the
-    token's expiry. Nothing is recorded for a refused download."""
-    from trust.storage import get_object_store
+    token's expiry. The URL answers with the asset's media type and a filename made from its
+    title. Nothing is recorded for a refused download."""
+    from trust.storage import download_filename, get_object_store
 
     lease = lease_of_token(token=token, lease_id=lease_id)
     asset = _version_asset(lease, asset_id)
@@ -393,7 +413,12 @@ def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
         )
     seconds = min(settings.DOWNLOAD_URL_SECONDS, int((token.expires_at - now).total_seconds()))
     return get_object_store().presigned_get(
-        asset.object_key, expires_in=max(seconds, 1), filename=f"{asset.pk}"
+        asset.object_key,
+        expires_in=max(seconds, 1),
+        filename=download_filename(
+            title=asset.title, content_type=asset.content_type, fallback=str(asset.pk)
+        ),
+        content_type=asset.content_type,
     )
 
 

@@ -199,7 +199,7 @@ def story(base: str):
         expect=201,
     ).json()
     nora = Api(base).login("nora")
-    catalog = nora.call("GET", "/api/v1/catalog/", expect=200).json()
+    catalog = nora.call("GET", "/api/v1/catalog/", expect=200).json()["results"]
     entry = next(e for e in catalog if e["id"] == terms["id"])
     assert entry["dataset"]["asset_count"] == 3 and entry["flat_fee_cents"] == 10_000
     lease = nora.call(
@@ -245,7 +245,7 @@ def story(base: str):
         "GET", f"/api/v1/leases/{lease['id']}/assets/{assets['crowd']}/download/", expect=403
     )
     assert refused.json()["code"] == "not_licensable"
-    takedowns = nora.call("GET", f"/api/v1/leases/{lease['id']}/takedowns/", expect=200).json()
+    takedowns = nora.call("GET", f"/api/v1/leases/{lease['id']}/takedowns/", expect=200).json()["results"]
     assert [(t["asset"], t["status"]) for t in takedowns] == [(assets["crowd"], "issued")]
 
     # Revoking the token refuses it at once.
@@ -288,14 +288,17 @@ def story(base: str):
         assert earnings["periods"][0]["leases"][0]["studio"] == "Northlight"
 
     # Who used my data: the lease, what it was for, downloads of my assets, what it earned me.
-    used = alice.call("GET", "/api/v1/me/leases/", expect=200).json()
+    used = alice.call("GET", "/api/v1/me/leases/", expect=200).json()["results"]
     assert [(u["studio"], u["purpose"], u["downloads_of_my_assets"], u["net_cents"]) for u in used] == [
         ("Northlight", "crowd model", 1, expected["alice"][0])
     ]
-    assert carla.call("GET", "/api/v1/me/leases/", expect=200).json()[0]["downloads_of_my_assets"] == 0
+    assert (
+        carla.call("GET", "/api/v1/me/leases/", expect=200).json()["results"][0]["downloads_of_my_assets"]
+        == 0
+    )
 
     # The public register shows the lease without naming members who did not opt in.
-    register = Api(base).call("GET", "/api/v1/transparency/leases/", expect=200).json()
+    register = Api(base).call("GET", "/api/v1/transparency/leases/", expect=200).json()["results"]
     assert register[0]["studio"] == "Northlight" and register[0]["member_count"] == 3
     assert register[0]["listed_members"] == []
 

@@ -9,6 +9,7 @@ presigned PUT, downloads to a presigned GET.
 import functools
 import hashlib
 import hmac
+import mimetypes
 import os
 import shutil
 import tempfile
@@ -25,8 +26,22 @@ from botocore.client import Config
 from botocore.exceptions import ClientError
 from django.conf import settings
 from django.urls import reverse
+from django.utils.text import slugify
 
 CHUNK = 1024 * 1024
+# Media types the standard library does not name an extension for.
+EXTRA_EXTENSIONS = {"audio/wav": ".wav", "audio/vnd.wave": ".wav", "text/x-fountain": ".fountain"}
+FILENAME_STEM_MAX = 80
+
+
+def download_filename(*, title: str, content_type: str, fallback: str) -> str:
+    """A name a browser can save an object under: the title as an ASCII slug (`fallback` when
+    nothing of it survives) and the extension of its media type ("Mara, face 1" + image/png ->
+    "mara-face-1.png"). Never holds a quote, a slash or anything but [a-z0-9._-]."""
+    stem = slugify(title)[:FILENAME_STEM_MAX].strip("-_") or slugify(fallback) or "asset"
+    media_type = content_type.split(";")[0].strip().lower()
+    extension = EXTRA_EXTENSIONS.get(media_type) or mimetypes.guess_extension(media_type) or ".bin"
+    return f"{stem}{extension}"
 
 
 @dataclass(frozen=True)
@@ -50,7 +65,12 @@ class StoredObject:
 
 class ObjectStore(Protocol):
     def presigned_put(self, key: str, *, content_type: str, expires_in: int) -> UploadTarget: ...
-    def presigned_get(self, key: str, *, expires_in: int, filename: str | None = None) -> str: ...
+    def presigned_get(
+        self, key: str, *, expires_in: int, filename: str | None = None, content_type: str | None = None
+    ) -> str:
+        """A GET URL; with `filename` the browser saves the object under that name, with
+        `content_type` the response carries that media type."""
+
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
     def iter_chunks(self, key: str) -> Iterator[bytes]: ...
     def size(self, key: str) -> int | None: ...
@@ -97,10 +117,12 @@ class S3ObjectStore:
             headers["x-amz-server-side-encryption"] = self.sse
         return UploadTarget(url=url, method="PUT", headers=headers)
 
-    def presigned_get(self, key, *, expires_in, filename=None):
+    def presigned_get(self, key, *, expires_in, filename=None, content_type=None):
         params = {"Bucket": self.bucket, "Key": key}
         if filename:
             params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        if content_type:
+            params["ResponseContentType"] = content_type
         return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
 
     def put_bytes(self, key, data, *, content_type):
@@ -176,7 +198,7 @@ class LocalObjectStore:
     def _signed_url(self, method: str, key: str, expires_in: int, extra: dict | None = None) -> str:
         expires = int(time.time()) + int(expires_in)
         extra = extra or {}
-        part = self.part_scope(extra.get("upload_id"), extra.get("part"))
+        part = self.scope_of(extra)
         query = {
             "method": method,
             "expires": expires,
@@ -190,6 +212,16 @@ class LocalObjectStore:
     def part_scope(upload_id, part_number) -> str:
         """What a part URL is signed for, so it cannot be replayed for another part or upload."""
         return f"{upload_id}:{part_number}" if upload_id else ""
+
+    @classmethod
+    def scope_of(cls, query) -> str:
+        """What a URL's query is signed for beyond method, key and expiry: a multipart part, or
+        the filename and media type a download answers with (so neither can be swapped)."""
+        if query.get("upload_id"):
+            return cls.part_scope(query.get("upload_id"), query.get("part"))
+        if query.get("filename") or query.get("content_type"):
+            return f"response:{query.get('filename') or ''}:{query.get('content_type') or ''}"
+        return ""
 
     def check_signature(self, *, method: str, key: str, expires: str, signature: str, part: str = "") -> None:
         """Raise InvalidSignature unless the URL was signed by us for this method, key (and
@@ -211,8 +243,9 @@ class LocalObjectStore:
             headers={"Content-Type": content_type},
         )
 
-    def presigned_get(self, key, *, expires_in, filename=None):
-        return self._signed_url("GET", key, expires_in, {"filename": filename} if filename else None)
+    def presigned_get(self, key, *, expires_in, filename=None, content_type=None):
+        overrides = {"filename": filename, "content_type": content_type}
+        return self._signed_url("GET", key, expires_in, {k: v for k, v in overrides.items() if v})
 
     def write_stream(self, key: str, stream, *, limit: int | None = None) -> int:
         """Write atomically: a reader never sees half an object."""

@@ -28,7 +28,7 @@ def local_object(request, key: str):
             key=key,
             expires=request.GET.get("expires"),
             signature=request.GET.get("signature", ""),
-            part=store.part_scope(upload_id, part_number),
+            part=store.scope_of(request.GET),
         )
         if request.GET.get("method") != method:
             raise InvalidSignature("URL signed for another method")
@@ -55,5 +55,5 @@ def local_object(request, key: str):
         store.open(key),
         as_attachment=bool(filename),
         filename=filename or "",
-        content_type="application/octet-stream",
+        content_type=request.GET.get("content_type") or "application/octet-stream",
     )

@@ -142,6 +142,8 @@ class TokenOutputSerializer(serializers.ModelSerializer):
 class ManifestAssetSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     kind = serializers.CharField()
+    title = serializers.CharField()
+    content_type = serializers.CharField(help_text="the asset's media type, e.g. video/mp4")
     sha256 = serializers.CharField()
     size = serializers.IntegerField()
     download_url = serializers.CharField()

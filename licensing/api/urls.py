@@ -11,6 +11,7 @@ urlpatterns = [
     path("leases/<id:lease_id>/", views.LeaseDetailView.as_view(), name="api-lease"),
     path("leases/<id:lease_id>/approve/", views.LeaseApproveView.as_view(), name="api-lease-approve"),
     path("leases/<id:lease_id>/reject/", views.LeaseRejectView.as_view(), name="api-lease-reject"),
+    path("leases/<id:lease_id>/cancel/", views.LeaseCancelView.as_view(), name="api-lease-cancel"),
     path("leases/<id:lease_id>/revoke/", views.LeaseRevokeView.as_view(), name="api-lease-revoke"),
     path("leases/<id:lease_id>/tokens/", views.LeaseTokensView.as_view(), name="api-lease-tokens"),
     path(

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from licensing import selectors, services
 from licensing.models import LeaseTerms, LeaseToken, Studio, Takedown
+from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsTrustAdmin
 from trust.api.validation import found, validated
 from trust.errors import Forbidden, Invalid, NotFound
@@ -21,12 +22,12 @@ from . import serializers as s
 from .permissions import HasLeaseToken, HasLeaseTokenOrUser, IsStudioStaff, IsStudioStaffOrAdmin
 
 
-class StudioListView(APIView):
+class StudioListView(PagedAPIView):
     permission_classes = [IsTrustAdmin]
 
     @extend_schema(responses=s.StudioOutputSerializer(many=True), summary="Studios (admin)")
     def get(self, request):
-        return Response(s.StudioOutputSerializer(Studio.objects.all(), many=True).data)
+        return self.paged(Studio.objects.order_by("name", "pk"), s.StudioOutputSerializer)
 
     @extend_schema(
         request=s.StudioInputSerializer,
@@ -55,12 +56,12 @@ class StudioStaffView(APIView):
         return Response(s.StaffOutputSerializer(staff).data, status=status.HTTP_201_CREATED)
 
 
-class TermsListView(APIView):
+class TermsListView(PagedAPIView):
     permission_classes = [IsTrustAdmin]
 
     @extend_schema(responses=s.TermsOutputSerializer(many=True), summary="All lease terms (admin)")
     def get(self, request):
-        return Response(s.TermsOutputSerializer(LeaseTerms.objects.all(), many=True).data)
+        return self.paged(LeaseTerms.objects.order_by("-created_at", "-pk"), s.TermsOutputSerializer)
 
     @extend_schema(
         request=s.TermsInputSerializer,
@@ -76,7 +77,14 @@ class TermsListView(APIView):
         return Response(s.TermsOutputSerializer(terms).data, status=status.HTTP_201_CREATED)
 
 
-class CatalogView(APIView):
+def _with_dataset_summaries(terms_page: list) -> list:
+    """Each shown offer with its dataset's summary (only the page's datasets are counted)."""
+    for terms in terms_page:
+        terms.dataset_summary = selectors.dataset_summary(terms.dataset)
+    return terms_page
+
+
+class CatalogView(PagedAPIView):
     permission_classes = [IsStudioStaffOrAdmin]
 
     @extend_schema(
@@ -84,20 +92,21 @@ class CatalogView(APIView):
         summary="Active lease terms with a summary of each dataset (studio staff)",
     )
     def get(self, request):
-        entries = list(selectors.catalog())
-        for terms in entries:
-            terms.dataset_summary = selectors.dataset_summary(terms.dataset)
-        return Response(s.CatalogEntrySerializer(entries, many=True).data)
+        return self.paged(selectors.catalog(), s.CatalogEntrySerializer, prepare=_with_dataset_summaries)
 
 
-class LeaseListView(APIView):
+class LeaseListView(PagedAPIView):
     @extend_schema(
         responses=s.LeaseOutputSerializer(many=True),
         summary="Leases I may see: my studio's, or all for admins",
     )
     def get(self, request):
-        leases = selectors.leases_visible_to(request.user).select_related("terms__dataset", "version")
-        return Response(s.LeaseOutputSerializer(leases, many=True).data)
+        leases = (
+            selectors.leases_visible_to(request.user)
+            .select_related("terms__dataset", "version")
+            .order_by("-requested_at", "-pk")
+        )
+        return self.paged(leases, s.LeaseOutputSerializer)
 
     @extend_schema(
         request=s.LeaseInputSerializer,
@@ -149,11 +158,24 @@ LeaseRejectView = _lease_decision(services.lease_reject)
 LeaseRevokeView = _lease_decision(services.lease_revoke)
 
 
-class LeaseTokensView(APIView):
+class LeaseCancelView(APIView):
+    permission_classes = [IsStudioStaff]
+
+    @extend_schema(
+        request=None,
+        responses=s.LeaseOutputSerializer,
+        summary="Cancel my studio's request while it waits for a decision (studio staff); 409 once decided",
+    )
+    def post(self, request, lease_id):
+        lease = selectors.lease_for(user=request.user, lease_id=lease_id)
+        return Response(s.LeaseOutputSerializer(services.lease_cancel(actor=request.user, lease=lease)).data)
+
+
+class LeaseTokensView(PagedAPIView):
     @extend_schema(responses=s.TokenOutputSerializer(many=True), summary="Tokens of a lease (studio staff)")
     def get(self, request, lease_id):
         lease = selectors.lease_for(user=request.user, lease_id=lease_id)
-        return Response(s.TokenOutputSerializer(selectors.tokens_of(lease), many=True).data)
+        return self.paged(selectors.tokens_of(lease), s.TokenOutputSerializer)
 
     @extend_schema(
         request=s.TokenInputSerializer,
@@ -196,8 +218,16 @@ class ManifestView(APIView):
         base = request.build_absolute_uri(reverse("api-lease-manifest", kwargs={"lease_id": lease.pk}))
         base = base.removesuffix("manifest/") + "assets/"
         assets = [
-            {"id": pk, "kind": kind, "sha256": sha, "size": size, "download_url": f"{base}{pk}/download/"}
-            for pk, kind, sha, size in selectors.manifest_rows(lease)
+            {
+                "id": pk,
+                "kind": kind,
+                "title": title,
+                "content_type": content_type,
+                "sha256": sha,
+                "size": size,
+                "download_url": f"{base}{pk}/download/",
+            }
+            for pk, kind, title, content_type, sha, size in selectors.manifest_rows(lease)
         ]
         return Response(
             {
@@ -240,7 +270,7 @@ class UsageView(APIView):
         return Response({"accepted": accepted, "duplicates": duplicates}, status=status.HTTP_202_ACCEPTED)
 
 
-class LeaseTakedownsView(APIView):
+class LeaseTakedownsView(PagedAPIView):
     permission_classes = [HasLeaseTokenOrUser]
 
     @extend_schema(
@@ -252,7 +282,7 @@ class LeaseTakedownsView(APIView):
             lease = services.lease_of_token(token=request.auth, lease_id=lease_id)
         else:
             lease = selectors.lease_for(user=request.user, lease_id=lease_id)
-        return Response(s.TakedownOutputSerializer(selectors.takedowns_for(lease), many=True).data)
+        return self.paged(selectors.takedowns_for(lease), s.TakedownOutputSerializer)
 
 
 def _takedown(user, takedown_id) -> Takedown:
@@ -293,7 +323,7 @@ class TakedownAttestView(APIView):
         return Response(s.TakedownOutputSerializer(takedown).data)
 
 
-class TransparencyView(APIView):
+class TransparencyView(PagedAPIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
@@ -302,4 +332,6 @@ class TransparencyView(APIView):
         summary="Public register: who leased which dataset version, for what, how many members",
     )
     def get(self, request):
-        return Response(s.RegisterEntrySerializer(selectors.transparency_register(), many=True).data)
+        return self.paged(
+            selectors.transparency_leases(), s.RegisterEntrySerializer, prepare=selectors.transparency_entries
+        )

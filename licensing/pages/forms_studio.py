@@ -3,26 +3,12 @@
 from django import forms
 from django.conf import settings
 
-from trust.models import LICENSABLE_USES, Asset
 from trust.portal import PortalForm
 
 # The API's limits (licensing/api/serializers.py), so a page accepts what the API accepts.
 PURPOSE_MAX = 5000
 STATEMENT_MAX = 5000
 LIFETIME_DAYS_MAX = 3650
-
-
-def _kind_choices():
-    return [(kind.value, kind.value.replace("_", " ").capitalize()) for kind in Asset.Kind]
-
-
-class CatalogueFilterForm(PortalForm):
-    use = forms.ChoiceField(
-        label="Permitted use",
-        required=False,
-        choices=[("", "Any use")] + [(use.value, use.label) for use in LICENSABLE_USES],
-    )
-    kind = forms.ChoiceField(label="Asset kind", required=False, choices=[("", "Any kind")] + _kind_choices())
 
 
 class LeaseRequestForm(PortalForm):

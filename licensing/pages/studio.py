@@ -3,20 +3,26 @@ takedown notices. The same selectors and services as the studio API (licensing/a
 
 from datetime import timedelta
 
+from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from trust.errors import NotFound
+from trust.lists import csv_response, portal_list, wants_csv
 from trust.portal import perform, studio_required
 
 from .. import selectors, services
 from ..models import LeaseTerms, Takedown, UsageEvent
-from .forms_studio import AttestationForm, CatalogueFilterForm, LeaseRequestForm, TokenMintForm
+from .forms_studio import AttestationForm, LeaseRequestForm, TokenMintForm
+from .lists_studio import CatalogueFilter, StudioLeaseFilter
+
+# Offers are cards with their consent coverage: fewer to a page than a table's rows.
+CATALOGUE_PAGE = 20
 
 # The secret of a freshly minted token waits here for exactly one GET of its lease page.
 NEW_TOKEN_SESSION_KEY = "studio-new-lease-token:{lease_id}"
@@ -37,20 +43,16 @@ def _catalogue_entry(offer: dict) -> dict:
 
 @studio_required
 def catalogue(request):
-    form = CatalogueFilterForm(request.GET or None)
-    use = kind = ""
-    if form.is_bound and form.is_valid():
-        use, kind = form.cleaned_data["use"], form.cleaned_data["kind"]
-    entries = [_catalogue_entry(offer) for offer in selectors.catalogue_offers(use=use, kind=kind)]
-    offered = selectors.catalog().count()
+    listing = portal_list(request, selectors.catalog(), CatalogueFilter, per_page=CATALOGUE_PAGE)
+    entries = [_catalogue_entry(selectors.catalogue_offer(terms)) for terms in listing.rows]
     return render(
         request,
         "licensing/studio/catalogue.html",
         {
-            "form": form,
+            "listing": listing,
             "entries": entries,
-            "offered": offered,
-            "filtered": bool(use or kind),
+            "offered": selectors.catalog().count(),
+            "filtered": listing.filtered,
             "studio": selectors.studio_of(request.user),
         },
     )
@@ -77,16 +79,55 @@ def request_lease(request, terms_id):
     return render(
         request,
         "licensing/studio/request_lease.html",
-        {"form": form, "entry": _catalogue_entry(selectors.catalogue_offer(terms))},
+        {
+            "form": form,
+            "entry": _catalogue_entry(selectors.catalogue_offer(terms)),
+            "already": selectors.studio_leases_on_terms(selectors.studio_of(request.user), terms),
+        },
     )
 
 
 @studio_required
 def leases(request):
+    rows = selectors.leases_visible_with_open_takedowns(request.user)
+    if wants_csv(request):
+        rows = StudioLeaseFilter(request.GET, queryset=rows).qs
+        return csv_response(
+            "guildtrust-leases.csv",
+            [
+                "lease",
+                "terms",
+                "dataset",
+                "version",
+                "purpose",
+                "status",
+                "requested",
+                "starts",
+                "ends",
+                "revoked",
+                "open takedowns",
+            ],
+            (
+                [
+                    lease.pk,
+                    lease.terms.title,
+                    lease.terms.dataset.title,
+                    lease.version.number if lease.version else "",
+                    lease.purpose,
+                    lease.status,
+                    lease.requested_at.isoformat(),
+                    lease.starts_at.isoformat() if lease.starts_at else "",
+                    lease.ends_at.isoformat() if lease.ends_at else "",
+                    lease.revoked_at.isoformat() if lease.revoked_at else "",
+                    lease.open_takedowns,
+                ]
+                for lease in rows.iterator(chunk_size=2000)
+            ),
+        )
     return render(
         request,
         "licensing/studio/leases.html",
-        {"leases": selectors.leases_visible_with_open_takedowns(request.user)},
+        {"listing": portal_list(request, rows, StudioLeaseFilter)},
     )
 
 
@@ -165,6 +206,28 @@ def _lease_page(request, lease, *, mint_form=None, attest_forms=None, status=200
 @studio_required
 def lease_detail(request, lease_id):
     return _lease_page(request, _lease(request, lease_id))
+
+
+@studio_required
+@require_http_methods(["GET", "POST"])
+def lease_cancel(request, lease_id):
+    """Asks before cancelling: the GET shows what cancelling means, the POST does it."""
+    lease = _lease(request, lease_id)
+    if request.method == "POST":
+        perform(
+            request,
+            lambda: services.lease_cancel(actor=request.user, lease=lease),
+            success=f"Lease #{lease.pk} request cancelled. The trust will not decide it.",
+        )
+        return redirect("studio-lease", lease_id=lease.pk)
+    if lease.status != lease.Status.REQUESTED:
+        messages.error(
+            request,
+            f"Lease #{lease.pk} is {lease.get_status_display().lower()}: only a request "
+            "waiting for a decision can be cancelled.",
+        )
+        return redirect("studio-lease", lease_id=lease.pk)
+    return render(request, "licensing/studio/lease_cancel.html", {"lease": lease})
 
 
 @studio_required
@@ -249,6 +312,7 @@ urlpatterns = [
     path("catalogue/<id:terms_id>/request/", request_lease, name="studio-request-lease"),
     path("leases/", leases, name="studio-leases"),
     path("leases/<id:lease_id>/", lease_detail, name="studio-lease"),
+    path("leases/<id:lease_id>/cancel/", lease_cancel, name="studio-lease-cancel"),
     path("leases/<id:lease_id>/tokens/", token_mint, name="studio-token-mint"),
     path("leases/<id:lease_id>/tokens/<id:token_id>/revoke/", token_revoke, name="studio-token-revoke"),
     path(

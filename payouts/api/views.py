@@ -10,6 +10,7 @@ from licensing.api.permissions import IsStudioStaff
 from licensing.selectors import studio_of
 from payouts import payout_files, selectors, services
 from payouts.models import PayoutBatch, Period
+from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsMember, IsTrustAdmin
 from trust.api.validation import found, validated
 from trust.selectors import member_of
@@ -39,12 +40,12 @@ class RatesView(APIView):
         return Response(s.RatesStateSerializer(_rates_state()).data)
 
 
-class PeriodListView(APIView):
+class PeriodListView(PagedAPIView):
     permission_classes = [IsTrustAdmin]
 
     @extend_schema(responses=s.PeriodOutputSerializer(many=True), summary="Periods (admin)")
     def get(self, request):
-        return Response(s.PeriodOutputSerializer(Period.objects.all(), many=True).data)
+        return self.paged(Period.objects.order_by("-start", "-pk"), s.PeriodOutputSerializer)
 
     @extend_schema(
         request=s.PeriodInputSerializer,
@@ -88,7 +89,7 @@ class MyEarningsView(APIView):
         return Response(s.EarningsSerializer(selectors.member_earnings(member)).data)
 
 
-class MyLeasesView(APIView):
+class MyLeasesView(PagedAPIView):
     permission_classes = [IsMember]
 
     @extend_schema(
@@ -96,19 +97,16 @@ class MyLeasesView(APIView):
         summary="Who used my data: every lease that included my assets, and what it earned me (member)",
     )
     def get(self, request):
-        return Response(
-            s.MemberLeaseSerializer(selectors.member_lease_history(member_of(request.user)), many=True).data
-        )
+        return self.paged(selectors.member_lease_history(member_of(request.user)), s.MemberLeaseSerializer)
 
 
-class PayoutBatchListView(APIView):
+class PayoutBatchListView(PagedAPIView):
     permission_classes = [IsTrustAdmin]
 
     @extend_schema(responses=s.PayoutBatchSerializer(many=True), summary="Payout batches (admin)")
     def get(self, request):
-        return Response(
-            s.PayoutBatchSerializer(PayoutBatch.objects.prefetch_related("items__member"), many=True).data
-        )
+        batches = PayoutBatch.objects.prefetch_related("items__member").order_by("-created_at", "-pk")
+        return self.paged(batches, s.PayoutBatchSerializer)
 
     @extend_schema(
         request=s.PayoutBatchInputSerializer,
@@ -165,7 +163,7 @@ class PayoutBatchPainView(APIView):
         )
 
 
-class StudioChargesView(APIView):
+class StudioChargesView(PagedAPIView):
     permission_classes = [IsStudioStaff]
 
     @extend_schema(
@@ -173,6 +171,4 @@ class StudioChargesView(APIView):
         summary="My studio's charges per closed period, lease by lease (studio staff)",
     )
     def get(self, request):
-        return Response(
-            s.PeriodChargesSerializer(selectors.studio_charges(studio_of(request.user)), many=True).data
-        )
+        return self.paged(selectors.studio_charges(studio_of(request.user)), s.PeriodChargesSerializer)

@@ -67,6 +67,7 @@ DETAIL_PAGES = {
     "member-consent-withdraw",
     "studio-request-lease",
     "studio-lease",
+    "studio-lease-cancel",
     "operations-lease",
     "operations-period",
     "operations-dataset",
@@ -93,7 +94,11 @@ def _detail_pages() -> dict[str, list[str]]:
     dataset = Dataset.objects.first()
     return {
         "member": [f"/member/consent/{grant.pk}/withdraw/"],
-        "studio": [f"/studio/leases/{active.pk}/", f"/studio/catalogue/{terms.pk}/request/"],
+        "studio": [
+            f"/studio/leases/{active.pk}/",
+            f"/studio/leases/{requested.pk}/cancel/",
+            f"/studio/catalogue/{terms.pk}/request/",
+        ],
         "admin": [
             f"/operations/leases/{active.pk}/",
             f"/operations/leases/{requested.pk}/",

@@ -38,7 +38,7 @@ def test_the_catalogue_shows_offers_and_a_use_filter_narrows_them(browser, demo_
     browser.screenshot(page, "catalogue")
 
     page.get_by_label("Permitted use", exact=True).select_option("crowd_generation")
-    page.get_by_role("button", name="Filter").click()
+    page.get_by_role("button", name="Apply").click()
     assert cards.count() == 1
     assert cards.first.get_by_role("heading", level=2).inner_text() == "Crowd generation, 30 days"
     assert page.locator("#catalogue-count").inner_text() == "1 of 2 terms match."
@@ -46,11 +46,50 @@ def test_the_catalogue_shows_offers_and_a_use_filter_narrows_them(browser, demo_
 
     page.get_by_label("Permitted use", exact=True).select_option("")
     page.get_by_label("Asset kind", exact=True).select_option("script")
-    page.get_by_role("button", name="Filter").click()
+    page.get_by_role("button", name="Apply").click()
     assert cards.count() == 0
     assert "No terms on offer match these filters" in page.locator("main").inner_text()
     _accessible(page)
     browser.screenshot(page, "catalogue-empty")
+
+
+def test_the_catalogue_search_box_and_sort_order(browser, demo_trust):
+    page = browser.sign_in("studio")
+    cards = page.locator(".terms-card")
+    page.get_by_role("textbox", name="Search titles and datasets").fill("Crowd generation, 30 days")
+    page.get_by_role("button", name="Apply").click()
+    assert cards.count() == 1
+    assert cards.first.get_by_role("heading", level=2).inner_text() == "Crowd generation, 30 days"
+    page.get_by_role("textbox", name="Search titles and datasets").fill("")
+    page.get_by_label("Sort by").select_option("-price")
+    page.get_by_role("button", name="Apply").click()
+    fees = [t.flat_fee_cents for t in catalog().order_by("-flat_fee_cents", "title")]
+    shown = [catalog().get(title=title).flat_fee_cents for title in cards.locator("h2").all_inner_texts()]
+    assert shown == fees
+    _accessible(page)
+    browser.screenshot(page, "catalogue-sorted")
+
+
+def test_the_lease_list_searches_sorts_and_fits_a_phone(browser, demo_trust):
+    for width, name in ((1366, "leases-list"), (390, "leases-list-phone")):
+        page = browser.sign_in("studio", viewport={"width": width, "height": 900})
+        page.goto("/studio/leases/")
+        rows = page.locator("table.data tbody tr")
+        assert (
+            rows.count()
+            == Lease.objects.filter(
+                studio__name__isnull=False, studio__staff__user__username="studio"
+            ).count()
+        )
+        page.get_by_role("link", name="Status").click()
+        assert page.locator('th[aria-sort="ascending"]').inner_text().startswith("Status")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        _accessible(page)
+        browser.screenshot(page, name)
+        page.get_by_role("textbox", name="Search leases").fill("no such purpose at all")
+        page.get_by_role("button", name="Apply").click()
+        assert "No lease matches" in page.locator("main").inner_text()
+        page.close()
 
 
 def test_the_catalogue_and_a_lease_fit_a_phone(browser, demo_trust):
@@ -170,7 +209,7 @@ def test_the_charges_page_shows_the_totals_of_the_charges_api(browser, demo_trus
     page = browser.sign_in("studio")
     page.get_by_role("navigation").get_by_role("link", name="Charges").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Charges"
-    api = page.request.get("/api/v1/charges/").json()
+    api = page.request.get("/api/v1/charges/").json()["results"]
     assert len(api) == 3
     assert page.locator("#charges-total").inner_text() == money(sum(p["total_cents"] for p in api))
     shown = [t.inner_text() for t in page.locator("td.period-total").all()]

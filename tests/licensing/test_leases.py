@@ -194,6 +194,6 @@ def test_the_register_names_only_members_who_opted_in(world, anon):
     from trust.models import Member
 
     Member.objects.filter(pk=world.cast.bob.pk).update(listed_publicly=True)
-    entries = anon.get("/api/v1/transparency/leases/").json()
+    entries = anon.get("/api/v1/transparency/leases/").json()["results"]
     assert {e["studio"] for e in entries} == {"Studio A", "Studio B"}
     assert all(e["member_count"] == 2 and e["listed_members"] == ["Bob"] for e in entries)

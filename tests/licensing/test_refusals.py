@@ -79,6 +79,7 @@ MEMBER_ONLY = [
 STUDIO_ONLY = [
     ("get", "/api/v1/catalog/", None),
     ("post", "/api/v1/leases/", {"terms": 1, "purpose": "p"}),
+    ("post", "/api/v1/leases/{lease}/cancel/", None),
     ("get", "/api/v1/charges/", None),
     ("post", "/api/v1/takedowns/1/acknowledge/", None),
     ("post", "/api/v1/takedowns/1/attest/", {"statement": "deleted"}),
@@ -279,7 +280,7 @@ def test_an_asset_is_invisible_to_everyone_but_its_contributors(world, as_user, 
 
 
 def test_a_member_lists_only_assets_they_contribute_to(world, as_user):
-    listed = {a["id"] for a in as_user(world.cast.bob).get("/api/v1/assets/").json()}
+    listed = {a["id"] for a in as_user(world.cast.bob).get("/api/v1/assets/").json()["results"]}
     assert listed == {str(world.bob_asset.pk)}
 
 

@@ -225,8 +225,8 @@ def test_two_workers_closing_the_same_period_at_once_pay_once(world):
 def test_each_studio_sees_only_its_own_charges(world, as_user):
     _report(world, {"event_key": "r9", "kind": "training_run", "quantity": 2, "occurred_at": timezone.now()})
     services.period_close(period_id=_period_around_now(world.cast.admin).pk)
-    carol = as_user(world.cast.carol).get("/api/v1/charges/").json()
-    dave = as_user(world.cast.dave).get("/api/v1/charges/").json()
+    carol = as_user(world.cast.carol).get("/api/v1/charges/").json()["results"]
+    dave = as_user(world.cast.dave).get("/api/v1/charges/").json()["results"]
     assert [(line["lease"], line["flat_fee_cents"], line["usage_cents"]) for line in carol[0]["leases"]] == [
         (world.lease_a.pk, 1000, 200)
     ]

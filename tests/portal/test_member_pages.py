@@ -455,7 +455,7 @@ def test_someone_elses_grant_or_a_withdrawal_record_is_a_404(alex, demo):
 
 
 def test_who_used_my_data_shows_the_api_rows_and_a_total(alex, demo):
-    api = alex.get("/api/v1/me/leases/").json()
+    api = alex.get("/api/v1/me/leases/").json()["results"]
     response = alex.get(reverse("member-leases"))
     assert response.status_code == 200
     html = response.content.decode()

@@ -54,6 +54,8 @@ def _studio_urls(world) -> list[tuple[str, str]]:
         ("post", reverse("studio-request-lease", args=[world.terms.pk])),
         ("get", reverse("studio-leases")),
         ("get", reverse("studio-lease", args=[lease])),
+        ("get", reverse("studio-lease-cancel", args=[lease])),
+        ("post", reverse("studio-lease-cancel", args=[lease])),
         ("post", reverse("studio-token-mint", args=[lease])),
         ("post", reverse("studio-token-revoke", args=[lease, token])),
         ("post", reverse("studio-takedown-acknowledge", args=[lease, 1])),
@@ -208,8 +210,8 @@ def test_the_lease_list_shows_only_the_studios_own_leases_with_open_takedowns(ca
     _withdraw_bob_training(world)
     response = carol_client.get(reverse("studio-leases"))
     assert response.status_code == 200
-    assert [lease.pk for lease in response.context["leases"]] == [world.lease_a.pk]
-    assert response.context["leases"][0].open_takedowns == 1
+    assert [lease.pk for lease in response.context["listing"].rows] == [world.lease_a.pk]
+    assert response.context["listing"].rows[0].open_takedowns == 1
     text = _text(response)
     assert "A's model" in text and "B's model" not in text
     assert "1 to act on" in text and "Active" in text
@@ -395,7 +397,7 @@ def demo(db):
 def test_the_charges_page_shows_the_figures_of_the_charges_api(client, demo, django_user_model):
     studio_user = django_user_model.objects.get(username="studio")
     client.force_login(studio_user)
-    api = client.get("/api/v1/charges/").json()
+    api = client.get("/api/v1/charges/").json()["results"]
     response = client.get(reverse("studio-charges"))
     assert response.status_code == 200
     periods = response.context["periods"]
@@ -423,7 +425,7 @@ def test_a_studio_with_no_closed_period_sees_an_empty_state(carol_client):
 def test_the_demo_studio_sees_its_active_and_requested_leases(client, demo, django_user_model):
     client.force_login(django_user_model.objects.get(username="studio"))
     response = client.get(reverse("studio-leases"))
-    assert sorted(lease.status for lease in response.context["leases"]) == ["active", "requested"]
+    assert sorted(lease.status for lease in response.context["listing"].rows) == ["active", "requested"]
     active = Lease.objects.get(status="active")
     page = client.get(reverse("studio-lease", args=[active.pk]))
     usage = selectors.usage_summary(active)

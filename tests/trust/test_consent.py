@@ -113,7 +113,7 @@ def test_the_api_grants_lists_and_withdraws(cast, as_user):
     assert again.status_code == 409 and again.json()["code"] == "already_granted"
     withdrawn = client.post(f"/api/v1/consents/{created.json()['id']}/withdraw/")
     assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "withdrawn"
-    history = client.get("/api/v1/consents/").json()
+    history = client.get("/api/v1/consents/").json()["results"]
     assert [(c["state"], c["active"]) for c in history] == [("granted", False), ("withdrawn", False)]
 
 

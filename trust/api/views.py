@@ -12,6 +12,7 @@ from trust.errors import Forbidden, NotFound, Unauthorized
 from trust.models import AuditEvent, Consent, Dataset, Member, UserToken
 
 from . import serializers as s
+from .pagination import PagedAPIView
 from .permissions import IsMember, IsTrustAdmin
 from .validation import found, validated
 
@@ -53,13 +54,13 @@ class TokenView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MemberListView(APIView):
+class MemberListView(PagedAPIView):
     permission_classes = [IsTrustAdmin]
 
     @extend_schema(responses=s.MemberOutputSerializer(many=True), summary="List members (admin)")
     def get(self, request):
-        members = Member.objects.select_related("user")
-        return Response(s.MemberOutputSerializer(members, many=True).data)
+        members = Member.objects.select_related("user").order_by("member_number", "pk")
+        return self.paged(members, s.MemberOutputSerializer)
 
     @extend_schema(
         request=s.MemberInputSerializer,
@@ -71,14 +72,18 @@ class MemberListView(APIView):
         return Response(s.MemberOutputSerializer(member).data, status=status.HTTP_201_CREATED)
 
 
-class AssetListView(APIView):
+class AssetListView(PagedAPIView):
     @extend_schema(
         responses=s.AssetOutputSerializer(many=True),
         summary="Assets I may see: all for admins, my contributions for members",
     )
     def get(self, request):
-        assets = selectors.assets_visible_to(request.user).prefetch_related("contributors__member")
-        return Response(s.AssetOutputSerializer(assets, many=True).data)
+        assets = (
+            selectors.assets_visible_to(request.user)
+            .prefetch_related("contributors__member")
+            .order_by("created_at", "pk")
+        )
+        return self.paged(assets, s.AssetOutputSerializer)
 
     @extend_schema(
         request=s.AssetInputSerializer,
@@ -122,13 +127,14 @@ def _own_member(user):
     return selectors.member_of(user)
 
 
-class ConsentListView(APIView):
+class ConsentListView(PagedAPIView):
     permission_classes = [IsMember]
 
     @extend_schema(responses=s.ConsentOutputSerializer(many=True), summary="My consent history")
     def get(self, request):
-        consents = selectors.consent_history(member=_own_member(request.user))
-        return Response(s.ConsentOutputSerializer(consents, many=True).data)
+        return self.paged(
+            selectors.consent_history(member=_own_member(request.user)), s.ConsentOutputSerializer
+        )
 
     @extend_schema(
         request=s.ConsentInputSerializer,
@@ -162,12 +168,12 @@ class ConsentWithdrawView(APIView):
         return Response(s.ConsentOutputSerializer(withdrawal).data)
 
 
-class DatasetListView(APIView):
+class DatasetListView(PagedAPIView):
     permission_classes = [IsTrustAdmin]
 
     @extend_schema(responses=s.DatasetOutputSerializer(many=True), summary="Datasets (admin)")
     def get(self, request):
-        return Response(s.DatasetOutputSerializer(Dataset.objects.all(), many=True).data)
+        return self.paged(Dataset.objects.order_by("slug", "pk"), s.DatasetOutputSerializer)
 
     @extend_schema(
         request=s.DatasetInputSerializer,
@@ -203,13 +209,13 @@ class DatasetItemsView(APIView):
         return Response(body, status=status.HTTP_201_CREATED if added else status.HTTP_200_OK)
 
 
-class DatasetVersionsView(APIView):
+class DatasetVersionsView(PagedAPIView):
     permission_classes = [IsTrustAdmin]
 
     @extend_schema(responses=s.DatasetVersionOutputSerializer(many=True), summary="Frozen versions (admin)")
     def get(self, request, dataset_id):
         versions = found(Dataset.objects, dataset_id, what="dataset").versions.order_by("number")
-        return Response(s.DatasetVersionOutputSerializer(versions, many=True).data)
+        return self.paged(versions, s.DatasetVersionOutputSerializer)
 
     @extend_schema(
         request=None,

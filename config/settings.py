@@ -200,7 +200,7 @@ SPECTACULAR_SETTINGS = {
         "LeaseStatusEnum": "licensing.models.Lease.Status",
         "TakedownStatusEnum": "licensing.models.Takedown.Status",
         "PeriodStatusEnum": "payouts.models.Period.Status",
-        "ConsentUseEnum": "trust.models.Use",
+        "ConsentUseEnum": "trust.consent.Use",
     },
 }
 

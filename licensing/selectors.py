@@ -6,18 +6,15 @@ from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
+from trust.consent import FIRST_OPT_IN, Use, active_grants, consent_text, is_first_opt_in
 from trust.errors import Conflict, Gone, NotFound
-from trust.models import Asset, AssetContributor, DatasetItem, DatasetVersionItem, Member, Use
-from trust.selectors import active_grants, consent_coverage, is_trust_admin, latest_version, licensable_assets
-from trust.services import CONSENT_TEXT
+from trust.models import Asset, AssetContributor, DatasetItem, DatasetVersionItem, Member
+from trust.selectors import consent_coverage, is_trust_admin, latest_version, licensable_assets
 
 from .models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
 
 # A lease in one of these will never give access again.
 CLOSED_STATUSES = [Lease.Status.REJECTED, Lease.Status.CANCELLED, Lease.Status.REVOKED, Lease.Status.EXPIRED]
-
-# Which lease use lets a studio report each usage kind.
-GENERATION_USES = {"replica_active", "replica_passive", "voice_synthesis", "crowd_generation"}
 
 
 def studio_of(user) -> Studio | None:
@@ -93,6 +90,15 @@ def require_live(lease: Lease, *, at: datetime | None = None) -> None:
         raise Conflict(f"this lease is {lease.status}, not active", code="lease_not_active")
 
 
+def lease_is_live(lease: Lease, *, at: datetime | None = None) -> bool:
+    """`require_live` as a yes/no for pages: whether the lease gives access (and tokens) now."""
+    try:
+        require_live(lease, at=at)
+    except (Gone, Conflict):
+        return False
+    return True
+
+
 def lease_licensable_assets(lease: Lease, *, at: datetime | None = None) -> QuerySet[Asset]:
     """Assets of the pinned version that may be used, now, for every use the lease permits."""
     at = at or timezone.now()
@@ -120,6 +126,15 @@ def usage_summary(lease: Lease) -> dict:
         .annotate(events=Count("pk"), quantity=Sum("quantity"))
     )
     return {row["kind"]: {"events": row["events"], "quantity": row["quantity"]} for row in rows}
+
+
+def downloads_left(lease: Lease) -> int | None:
+    """How many more downloads the lease's cap allows (None: no cap). The gateway refuses a
+    download at 0; the studio's lease page shows this number."""
+    if lease.download_cap is None:
+        return None
+    used = UsageEvent.objects.filter(lease=lease, kind=UsageEvent.Kind.DOWNLOAD).count()
+    return max(lease.download_cap - used, 0)
 
 
 def tokens_of(lease: Lease) -> QuerySet[LeaseToken]:
@@ -389,7 +404,7 @@ def member_consent_matrix(member: Member, *, at: datetime | None = None) -> dict
     for use in Use:
         for grant in active_grants(use=use, at=at).filter(member=member).order_by("created_at", "pk"):
             active[(use.value, grant.asset_id)] = grant
-    capture_for_all = (Use.CAPTURE.value, None) in active
+    capture_for_all = (FIRST_OPT_IN.value, None) in active
     rows = []
     for use in Use:
         everything = active.get((use.value, None))
@@ -400,10 +415,18 @@ def member_consent_matrix(member: Member, *, at: datetime | None = None) -> dict
                     "asset": asset,
                     "grant": active.get((use.value, asset.pk)),
                     "covered_by_all": everything is not None,
-                    "captured": capture_for_all or (Use.CAPTURE.value, asset.pk) in active,
+                    "captured": capture_for_all or (FIRST_OPT_IN.value, asset.pk) in active,
                 }
             )
-        rows.append({"use": use.value, "label": use.label, "text": CONSENT_TEXT[use], "cells": cells})
+        rows.append(
+            {
+                "use": use.value,
+                "label": use.label,
+                "text": consent_text(use),
+                "first_opt_in": is_first_opt_in(use),
+                "cells": cells,
+            }
+        )
     licensable = {}
     for asset in assets:
         coverage = consent_coverage(assets=Asset.objects.filter(pk=asset.pk), at=at)
@@ -417,21 +440,59 @@ def member_consent_matrix(member: Member, *, at: datetime | None = None) -> dict
     return {"assets": assets, "rows": rows, "cards": cards, "licensable": licensable}
 
 
-def withdrawal_reach(consent) -> dict:
+def _grant_scope(grant) -> QuerySet[Asset]:
+    """The member's assets a grant covers: one asset, or all of them."""
+    scope = Asset.objects.filter(contributors__member_id=grant.member_id)
+    if grant.asset_id:
+        scope = scope.filter(pk=grant.asset_id)
+    return scope.distinct()
+
+
+def withdrawal_takedowns(grant, *, at: datetime | None = None) -> dict[int, list]:
+    """The takedown notices withdrawing `grant` at `at` calls for, as lease id -> asset ids
+    (sorted): for every active lease holding an asset in the grant's scope, the held assets the
+    lease may use for its uses with the grant in force and may not once it is withdrawn (the
+    trust's one licensability rule, asked both ways), less those with a notice still open on
+    that lease. The member's withdraw page previews exactly this; the service issues exactly
+    this. Asked the same way before and after the withdrawal is recorded."""
+
+    at = at or timezone.now()
+    asset_ids = list(_grant_scope(grant).values_list("pk", flat=True))
+    due: dict[int, list] = {}
+    leases = active_leases_holding(asset_ids).order_by("pk")
+    for lease_id, version_id, uses in leases.values_list("pk", "version_id", "permitted_uses"):
+        held = Asset.objects.filter(version_items__version_id=version_id, pk__in=asset_ids)
+        before = set(
+            licensable_assets(assets=held, uses=uses, at=at, as_if_in_force=grant.pk).values_list(
+                "pk", flat=True
+            )
+        )
+        after = set(
+            licensable_assets(assets=held, uses=uses, at=at, as_if_withdrawn=grant.pk).values_list(
+                "pk", flat=True
+            )
+        )
+        noticed = set(
+            takedowns_open().filter(lease_id=lease_id, asset_id__in=before).values_list("asset_id", flat=True)
+        )
+        losing = sorted(before - after - noticed, key=str)
+        if losing:
+            due[lease_id] = losing
+    return due
+
+
+def withdrawal_reach(consent, *, at: datetime | None = None) -> dict:
     """What withdrawing the grant `consent` would reach: the member's assets in its scope; the
     member's other active grants of the same use that keep covering some of them; and every
     active lease holding any of them (`active_leases_holding`), each with the assets it holds,
-    whether it relies on the use (capture underlies every use), and the held assets it would
-    lose, which get takedown notices."""
+    whether it relies on the use (capture underlies every use), and the held assets that get
+    takedown notices (`withdrawal_takedowns`, what the service will issue)."""
 
-    now = timezone.now()
-    scope = Asset.objects.filter(contributors__member=consent.member)
-    if consent.asset_id:
-        scope = scope.filter(pk=consent.asset_id)
-    assets = {asset.pk: asset for asset in scope.distinct().order_by("created_at", "id")}
+    at = at or timezone.now()
+    assets = {asset.pk: asset for asset in _grant_scope(consent).order_by("created_at", "id")}
     others = (
-        active_grants(use=consent.use, at=now)
-        .filter(member=consent.member)
+        active_grants(use=consent.use, at=at)
+        .filter(member_id=consent.member_id)
         .exclude(pk=consent.pk)
         .select_related("asset")
     )
@@ -440,19 +501,19 @@ def withdrawal_reach(consent) -> dict:
         covered = set(assets)
     else:
         covered = {grant.asset_id for grant in still_covered_by}
+    due = withdrawal_takedowns(consent, at=at)
+    underlies_every_use = is_first_opt_in(consent.use)
     leases = []
     holding = active_leases_holding(assets).select_related("studio", "version__dataset")
     for lease in holding.order_by("ends_at", "pk"):
         held = set(lease.version.items.filter(asset_id__in=list(assets)).values_list("asset_id", flat=True))
-        relies = consent.use == "capture" or consent.use in lease.permitted_uses
+        losing = set(due.get(lease.pk, []))
         leases.append(
             {
                 "lease": lease,
                 "assets": [asset for asset_id, asset in assets.items() if asset_id in held],
-                "relies_on_use": relies,
-                "losing": [
-                    asset for asset_id, asset in assets.items() if relies and asset_id in held - covered
-                ],
+                "relies_on_use": underlies_every_use or consent.use in lease.permitted_uses,
+                "losing": [asset for asset_id, asset in assets.items() if asset_id in losing],
             }
         )
     return {
@@ -460,6 +521,7 @@ def withdrawal_reach(consent) -> dict:
         "still_covered_by": still_covered_by,
         "leaving": [asset for asset_id, asset in assets.items() if asset_id not in covered],
         "leases": leases,
+        "underlies_every_use": underlies_every_use,
     }
 
 

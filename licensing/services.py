@@ -11,23 +11,32 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from trust import audit, bearer
+from trust.consent import LICENSABLE_USE_VALUES, permits_generation, permits_training
 from trust.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from trust.models import Asset, Consent, DatasetVersionItem, Use
+from trust.models import Asset, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
 from trust.services import LAST_USED_RESOLUTION, require_trust_admin, user_create
 
 from . import hooks
 from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
 from .selectors import (
-    GENERATION_USES,
     active_leases_holding,
+    downloads_left,
     effective_end,
     lease_licensable_assets,
     require_live,
     studio_of,
+    withdrawal_takedowns,
 )
 
-LICENSABLE_USE_VALUES = [u.value for u in Use if u != Use.CAPTURE]
+# The most any price or fee of lease terms may be, in cents: a unit price times the largest
+# quantity one usage event may carry still fits a 64-bit column (10^10 x 10^8 < 2^63). The API
+# and the terms form show this limit with this message; terms_create enforces it.
+PRICE_MAX_CENTS = 10**10
+PRICE_LIMIT_MESSAGE = (
+    f"A price or fee may be at most {PRICE_MAX_CENTS // 100:,}.{PRICE_MAX_CENTS % 100:02d} "
+    f"({PRICE_MAX_CENTS:,} cents)."
+)
 # Usage may be reported a little ahead of our clock.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -77,6 +86,8 @@ def _validate_terms(*, permitted_uses, currency: str, prices: dict, duration_day
     for field, value in prices.items():
         if value < 0:
             raise Invalid(f"{field} must not be negative", code="bad_price")
+        if value > PRICE_MAX_CENTS:
+            raise Invalid(PRICE_LIMIT_MESSAGE, code="price_too_high")
     if duration_days < 1:
         raise Invalid("duration_days must be at least 1", code="bad_duration")
     return sorted(set(permitted_uses))
@@ -393,13 +404,11 @@ def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
         require_live(lease, at=now)
         if not lease_licensable_assets(lease, at=now).filter(pk=asset.pk).exists():
             raise Forbidden("the members have not consented to this use of this asset", code="not_licensable")
-        if lease.download_cap is not None:
-            used = UsageEvent.objects.filter(lease=lease, kind=UsageEvent.Kind.DOWNLOAD).count()
-            if used >= lease.download_cap:
-                raise Conflict(
-                    f"the lease's cap of {lease.download_cap} downloads is reached",
-                    code="download_cap_reached",
-                )
+        if downloads_left(lease) == 0:
+            raise Conflict(
+                f"the lease's cap of {lease.download_cap} downloads is reached",
+                code="download_cap_reached",
+            )
         hooks.check_usage_allowed([now])
         UsageEvent.objects.create(
             lease=lease,
@@ -429,9 +438,9 @@ def _parse_event(lease: Lease, event: dict, index: int, now: datetime, version_a
         raise Invalid(
             f"{where}: downloads are metered by the gateway, not reported", code="download_not_reportable"
         )
-    if kind == UsageEvent.Kind.TRAINING_RUN and "training" not in lease.permitted_uses:
+    if kind == UsageEvent.Kind.TRAINING_RUN and not permits_training(lease.permitted_uses):
         raise Forbidden(f"{where}: this lease does not permit training", code="use_not_permitted")
-    if kind == UsageEvent.Kind.GENERATED_SECOND and not GENERATION_USES & set(lease.permitted_uses):
+    if kind == UsageEvent.Kind.GENERATED_SECOND and not permits_generation(lease.permitted_uses):
         raise Forbidden(f"{where}: this lease does not permit generation", code="use_not_permitted")
     asset_id = event.get("asset")
     if kind == UsageEvent.Kind.GENERATED_SECOND and not asset_id:
@@ -484,35 +493,32 @@ def usage_report(*, token: LeaseToken, lease_id, events: list[dict]) -> tuple[in
     return len(fresh), len(parsed) - len(fresh)
 
 
+@transaction.atomic
 def takedowns_issue_for_withdrawal(*, withdrawal: Consent) -> list[Takedown]:
-    """For every active lease holding an asset this withdrawal touches that is no longer
-    licensable for the lease's uses, issue a takedown notice (once per open notice)."""
-    scope = withdrawal.member.contributions.all()
-    if withdrawal.asset_id:
-        scope = scope.filter(asset_id=withdrawal.asset_id)
-    asset_ids = list(scope.values_list("asset_id", flat=True))
-    now = timezone.now()
+    """Issue the takedown notices `withdrawal_takedowns` names for the withdrawn grant: every
+    active lease holding an asset the withdrawal touches that the lease could use and no longer
+    can gets one notice (never a second while one is open). The member's withdraw page
+    previewed the same selector, so it promised exactly these."""
+    grant = withdrawal.supersedes
+    scope = grant.member.contributions.all()
+    if grant.asset_id:
+        scope = scope.filter(asset_id=grant.asset_id)
+    lease_ids = list(
+        active_leases_holding(scope.values_list("asset_id", flat=True)).values_list("pk", flat=True)
+    )
+    # Locked in pk order so concurrent withdrawals never deadlock, and count open notices once.
+    list(Lease.objects.filter(pk__in=lease_ids).order_by("pk").select_for_update().values_list("pk"))
     issued = []
-    lease_ids = list(active_leases_holding(asset_ids).values_list("pk", flat=True))
-    # Locked in pk order so concurrent withdrawals never deadlock.
-    for lease in Lease.objects.filter(pk__in=lease_ids).order_by("pk").select_for_update():
-        still_ok = set(
-            lease_licensable_assets(lease, at=now).filter(pk__in=asset_ids).values_list("pk", flat=True)
-        )
-        held = set(lease.version.items.filter(asset_id__in=asset_ids).values_list("asset_id", flat=True))
-        for asset_id in sorted(held - still_ok, key=str):
-            if (
-                Takedown.objects.filter(lease=lease, asset_id=asset_id)
-                .exclude(status=Takedown.Status.DELETION_ATTESTED)
-                .exists()
-            ):
-                continue
-            takedown = Takedown.objects.create(lease=lease, asset_id=asset_id, withdrawal_id=withdrawal.pk)
+    for lease_id, asset_ids in withdrawal_takedowns(grant, at=timezone.now()).items():
+        for asset_id in asset_ids:
+            takedown = Takedown.objects.create(
+                lease_id=lease_id, asset_id=asset_id, withdrawal_id=withdrawal.pk
+            )
             audit.record(
                 actor=None,
                 action="takedown.issued",
                 subject=takedown,
-                data={"lease": lease.pk, "asset": str(asset_id), "withdrawal": withdrawal.pk},
+                data={"lease": lease_id, "asset": str(asset_id), "withdrawal": withdrawal.pk},
             )
             issued.append(takedown)
     return issued

@@ -29,9 +29,14 @@ def payouts_in_transit() -> Account:
     )[0]
 
 
+def member_payable_code(member) -> str:
+    return f"member:{member.pk}:payable"
+
+
 def member_payable(member) -> Account:
+    """The member's payable account, created on first use: for posting, never for reading."""
     return Account.objects.get_or_create(
-        code=f"member:{member.pk}:payable", defaults={"kind": Account.Kind.MEMBER_PAYABLE, "member": member}
+        code=member_payable_code(member), defaults={"kind": Account.Kind.MEMBER_PAYABLE, "member": member}
     )[0]
 
 
@@ -63,6 +68,12 @@ def post(
 def balance(account: Account) -> int:
     """Signed balance: debits minus credits."""
     return account.entries.aggregate(total=Sum("amount_cents"))["total"] or 0
+
+
+def balance_of(code: str) -> int:
+    """Signed balance of the account with this code, 0 when it does not exist yet. A read:
+    it creates no account."""
+    return LedgerEntry.objects.filter(account__code=code).aggregate(total=Sum("amount_cents"))["total"] or 0
 
 
 def trial_balance() -> int:

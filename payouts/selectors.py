@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from licensing.models import Lease, UsageEvent
 from licensing.selectors import leases_including_member
+from trust.consent import in_use_order
 from trust.errors import NotFound
-from trust.models import Member, Use
+from trust.models import Member
 from trust.templatetags.portal import period_label, period_last_day
 
 from . import ledger
@@ -24,6 +25,17 @@ def period_ledger_balances(period: Period) -> bool:
     """True when the period's ledger entries sum to zero."""
     total = LedgerEntry.objects.filter(transaction__period=period).aggregate(t=Sum("amount_cents"))["t"]
     return (total or 0) == 0
+
+
+def period_books_check(period: Period) -> dict:
+    """The two checks of a period's money, for the period page and the API alike:
+    `revenue_adds_up` (revenue = admin fee + pension + net, to the cent) and `ledger_balanced`
+    (the period's ledger entries sum to zero)."""
+    return {
+        "revenue_adds_up": period.revenue_cents
+        == period.admin_fee_cents + period.pension_cents + period.net_cents,
+        "ledger_balanced": period_ledger_balances(period),
+    }
 
 
 def member_earnings(member: Member) -> dict:
@@ -67,7 +79,7 @@ def member_earnings(member: Member) -> dict:
 
 def member_balance_cents(member: Member) -> int:
     """What the trust owes the member now (credits on their payable account)."""
-    return -ledger.balance(ledger.member_payable(member))
+    return -ledger.balance_of(ledger.member_payable_code(member))
 
 
 def earnings_by_lease(member: Member) -> dict[int, int]:
@@ -237,14 +249,13 @@ def member_earnings_breakdown(member: Member) -> dict:
     combination of uses it permitted (in the order of `Use`). Each list adds up to
     `total_net_cents`, the same total as `member_earnings`."""
 
-    order = {use.value: index for index, use in enumerate(Use)}
     rows = MemberEarning.objects.filter(member=member, period__status=Period.Status.CLOSED).values_list(
         "lease_id", "lease__studio__name", "lease__permitted_uses", "net_cents", "pension_cents"
     )
     by_studio: dict[str, dict] = {}
     by_uses: dict[tuple, dict] = {}
     for lease_id, studio, uses, net, pension in rows:
-        combination = tuple(sorted(set(uses or []), key=lambda use: (order.get(use, len(order)), use)))
+        combination = tuple(in_use_order(uses or []))
         for groups, key, fields in (
             (by_studio, studio, {"studio": studio}),
             (by_uses, combination, {"uses": list(combination)}),

@@ -4,19 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-
-class Use(models.TextChoices):
-    """What a member may consent to. `capture` is the first opt-in; the rest are per-use grants."""
-
-    CAPTURE = "capture", "Capture: the trust may hold this data"
-    TRAINING = "training", "Training AI models"
-    REPLICA_ACTIVE = "replica_active", "Digital replica: new lines or actions"
-    REPLICA_PASSIVE = "replica_passive", "Digital replica: touch-ups, background placement"
-    VOICE_SYNTHESIS = "voice_synthesis", "Voice synthesis"
-    CROWD_GENERATION = "crowd_generation", "Crowd generation"
-
-
-LICENSABLE_USES = [u for u in Use if u != Use.CAPTURE]
+from .consent import Use
 
 
 class Member(models.Model):

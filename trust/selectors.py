@@ -6,8 +6,9 @@ from datetime import datetime
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from .consent import FIRST_OPT_IN, LICENSABLE_USES, active_grants
 from .errors import NotFound
-from .models import LICENSABLE_USES, Asset, AssetContributor, Consent, Dataset, DatasetVersion, Member, Use
+from .models import Asset, AssetContributor, Consent, Dataset, DatasetVersion, Member
 
 
 def is_trust_admin(user) -> bool:
@@ -20,23 +21,24 @@ def member_of(user) -> Member | None:
     return Member.objects.filter(user_id=user.pk).first()
 
 
-def active_grants(*, use: str, at: datetime) -> QuerySet[Consent]:
-    """Grants for `use` made by `at` and not withdrawn by `at`."""
-    withdrawn = Consent.objects.filter(supersedes=OuterRef("pk"), created_at__lte=at)
-    return Consent.objects.filter(use=use, state=Consent.State.GRANTED, created_at__lte=at).exclude(
-        Exists(withdrawn)
-    )
-
-
-def licensable_assets(*, assets: QuerySet[Asset], uses: Iterable[str], at: datetime) -> QuerySet[Asset]:
+def licensable_assets(
+    *,
+    assets: QuerySet[Asset],
+    uses: Iterable[str],
+    at: datetime,
+    as_if_withdrawn: int | None = None,
+    as_if_in_force: int | None = None,
+) -> QuerySet[Asset]:
     """Assets that are available and whose every contributor, at `at`, holds an active
     `capture` grant and an active grant for each of `uses` (on the asset or on all their
-    assets). Manifest, gateway and distribution all ask this one question."""
+    assets). Manifest, gateway and distribution all ask this one question; a withdrawal's
+    preview asks it "what if" one grant were withdrawn or still in force (see `active_grants`)."""
     qs = assets.filter(status=Asset.Status.AVAILABLE).filter(
         Exists(AssetContributor.objects.filter(asset=OuterRef("pk")))
     )
-    for use in sorted({Use.CAPTURE, *uses}):
-        covering_grant = active_grants(use=use, at=at).filter(
+    for use in sorted({FIRST_OPT_IN, *uses}):
+        grants = active_grants(use=use, at=at, as_if_withdrawn=as_if_withdrawn, as_if_in_force=as_if_in_force)
+        covering_grant = grants.filter(
             Q(asset__isnull=True) | Q(asset=OuterRef("asset")), member=OuterRef("member")
         )
         uncovered = AssetContributor.objects.filter(asset=OuterRef("pk")).exclude(Exists(covering_grant))

@@ -18,6 +18,7 @@ from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
 from . import audit, bearer
+from .consent import active_grants, consent_text_sha256, is_use
 from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from .models import (
     Asset,
@@ -28,10 +29,9 @@ from .models import (
     DatasetVersion,
     DatasetVersionItem,
     Member,
-    Use,
     UserToken,
 )
-from .selectors import active_grants, is_trust_admin, member_of
+from .selectors import is_trust_admin, member_of
 from .signals import consent_withdrawn
 from .storage import MultipartError, UploadedPart, get_object_store, measure
 
@@ -40,22 +40,6 @@ SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 MAX_PARTS = 10_000  # the S3 API's limit per multipart upload
 # A token's last use is written at most this often: authentication should not write on every hit.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
-
-# The plain-language text a member agrees to, per use. Its hash is stored with each grant so
-# what was shown can be proven later.
-CONSENT_TEXT = {
-    Use.CAPTURE: "The trust may hold this data in encrypted storage and list it in datasets. "
-    "Nothing is licensed for any use without a further grant.",
-    Use.TRAINING: "Studios that lease a dataset including this data may train AI models on it.",
-    Use.REPLICA_ACTIVE: "Studios may make a digital replica that performs new lines or actions.",
-    Use.REPLICA_PASSIVE: "Studios may use a digital replica for touch-ups and background placement.",
-    Use.VOICE_SYNTHESIS: "Studios may synthesise speech in this voice.",
-    Use.CROWD_GENERATION: "Studios may generate crowds that include this likeness.",
-}
-
-
-def consent_text_sha256(use: str, terms_version: str) -> str:
-    return hashlib.sha256(f"{terms_version}\n{CONSENT_TEXT[Use(use)]}".encode()).hexdigest()
 
 
 def require_trust_admin(actor) -> None:
@@ -264,9 +248,14 @@ def asset_upload_plan(*, asset: Asset) -> dict:
 
 def asset_complete(*, actor, asset: Asset, parts: list[dict] | None = None) -> Asset:
     """The uploader says the bytes are in place: join a multipart upload's parts (their
-    numbers and ETags), then queue verification. Safe to call again."""
+    numbers and ETags), then queue verification. Only the uploader or an administrator may
+    complete an upload. Safe to call again."""
     from .tasks import verify_asset_upload
 
+    if not is_trust_admin(actor) and asset.created_by_id != getattr(actor, "pk", None):
+        raise Forbidden(
+            "only the uploader or an administrator can complete an upload", code="not_the_uploader"
+        )
     with transaction.atomic():
         asset = Asset.objects.select_for_update().get(pk=asset.pk)
         if asset.status == Asset.Status.AVAILABLE:
@@ -332,7 +321,7 @@ def consent_grant(*, actor, member: Member, use: str, asset: Asset | None = None
     their assets. A second active grant for the same scope is refused."""
     if member.user_id != getattr(actor, "pk", None):
         raise Forbidden("only the member can grant their own consent", code="not_your_consent")
-    if use not in Use.values:
+    if not is_use(use):
         raise Invalid(f"unknown use {use!r}", code="bad_use")
     if asset is not None and not asset.contributors.filter(member=member).exists():
         raise NotFound("no such asset", code="asset_not_found")

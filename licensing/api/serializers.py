@@ -1,8 +1,14 @@
 from rest_framework import serializers
 
 from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
+from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS
 from trust.api.validation import COUNT_MAX, QUANTITY_MAX, cents, row_id
-from trust.models import LICENSABLE_USES
+from trust.consent import LICENSABLE_USES
+
+
+def price() -> serializers.IntegerField:
+    """A price or fee of lease terms, in cents, under the one limit terms_create enforces."""
+    return cents(default=0, max_value=PRICE_MAX_CENTS, error_messages={"max_value": PRICE_LIMIT_MESSAGE})
 
 
 class StudioInputSerializer(serializers.Serializer):
@@ -34,10 +40,10 @@ class TermsInputSerializer(serializers.Serializer):
         child=serializers.ChoiceField(choices=LICENSABLE_USES), allow_empty=False
     )
     duration_days = serializers.IntegerField(min_value=1, max_value=3650)
-    flat_fee_cents = cents(default=0)
-    price_per_download_cents = cents(default=0)
-    price_per_training_run_cents = cents(default=0)
-    price_per_generated_second_cents = cents(default=0)
+    flat_fee_cents = price()
+    price_per_download_cents = price()
+    price_per_training_run_cents = price()
+    price_per_generated_second_cents = price()
     download_cap = serializers.IntegerField(
         min_value=1, max_value=COUNT_MAX, required=False, allow_null=True, default=None
     )

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from trust.models import Use
+from trust.consent import Use
 from trust.portal import PortalForm
 
 

@@ -6,19 +6,20 @@ from decimal import Decimal
 
 from django import forms
 
-from trust.models import LICENSABLE_USES, Dataset
+from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS
+from trust.consent import LICENSABLE_USES
+from trust.models import Dataset
 from trust.portal import PortalForm
 
 # Digits with an optional fraction, and an optional minus sign so a negative amount gets its
 # own message rather than "not a number". No exponents, no thousands separators.
 AMOUNT = re.compile(r"^(-?)(\d+)(?:\.(\d+))?$")
-# A bigint holds about 9.2e18 cents; no lease costs anywhere near a trillion.
-MAX_CENTS = 100_000_000_000_000
 
 
 def cents_from_text(text: str) -> int:
     """ "1200.5" -> 120050, exactly, through Decimal: never a float near money. Raises
-    ValidationError for anything that is not a non-negative amount with at most two decimals."""
+    ValidationError for anything that is not a non-negative amount with at most two decimals,
+    or that is above the price limit `terms_create` enforces (with its message)."""
     match = AMOUNT.match(text.strip())
     if not match:
         raise forms.ValidationError("Enter an amount such as 1200 or 1200.50.", code="not_amount")
@@ -29,8 +30,8 @@ def cents_from_text(text: str) -> int:
     if sign and amount != 0:
         raise forms.ValidationError("An amount must not be negative.", code="negative")
     cents = int(amount * 100)
-    if cents >= MAX_CENTS:
-        raise forms.ValidationError("That amount is too large.", code="too_large")
+    if cents > PRICE_MAX_CENTS:
+        raise forms.ValidationError(PRICE_LIMIT_MESSAGE, code="price_too_high")
     return cents
 
 

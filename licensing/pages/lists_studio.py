@@ -4,8 +4,9 @@ import django_filters
 from django.db.models import Exists, OuterRef, Subquery, TextField
 from django.db.models.functions import Cast
 
+from trust.consent import LICENSABLE_USES
 from trust.lists import SearchFilter
-from trust.models import LICENSABLE_USES, Asset, DatasetVersion, DatasetVersionItem
+from trust.models import Asset, DatasetVersion, DatasetVersionItem
 
 from ..models import Lease, LeaseTerms
 

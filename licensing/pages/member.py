@@ -10,11 +10,12 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
+from trust.consent import consent_text, use_label
 from trust.errors import NotFound
-from trust.models import Consent, Use
+from trust.models import Consent
 from trust.portal import member_required, perform
 from trust.selectors import asset_for, consent_history, consents_of, member_of
-from trust.services import CONSENT_TEXT, consent_grant, consent_withdraw
+from trust.services import consent_grant, consent_withdraw
 from trust.templatetags.portal import day
 
 from .. import selectors
@@ -55,7 +56,7 @@ def consent(request):
         perform(
             request,
             lambda: consent_grant(actor=request.user, member=member, use=use, asset=asset),
-            success=f"Granted: {Use(use).label} for {_scope(asset)}.",
+            success=f"Granted: {use_label(use)} for {_scope(asset)}.",
         )
         return redirect("member-consent")
     return render(
@@ -95,7 +96,7 @@ def consent_withdraw_confirm(request, consent_id):
         withdrawal = perform(
             request,
             lambda: consent_withdraw(actor=request.user, consent=grant),
-            success=f"Withdrawn: {Use(grant.use).label} for {_scope(grant.asset)}.",
+            success=f"Withdrawn: {use_label(grant.use)} for {_scope(grant.asset)}.",
         )
         if withdrawal is not None:
             messages.info(request, _takedown_message(withdrawal))
@@ -108,8 +109,8 @@ def consent_withdraw_confirm(request, consent_id):
         "licensing/member/consent_withdraw.html",
         {
             "grant": grant,
-            "use_label": Use(grant.use).label,
-            "use_text": CONSENT_TEXT[Use(grant.use)],
+            "use_label": use_label(grant.use),
+            "use_text": consent_text(grant.use),
             "reach": selectors.withdrawal_reach(grant),
         },
     )

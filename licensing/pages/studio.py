@@ -174,7 +174,6 @@ def _lease_page(request, lease, *, mint_form=None, attest_forms=None, status=200
     if new_token:
         new_token["expires_at"] = parse_datetime(new_token["expires_at"])
     usage = _usage_rows(lease)
-    downloads = usage[0]["events"]  # the gateway counts download events against the cap
     response = render(
         request,
         "licensing/studio/lease.html",
@@ -186,10 +185,12 @@ def _lease_page(request, lease, *, mint_form=None, attest_forms=None, status=200
             "manifest_url": request.build_absolute_uri(reverse("api-lease-manifest", args=[lease.pk])),
             "manifest": selectors.lease_manifest_summary(lease),
             "usage": usage,
-            "downloads_left": None if lease.download_cap is None else max(lease.download_cap - downloads, 0),
+            "downloads_left": selectors.downloads_left(lease),
             "takedowns": takedowns,
             "open_takedowns": open_takedowns,
             "effective_end": selectors.effective_end(lease),
+            # Tokens are minted only for a live lease: the page asks the rule token_mint applies.
+            "can_mint": selectors.lease_is_live(lease),
             # Before approval the lease holds no version: show the terms it asks for instead.
             "terms_entry": None
             if lease.version_id

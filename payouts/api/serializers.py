@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from payouts.models import PayoutBatch, PayoutItem, Period, RateSetting
-from payouts.selectors import period_ledger_balances
+from payouts.selectors import period_books_check
 from trust.api.validation import cents
 
 
@@ -28,7 +28,8 @@ class PeriodInputSerializer(serializers.Serializer):
 
 
 class PeriodOutputSerializer(serializers.ModelSerializer):
-    ledger_balanced = serializers.SerializerMethodField()
+    revenue_adds_up = serializers.SerializerMethodField(help_text="revenue = admin fee + pension + net")
+    ledger_balanced = serializers.SerializerMethodField(help_text="the period's ledger entries sum to zero")
 
     class Meta:
         model = Period
@@ -47,11 +48,21 @@ class PeriodOutputSerializer(serializers.ModelSerializer):
             "leases_done",
             "closing_started_at",
             "closed_at",
+            "revenue_adds_up",
             "ledger_balanced",
         ]
 
+    def _books(self, period) -> dict:
+        # One selector answers both checks; asked once per period serialised.
+        if getattr(period, "_books_check", None) is None:
+            period._books_check = period_books_check(period)
+        return period._books_check
+
+    def get_revenue_adds_up(self, period) -> bool:
+        return self._books(period)["revenue_adds_up"]
+
     def get_ledger_balanced(self, period) -> bool:
-        return period_ledger_balances(period)
+        return self._books(period)["ledger_balanced"]
 
 
 class LeaseEarningSerializer(serializers.Serializer):

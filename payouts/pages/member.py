@@ -6,16 +6,14 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 
+from trust.consent import in_use_order
 from trust.errors import NotFound
-from trust.models import Use
 from trust.portal import member_required
 from trust.selectors import member_of
 
 from .. import selectors, statements
 from ..charts import bar_chart
 
-# Uses are listed in the order members see them on the consent page.
-USE_ORDER = {use.value: index for index, use in enumerate(Use)}
 # The home chart shows the latest periods; every one of them has a row on the statements page.
 CHART_PERIODS = 12
 
@@ -46,7 +44,7 @@ def home(request):
 def leases(request):
     history = selectors.member_lease_history(member_of(request.user))
     for row in history:
-        row["uses"] = sorted(row["uses"], key=lambda use: (USE_ORDER.get(use, len(USE_ORDER)), use))
+        row["uses"] = in_use_order(row["uses"])
     totals = {
         key: sum(row[key] for row in history)
         for key in ("downloads_of_my_assets", "net_cents", "pension_cents")

@@ -64,10 +64,7 @@ def period_detail(request, period_id):
     context = {"period": period, "now": timezone.now()}
     if period.status == Period.Status.CLOSED:
         context["revenues"] = selectors.period_lease_revenues(period)
-        context["ledger_balances"] = selectors.period_ledger_balances(period)
-        context["adds_up"] = period.revenue_cents == (
-            period.admin_fee_cents + period.pension_cents + period.net_cents
-        )
+        context["books"] = selectors.period_books_check(period)
     return render(request, "payouts/operations/period.html", context)
 
 

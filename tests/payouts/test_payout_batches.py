@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from payouts import ledger, selectors, services
-from payouts.models import PayoutItem
+from payouts.models import Account, PayoutItem
 from payouts.payout_files import PAIN_SCHEMA
 from tests.factories import MemberFactory
 
@@ -145,3 +145,11 @@ def test_any_balances_pay_out_to_the_cent(cast, balances, minimum):
         assert selectors.member_balance_cents(member) == expected_after
         assert paid.get(member.pk, 0) == before[member.pk] - expected_after
     assert ledger.trial_balance() == 0
+
+
+def test_reading_a_new_members_balance_creates_no_account(db, as_user):
+    member = MemberFactory(user__username="newcomer", member_number="M-09999")
+    assert selectors.member_balance_cents(member) == 0
+    response = as_user(member).get("/api/v1/me/earnings/")
+    assert response.status_code == 200 and response.json()["balance_cents"] == 0
+    assert not Account.objects.filter(member=member).exists()

@@ -19,7 +19,8 @@ from payouts import selectors as payouts
 from payouts.charts import bar_chart
 from payouts.models import Period
 from trust import services as trust
-from trust.models import Consent, Member, Use
+from trust.consent import CONSENT_TEXT, Use
+from trust.models import Consent, Member
 from trust.templatetags.portal import money, period_label
 
 pytestmark = pytest.mark.django_db
@@ -306,7 +307,7 @@ def test_the_consent_matrix_lists_uses_in_order_capture_first(alex, demo):
     assert re.findall(r'<tr data-use="(\w+)"', html) == [use.value for use in Use]
     capture_row = html.split('<tr data-use="capture"')[1].split("</tr>")[0]
     assert "First opt-in" in capture_row and "Without it, nothing else applies." in capture_row
-    assert trust.CONSENT_TEXT[Use.VOICE_SYNTHESIS] in _text(response)
+    assert CONSENT_TEXT[Use.VOICE_SYNTHESIS] in _text(response)
     headers = re.findall(
         r'<th scope="col"[^>]*>([^<]+)', html.split("consent-matrix")[1].split("</thead>")[0]
     )

@@ -463,3 +463,61 @@ def test_a_revoked_leases_notices_stay_open_and_its_tokens_read_as_ended(admin_c
     text = _text(admin_client.get(reverse("operations-lease", args=[world.lease_a.pk])))
     assert "a-farm Lease ended" in text
     assert "Revoke lease" not in text
+
+
+def test_the_api_and_the_form_refuse_the_same_over_limit_price_with_the_same_message(
+    admin_client, as_user, world
+):
+    over_limit_cents = licensing.PRICE_MAX_CENTS + 1
+    form = admin_client.post(
+        reverse("operations-terms"),
+        _terms_form(world, flat_fee=f"{over_limit_cents // 100}.{over_limit_cents % 100:02d}"),
+    )
+    api = as_user(world.cast.admin).post(
+        "/api/v1/terms/",
+        {
+            "dataset": world.dataset.pk,
+            "title": "Voices of the harbour",
+            "permitted_uses": ["training"],
+            "duration_days": 45,
+            "flat_fee_cents": over_limit_cents,
+        },
+        format="json",
+    )
+    assert api.status_code == 400
+    api_message = api.json()["errors"]["flat_fee_cents"][0]
+    assert api_message == licensing.PRICE_LIMIT_MESSAGE
+    assert api_message in _text(form)
+    assert not LeaseTerms.objects.filter(title="Voices of the harbour").exists()
+
+
+def test_both_accept_a_price_exactly_at_the_limit(admin_client, as_user, world):
+    at_limit = licensing.PRICE_MAX_CENTS
+    admin_client.post(reverse("operations-terms"), _terms_form(world, flat_fee=f"{at_limit // 100}"))
+    api = as_user(world.cast.admin).post(
+        "/api/v1/terms/",
+        {
+            "dataset": world.dataset.pk,
+            "title": "By API",
+            "permitted_uses": ["training"],
+            "duration_days": 1,
+            "price_per_download_cents": at_limit,
+        },
+        format="json",
+    )
+    assert api.status_code == 201
+    assert LeaseTerms.objects.get(title="Voices of the harbour").flat_fee_cents == at_limit
+
+
+def test_terms_create_itself_refuses_a_price_over_the_limit(world):
+    with pytest.raises(Invalid) as refused:
+        licensing.terms_create(
+            actor=world.cast.admin,
+            dataset=world.dataset,
+            title="Too dear",
+            permitted_uses=["training"],
+            duration_days=30,
+            price_per_generated_second_cents=licensing.PRICE_MAX_CENTS + 1,
+        )
+    assert refused.value.code == "price_too_high" and refused.value.detail == licensing.PRICE_LIMIT_MESSAGE
+    assert not LeaseTerms.objects.filter(title="Too dear").exists()

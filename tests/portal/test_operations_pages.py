@@ -14,7 +14,8 @@ from payouts import ledger, selectors
 from payouts.models import LeaseRevenue, Period, RateSetting
 from payouts.services import rates_in_force
 from trust import services as trust
-from trust.models import Asset, Dataset, DatasetVersion, Use
+from trust.consent import Use
+from trust.models import Asset, Dataset, DatasetVersion
 from trust.selectors import consent_coverage, licensable_assets
 from trust.templatetags.portal import money
 
@@ -380,3 +381,17 @@ def test_an_empty_dataset_cannot_be_frozen(as_admin, admin):
     page = as_admin.post(f"/operations/datasets/{dataset.pk}/freeze/", follow=True).content.decode()
     assert "an empty dataset cannot be frozen" in page
     assert not dataset.versions.exists()
+
+
+def test_the_period_page_and_the_api_give_the_same_books_check(as_admin, as_user, admin):
+    period = last_closed()
+    # A period whose stored totals no longer add up: both callers must say so, from one selector.
+    Period.objects.filter(pk=period.pk).update(net_cents=period.net_cents + 1)
+    page = as_admin.get(f"/operations/periods/{period.pk}/").content.decode()
+    api = as_user(admin).get(f"/api/v1/periods/{period.pk}/").json()
+    assert "does not add up" in page
+    assert api["revenue_adds_up"] is False and api["ledger_balanced"] is True
+    assert selectors.period_books_check(Period.objects.get(pk=period.pk)) == {
+        "revenue_adds_up": False,
+        "ledger_balanced": True,
+    }

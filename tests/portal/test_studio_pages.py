@@ -437,3 +437,18 @@ def test_the_demo_studio_sees_its_active_and_requested_leases(client, demo, djan
     ):
         assert f"{label} {usage[kind]['events']:,} {usage[kind]['quantity']:,} {price}" in text
     assert LeaseTerms.objects.filter(active=True).count() == len(client.get("/studio/").context["entries"])
+
+
+def test_the_lease_page_shows_the_downloads_left_the_gateway_counts_against_the_cap(carol_client, world):
+    Lease.objects.filter(pk=world.lease_a.pk).update(download_cap=2)
+    url = f"/api/v1/leases/{world.lease_a.pk}/assets/{world.alice_asset.pk}/download/"
+    page = reverse("studio-lease", args=[world.lease_a.pk])
+
+    assert bearer_client(world.secret_a).get(url).status_code == 302
+    assert "1 of 2 capped downloads left." in _text(carol_client.get(page))
+    assert bearer_client(world.secret_a).get(url).status_code == 302
+    assert "0 of 2 capped downloads left." in _text(carol_client.get(page))
+    refused = bearer_client(world.secret_a).get(url)
+    assert refused.status_code == 409 and refused.json()["code"] == "download_cap_reached"
+    lease = Lease.objects.get(pk=world.lease_a.pk)
+    assert selectors.downloads_left(lease) == 0

@@ -5,6 +5,7 @@ import hashlib
 import pytest
 
 from trust import services
+from trust.errors import Forbidden
 from trust.models import Asset, AssetContributor
 
 pytestmark = pytest.mark.django_db
@@ -159,3 +160,20 @@ def test_a_large_upload_is_multipart_and_completes_with_its_etags(
         done = admin.post(f"/api/v1/assets/{created['id']}/complete/", {"parts": etags}, format="json")
     assert done.status_code == 202
     assert Asset.objects.get(pk=created["id"]).status == "available"
+
+
+def test_a_co_contributor_who_did_not_upload_is_refused_by_the_service_itself(cast):
+    asset, _ = services.asset_create(actor=cast.alice.user, **body(cast))
+    with pytest.raises(Forbidden) as refused:
+        services.asset_complete(actor=cast.bob.user, asset=asset)
+    assert refused.value.code == "not_the_uploader"
+    asset.refresh_from_db()
+    assert asset.status == Asset.Status.PENDING
+
+
+def test_the_api_refuses_a_non_uploader_with_the_services_answer(cast, as_user):
+    asset, _ = services.asset_create(actor=cast.alice.user, **body(cast))
+    response = as_user(cast.bob).post(f"/api/v1/assets/{asset.pk}/complete/")
+    assert response.status_code == 403 and response.json()["code"] == "not_the_uploader"
+    asset.refresh_from_db()
+    assert asset.status == Asset.Status.PENDING

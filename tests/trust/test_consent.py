@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import make_asset
+from trust import consent as vocabulary
 from trust import selectors, services
 from trust.errors import Conflict
 from trust.models import Asset, Consent
@@ -84,7 +85,7 @@ def test_withdrawing_twice_is_a_conflict(cast):
 def test_a_grant_records_terms_version_and_text_hash(cast):
     consent = grant(cast.alice, "voice_synthesis")
     assert consent.terms_version
-    assert consent.consent_text_sha256 == services.consent_text_sha256(
+    assert consent.consent_text_sha256 == vocabulary.consent_text_sha256(
         "voice_synthesis", consent.terms_version
     )
 

@@ -1,7 +1,8 @@
 from rest_framework import serializers
 
 from trust.api.validation import OBJECT_SIZE_MAX, row_id
-from trust.models import Asset, AuditEvent, Consent, Dataset, DatasetVersion, Member, Use
+from trust.consent import Use
+from trust.models import Asset, AuditEvent, Consent, Dataset, DatasetVersion, Member
 
 
 class TokenRequestSerializer(serializers.Serializer):

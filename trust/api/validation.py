@@ -16,7 +16,7 @@ def row_id(**kwargs) -> serializers.IntegerField:
 
 
 def cents(**kwargs) -> serializers.IntegerField:
-    return serializers.IntegerField(max_value=CENTS_MAX, **{"min_value": 0, **kwargs})
+    return serializers.IntegerField(**{"min_value": 0, "max_value": CENTS_MAX, **kwargs})
 
 
 def validated(serializer_class, request) -> dict:

@@ -4,7 +4,8 @@ from django import forms
 
 from trust.portal import PortalForm
 
-from ..models import LICENSABLE_USES, Asset
+from ..consent import LICENSABLE_USES
+from ..models import Asset
 
 
 class DatasetForm(PortalForm):

@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from .. import selectors, services
-from ..models import LICENSABLE_USES, Asset, Dataset
+from ..consent import LICENSABLE_USES
+from ..models import Asset, Dataset
 from ..portal import admin_required, perform
 from .forms_operations import AssetFilterForm, DatasetForm
 

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.html import format_html
 
-from trust.models import Use
+from trust import consent
 
 register = template.Library()
 
@@ -163,10 +163,7 @@ def percent_bps(bps) -> str:
 
 @register.filter
 def use_label(use: str) -> str:
-    try:
-        return Use(use).label
-    except ValueError:
-        return use
+    return consent.use_label(use)
 
 
 @register.filter

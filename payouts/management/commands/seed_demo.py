@@ -17,7 +17,8 @@ from licensing import services as licensing
 from licensing.models import Lease, UsageEvent
 from payouts import services as payouts
 from trust import services as trust
-from trust.models import Asset, Use
+from trust.consent import Use
+from trust.models import Asset
 
 DEMO_PASSWORD = "guildtrust-demo"
 MEMBERS = [
@@ -107,7 +108,7 @@ class Command(BaseCommand):
             actor=admin,
             dataset=dataset,
             title="Training & background placement, 120 days",
-            permitted_uses=["training", "replica_passive"],
+            permitted_uses=[Use.TRAINING, Use.REPLICA_PASSIVE],
             duration_days=120,
             flat_fee_cents=120_000,
             price_per_download_cents=50,
@@ -119,7 +120,7 @@ class Command(BaseCommand):
             actor=admin,
             dataset=dataset,
             title="Crowd generation, 30 days",
-            permitted_uses=["crowd_generation"],
+            permitted_uses=[Use.CROWD_GENERATION],
             duration_days=30,
             flat_fee_cents=45_000,
             price_per_generated_second_cents=3,

@@ -156,6 +156,9 @@ TRUST_MINIMUM_PAYOUT_CENTS = env.int("TRUST_MINIMUM_PAYOUT_CENTS", default=2500)
 TRUST_NAME = env.str("TRUST_NAME", default="Guildtrust Performers Data Trust")
 TRUST_IBAN = env.str("TRUST_IBAN", default="DE89370400440532013000")
 TRUST_BIC = env.str("TRUST_BIC", default="COBADEFFXXX")
+# Days a studio has to attest deletion after a takedown notice is issued; past half of them the
+# administrator's overview lists the notice.
+TAKEDOWN_DEADLINE_DAYS = env.int("TAKEDOWN_DEADLINE_DAYS", default=30)
 TRUST_CONSENT_TERMS_VERSION = env.str("TRUST_CONSENT_TERMS_VERSION", default="2026-1")
 USER_TOKEN_LIFETIME_HOURS = env.int("USER_TOKEN_LIFETIME_HOURS", default=24)
 LEASE_TOKEN_DEFAULT_DAYS = env.int("LEASE_TOKEN_DEFAULT_DAYS", default=7)
@@ -198,6 +201,7 @@ SPECTACULAR_SETTINGS = {
         "AssetStatusEnum": "trust.models.Asset.Status",
         "UsageKindEnum": "licensing.models.UsageEvent.Kind",
         "LeaseStatusEnum": "licensing.models.Lease.Status",
+        "TokenStateEnum": "trust.tokens.TokenState",
         "TakedownStatusEnum": "licensing.models.Takedown.Status",
         "PeriodStatusEnum": "payouts.models.Period.Status",
         "ConsentUseEnum": "trust.consent.Use",

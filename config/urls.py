@@ -3,7 +3,7 @@ from django.http import JsonResponse
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from trust.views import local_object
+from trust.storage_views import local_object
 
 
 class RowIdConverter:
@@ -32,7 +32,6 @@ urlpatterns = [
     path("transparency/", include("licensing.pages.public")),
     path("member/", include("payouts.pages.member")),
     path("member/", include("licensing.pages.member")),
-    path("member/", include("trust.pages.member")),
     path("studio/", include("licensing.pages.studio")),
     path("studio/", include("payouts.pages.studio")),
     path("operations/", include("payouts.pages.operations")),

@@ -70,7 +70,9 @@ class LeaseAdmin(GuardedModelAdmin):
 
 @admin.register(LeaseToken)
 class LeaseTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "lease", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_display = ["name", "lease", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    # `state` asks the lease whether it still gives access: load it with the token.
+    list_select_related = ["lease__studio", "lease__terms"]
     readonly_fields = ["token_hash"]
 
 

@@ -2,8 +2,10 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from trust.models import Asset, Dataset, DatasetVersion
+from trust.tokens import TokenQuerySet, TokenState
 
 
 class Studio(models.Model):
@@ -62,6 +64,28 @@ class LeaseTerms(models.Model):
         return self.title
 
 
+class LeaseQuerySet(models.QuerySet):
+    """The status sets the trust talks about, each named once."""
+
+    def requested(self):
+        return self.filter(status=Lease.Status.REQUESTED)
+
+    def active(self):
+        return self.filter(status=Lease.Status.ACTIVE)
+
+    def approved(self):
+        """Leases that were ever approved: active now, or since expired or revoked."""
+        return self.filter(status__in=Lease.APPROVED_STATUSES)
+
+    def closed(self):
+        """Leases that are over: rejected, cancelled, revoked or expired."""
+        return self.filter(status__in=Lease.CLOSED_STATUSES)
+
+    def live(self, *, at=None):
+        """Active leases whose end has not come at `at` (the expiry job may not have run yet)."""
+        return self.active().filter(ends_at__gt=at or timezone.now())
+
+
 class Lease(models.Model):
     class Status(models.TextChoices):
         REQUESTED = "requested"
@@ -71,6 +95,9 @@ class Lease(models.Model):
         REVOKED = "revoked"
         # The studio withdrew its own request before the trust decided it.
         CANCELLED = "cancelled"
+
+    APPROVED_STATUSES = (Status.ACTIVE, Status.EXPIRED, Status.REVOKED)
+    CLOSED_STATUSES = (Status.REJECTED, Status.CANCELLED, Status.REVOKED, Status.EXPIRED)
 
     studio = models.ForeignKey(Studio, on_delete=models.PROTECT, related_name="leases")
     terms = models.ForeignKey(LeaseTerms, on_delete=models.PROTECT, related_name="leases")
@@ -102,6 +129,8 @@ class Lease(models.Model):
     # are shared equally among these.
     approval_assets = models.ManyToManyField(Asset, related_name="approved_in_leases", blank=True)
 
+    objects = LeaseQuerySet.as_manager()
+
     class Meta:
         ordering = ["-requested_at", "-id"]
         indexes = [models.Index(fields=["status", "ends_at"])]
@@ -115,6 +144,13 @@ class Lease(models.Model):
             UsageEvent.Kind.TRAINING_RUN: self.price_per_training_run_cents,
             UsageEvent.Kind.GENERATED_SECOND: self.price_per_generated_second_cents,
         }[kind]
+
+
+class LeaseTokenQuerySet(TokenQuerySet):
+    def live(self, *, at=None):
+        """Tokens that open their lease at `at`: neither revoked nor expired, on a live lease."""
+        at = at or timezone.now()
+        return super().live(at=at).filter(lease__in=Lease.objects.live(at=at))
 
 
 class LeaseToken(models.Model):
@@ -132,11 +168,20 @@ class LeaseToken(models.Model):
     )
     last_used_at = models.DateTimeField(null=True, blank=True)
 
+    objects = LeaseTokenQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self):
         return f"{self.name} (lease {self.lease_id})"
+
+    @property
+    def state(self) -> TokenState:
+        """Now; asks the one rule in licensing.tokens (which needs this module loaded first)."""
+        from .tokens import lease_token_state
+
+        return lease_token_state(self)
 
 
 class UsageEvent(models.Model):
@@ -171,6 +216,12 @@ class UsageEvent(models.Model):
         return f"{self.kind} x{self.quantity} on lease {self.lease_id}"
 
 
+class TakedownQuerySet(models.QuerySet):
+    def open(self):
+        """Notices the studio has not closed yet by attesting deletion."""
+        return self.filter(status__in=Takedown.OPEN_STATUSES)
+
+
 class Takedown(models.Model):
     """A consent withdrawal reaching an active lease: the studio acknowledges, then attests
     it deleted the asset."""
@@ -179,6 +230,8 @@ class Takedown(models.Model):
         ISSUED = "issued"
         ACKNOWLEDGED = "acknowledged"
         DELETION_ATTESTED = "deletion_attested"
+
+    OPEN_STATUSES = (Status.ISSUED, Status.ACKNOWLEDGED)
 
     lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="takedowns")
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="takedowns")
@@ -194,6 +247,8 @@ class Takedown(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     attestation = models.TextField(blank=True)
+
+    objects = TakedownQuerySet.as_manager()
 
     class Meta:
         ordering = ["-issued_at"]

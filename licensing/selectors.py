@@ -1,20 +1,31 @@
 """Reads of the licensing app."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
+from django.conf import settings
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
 from trust.consent import FIRST_OPT_IN, Use, active_grants, consent_text, is_first_opt_in
-from trust.errors import Conflict, Gone, NotFound
+from trust.errors import Conflict, Forbidden, Gone, NotFound
 from trust.models import Asset, AssetContributor, DatasetItem, DatasetVersionItem, Member
 from trust.selectors import consent_coverage, is_trust_admin, latest_version, licensable_assets
 
-from .models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
-
-# A lease in one of these will never give access again.
-CLOSED_STATUSES = [Lease.Status.REJECTED, Lease.Status.CANCELLED, Lease.Status.REVOKED, Lease.Status.EXPIRED]
+from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
 
 
 def studio_of(user) -> Studio | None:
@@ -22,6 +33,16 @@ def studio_of(user) -> Studio | None:
         return None
     staff = getattr(user, "studio_staff", None)
     return staff.studio if staff else None
+
+
+def require_studio_staff(actor, studio: Studio | None = None) -> Studio:
+    """The actor's studio; refused (403) for anyone else, and (404) when `studio` is another's."""
+    own = studio_of(actor)
+    if own is None:
+        raise Forbidden("only studio staff may do this", code="studio_only")
+    if studio is not None and own.pk != studio.pk:
+        raise NotFound("no such lease", code="lease_not_found")
+    return own
 
 
 def leases_visible_to(user) -> QuerySet[Lease]:
@@ -46,7 +67,7 @@ def lease_for(*, user, lease_id) -> Lease:
     return lease
 
 
-def catalog() -> QuerySet[LeaseTerms]:
+def catalogue_terms() -> QuerySet[LeaseTerms]:
     return LeaseTerms.objects.filter(active=True).select_related("dataset").order_by("title", "pk")
 
 
@@ -152,10 +173,8 @@ def takedowns_visible_to(user) -> QuerySet[Takedown]:
 def leases_including_member(member: Member) -> QuerySet[Lease]:
     """Every approved lease whose pinned version holds any asset the member contributes to."""
     return (
-        Lease.objects.filter(
-            version__items__asset__contributors__member=member,
-            status__in=[Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED],
-        )
+        Lease.objects.approved()
+        .filter(version__items__asset__contributors__member=member)
         .distinct()
         .select_related("studio", "terms", "version__dataset")
     )
@@ -163,11 +182,7 @@ def leases_including_member(member: Member) -> QuerySet[Lease]:
 
 def transparency_leases() -> QuerySet[Lease]:
     """The leases the public register lists: every approved one, newest start first."""
-    return (
-        Lease.objects.filter(status__in=[Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED])
-        .select_related("studio", "version__dataset")
-        .order_by("-starts_at", "-pk")
-    )
+    return Lease.objects.approved().select_related("studio", "version__dataset").order_by("-starts_at", "-pk")
 
 
 def transparency_entries(leases) -> list[dict]:
@@ -213,9 +228,7 @@ def transparency_entries(leases) -> list[dict]:
 
 
 def active_leases_holding(asset_ids) -> QuerySet[Lease]:
-    return Lease.objects.filter(
-        status=Lease.Status.ACTIVE, version__items__asset_id__in=list(asset_ids)
-    ).distinct()
+    return Lease.objects.active().filter(version__items__asset_id__in=list(asset_ids)).distinct()
 
 
 # --- Administrator pages: leases and terms ---------------------------------------------------
@@ -224,7 +237,7 @@ def active_leases_holding(asset_ids) -> QuerySet[Lease]:
 def lease_requests_waiting() -> QuerySet[Lease]:
     """Lease requests no administrator has decided yet, oldest first: the queue to work."""
     return (
-        Lease.objects.filter(status=Lease.Status.REQUESTED)
+        Lease.objects.requested()
         .select_related("studio", "terms__dataset", "requested_by")
         .order_by("requested_at", "pk")
     )
@@ -253,7 +266,7 @@ def leases_active_with_takedowns() -> QuerySet[Lease]:
     """Active leases, soonest end first, each annotated with `open_takedowns`: notices the
     studio has not yet closed by attesting deletion."""
     return (
-        Lease.objects.filter(status=Lease.Status.ACTIVE)
+        Lease.objects.active()
         .select_related("studio", "terms", "version__dataset")
         .annotate(open_takedowns=_open_takedowns_count())
         .order_by("ends_at", "pk")
@@ -272,7 +285,7 @@ def leases_closed() -> QuerySet[Lease]:
         default=F("decided_at"),
     )
     return (
-        Lease.objects.filter(status__in=CLOSED_STATUSES)
+        Lease.objects.closed()
         .select_related("studio", "terms__dataset", "version__dataset")
         .annotate(closed_at=closed_at, open_takedowns=_open_takedowns_count())
         .order_by(F("closed_at").desc(nulls_last=True), "-pk")
@@ -307,12 +320,10 @@ def studio_leases_on_terms(studio: Studio | None, terms: LeaseTerms) -> QuerySet
 def leases_visible_with_open_takedowns(user) -> QuerySet[Lease]:
     """The leases `user` may see, newest request first, each annotated with `open_takedowns`:
     notices still waiting for the studio to acknowledge or to attest deletion."""
-
-    needs_action = [Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED]
     return (
         leases_visible_to(user)
         .select_related("terms__dataset", "version__dataset")
-        .annotate(open_takedowns=Count("takedowns", filter=Q(takedowns__status__in=needs_action)))
+        .annotate(open_takedowns=_open_takedowns_count())
         .order_by("-requested_at", "-pk")
     )
 
@@ -473,7 +484,9 @@ def withdrawal_takedowns(grant, *, at: datetime | None = None) -> dict[int, list
             )
         )
         noticed = set(
-            takedowns_open().filter(lease_id=lease_id, asset_id__in=before).values_list("asset_id", flat=True)
+            Takedown.objects.open()
+            .filter(lease_id=lease_id, asset_id__in=before)
+            .values_list("asset_id", flat=True)
         )
         losing = sorted(before - after - noticed, key=str)
         if losing:
@@ -534,16 +547,29 @@ def takedowns_from_withdrawal(withdrawal) -> QuerySet[Takedown]:
     )
 
 
-def takedowns_open() -> QuerySet[Takedown]:
-    """Takedown notices on any lease that the studio has not closed by attesting deletion."""
-    return Takedown.objects.filter(status__in=[Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED])
+def takedown_deadline() -> timedelta:
+    """How long a studio has, from the notice, to attest deletion of a withdrawn asset."""
+    return timedelta(days=settings.TAKEDOWN_DEADLINE_DAYS)
+
+
+def takedowns_past_half_time(*, at: datetime | None = None) -> QuerySet[Takedown]:
+    """Open takedown notices issued more than half their deadline ago, the oldest first, each
+    with its `due_at` (issued_at + the deadline) and the lease's studio: the ones an
+    administrator should chase before they are overdue."""
+    at = at or timezone.now()
+    deadline = takedown_deadline()
+    return (
+        Takedown.objects.open()
+        .filter(issued_at__lte=at - deadline / 2)
+        .annotate(due_at=ExpressionWrapper(F("issued_at") + deadline, output_field=DateTimeField()))
+        .select_related("lease__studio", "asset")
+        .order_by("issued_at", "pk")
+    )
 
 
 def _open_takedowns_count():
-
-    return Count(
-        "takedowns", filter=Q(takedowns__status__in=[Takedown.Status.ISSUED, Takedown.Status.ACKNOWLEDGED])
-    )
+    """Per lease, the notices `Takedown.objects.open()` counts."""
+    return Count("takedowns", filter=Q(takedowns__status__in=Takedown.OPEN_STATUSES))
 
 
 def catalogue_offer(terms: LeaseTerms, *, at: datetime | None = None, dataset: dict | None = None) -> dict:
@@ -553,3 +579,29 @@ def catalogue_offer(terms: LeaseTerms, *, at: datetime | None = None, dataset: d
         "dataset": dataset or dataset_summary(terms.dataset),
         "coverage": approval_coverage(terms, at=at),
     }
+
+
+def studios_overview() -> QuerySet:
+    """Every studio as plain rows for the administrator's list: name, when it was enrolled,
+    how many staff logins it has and how many of its leases are active or waiting, counted
+    in subqueries so a studio with many of both is still one row."""
+    staff = (
+        StudioStaff.objects.filter(studio=OuterRef("pk")).values("studio").annotate(n=Count("pk")).values("n")
+    )
+    leases = Lease.objects.filter(studio=OuterRef("pk")).values("studio")
+    active = leases.filter(status=Lease.Status.ACTIVE).annotate(n=Count("pk")).values("n")
+    waiting = leases.filter(status=Lease.Status.REQUESTED).annotate(n=Count("pk")).values("n")
+    return Studio.objects.annotate(
+        staff_count=Coalesce(Subquery(staff), 0),
+        active_leases=Coalesce(Subquery(active), 0),
+        waiting_leases=Coalesce(Subquery(waiting), 0),
+    ).values("pk", "name", "created_at", "staff_count", "active_leases", "waiting_leases")
+
+
+def studio_staff(studio: Studio) -> QuerySet:
+    """A studio's staff logins, oldest first, as plain rows."""
+    return (
+        StudioStaff.objects.filter(studio=studio)
+        .order_by("created_at", "pk")
+        .values("pk", "user__username", "user__email", "user__last_login", "created_at")
+    )

@@ -10,12 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from trust import audit, bearer
+from trust import audit
 from trust.consent import LICENSABLE_USE_VALUES, permits_generation, permits_training
-from trust.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from trust.errors import Conflict, Forbidden, Invalid, NotFound
 from trust.models import Asset, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
-from trust.services import LAST_USED_RESOLUTION, require_trust_admin, user_create
+from trust.services import require_trust_admin, user_create
 
 from . import hooks
 from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
@@ -25,9 +25,10 @@ from .selectors import (
     effective_end,
     lease_licensable_assets,
     require_live,
-    studio_of,
+    require_studio_staff,
     withdrawal_takedowns,
 )
+from .tokens import lease_of_token
 
 # The most any price or fee of lease terms may be, in cents: a unit price times the largest
 # quantity one usage event may carry still fits a 64-bit column (10^10 x 10^8 < 2^63). The API
@@ -39,15 +40,6 @@ PRICE_LIMIT_MESSAGE = (
 )
 # Usage may be reported a little ahead of our clock.
 CLOCK_SKEW = timedelta(minutes=5)
-
-
-def _require_studio_staff(actor, studio: Studio | None = None) -> Studio:
-    own = studio_of(actor)
-    if own is None:
-        raise Forbidden("only studio staff may do this", code="studio_only")
-    if studio is not None and own.pk != studio.pk:
-        raise NotFound("no such lease", code="lease_not_found")
-    return own
 
 
 @transaction.atomic
@@ -69,6 +61,18 @@ def studio_add_staff(*, actor, studio: Studio, username: str, password: str, ema
     staff = StudioStaff.objects.create(user=user, studio=studio)
     audit.record(actor=actor, action="studio.staff_added", subject=studio, data={"username": username})
     return staff
+
+
+@transaction.atomic
+def studio_enrol(
+    *, actor, name: str, staff_username: str, staff_password: str, staff_email: str = ""
+) -> StudioStaff:
+    """A new studio with its first staff login, both or neither: a taken name, a taken
+    username or a weak password leaves nothing written. Each step is audited by its service."""
+    studio = studio_create(actor=actor, name=name)
+    return studio_add_staff(
+        actor=actor, studio=studio, username=staff_username, password=staff_password, email=staff_email
+    )
 
 
 def _validate_terms(*, permitted_uses, currency: str, prices: dict, duration_days: int) -> list[str]:
@@ -159,7 +163,7 @@ def terms_set_active(*, actor, terms: LeaseTerms, active: bool) -> LeaseTerms:
 @transaction.atomic
 def lease_request(*, actor, terms: LeaseTerms, purpose: str) -> Lease:
     """A studio asks to lease a dataset under active terms."""
-    studio = _require_studio_staff(actor)
+    studio = require_studio_staff(actor)
     if not terms.active:
         raise Conflict("these terms are no longer offered", code="terms_inactive")
     if not purpose.strip():
@@ -254,7 +258,7 @@ def lease_cancel(*, actor, lease: Lease) -> Lease:
     """The requesting studio withdraws its own request while the trust has not decided it.
     Another studio's lease is not found; an administrator cannot cancel for a studio; a lease
     already decided is a conflict. Nothing is pinned or charged."""
-    _require_studio_staff(actor, lease.studio)
+    require_studio_staff(actor, lease.studio)
     lease = _locked(lease)
     if lease.status != Lease.Status.REQUESTED:
         raise Conflict(
@@ -289,9 +293,7 @@ def leases_expire_due(*, now: datetime | None = None) -> int:
     """Mark active leases past their end as expired. Safe to run any number of times."""
     now = now or timezone.now()
     expired = 0
-    for lease_id in Lease.objects.filter(status=Lease.Status.ACTIVE, ends_at__lte=now).values_list(
-        "pk", flat=True
-    ):
+    for lease_id in Lease.objects.active().filter(ends_at__lte=now).values_list("pk", flat=True):
         with transaction.atomic():
             if Lease.objects.filter(pk=lease_id, status=Lease.Status.ACTIVE).update(
                 status=Lease.Status.EXPIRED
@@ -299,80 +301,6 @@ def leases_expire_due(*, now: datetime | None = None) -> int:
                 audit.record(actor=None, action="lease.expired", subject=Lease.objects.get(pk=lease_id))
                 expired += 1
     return expired
-
-
-@transaction.atomic
-def token_mint(
-    *, actor, lease: Lease, name: str, lifetime: timedelta | None = None
-) -> tuple[LeaseToken, str]:
-    """An `lt_` token for the studio's machines; the secret is returned once. It never
-    outlives the lease."""
-    _require_studio_staff(actor, lease.studio)
-    lease = _locked(lease)
-    require_live(lease)
-    if not name.strip():
-        raise Invalid("name the token so it can be told apart", code="name_required")
-    now = timezone.now()
-    lifetime = lifetime or timedelta(days=settings.LEASE_TOKEN_DEFAULT_DAYS)
-    if lifetime <= timedelta(0):
-        raise Invalid("a token's lifetime must be positive", code="bad_lifetime")
-    secret = bearer.mint_secret("lt_")
-    token = LeaseToken.objects.create(
-        lease=lease,
-        name=name.strip(),
-        token_hash=bearer.hash_secret(secret),
-        created_by=actor,
-        expires_at=min(now + lifetime, lease.ends_at),
-    )
-    audit.record(
-        actor=actor,
-        action="token.minted",
-        subject=token,
-        data={"lease": lease.pk, "name": token.name, "expires_at": token.expires_at},
-    )
-    return token, secret
-
-
-@transaction.atomic
-def token_revoke(*, actor, lease: Lease, token: LeaseToken) -> LeaseToken:
-    """Refused everywhere from the next request on: tokens are checked in the database on
-    every call, never cached."""
-    _require_studio_staff(actor, lease.studio)
-    token = LeaseToken.objects.select_for_update().get(pk=token.pk)
-    if token.revoked_at is None:
-        token.revoked_at, token.revoked_by = timezone.now(), actor
-        token.save(update_fields=["revoked_at", "revoked_by"])
-        audit.record(actor=actor, action="token.revoked", subject=token, data={"lease": lease.pk})
-    return token
-
-
-def authenticate_lease_token(secret: str) -> LeaseToken:
-    """The token for `secret`, refused (401) when unknown, revoked or expired, and (410) when
-    its lease has ended or been revoked."""
-    token = (
-        LeaseToken.objects.select_related("lease__studio", "lease__version__dataset")
-        .filter(token_hash=bearer.hash_secret(secret))
-        .first()
-    )
-    if token is None:
-        raise Unauthorized("unknown token", code="token_invalid")
-    if token.revoked_at is not None:
-        raise Unauthorized("this token was revoked", code="token_revoked")
-    now = timezone.now()
-    require_live(token.lease, at=now)
-    if token.expires_at <= now:
-        raise Unauthorized("this token has expired", code="token_expired")
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        LeaseToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token
-
-
-def lease_of_token(*, token: LeaseToken, lease_id) -> Lease:
-    """The token's lease if it is the one asked for. A token opens one lease; asking about
-    another reveals nothing about it."""
-    if str(token.lease_id) != str(lease_id):
-        raise NotFound("no such lease", code="lease_not_found")
-    return token.lease
 
 
 def _version_asset(lease: Lease, asset_id) -> Asset:
@@ -468,7 +396,7 @@ def usage_report(*, token: LeaseToken, lease_id, events: list[dict]) -> tuple[in
     lease = lease_of_token(token=token, lease_id=lease_id)
     now = timezone.now()
     # Usage may be reported after a revocation or the end, for the time the lease was live.
-    if lease.status not in (Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED):
+    if lease.status not in Lease.APPROVED_STATUSES:
         raise Conflict("this lease was never active", code="lease_not_active")
     version_assets = {
         str(a)
@@ -526,7 +454,7 @@ def takedowns_issue_for_withdrawal(*, withdrawal: Consent) -> list[Takedown]:
 
 @transaction.atomic
 def takedown_acknowledge(*, actor, takedown: Takedown) -> Takedown:
-    _require_studio_staff(actor, takedown.lease.studio)
+    require_studio_staff(actor, takedown.lease.studio)
     takedown = Takedown.objects.select_for_update().get(pk=takedown.pk)
     if takedown.status != Takedown.Status.ISSUED:
         raise Conflict(f"this notice is already {takedown.status}", code="takedown_not_issued")
@@ -540,7 +468,7 @@ def takedown_acknowledge(*, actor, takedown: Takedown) -> Takedown:
 @transaction.atomic
 def takedown_attest_deletion(*, actor, takedown: Takedown, statement: str) -> Takedown:
     """The studio states it deleted the asset and everything derived that it can delete."""
-    _require_studio_staff(actor, takedown.lease.studio)
+    require_studio_staff(actor, takedown.lease.studio)
     takedown = Takedown.objects.select_for_update().get(pk=takedown.pk)
     if takedown.status != Takedown.Status.ACKNOWLEDGED:
         raise Conflict("acknowledge the notice before attesting deletion", code="takedown_not_acknowledged")

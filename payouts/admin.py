@@ -10,6 +10,7 @@ from .models import (
     LedgerEntry,
     LedgerTransaction,
     MemberEarning,
+    MemberEarningLine,
     PayoutBatch,
     PayoutItem,
     Period,
@@ -73,6 +74,15 @@ class PeriodAdmin(admin.ModelAdmin):
 
 
 admin.site.register(
-    [LeaseRevenue, MemberEarning, Account, LedgerTransaction, LedgerEntry, PayoutBatch, PayoutItem],
+    [
+        LeaseRevenue,
+        MemberEarning,
+        MemberEarningLine,
+        Account,
+        LedgerTransaction,
+        LedgerEntry,
+        PayoutBatch,
+        PayoutItem,
+    ],
     ReadOnlyAdmin,
 )

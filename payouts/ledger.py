@@ -65,6 +65,28 @@ def post(
     return txn
 
 
+def post_new_many(transactions: list[tuple[str, str, list[tuple[int, int]]]]) -> list[LedgerTransaction]:
+    """Post many new transactions at once: (key, memo, [(account id, signed cents), ...]) each,
+    in three statements whatever their number. For movements whose keys are new by
+    construction (a new batch's payments); a key posted before fails the unique constraint
+    rather than being skipped, so nothing is ever posted twice. Returns them in order."""
+    for key, _, lines in transactions:
+        if sum(amount for _, amount in lines) != 0:
+            raise Unbalanced(f"transaction {key} does not balance")
+    created = LedgerTransaction.objects.bulk_create(
+        [LedgerTransaction(key=key, memo=memo) for key, memo, _ in transactions]
+    )
+    LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(transaction=txn, account_id=account_id, amount_cents=amount)
+            for txn, (_, _, lines) in zip(created, transactions, strict=True)
+            for account_id, amount in lines
+            if amount != 0
+        ]
+    )
+    return created
+
+
 def balance(account: Account) -> int:
     """Signed balance: debits minus credits."""
     return account.entries.aggregate(total=Sum("amount_cents"))["total"] or 0

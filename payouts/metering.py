@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet, Sum
 
 from licensing.models import Lease, UsageEvent
 
+from .attribution import UseCharge
 from .distribution import Charge
 from .models import Period
 
@@ -18,6 +19,8 @@ PER_ASSET_KINDS = {UsageEvent.Kind.DOWNLOAD, UsageEvent.Kind.GENERATED_SECOND}
 class LeaseCharges:
     flat_fee_cents: int
     charges: tuple[Charge, ...]
+    # The same charges with the kind of usage each is for, to itemise members' statements.
+    uses: tuple[UseCharge, ...] = ()
 
     @property
     def usage_cents(self) -> int:
@@ -47,10 +50,11 @@ def lease_charges(lease: Lease, period: Period) -> LeaseCharges:
         .annotate(quantity=Sum("quantity"))
         .order_by("kind", "asset_id")
     )
-    charges = []
+    charges, uses = [], []
     for row in rows:
         amount = row["quantity"] * lease.unit_price(row["kind"])
         asset = str(row["asset_id"]) if row["kind"] in PER_ASSET_KINDS else None
         if amount:
             charges.append(Charge(asset_id=asset, amount_cents=amount))
-    return LeaseCharges(flat_fee_cents=flat, charges=tuple(charges))
+            uses.append(UseCharge(use=row["kind"], asset_id=asset, amount_cents=amount))
+    return LeaseCharges(flat_fee_cents=flat, charges=tuple(charges), uses=tuple(uses))

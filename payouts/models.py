@@ -32,6 +32,12 @@ class RateSetting(models.Model):
         )
 
 
+class PeriodQuerySet(models.QuerySet):
+    def closed(self):
+        """Periods whose distribution is done: their figures are final."""
+        return self.filter(status=Period.Status.CLOSED)
+
+
 class Period(models.Model):
     class Status(models.TextChoices):
         OPEN = "open"
@@ -53,6 +59,8 @@ class Period(models.Model):
     net_cents = models.BigIntegerField(default=0)
     leases_total = models.PositiveIntegerField(default=0)
     leases_done = models.PositiveIntegerField(default=0)
+
+    objects = PeriodQuerySet.as_manager()
 
     class Meta:
         ordering = ["-start"]
@@ -115,6 +123,42 @@ class MemberEarning(models.Model):
         return (
             f"member {self.member_id}, lease {self.lease_id}, period {self.period_id}: {self.net_cents} net"
         )
+
+
+class MemberEarningLine(models.Model):
+    """One use's part of a member's earning from a lease in a period, for their statement: the
+    lease revenue attributed to them, their share of the trust's admin fee, the pension credit
+    and their net. Written with the earning at close; an earning's lines sum to it exactly."""
+
+    class Use(models.TextChoices):
+        FLAT_FEE = "flat_fee", "Flat fee"
+        DOWNLOAD = "download", "Downloads"
+        TRAINING_RUN = "training_run", "Training runs"
+        GENERATED_SECOND = "generated_second", "Generated seconds"
+
+    earning = models.ForeignKey(MemberEarning, on_delete=models.PROTECT, related_name="lines")
+    use = models.CharField(max_length=32, choices=Use.choices)
+    revenue_cents = models.BigIntegerField()
+    admin_fee_cents = models.BigIntegerField()
+    pension_cents = models.BigIntegerField()
+    net_cents = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["earning", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["earning", "use"], name="one_line_per_earning_use"),
+            models.CheckConstraint(
+                condition=Q(revenue_cents=F("admin_fee_cents") + F("pension_cents") + F("net_cents")),
+                name="earning_line_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(admin_fee_cents__gte=0, pension_cents__gte=0, net_cents__gte=0),
+                name="earning_line_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"earning {self.earning_id}, {self.use}: {self.net_cents} net"
 
 
 class Account(models.Model):

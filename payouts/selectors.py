@@ -3,28 +3,89 @@
 from collections import defaultdict
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Right
 from django.utils import timezone
 
 from licensing.models import Lease, UsageEvent
-from licensing.selectors import leases_including_member
+from licensing.selectors import leases_including_member, takedowns_past_half_time
 from trust.consent import in_use_order
 from trust.errors import NotFound
 from trust.models import Member
 from trust.templatetags.portal import period_label, period_last_day
 
 from . import ledger
-from .models import Account, LeaseRevenue, LedgerEntry, MemberEarning, Period, RateSetting
+from .metering import usage_in
+from .models import (
+    Account,
+    LeaseRevenue,
+    LedgerEntry,
+    MemberEarning,
+    MemberEarningLine,
+    PayoutBatch,
+    PayoutItem,
+    Period,
+    RateSetting,
+)
 
 
 def rate_history() -> QuerySet[RateSetting]:
     return RateSetting.objects.select_related("set_by").order_by("-effective_at", "-pk")
 
 
-def period_ledger_balances(period: Period) -> bool:
+def period_ledger_is_balanced(period: Period) -> bool:
     """True when the period's ledger entries sum to zero."""
     total = LedgerEntry.objects.filter(transaction__period=period).aggregate(t=Sum("amount_cents"))["t"]
     return (total or 0) == 0
+
+
+# What one usage event is charged: its quantity times its lease's unit price for its kind.
+EVENT_CHARGE = F("quantity") * Case(
+    When(kind=UsageEvent.Kind.DOWNLOAD, then=F("lease__price_per_download_cents")),
+    When(kind=UsageEvent.Kind.TRAINING_RUN, then=F("lease__price_per_training_run_cents")),
+    When(kind=UsageEvent.Kind.GENERATED_SECOND, then=F("lease__price_per_generated_second_cents")),
+    default=0,
+)
+
+
+def period_accrued_revenue(period: Period, *, at=None) -> dict:
+    """The revenue a period has earned so far, by the rule its close applies: the flat fee of
+    each lease approved in it, plus usage dated in it times the lease's unit prices. Two
+    aggregate queries whatever the volume; integers only. The admin fee and pension are not
+    split here: they take the rates in force when the period closes. `ended` says whether the
+    period can be closed yet."""
+    at = at or timezone.now()
+    flat = Lease.objects.filter(starts_at__gte=period.start, starts_at__lt=period.end).aggregate(
+        cents=Sum("flat_fee_cents"), leases=Count("pk")
+    )
+    usage = {
+        row["kind"]: row
+        for row in usage_in(period)
+        .values("kind")
+        .annotate(units=Sum("quantity"), cents=Sum(EVENT_CHARGE))
+        .order_by()
+    }
+    by_kind = [
+        {
+            "kind": kind,
+            "label": kind.label,
+            "quantity": usage.get(kind, {}).get("units") or 0,
+            "cents": usage.get(kind, {}).get("cents") or 0,
+        }
+        for kind in UsageEvent.Kind
+    ]
+    flat_cents = flat["cents"] or 0
+    usage_cents = sum(row["cents"] for row in by_kind)
+    return {
+        "currency": settings.TRUST_CURRENCY,
+        "ended": period.end <= at,
+        "through": min(at, period.end),
+        "flat_fee_cents": flat_cents,
+        "leases_approved": flat["leases"],
+        "usage_cents": usage_cents,
+        "usage_by_kind": by_kind,
+        "revenue_cents": flat_cents + usage_cents,
+    }
 
 
 def period_books_check(period: Period) -> dict:
@@ -34,7 +95,7 @@ def period_books_check(period: Period) -> dict:
     return {
         "revenue_adds_up": period.revenue_cents
         == period.admin_fee_cents + period.pension_cents + period.net_cents,
-        "ledger_balanced": period_ledger_balances(period),
+        "ledger_balanced": period_ledger_is_balanced(period),
     }
 
 
@@ -80,13 +141,6 @@ def member_earnings(member: Member) -> dict:
 def member_balance_cents(member: Member) -> int:
     """What the trust owes the member now (credits on their payable account)."""
     return -ledger.balance_of(ledger.member_payable_code(member))
-
-
-def earnings_by_lease(member: Member) -> dict[int, int]:
-    totals: dict[int, int] = defaultdict(int)
-    for lease_id, net in MemberEarning.objects.filter(member=member).values_list("lease_id", "net_cents"):
-        totals[lease_id] += net
-    return dict(totals)
 
 
 def member_lease_history(member: Member) -> list[dict]:
@@ -160,39 +214,167 @@ def studio_charges(studio) -> list[dict]:
     return list(periods.values())
 
 
-def operations_overview() -> dict:
-    """What needs the trust administrator now: lease requests waiting, periods open or closing,
-    the last closed period's result, whether the whole ledger balances, and what the trust owes
-    members (the largest balances first) and their pension plan."""
+class Unpayable:
+    """Why a member who is owed money is not paid by the next batch."""
 
-    payable = (
-        Account.objects.filter(kind__in=[Account.Kind.MEMBER_PAYABLE, Account.Kind.PENSION_PAYABLE])
-        .annotate(balance=Sum("entries__amount_cents"))
-        .select_related("member")
+    NO_BANK_DETAILS = "no_bank_details"
+    BELOW_MINIMUM = "below_minimum"
+
+    LABELS = {
+        NO_BANK_DETAILS: "No bank details: the member has not given an account to pay into.",
+        BELOW_MINIMUM: "Below the minimum payout: the balance carries forward.",
+    }
+
+
+def member_balances(*, minimum_cents: int | None = None) -> QuerySet:
+    """Every member the trust owes money, in one aggregate query over their payable accounts,
+    as plain rows: the account, the member's number, name and bank details, `owed_cents`, and
+    `reason` ("" when the next payout batch pays them, else an `Unpayable` code). Bank details
+    are only ever written through `member_set_bank_account`, which validates them, so "has
+    bank details" is "has an IBAN"."""
+
+    minimum = settings.TRUST_MINIMUM_PAYOUT_CENTS if minimum_cents is None else minimum_cents
+    return (
+        Account.objects.filter(kind=Account.Kind.MEMBER_PAYABLE)
+        .values(
+            "pk",
+            "member_id",
+            "member__member_number",
+            "member__display_name",
+            "member__payout_account_name",
+            "member__payout_iban",
+            "member__payout_bic",
+        )
+        # What the trust owes is a credit balance: the negated sum of the account's entries.
+        .annotate(owed_cents=-Sum("entries__amount_cents"))
+        .filter(owed_cents__gt=0)
+        .annotate(
+            account_id=F("pk"),
+            member_number=F("member__member_number"),
+            display_name=F("member__display_name"),
+            account_name=F("member__payout_account_name"),
+            iban=F("member__payout_iban"),
+            bic=F("member__payout_bic"),
+            reason=Case(
+                When(member__payout_iban="", then=Value(Unpayable.NO_BANK_DETAILS)),
+                When(owed_cents__lt=minimum, then=Value(Unpayable.BELOW_MINIMUM)),
+                default=Value(""),
+                output_field=CharField(),
+            ),
+        )
+        .values(
+            "account_id",
+            "member_id",
+            "member_number",
+            "display_name",
+            "account_name",
+            "iban",
+            "bic",
+            "owed_cents",
+            "reason",
+        )
+        .order_by("member_number")
     )
-    owed_members, pension_owed = [], 0
-    for account in payable:
-        owed = -(account.balance or 0)  # what the trust owes is a credit balance
-        if account.kind == Account.Kind.PENSION_PAYABLE:
-            pension_owed += owed
-        elif owed:
-            owed_members.append({"member": account.member, "owed_cents": owed})
-    owed_members.sort(key=lambda row: (-row["owed_cents"], row["member"].member_number))
-    minimum = settings.TRUST_MINIMUM_PAYOUT_CENTS
+
+
+def payable_members(*, minimum_cents: int | None = None) -> QuerySet:
+    """The members the next payout batch pays, and how much: a balance at or above the minimum
+    and bank details to pay it into. `payout_batch_create` pays exactly these rows."""
+    return member_balances(minimum_cents=minimum_cents).filter(reason="")
+
+
+def unpayable_members(*, minimum_cents: int | None = None) -> QuerySet:
+    """Members the trust owes money but the next batch cannot pay, each with its `reason`."""
+    return member_balances(minimum_cents=minimum_cents).exclude(reason="")
+
+
+def payout_totals(*, minimum_cents: int | None = None) -> dict:
+    """How many members the next batch pays and how much, and the same for each reason it
+    cannot pay the others: one query, summing `member_balances` in the database."""
+    balances = member_balances(minimum_cents=minimum_cents).order_by()
+    keys = {"payable": "", Unpayable.NO_BANK_DETAILS: None, Unpayable.BELOW_MINIMUM: None}
+    aggregates = {}
+    for key in keys:
+        reason = "" if key == "payable" else key
+        aggregates[f"{key}__members"] = Count("account_id", filter=Q(reason=reason))
+        aggregates[f"{key}__cents"] = Sum("owed_cents", filter=Q(reason=reason))
+    figures = balances.aggregate(**aggregates)
+    return {
+        key: {"members": figures[f"{key}__members"] or 0, "cents": figures[f"{key}__cents"] or 0}
+        for key in keys
+    }
+
+
+def payout_batches() -> QuerySet:
+    """Payout batches, newest first, as plain rows with who created each."""
+    return PayoutBatch.objects.order_by("-created_at", "-pk").values(
+        "pk",
+        "created_at",
+        "created_by__username",
+        "execution_date",
+        "minimum_cents",
+        "currency",
+        "total_cents",
+        "item_count",
+    )
+
+
+def payout_batch_items(batch: PayoutBatch) -> QuerySet:
+    """A batch's payments as plain rows, by member number."""
+    return (
+        PayoutItem.objects.filter(batch=batch)
+        .order_by("member__member_number")
+        .values(
+            "member__member_number", "member__display_name", "account_name", "iban", "bic", "amount_cents"
+        )
+    )
+
+
+# The overview shows this many rows of each list; the full lists have their own pages.
+OVERVIEW_ROWS = 10
+
+
+def operations_overview(*, at=None) -> dict:
+    """What needs the trust administrator now: lease requests waiting, periods open or closing,
+    the last closed period's result, whether the whole ledger balances, what the trust owes
+    members (the largest balances first) and their pension plan, members owed money the next
+    batch cannot pay (and why), and takedown notices past half their time."""
+
+    at = at or timezone.now()
+    totals = payout_totals()
+    owed = member_balances()
+    pension_owed = -(
+        LedgerEntry.objects.filter(account__kind=Account.Kind.PENSION_PAYABLE).aggregate(
+            total=Sum("amount_cents")
+        )["total"]
+        or 0
+    )
     trial_balance = ledger.trial_balance()
+    overdue_takedowns = takedowns_past_half_time(at=at)
+    # Missing bank details first: those the administrator can do something about.
+    unpayable = unpayable_members().order_by("-reason", "-owed_cents", "member_number")
     return {
         "currency": settings.TRUST_CURRENCY,
-        "lease_requests": Lease.objects.filter(status=Lease.Status.REQUESTED).count(),
+        "lease_requests": Lease.objects.requested().count(),
         "open_periods": list(Period.objects.filter(status=Period.Status.OPEN).order_by("start")),
         "closing_periods": list(Period.objects.filter(status=Period.Status.CLOSING).order_by("start")),
-        "last_closed": Period.objects.filter(status=Period.Status.CLOSED).order_by("-end", "-pk").first(),
+        "last_closed": Period.objects.closed().order_by("-end", "-pk").first(),
         "trial_balance_cents": trial_balance,
-        "ledger_balances": trial_balance == 0,
-        "owed_cents": sum(row["owed_cents"] for row in owed_members),
-        "members_owed": owed_members,
-        "minimum_payout_cents": minimum,
-        "members_at_minimum": sum(1 for row in owed_members if row["owed_cents"] >= minimum),
+        "ledger_is_balanced": trial_balance == 0,
+        "owed_cents": sum(figures["cents"] for figures in totals.values()),
+        "members_owed_count": sum(figures["members"] for figures in totals.values()),
+        "members_owed": list(owed.order_by("-owed_cents", "member_number")[:OVERVIEW_ROWS]),
+        "payout_totals": totals,
+        "minimum_payout_cents": settings.TRUST_MINIMUM_PAYOUT_CENTS,
+        "members_at_minimum": totals["payable"]["members"],
         "pension_owed_cents": pension_owed,
+        "cannot_be_paid": list(unpayable[:OVERVIEW_ROWS]),
+        "cannot_be_paid_count": (
+            totals[Unpayable.NO_BANK_DETAILS]["members"] + totals[Unpayable.BELOW_MINIMUM]["members"]
+        ),
+        "takedowns_past_half_time": list(overdue_takedowns[:OVERVIEW_ROWS]),
+        "takedowns_past_half_time_count": overdue_takedowns.count(),
+        "takedown_deadline_days": settings.TAKEDOWN_DEADLINE_DAYS,
     }
 
 
@@ -205,7 +387,29 @@ def period_lease_revenues(period: Period) -> QuerySet[LeaseRevenue]:
     )
 
 
-# --- Member pages: earnings per period, where they came from, statements ----------------------
+# --- Member pages: earnings per period, where they came from, payouts, statements ------------
+
+
+def member_paid_cents(member: Member) -> int:
+    """Everything the trust has paid the member so far."""
+    return PayoutItem.objects.filter(member=member).aggregate(total=Sum("amount_cents"))["total"] or 0
+
+
+def member_payouts(member: Member) -> QuerySet:
+    """Every payment the trust made to the member, newest first, as plain rows: the batch, when
+    it was made and paid, the amount, and only the last four characters of the account it went
+    to (the account snapshotted in the batch, so a later change of bank does not rewrite it)."""
+    return (
+        PayoutItem.objects.filter(member=member)
+        .annotate(
+            created_at=F("batch__created_at"),
+            execution_date=F("batch__execution_date"),
+            currency=F("batch__currency"),
+            account_ends=Right("iban", 4),
+        )
+        .values("batch_id", "amount_cents", "created_at", "execution_date", "currency", "account_ends")
+        .order_by("-batch__created_at", "-batch_id")
+    )
 
 
 def member_statement_periods(member: Member) -> QuerySet[Period]:
@@ -213,7 +417,7 @@ def member_statement_periods(member: Member) -> QuerySet[Period]:
     and those that ended after they were enrolled (a statement of zeros)."""
 
     return (
-        Period.objects.filter(status=Period.Status.CLOSED)
+        Period.objects.closed()
         .filter(Q(earnings__member=member) | Q(end__gt=member.created_at))
         .distinct()
         .order_by("start", "pk")
@@ -223,12 +427,23 @@ def member_statement_periods(member: Member) -> QuerySet[Period]:
 def member_earnings_by_period(member: Member, *, earnings: dict | None = None) -> list[dict]:
     """Net and pension for each of the member's statement periods, oldest first: the figures of
     `member_earnings` (pass its result to save reading it twice), zeros where they earned
-    nothing."""
+    nothing; with the lease revenue attributed to them and the trust's admin fee on it (from
+    the statement lines, one aggregate query)."""
 
     earned = {row["period"]: row for row in (earnings or member_earnings(member))["periods"]}
+    fees = {
+        row["earning__period"]: row
+        for row in MemberEarningLine.objects.filter(
+            earning__member=member, earning__period__status=Period.Status.CLOSED
+        )
+        .values("earning__period")
+        .annotate(fee=Sum("admin_fee_cents"), revenue=Sum("revenue_cents"))
+        .order_by()
+    }
     rows = []
     for period in member_statement_periods(member):
         figures = earned.get(period.pk, {})
+        itemised = fees.get(period.pk, {})
         rows.append(
             {
                 "period": period.pk,
@@ -238,6 +453,8 @@ def member_earnings_by_period(member: Member, *, earnings: dict | None = None) -
                 "label": period_label(period.start, period.end),
                 "net_cents": figures.get("net_cents", 0),
                 "pension_cents": figures.get("pension_cents", 0),
+                "admin_fee_cents": itemised.get("fee") or 0,
+                "revenue_cents": itemised.get("revenue") or 0,
             }
         )
     return rows
@@ -278,31 +495,78 @@ def member_earnings_breakdown(member: Member) -> dict:
     }
 
 
+USE_LABELS = dict(MemberEarningLine.Use.choices)
+USE_RANK = {use: index for index, use in enumerate(MemberEarningLine.Use.values)}
+# Earnings posted before statements were itemised by use have one line of this kind.
+NOT_ITEMISED = "all uses (not itemised)"
+
+
+def _statement_lines(earnings: list[MemberEarning]) -> dict[int, list[dict]]:
+    """The use lines of each earning (one query for them all), in the order of the uses."""
+    lines: dict[int, list[dict]] = defaultdict(list)
+    for row in MemberEarningLine.objects.filter(earning__in=[e.pk for e in earnings]).values(
+        "earning_id", "use", "revenue_cents", "admin_fee_cents", "pension_cents", "net_cents"
+    ):
+        lines[row["earning_id"]].append(
+            {
+                "use": row["use"],
+                "label": USE_LABELS.get(row["use"], row["use"]),
+                "revenue_cents": row["revenue_cents"],
+                "admin_fee_cents": row["admin_fee_cents"],
+                "gross_cents": row["pension_cents"] + row["net_cents"],
+                "pension_cents": row["pension_cents"],
+                "net_cents": row["net_cents"],
+            }
+        )
+    for rows in lines.values():
+        rows.sort(key=lambda line: USE_RANK.get(line["use"], len(USE_RANK)))
+    return lines
+
+
 def member_statement(member: Member, period_id: int) -> dict:
-    """The member's statement for one of their statement periods: who they are, the period,
-    and their earnings lease by lease (studio, dataset, gross, pension, net) with totals.
-    NotFound for a period that is not closed or not the member's business."""
+    """The member's statement for one of their statement periods: who they are, the period and
+    its rates, and their earnings lease by lease and, within a lease, use by use: the lease
+    revenue attributed to them, the trust's admin fee on it, their gross, the pension credit
+    and their net. Lines add up to their lease, leases to the totals, and the totals are the
+    period's figures in `member_earnings`. NotFound for a period that is not closed or not the
+    member's business."""
 
     period = member_statement_periods(member).filter(pk=period_id).first()
     if period is None:
         raise NotFound("no statement for this period", code="statement_not_found")
-    earnings = (
+    earnings = list(
         MemberEarning.objects.filter(member=member, period=period)
         .select_related("lease__studio", "lease__version__dataset")
         .order_by("lease_id")
     )
-    rows = [
-        {
-            "lease": row.lease_id,
-            "studio": row.lease.studio.name,
-            "dataset": row.lease.version.dataset.title if row.lease.version_id else "",
-            "version": row.lease.version.number if row.lease.version_id else None,
-            "gross_cents": row.gross_cents,
-            "pension_cents": row.pension_cents,
-            "net_cents": row.net_cents,
-        }
-        for row in earnings
-    ]
+    lines = _statement_lines(earnings)
+    rows = []
+    for earning in earnings:
+        mine = lines.get(earning.pk) or [
+            {
+                "use": None,
+                "label": NOT_ITEMISED,
+                "revenue_cents": None,
+                "admin_fee_cents": None,
+                "gross_cents": earning.gross_cents,
+                "pension_cents": earning.pension_cents,
+                "net_cents": earning.net_cents,
+            }
+        ]
+        rows.append(
+            {
+                "lease": earning.lease_id,
+                "studio": earning.lease.studio.name,
+                "dataset": earning.lease.version.dataset.title if earning.lease.version_id else "",
+                "version": earning.lease.version.number if earning.lease.version_id else None,
+                "lines": mine,
+                "revenue_cents": sum(line["revenue_cents"] or 0 for line in mine),
+                "admin_fee_cents": sum(line["admin_fee_cents"] or 0 for line in mine),
+                "gross_cents": earning.gross_cents,
+                "pension_cents": earning.pension_cents,
+                "net_cents": earning.net_cents,
+            }
+        )
     return {
         "period": period.pk,
         "label": period_label(period.start, period.end),
@@ -310,12 +574,15 @@ def member_statement(member: Member, period_id: int) -> dict:
         "end": period.end,
         "first_day": timezone.localtime(period.start).date(),
         "last_day": period_last_day(period.start, period.end),
+        "admin_fee_bps": period.admin_fee_bps,
+        "pension_bps": period.pension_bps,
         "member_name": member.display_name,
         "member_number": member.member_number,
         "currency": settings.TRUST_CURRENCY,
         "trust_name": settings.TRUST_NAME,
         "rows": rows,
-        "gross_cents": sum(row["gross_cents"] for row in rows),
-        "pension_cents": sum(row["pension_cents"] for row in rows),
-        "net_cents": sum(row["net_cents"] for row in rows),
+        **{
+            key: sum(row[key] for row in rows)
+            for key in ("revenue_cents", "admin_fee_cents", "gross_cents", "pension_cents", "net_cents")
+        },
     }

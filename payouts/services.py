@@ -7,7 +7,6 @@ from fractions import Fraction
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Sum
 from django.utils import timezone
 
 from licensing.models import Lease
@@ -17,9 +16,20 @@ from trust.selectors import contributor_members
 from trust.services import require_trust_admin
 
 from . import ledger
+from .attribution import itemise_lease
 from .distribution import Contributor, distribute_lease
 from .metering import lease_charges, leases_with_revenue
-from .models import Account, LeaseRevenue, MemberEarning, PayoutBatch, PayoutItem, Period, RateSetting
+from .models import (
+    Account,
+    LeaseRevenue,
+    MemberEarning,
+    MemberEarningLine,
+    PayoutBatch,
+    PayoutItem,
+    Period,
+    RateSetting,
+)
+from .selectors import payable_members
 
 
 def rates_in_force(*, at: datetime | None = None) -> tuple[int, int]:
@@ -103,13 +113,13 @@ def period_request_close(*, actor, period: Period) -> tuple[Period, bool]:
         raise Conflict("a period can only be closed once it has ended", code="period_not_ended")
     from .tasks import close_period
 
-    _claim(period)
+    _begin_closing(period)
     audit.record(actor=actor, action="period.close_requested", subject=period)
     transaction.on_commit(lambda: close_period.delay(period.pk))
     return period, True
 
 
-def _claim(period: Period) -> None:
+def _begin_closing(period: Period) -> None:
     """Move an open period to closing with the rates in force now (under the row lock)."""
     if period.status != Period.Status.OPEN:
         return
@@ -174,7 +184,7 @@ def _distribute_one(period: Period, lease: Lease) -> None:
             net_cents=result.net_cents,
             transaction=txn,
         )
-        MemberEarning.objects.bulk_create(
+        earnings = MemberEarning.objects.bulk_create(
             [
                 MemberEarning(
                     period=period,
@@ -186,6 +196,28 @@ def _distribute_one(period: Period, lease: Lease) -> None:
                 )
                 for s in result.members
                 if s.gross_cents
+            ]
+        )
+        itemised = itemise_lease(
+            result=result,
+            flat_fee_cents=owed.flat_fee_cents,
+            charges=owed.uses,
+            shared_assets=shared,
+            contributors=contributors,
+            use_order=MemberEarningLine.Use.values,
+        )
+        MemberEarningLine.objects.bulk_create(
+            [
+                MemberEarningLine(
+                    earning=earning,
+                    use=line.use,
+                    revenue_cents=line.revenue_cents,
+                    admin_fee_cents=line.admin_fee_cents,
+                    pension_cents=line.pension_cents,
+                    net_cents=line.net_cents,
+                )
+                for earning in earnings
+                for line in itemised[(earning.member.member_number, earning.member_id)]
             ]
         )
         period.leases_done = LeaseRevenue.objects.filter(period=period).count()
@@ -214,7 +246,7 @@ def period_close(*, period_id: int, progress=None) -> Period:
             return period
         if period.end > timezone.now():
             raise Conflict("a period can only be closed once it has ended", code="period_not_ended")
-        _claim(period)
+        _begin_closing(period)
     for lease in leases_with_revenue(period).select_related("studio"):
         _distribute_one(period, lease)
         if progress:
@@ -250,9 +282,10 @@ def period_close(*, period_id: int, progress=None) -> Period:
 
 @transaction.atomic
 def payout_batch_create(*, actor, minimum_cents: int | None = None, execution_date=None) -> PayoutBatch:
-    """Pay every member whose balance is at or above the minimum and who has bank details:
-    each payment moves the whole balance out of their payable account in a balanced ledger
-    transaction. Smaller balances, and members without bank details, carry forward."""
+    """Pay exactly `payable_members()`: every member whose balance is at or above the minimum
+    and who has bank details. Each payment moves the whole balance out of their payable account
+    in a balanced ledger transaction. Smaller balances, and members without bank details, carry
+    forward. A fixed number of statements however many members are paid."""
     require_trust_admin(actor)
     minimum = settings.TRUST_MINIMUM_PAYOUT_CENTS if minimum_cents is None else minimum_cents
     if minimum < 1:
@@ -270,33 +303,34 @@ def payout_batch_create(*, actor, minimum_cents: int | None = None, execution_da
         currency=settings.TRUST_CURRENCY,
         execution_date=execution_date or timezone.localdate() + timedelta(days=1),
     )
-    owed = (
-        Account.objects.filter(kind=Account.Kind.MEMBER_PAYABLE, member__payout_iban__gt="")
-        .annotate(balance=Sum("entries__amount_cents"))
-        .filter(balance__lte=-minimum)
-        .select_related("member")
-        .order_by("member__member_number")
-    )
+    payable = list(payable_members(minimum_cents=minimum))
     transit = ledger.payouts_in_transit()
-    for account in owed:
-        amount = -account.balance
-        txn = ledger.post(
-            key=f"payout:{batch.pk}:member:{account.member_id}",
-            memo=f"Payout batch {batch.pk} to {account.member.member_number}",
-            lines=[(account, amount), (transit, -amount)],
-        )
-        member = account.member
-        PayoutItem.objects.create(
-            batch=batch,
-            member=member,
-            amount_cents=amount,
-            account_name=member.payout_account_name or member.display_name,
-            iban=member.payout_iban,
-            bic=member.payout_bic,
-            transaction=txn,
-        )
-    totals = batch.items.aggregate(total=Sum("amount_cents"), count=Count("pk"))
-    batch.total_cents, batch.item_count = totals["total"] or 0, totals["count"]
+    transactions = ledger.post_new_many(
+        [
+            (
+                f"payout:{batch.pk}:member:{row['member_id']}",
+                f"Payout batch {batch.pk} to {row['member_number']}",
+                [(row["account_id"], row["owed_cents"]), (transit.pk, -row["owed_cents"])],
+            )
+            for row in payable
+        ]
+    )
+    PayoutItem.objects.bulk_create(
+        [
+            PayoutItem(
+                batch=batch,
+                member_id=row["member_id"],
+                amount_cents=row["owed_cents"],
+                account_name=(row["account_name"] or row["display_name"])[:140],
+                iban=row["iban"],
+                bic=row["bic"],
+                transaction=txn,
+            )
+            for row, txn in zip(payable, transactions, strict=True)
+        ]
+    )
+    batch.total_cents = sum(row["owed_cents"] for row in payable)
+    batch.item_count = len(payable)
     batch.save(update_fields=["total_cents", "item_count"])
     audit.record(
         actor=actor,

@@ -4,14 +4,12 @@ Both take the plain dict of `selectors.member_statement` (rows of integers and s
 return the file's content; views only wrap it in a response. Amounts are integer cents written
 with integer arithmetic, never through a float."""
 
-import csv
-import io
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from trust.csv_export import safe_cell
+from trust.csv_export import csv_text
 from trust.templatetags.portal import money, ref
 
 # A Unicode font where the system has one (Debian's fonts-dejavu-core), so names outside
@@ -29,17 +27,35 @@ def amount(cents: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
+def safe_filename_part(text: str) -> str:
+    """Letters, digits, - and _ only: safe in a Content-Disposition header."""
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+
+
 def filename(statement: dict, extension: str) -> str:
     """guildtrust-statement-M-0001-2026-08-01.csv: safe in a Content-Disposition header."""
-    number = "".join(c if c.isalnum() or c in "-_" else "-" for c in statement["member_number"])
+    number = safe_filename_part(statement["member_number"])
     return f"guildtrust-statement-{number}-{statement['first_day']:%Y-%m-%d}.{extension}"
 
 
+def _plain(cents) -> str:
+    return "" if cents is None else amount(cents)
+
+
+def _rate(bps) -> str:
+    return "" if bps is None else f"{bps // 100}.{bps % 100:02d}%"
+
+
+CSV_COLUMNS = [
+    *("lease", "studio", "dataset", "version", "use"),
+    *("revenue", "admin_fee", "gross", "pension", "net"),
+]
+
+
 def statement_csv(statement: dict) -> str:
-    """Who and when first, one line each, then the earnings lease by lease and a total line."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for key, value in (
+    """Who and when first, one line each, then one line per lease and use (the revenue
+    attributed to the member, the trust's admin fee, gross, pension and net) and a total line."""
+    head = [
         ("statement", statement["trust_name"]),
         ("member_number", statement["member_number"]),
         ("member_name", statement["member_name"]),
@@ -47,34 +63,34 @@ def statement_csv(statement: dict) -> str:
         ("period_first_day", f"{statement['first_day']:%Y-%m-%d}"),
         ("period_last_day", f"{statement['last_day']:%Y-%m-%d}"),
         ("currency", statement["currency"]),
-    ):
-        writer.writerow([key, safe_cell(value)])
-    writer.writerow([])
-    writer.writerow(["lease", "studio", "dataset", "version", "gross", "pension", "net"])
-    for row in statement["rows"]:
-        writer.writerow(
-            [
-                row["lease"],
-                safe_cell(row["studio"]),
-                safe_cell(row["dataset"]),
-                row["version"] if row["version"] is not None else "",
-                amount(row["gross_cents"]),
-                amount(row["pension_cents"]),
-                amount(row["net_cents"]),
-            ]
-        )
-    writer.writerow(
+        ("admin_fee_rate", _rate(statement.get("admin_fee_bps"))),
+        ("pension_rate", _rate(statement.get("pension_bps"))),
+    ]
+    lines = [
         [
-            "total",
-            "",
-            "",
-            "",
-            amount(statement["gross_cents"]),
-            amount(statement["pension_cents"]),
-            amount(statement["net_cents"]),
+            row["lease"],
+            row["studio"],
+            row["dataset"],
+            row["version"] if row["version"] is not None else "",
+            line["use"] or "all",
+            _plain(line["revenue_cents"]),
+            _plain(line["admin_fee_cents"]),
+            amount(line["gross_cents"]),
+            amount(line["pension_cents"]),
+            amount(line["net_cents"]),
         ]
-    )
-    return out.getvalue()
+        for row in statement["rows"]
+        for line in row["lines"]
+    ]
+    total = ["total", "", "", "", ""] + [
+        amount(statement[key])
+        for key in ("revenue_cents", "admin_fee_cents", "gross_cents", "pension_cents", "net_cents")
+    ]
+    return csv_text([], [*head, [], CSV_COLUMNS, *lines, total])
+
+
+def _money_or_dash(cents) -> str:
+    return "—" if cents is None else money(cents)
 
 
 class _StatementPDF(FPDF):
@@ -90,7 +106,7 @@ class _StatementPDF(FPDF):
     def text_of(self, value) -> str:
         text = "" if value is None else str(value)
         if self.base_font == "Helvetica":
-            text = text.replace("–", "-").encode("latin-1", "replace").decode("latin-1")
+            text = text.replace("–", "-").replace("—", "-").encode("latin-1", "replace").decode("latin-1")
         return text
 
     def footer(self):
@@ -129,48 +145,58 @@ def statement_pdf(statement: dict) -> bytes:
         pdf.set_font(pdf.base_font, "", 10)
         pdf.cell(0, 6, text(value), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(5)
-    headings = ("Lease", "Studio", "Dataset", "Gross", "Pension", "Net")
     pdf.set_font(pdf.base_font, "", 9.5)
     with pdf.table(
-        col_widths=(20, 42, 40, 24, 24, 24),
-        text_align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
+        col_widths=(74, 25, 25, 24, 26),
+        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
         headings_style=FontFace(emphasis="BOLD", fill_color=(234, 238, 244)),
         line_height=6.5,
         borders_layout="HORIZONTAL_LINES",
     ) as table:
-        table.row([text(h) for h in headings])
+        table.row([text(h) for h in ("Lease and use", "Revenue", "Admin fee", "Pension", "Net")])
         for row in statement["rows"]:
             dataset = row["dataset"] + (f" v{row['version']}" if row["version"] is not None else "")
-            table.row(
-                [
-                    ref(row["lease"], "Lease"),
-                    text(row["studio"]),
-                    text(dataset),
-                    money(row["gross_cents"]),
-                    money(row["pension_cents"]),
-                    money(row["net_cents"]),
-                ]
-            )
+            lease = table.row(style=FontFace(emphasis="BOLD"))
+            for value in (
+                text(f"{ref(row['lease'], 'Lease')} · {row['studio']} · {dataset}"),
+                *(money(row[k]) for k in ("revenue_cents", "admin_fee_cents", "pension_cents", "net_cents")),
+            ):
+                lease.cell(value)
+            for line in row["lines"]:
+                table.row(
+                    [
+                        text(f"    {line['label']}"),
+                        text(_money_or_dash(line["revenue_cents"])),
+                        text(_money_or_dash(line["admin_fee_cents"])),
+                        money(line["pension_cents"]),
+                        money(line["net_cents"]),
+                    ]
+                )
         if not statement["rows"]:
-            table.row(["", text("No earnings in this period."), "", "0.00", "0.00", "0.00"])
+            table.row([text("No earnings in this period."), "0.00", "0.00", "0.00", "0.00"])
         total = table.row(style=FontFace(emphasis="BOLD"))
         for value in (
-            "",
             "Total",
-            "",
-            *(money(statement[k]) for k in ("gross_cents", "pension_cents", "net_cents")),
+            *(
+                money(statement[k])
+                for k in ("revenue_cents", "admin_fee_cents", "pension_cents", "net_cents")
+            ),
         ):
             total.cell(value)
     pdf.ln(5)
     pdf.set_font(pdf.base_font, "", 9)
     pdf.set_text_color(74, 85, 104)
+    fee = _rate(statement.get("admin_fee_bps")) or "its rate"
+    pension = _rate(statement.get("pension_bps")) or "its rate"
     pdf.multi_cell(
         0,
         5,
         text(
-            "Gross is your share of each lease's revenue after the trust's administration fee. "
-            "Pension is credited to the pension & health plan on your behalf; net is added to "
-            "the balance the trust pays out to you."
+            "Revenue is the part of each lease's revenue that came from your data, by use: the flat fee, "
+            "downloads, training runs and generated seconds. The trust keeps its administration fee "
+            f"({fee} of lease revenue); the rest is your gross. Pension ({pension} of gross) is credited "
+            "to the pension & health plan on your behalf; net is added to the balance the trust pays out "
+            "to you."
         ),
     )
     return bytes(pdf.output())

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
 from licensing import services as licensing
+from licensing import tokens as lease_tokens
 from tests import factories
 from tests.factories import grant_all, make_asset
 from tests.services import CeleryWorker, S3Server
@@ -129,11 +130,11 @@ def bearer_client(secret: str | None = None) -> APIClient:
 @pytest.fixture
 def as_user():
     """`as_user(user)` -> an APIClient carrying a fresh `ut_` token for that user."""
-    from trust.services import user_token_issue
+    from trust.tokens import user_token_mint
 
     def make(user) -> APIClient:
         user = getattr(user, "user", user)  # a Member stands for its login
-        _, secret = user_token_issue(user=user)
+        _, secret = user_token_mint(user=user)
         return bearer_client(secret)
 
     return make
@@ -194,6 +195,6 @@ def world(cast) -> World:
     lease_b = licensing.lease_approve(
         actor=cast.admin, lease=licensing.lease_request(actor=cast.dave, terms=terms, purpose="B's model")
     )
-    token_a, secret_a = licensing.token_mint(actor=cast.carol, lease=lease_a, name="a-farm")
-    _, secret_b = licensing.token_mint(actor=cast.dave, lease=lease_b, name="b-farm")
+    token_a, secret_a = lease_tokens.lease_token_mint(actor=cast.carol, lease=lease_a, name="a-farm")
+    _, secret_b = lease_tokens.lease_token_mint(actor=cast.dave, lease=lease_b, name="b-farm")
     return World(cast, alice_asset, bob_asset, dataset, terms, lease_a, lease_b, token_a, secret_a, secret_b)

@@ -101,7 +101,7 @@ class DatasetVersionItemAdmin(ReadOnlyAdmin):
 
 @admin.register(UserToken)
 class UserTokenAdmin(admin.ModelAdmin):
-    list_display = ["user", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_display = ["user", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
     readonly_fields = ["token_hash", "user", "created_at", "last_used_at"]
 
 

@@ -4,7 +4,9 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -85,3 +87,36 @@ def verify_chain(*, batch_size: int = 2000) -> Iterator[tuple[int, ChainBreak | 
     head = AuditHead.objects.filter(pk=1).first()
     if head and (head.seq != expected_seq - 1 or head.hash != prev_hash):
         yield checked, ChainBreak(head.seq, "the chain ends before the recorded head: events removed")
+
+
+# A verification walks the whole chain; pages reuse one for a few minutes while the head is
+# unchanged, and anyone can ask for a fresh one. The management command always walks it all.
+CHAIN_STATUS_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    checked: int
+    first_break: ChainBreak | None
+    verified_at: datetime
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break is None
+
+
+def chain_status(*, fresh: bool = False) -> ChainStatus:
+    """The chain's verification result: how many events were checked and the first broken
+    link, if any. Cached for CHAIN_STATUS_SECONDS per chain head unless `fresh`."""
+    head = AuditHead.objects.filter(pk=1).values_list("seq", "hash").first() or (0, GENESIS_HASH)
+    key = f"audit:chain-status:{head[0]}:{head[1]}"
+    if not fresh:
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    checked, first_break = 0, None
+    for result in verify_chain():  # stops after the first break
+        checked, first_break = result
+    status = ChainStatus(checked=checked, first_break=first_break, verified_at=timezone.now())
+    cache.set(key, status, CHAIN_STATUS_SECONDS)
+    return status

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from .consent import Use
+from .tokens import TokenQuerySet, TokenState, token_state
 
 
 class Member(models.Model):
@@ -24,6 +25,12 @@ class Member(models.Model):
 
     def __str__(self):
         return f"{self.display_name} ({self.member_number})"
+
+
+class AssetQuerySet(models.QuerySet):
+    def available(self):
+        """Assets whose stored object was verified: the only ones consent can make licensable."""
+        return self.filter(status=Asset.Status.AVAILABLE)
 
 
 class Asset(models.Model):
@@ -58,6 +65,8 @@ class Asset(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     verified_at = models.DateTimeField(null=True, blank=True)
     members = models.ManyToManyField(Member, through="AssetContributor", related_name="assets")
+
+    objects = AssetQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -195,8 +204,14 @@ class UserToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
+    objects = TokenQuerySet.as_manager()
+
     def __str__(self):
         return f"ut_… of {self.user}"
+
+    @property
+    def state(self) -> TokenState:
+        return token_state(self)
 
 
 class AuditEvent(models.Model):

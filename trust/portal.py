@@ -55,7 +55,7 @@ member_required = role_required("member")
 studio_required = role_required("studio")
 
 
-def perform(request, action: Callable, *, success: str | Callable):
+def run_service_with_messages(request, action: Callable, *, success: str | Callable):
     """Run a service for a form post. Its result, or None after a domain error, which is shown
     to the user as a message; a NotFound is the page's 404. `success` is the message, or a
     function of the result that makes it."""

@@ -3,12 +3,22 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .consent import FIRST_OPT_IN, LICENSABLE_USES, active_grants
 from .errors import NotFound
-from .models import Asset, AssetContributor, Consent, Dataset, DatasetVersion, Member
+from .models import (
+    Asset,
+    AssetContributor,
+    AuditEvent,
+    Consent,
+    Dataset,
+    DatasetVersion,
+    DatasetVersionItem,
+    Member,
+)
 
 
 def is_trust_admin(user) -> bool:
@@ -33,9 +43,7 @@ def licensable_assets(
     `capture` grant and an active grant for each of `uses` (on the asset or on all their
     assets). Manifest, gateway and distribution all ask this one question; a withdrawal's
     preview asks it "what if" one grant were withdrawn or still in force (see `active_grants`)."""
-    qs = assets.filter(status=Asset.Status.AVAILABLE).filter(
-        Exists(AssetContributor.objects.filter(asset=OuterRef("pk")))
-    )
+    qs = assets.available().filter(Exists(AssetContributor.objects.filter(asset=OuterRef("pk"))))
     for use in sorted({FIRST_OPT_IN, *uses}):
         grants = active_grants(use=use, at=at, as_if_withdrawn=as_if_withdrawn, as_if_in_force=as_if_in_force)
         covering_grant = grants.filter(
@@ -124,9 +132,61 @@ def assets_addable_to(
     """Available assets not yet in the dataset's working set: optionally of one kind, and
     optionally licensable at `at` (default now) for one use."""
 
-    qs = Asset.objects.filter(status=Asset.Status.AVAILABLE).exclude(dataset_items__dataset=dataset)
+    qs = Asset.objects.available().exclude(dataset_items__dataset=dataset)
     if kind:
         qs = qs.filter(kind=kind)
     if use:
         qs = licensable_assets(assets=qs, uses=[use], at=at or timezone.now())
     return qs.prefetch_related("contributors__member").order_by("title", "pk")
+
+
+def dataset_freeze_preview(dataset: Dataset) -> dict:
+    """What freezing the draft now would make, for the confirmation page: the next version
+    number, how many assets it would hold, how many are new or dropped since the latest
+    version, and whether anything changed at all (`dataset_freeze` refuses when not)."""
+    latest = latest_version(dataset)
+    draft = dataset.items.all()
+    frozen = latest.items.all() if latest else DatasetVersionItem.objects.none()
+    added = draft.exclude(asset_id__in=frozen.values("asset_id")).count()
+    dropped = frozen.exclude(asset_id__in=draft.values("asset_id")).count() if latest else 0
+    return {
+        "number": (latest.number if latest else 0) + 1,
+        "latest": latest,
+        "asset_count": draft.count(),
+        "added": added,
+        "dropped": dropped,
+        "unchanged": latest is not None and added == 0 and dropped == 0,
+    }
+
+
+def members_overview() -> QuerySet:
+    """Every member as plain rows for the administrator's list: number, name, login, email,
+    whether they are listed publicly, whether the trust can pay them (bank details), when
+    they were enrolled, and how many assets they contribute to (one subquery, not a row each)."""
+    assets = (
+        AssetContributor.objects.filter(member=OuterRef("pk"))
+        .values("member")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Member.objects.annotate(
+        asset_count=Coalesce(Subquery(assets), 0),
+        has_bank_details=~Q(payout_iban=""),
+    ).values(
+        "pk",
+        "member_number",
+        "display_name",
+        "user__username",
+        "user__email",
+        "listed_publicly",
+        "has_bank_details",
+        "created_at",
+        "asset_count",
+    )
+
+
+def audit_events() -> QuerySet[AuditEvent]:
+    """The audit log, newest first, as plain rows (the page filters and pages through it)."""
+    return AuditEvent.objects.order_by("-seq").values(
+        "seq", "created_at", "actor_label", "action", "subject_type", "subject_id", "data"
+    )

@@ -5,7 +5,6 @@ import hashlib
 import math
 import re
 import uuid
-from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -17,9 +16,9 @@ from django.utils import timezone
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
-from . import audit, bearer
+from . import audit
 from .consent import active_grants, consent_text_sha256, is_use
-from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import (
     Asset,
     AssetContributor,
@@ -29,7 +28,6 @@ from .models import (
     DatasetVersion,
     DatasetVersionItem,
     Member,
-    UserToken,
 )
 from .selectors import is_trust_admin, member_of
 from .signals import consent_withdrawn
@@ -38,8 +36,6 @@ from .storage import MultipartError, UploadedPart, get_object_store, measure
 User = get_user_model()
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 MAX_PARTS = 10_000  # the S3 API's limit per multipart upload
-# A token's last use is written at most this often: authentication should not write on every hit.
-LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
 def require_trust_admin(actor) -> None:
@@ -90,17 +86,32 @@ def member_enrol(
 
 @transaction.atomic
 def member_set_bank_account(
-    *, actor, member: Member, iban: str, bic: str = "", account_name: str = ""
+    *,
+    actor,
+    member: Member,
+    iban: str,
+    bic: str = "",
+    account_name: str = "",
+    current_password: str | None = None,
 ) -> Member:
-    """Where the member's royalties go. The member or an administrator; the IBAN is checked
-    (country format and check digits) and a BIC is looked up from it where one is known."""
-    if member.user_id != getattr(actor, "pk", None) and not is_trust_admin(actor):
+    """Where the member's royalties go. The member, who must give their current password again
+    (a stolen session or API token alone cannot redirect their money), or an administrator. The
+    IBAN is checked (country format and check digits) and a BIC is looked up from it where one
+    is known. Nothing changes when any check fails; the audit event never holds the full IBAN."""
+    is_self = member.user_id == getattr(actor, "pk", None)
+    if not is_self and not is_trust_admin(actor):
         raise Forbidden("only the member or an administrator can set bank details", code="not_your_account")
+    if is_self and not (current_password and actor.check_password(current_password)):
+        raise Forbidden(
+            "your current password is needed to change your bank details, and the one given is not it",
+            code="wrong_password",
+        )
     try:
         parsed = IBAN(iban)
         bank_bic = BIC(bic) if bic else parsed.bic
     except SchwiftyException as error:
         raise Invalid(f"not a valid bank account: {error}", code="bad_bank_account") from error
+    previous_ends = member.payout_iban[-4:] if member.payout_iban else None
     member.payout_iban = parsed.compact
     member.payout_bic = str(bank_bic.compact) if bank_bic else ""
     member.payout_account_name = (account_name or member.display_name)[:140]
@@ -110,42 +121,13 @@ def member_set_bank_account(
         actor=actor,
         action="member.bank_account_set",
         subject=member,
-        data={"iban_ends": parsed.compact[-4:], "country": parsed.country_code},
+        data={
+            "iban_ends": parsed.compact[-4:],
+            "country": parsed.country_code,
+            "previous_ends": previous_ends,
+        },
     )
     return member
-
-
-@transaction.atomic
-def user_token_issue(*, user) -> tuple[UserToken, str]:
-    """A fresh `ut_` token; the secret is returned once and only its hash kept."""
-    secret = bearer.mint_secret("ut_")
-    token = UserToken.objects.create(
-        user=user,
-        token_hash=bearer.hash_secret(secret),
-        expires_at=timezone.now() + timedelta(hours=settings.USER_TOKEN_LIFETIME_HOURS),
-    )
-    return token, secret
-
-
-def user_token_revoke(*, token: UserToken) -> None:
-    """Refused from the next request on, on every worker."""
-    UserToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-
-
-def user_token_authenticate(secret: str) -> UserToken:
-    """The live token for `secret`; refused (401) when unknown, revoked or expired. Read from
-    the database on every call, so a revocation holds on every worker at once."""
-    token = UserToken.objects.select_related("user").filter(token_hash=bearer.hash_secret(secret)).first()
-    now = timezone.now()
-    if token is None or not token.user.is_active:
-        raise Unauthorized("unknown token", code="token_invalid")
-    if token.revoked_at is not None:
-        raise Unauthorized("this token was revoked", code="token_revoked")
-    if token.expires_at <= now:
-        raise Unauthorized("this token has expired", code="token_expired")
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        UserToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token
 
 
 def _parse_shares(contributors: list[dict]) -> list[tuple[Member, Decimal]]:
@@ -443,16 +425,27 @@ def manifest_sha256(pairs) -> str:
 
 @transaction.atomic
 def dataset_freeze(*, actor, dataset: Dataset) -> DatasetVersion:
-    """Snapshot the working set as the next immutable numbered version."""
+    """Snapshot the working set as the next immutable numbered version. Refused when the draft
+    is empty, or holds exactly what the latest version holds (same assets, same bytes)."""
     require_trust_admin(actor)
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     items = list(dataset.items.select_related("asset"))
     if not items:
         raise Conflict("an empty dataset cannot be frozen", code="dataset_empty")
-    last = dataset.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    latest = dataset.versions.order_by("-number").values("number", "manifest_sha256").first()
     pairs = [(item.asset_id, item.asset.sha256) for item in items]
+    manifest = manifest_sha256(pairs)
+    if latest is not None and latest["manifest_sha256"] == manifest:
+        raise Conflict(
+            f"nothing changed since version {latest['number']}: it already holds exactly these "
+            f"{len(items)} assets; add assets to the draft before freezing a new version",
+            code="dataset_unchanged",
+        )
     version = DatasetVersion.objects.create(
-        dataset=dataset, number=last + 1, manifest_sha256=manifest_sha256(pairs), created_by=actor
+        dataset=dataset,
+        number=(latest["number"] if latest else 0) + 1,
+        manifest_sha256=manifest,
+        created_by=actor,
     )
     DatasetVersionItem.objects.bulk_create(
         [

@@ -2,7 +2,7 @@
 
 `S3ObjectStore` speaks the S3 API through boto3 (AWS, MinIO, Ceph RGW, R2, moto in tests).
 `LocalObjectStore` keeps objects under a directory and signs its own expiring URLs with
-HMAC, served by `trust.views.local_object`. Bytes never pass through the API: uploads go to a
+HMAC, served by `trust.storage_views.local_object`. Bytes never pass through the API: uploads go to a
 presigned PUT, downloads to a presigned GET.
 """
 
@@ -346,9 +346,6 @@ class LocalObjectStore:
 
     def abort_multipart(self, key, *, upload_id):
         shutil.rmtree(self._parts_dir(upload_id), ignore_errors=True)
-
-    def wipe(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @functools.cache

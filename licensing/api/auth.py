@@ -2,10 +2,11 @@ from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 
-from licensing import services
+from licensing import tokens
 from trust.api.auth import bearer_secret
 from trust.api.errors import as_api_exception
 from trust.errors import DomainError
+from trust.tokens import TokenKind
 
 
 class LeaseTokenAuthentication(BaseAuthentication):
@@ -13,11 +14,11 @@ class LeaseTokenAuthentication(BaseAuthentication):
     Checked against the database on every request, so a revocation holds on every worker."""
 
     def authenticate(self, request):
-        secret = bearer_secret(request)
-        if secret is None or not secret.startswith("lt_"):
+        bearer = bearer_secret(request)
+        if bearer is None or bearer[0] != TokenKind.LEASE:
             return None
         try:
-            token = services.authenticate_lease_token(secret)
+            token = tokens.lease_token_authenticate(bearer[1])
         except DomainError as error:
             raise as_api_exception(error) from error
         return AnonymousUser(), token

@@ -4,6 +4,7 @@ from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, Us
 from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS
 from trust.api.validation import COUNT_MAX, QUANTITY_MAX, cents, row_id
 from trust.consent import LICENSABLE_USES
+from trust.tokens import TokenState
 
 
 def price() -> serializers.IntegerField:
@@ -80,7 +81,7 @@ class TermsOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-class CatalogEntrySerializer(TermsOutputSerializer):
+class CatalogueEntrySerializer(TermsOutputSerializer):
     dataset = DatasetSummarySerializer(source="dataset_summary")
 
 
@@ -140,9 +141,13 @@ class TokenCreatedSerializer(serializers.Serializer):
 
 
 class TokenOutputSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(
+        choices=TokenState.choices, read_only=True, help_text="whether the token opens its lease now"
+    )
+
     class Meta:
         model = LeaseToken
-        fields = ["id", "name", "created_at", "expires_at", "revoked_at", "last_used_at"]
+        fields = ["id", "name", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
 
 
 class ManifestAssetSerializer(serializers.Serializer):

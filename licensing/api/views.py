@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from licensing import selectors, services
+from licensing import selectors, services, tokens
 from licensing.models import LeaseTerms, LeaseToken, Studio, Takedown
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsTrustAdmin
@@ -84,15 +84,17 @@ def _with_dataset_summaries(terms_page: list) -> list:
     return terms_page
 
 
-class CatalogView(PagedAPIView):
+class CatalogueView(PagedAPIView):
     permission_classes = [IsStudioStaffOrAdmin]
 
     @extend_schema(
-        responses=s.CatalogEntrySerializer(many=True),
+        responses=s.CatalogueEntrySerializer(many=True),
         summary="Active lease terms with a summary of each dataset (studio staff)",
     )
     def get(self, request):
-        return self.paged(selectors.catalog(), s.CatalogEntrySerializer, prepare=_with_dataset_summaries)
+        return self.paged(
+            selectors.catalogue_terms(), s.CatalogueEntrySerializer, prepare=_with_dataset_summaries
+        )
 
 
 class LeaseListView(PagedAPIView):
@@ -186,7 +188,7 @@ class LeaseTokensView(PagedAPIView):
         lease = selectors.lease_for(user=request.user, lease_id=lease_id)
         data = validated(s.TokenInputSerializer, request)
         lifetime = timedelta(days=data["lifetime_days"]) if data.get("lifetime_days") else None
-        token, secret = services.token_mint(
+        token, secret = tokens.lease_token_mint(
             actor=request.user, lease=lease, name=data["name"], lifetime=lifetime
         )
         return Response(
@@ -199,10 +201,10 @@ class LeaseTokenDetailView(APIView):
     @extend_schema(request=None, responses={204: None}, summary="Revoke a token at once (studio staff)")
     def delete(self, request, lease_id, token_id):
         lease = selectors.lease_for(user=request.user, lease_id=lease_id)
-        token = lease.tokens.filter(pk=token_id).first()
+        token = selectors.tokens_of(lease).filter(pk=token_id).first()
         if token is None:
             raise NotFound("no such token", code="token_not_found")
-        services.token_revoke(actor=request.user, lease=lease, token=token)
+        tokens.lease_token_revoke(actor=request.user, lease=lease, token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -214,7 +216,7 @@ class ManifestView(APIView):
         summary="The assets this lease may use now, with gateway download links (lease token)",
     )
     def get(self, request, lease_id):
-        lease = services.lease_of_token(token=request.auth, lease_id=lease_id)
+        lease = tokens.lease_of_token(token=request.auth, lease_id=lease_id)
         base = request.build_absolute_uri(reverse("api-lease-manifest", kwargs={"lease_id": lease.pk}))
         base = base.removesuffix("manifest/") + "assets/"
         assets = [
@@ -279,7 +281,7 @@ class LeaseTakedownsView(PagedAPIView):
     )
     def get(self, request, lease_id):
         if isinstance(request.auth, LeaseToken):
-            lease = services.lease_of_token(token=request.auth, lease_id=lease_id)
+            lease = tokens.lease_of_token(token=request.auth, lease_id=lease_id)
         else:
             lease = selectors.lease_for(user=request.user, lease_id=lease_id)
         return self.paged(selectors.takedowns_for(lease), s.TakedownOutputSerializer)

@@ -95,3 +95,24 @@ class TermsForm(PortalForm):
             "price_per_generated_second_cents": data["price_per_generated_second"],
             "download_cap": data["download_cap"],
         }
+
+
+class StaffForm(forms.Form):
+    """A studio staff login: the first one when enrolling a studio, or one more later."""
+
+    staff_username = forms.CharField(label="Staff username", max_length=150)
+    staff_email = forms.EmailField(label="Staff email")
+    staff_password = forms.CharField(
+        label="First password",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Give it to them privately; they can change it after signing in.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class StudioEnrolForm(StaffForm):
+    name = forms.CharField(label="Studio name", max_length=200)
+    field_order = ["name", "staff_username", "staff_email", "staff_password"]

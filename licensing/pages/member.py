@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 from trust.consent import consent_text, use_label
 from trust.errors import NotFound
 from trust.models import Consent
-from trust.portal import member_required, perform
+from trust.portal import member_required, run_service_with_messages
 from trust.selectors import asset_for, consent_history, consents_of, member_of
 from trust.services import consent_grant, consent_withdraw
 from trust.templatetags.portal import day
@@ -53,7 +53,7 @@ def consent(request):
             asset = asset_for(user=request.user, asset_id=asset_id) if asset_id else None
         except NotFound as error:
             raise Http404(error.detail) from error
-        perform(
+        run_service_with_messages(
             request,
             lambda: consent_grant(actor=request.user, member=member, use=use, asset=asset),
             success=f"Granted: {use_label(use)} for {_scope(asset)}.",
@@ -93,7 +93,7 @@ def consent_withdraw_confirm(request, consent_id):
     if grant is None:
         raise Http404("no such grant")
     if request.method == "POST":
-        withdrawal = perform(
+        withdrawal = run_service_with_messages(
             request,
             lambda: consent_withdraw(actor=request.user, consent=grant),
             success=f"Withdrawn: {use_label(grant.use)} for {_scope(grant.asset)}.",

@@ -13,18 +13,22 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from trust.errors import NotFound
-from trust.portal import admin_required, perform
+from trust.lists import csv_response, portal_list, wants_csv
+from trust.portal import admin_required, run_service_with_messages
 from trust.templatetags.portal import ref
 
 from .. import selectors, services
-from ..models import Lease, LeaseTerms, UsageEvent
-from .forms_operations import ReasonForm, TermsForm
+from ..models import Lease, LeaseTerms, Studio, Takedown, UsageEvent
+from .forms_operations import ReasonForm, StaffForm, StudioEnrolForm, TermsForm
+from .lists_operations import StudioFilter
 
 # The closed-leases table shows the most recent ones; the rest stay in the Django admin and API.
 CLOSED_SHOWN = 50
+# A studio's page shows its latest leases; the leases page has them all.
+STUDIO_LEASES_SHOWN = 20
 
 
 def _lease(request, lease_id) -> Lease:
@@ -62,21 +66,12 @@ def leases(request):
         {
             "waiting": waiting,
             "active": active,
-            "open_takedowns": selectors.takedowns_open().count(),
+            "open_takedowns": Takedown.objects.open().count(),
             "closed": list(closed[:CLOSED_SHOWN]),
             "closed_count": closed.count(),
             "now": now,
         },
     )
-
-
-def _token_status(token, lease: Lease, now) -> str:
-    """How a token reads to an administrator; a token of an ended lease opens nothing."""
-    if token.revoked_at:
-        return "revoked"
-    if lease.status != Lease.Status.ACTIVE:
-        return "lease ended"
-    return "expired" if token.expires_at <= now else "active"
 
 
 @admin_required
@@ -93,16 +88,13 @@ def lease_detail(request, lease_id):
         }
         for kind in UsageEvent.Kind
     ]
-    tokens = [
-        {"token": token, "status": _token_status(token, lease, now)} for token in selectors.tokens_of(lease)
-    ]
     context = {
         "lease": lease,
         "terms": lease.terms,
         # Uses and prices are copied onto the lease at approval; before that, the terms' own.
         "priced": lease if lease.version_id else lease.terms,
         "usage": usage,
-        "tokens": tokens,
+        "tokens": list(selectors.tokens_of(lease)),
         "takedowns": list(selectors.takedowns_for(lease)),
         "now": now,
     }
@@ -116,16 +108,37 @@ def lease_detail(request, lease_id):
     return render(request, "licensing/operations/lease.html", context)
 
 
+def _next(request) -> str:
+    """The page a confirmation was opened from, carried through to its form."""
+    target = request.GET.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
+
+
 @admin_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def lease_approve(request, lease_id):
+    """GET: what approving would pin (the version, how many of its assets, until when); POST:
+    approve."""
     lease = _lease(request, lease_id)
-    perform(
-        request,
-        lambda: services.lease_approve(actor=request.user, lease=lease),
-        success=f"{ref(lease)} for {lease.studio} approved: it is active now.",
-    )
-    return _back(request, reverse("operations-leases"))
+    if request.method == "POST":
+        run_service_with_messages(
+            request,
+            lambda: services.lease_approve(actor=request.user, lease=lease),
+            success=f"{ref(lease)} for {lease.studio} approved: it is active now.",
+        )
+        return _back(request, reverse("operations-leases"))
+    now = timezone.now()
+    context = {
+        "lease": lease,
+        "coverage": selectors.approval_coverage(lease.terms, at=now),
+        "ends_at": now + timedelta(days=lease.terms.duration_days),
+        "next": _next(request),
+    }
+    return render(request, "licensing/operations/lease_approve.html", context)
 
 
 def _decide_with_reason(request, lease_id, service, *, verb: str, outcome: str):
@@ -135,7 +148,7 @@ def _decide_with_reason(request, lease_id, service, *, verb: str, outcome: str):
     if not form.is_valid():
         messages.error(request, f"Give the studio a reason before you {verb} {ref(lease)}.")
     else:
-        perform(
+        run_service_with_messages(
             request,
             lambda: service(actor=request.user, lease=lease, reason=form.cleaned_data["reason"]),
             success=f"{ref(lease)} for {lease.studio} {outcome}",
@@ -156,22 +169,34 @@ def lease_reject(request, lease_id):
 
 
 @admin_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def lease_revoke(request, lease_id):
-    return _decide_with_reason(
-        request,
-        lease_id,
-        services.lease_revoke,
-        verb="revoke",
-        outcome="revoked: its tokens stopped working at once.",
-    )
+    """GET: what revoking would stop (the tokens that work now, the lease's remaining time) and
+    the reason form; POST: revoke."""
+    if request.method == "POST":
+        return _decide_with_reason(
+            request,
+            lease_id,
+            services.lease_revoke,
+            verb="revoke",
+            outcome="revoked: its tokens stopped working at once.",
+        )
+    lease = _lease(request, lease_id)
+    context = {
+        "lease": lease,
+        "now": timezone.now(),
+        "working_tokens": lease.tokens.live().count(),
+        "open_takedowns": Takedown.objects.open().filter(lease=lease).count(),
+        "next": _next(request),
+    }
+    return render(request, "licensing/operations/lease_revoke.html", context)
 
 
 @admin_required
 def terms(request):
     form = TermsForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        created = perform(
+        created = run_service_with_messages(
             request,
             lambda: services.terms_create(actor=request.user, **form.service_arguments()),
             success=f"Terms “{form.cleaned_data['title']}” created and offered in the catalogue.",
@@ -187,7 +212,7 @@ def terms(request):
 
 def _set_active(request, terms_id, *, active: bool):
     row = get_object_or_404(LeaseTerms, pk=terms_id)
-    perform(
+    run_service_with_messages(
         request,
         lambda: services.terms_set_active(actor=request.user, terms=row, active=active),
         success=f"Terms “{row.title}” "
@@ -208,7 +233,83 @@ def terms_deactivate(request, terms_id):
     return _set_active(request, terms_id, active=False)
 
 
+@admin_required
+def studios(request):
+    """Studios, searchable by name or a staff login, each with its staff and lease counts
+    (the search can match several staff of one studio: distinct rows)."""
+    listing = portal_list(request, selectors.studios_overview().order_by("name").distinct(), StudioFilter)
+    if wants_csv(request):
+        rows = (
+            [
+                row["name"],
+                row["created_at"].date().isoformat(),
+                row["staff_count"],
+                row["active_leases"],
+                row["waiting_leases"],
+            ]
+            for row in listing.page.paginator.object_list.iterator(chunk_size=2000)
+        )
+        return csv_response(
+            "guildtrust-studios.csv", ["name", "enrolled", "staff", "active_leases", "waiting_requests"], rows
+        )
+    return render(request, "licensing/operations/studios.html", {"listing": listing})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def studio_enrol(request):
+    form = StudioEnrolForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        staff = run_service_with_messages(
+            request,
+            lambda: services.studio_enrol(actor=request.user, **form.cleaned_data),
+            success=lambda staff: (
+                f"{staff.studio.name} enrolled: {staff.user.get_username()} can sign in to the studio portal."
+            ),
+        )
+        if staff is not None:
+            return redirect("operations-studio", studio_id=staff.studio_id)
+    return render(request, "licensing/operations/studio_enrol.html", {"form": form})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def studio_detail(request, studio_id):
+    """A studio's staff and leases, and the form to add a staff login."""
+    studio = get_object_or_404(Studio, pk=studio_id)
+    form = StaffForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        staff = run_service_with_messages(
+            request,
+            lambda: services.studio_add_staff(
+                actor=request.user,
+                studio=studio,
+                username=data["staff_username"],
+                password=data["staff_password"],
+                email=data["staff_email"],
+            ),
+            success=lambda staff: f"{staff.user.get_username()} can now sign in for {studio.name}.",
+        )
+        if staff is not None:
+            return redirect("operations-studio", studio_id=studio.pk)
+    context = {
+        "studio": studio,
+        "staff": list(selectors.studio_staff(studio)),
+        "leases": list(
+            Lease.objects.filter(studio=studio)
+            .select_related("terms__dataset")
+            .order_by("-requested_at")[:STUDIO_LEASES_SHOWN]
+        ),
+        "form": form,
+    }
+    return render(request, "licensing/operations/studio.html", context)
+
+
 urlpatterns = [
+    path("studios/", studios, name="operations-studios"),
+    path("studios/enrol/", studio_enrol, name="operations-studio-enrol"),
+    path("studios/<id:studio_id>/", studio_detail, name="operations-studio"),
     path("leases/", leases, name="operations-leases"),
     path("leases/<id:lease_id>/", lease_detail, name="operations-lease"),
     path("leases/<id:lease_id>/approve/", lease_approve, name="operations-lease-approve"),

@@ -19,9 +19,7 @@ class RegisterFilter(django_filters.FilterSet):
     )
     status = django_filters.ChoiceFilter(
         label="Status",
-        choices=[
-            (s.value, s.label) for s in (Lease.Status.ACTIVE, Lease.Status.EXPIRED, Lease.Status.REVOKED)
-        ],
+        choices=[(s.value, s.label) for s in Lease.APPROVED_STATUSES],
         empty_label="Any status",
     )
     sort = django_filters.OrderingFilter(

@@ -14,9 +14,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from trust.errors import NotFound
 from trust.lists import csv_response, portal_list, wants_csv
-from trust.portal import perform, studio_required
+from trust.portal import run_service_with_messages, studio_required
+from trust.templatetags.portal import ref
 
-from .. import selectors, services
+from .. import selectors, services, tokens
 from ..models import LeaseTerms, Takedown, UsageEvent
 from .forms_studio import AttestationForm, LeaseRequestForm, TokenMintForm
 from .lists_studio import CatalogueFilter, StudioLeaseFilter
@@ -43,7 +44,7 @@ def _catalogue_entry(offer: dict) -> dict:
 
 @studio_required
 def catalogue(request):
-    listing = portal_list(request, selectors.catalog(), CatalogueFilter, per_page=CATALOGUE_PAGE)
+    listing = portal_list(request, selectors.catalogue_terms(), CatalogueFilter, per_page=CATALOGUE_PAGE)
     entries = [_catalogue_entry(selectors.catalogue_offer(terms)) for terms in listing.rows]
     return render(
         request,
@@ -51,7 +52,7 @@ def catalogue(request):
         {
             "listing": listing,
             "entries": entries,
-            "offered": selectors.catalog().count(),
+            "offered": selectors.catalogue_terms().count(),
             "filtered": listing.filtered,
             "studio": selectors.studio_of(request.user),
         },
@@ -65,7 +66,7 @@ def request_lease(request, terms_id):
         raise Http404("these terms are not offered")
     form = LeaseRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        lease = perform(
+        lease = run_service_with_messages(
             request,
             lambda: services.lease_request(
                 actor=request.user, terms=terms, purpose=form.cleaned_data["purpose"]
@@ -164,7 +165,7 @@ def _lease_page(request, lease, *, mint_form=None, attest_forms=None, status=200
     """The lease page, with bound forms when a post came back with errors."""
     attest_forms = attest_forms or {}
     takedowns = list(selectors.takedowns_for(lease))
-    open_takedowns = [t for t in takedowns if t.status != Takedown.Status.DELETION_ATTESTED]
+    open_takedowns = [t for t in takedowns if t.status in Takedown.OPEN_STATUSES]
     for takedown in open_takedowns:
         if takedown.status == Takedown.Status.ACKNOWLEDGED:
             takedown.attest_form = attest_forms.get(takedown.pk) or AttestationForm(
@@ -215,16 +216,16 @@ def lease_cancel(request, lease_id):
     """Asks before cancelling: the GET shows what cancelling means, the POST does it."""
     lease = _lease(request, lease_id)
     if request.method == "POST":
-        perform(
+        run_service_with_messages(
             request,
             lambda: services.lease_cancel(actor=request.user, lease=lease),
-            success=f"Lease #{lease.pk} request cancelled. The trust will not decide it.",
+            success=f"{ref(lease)} request cancelled. The trust will not decide it.",
         )
         return redirect("studio-lease", lease_id=lease.pk)
     if lease.status != lease.Status.REQUESTED:
         messages.error(
             request,
-            f"Lease #{lease.pk} is {lease.get_status_display().lower()}: only a request "
+            f"{ref(lease)} is {lease.get_status_display().lower()}: only a request "
             "waiting for a decision can be cancelled.",
         )
         return redirect("studio-lease", lease_id=lease.pk)
@@ -239,9 +240,9 @@ def token_mint(request, lease_id):
     if not form.is_valid():
         return _lease_page(request, lease, mint_form=form)
     days = form.cleaned_data["lifetime_days"]
-    minted = perform(
+    minted = run_service_with_messages(
         request,
-        lambda: services.token_mint(
+        lambda: tokens.lease_token_mint(
             actor=request.user,
             lease=lease,
             name=form.cleaned_data["name"],
@@ -265,9 +266,9 @@ def token_mint(request, lease_id):
 def token_revoke(request, lease_id, token_id):
     lease = _lease(request, lease_id)
     token = get_object_or_404(selectors.tokens_of(lease), pk=token_id)
-    perform(
+    run_service_with_messages(
         request,
-        lambda: services.token_revoke(actor=request.user, lease=lease, token=token),
+        lambda: tokens.lease_token_revoke(actor=request.user, lease=lease, token=token),
         success=f"Token “{token.name}” revoked: it is refused from now on.",
     )
     return redirect("studio-lease", lease_id=lease.pk)
@@ -282,7 +283,7 @@ def _takedown(lease, takedown_id) -> Takedown:
 def takedown_acknowledge(request, lease_id, takedown_id):
     lease = _lease(request, lease_id)
     takedown = _takedown(lease, takedown_id)
-    perform(
+    run_service_with_messages(
         request,
         lambda: services.takedown_acknowledge(actor=request.user, takedown=takedown),
         success="Takedown acknowledged. Delete the asset, then attest its deletion here.",
@@ -298,7 +299,7 @@ def takedown_attest(request, lease_id, takedown_id):
     form = AttestationForm(request.POST, prefix=f"takedown-{takedown.pk}")
     if not form.is_valid():
         return _lease_page(request, lease, attest_forms={takedown.pk: form})
-    perform(
+    run_service_with_messages(
         request,
         lambda: services.takedown_attest_deletion(
             actor=request.user, takedown=takedown, statement=form.cleaned_data["statement"]

@@ -151,3 +151,31 @@ class PeriodChargesSerializer(serializers.Serializer):
     currency = serializers.CharField()
     total_cents = serializers.IntegerField()
     leases = ChargeLineSerializer(many=True)
+
+
+class MemberBalanceFilterSerializer(serializers.Serializer):
+    payable = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="true: only the members the next batch pays; false: only those it cannot pay",
+    )
+
+
+class MemberBalanceSerializer(serializers.Serializer):
+    member = serializers.IntegerField(source="member_id")
+    member_number = serializers.CharField()
+    display_name = serializers.CharField()
+    owed_cents = serializers.IntegerField(help_text="earned and not yet paid out")
+    payable = serializers.SerializerMethodField(help_text="whether the next payout batch pays it")
+    reason = serializers.ChoiceField(
+        choices=[("", "payable"), ("no_bank_details", "no bank details"), ("below_minimum", "below minimum")],
+        help_text="why the next batch cannot pay it; empty when it does",
+    )
+    iban_ends = serializers.SerializerMethodField(help_text="the last four characters of the IBAN")
+
+    def get_payable(self, row) -> bool:
+        return row["reason"] == ""
+
+    def get_iban_ends(self, row) -> str:
+        return row["iban"][-4:]

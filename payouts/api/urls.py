@@ -10,6 +10,7 @@ urlpatterns = [
     path("me/earnings/", views.MyEarningsView.as_view(), name="api-my-earnings"),
     path("me/leases/", views.MyLeasesView.as_view(), name="api-my-leases"),
     path("charges/", views.StudioChargesView.as_view(), name="api-studio-charges"),
+    path("payouts/balances/", views.MemberBalanceListView.as_view(), name="api-payout-balances"),
     path("payouts/batches/", views.PayoutBatchListView.as_view(), name="api-payout-batches"),
     path("payouts/batches/<id:batch_id>/", views.PayoutBatchDetailView.as_view(), name="api-payout-batch"),
     path(

@@ -111,13 +111,38 @@ class PayoutBatchListView(PagedAPIView):
     @extend_schema(
         request=s.PayoutBatchInputSerializer,
         responses={201: s.PayoutBatchSerializer},
-        summary="Pay every balance at or above the minimum; smaller ones carry forward (admin)",
+        summary=(
+            "Pay exactly the payable members (balance at or above the minimum, bank details given); "
+            "the rest carry forward (admin)"
+        ),
     )
     def post(self, request):
         batch = services.payout_batch_create(
             actor=request.user, **validated(s.PayoutBatchInputSerializer, request)
         )
         return Response(s.PayoutBatchSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+
+class MemberBalanceListView(PagedAPIView):
+    """Every member the trust owes money, with whether the next batch pays them and why not:
+    `payable_members()` and `unpayable_members()`, the rows the batch and the payouts page use."""
+
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(
+        parameters=[s.MemberBalanceFilterSerializer],
+        responses=s.MemberBalanceSerializer(many=True),
+        summary="Members owed money: who the next payout batch pays, and why it cannot pay the rest (admin)",
+    )
+    def get(self, request):
+        filters = s.MemberBalanceFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        payable = filters.validated_data.get("payable")
+        if payable is None:
+            rows = selectors.member_balances()
+        else:
+            rows = selectors.payable_members() if payable else selectors.unpayable_members()
+        return self.paged(rows, s.MemberBalanceSerializer)
 
 
 class PayoutBatchDetailView(APIView):

@@ -40,3 +40,11 @@ class PeriodForm(PortalForm):
         return {
             name: datetime.combine(self.cleaned_data[name], time.min, tzinfo=UTC) for name in ("start", "end")
         }
+
+
+class PayoutBatchForm(forms.Form):
+    execution_date = forms.DateField(
+        label="Pay on",
+        widget=DateInput,
+        help_text="The day the bank executes the transfers (the pain.001 file's requested date).",
+    )

@@ -1,21 +1,29 @@
-"""A member's money pages: earnings at home, who used their data, and statements per period.
-The figures come from the same selectors as GET /api/v1/me/earnings/ and /api/v1/me/leases/."""
+"""A member's money pages: earnings at home, who used their data, payouts and bank details,
+and statements per period. The figures come from the same selectors as GET
+/api/v1/me/earnings/ and /api/v1/me/leases/; bank details are set by the same service as
+PUT /api/v1/me/bank-account/."""
 
+import django_filters
 from django.conf import settings
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import path
 
+from trust import services as trust_services
 from trust.consent import in_use_order
 from trust.errors import NotFound
-from trust.portal import member_required
+from trust.lists import csv_response, filtered_queryset, portal_list, wants_csv
+from trust.portal import member_required, run_service_with_messages
 from trust.selectors import member_of
 
 from .. import selectors, statements
 from ..charts import bar_chart
+from ..models import PayoutItem
+from .forms_member import BankAccountForm
 
 # The home chart shows the latest periods; every one of them has a row on the statements page.
 CHART_PERIODS = 12
+PAYOUTS_PER_PAGE = 50
 
 
 @member_required
@@ -52,6 +60,72 @@ def leases(request):
     return render(request, "payouts/member/leases.html", {"leases": history, "totals": totals})
 
 
+class PayoutFilter(django_filters.FilterSet):
+    sort = django_filters.OrderingFilter(
+        fields=(("batch__created_at", "date"), ("amount_cents", "amount")),
+        field_labels={"batch__created_at": "Date", "amount_cents": "Amount"},
+        label="Sort by",
+    )
+
+    class Meta:
+        model = PayoutItem
+        fields = []
+
+
+def _payouts_csv(request, member):
+    rows, _ = filtered_queryset(request, selectors.member_payouts(member), PayoutFilter)
+    return csv_response(
+        f"guildtrust-payouts-{statements.safe_filename_part(member.member_number)}.csv",
+        ["batch", "made_on", "paid_on", "amount", "currency", "account_ending"],
+        (
+            [
+                row["batch_id"],
+                f"{row['created_at']:%Y-%m-%d}",
+                f"{row['execution_date']:%Y-%m-%d}",
+                statements.amount(row["amount_cents"]),
+                row["currency"],
+                row["account_ends"],
+            ]
+            for row in rows.iterator()
+        ),
+    )
+
+
+@member_required
+def payouts(request):
+    """Every payout to the member, and where the next ones go (changed with their password)."""
+    member = member_of(request.user)
+    if wants_csv(request):
+        return _payouts_csv(request, member)
+    form = BankAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        saved = run_service_with_messages(
+            request,
+            lambda: trust_services.member_set_bank_account(
+                actor=request.user, member=member, **form.cleaned_data
+            ),
+            success=lambda m: (
+                f"Bank details saved: payouts now go to the account ending {m.payout_iban[-4:]}."
+            ),
+        )
+        if saved is not None:
+            return redirect("member-payouts")
+        member.refresh_from_db()  # a refused change leaves the page showing what is on file
+    listing = portal_list(request, selectors.member_payouts(member), PayoutFilter, per_page=PAYOUTS_PER_PAGE)
+    return render(
+        request,
+        "payouts/member/payouts.html",
+        {
+            "member": member,
+            "listing": listing,
+            "form": form,
+            "balance_cents": selectors.member_balance_cents(member),
+            "paid_cents": selectors.member_paid_cents(member),
+            "minimum_payout_cents": settings.TRUST_MINIMUM_PAYOUT_CENTS,
+        },
+    )
+
+
 @member_required
 def statement_list(request):
     member = member_of(request.user)
@@ -64,6 +138,8 @@ def statement_list(request):
             "periods": list(reversed(periods)),
             "total_net_cents": sum(row["net_cents"] for row in periods),
             "total_pension_cents": sum(row["pension_cents"] for row in periods),
+            "total_admin_fee_cents": sum(row["admin_fee_cents"] for row in periods),
+            "total_revenue_cents": sum(row["revenue_cents"] for row in periods),
         },
     )
 
@@ -104,6 +180,7 @@ def statement_pdf(request, period_id):
 urlpatterns = [
     path("", home, name="member-home"),
     path("leases/", leases, name="member-leases"),
+    path("payouts/", payouts, name="member-payouts"),
     path("statements/", statement_list, name="member-statements"),
     path("statements/<id:period_id>.csv", statement_csv, name="member-statement-csv"),
     path("statements/<id:period_id>.pdf", statement_pdf, name="member-statement-pdf"),

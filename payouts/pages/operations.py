@@ -1,18 +1,31 @@
-"""The administrator's pages for money: what needs attention, rates, and accounting periods.
+"""The administrator's pages for money: what needs attention, rates, accounting periods, and
+payouts (who the next batch pays, batches and their bank files).
 They call the same services and selectors as the payouts API."""
 
 from datetime import timedelta
 
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import path
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
+from sepaxml.utils import int_to_decimal_str
 
-from trust.portal import admin_required, perform
+from trust.errors import DomainError
+from trust.lists import csv_response, portal_list, wants_csv
+from trust.portal import admin_required, run_service_with_messages
+from trust.templatetags.portal import money, ref
 
-from .. import selectors, services
-from ..models import Period
-from .forms_operations import PeriodForm, RatesForm
+from .. import payout_files, selectors, services
+from ..models import PayoutBatch, Period
+from .forms_operations import PayoutBatchForm, PeriodForm, RatesForm
+from .lists_operations import MemberBalanceFilter, PayoutBatchFilter, PayoutItemFilter
+
+# The payouts page shows the latest batches; the batch history pages through all of them.
+BATCHES_SHOWN = 5
 
 
 @admin_required
@@ -26,7 +39,7 @@ def rates(request):
     in_force = services.rates_in_force()
     form = RatesForm(request.POST or None, in_force=in_force)
     if request.method == "POST" and form.is_valid():
-        done = perform(
+        done = run_service_with_messages(
             request,
             lambda: services.rates_set(actor=request.user, **form.cleaned_data),
             success="The new rates are in force from now on; periods closed from now use them.",
@@ -48,7 +61,7 @@ def _next_period_dates() -> dict:
 def periods(request):
     form = PeriodForm(request.POST or None, initial=_next_period_dates())
     if request.method == "POST" and form.is_valid():
-        period = perform(
+        period = run_service_with_messages(
             request,
             lambda: services.period_create(actor=request.user, **form.bounds()),
             success="Period created.",
@@ -62,6 +75,8 @@ def periods(request):
 def period_detail(request, period_id):
     period = get_object_or_404(Period, pk=period_id)
     context = {"period": period, "now": timezone.now()}
+    if period.status == Period.Status.OPEN:
+        context["accrued"] = selectors.period_accrued_revenue(period, at=context["now"])
     if period.status == Period.Status.CLOSED:
         context["revenues"] = selectors.period_lease_revenues(period)
         context["books"] = selectors.period_books_check(period)
@@ -72,12 +87,114 @@ def period_detail(request, period_id):
 @require_POST
 def period_close(request, period_id):
     period = get_object_or_404(Period, pk=period_id)
-    perform(
+    run_service_with_messages(
         request,
         lambda: services.period_request_close(actor=request.user, period=period),
         success="Closing started: each lease's revenue is being distributed to its members.",
     )
     return redirect("operations-period", period_id=period.pk)
+
+
+def _balance_rows(balances):
+    for row in balances.iterator(chunk_size=2000):
+        yield [
+            row["member_number"],
+            row["display_name"],
+            int_to_decimal_str(row["owed_cents"]),
+            settings.TRUST_CURRENCY,
+            row["reason"] or "payable",
+            row["iban"][-4:],
+        ]
+
+
+@admin_required
+def payouts(request):
+    """Who the next batch pays and who it cannot (and why), the latest batches, and the way to
+    create the next one."""
+    listing = portal_list(request, selectors.member_balances(), MemberBalanceFilter)
+    if wants_csv(request):
+        return csv_response(
+            "guildtrust-member-balances.csv",
+            ["member_number", "name", "owed", "currency", "status", "iban_ends"],
+            _balance_rows(listing.page.paginator.object_list),
+        )
+    context = {
+        "listing": listing,
+        "totals": selectors.payout_totals(),
+        "minimum_cents": settings.TRUST_MINIMUM_PAYOUT_CENTS,
+        "batches": list(selectors.payout_batches()[:BATCHES_SHOWN]),
+        "batch_count": PayoutBatch.objects.count(),
+    }
+    return render(request, "payouts/operations/payouts.html", context)
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def payout_batch_new(request):
+    """GET: what the batch would pay (members, total, who carries forward) and its date;
+    POST: create it through `payout_batch_create`."""
+    form = PayoutBatchForm(
+        request.POST or None, initial={"execution_date": timezone.localdate() + timedelta(days=1)}
+    )
+    if request.method == "POST" and form.is_valid():
+        batch = run_service_with_messages(
+            request,
+            lambda: services.payout_batch_create(
+                actor=request.user, execution_date=form.cleaned_data["execution_date"]
+            ),
+            success=lambda batch: (
+                f"{ref(batch)} created: {batch.item_count} payment{pluralize(batch.item_count)}, "
+                f"{money(batch.total_cents)} {batch.currency}. Download its files for the bank."
+            ),
+        )
+        if batch is not None:
+            return redirect("operations-payout-batch", batch_id=batch.pk)
+    context = {
+        "form": form,
+        "totals": selectors.payout_totals(),
+        "minimum_cents": settings.TRUST_MINIMUM_PAYOUT_CENTS,
+    }
+    return render(request, "payouts/operations/payout_batch_new.html", context)
+
+
+@admin_required
+def payout_batches(request):
+    listing = portal_list(request, selectors.payout_batches(), PayoutBatchFilter)
+    return render(request, "payouts/operations/payout_batches.html", {"listing": listing})
+
+
+@admin_required
+def payout_batch_detail(request, batch_id):
+    batch = get_object_or_404(PayoutBatch.objects.select_related("created_by"), pk=batch_id)
+    listing = portal_list(request, selectors.payout_batch_items(batch), PayoutItemFilter)
+    return render(request, "payouts/operations/payout_batch.html", {"batch": batch, "listing": listing})
+
+
+def _download(content, *, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@admin_required
+def payout_batch_csv(request, batch_id):
+    batch = get_object_or_404(PayoutBatch, pk=batch_id)
+    return _download(
+        payout_files.batch_csv(batch), content_type="text/csv", filename=f"guildtrust-payouts-{batch.pk}.csv"
+    )
+
+
+@admin_required
+def payout_batch_pain001(request, batch_id):
+    batch = get_object_or_404(PayoutBatch, pk=batch_id)
+    try:
+        content = payout_files.batch_pain001(batch)
+    except DomainError as error:
+        messages.error(request, error.detail)
+        return redirect("operations-payout-batch", batch_id=batch.pk)
+    return _download(
+        content, content_type="application/xml", filename=f"guildtrust-payouts-{batch.pk}.pain001.xml"
+    )
 
 
 urlpatterns = [
@@ -86,4 +203,12 @@ urlpatterns = [
     path("periods/", periods, name="operations-periods"),
     path("periods/<id:period_id>/", period_detail, name="operations-period"),
     path("periods/<id:period_id>/close/", period_close, name="operations-period-close"),
+    path("payouts/", payouts, name="operations-payouts"),
+    path("payouts/batches/", payout_batches, name="operations-payout-batches"),
+    path("payouts/batches/new/", payout_batch_new, name="operations-payout-batch-new"),
+    path("payouts/batches/<id:batch_id>/", payout_batch_detail, name="operations-payout-batch"),
+    path("payouts/batches/<id:batch_id>/csv/", payout_batch_csv, name="operations-payout-batch-csv"),
+    path(
+        "payouts/batches/<id:batch_id>/pain001/", payout_batch_pain001, name="operations-payout-batch-pain001"
+    ),
 ]

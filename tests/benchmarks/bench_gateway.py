@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import path
 
 from licensing import services as licensing
+from licensing import tokens as lease_tokens
 from tests.factories import grant_all
 from trust import services as trust
 from trust.models import Asset, AssetContributor, DatasetItem
@@ -79,7 +80,7 @@ def big_lease(cast, settings):
     lease = licensing.lease_approve(
         actor=cast.admin, lease=licensing.lease_request(actor=cast.carol, terms=terms, purpose="bench")
     )
-    _, secret = licensing.token_mint(actor=cast.carol, lease=lease, name="bench")
+    _, secret = lease_tokens.lease_token_mint(actor=cast.carol, lease=lease, name="bench")
     return lease, secret, assets[0]
 
 

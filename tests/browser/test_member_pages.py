@@ -164,3 +164,49 @@ def test_grant_a_use_then_withdraw_a_grant_through_the_confirmation_page(browser
     assert "no longer licensed to them (takedown)" in page.locator("main").inner_text()
     _accessible(page)
     browser.screenshot(page, "assets-after-withdrawal")
+
+
+def test_payouts_lists_the_payment_and_bank_details_change_only_with_the_password(browser, demo_trust):
+    from payouts.models import PayoutItem
+    from trust.models import AuditEvent
+
+    item = PayoutItem.objects.select_related("batch").get(member=_alex())
+    page = browser.sign_in("member")
+    page.get_by_role("navigation").get_by_role("link", name="Payouts", exact=True).click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Payouts"
+    payments = page.get_by_role("region", name="Payments to you")
+    row = payments.get_by_role("row", name=f"Batch #{item.batch_id}")
+    assert money(item.amount_cents) in row.inner_text() and "ending …3000" in row.inner_text()
+    assert page.locator("#paid-total").inner_text() == f"{money(item.amount_cents)} USD"
+    _accessible(page)
+    browser.screenshot(page, "payouts")
+
+    # A wrong password: refused with the reason, nothing changed.
+    page.get_by_label("IBAN").fill("NL91 ABNA 0417 1643 00")
+    page.get_by_label("Your current password").fill("not-my-password")
+    page.get_by_role("button", name="Change bank details").click()
+    assert "the one given is not it" in page.get_by_role("alert").inner_text()
+    assert "…3000" in page.locator("#bank-on-file").inner_text()
+    assert _alex().payout_iban == "DE89370400440532013000"
+
+    page.get_by_label("IBAN").fill("NL91 ABNA 0417 1643 00")
+    page.get_by_label("Your current password").fill("guildtrust-demo")
+    page.get_by_role("button", name="Change bank details").click()
+    assert "…4300" in page.locator("#bank-on-file").inner_text()
+    assert _alex().payout_iban == "NL91ABNA0417164300"
+    assert (
+        AuditEvent.objects.filter(action="member.bank_account_set").latest("seq").data["iban_ends"] == "4300"
+    )
+    # The payment already made still names the account it went to.
+    assert "ending …3000" in page.get_by_role("region", name="Payments to you").inner_text()
+    _accessible(page)
+    browser.screenshot(page, "payouts-bank-changed")
+
+
+def test_payouts_fits_a_phone(browser, demo_trust):
+    page = browser.sign_in("member", viewport={"width": 390, "height": 844})
+    page.goto("/member/payouts/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.get_by_label("Your current password").is_visible()
+    _accessible(page)
+    browser.screenshot(page, "payouts-phone")

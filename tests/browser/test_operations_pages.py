@@ -4,12 +4,10 @@ accessible, shows its figures, and its forms do what they say."""
 import re
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from licensing import services as licensing
-from licensing.models import Lease
+from payouts import selectors
 from payouts.models import LeaseRevenue, Period
 from payouts.selectors import operations_overview
 from tests.browser.conftest import axe_violations, describe
@@ -61,38 +59,32 @@ def test_every_administrator_page_is_accessible_and_shows_its_figures(browser, d
     check(phone, browser, "home-phone")
 
 
-def test_closing_the_open_period_shows_its_result_and_a_balanced_ledger(browser, demo_trust):
-    # The demo's open period is this month: let it end now, with some usage in it (the test's
-    # privilege, as backdating is the seed's), so that it can be closed.
-    period = Period.objects.get(status=Period.Status.OPEN)
-    lease = Lease.objects.get(status=Lease.Status.ACTIVE)
-    staff = get_user_model().objects.get(username="studio")
-    token, _ = licensing.token_mint(actor=staff, lease=lease, name="browser-test")
-    now = timezone.now()
-    during = period.start + (now - period.start) / 2
-    asset = lease.version.assets.first()
-    events = [
-        {"event_key": "bt-run", "kind": "training_run", "quantity": 2, "occurred_at": during},
-        {
-            "event_key": "bt-gen",
-            "kind": "generated_second",
-            "asset": asset.pk,
-            "quantity": 300,
-            "occurred_at": during,
-        },
-    ]
-    licensing.usage_report(token=token, lease_id=lease.pk, events=events)
-    Period.objects.filter(pk=period.pk).update(end=now)
+def test_the_running_period_cannot_be_closed_yet_and_shows_what_it_has_accrued(browser, demo_trust):
+    period = Period.objects.get(status=Period.Status.OPEN, end__gt=timezone.now())
+    page = browser.sign_in("admin")
+    page.goto(f"/operations/periods/{period.pk}/")
+    button = page.get_by_role("button", name="Close the period and distribute its revenue")
+    assert button.is_disabled()
+    assert "Not yet: this period runs until" in page.locator("#close-blocked").inner_text()
+    assert page.get_by_role("heading", name="Revenue accrued so far").is_visible()
+    check(page, browser, "period-running")
 
+
+def test_closing_the_ended_period_shows_its_result_and_a_balanced_ledger(browser, demo_trust):
+    # The demo leaves last month ended but open, with the studio's usage in it, for this.
+    period = Period.objects.get(status=Period.Status.OPEN, end__lte=timezone.now())
+    accrued = selectors.period_accrued_revenue(period)
+    assert accrued["usage_cents"] > 0
     page = browser.sign_in("admin")
     page.goto(f"/operations/periods/{period.pk}/")
     assert page.locator("#period-status").inner_text() == "Open"
+    assert page.locator("#accrued-revenue").inner_text() == f"{money(accrued['revenue_cents'])} USD"
     check(page, browser, "period-open")
     page.get_by_role("button", name="Close the period and distribute its revenue").click()
     page.wait_for_load_state()
     assert page.locator("#period-status").inner_text() == "Closed"
     period.refresh_from_db()
-    assert period.revenue_cents == 2 * 2_500 + 300 * 2
+    assert period.revenue_cents == accrued["revenue_cents"]
     assert page.locator("#period-revenue").inner_text() == f"{money(period.revenue_cents)} USD"
     assert page.locator("#period-net").inner_text() == f"{money(period.net_cents)} USD"
     assert "adds up" in page.locator("#adds-up").inner_text()
@@ -103,7 +95,7 @@ def test_closing_the_open_period_shows_its_result_and_a_balanced_ledger(browser,
 
 
 def test_a_closing_period_shows_its_progress(browser, demo_trust):
-    period = Period.objects.get(status=Period.Status.OPEN)
+    period = Period.objects.get(status=Period.Status.OPEN, end__lte=timezone.now())
     # What a worker half-way through the close leaves behind.
     Period.objects.filter(pk=period.pk).update(
         status=Period.Status.CLOSING,
@@ -169,7 +161,10 @@ def test_a_dataset_is_created_filled_through_a_filter_and_frozen(browser, demo_t
     assert page.locator("input[name=assets]").count() == 1  # the filter is kept; two are in now
     assert page.locator("[data-use=crowd_generation][data-scope=draft]").inner_text() == "2 of 2"
 
-    page.get_by_role("button", name="Freeze the draft as a new version").click()
+    page.get_by_role("link", name="Freeze the draft as a new version…").click()
+    assert "Version 1 will hold 2 assets" in page.locator("#freeze-holds").inner_text()
+    check(page, browser, "freeze-confirm")
+    page.get_by_role("button", name="Freeze version 1").click()
     dataset = Dataset.objects.get(slug="crowd-ready-2027")
     version = dataset.versions.get()
     assert page.locator("#latest-version").inner_text() == "v1"

@@ -32,7 +32,7 @@ def test_a_studio_requests_a_lease_an_administrator_approves_it_and_a_token_is_s
 ):
     studio = browser.sign_in("studio")
     studio.goto("/studio/")
-    studio.get_by_role("link", name="Request a lease: Training & background placement, 120 days").click()
+    studio.get_by_role("link", name="Request a lease: Training & background placement, 180 days").click()
     studio.get_by_label("What will you use the data for?").fill(PURPOSE)
     studio.get_by_role("button", name="Send the request").click()
     lease = Lease.objects.get(purpose=PURPOSE)
@@ -42,6 +42,7 @@ def test_a_studio_requests_a_lease_an_administrator_approves_it_and_a_token_is_s
     admin = browser.sign_in("admin")
     admin.goto("/operations/leases/")
     assert PURPOSE in admin.locator("#waiting").locator("..").inner_text()
+    admin.get_by_role("link", name=f"Approve Lease #{lease.pk}…").click()
     admin.get_by_role("button", name=f"Approve Lease #{lease.pk}").click()
     browser.screenshot(admin, "approved")
     lease.refresh_from_db()

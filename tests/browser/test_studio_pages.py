@@ -6,7 +6,7 @@ import re
 from playwright.sync_api import expect
 
 from licensing.models import Lease, Takedown
-from licensing.selectors import approval_coverage, catalog
+from licensing.selectors import approval_coverage, catalogue_terms
 from tests.browser.conftest import axe_violations, describe
 from trust import services as trust
 from trust.models import Member
@@ -27,8 +27,8 @@ def test_the_catalogue_shows_offers_and_a_use_filter_narrows_them(browser, demo_
     assert page.url.endswith("/studio/")
     assert page.get_by_role("heading", level=1).inner_text() == "Catalogue"
     cards = page.locator(".terms-card")
-    assert cards.count() == catalog().count() == 2
-    crowd_terms = catalog().get(title="Crowd generation, 30 days")
+    assert cards.count() == catalogue_terms().count() == 2
+    crowd_terms = catalogue_terms().get(title="Crowd generation, 30 days")
     coverage = approval_coverage(crowd_terms)
     crowd_card = cards.filter(has_text="Crowd generation, 30 days")
     # Sam keeps crowd generation closed: his assets are not covered.
@@ -63,8 +63,10 @@ def test_the_catalogue_search_box_and_sort_order(browser, demo_trust):
     page.get_by_role("textbox", name="Search titles and datasets").fill("")
     page.get_by_label("Sort by").select_option("-price")
     page.get_by_role("button", name="Apply").click()
-    fees = [t.flat_fee_cents for t in catalog().order_by("-flat_fee_cents", "title")]
-    shown = [catalog().get(title=title).flat_fee_cents for title in cards.locator("h2").all_inner_texts()]
+    fees = [t.flat_fee_cents for t in catalogue_terms().order_by("-flat_fee_cents", "title")]
+    shown = [
+        catalogue_terms().get(title=title).flat_fee_cents for title in cards.locator("h2").all_inner_texts()
+    ]
     assert shown == fees
     _accessible(page)
     browser.screenshot(page, "catalogue-sorted")
@@ -106,7 +108,7 @@ def test_the_catalogue_and_a_lease_fit_a_phone(browser, demo_trust):
 
 def test_a_studio_requests_a_lease_and_lands_on_its_page(browser, demo_trust):
     page = browser.sign_in("studio")
-    page.get_by_role("link", name="Request a lease: Training & background placement, 120 days").click()
+    page.get_by_role("link", name="Request a lease: Training & background placement, 180 days").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Request a lease"
     assert "1,200.00 USD" in page.locator(".terms-card").inner_text()
     _accessible(page)

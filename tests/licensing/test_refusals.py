@@ -10,10 +10,11 @@ import pytest
 from django.utils import timezone
 
 from licensing import services as licensing
+from licensing import tokens as lease_tokens
 from tests.conftest import bearer_client
 from tests.factories import PASSWORD
 from trust.models import UserToken
-from trust.services import user_token_issue
+from trust.tokens import user_token_mint
 
 pytestmark = pytest.mark.django_db
 
@@ -165,7 +166,7 @@ def test_a_made_up_token_is_refused_with_401(world, method, path, body):
 
 @pytest.mark.parametrize(("method", "path", "body"), EVERY_PROTECTED, ids=_ids(EVERY_PROTECTED))
 def test_an_expired_user_token_is_refused_with_401(world, method, path, body):
-    token, secret = user_token_issue(user=world.cast.admin)
+    token, secret = user_token_mint(user=world.cast.admin)
     UserToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     response = call(bearer_client(secret), world, method, path, body)
     assert response.status_code == 401
@@ -174,7 +175,7 @@ def test_an_expired_user_token_is_refused_with_401(world, method, path, body):
 
 @pytest.mark.parametrize(("method", "path", "body"), EVERY_PROTECTED, ids=_ids(EVERY_PROTECTED))
 def test_a_revoked_user_token_is_refused_with_401(world, method, path, body):
-    token, secret = user_token_issue(user=world.cast.admin)
+    token, secret = user_token_mint(user=world.cast.admin)
     UserToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
     response = call(bearer_client(secret), world, method, path, body)
     assert response.status_code == 401
@@ -238,7 +239,7 @@ def test_an_expired_lease_token_is_refused_with_401(world, method, path, body):
 
 @pytest.mark.parametrize(("method", "path", "body"), LEASE_TOKEN_ONLY, ids=_ids(LEASE_TOKEN_ONLY))
 def test_a_revoked_lease_token_is_refused_with_401(world, method, path, body):
-    licensing.token_revoke(actor=world.cast.carol, lease=world.lease_a, token=world.token_a)
+    lease_tokens.lease_token_revoke(actor=world.cast.carol, lease=world.lease_a, token=world.token_a)
     response = call(bearer_client(world.secret_a), world, method, path, body)
     assert response.status_code == 401
     assert response.json()["code"] == "token_revoked"

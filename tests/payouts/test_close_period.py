@@ -37,7 +37,7 @@ def test_closing_distributes_and_balances(world):
     assert period.status == Period.Status.CLOSED
     assert period.revenue_cents == 2300
     assert period.admin_fee_cents + period.pension_cents + period.net_cents == period.revenue_cents
-    assert selectors.period_ledger_balances(period)
+    assert selectors.period_ledger_is_balanced(period)
     assert ledger.trial_balance() == 0
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from payouts import ledger, selectors, services
 from payouts.models import Account, PayoutItem
 from payouts.payout_files import PAIN_SCHEMA
-from tests.factories import MemberFactory
+from tests.factories import PASSWORD, MemberFactory
 
 pytestmark = pytest.mark.django_db
 ALICE_IBAN = "DE89370400440532013000"
@@ -29,15 +29,32 @@ def closed(world):
 
 def test_a_member_sets_a_valid_bank_account(world, as_user):
     client = as_user(world.cast.alice)
-    response = client.put("/api/v1/me/bank-account/", {"iban": "de89 3704 0044 0532 0130 00"}, format="json")
+    response = client.put(
+        "/api/v1/me/bank-account/",
+        {"iban": "de89 3704 0044 0532 0130 00", "current_password": PASSWORD},
+        format="json",
+    )
     assert response.status_code == 200
     assert response.json() == {"account_name": "Alice", "iban": ALICE_IBAN, "bic": "COBADEFFXXX"}
 
 
 @pytest.mark.parametrize("iban", ["DE00370400440532013000", "XX123", "DE8937040044053201300"])
 def test_an_invalid_iban_is_refused(world, as_user, iban):
-    response = as_user(world.cast.alice).put("/api/v1/me/bank-account/", {"iban": iban}, format="json")
+    response = as_user(world.cast.alice).put(
+        "/api/v1/me/bank-account/", {"iban": iban, "current_password": PASSWORD}, format="json"
+    )
     assert response.status_code == 422 and response.json()["code"] == "bad_bank_account"
+    world.cast.alice.refresh_from_db()
+    assert world.cast.alice.payout_iban == ""
+
+
+@pytest.mark.parametrize("password", [None, "", "not-her-password"])
+def test_bank_details_are_not_changed_without_the_current_password(world, as_user, password):
+    body = {"iban": ALICE_IBAN} | ({} if password is None else {"current_password": password})
+    response = as_user(world.cast.alice).put("/api/v1/me/bank-account/", body, format="json")
+    assert response.status_code in (400, 403, 422)
+    if password:
+        assert (response.status_code, response.json()["code"]) == (403, "wrong_password")
     world.cast.alice.refresh_from_db()
     assert world.cast.alice.payout_iban == ""
 
@@ -45,7 +62,9 @@ def test_an_invalid_iban_is_refused(world, as_user, iban):
 def test_balances_at_or_above_the_minimum_are_paid_and_the_rest_carry_forward(world, closed, as_user):
     # Each lease: Alice 684 net, Bob 171 net; two leases.
     for member, iban in ((world.cast.alice, ALICE_IBAN), (world.cast.bob, BOB_IBAN)):
-        as_user(member).put("/api/v1/me/bank-account/", {"iban": iban}, format="json")
+        as_user(member).put(
+            "/api/v1/me/bank-account/", {"iban": iban, "current_password": PASSWORD}, format="json"
+        )
     admin = as_user(world.cast.admin)
     batch = admin.post("/api/v1/payouts/batches/", {"minimum_cents": 500}, format="json").json()
     assert (batch["total_cents"], batch["item_count"]) == (1368, 1)
@@ -64,7 +83,9 @@ def test_balances_at_or_above_the_minimum_are_paid_and_the_rest_carry_forward(wo
 
 def test_the_csv_and_the_pain001_file_add_up(world, closed, as_user):
     for member, iban in ((world.cast.alice, ALICE_IBAN), (world.cast.bob, BOB_IBAN)):
-        as_user(member).put("/api/v1/me/bank-account/", {"iban": iban}, format="json")
+        as_user(member).put(
+            "/api/v1/me/bank-account/", {"iban": iban, "current_password": PASSWORD}, format="json"
+        )
     admin = as_user(world.cast.admin)
     batch = admin.post("/api/v1/payouts/batches/", {"minimum_cents": 1}, format="json").json()
     rows = list(
@@ -91,7 +112,9 @@ def test_the_csv_and_the_pain001_file_add_up(world, closed, as_user):
 
 def test_a_formula_in_an_account_name_is_written_as_text_in_the_batch_csv(world, closed, as_user):
     as_user(world.cast.alice).put(
-        "/api/v1/me/bank-account/", {"iban": ALICE_IBAN, "account_name": '=HYPERLINK("x")'}, format="json"
+        "/api/v1/me/bank-account/",
+        {"iban": ALICE_IBAN, "account_name": '=HYPERLINK("x")', "current_password": PASSWORD},
+        format="json",
     )
     admin = as_user(world.cast.admin)
     batch = admin.post("/api/v1/payouts/batches/", {"minimum_cents": 1}, format="json").json()

@@ -176,8 +176,8 @@ def test_a_lease_under_other_uses_gets_its_own_row_in_the_breakdown(demo):
 
     crowd = Lease.objects.get(status=Lease.Status.REQUESTED)
     licensing.lease_approve(actor=User.objects.get(username="admin"), lease=crowd)
-    # The crowd lease's flat fee falls in the open period: end it now and close it.
-    period = Period.objects.get(status=Period.Status.OPEN)
+    # The crowd lease's flat fee falls in this month's period: end it now and close it.
+    period = Period.objects.get(status=Period.Status.OPEN, end__gt=timezone.now())
     Period.objects.filter(pk=period.pk).update(end=timezone.now())
     payout_services.period_close(period_id=period.pk)
     breakdown = payouts.member_earnings_breakdown(demo)
@@ -503,6 +503,27 @@ def test_each_statement_totals_equal_the_periods_figures_in_member_earnings(demo
         assert statement["pension_cents"] == period["pension_cents"]
         assert statement["gross_cents"] == period["net_cents"] + period["pension_cents"]
         assert sum(row["net_cents"] for row in statement["rows"]) == statement["net_cents"]
+        assert statement["revenue_cents"] == statement["admin_fee_cents"] + statement["gross_cents"]
+        assert statement["admin_fee_cents"] > 0
+        for row in statement["rows"]:
+            for key in ("revenue_cents", "admin_fee_cents", "gross_cents", "pension_cents", "net_cents"):
+                assert sum(line[key] for line in row["lines"]) == row[key]
+            order = ["flat_fee", "download", "training_run", "generated_second"]
+            uses = [line["use"] for line in row["lines"]]
+            assert uses == sorted(uses, key=order.index)
+
+
+def test_members_statement_lines_share_out_each_leases_revenue_and_fee_exactly(demo):
+    from payouts.models import LeaseRevenue, MemberEarningLine
+
+    revenues = LeaseRevenue.objects.filter(period__status=Period.Status.CLOSED)
+    assert revenues.count() == 3
+    for revenue in revenues:
+        lines = MemberEarningLine.objects.filter(earning__period=revenue.period, earning__lease=revenue.lease)
+        assert sum(lines.values_list("admin_fee_cents", flat=True)) == revenue.admin_fee_cents
+        assert sum(lines.values_list("revenue_cents", flat=True)) == revenue.revenue_cents
+        assert sum(lines.values_list("net_cents", flat=True)) == revenue.net_cents
+        assert set(lines.values_list("use", flat=True)) >= {"download", "training_run", "generated_second"}
 
 
 def test_the_csv_statement_lists_leases_and_totals(alex, demo):
@@ -518,12 +539,32 @@ def test_the_csv_statement_lists_leases_and_totals(alex, demo):
     header = dict(row for row in rows if len(row) == 2)
     assert header["member_number"] == "M-0001" and header["member_name"] == "Alex Rivera"
     assert header["currency"] == "USD" and header["period_first_day"] == f"{start:%Y-%m-%d}"
-    table = rows[rows.index(["lease", "studio", "dataset", "version", "gross", "pension", "net"]) + 1 :]
-    leases, total = table[:-1], table[-1]
-    assert [row[1] for row in leases] == ["Northlight Pictures"] and leases[0][2] == "Crowd & stunts 2026"
+    assert header["admin_fee_rate"] == "10.00%" and header["pension_rate"] == "5.00%"
+    columns = [
+        "lease",
+        "studio",
+        "dataset",
+        "version",
+        "use",
+        "revenue",
+        "admin_fee",
+        "gross",
+        "pension",
+        "net",
+    ]
+    table = rows[rows.index(columns) + 1 :]
+    lines, total = table[:-1], table[-1]
+    assert {row[1] for row in lines} == {"Northlight Pictures"} and lines[0][2] == "Crowd & stunts 2026"
+    # The oldest period is the lease's first month: its flat fee, then each kind of usage.
+    assert [row[4] for row in lines] == ["flat_fee", "download", "training_run", "generated_second"]
     assert total[0] == "total"
-    assert total[5] == money(period["pension_cents"]).replace(",", "")
-    assert total[6] == money(period["net_cents"]).replace(",", "")
+    assert total[8] == money(period["pension_cents"]).replace(",", "")
+    assert total[9] == money(period["net_cents"]).replace(",", "")
+    cents = lambda text: int(text.replace(".", ""))  # noqa: E731
+    assert sum(cents(row[9]) for row in lines) == period["net_cents"]
+    assert sum(cents(row[6]) for row in lines) == cents(total[6]) > 0
+    for row in lines:
+        assert cents(row[5]) == cents(row[6]) + cents(row[8]) + cents(row[9])
 
 
 def test_the_pdf_statement_is_a_pdf_attachment(alex, demo):
@@ -536,7 +577,7 @@ def test_the_pdf_statement_is_a_pdf_attachment(alex, demo):
 
 
 def test_a_statement_of_a_period_that_is_not_closed_is_a_404(alex, demo):
-    open_period = Period.objects.get(status=Period.Status.OPEN)
+    open_period = Period.objects.filter(status=Period.Status.OPEN).first()
     assert alex.get(reverse("member-statement-csv", args=[open_period.pk])).status_code == 404
     assert alex.get(reverse("member-statement-pdf", args=[open_period.pk])).status_code == 404
     assert alex.get(reverse("member-statement-pdf", args=[10**17])).status_code == 404
@@ -567,7 +608,7 @@ def test_a_closed_period_where_the_member_earned_nothing_gives_a_statement_of_ze
     assert quiet.start > last.end
     response = alex.get(reverse("member-statement-csv", args=[quiet.pk]))
     assert response.status_code == 200
-    assert response.content.decode().splitlines()[-1] == "total,,,,0.00,0.00,0.00"
+    assert response.content.decode().splitlines()[-1] == "total,,,,,0.00,0.00,0.00,0.00,0.00"
     assert alex.get(reverse("member-statement-pdf", args=[quiet.pk])).status_code == 200
     assert f'data-period="{quiet.pk}"' in alex.get(reverse("member-statements")).content.decode()
 
@@ -583,24 +624,41 @@ def test_a_statement_cell_a_spreadsheet_would_run_is_defused():
         "first_day": timezone.now().date(),
         "last_day": timezone.now().date(),
         "currency": "USD",
+        "admin_fee_bps": 1000,
+        "pension_bps": 500,
         "rows": [
             {
                 "lease": 1,
                 "studio": "@evil",
                 "dataset": "d",
                 "version": 1,
+                "lines": [
+                    {
+                        "use": "download",
+                        "label": "Downloads",
+                        "revenue_cents": 117,
+                        "admin_fee_cents": 12,
+                        "gross_cents": 105,
+                        "pension_cents": 5,
+                        "net_cents": 100,
+                    }
+                ],
+                "revenue_cents": 117,
+                "admin_fee_cents": 12,
                 "gross_cents": 105,
                 "pension_cents": 5,
                 "net_cents": 100,
             }
         ],
+        "revenue_cents": 117,
+        "admin_fee_cents": 12,
         "gross_cents": 105,
         "pension_cents": 5,
         "net_cents": 100,
     }
     rows = list(csv.reader(io.StringIO(statement_csv(statement))))
     assert ["member_name", "'=HYPERLINK(1)"] in rows
-    assert ["1", "'@evil", "d", "1", "1.05", "0.05", "1.00"] in rows
+    assert ["1", "'@evil", "d", "1", "download", "1.17", "0.12", "1.05", "0.05", "1.00"] in rows
 
 
 @pytest.mark.parametrize("unicode_font", [True, False])
@@ -618,9 +676,36 @@ def test_the_pdf_prints_any_name_with_or_without_a_unicode_font(monkeypatch, uni
         "first_day": today,
         "last_day": today,
         "currency": "EUR",
-        "rows": [],
-        "gross_cents": 0,
-        "pension_cents": 0,
-        "net_cents": 0,
+        "admin_fee_bps": None,
+        "pension_bps": None,
+        "rows": [
+            {
+                "lease": 4,
+                "studio": "Studio Ł",
+                "dataset": "Zbiór",
+                "version": 2,
+                "lines": [
+                    {
+                        "use": None,
+                        "label": "all uses (not itemised)",
+                        "revenue_cents": None,
+                        "admin_fee_cents": None,
+                        "gross_cents": 105,
+                        "pension_cents": 5,
+                        "net_cents": 100,
+                    }
+                ],
+                "revenue_cents": 0,
+                "admin_fee_cents": 0,
+                "gross_cents": 105,
+                "pension_cents": 5,
+                "net_cents": 100,
+            }
+        ],
+        **dict.fromkeys(("revenue_cents", "admin_fee_cents"), 0),
+        "gross_cents": 105,
+        "pension_cents": 5,
+        "net_cents": 100,
     }
     assert statements.statement_pdf(statement).startswith(b"%PDF-")
+    assert statements.statement_pdf({**statement, "rows": []}).startswith(b"%PDF-")

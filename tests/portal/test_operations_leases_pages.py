@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from licensing import selectors
 from licensing import services as licensing
-from licensing.models import Lease, LeaseTerms
+from licensing import tokens as lease_tokens
+from licensing.models import Lease, LeaseTerms, Takedown
 from licensing.pages.forms_operations import cents_from_text
 from trust import services as trust
 from trust.errors import Gone, Invalid
@@ -105,9 +106,11 @@ def test_members_studio_staff_and_roleless_logins_get_403_and_nothing_changes(cl
     assert world.terms.active is True
 
 
-def test_decisions_are_post_only(admin_client, pending):
+def test_a_get_of_approve_only_asks_for_confirmation(admin_client, pending):
     response = admin_client.get(reverse("operations-lease-approve", args=[pending.pk]))
-    assert response.status_code == 405
+    assert response.status_code == 200
+    assert f"Approve lease #{pending.pk}" in response.content.decode()
+    assert admin_client.get(reverse("operations-lease-reject", args=[pending.pk])).status_code == 405
     pending.refresh_from_db()
     assert pending.status == Lease.Status.REQUESTED
 
@@ -241,7 +244,7 @@ def test_revoking_ends_the_lease_and_its_tokens_at_once(admin_client, world):
     assert world.lease_a.revoked_at is not None
     assert world.lease_a.decision_reason == "Breach of terms"
     with pytest.raises(Gone):
-        licensing.authenticate_lease_token(world.secret_a)
+        lease_tokens.lease_token_authenticate(world.secret_a)
     assert any("revoked: its tokens stopped working at once" in m for m in _messages(response))
     assert "Breach of terms" in _section(response, f"lease-{world.lease_a.pk}")
     assert 'id="stat-active">1<' in response.content.decode()  # lease B is still active
@@ -363,13 +366,13 @@ def test_deactivating_and_activating_terms_changes_the_catalogue(admin_client, w
     response = admin_client.post(reverse("operations-terms-deactivate", args=[world.terms.pk]), follow=True)
     world.terms.refresh_from_db()
     assert world.terms.active is False
-    assert world.terms not in selectors.catalog()
+    assert world.terms not in selectors.catalogue_terms()
     assert "Terms “Training” withdrawn from the catalogue." in _messages(response)
 
     admin_client.post(reverse("operations-terms-activate", args=[world.terms.pk]))
     world.terms.refresh_from_db()
     assert world.terms.active is True
-    assert world.terms in selectors.catalog()
+    assert world.terms in selectors.catalogue_terms()
 
 
 def _terms_form(world, **overrides) -> dict:
@@ -458,7 +461,7 @@ def test_a_revoked_leases_notices_stay_open_and_its_tokens_read_as_ended(admin_c
     assert "Revoked" in _section(response, f"lease-{world.lease_a.pk}")
     assert "1 open" in _section(response, f"lease-{world.lease_a.pk}")
     assert 'id="stat-takedowns">2<' in response.content.decode()
-    assert selectors.takedowns_open().count() == 2
+    assert Takedown.objects.open().count() == 2
 
     text = _text(admin_client.get(reverse("operations-lease", args=[world.lease_a.pk])))
     assert "a-farm Lease ended" in text

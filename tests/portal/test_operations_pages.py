@@ -2,6 +2,7 @@
 figures they show are the selectors' and the API's, every form calls its service, and no
 other role sees them."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,13 +10,13 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
-from licensing.models import Lease
+from licensing.models import Lease, UsageEvent
 from payouts import ledger, selectors
 from payouts.models import LeaseRevenue, Period, RateSetting
 from payouts.services import rates_in_force
 from trust import services as trust
 from trust.consent import Use
-from trust.models import Asset, Dataset, DatasetVersion
+from trust.models import Asset, Dataset, DatasetVersion, Member
 from trust.selectors import consent_coverage, licensable_assets
 from trust.templatetags.portal import money
 
@@ -39,7 +40,13 @@ def as_admin(client, admin):
 
 
 def open_period() -> Period:
-    return Period.objects.get(status=Period.Status.OPEN)
+    """This month's period: open and still running."""
+    return Period.objects.get(status=Period.Status.OPEN, end__gt=timezone.now())
+
+
+def ended_period() -> Period:
+    """Last month's period: it has ended and waits for the administrator to close it."""
+    return Period.objects.get(status=Period.Status.OPEN, end__lte=timezone.now())
 
 
 def last_closed() -> Period:
@@ -108,7 +115,11 @@ def test_unknown_period_and_dataset_are_404(as_admin):
 def test_actions_refuse_a_get(as_admin):
     period, dataset = open_period(), demo_dataset()
     assert as_admin.get(f"/operations/periods/{period.pk}/close/").status_code == 405
-    assert as_admin.get(f"/operations/datasets/{dataset.pk}/freeze/").status_code == 405
+    # Freezing's GET is its confirmation page: it changes nothing.
+    versions = dataset.versions.count()
+    assert as_admin.get(f"/operations/datasets/{dataset.pk}/freeze/").status_code == 200
+    assert dataset.versions.count() == versions
+    assert as_admin.get(f"/operations/datasets/{dataset.pk}/assets/").status_code == 405
 
 
 # Overview
@@ -131,7 +142,7 @@ def test_overview_shows_what_needs_the_administrator(as_admin):
     assert ledger.trial_balance() == 0
     assert 'id="ledger-state">Yes<' in page
     assert "trial balance 0.00 USD" in page
-    owed = sum(selectors.member_balance_cents(row["member"]) for row in overview["members_owed"])
+    owed = sum(selectors.member_balance_cents(member) for member in Member.objects.all())
     assert owed == overview["owed_cents"] > 0
     assert f'id="owed-to-members">{money(owed)} ' in page
     assert "Alex Rivera" in page
@@ -227,7 +238,7 @@ def test_a_closed_period_shows_its_split_and_that_its_ledger_balances(as_admin):
     assert f'id="period-net">{money(period.net_cents)} ' in page
     assert period.revenue_cents == period.admin_fee_cents + period.pension_cents + period.net_cents
     assert "adds up" in page
-    assert selectors.period_ledger_balances(period)
+    assert selectors.period_ledger_is_balanced(period)
     assert "Period's ledger balances: <strong>yes</strong>" in page
     rows = LeaseRevenue.objects.filter(period=period)
     assert rows.count() >= 1
@@ -238,21 +249,65 @@ def test_a_closed_period_shows_its_split_and_that_its_ledger_balances(as_admin):
 def test_an_open_period_that_has_not_ended_cannot_be_closed(as_admin):
     period = open_period()
     page = as_admin.get(f"/operations/periods/{period.pk}/").content.decode()
-    assert "Close the period and distribute its revenue" in page
+    assert re.search(
+        r'<button type="button" class="button primary" disabled aria-describedby="close-blocked">', page
+    )
+    assert "Not yet: this period runs until" in page
+    assert f'action="/operations/periods/{period.pk}/close/"' not in page
     response = as_admin.post(f"/operations/periods/{period.pk}/close/", follow=True)
     assert "can only be closed once it has ended" in response.content.decode()
     period.refresh_from_db()
     assert period.status == Period.Status.OPEN
 
 
-def test_closing_an_ended_period_distributes_it(as_admin, django_capture_on_commit_callbacks):
+def test_an_open_period_shows_the_revenue_accrued_so_far(as_admin):
     period = open_period()
-    Period.objects.filter(pk=period.pk).update(end=timezone.now())
+    lease = Lease.objects.get(status=Lease.Status.ACTIVE)
+    token = lease.tokens.order_by("-created_at").first()
+    UsageEvent.objects.create(
+        lease=lease,
+        event_key="x1",
+        kind="training_run",
+        quantity=3,
+        occurred_at=timezone.now(),
+        source="report",
+        token=token,
+    )
+    UsageEvent.objects.create(
+        lease=lease,
+        event_key="x2",
+        kind="generated_second",
+        asset=lease.approval_assets.first(),
+        quantity=125,
+        occurred_at=timezone.now(),
+        source="report",
+        token=token,
+    )
+    expected = 3 * lease.price_per_training_run_cents + 125 * lease.price_per_generated_second_cents
+    page = as_admin.get(f"/operations/periods/{period.pk}/").content.decode()
+    assert "Revenue accrued so far" in page
+    assert f'id="accrued-revenue">{money(expected)} ' in page
+    assert f'id="accrued-usage">{money(expected)} ' in page
+    assert f'id="accrued-flat">{money(0)} ' in page
+
+
+def test_the_ended_period_can_be_closed_and_its_accrued_revenue_is_what_the_close_distributes(
+    as_admin, django_capture_on_commit_callbacks
+):
+    period = ended_period()
+    accrued = selectors.period_accrued_revenue(period)
+    assert accrued["ended"] and accrued["usage_cents"] > 0
+    page = as_admin.get(f"/operations/periods/{period.pk}/").content.decode()
+    assert (
+        "Revenue to distribute" in page and f'id="accrued-revenue">{money(accrued["revenue_cents"])} ' in page
+    )
+    assert f'action="/operations/periods/{period.pk}/close/"' in page and "disabled" not in page
     with django_capture_on_commit_callbacks(execute=True):
         response = as_admin.post(f"/operations/periods/{period.pk}/close/")
     assert response.status_code == 302 and response["Location"] == f"/operations/periods/{period.pk}/"
     period.refresh_from_db()
     assert period.status == Period.Status.CLOSED
+    assert period.revenue_cents == accrued["revenue_cents"]
     page = as_admin.get(response["Location"]).content.decode()
     assert '<span class="badge closed">Closed</span>' in page
     assert "ledger balances: <strong>yes</strong>" in page

@@ -118,7 +118,7 @@ def test_the_catalogue_shows_active_terms_with_consent_coverage_from_the_selecto
     response = carol_client.get(reverse("studio-home"))
     assert response.status_code == 200
     entries = response.context["entries"]
-    assert [e["terms"].title for e in entries] == [t.title for t in selectors.catalog()]
+    assert [e["terms"].title for e in entries] == [t.title for t in selectors.catalogue_terms()]
     assert "Withdrawn offer" not in _text(response)
     voice = next(e for e in entries if e["terms"].title == "Voice, 10 days")
     expected = selectors.approval_coverage(voice["terms"])

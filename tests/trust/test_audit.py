@@ -45,11 +45,12 @@ def test_verify_command_finds_the_newest_event_removed(chain):
 
 def test_every_decision_about_consent_leases_tokens_takedowns_and_money_is_audited(world):
     from licensing import services as licensing
+    from licensing import tokens as lease_tokens
     from payouts import services as payouts
     from trust import services as trust
 
     trust.consent_withdraw(actor=world.cast.bob.user, consent=world.cast.bob.consents.get(use="training"))
-    licensing.token_revoke(actor=world.cast.carol, lease=world.lease_a, token=world.token_a)
+    lease_tokens.lease_token_revoke(actor=world.cast.carol, lease=world.lease_a, token=world.token_a)
     takedown = world.lease_a.takedowns.get()
     licensing.takedown_acknowledge(actor=world.cast.carol, takedown=takedown)
     licensing.takedown_attest_deletion(actor=world.cast.carol, takedown=takedown, statement="deleted")

@@ -2,33 +2,32 @@ from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from trust import services
+from trust import tokens
 from trust.errors import Unauthorized
+from trust.tokens import TokenKind
 
 from .errors import as_api_exception
 
 
-def bearer_secret(request) -> str | None:
-    """The secret of an `Authorization: Bearer ...` header, or None without one."""
-    parts = get_authorization_header(request).split()
-    if not parts or parts[0].lower() != b"bearer":
-        return None
-    if len(parts) != 2:
-        raise as_api_exception(Unauthorized("malformed Authorization header", code="token_invalid"))
-    return parts[1].decode("latin-1")
+def bearer_secret(request) -> tuple[TokenKind, str] | None:
+    """The kind and secret of an `Authorization: Bearer ...` header, or None without one;
+    a malformed header or an unknown kind of token is refused (401)."""
+    try:
+        secret = tokens.parse_authorization(get_authorization_header(request))
+        return None if secret is None else (tokens.kind_of(secret), secret)
+    except Unauthorized as error:
+        raise as_api_exception(error) from error
 
 
 class UserTokenAuthentication(BaseAuthentication):
     """`Authorization: Bearer ut_...` for people; lease tokens (`lt_`) are left to licensing."""
 
     def authenticate(self, request):
-        secret = bearer_secret(request)
-        if secret is None or secret.startswith("lt_"):
+        bearer = bearer_secret(request)
+        if bearer is None or bearer[0] != TokenKind.USER:
             return None
-        if not secret.startswith("ut_"):
-            raise as_api_exception(Unauthorized("unknown token", code="token_invalid"))
         try:
-            token = services.user_token_authenticate(secret)
+            token = tokens.user_token_authenticate(bearer[1])
         except Unauthorized as error:
             raise as_api_exception(error) from error
         return token.user, token

@@ -189,6 +189,13 @@ class BankAccountInputSerializer(serializers.Serializer):
     iban = serializers.CharField(max_length=42)
     bic = serializers.CharField(max_length=11, required=False, allow_blank=True, default="")
     account_name = serializers.CharField(max_length=140, required=False, allow_blank=True, default="")
+    current_password = serializers.CharField(
+        max_length=4096,
+        trim_whitespace=False,
+        write_only=True,
+        help_text="The member's current password: changing where royalties go needs it again (403 "
+        "`wrong_password` otherwise).",
+    )
 
 
 class BankAccountOutputSerializer(serializers.Serializer):

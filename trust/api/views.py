@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from trust import selectors, services
+from trust import selectors, services, tokens
 from trust.errors import Forbidden, NotFound, Unauthorized
 from trust.models import AuditEvent, Consent, Dataset, Member, UserToken
 
@@ -41,7 +41,7 @@ class TokenView(APIView):
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None:
             raise Unauthorized("wrong username or password", code="bad_credentials")
-        token, secret = services.user_token_issue(user=user)
+        token, secret = tokens.user_token_mint(user=user)
         return Response({"token": secret, "expires_at": token.expires_at}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None}, summary="Revoke the `ut_` token this request carries")
@@ -50,7 +50,7 @@ class TokenView(APIView):
             raise Forbidden(
                 "send the ut_ token to revoke in the Authorization header", code="user_token_required"
             )
-        services.user_token_revoke(token=request.auth)
+        tokens.user_token_revoke(token=request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -216,7 +216,10 @@ class DatasetVersionsView(PagedAPIView):
     @extend_schema(
         request=None,
         responses={201: s.DatasetVersionOutputSerializer},
-        summary="Freeze the working set as the next immutable version (admin)",
+        summary=(
+            "Freeze the working set as the next immutable version; "
+            "409 dataset_unchanged when nothing changed since the latest (admin)"
+        ),
     )
     def post(self, request, dataset_id):
         version = services.dataset_freeze(

@@ -34,3 +34,20 @@ class AssetFilterForm(PortalForm):
         if not self.is_valid():
             return {"kind": None, "use": None}
         return {"kind": self.cleaned_data["kind"] or None, "use": self.cleaned_data["use"] or None}
+
+
+class MemberEnrolForm(forms.Form):
+    member_number = forms.CharField(max_length=32, help_text="The union's membership number, e.g. M-01234.")
+    display_name = forms.CharField(label="Name", max_length=200)
+    email = forms.EmailField()
+    username = forms.CharField(max_length=150, help_text="What the member signs in with.")
+    password = forms.CharField(
+        label="First password",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Give it to the member privately; they can change it after signing in.",
+    )
+    listed_publicly = forms.BooleanField(label="Named in the public transparency register", required=False)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)

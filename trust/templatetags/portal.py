@@ -171,11 +171,6 @@ def kind_label(kind: str) -> str:
     return str(kind).replace("_", " ")
 
 
-@register.filter
-def get_item(mapping, key):
-    return mapping.get(key) if mapping else None
-
-
 @register.simple_tag
 def page_link(listing, number) -> str:
     """The link to page `number` of a `listing`, keeping its filters and sort."""

@@ -1,10 +1,17 @@
 """Seed a small demo trust for `make run`: logins, members, assets with placeholder bytes,
-consents, a dataset, terms, a studio with an active lease, usage, and three closed periods
-that all end before the seed runs. Embedded default only: the password is public."""
+consents, a dataset, terms, a studio with an active lease, usage, three closed periods, one
+period that has ended but waits for the administrator to close it, and this month's open
+period. Embedded default only: the password is public.
+
+The story is told through the services, in the order it happened, on a story clock that
+starts five months ago and moves forward only: every row, token use and audit event carries
+the time its service saw, so the dates agree with each other and the audit chain verifies."""
 
 import hashlib
 import random
-from datetime import timedelta
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from unittest import mock
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -14,8 +21,9 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from licensing import services as licensing
-from licensing.models import Lease, UsageEvent
+from licensing import tokens as lease_tokens
 from payouts import services as payouts
+from payouts.models import Period
 from trust import services as trust
 from trust.consent import Use
 from trust.models import Asset
@@ -40,6 +48,10 @@ ASSETS = [
 ]
 
 
+# The demo's test IBANs come from the banks' published examples, so it can export a pain.001 file.
+BANK_ACCOUNTS = {"member": "DE89370400440532013000", "sam": "GB33BUKB20201555555555"}
+
+
 def _month_start(moment, months_back: int):
     first = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     for _ in range(months_back):
@@ -47,8 +59,35 @@ def _month_start(moment, months_back: int):
     return first
 
 
+class StoryClock:
+    """The time every service sees while the seed runs. It moves forward only, and never past
+    the real time the seed started at, so nothing is dated in the future."""
+
+    def __init__(self, start: datetime, real_now: datetime):
+        self.moment, self.real_now = start, real_now
+
+    def at(self, moment: datetime) -> datetime:
+        if moment < self.moment or moment > self.real_now:
+            raise ValueError(f"the story cannot move from {self.moment} to {moment}")
+        self.moment = moment
+        return moment
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+@contextmanager
+def story_clock(start: datetime, real_now: datetime):
+    clock = StoryClock(start, real_now)
+    with mock.patch.object(timezone, "now", clock.now):
+        yield clock
+
+
 class Command(BaseCommand):
-    help = "Seed a demo trust with three closed periods of history (embedded default only)."
+    help = (
+        "Seed a demo trust: three closed periods of history, one ended period to close, "
+        "this month open (embedded default only)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -69,11 +108,59 @@ class Command(BaseCommand):
             and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
         ):
             raise CommandError("seed_demo makes public demo logins: run it on the embedded default only")
-        steps = tqdm(total=6, unit="step", file=self.stderr._out, disable=options["verbosity"] == 0)
+        real_now = timezone.now()
+        month = lambda back: _month_start(real_now, back)  # noqa: E731
+        enrolment = month(5) + timedelta(days=2, hours=9)
+        steps = tqdm(total=5 + 4, unit="step", file=self.stderr._out, disable=options["verbosity"] == 0)
+        with story_clock(enrolment, real_now) as clock:
+            admin, members, assets = self._enrol(clock, enrolment)
+            steps.update()
+            terms, crowd_terms = self._curate(clock, admin, assets, enrolment)
+            steps.update()
+            clock.at(enrolment + timedelta(days=10, hours=2))
+            studio = licensing.studio_create(actor=admin, name="Northlight Pictures")
+            licensing.studio_add_staff(
+                actor=admin,
+                studio=studio,
+                username="studio",
+                password=DEMO_PASSWORD,
+                email="studio@northlight.example",
+            )
+            staff = User.objects.get(username="studio")
+            steps.update()
+            self._months(clock, admin, staff, terms, assets, month, steps)
+            # Something for the administrator to decide: a request made near the end of last month.
+            clock.at(month(1) + timedelta(days=27, hours=15))
+            licensing.lease_request(
+                actor=staff, terms=crowd_terms, purpose="Stadium crowd shots for 'Final Whistle'"
+            )
+            # This month's period, opened early this morning (or as early as the month allows).
+            clock.at(month(0) + min(timedelta(hours=8), (real_now - month(0)) / 2))
+            payouts.period_create(
+                actor=admin, start=month(0), end=(month(0) + timedelta(days=32)).replace(day=1)
+            )
+            steps.update()
+        # A login's date_joined defaults to the real clock (Django binds it at import): align it.
+        for user in User.objects.filter(member__isnull=False).select_related("member"):
+            User.objects.filter(pk=user.pk).update(date_joined=user.member.created_at)
+        User.objects.filter(pk=admin.pk).update(date_joined=enrolment)
+        User.objects.filter(pk=staff.pk).update(date_joined=staff.studio_staff.created_at)
+        steps.update()
+        steps.close()
+        self.stdout.write(self.style.SUCCESS("demo trust seeded"))
+        self._print_logins()
+
+    def _enrol(self, clock, enrolment):
+        User = get_user_model()
         with transaction.atomic():
             admin = User.objects.create_superuser("admin", "admin@guildtrust.example", DEMO_PASSWORD)
-            members = {
-                username: trust.member_enrol(
+            # The rates the trust starts with: in force before any period they price.
+            clock.at(enrolment + timedelta(minutes=10))
+            payouts.rates_set(actor=admin, admin_fee_bps=1000, pension_bps=500)
+            members = {}
+            for index, (username, number, name, listed) in enumerate(MEMBERS):
+                clock.at(enrolment + timedelta(minutes=30 + 20 * index))
+                members[username] = trust.member_enrol(
                     actor=admin,
                     username=username,
                     password=DEMO_PASSWORD,
@@ -82,20 +169,27 @@ class Command(BaseCommand):
                     display_name=name,
                     listed_publicly=listed,
                 )
-                for username, number, name, listed in MEMBERS
-            }
-        # Test IBANs from the banks' published examples, so the demo can export a pain.001 file.
-        for username, iban in (("member", "DE89370400440532013000"), ("sam", "GB33BUKB20201555555555")):
-            trust.member_set_bank_account(actor=admin, member=members[username], iban=iban)
-        steps.update()
-        assets = [self._asset(admin, members, kind, title, shares) for kind, title, shares in ASSETS]
-        steps.update()
+        clock.at(enrolment + timedelta(days=1, hours=2))
+        for username, iban in BANK_ACCOUNTS.items():
+            member = members[username]
+            trust.member_set_bank_account(
+                actor=member.user, member=member, iban=iban, current_password=DEMO_PASSWORD
+            )
+        assets = []
+        for index, (kind, title, shares) in enumerate(ASSETS):
+            clock.at(enrolment + timedelta(days=1, hours=5, minutes=15 * index))
+            assets.append(self._asset(admin, members, kind, title, shares))
+        clock.at(enrolment + timedelta(days=3, hours=1))
         for username, member in members.items():
             for use in (Use.CAPTURE, Use.TRAINING, Use.REPLICA_PASSIVE):
                 trust.consent_grant(actor=member.user, member=member, use=use)
             if username != "sam":  # Sam keeps crowd generation closed: not every member says yes
                 trust.consent_grant(actor=member.user, member=member, use=Use.CROWD_GENERATION)
-        steps.update()
+            clock.at(clock.now() + timedelta(hours=3))
+        return admin, members, assets
+
+    def _curate(self, clock, admin, assets, enrolment):
+        clock.at(enrolment + timedelta(days=7, hours=1))
         dataset = trust.dataset_create(
             actor=admin,
             slug="crowd-and-stunts-2026",
@@ -103,13 +197,15 @@ class Command(BaseCommand):
             description="Scans, motion capture and footage from background work.",
         )
         trust.dataset_add_assets(actor=admin, dataset=dataset, asset_ids=[a.pk for a in assets])
+        clock.at(enrolment + timedelta(days=7, hours=3))
         trust.dataset_freeze(actor=admin, dataset=dataset)
+        clock.at(enrolment + timedelta(days=8, hours=1))
         terms = licensing.terms_create(
             actor=admin,
             dataset=dataset,
-            title="Training & background placement, 120 days",
+            title="Training & background placement, 180 days",
             permitted_uses=[Use.TRAINING, Use.REPLICA_PASSIVE],
-            duration_days=120,
+            duration_days=180,
             flat_fee_cents=120_000,
             price_per_download_cents=50,
             price_per_training_run_cents=2_500,
@@ -125,32 +221,67 @@ class Command(BaseCommand):
             flat_fee_cents=45_000,
             price_per_generated_second_cents=3,
         )
-        steps.update()
-        studio = licensing.studio_create(actor=admin, name="Northlight Pictures")
-        licensing.studio_add_staff(
-            actor=admin,
-            studio=studio,
-            username="studio",
-            password=DEMO_PASSWORD,
-            email="studio@northlight.example",
-        )
-        staff = User.objects.get(username="studio")
-        lease = licensing.lease_request(
-            actor=staff, terms=terms, purpose="Background placement model for 'Harbour Lights' season 2"
-        )
-        lease = licensing.lease_approve(actor=admin, lease=lease)
-        self._history(admin, staff, lease, assets)
-        # Something for the administrator to decide, and a month still open to close.
-        licensing.lease_request(
-            actor=staff, terms=crowd_terms, purpose="Stadium crowd shots for 'Final Whistle'"
-        )
-        this_month = _month_start(timezone.now(), 0)
-        next_month = (this_month + timedelta(days=32)).replace(day=1)
-        payouts.period_create(actor=admin, start=this_month, end=next_month)
-        steps.update()
-        steps.close()
-        self.stdout.write(self.style.SUCCESS("demo trust seeded"))
-        self._print_logins()
+        return terms, crowd_terms
+
+    def _months(self, clock, admin, staff, terms, assets, month, steps):
+        """Four months of work on the lease. Each month the administrator opens its period and
+        closes the one before; the studio mints that month's token, downloads through the gateway
+        and reports its training runs and generated seconds as they happen. Last month has ended
+        and is left for the administrator to close."""
+        rng = random.Random(2026)
+        lease = None
+        for back in (4, 3, 2, 1):
+            start = month(back)
+            clock.at(start + timedelta(hours=8))
+            payouts.period_create(actor=admin, start=start, end=month(back - 1))
+            if lease is None:
+                clock.at(start + timedelta(days=2, hours=11))
+                lease = licensing.lease_request(
+                    actor=staff,
+                    terms=terms,
+                    purpose="Background placement model for 'Harbour Lights' season 2",
+                )
+                clock.at(start + timedelta(days=4, hours=10))
+                lease = licensing.lease_approve(actor=admin, lease=lease)
+                clock.at(start + timedelta(days=4, hours=14))
+            else:
+                clock.at(start + timedelta(days=1, hours=9))
+                payouts.period_close(period_id=Period.objects.get(end=start).pk)
+                if back == 2:  # the first payout, once two months of royalties are in
+                    clock.at(start + timedelta(days=1, hours=11))
+                    payouts.payout_batch_create(
+                        actor=admin, execution_date=(start + timedelta(days=3)).date()
+                    )
+                clock.at(start + timedelta(days=2, hours=9))
+            _, secret = lease_tokens.lease_token_mint(
+                actor=staff, lease=lease, name=f"render-farm {start:%b %Y}", lifetime=timedelta(days=30)
+            )
+            for index in range(8):
+                at = start + timedelta(
+                    days=5 + 3 * index, hours=9 + rng.randint(0, 8), minutes=rng.randint(0, 59)
+                )
+                clock.at(at)
+                asset = rng.choice(assets)
+                token = lease_tokens.lease_token_authenticate(secret)
+                licensing.gateway_download(token=token, lease_id=lease.pk, asset_id=asset.pk)
+                key = f"{start:%Y-%m}:{index}"
+                events = [
+                    {
+                        "event_key": f"run:{key}",
+                        "kind": "training_run",
+                        "quantity": rng.randint(1, 3),
+                        "occurred_at": at,
+                    },
+                    {
+                        "event_key": f"gen:{key}",
+                        "kind": "generated_second",
+                        "asset": asset.pk,
+                        "quantity": rng.randint(60, 900),
+                        "occurred_at": at,
+                    },
+                ]
+                licensing.usage_report(token=token, lease_id=lease.pk, events=events)
+            steps.update()
 
     def _asset(self, admin, members, kind, title, shares):
         # Placeholder bytes, deterministic per title, so the demo's hashes are stable.
@@ -171,58 +302,6 @@ class Command(BaseCommand):
         trust.asset_complete(actor=admin, asset=asset)
         trust.asset_verify(asset_id=asset.pk)
         return Asset.objects.get(pk=asset.pk)
-
-    def _history(self, admin, staff, lease, assets):
-        """Move the demo lease back into the past and give it three months of usage, then
-        close those months. Backdating is the seed's privilege; services never do it."""
-        now = timezone.now()
-        starts = _month_start(now, 3) + timedelta(days=4, hours=10)
-        Lease.objects.filter(pk=lease.pk).update(
-            starts_at=starts, ends_at=starts + timedelta(days=120), decided_at=starts
-        )
-        lease.refresh_from_db()
-        token, _ = licensing.token_mint(actor=staff, lease=lease, name="render-farm")
-        rng = random.Random(2026)
-        events = []
-        for month in (3, 2, 1):
-            base = max(_month_start(now, month), starts) + timedelta(hours=1)
-            for day in range(0, 24, 3):
-                at = base + timedelta(days=day, hours=rng.randint(0, 8))
-                asset = rng.choice(assets)
-                UsageEvent.objects.create(
-                    lease=lease,
-                    event_key=f"seed-download:{month}:{day}",
-                    kind=UsageEvent.Kind.DOWNLOAD,
-                    asset=asset,
-                    quantity=1,
-                    occurred_at=at,
-                    source=UsageEvent.Source.GATEWAY,
-                    token=token,
-                )
-                events.append(
-                    {
-                        "event_key": f"seed-run:{month}:{day}",
-                        "kind": "training_run",
-                        "quantity": rng.randint(1, 3),
-                        "occurred_at": at,
-                    }
-                )
-                events.append(
-                    {
-                        "event_key": f"seed-gen:{month}:{day}",
-                        "kind": "generated_second",
-                        "asset": asset.pk,
-                        "quantity": rng.randint(60, 900),
-                        "occurred_at": at,
-                    }
-                )
-        licensing.usage_report(token=token, lease_id=lease.pk, events=events)
-        payouts.rates_set(actor=admin, admin_fee_bps=1000, pension_bps=500)
-        for month in (3, 2, 1):
-            period = payouts.period_create(
-                actor=admin, start=_month_start(now, month), end=_month_start(now, month - 1)
-            )
-            payouts.period_close(period_id=period.pk)
 
     def _print_logins(self):
         self.stdout.write(

@@ -1,0 +1,115 @@
+"""Lease tokens (`lt_`): what a studio's machines use to pull one lease's data. Secrets,
+hashing and the state rule come from `trust.tokens`; whether the lease itself still gives
+access comes from the lease selectors (`require_live`)."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from trust import audit
+from trust.errors import Conflict, Gone, Invalid, NotFound, Unauthorized
+from trust.tokens import (
+    TokenKind,
+    TokenState,
+    hash_secret,
+    kind_of,
+    mint_secret,
+    record_use,
+    refuse_unless_active,
+    token_state,
+)
+
+from .models import Lease, LeaseToken
+from .selectors import require_live, require_studio_staff
+
+
+def _lease_has_ended(lease: Lease, at: datetime) -> bool:
+    try:
+        require_live(lease, at=at)
+    except (Gone, Conflict):
+        return True
+    return False
+
+
+def lease_token_state(token: LeaseToken, *, at: datetime | None = None) -> TokenState:
+    """The token's state at `at`, its lease's end included."""
+    at = at or timezone.now()
+    return token_state(token, at=at, lease_ended=_lease_has_ended(token.lease, at))
+
+
+@transaction.atomic
+def lease_token_mint(
+    *, actor, lease: Lease, name: str, lifetime: timedelta | None = None
+) -> tuple[LeaseToken, str]:
+    """An `lt_` token for the studio's machines; the secret is returned once. It never
+    outlives the lease."""
+    require_studio_staff(actor, lease.studio)
+    lease = Lease.objects.select_for_update().get(pk=lease.pk)
+    require_live(lease)
+    if not name.strip():
+        raise Invalid("name the token so it can be told apart", code="name_required")
+    now = timezone.now()
+    lifetime = lifetime or timedelta(days=settings.LEASE_TOKEN_DEFAULT_DAYS)
+    if lifetime <= timedelta(0):
+        raise Invalid("a token's lifetime must be positive", code="bad_lifetime")
+    secret = mint_secret(TokenKind.LEASE)
+    token = LeaseToken.objects.create(
+        lease=lease,
+        name=name.strip(),
+        token_hash=hash_secret(secret),
+        created_by=actor,
+        expires_at=min(now + lifetime, lease.ends_at),
+    )
+    audit.record(
+        actor=actor,
+        action="token.minted",
+        subject=token,
+        data={"lease": lease.pk, "name": token.name, "expires_at": token.expires_at},
+    )
+    return token, secret
+
+
+@transaction.atomic
+def lease_token_revoke(*, actor, lease: Lease, token: LeaseToken) -> LeaseToken:
+    """Refused everywhere from the next request on: tokens are checked in the database on
+    every call, never cached. Revoking a revoked token changes nothing."""
+    require_studio_staff(actor, lease.studio)
+    token = LeaseToken.objects.select_for_update().filter(pk=token.pk, lease=lease).first()
+    if token is None:
+        raise NotFound("no such token", code="token_not_found")
+    if token.revoked_at is None:
+        token.revoked_at, token.revoked_by = timezone.now(), actor
+        token.save(update_fields=["revoked_at", "revoked_by"])
+        audit.record(actor=actor, action="token.revoked", subject=token, data={"lease": lease.pk})
+    return token
+
+
+def lease_token_authenticate(secret: str) -> LeaseToken:
+    """The token for `secret`, refused (401) when unknown, revoked or expired, and (410) when
+    its lease has ended or been revoked."""
+    token = (
+        LeaseToken.objects.select_related("lease__studio", "lease__version__dataset")
+        .filter(token_hash=hash_secret(secret))
+        .first()
+        if kind_of(secret) == TokenKind.LEASE
+        else None
+    )
+    if token is None:
+        raise Unauthorized("unknown token", code="token_invalid")
+    now = timezone.now()
+    state = lease_token_state(token, at=now)
+    if state == TokenState.LEASE_ENDED:
+        require_live(token.lease, at=now)  # the lease's own refusal: 410 revoked or expired
+    refuse_unless_active(state)
+    record_use(token, at=now)
+    return token
+
+
+def lease_of_token(*, token: LeaseToken, lease_id) -> Lease:
+    """The token's lease if it is the one asked for. A token opens one lease; asking about
+    another reveals nothing about it."""
+    if str(token.lease_id) != str(lease_id):
+        raise NotFound("no such lease", code="lease_not_found")
+    return token.lease

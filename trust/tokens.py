@@ -1,0 +1,144 @@
+"""Bearer tokens, both kinds: `ut_` user API tokens (here) and `lt_` lease tokens
+(`licensing.tokens`, which builds on this module).
+
+One home for what a token is: an opaque random secret with its kind in the prefix, stored only
+as a SHA-256, with one rule for its state (active, expired, revoked, or its lease ended) that
+the API auth classes, the gateway, the admin and the pages all ask.
+"""
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+from .errors import Unauthorized
+
+# A token's last use is written at most this often: authentication should not write on every hit.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+class TokenKind(StrEnum):
+    """The prefix says which kind a secret is, before any lookup."""
+
+    USER = "ut_"
+    LEASE = "lt_"
+
+
+class TokenState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+    # A lease token whose lease was revoked or reached its end: it opens nothing any more.
+    LEASE_ENDED = "lease_ended", "Lease ended"
+
+
+class TokenQuerySet(models.QuerySet):
+    """Shared by both token models."""
+
+    def live(self, *, at: datetime | None = None):
+        """Tokens neither revoked nor expired at `at` (lease tokens also narrow to live leases)."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=at or timezone.now())
+
+
+def mint_secret(kind: TokenKind) -> str:
+    return f"{kind.value}{secrets.token_urlsafe(32)}"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def kind_of(secret: str) -> TokenKind:
+    """The kind a bearer value claims by its prefix; anything else is refused (401)."""
+    for kind in TokenKind:
+        if secret.startswith(kind.value) and len(secret) > len(kind.value):
+            return kind
+    raise Unauthorized("unknown token", code="token_invalid")
+
+
+def parse_authorization(header: bytes) -> str | None:
+    """The secret of an `Authorization: Bearer <secret>` header; None when the header is absent
+    or another scheme, refused (401) when it says Bearer but is malformed."""
+    parts = header.split()
+    if not parts or parts[0].lower() != b"bearer":
+        return None
+    if len(parts) != 2:
+        raise Unauthorized("malformed Authorization header", code="token_invalid")
+    try:
+        return parts[1].decode("ascii")
+    except UnicodeDecodeError:
+        raise Unauthorized("unknown token", code="token_invalid") from None
+
+
+def token_state(token, *, at: datetime | None = None, lease_ended: bool = False) -> TokenState:
+    """THE state of a token of either kind at `at`. Revocation wins over everything; a lease
+    token whose lease has ended reads as that even when its own expiry has also passed."""
+    at = at or timezone.now()
+    if token.revoked_at is not None:
+        return TokenState.REVOKED
+    if lease_ended:
+        return TokenState.LEASE_ENDED
+    if token.expires_at <= at:
+        return TokenState.EXPIRED
+    return TokenState.ACTIVE
+
+
+def refuse_unless_active(state: TokenState) -> None:
+    """The 401 for a revoked or expired token. A token of an ended lease is refused by the lease
+    itself (410), so the caller asks the lease before calling this."""
+    if state == TokenState.REVOKED:
+        raise Unauthorized("this token was revoked", code="token_revoked")
+    if state == TokenState.EXPIRED:
+        raise Unauthorized("this token has expired", code="token_expired")
+
+
+def record_use(token, *, at: datetime) -> None:
+    """Remember the last use, at most once per LAST_USED_RESOLUTION."""
+    if token.last_used_at is None or at - token.last_used_at > LAST_USED_RESOLUTION:
+        type(token).objects.filter(pk=token.pk).update(last_used_at=at)
+        token.last_used_at = at
+
+
+def _user_tokens():
+    # trust.models imports this module for TokenQuerySet and TokenState.
+    from .models import UserToken
+
+    return UserToken
+
+
+@transaction.atomic
+def user_token_mint(*, user):
+    """A fresh `ut_` token; the secret is returned once and only its hash kept."""
+    secret = mint_secret(TokenKind.USER)
+    token = _user_tokens().objects.create(
+        user=user,
+        token_hash=hash_secret(secret),
+        expires_at=timezone.now() + timedelta(hours=settings.USER_TOKEN_LIFETIME_HOURS),
+    )
+    return token, secret
+
+
+@transaction.atomic
+def user_token_revoke(*, token) -> None:
+    """Refused from the next request on (tokens are checked in the database, never cached)."""
+    _user_tokens().objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def user_token_authenticate(secret: str):
+    """The live `ut_` token for `secret`; refused (401) when unknown, revoked or expired. Read
+    from the database on every call, so a revocation holds on every worker at once."""
+    token = (
+        _user_tokens().objects.select_related("user").filter(token_hash=hash_secret(secret)).first()
+        if kind_of(secret) == TokenKind.USER
+        else None
+    )
+    if token is None or not token.user.is_active:
+        raise Unauthorized("unknown token", code="token_invalid")
+    now = timezone.now()
+    refuse_unless_active(token_state(token, at=now))
+    record_use(token, at=now)
+    return token

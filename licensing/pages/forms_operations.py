@@ -77,10 +77,6 @@ class TermsForm(PortalForm):
         help_text="Leave empty for no cap.",
     )
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
-
     def service_arguments(self) -> dict:
         """The cleaned data under `terms_create`'s keyword names."""
         data = self.cleaned_data
@@ -97,7 +93,7 @@ class TermsForm(PortalForm):
         }
 
 
-class StaffForm(forms.Form):
+class StaffForm(PortalForm):
     """A studio staff login: the first one when enrolling a studio, or one more later."""
 
     staff_username = forms.CharField(label="Staff username", max_length=150)
@@ -107,10 +103,6 @@ class StaffForm(forms.Form):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Give it to them privately; they can change it after signing in.",
     )
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
 
 
 class StudioEnrolForm(StaffForm):

@@ -42,7 +42,7 @@ class PeriodForm(PortalForm):
         }
 
 
-class PayoutBatchForm(forms.Form):
+class PayoutBatchForm(PortalForm):
     execution_date = forms.DateField(
         label="Pay on",
         widget=DateInput,

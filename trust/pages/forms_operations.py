@@ -36,7 +36,7 @@ class AssetFilterForm(PortalForm):
         return {"kind": self.cleaned_data["kind"] or None, "use": self.cleaned_data["use"] or None}
 
 
-class MemberEnrolForm(forms.Form):
+class MemberEnrolForm(PortalForm):
     member_number = forms.CharField(max_length=32, help_text="The union's membership number, e.g. M-01234.")
     display_name = forms.CharField(label="Name", max_length=200)
     email = forms.EmailField()
@@ -47,7 +47,3 @@ class MemberEnrolForm(forms.Form):
         help_text="Give it to the member privately; they can change it after signing in.",
     )
     listed_publicly = forms.BooleanField(label="Named in the public transparency register", required=False)
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)

@@ -109,7 +109,7 @@ def test_members_studio_staff_and_roleless_logins_get_403_and_nothing_changes(cl
 def test_a_get_of_approve_only_asks_for_confirmation(admin_client, pending):
     response = admin_client.get(reverse("operations-lease-approve", args=[pending.pk]))
     assert response.status_code == 200
-    assert f"Approve lease #{pending.pk}" in response.content.decode()
+    assert f"Approve Lease #{pending.pk}" in response.content.decode()
     assert admin_client.get(reverse("operations-lease-reject", args=[pending.pk])).status_code == 405
     pending.refresh_from_db()
     assert pending.status == Lease.Status.REQUESTED

@@ -40,7 +40,7 @@ def test_the_pending_request_shows_its_coverage_and_approving_makes_it_active(br
     assert "Crowd generation" in active_row.inner_text()
     assert page.locator("#stat-waiting").inner_text() == "0"
     assert page.locator("#stat-active").inner_text() == "2"
-    assert active_row.get_by_role("link", name=f"Revoke lease #{pending.pk}…").is_visible()
+    assert active_row.get_by_role("link", name=f"Revoke Lease #{pending.pk}…").is_visible()
     _accessible(page)
     browser.screenshot(page, "leases-approved")
 

@@ -46,7 +46,7 @@ def test_the_pending_request_shows_its_coverage_and_approving_makes_it_active(br
 
     pending.refresh_from_db()
     assert pending.status == Lease.Status.ACTIVE
-    page.get_by_role("link", name=f"#{pending.pk}", exact=True).click()
+    page.get_by_role("link", name=f"Lease #{pending.pk}", exact=True).click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", level=1).inner_text() == f"Lease #{pending.pk}: Northlight Pictures"
     assert page.locator("#manifest-hash").inner_text() == pending.version.manifest_sha256
@@ -153,7 +153,7 @@ def test_a_takedown_shows_on_the_lease_and_revoking_moves_it_to_closed(browser, 
     page.goto("/operations/leases/")
     assert page.locator("#stat-takedowns").inner_text() == str(open_notices)
     assert f"{open_notices} open" in page.locator(f"#lease-{lease.pk}").inner_text()
-    page.get_by_role("link", name=f"#{lease.pk}", exact=True).click()
+    page.get_by_role("link", name=f"Lease #{lease.pk}", exact=True).click()
     notices = page.get_by_role("region", name="Takedown notices")
     assert notices.locator(".badge.issued").count() == open_notices
     assert page.locator("#stat-licensable-now").inner_text() == "3"

@@ -36,7 +36,7 @@ def test_every_administrator_page_is_accessible_and_shows_its_figures(browser, d
 
     page.get_by_role("link", name="Periods", exact=True).click()
     assert page.get_by_role("heading", level=1).inner_text() == "Accounting periods"
-    assert page.locator("table.data tbody tr").count() == Period.objects.count() == 4
+    assert page.locator("table.data tbody tr").count() == Period.objects.count()
     check(page, browser, "periods")
 
     closed = Period.objects.filter(status=Period.Status.CLOSED).order_by("-end").first()

@@ -393,10 +393,11 @@ def member_asset_overview(member: Member, *, at: datetime | None = None) -> list
 def member_consent_matrix(member: Member, *, at: datetime | None = None) -> dict:
     """The member's consent as a grid: one row per use in the order of `Use` (capture, the
     first opt-in, first), with its plain-language text; one cell for all their assets, then
-    one per asset. A cell holds its own active grant (or None), for an asset whether the
-    all-assets grant covers it, and whether the member's capture grant covers its scope
-    (without it no other grant applies). `licensable` lists, per asset, the uses it may be licensed for
-    now (the trust's one rule: every co-contributor's consent counts too)."""
+    one per asset (and the same cells as `cards`, one per scope). A cell holds its own active
+    grant (or None), for an asset whether the all-assets grant covers it, and whether the
+    member's capture grant covers its scope (without it no other grant applies). `licensable`
+    lists, per asset, the uses it may be licensed for now (the trust's one rule: every
+    co-contributor's consent counts too)."""
 
     at = at or timezone.now()
     assets = list(Asset.objects.filter(contributors__member=member).distinct().order_by("created_at", "id"))
@@ -431,7 +432,13 @@ def member_consent_matrix(member: Member, *, at: datetime | None = None) -> dict
     for asset in assets:
         coverage = consent_coverage(assets=Asset.objects.filter(pk=asset.pk), at=at)
         licensable[asset.pk] = [use for use, count in coverage.items() if count]
-    return {"assets": assets, "rows": rows, "licensable": licensable}
+    # The same cells the other way round, one card per scope (all assets, then each asset), for
+    # a phone, where a grid of uses by assets does not fit.
+    cards = [
+        {"asset": scope["asset"], "uses": [{**row, "cell": row["cells"][index]} for row in rows]}
+        for index, scope in enumerate(rows[0]["cells"])
+    ]
+    return {"assets": assets, "rows": rows, "cards": cards, "licensable": licensable}
 
 
 def _grant_scope(grant) -> QuerySet[Asset]:

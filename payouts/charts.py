@@ -1,10 +1,8 @@
-"""Geometry for the server-rendered charts and the labels of periods: pure functions over plain
-values (integers and datetimes), no ORM and no floats, so a template only places what they say."""
+"""Geometry for the server-rendered charts: pure functions over plain values (integers), no ORM
+and no floats, so a template only places what they say. Period labels live with the other
+formats in `trust.templatetags.portal`."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from django.utils import timezone
 
 
 @dataclass(frozen=True)
@@ -86,27 +84,3 @@ def bar_chart(
         right=width - margin,
         bars=tuple(bars),
     )
-
-
-def _is_month_start(moment: datetime) -> bool:
-    return moment.day == 1 and (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0)
-
-
-def period_last_day(start: datetime, end: datetime):
-    """The last calendar day a period covers: its end is exclusive."""
-    end = timezone.localtime(end)
-    return (end - timedelta(microseconds=1)).date() if end > start else end.date()
-
-
-def period_label(start: datetime, end: datetime) -> str:
-    """A period's name: the month ("Mar 2026") when it is exactly one calendar month, else its
-    first and last days ("3 Mar – 17 Apr 2026")."""
-    start, end = timezone.localtime(start), timezone.localtime(end)
-    if _is_month_start(start) and _is_month_start(end):
-        following = (start + timedelta(days=32)).replace(day=1)
-        if following == end:
-            return f"{start:%b %Y}"
-    last = period_last_day(start, end)
-    if start.year == last.year:
-        return f"{start.day} {start:%b} – {last.day} {last:%b %Y}"
-    return f"{start.day} {start:%b %Y} – {last.day} {last:%b %Y}"

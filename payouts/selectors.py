@@ -29,9 +29,9 @@ from licensing.selectors import takedowns_past_half_time
 from trust.consent import in_use_order
 from trust.errors import NotFound
 from trust.models import DatasetVersionItem, Member
+from trust.templatetags.portal import period_label, period_last_day
 
 from . import ledger
-from .charts import period_label, period_last_day
 from .metering import usage_in
 from .models import (
     Account,

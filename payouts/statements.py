@@ -10,6 +10,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from trust.csv_export import csv_text
+from trust.templatetags.portal import money, ref
 
 # A Unicode font where the system has one (Debian's fonts-dejavu-core), so names outside
 # Latin-1 print; otherwise the PDF core font, with such characters replaced.
@@ -88,19 +89,8 @@ def statement_csv(statement: dict) -> str:
     return csv_text([], [*head, [], CSV_COLUMNS, *lines, total])
 
 
-def _money(cents: int) -> str:
-    """12345678 -> "123,456.78" for people reading the PDF."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(int(cents)), 100)
-    return f"{sign}{whole:,}.{part:02d}"
-
-
 def _money_or_dash(cents) -> str:
-    return "—" if cents is None else _money(cents)
-
-
-def _day(day) -> str:
-    return f"{day.day} {day:%B %Y}"
+    return "—" if cents is None else money(cents)
 
 
 class _StatementPDF(FPDF):
@@ -147,7 +137,7 @@ def statement_pdf(statement: dict) -> bytes:
     for label, value in (
         ("Member", statement["member_name"]),
         ("Member number", statement["member_number"]),
-        ("Period", f"{_day(statement['first_day'])} to {_day(statement['last_day'])}"),
+        ("Period", statement["label"]),
         ("Currency", f"{statement['currency']} (all amounts)"),
     ):
         pdf.set_font(pdf.base_font, "B", 10)
@@ -168,8 +158,8 @@ def statement_pdf(statement: dict) -> bytes:
             dataset = row["dataset"] + (f" v{row['version']}" if row["version"] is not None else "")
             lease = table.row(style=FontFace(emphasis="BOLD"))
             for value in (
-                text(f"Lease #{row['lease']} · {row['studio']} · {dataset}"),
-                *(_money(row[k]) for k in ("revenue_cents", "admin_fee_cents", "pension_cents", "net_cents")),
+                text(f"{ref(row['lease'], 'Lease')} · {row['studio']} · {dataset}"),
+                *(money(row[k]) for k in ("revenue_cents", "admin_fee_cents", "pension_cents", "net_cents")),
             ):
                 lease.cell(value)
             for line in row["lines"]:
@@ -178,8 +168,8 @@ def statement_pdf(statement: dict) -> bytes:
                         text(f"    {line['label']}"),
                         text(_money_or_dash(line["revenue_cents"])),
                         text(_money_or_dash(line["admin_fee_cents"])),
-                        _money(line["pension_cents"]),
-                        _money(line["net_cents"]),
+                        money(line["pension_cents"]),
+                        money(line["net_cents"]),
                     ]
                 )
         if not statement["rows"]:
@@ -188,7 +178,7 @@ def statement_pdf(statement: dict) -> bytes:
         for value in (
             "Total",
             *(
-                _money(statement[k])
+                money(statement[k])
                 for k in ("revenue_cents", "admin_fee_cents", "pension_cents", "net_cents")
             ),
         ):

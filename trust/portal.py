@@ -6,6 +6,7 @@ domain error into a message on the page instead of a JSON body."""
 from collections.abc import Callable
 from functools import wraps
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -72,3 +73,25 @@ def run_service_with_messages(request, action: Callable, *, success: str | Calla
 def portal_context(request) -> dict:
     role = role_of(getattr(request, "user", None))
     return {"portal_role": role, "portal_home": ROLE_HOMES.get(role)}
+
+
+class PlainLabels:
+    """Labels without Django's trailing colon ("Username", not "Username:"): mixed into every
+    portal form, and passed to Django's own sign-in and password forms by their views."""
+
+    label_suffix = ""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", self.label_suffix)
+        super().__init__(*args, **kwargs)
+
+
+class PortalForm(PlainLabels, forms.Form):
+    """The base of every portal form."""
+
+
+class PlainLabelsView:
+    """For Django's auth views: their forms get the portal's labels."""
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "label_suffix": PlainLabels.label_suffix}

@@ -3,9 +3,10 @@
 from django import forms
 
 from trust.consent import Use
+from trust.portal import PortalForm
 
 
-class ConsentGrantForm(forms.Form):
+class ConsentGrantForm(PortalForm):
     """What a Grant button in the consent matrix posts: the use, and the asset (empty for all
     of the member's assets)."""
 

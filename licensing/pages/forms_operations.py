@@ -9,6 +9,7 @@ from django import forms
 from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS
 from trust.consent import LICENSABLE_USES
 from trust.models import Dataset
+from trust.portal import PortalForm
 
 # Digits with an optional fraction, and an optional minus sign so a negative amount gets its
 # own message rather than "not a number". No exponents, no thousands separators.
@@ -48,13 +49,13 @@ class AmountField(forms.CharField):
         return cents_from_text(text) if text else 0
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(PortalForm):
     """Why a lease is rejected or revoked: the studio is told."""
 
     reason = forms.CharField(max_length=2000, strip=True)
 
 
-class TermsForm(forms.Form):
+class TermsForm(PortalForm):
     dataset = forms.ModelChoiceField(
         queryset=Dataset.objects.order_by("title"), empty_label="Choose a dataset"
     )
@@ -76,10 +77,6 @@ class TermsForm(forms.Form):
         help_text="Leave empty for no cap.",
     )
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
-
     def service_arguments(self) -> dict:
         """The cleaned data under `terms_create`'s keyword names."""
         data = self.cleaned_data
@@ -96,7 +93,7 @@ class TermsForm(forms.Form):
         }
 
 
-class StaffForm(forms.Form):
+class StaffForm(PortalForm):
     """A studio staff login: the first one when enrolling a studio, or one more later."""
 
     staff_username = forms.CharField(label="Staff username", max_length=150)
@@ -106,10 +103,6 @@ class StaffForm(forms.Form):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Give it to them privately; they can change it after signing in.",
     )
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
 
 
 class StudioEnrolForm(StaffForm):

@@ -3,13 +3,15 @@
 from django import forms
 from django.conf import settings
 
+from trust.portal import PortalForm
+
 # The API's limits (licensing/api/serializers.py), so a page accepts what the API accepts.
 PURPOSE_MAX = 5000
 STATEMENT_MAX = 5000
 LIFETIME_DAYS_MAX = 3650
 
 
-class LeaseRequestForm(forms.Form):
+class LeaseRequestForm(PortalForm):
     purpose = forms.CharField(
         label="What will you use the data for?",
         max_length=PURPOSE_MAX,
@@ -19,7 +21,7 @@ class LeaseRequestForm(forms.Form):
     )
 
 
-class TokenMintForm(forms.Form):
+class TokenMintForm(PortalForm):
     name = forms.CharField(
         label="Token name",
         max_length=200,
@@ -34,7 +36,7 @@ class TokenMintForm(forms.Form):
     )
 
 
-class AttestationForm(forms.Form):
+class AttestationForm(PortalForm):
     statement = forms.CharField(
         label="Deletion statement",
         max_length=STATEMENT_MAX,

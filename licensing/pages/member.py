@@ -16,6 +16,7 @@ from trust.models import Consent
 from trust.portal import member_required, run_service_with_messages
 from trust.selectors import asset_for, consent_history, consents_of, member_of
 from trust.services import consent_grant, consent_withdraw
+from trust.templatetags.portal import day
 
 from .. import selectors
 from .forms_member import ConsentGrantForm
@@ -101,7 +102,7 @@ def consent_withdraw_confirm(request, consent_id):
             messages.info(request, _takedown_message(withdrawal))
         return redirect("member-consent")
     if hasattr(grant, "withdrawal"):
-        messages.info(request, f"This grant was already withdrawn on {grant.withdrawal.created_at:%Y-%m-%d}.")
+        messages.info(request, f"This grant was already withdrawn on {day(grant.withdrawal.created_at)}.")
         return redirect("member-consent")
     return render(
         request,

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from trust.errors import NotFound
 from trust.lists import csv_response, filtered_rows, portal_list, wants_csv
 from trust.portal import admin_required, run_service_with_messages
+from trust.templatetags.portal import ref
 
 from .. import selectors, services
 from ..models import Lease, LeaseTerms, Studio, Takedown, UsageEvent
@@ -192,7 +193,7 @@ def lease_approve(request, lease_id):
         run_service_with_messages(
             request,
             lambda: services.lease_approve(actor=request.user, lease=lease),
-            success=f"Lease #{lease.pk} for {lease.studio} approved: it is active now.",
+            success=f"{ref(lease)} for {lease.studio} approved: it is active now.",
         )
         return _back(request, reverse("operations-leases"))
     now = timezone.now()
@@ -210,12 +211,12 @@ def _decide_with_reason(request, lease_id, service, *, verb: str, outcome: str):
     lease = _lease(request, lease_id)
     form = ReasonForm(request.POST)
     if not form.is_valid():
-        messages.error(request, f"Give the studio a reason before you {verb} lease #{lease.pk}.")
+        messages.error(request, f"Give the studio a reason before you {verb} {ref(lease)}.")
     else:
         run_service_with_messages(
             request,
             lambda: service(actor=request.user, lease=lease, reason=form.cleaned_data["reason"]),
-            success=f"Lease #{lease.pk} for {lease.studio} {outcome}",
+            success=f"{ref(lease)} for {lease.studio} {outcome}",
         )
     return _back(request, reverse("operations-leases"))
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from trust.errors import NotFound
 from trust.lists import csv_response, portal_list, wants_csv
 from trust.portal import run_service_with_messages, studio_required
+from trust.templatetags.portal import ref
 
 from .. import selectors, services, tokens
 from ..models import LeaseTerms, Takedown, UsageEvent
@@ -154,8 +155,6 @@ def _usage_rows(lease) -> list[dict]:
                 "label": label,
                 "events": used["events"],
                 "quantity": used["quantity"],
-                "events_display": f"{used['events']:,}",
-                "quantity_display": f"{used['quantity']:,}",
                 "unit_price_cents": lease.unit_price(kind),
             }
         )
@@ -220,13 +219,13 @@ def lease_cancel(request, lease_id):
         run_service_with_messages(
             request,
             lambda: services.lease_cancel(actor=request.user, lease=lease),
-            success=f"Lease #{lease.pk} request cancelled. The trust will not decide it.",
+            success=f"{ref(lease)} request cancelled. The trust will not decide it.",
         )
         return redirect("studio-lease", lease_id=lease.pk)
     if lease.status != lease.Status.REQUESTED:
         messages.error(
             request,
-            f"Lease #{lease.pk} is {lease.get_status_display().lower()}: only a request "
+            f"{ref(lease)} is {lease.get_status_display().lower()}: only a request "
             "waiting for a decision can be cancelled.",
         )
         return redirect("studio-lease", lease_id=lease.pk)

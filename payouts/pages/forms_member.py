@@ -2,13 +2,12 @@
 
 from django import forms
 
+from trust.portal import PortalForm
 
-class BankAccountForm(forms.Form):
+
+class BankAccountForm(PortalForm):
     """Shape only: the IBAN's check digits, the BIC and the password are checked by
     `trust.services.member_set_bank_account`."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, label_suffix="", **kwargs)
 
     iban = forms.CharField(
         label="IBAN",

@@ -4,12 +4,13 @@ from datetime import UTC, datetime, time
 
 from django import forms
 
+from trust.portal import PortalForm
 from trust.templatetags.portal import percent_bps
 
 RATE_HELP = "0 to 10000, where 100 basis points are 1%. In force now: {bps} = {percent}."
 
 
-class RatesForm(forms.Form):
+class RatesForm(PortalForm):
     admin_fee_bps = forms.IntegerField(label="Trust admin fee (basis points)", min_value=0, max_value=10000)
     pension_bps = forms.IntegerField(label="Pension & health (basis points)", min_value=0, max_value=10000)
 
@@ -24,7 +25,7 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
-class PeriodForm(forms.Form):
+class PeriodForm(PortalForm):
     start = forms.DateField(
         label="Start date", widget=DateInput, help_text="The period begins at 00:00 UTC on this day."
     )
@@ -41,7 +42,7 @@ class PeriodForm(forms.Form):
         }
 
 
-class PayoutBatchForm(forms.Form):
+class PayoutBatchForm(PortalForm):
     execution_date = forms.DateField(
         label="Pay on",
         widget=DateInput,

@@ -4,8 +4,8 @@ import django_filters
 
 from licensing.models import Lease
 from trust.lists import SearchFilter
+from trust.templatetags.portal import period_label
 
-from ..charts import period_label
 from ..models import LeaseRevenue, Period
 
 

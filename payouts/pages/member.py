@@ -16,9 +16,10 @@ from trust.errors import NotFound
 from trust.lists import csv_response, filtered_queryset, filtered_rows, portal_list, wants_csv
 from trust.portal import member_required, run_service_with_messages
 from trust.selectors import member_of
+from trust.templatetags.portal import period_label, period_last_day
 
 from .. import selectors, statements
-from ..charts import bar_chart, period_label, period_last_day
+from ..charts import bar_chart
 from ..models import PayoutItem
 from ..statements import amount
 from .forms_member import BankAccountForm

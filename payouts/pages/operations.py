@@ -17,7 +17,7 @@ from sepaxml.utils import int_to_decimal_str
 from trust.errors import DomainError
 from trust.lists import csv_response, filtered_rows, portal_list, wants_csv
 from trust.portal import admin_required, run_service_with_messages
-from trust.templatetags.portal import money
+from trust.templatetags.portal import money, ref
 
 from .. import payout_files, selectors, services
 from ..models import PayoutBatch, Period
@@ -192,7 +192,7 @@ def payout_batch_new(request):
                 actor=request.user, execution_date=form.cleaned_data["execution_date"]
             ),
             success=lambda batch: (
-                f"Batch #{batch.pk} created: {batch.item_count} payment{pluralize(batch.item_count)}, "
+                f"{ref(batch)} created: {batch.item_count} payment{pluralize(batch.item_count)}, "
                 f"{money(batch.total_cents)} {batch.currency}. Download its files for the bank."
             ),
         )

@@ -8,8 +8,8 @@ from django.urls import path
 from licensing.selectors import studio_of
 from trust.lists import csv_response, filtered_rows, portal_list, wants_csv
 from trust.portal import studio_required
+from trust.templatetags.portal import period_label
 
-from ..charts import period_label
 from ..selectors import studio_charge_lines
 from ..statements import amount
 from .lists import StudioChargeFilter

@@ -26,13 +26,13 @@ def test_the_pending_request_shows_its_coverage_and_approving_makes_it_active(br
     _accessible(page)
     browser.screenshot(page, "leases")
 
-    page.get_by_role("link", name=f"Approve lease #{pending.pk}…").click()
+    page.get_by_role("link", name=f"Approve Lease #{pending.pk}…").click()
     # The confirmation says what approval pins before anything happens.
     pins = page.locator("#approval-pins").inner_text()
     assert f"{coverage['licensable']} of its {coverage['total']} assets" in pins
     _accessible(page)
     browser.screenshot(page, "approve-confirm")
-    page.get_by_role("button", name=f"Approve lease #{pending.pk}").click()
+    page.get_by_role("button", name=f"Approve Lease #{pending.pk}").click()
     page.wait_for_load_state()
     assert "approved: it is active now" in page.locator(".message.success").inner_text()
     active_row = page.locator(f"#lease-{pending.pk}")
@@ -40,13 +40,13 @@ def test_the_pending_request_shows_its_coverage_and_approving_makes_it_active(br
     assert "Crowd generation" in active_row.inner_text()
     assert page.locator("#stat-waiting").inner_text() == "0"
     assert page.locator("#stat-active").inner_text() == "2"
-    assert active_row.get_by_role("link", name=f"Revoke lease #{pending.pk}…").is_visible()
+    assert active_row.get_by_role("link", name=f"Revoke Lease #{pending.pk}…").is_visible()
     _accessible(page)
     browser.screenshot(page, "leases-approved")
 
     pending.refresh_from_db()
     assert pending.status == Lease.Status.ACTIVE
-    page.get_by_role("link", name=f"#{pending.pk}", exact=True).click()
+    page.get_by_role("link", name=f"Lease #{pending.pk}", exact=True).click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", level=1).inner_text() == f"Lease #{pending.pk}: Northlight Pictures"
     assert page.locator("#manifest-hash").inner_text() == pending.version.manifest_sha256
@@ -104,7 +104,7 @@ def test_new_terms_are_created_through_the_form_and_listed(browser, demo_trust):
         250,
     )
     row = page.locator(f"#terms-{terms.pk}")
-    assert "2,500.75" in row.inner_text() and "offered" in row.inner_text()
+    assert "2,500.75" in row.inner_text() and "Offered" in row.inner_text()
     assert "created and offered in the catalogue" in page.locator(".message.success").inner_text()
     _accessible(page)
     browser.screenshot(page, "terms-created")
@@ -153,7 +153,7 @@ def test_a_takedown_shows_on_the_lease_and_revoking_moves_it_to_closed(browser, 
     page.goto("/operations/leases/")
     assert page.locator("#stat-takedowns").inner_text() == str(open_notices)
     assert f"{open_notices} open" in page.locator(f"#lease-{lease.pk}").inner_text()
-    page.get_by_role("link", name=f"#{lease.pk}", exact=True).click()
+    page.get_by_role("link", name=f"Lease #{lease.pk}", exact=True).click()
     notices = page.get_by_role("region", name="Takedown notices")
     assert notices.locator(".badge.issued").count() == open_notices
     assert page.locator("#stat-licensable-now").inner_text() == "3"
@@ -162,15 +162,15 @@ def test_a_takedown_shows_on_the_lease_and_revoking_moves_it_to_closed(browser, 
 
     page.goto("/operations/leases/")
     row = page.locator(f"#lease-{lease.pk}")
-    row.get_by_role("link", name=f"Revoke lease #{lease.pk}…").click()
+    row.get_by_role("link", name=f"Revoke Lease #{lease.pk}…").click()
     assert "working token" in page.locator("#revoke-stops").inner_text()
     _accessible(page)
     page.get_by_label("Why must it end now? The studio sees this.").fill("Members withdrew training consent")
-    page.get_by_role("button", name=f"Revoke lease #{lease.pk}").click()
+    page.get_by_role("button", name=f"Revoke Lease #{lease.pk}").click()
     page.wait_for_load_state()
     assert "revoked: its tokens stopped working at once" in page.locator(".message.success").inner_text()
     closed = page.locator(f"#lease-{lease.pk}")
-    assert "revoked" in closed.inner_text() and "Members withdrew training consent" in closed.inner_text()
+    assert "Revoked" in closed.inner_text() and "Members withdrew training consent" in closed.inner_text()
     assert page.locator("#stat-active").inner_text() == "0"
     lease.refresh_from_db()
     assert lease.status == Lease.Status.REVOKED

@@ -51,7 +51,7 @@ def test_a_forgotten_password_is_reset_through_the_emailed_link(browser, demo_tr
     link = re.search(r"https?://\S+/accounts/reset/\S+", mail.body).group(0)
     page.goto(link)
     assert axe_violations(page) == [], describe(axe_violations(page))
-    page.get_by_label("New password:", exact=True).fill("a-new-long-passphrase")
+    page.get_by_label("New password", exact=True).fill("a-new-long-passphrase")
     page.get_by_label("New password confirmation").fill("a-new-long-passphrase")
     page.get_by_role("button", name="Set password").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Password set"
@@ -66,7 +66,7 @@ def test_a_member_changes_their_password_and_signs_out(browser, demo_trust):
     page.get_by_role("link", name="Password").click()
     assert axe_violations(page) == [], describe(axe_violations(page))
     page.get_by_label("Old password").fill("guildtrust-demo")
-    page.get_by_label("New password:", exact=True).fill("another-long-passphrase")
+    page.get_by_label("New password", exact=True).fill("another-long-passphrase")
     page.get_by_label("New password confirmation").fill("another-long-passphrase")
     page.get_by_role("button", name="Change password").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Password changed"

@@ -42,8 +42,8 @@ def test_a_studio_requests_a_lease_an_administrator_approves_it_and_a_token_is_s
     admin = browser.sign_in("admin")
     admin.goto("/operations/leases/")
     assert PURPOSE in admin.locator("#waiting").locator("..").inner_text()
-    admin.get_by_role("link", name=f"Approve lease #{lease.pk}…").click()
-    admin.get_by_role("button", name=f"Approve lease #{lease.pk}").click()
+    admin.get_by_role("link", name=f"Approve Lease #{lease.pk}…").click()
+    admin.get_by_role("button", name=f"Approve Lease #{lease.pk}").click()
     browser.screenshot(admin, "approved")
     lease.refresh_from_db()
     assert lease.status == Lease.Status.ACTIVE

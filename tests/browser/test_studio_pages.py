@@ -137,7 +137,7 @@ def test_a_minted_token_is_shown_once_works_and_stops_working_when_revoked(brows
     page = browser.sign_in("studio")
     page.goto("/studio/leases/")
     page.get_by_role("link", name=f"Lease #{lease.pk}", exact=True).click()
-    assert page.get_by_role("heading", level=1).inner_text().startswith(f"Lease {lease.pk}:")
+    assert page.get_by_role("heading", level=1).inner_text().startswith(f"Lease #{lease.pk}:")
     assert page.locator("#licensable-now").inner_text() == "5"
     _accessible(page)
     browser.screenshot(page, "lease")

@@ -15,12 +15,12 @@ from django.utils import timezone
 
 from licensing.models import Lease, Takedown
 from payouts import selectors as payouts
-from payouts.charts import bar_chart, period_label
+from payouts.charts import bar_chart
 from payouts.models import Period
 from trust import services as trust
 from trust.consent import CONSENT_TEXT, Use
 from trust.models import Consent, Member
-from trust.templatetags.portal import money
+from trust.templatetags.portal import money, period_label
 
 pytestmark = pytest.mark.django_db
 
@@ -243,10 +243,10 @@ def test_long_labels_widen_the_slots():
     assert chart.bars[1].center - chart.bars[0].center >= 7 * len("18 Apr – 30 May 2026")
 
 
-def test_period_labels_name_the_month_or_the_days():
+def test_period_labels_are_the_inclusive_range_of_days():
     from datetime import datetime
 
-    assert period_label(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)) == "Mar 2026"
+    assert period_label(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)) == "1–31 Mar 2026"
     assert (
         period_label(datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 4, 18, tzinfo=UTC))
         == "3 Mar – 17 Apr 2026"
@@ -466,7 +466,7 @@ def test_who_used_my_data_shows_the_api_rows_and_a_total(alex, demo):
             f"{len(lease['my_assets'])} {lease['downloads_of_my_assets']} {money(lease['net_cents'])}" in row
         )
         assert money(lease["pension_cents"]) in row
-        assert "Training AI models" in row and "active" in row
+        assert "Training AI models" in row and "Active" in row
     total = sum(lease["net_cents"] for lease in api)
     assert re.search(rf'id="leases-total-net">{re.escape(money(total))}<', html)
     assert total == payouts.member_earnings(demo)["total_net_cents"]

@@ -16,6 +16,7 @@ from payouts.models import PayoutItem
 from tests.factories import PASSWORD, MemberFactory
 from trust import services as trust
 from trust.models import AuditEvent
+from trust.templatetags.portal import day
 
 pytestmark = pytest.mark.django_db
 ALICE_IBAN = "DE89370400440532013000"
@@ -52,7 +53,7 @@ def test_the_member_sees_each_payout_with_its_date_amount_and_account_ending(ali
     text = _text(response)
     item = PayoutItem.objects.get(member=world.cast.alice)
     assert item.amount_cents == 1368
-    made, due = f"{paid.created_at:%Y-%m-%d}", f"{paid.execution_date:%Y-%m-%d}"
+    made, due = day(paid.created_at), day(paid.execution_date)
     assert f"{made} Batch #{paid.pk}, paid on {due} 13.68 ending …3000" in text
     assert "Paid to you so far 13.68 USD" in text
     assert "Balance waiting to be paid 0.00 USD" in text

@@ -212,7 +212,7 @@ def test_the_api_says_why_a_member_cannot_be_paid(as_user, cast, owed):
 def test_payouts_page_shows_totals_reasons_and_searches(as_admin, owed):
     response = as_admin.get("/operations/payouts/")
     text = response.content.decode()
-    assert "75.00" in text and "no bank details" in text and "below minimum" in text
+    assert "75.00" in text and "No bank details" in text and "Below minimum" in text
     assert response.context["listing"].total == 4
     searched = as_admin.get("/operations/payouts/?q=bea")
     assert [row["member_number"] for row in searched.context["listing"].rows] == ["M-10003"]

@@ -109,7 +109,7 @@ def test_members_studio_staff_and_roleless_logins_get_403_and_nothing_changes(cl
 def test_a_get_of_approve_only_asks_for_confirmation(admin_client, pending):
     response = admin_client.get(reverse("operations-lease-approve", args=[pending.pk]))
     assert response.status_code == 200
-    assert f"Approve lease #{pending.pk}" in response.content.decode()
+    assert f"Approve Lease #{pending.pk}" in response.content.decode()
     assert admin_client.get(reverse("operations-lease-reject", args=[pending.pk])).status_code == 405
     pending.refresh_from_db()
     assert pending.status == Lease.Status.REQUESTED
@@ -211,14 +211,14 @@ def test_rejecting_with_a_reason_closes_the_request_and_shows_the_reason(admin_c
     assert pending.decided_by == world.cast.admin
     assert f"Lease #{pending.pk} for Studio A rejected; the studio sees your reason." in _messages(response)
     closed_row = _section(response, f"lease-{pending.pk}")
-    assert "rejected" in closed_row and "Not for crowds" in closed_row
+    assert "Rejected" in closed_row and "Not for crowds" in closed_row
 
 
 def test_a_rejection_without_a_reason_is_refused(admin_client, pending):
     response = admin_client.post(
         reverse("operations-lease-reject", args=[pending.pk]), {"reason": "   "}, follow=True
     )
-    assert f"Give the studio a reason before you reject lease #{pending.pk}." in _messages(response)
+    assert f"Give the studio a reason before you reject Lease #{pending.pk}." in _messages(response)
     pending.refresh_from_db()
     assert pending.status == Lease.Status.REQUESTED
 
@@ -252,7 +252,7 @@ def test_revoking_ends_the_lease_and_its_tokens_at_once(admin_client, world):
 
 def test_revoking_without_a_reason_is_refused(admin_client, world):
     response = admin_client.post(reverse("operations-lease-revoke", args=[world.lease_a.pk]), {}, follow=True)
-    assert f"Give the studio a reason before you revoke lease #{world.lease_a.pk}." in _messages(response)
+    assert f"Give the studio a reason before you revoke Lease #{world.lease_a.pk}." in _messages(response)
     world.lease_a.refresh_from_db()
     assert world.lease_a.status == Lease.Status.ACTIVE
 
@@ -322,7 +322,7 @@ def test_a_requested_lease_page_offers_the_decision_with_its_coverage(admin_clie
     response = admin_client.get(reverse("operations-lease", args=[pending.pk]))
     text = _text(response)
     assert "1 of 2 assets of World v1 are licensable now for every permitted use" in text
-    assert f"Approve lease #{pending.pk}" in text and f"Reject lease #{pending.pk}" in text
+    assert f"Approve Lease #{pending.pk}" in text and f"Reject Lease #{pending.pk}" in text
     assert "500.00 USD" in text  # the terms' flat fee, shown before approval copies it
     assert "Usage, lease tokens and takedown notices begin once a lease is approved." in text
     assert 'id="usage"' not in response.content.decode()
@@ -331,10 +331,10 @@ def test_a_requested_lease_page_offers_the_decision_with_its_coverage(admin_clie
 def test_a_rejected_lease_page_shows_who_decided_and_why(admin_client, world, pending):
     licensing.lease_reject(actor=world.cast.admin, lease=pending, reason="Too broad a purpose")
     text = _text(admin_client.get(reverse("operations-lease", args=[pending.pk])))
-    assert f"Lease #{pending.pk}: Studio A rejected" in text
+    assert f"Lease #{pending.pk}: Studio A Rejected" in text
     assert "by admin" in text and "Reason Too broad a purpose" in text
     assert "the lease was never approved" in text
-    assert "Revoke lease" not in text and "Approve lease" not in text
+    assert "Revoke Lease" not in text and "Approve Lease" not in text
 
 
 # --- terms ----------------------------------------------------------------------------------
@@ -357,9 +357,9 @@ def test_the_terms_page_lists_active_and_inactive_terms_with_their_prices(admin_
 
     row = _section(response, f"terms-{other.pk}")
     assert "Replicas" in row and "World" in row and "90 days" in row and "1,234.56" in row
-    assert "0.07 per generated second" in row and "40" in row and "USD" in row and "offered" in row
+    assert "0.07 per generated second" in row and "40" in row and "USD" in row and "Offered" in row
     old = _section(response, f"terms-{world.terms.pk}")
-    assert "withdrawn" in old and "Activate" in old and "10.00 USD" in old and "2 leases" in old
+    assert "Withdrawn" in old and "Activate" in old and "10.00 USD" in old and "2 leases" in old
 
 
 def test_deactivating_and_activating_terms_changes_the_catalogue(admin_client, world):
@@ -458,7 +458,7 @@ def test_a_revoked_leases_notices_stay_open_and_its_tokens_read_as_ended(admin_c
     admin_client.post(reverse("operations-lease-revoke", args=[world.lease_a.pk]), {"reason": "Withdrawn"})
 
     response = admin_client.get(reverse("operations-leases"))
-    assert "revoked" in _section(response, f"lease-{world.lease_a.pk}")
+    assert "Revoked" in _section(response, f"lease-{world.lease_a.pk}")
     assert "1 open" in _section(response, f"lease-{world.lease_a.pk}")
     assert 'id="stat-takedowns">2<' in response.content.decode()
     assert Takedown.objects.open().count() == 2

@@ -308,7 +308,7 @@ def test_the_ended_period_can_be_closed_and_its_accrued_revenue_is_what_the_clos
     assert period.status == Period.Status.CLOSED
     assert period.revenue_cents == accrued["revenue_cents"]
     page = as_admin.get(response["Location"]).content.decode()
-    assert "Status: Closed" in page
+    assert '<span class="badge closed">Closed</span>' in page
     assert "ledger balances: <strong>yes</strong>" in page
 
 

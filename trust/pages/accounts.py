@@ -4,14 +4,14 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
-from django.urls import include, path
+from django.urls import path
 from django.views.decorators.http import require_POST
 
 from trust import tokens
-from trust.portal import run_service_with_messages
+from trust.portal import PlainLabelsView, run_service_with_messages
 
 
-class LoginView(auth_views.LoginView):
+class LoginView(PlainLabelsView, auth_views.LoginView):
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs):
@@ -34,8 +34,27 @@ def sign_out_everywhere(request):
     return redirect("password_change")
 
 
+class PasswordChangeView(PlainLabelsView, auth_views.PasswordChangeView):
+    pass
+
+
+class PasswordResetView(PlainLabelsView, auth_views.PasswordResetView):
+    pass
+
+
+class PasswordResetConfirmView(PlainLabelsView, auth_views.PasswordResetConfirmView):
+    pass
+
+
+# django.contrib.auth.urls, with the views whose forms people fill in given plain labels.
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("sign-out-everywhere/", sign_out_everywhere, name="sign-out-everywhere"),
-    path("", include("django.contrib.auth.urls")),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password_change/", PasswordChangeView.as_view(), name="password_change"),
+    path("password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("password_reset/", PasswordResetView.as_view(), name="password_reset"),
+    path("password_reset/done/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("reset/<uidb64>/<token>/", PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]

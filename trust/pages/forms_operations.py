@@ -2,8 +2,10 @@
 
 from django import forms
 
+from trust.portal import PortalForm
 
-class DatasetForm(forms.Form):
+
+class DatasetForm(PortalForm):
     slug = forms.SlugField(
         max_length=50, help_text="A short unique name for links and the API, e.g. crowd-scenes-2026."
     )
@@ -15,7 +17,7 @@ class DatasetForm(forms.Form):
     )
 
 
-class MemberEnrolForm(forms.Form):
+class MemberEnrolForm(PortalForm):
     member_number = forms.CharField(max_length=32, help_text="The union's membership number, e.g. M-01234.")
     display_name = forms.CharField(label="Name", max_length=200)
     email = forms.EmailField()
@@ -26,7 +28,3 @@ class MemberEnrolForm(forms.Form):
         help_text="Give it to the member privately; they can change it after signing in.",
     )
     listed_publicly = forms.BooleanField(label="Named in the public transparency register", required=False)
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)

@@ -50,3 +50,53 @@ document.addEventListener("DOMContentLoaded", () => {
     setTimeout(poll, every);
   }
 });
+
+// On a narrow screen the header's links fold behind a Menu button. Without this script the
+// button stays hidden and the links show as they are.
+document.addEventListener("DOMContentLoaded", () => {
+  const toggle = document.querySelector(".menu-toggle");
+  const menu = toggle && document.getElementById(toggle.getAttribute("aria-controls"));
+  if (!menu) return;
+  const setOpen = (open) => {
+    toggle.setAttribute("aria-expanded", String(open));
+    menu.classList.toggle("open", open);
+  };
+  toggle.hidden = false;
+  document.documentElement.classList.add("has-menu");
+  toggle.addEventListener("click", () => setOpen(toggle.getAttribute("aria-expanded") !== "true"));
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && toggle.getAttribute("aria-expanded") === "true") {
+      setOpen(false);
+      toggle.focus();
+    }
+  });
+});
+
+// Data tables become one card per row on a phone (site.css, .stack): each cell is labelled
+// with its column's heading, and the table keeps its roles for screen readers, which lose
+// them once CSS stops displaying the elements as a table.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const table of document.querySelectorAll("table.data:not(.matrix):not([data-keep-table])")) {
+    const headings = [];
+    for (const th of table.querySelectorAll("thead tr:last-child > th")) {
+      // The heading's words only: a sortable header's arrow is hidden from reading, so here too.
+      const words = th.cloneNode(true);
+      for (const hidden of words.querySelectorAll("[aria-hidden=true]")) hidden.remove();
+      for (let span = 0; span < (th.colSpan || 1); span += 1) headings.push(words.textContent.trim());
+    }
+    if (!headings.length) continue;
+    table.setAttribute("role", "table");
+    for (const group of table.querySelectorAll(":scope > thead, :scope > tbody, :scope > tfoot")) group.setAttribute("role", "rowgroup");
+    for (const row of table.querySelectorAll(":scope > * > tr")) {
+      row.setAttribute("role", "row");
+      let column = 0;
+      for (const cell of row.children) {
+        const scope = cell.getAttribute("scope");
+        cell.setAttribute("role", scope === "col" ? "columnheader" : scope === "row" ? "rowheader" : "cell");
+        if (cell.tagName === "TD" && cell.colSpan === 1 && headings[column]) cell.dataset.label = headings[column];
+        column += cell.colSpan || 1;
+      }
+    }
+    table.classList.add("stack");
+  }
+});

@@ -132,7 +132,7 @@ def test_a_close_that_stops_shows_why_and_can_be_retried(browser, demo_trust):
         status=Period.Status.FAILED, failed_at=timezone.now(), failure_reason=reason
     )
     expect(page.locator("#failure-reason")).to_have_text(reason, timeout=8000)
-    assert page.locator("#period-status").inner_text() == "Status: Failed"
+    assert page.locator("#period-status").inner_text() == "Failed"
     check(page, browser, "period-failed")
     narrow = browser.sign_in("admin", viewport={"width": 390, "height": 844})
     narrow.goto(f"/operations/periods/{period.pk}/")
@@ -140,7 +140,7 @@ def test_a_close_that_stops_shows_why_and_can_be_retried(browser, demo_trust):
     check(narrow, browser, "period-failed-390")
     # The usage is corrected (here: the period's usage and approvals are all within bounds), retry.
     page.get_by_role("button", name="Retry the close").click()
-    expect(page.locator("#period-status")).to_have_text("Status: Closed", timeout=20000)
+    expect(page.locator("#period-status")).to_have_text("Closed", timeout=20000)
     closed = Period.objects.get(pk=period.pk)
     assert (closed.failure_reason, closed.failed_at) == ("", None)
 

@@ -62,6 +62,7 @@ ACCOUNT_PAGES = ["/accounts/password_change/", "/accounts/password_change/done/"
 # URL names that are not pages people read: form posts, file downloads, redirects.
 NOT_PAGES = {
     "logout",
+    "sign-out-everywhere",
     "portal-landing",
     "member-statement-csv",
     "member-statement-pdf",

@@ -143,18 +143,7 @@ def members(request):
     listing = portal_list(request, selectors.members_overview().order_by("member_number"), MemberFilter)
     if wants_csv(request):
         return csv_response(
-            "guildtrust-members.csv",
-            [
-                "member_number",
-                "name",
-                "username",
-                "email",
-                "listed_publicly",
-                "bank_details",
-                "assets",
-                "enrolled",
-            ],
-            _member_rows(listing.page.paginator.object_list),
+            "guildtrust-members.csv", MEMBER_CSV_COLUMNS, _member_rows(listing.page.paginator.object_list)
         )
     return render(request, "trust/operations/members.html", {"listing": listing})
 

@@ -247,3 +247,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+
+# django-filter: an unset choice filter reads "Any" rather than a row of dashes.
+FILTERS_EMPTY_CHOICE_LABEL = "Any"

@@ -131,6 +131,9 @@ def filtered_queryset(
     filterset = filterset_class(
         request.GET or None, queryset=queryset, request=request, prefix=prefix or None
     )
+    sort = filterset.form.fields.get("sort")
+    if sort is not None and sort.choices and sort.choices[0][0] == "":
+        sort.choices = [("", "Default order"), *sort.choices[1:]]
     if filterset.is_bound and not filterset.is_valid():
         # Apply only the filters whose values parsed; the form shows errors for the rest.
         qs = queryset

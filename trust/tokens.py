@@ -111,22 +111,26 @@ def _user_tokens():
 
 
 @transaction.atomic
+@transaction.atomic
 def user_token_mint(*, user):
-    """A fresh `ut_` token; the secret is returned once and only its hash kept."""
+    """A fresh `ut_` token; the secret is returned once and only its hash kept. Audited, as
+    every token mint is (DESIGN: audit and transparency)."""
+    from . import audit  # trust.models imports this module; the audit log imports trust.models
+
     secret = mint_secret(TokenKind.USER)
     token = _user_tokens().objects.create(
         user=user,
         token_hash=hash_secret(secret),
         expires_at=timezone.now() + timedelta(hours=settings.USER_TOKEN_LIFETIME_HOURS),
     )
+    audit.record(actor=user, action="user_token.minted", subject=token, data={"expires_at": token.expires_at})
     return token, secret
 
 
 @transaction.atomic
 def user_token_revoke(*, token, actor=None) -> None:
     """Refused from the next request on (tokens are checked in the database, never cached).
-    The token's owner (the default actor) or an administrator; a revocation by someone else
-    is audited."""
+    The token's owner (the default actor) or an administrator; every revocation is audited."""
     # trust.models imports this module, and the audit log and selectors import trust.models.
     from . import audit
     from .selectors import is_trust_admin
@@ -137,7 +141,7 @@ def user_token_revoke(*, token, actor=None) -> None:
     revoked = (
         _user_tokens().objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     )
-    if revoked and actor.pk != token.user_id:
+    if revoked:
         audit.record(actor=actor, action="user_token.revoked", subject=token, data={"user": token.user_id})
 
 

@@ -50,4 +50,7 @@ def test_someone_else_cannot_revoke_a_users_api_token(cast):
     assert UserToken.objects.get(pk=token.pk).revoked_at is None
     tokens.user_token_revoke(token=token)  # its owner, signing out
     assert UserToken.objects.get(pk=token.pk).revoked_at is not None
-    assert not AuditEvent.objects.filter(action="user_token.revoked").exists()
+    # Every token mint and revocation is audited (DESIGN), the owner's own included.
+    assert AuditEvent.objects.filter(action="user_token.minted", subject_id=str(token.pk)).count() == 1
+    revoked = AuditEvent.objects.get(action="user_token.revoked", subject_id=str(token.pk))
+    assert revoked.actor_id == cast.carol.pk

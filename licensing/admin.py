@@ -8,7 +8,7 @@ from trust.admin import ReadOnlyAdmin, ServiceAdmin, run_for_each
 from trust.consent import LICENSABLE_USES
 
 from . import services, tokens
-from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
+from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent, UsageEventKey
 
 
 @admin.register(Studio)
@@ -153,6 +153,12 @@ class LeaseTokenAdmin(ReadOnlyAdmin):
 class UsageEventAdmin(ReadOnlyAdmin):
     list_display = ["lease", "kind", "asset", "quantity", "occurred_at", "source"]
     list_filter = ["kind", "source"]
+
+
+@admin.register(UsageEventKey)
+class UsageEventKeyAdmin(ReadOnlyAdmin):
+    list_display = ["lease", "event_key"]
+    search_fields = ["event_key"]
 
 
 @admin.register(Takedown)

@@ -216,6 +216,24 @@ class UsageEvent(models.Model):
         return f"{self.kind} x{self.quantity} on lease {self.lease_id}"
 
 
+class UsageEventKey(models.Model):
+    """Each reported `event_key` once per lease: what makes a usage report idempotent. Kept
+    beside UsageEvent rather than as its unique constraint because usage_event is partitioned by
+    month on PostgreSQL, where a unique constraint must include the partition key
+    (occurred_at), and a key re-sent with another time is still the same event."""
+
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="+")
+    event_key = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lease", "event_key"], name="reported_event_key_once_per_lease")
+        ]
+
+    def __str__(self):
+        return f"{self.event_key} on lease {self.lease_id}"
+
+
 class TakedownQuerySet(models.QuerySet):
     def open(self):
         """Notices the studio has not closed yet by attesting deletion."""

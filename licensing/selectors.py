@@ -1,5 +1,7 @@
 """Reads of the licensing app."""
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -9,11 +11,13 @@ from django.db.models import (
     DateTimeField,
     ExpressionWrapper,
     F,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
+    Value,
     When,
 )
 from django.db.models.functions import Coalesce
@@ -23,7 +27,13 @@ from guardian.shortcuts import get_objects_for_user
 from trust.consent import FIRST_OPT_IN, Use, active_grants, consent_text, is_first_opt_in
 from trust.errors import Conflict, Forbidden, Gone, NotFound
 from trust.models import Asset, AssetContributor, DatasetItem, DatasetVersionItem, Member
-from trust.selectors import consent_coverage, is_trust_admin, latest_version, licensable_assets
+from trust.selectors import (
+    consent_changes,
+    consent_coverage,
+    is_trust_admin,
+    latest_version,
+    licensable_assets,
+)
 
 from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
 
@@ -128,6 +138,54 @@ def lease_licensable_assets(lease: Lease, *, at: datetime | None = None) -> Quer
         uses=lease.permitted_uses,
         at=at,
     )
+
+
+def first_use_after_withdrawal(lease: Lease, uses: Sequence[tuple]) -> int | None:
+    """Of `uses`, (index, asset id, when) triples, the smallest index of one dated when its asset
+    was no longer licensable for the lease because a contributor had withdrawn consent (and not
+    granted it again), or None. Set-based: one query when no contributor of the named assets has
+    withdrawn anything relevant by then (the usual case), three otherwise, for any batch size."""
+    if not uses:
+        return None
+    until = max(when for _, _, when in uses)
+    withdrawn = consent_changes(
+        asset_ids={asset for _, asset, _ in uses},
+        uses=lease.permitted_uses,
+        until=until,
+        withdrawals_only=True,
+    )
+    first_withdrawal: dict = {}
+    for asset, when in withdrawn:
+        first_withdrawal[asset] = min(when, first_withdrawal.get(asset, when))
+    suspects = [
+        (i, asset, when)
+        for i, asset, when in uses
+        if asset in first_withdrawal and first_withdrawal[asset] <= when
+    ]
+    if not suspects:
+        return None
+    # Licensability only changes when a relevant consent does: ask the one rule at each such time
+    # since the first withdrawal, in one query, and judge each use by the last change before it.
+    assets = {asset for _, asset, _ in suspects}
+    changes = consent_changes(
+        asset_ids=assets,
+        uses=lease.permitted_uses,
+        since=min(first_withdrawal[asset] for asset in assets),
+        until=until,
+    )
+    times = sorted({when for _, when in changes})
+    at_each = [
+        lease_licensable_assets(lease, at=when)
+        .filter(pk__in=assets)
+        .annotate(change=Value(n, output_field=IntegerField()))
+        .values_list("pk", "change")
+        for n, when in enumerate(times)
+    ]
+    licensable = set(at_each[0].union(*at_each[1:], all=True))
+    for i, asset, when in sorted(suspects):
+        if (asset, bisect_right(times, when) - 1) not in licensable:
+            return i
+    return None
 
 
 def manifest_rows(lease: Lease, *, at: datetime | None = None):

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -52,6 +52,31 @@ def licensable_assets(
         uncovered = AssetContributor.objects.filter(asset=OuterRef("pk")).exclude(Exists(covering_grant))
         qs = qs.filter(~Exists(uncovered))
     return qs
+
+
+def consent_changes(
+    *,
+    asset_ids: Iterable,
+    uses: Iterable[str],
+    until: datetime,
+    since: datetime | None = None,
+    withdrawals_only: bool = False,
+) -> list[tuple]:
+    """(asset id, when) of every consent record that can change whether one of `asset_ids` is
+    licensable for `uses`: grants and withdrawals (only withdrawals with `withdrawals_only`) for
+    `capture` or one of `uses`, by a contributor of the asset, on it or on all their assets,
+    made between `since` and `until` inclusive. One query for any number of assets: between two
+    such times `licensable_assets` gives the same answer for the asset."""
+    relevant = Q(use__in=sorted({FIRST_OPT_IN, *uses}), created_at__lte=until) & (
+        Q(asset__isnull=True) | Q(asset_id=F("member__contributions__asset_id"))
+    )
+    if since is not None:
+        relevant &= Q(created_at__gte=since)
+    if withdrawals_only:
+        relevant &= Q(state=Consent.State.WITHDRAWN)
+    # One filter() call, so both conditions on the contributions name the same joined row.
+    rows = Consent.objects.filter(relevant, member__contributions__asset_id__in=list(asset_ids))
+    return list(rows.values_list("member__contributions__asset_id", "created_at").distinct())
 
 
 def consent_coverage(*, assets: QuerySet[Asset], at: datetime) -> dict[str, int]:

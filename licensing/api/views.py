@@ -267,10 +267,8 @@ class UsageView(APIView):
         summary="Report training runs and generated seconds; event_key makes it idempotent (lease token)",
     )
     def post(self, request, lease_id):
-        data = validated(s.UsageReportSerializer, request)
-        accepted, duplicates = services.usage_report(
-            token=request.auth, lease_id=lease_id, events=data["events"]
-        )
+        events = s.usage_events_from(request.data)
+        accepted, duplicates = services.usage_report(token=request.auth, lease_id=lease_id, events=events)
         return Response({"accepted": accepted, "duplicates": duplicates}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -164,6 +164,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Copied into django-celery-beat's tables when beat starts; administrators can retune it there.
 CELERY_BEAT_SCHEDULE = {
     "expire-ended-leases": {"task": "licensing.tasks.expire_leases", "schedule": 300.0},
+    # usage_event's month partitions, made ahead (PostgreSQL only; a no-op on SQLite).
+    "make-usage-partitions": {"task": "licensing.tasks.make_usage_partitions", "schedule": 86400.0},
 }
 CELERY_TIMEZONE = "UTC"
 

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -194,7 +195,9 @@ class UsageEvent(models.Model):
         GATEWAY = "gateway"
         REPORT = "report"
 
-    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="usage_events")
+    # No index of its own: (lease, occurred_at) serves every lookup by lease.
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="usage_events", db_index=False)
+    # Reported keys are each recorded once per lease (UsageEventKey); the gateway's are random.
     event_key = models.CharField(max_length=200)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -206,11 +209,14 @@ class UsageEvent(models.Model):
 
     class Meta:
         ordering = ["occurred_at", "id"]
-        indexes = [models.Index(fields=["lease", "occurred_at"]), models.Index(fields=["occurred_at"])]
-        constraints = [
-            models.UniqueConstraint(fields=["lease", "event_key"], name="event_key_once_per_lease"),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="usage_quantity_positive"),
+        # On PostgreSQL the table is partitioned by month of occurred_at (migration 0004,
+        # licensing/partitions.py): its primary key is (id, occurred_at), and BRIN indexes the
+        # time, which grows with the insert order. SQLite keeps a plain table.
+        indexes = [
+            models.Index(fields=["lease", "occurred_at"]),
+            BrinIndex(fields=["occurred_at"], name="usage_event_occurred_brin"),
         ]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="usage_quantity_positive")]
 
     def __str__(self):
         return f"{self.kind} x{self.quantity} on lease {self.lease_id}"

@@ -1,6 +1,7 @@
 """Every write of the licensing app: studios, terms, the lease lifecycle, tokens, the download
 gateway, usage reports and takedowns. Each writes its audit event in the same transaction."""
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from trust.models import Asset, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
 from trust.services import require_trust_admin, user_create
 
-from . import hooks
+from . import hooks, partitions
 from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent, UsageEventKey
 from .selectors import (
     active_leases_holding,
@@ -427,14 +428,21 @@ def _insert_reported_usage(*, lease: Lease, token: LeaseToken, rows: list[tuple]
     """Insert the rows whose key the lease has not seen; returns how many were new. A key taken
     by a concurrent report waits for it, then counts as a duplicate: never recorded twice."""
     if connection.vendor == "postgresql":
-        keys, kinds, assets, quantities, times = (list(column) for column in zip(*rows, strict=True))
+        # The rows travel as one JSON text that PostgreSQL unpacks in C: adapting ten thousand
+        # values to arrays in Python costs more than the insert.
+        batch = json.dumps(
+            [
+                [key, kind, asset and str(asset), quantity, occurred_at.isoformat()]
+                for key, kind, asset, quantity, occurred_at in rows
+            ]
+        )
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
                 WITH batch AS (
-                    SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::uuid[], %s::bigint[],
-                                         %s::timestamptz[])
-                        AS b(event_key, kind, asset_id, quantity, occurred_at)
+                    SELECT e->>0 AS event_key, e->>1 AS kind, (e->>2)::uuid AS asset_id,
+                           (e->>3)::bigint AS quantity, (e->>4)::timestamptz AS occurred_at
+                    FROM json_array_elements(%s::json) AS e
                 ), fresh AS (
                     INSERT INTO {UsageEventKey._meta.db_table} (lease_id, event_key)
                     SELECT %s, event_key FROM batch
@@ -446,8 +454,7 @@ def _insert_reported_usage(*, lease: Lease, token: LeaseToken, rows: list[tuple]
                 SELECT %s, b.event_key, b.kind, b.asset_id, b.quantity, b.occurred_at, %s, %s, %s
                 FROM batch b JOIN fresh USING (event_key)
                 """,
-                [keys, kinds, assets, quantities, times, lease.pk]
-                + [lease.pk, now, UsageEvent.Source.REPORT, token.pk],
+                [batch, lease.pk, lease.pk, now, UsageEvent.Source.REPORT, token.pk],
             )
             return cursor.rowcount
     # The embedded default (SQLite) holds one writer at a time: read the known keys, then insert.
@@ -496,6 +503,7 @@ def usage_report(*, token: LeaseToken, lease_id, events: Sequence[Mapping]) -> t
         raise Invalid(f"a report carries at most {USAGE_EVENTS_MAX} events", code="too_many_events")
     rows = _checked_usage(lease, events, now)
     with transaction.atomic():
+        partitions.ensure_usage_partitions({partitions.month_of(row[4]) for row in rows})
         hooks.check_usage_allowed([row[4] for row in rows])
         _refuse_usage_after_withdrawal(lease, events, rows)
         accepted = _insert_reported_usage(lease=lease, token=token, rows=rows, now=now)

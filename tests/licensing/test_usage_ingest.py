@@ -158,7 +158,7 @@ def test_a_report_takes_the_same_number_of_queries_for_ten_events_or_two_thousan
         events = [
             _event(f"{prefix}{n}", world.alice_asset if n % 2 else world.bob_asset) for n in range(count)
         ]
-        with django_assert_max_num_queries(12) as captured:
+        with django_assert_max_num_queries(16) as captured:
             assert _usage(world, *events).status_code == 202
         return len(captured.captured_queries)
 

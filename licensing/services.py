@@ -428,8 +428,8 @@ def _insert_reported_usage(*, lease: Lease, token: LeaseToken, rows: list[tuple]
     """Insert the rows whose key the lease has not seen; returns how many were new. A key taken
     by a concurrent report waits for it, then counts as a duplicate: never recorded twice."""
     if connection.vendor == "postgresql":
-        # The rows travel as one JSON text that PostgreSQL unpacks in C: adapting ten thousand
-        # values to arrays in Python costs more than the insert.
+        # The rows travel as one JSON text that PostgreSQL unpacks in C (jsonb: parsed once):
+        # adapting ten thousand values to arrays in Python costs more than the insert.
         batch = json.dumps(
             [
                 [key, kind, asset and str(asset), quantity, occurred_at.isoformat()]
@@ -442,7 +442,7 @@ def _insert_reported_usage(*, lease: Lease, token: LeaseToken, rows: list[tuple]
                 WITH batch AS (
                     SELECT e->>0 AS event_key, e->>1 AS kind, (e->>2)::uuid AS asset_id,
                            (e->>3)::bigint AS quantity, (e->>4)::timestamptz AS occurred_at
-                    FROM json_array_elements(%s::json) AS e
+                    FROM jsonb_array_elements(%s::jsonb) AS e
                 ), fresh AS (
                     INSERT INTO {UsageEventKey._meta.db_table} (lease_id, event_key)
                     SELECT %s, event_key FROM batch

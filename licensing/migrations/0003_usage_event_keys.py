@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('event_key', models.CharField(max_length=200)),
-                ('lease', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='licensing.lease')),
+                ('lease', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='licensing.lease')),
             ],
             options={
                 'constraints': [models.UniqueConstraint(fields=('lease', 'event_key'), name='reported_event_key_once_per_lease')],

@@ -26,7 +26,7 @@ from .models import Peer
 SCHEME = "Peer"
 CLOCK_SKEW_SECONDS = 60
 TOKEN_SECONDS = 60
-CALL_TIMEOUT_SECONDS = 10
+CALL_TIMEOUT_SECONDS = 20
 WELL_KNOWN_PATH = "/.well-known/guildtrust.json"
 
 

@@ -47,16 +47,16 @@ class PeerAdmin:
         answer = requests.post(
             f"{trust.url}/api/v1/auth/token/",
             json={"username": "admin", "password": PEER_ADMIN_PASSWORD},
-            timeout=10,
+            timeout=60,
         )
         answer.raise_for_status()
         self.headers = {"Authorization": f"Bearer {answer.json()['token']}"}
 
     def get(self, path: str):
-        return requests.get(f"{self.trust.url}{path}", headers=self.headers, timeout=30)
+        return requests.get(f"{self.trust.url}{path}", headers=self.headers, timeout=60)
 
     def post(self, path: str, body: dict | None = None):
-        return requests.post(f"{self.trust.url}{path}", json=body or {}, headers=self.headers, timeout=30)
+        return requests.post(f"{self.trust.url}{path}", json=body or {}, headers=self.headers, timeout=60)
 
     def peer(self, slug: str) -> dict | None:
         rows = self.get("/api/v1/federation/peers/").json()["results"]

@@ -30,7 +30,7 @@ def _state(peer: dict | None) -> str | None:
 
 
 def test_peering_is_a_double_opt_in_and_suspension_reaches_both(home, home_admin, equity_uk, equity_admin):
-    published = requests.get(f"{equity_uk.url}/.well-known/guildtrust.json", timeout=10).json()
+    published = requests.get(f"{equity_uk.url}/.well-known/guildtrust.json", timeout=60).json()
     assert published["slug"] == "equity-uk" and published["currency"] == "GBP"
     equity_fingerprint = keys.fingerprint_of(published["public_keys"][0]["key"])
 

@@ -5,6 +5,7 @@ builds rows and asks questions; the processes under test use the real queue."""
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -20,8 +21,10 @@ WAIT_SECONDS = 60  # a bound on waiting for the worker, not a performance assert
 
 
 def pytest_collection_modifyitems(items):
+    # Called with the whole session's items: mark only this folder's.
     for item in items:
-        item.add_marker(pytest.mark.integration)
+        if Path(item.fspath).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(autouse=True)

@@ -45,6 +45,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A service the request needed was unreachable: 503 with what happened (trust/middleware.py).
+    "trust.middleware.ServiceUnavailableMiddleware",
     # Last: turns a sign-in refused for too many failures into trust.signin.locked_out_response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -128,16 +130,28 @@ SHOW_DEMO_LOGINS = env.bool("SHOW_DEMO_LOGINS", default="DATABASE_URL" not in en
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
-_CACHE = (
-    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-)
-CACHES = {
-    "default": _CACHE,
-    # Failed sign-ins, shared by every web process when REDIS_URL is set.
-    "login_failures": {**_CACHE, "KEY_PREFIX": "login-failures"},
-}
+# With Redis down (trust/cache.py) the default cache reads as empty and pages keep working, while
+# signing in is refused (503) because failed sign-ins cannot be counted. A request waits at most
+# a second for an unreachable Redis.
+_REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "trust.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": _REDIS_OPTIONS,
+        },
+        # Failed sign-ins, shared by every web process.
+        "login_failures": {
+            "BACKEND": "trust.cache.SignInCountsCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": _REDIS_OPTIONS,
+            "KEY_PREFIX": "login-failures",
+        },
+    }
+else:
+    _LOCAL = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    CACHES = {"default": _LOCAL, "login_failures": {**_LOCAL, "KEY_PREFIX": "login-failures"}}
 
 # Password guessing (django-axes): after LOGIN_FAILURE_LIMIT failures for one account, or from
 # one address, sign-ins are refused (429) for LOGIN_LOCKOUT_MINUTES, on the page and the API.

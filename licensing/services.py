@@ -318,12 +318,15 @@ def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
     """Authorise one download: consent re-checked now, the cap enforced, one `download` event
     recorded, then a presigned URL that lives at most DOWNLOAD_URL_SECONDS and never past the
     token's expiry. The URL answers with the asset's media type and a filename made from its
-    title. Nothing is recorded for a refused download."""
+    title. Nothing is recorded for a refused download, nor while the object store is unreachable."""
     from trust.storage import download_filename, get_object_store
 
     lease = lease_of_token(token=token, lease_id=lease_id)
     asset = _version_asset(lease, asset_id)
     now = timezone.now()
+    # Presigning is local computation: ask the store first (a HEAD), so a download it cannot
+    # serve now is refused with 503 and never recorded or billed.
+    get_object_store().require_reachable(asset.object_key)
     with transaction.atomic():
         current = Lease.objects.filter(pk=lease.pk)
         if lease.download_cap is not None:

@@ -235,6 +235,7 @@ class CeleryWorker:
             _stop(self.process, 10)
 
 
+<<<<<<< HEAD
 class TrustProcess:
     """Another whole trust: its own PostgreSQL database (created and migrated here), its own
     signing key and slug, served by gunicorn on a free port of 127.0.0.1. What a peer of the
@@ -295,10 +296,92 @@ class TrustProcess:
             f"admin@{self.slug}.invalid",
             extra_env={"DJANGO_SUPERUSER_PASSWORD": self.admin_password},
         )
+=======
+class RedisServer:
+    """A private `redis-server` on a free port of 127.0.0.1, with no persistence: `stop()` takes
+    Redis away from whatever uses `url`, `start()` brings an empty one back on the same port.
+    A fault test uses its own, never the shared Redis of the other tests."""
+
+    def __init__(self, log_name: str = "redis-server.log"):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log_path = ARTIFACTS / log_name
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> RedisServer:
+        import redis
+
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--dir", tempfile.gettempdir()]
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                return self
+            except redis.exceptions.ConnectionError as error:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(
+                        f"redis-server did not answer on {self.url}:\n{self.log_tail()}"
+                    ) from error
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process, 5)
+            self.process = None
+
+    def log_tail(self, n: int = 50) -> str:
+        return _tail(self.log_path, n)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class GunicornServer:
+    """The app under gunicorn with `deploy/gunicorn.conf.py` and `workers` worker processes, on a
+    free port of 127.0.0.1. `env` is merged over os.environ (database, Redis, S3, secret key).
+    `app` is the WSGI application to serve (a test may wrap the real one)."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        workers: int = 2,
+        app: str = "config.wsgi:application",
+        log_name: str = "gunicorn.log",
+    ):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.app = app
+        self.env = {
+            **os.environ,
+            **env,
+            "BIND": f"127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": str(workers),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.log_path = ARTIFACTS / log_name
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> GunicornServer:
+        import requests
+
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+>>>>>>> fault-tests
         command = [
             sys.executable,
             "-m",
             "gunicorn",
+<<<<<<< HEAD
             "config.wsgi:application",
             "--bind",
             f"127.0.0.1:{self.port}",
@@ -308,6 +391,11 @@ class TrustProcess:
             "4",
             "--access-logfile",
             "-",
+=======
+            "-c",
+            str(ROOT / "deploy" / "gunicorn.conf.py"),
+            self.app,
+>>>>>>> fault-tests
         ]
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
@@ -321,6 +409,7 @@ class TrustProcess:
         deadline = time.monotonic() + 60
         while True:
             try:
+<<<<<<< HEAD
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                     break
             except OSError:
@@ -332,10 +421,25 @@ class TrustProcess:
                     ) from None
                 time.sleep(0.2)
         return self
+=======
+                requests.get(f"{self.url}/", timeout=30)  # the first answer loads the app: slow
+                return self
+            except requests.RequestException as error:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.__exit__()
+                    raise RuntimeError(
+                        f"gunicorn did not answer on {self.url} within 60 s; its output:\n{self.log_tail()}"
+                    ) from error
+                time.sleep(0.2)
+>>>>>>> fault-tests
 
     def log_tail(self, n: int = 50) -> str:
         return _tail(self.log_path, n)
 
     def __exit__(self, *exc) -> None:
         if self.process is not None:
+<<<<<<< HEAD
             _stop(self.process, 10)
+=======
+            _stop(self.process, 20)
+>>>>>>> fault-tests

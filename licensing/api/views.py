@@ -14,6 +14,7 @@ from licensing import selectors, services, tokens
 from licensing.models import LeaseTerms, LeaseToken, Studio, Takedown
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsTrustAdmin
+from trust.api.serializers import ErrorSerializer
 from trust.api.validation import found, validated
 from trust.errors import Forbidden, Invalid, NotFound
 from trust.models import Dataset
@@ -246,7 +247,10 @@ class DownloadView(APIView):
     permission_classes = [HasLeaseToken]
 
     @extend_schema(
-        responses={302: OpenApiResponse(description="redirect to a presigned URL (at most 5 minutes)")},
+        responses={
+            302: OpenApiResponse(description="redirect to a presigned URL (at most 5 minutes)"),
+            503: OpenApiResponse(ErrorSerializer, description="object storage unreachable: nothing recorded"),
+        },
         summary="Download one asset: consent re-checked, one download recorded (lease token)",
     )
     def get(self, request, lease_id, asset_id):

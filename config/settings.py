@@ -179,6 +179,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Copied into django-celery-beat's tables when beat starts; administrators can retune it there.
 CELERY_BEAT_SCHEDULE = {
     "expire-ended-leases": {"task": "licensing.tasks.expire_leases", "schedule": 300.0},
+    "fetch-peer-offers": {"task": "licensing.tasks.fetch_peer_offers", "schedule": 60.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -209,6 +210,8 @@ TAKEDOWN_DEADLINE_DAYS = env.int("TAKEDOWN_DEADLINE_DAYS", default=30)
 # (federation.keys: hex seeds, comma-separated, the signing one first). Never in code or the
 # database: from the environment, or generated once into var/ on the embedded default.
 TRUST_SLUG = env.str("TRUST_SLUG", default="guildtrust")
+# Peers' shared offers are fetched every minute (beat); older than this they are labelled stale.
+FEDERATION_OFFERS_STALE_SECONDS = env.int("FEDERATION_OFFERS_STALE_SECONDS", default=300)
 TRUST_SIGNING_KEY = env.str("TRUST_SIGNING_KEY", default="")
 if not TRUST_SIGNING_KEY:
     if "DATABASE_URL" in env.ENVIRON:

@@ -145,7 +145,8 @@ def authorize(
     if revoked(revocation_ids):
         raise TokenRefused("the token, or one it was derived from, is revoked", "token_revoked")
     authorizer = biscuit.AuthorizerBuilder(
-        "trust({trust}); local_lease({lease}); time({now}); allow if part($t, $l), trust($t), local_lease($l);",
+        "trust({trust}); local_lease({lease}); time({now});"
+        " allow if part($t, $l), trust($t), local_lease($l);",
         {"trust": trust, "lease": local_lease, "now": now},
     )
     if asset is not None:

@@ -45,6 +45,8 @@ class LeaseTerms(models.Model):
     download_cap = models.PositiveIntegerField(null=True, blank=True, help_text="empty: no cap")
     currency = models.CharField(max_length=3)
     active = models.BooleanField(default=True)
+    # The peer trusts whose studios see these terms in their catalogue (FEDERATION.md).
+    shared_with = models.ManyToManyField("federation.Peer", blank=True, related_name="shared_terms")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -291,3 +293,35 @@ class Takedown(models.Model):
 
     def __str__(self):
         return f"takedown of {self.asset_id} on lease {self.lease_id}"
+
+
+class PeerCatalogue(models.Model):
+    """How fresh a peer's shared offers are here: the last fetch that worked, the last attempt,
+    and why it failed. Offers older than FEDERATION_OFFERS_STALE_SECONDS are labelled stale."""
+
+    peer = models.OneToOneField("federation.Peer", on_delete=models.CASCADE, related_name="catalogue")
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    def __str__(self):
+        return f"offers of {self.peer}"
+
+
+class PeerOffer(models.Model):
+    """One of a peer's lease terms shared with this trust, as the peer last described it: the
+    same fields as a local catalogue entry (`offer`), priced in the peer's currency."""
+
+    peer = models.ForeignKey("federation.Peer", on_delete=models.CASCADE, related_name="offers")
+    terms_id = models.BigIntegerField(help_text="the terms' id at the peer")
+    title = models.CharField(max_length=300)
+    currency = models.CharField(max_length=3)
+    offer = models.JSONField()
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["title", "peer_id", "terms_id"]
+        constraints = [models.UniqueConstraint(fields=["peer", "terms_id"], name="peer_offer_unique")]
+
+    def __str__(self):
+        return f"{self.title} ({self.peer.slug})"

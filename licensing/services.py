@@ -12,15 +12,28 @@ from django.db import connection, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from federation import signed_calls
+from federation.models import Peer
 from trust import audit
 from trust.consent import LICENSABLE_USE_VALUES, permits_generation, permits_training
-from trust.errors import Conflict, Forbidden, Invalid, NotFound
+from trust.errors import BadGateway, Conflict, Forbidden, Invalid, NotFound
 from trust.models import Asset, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
 from trust.services import require_trust_admin, user_create
 
 from . import hooks, partitions
-from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent, UsageEventKey
+from .models import (
+    Lease,
+    LeaseTerms,
+    LeaseToken,
+    PeerCatalogue,
+    PeerOffer,
+    Studio,
+    StudioStaff,
+    Takedown,
+    UsageEvent,
+    UsageEventKey,
+)
 from .selectors import (
     active_leases_holding,
     downloads_left,
@@ -152,6 +165,57 @@ def terms_create(
         },
     )
     return terms
+
+
+@transaction.atomic
+def terms_share(*, actor, terms: LeaseTerms, peers) -> LeaseTerms:
+    """Choose the peer trusts whose studios see these terms. Only peers our administrator added
+    (asking peers are not trusted yet); the set replaces the previous one."""
+    require_trust_admin(actor)
+    peers = list(peers)
+    untrusted = [peer.slug for peer in peers if peer.added_by_us_at is None]
+    if untrusted:
+        raise Invalid(
+            f"add these peers before sharing with them: {', '.join(untrusted)}", code="peer_not_added"
+        )
+    terms.shared_with.set(peers)
+    audit.record(
+        actor=actor, action="terms.shared", subject=terms, data={"peers": sorted(p.slug for p in peers)}
+    )
+    return terms
+
+
+OFFERS_PATH = "/api/v1/federation/inbound/offers/"
+
+
+def peer_offers_refresh(*, peer: Peer) -> int:
+    """Fetch the offers a live peer shares with us and replace what we keep of them. A peer that
+    does not answer keeps its last offers, marked with the error (shown as stale)."""
+    now = timezone.now()
+    catalogue, _ = PeerCatalogue.objects.get_or_create(peer=peer)
+    try:
+        answer = signed_calls.peer_call(peer, "GET", OFFERS_PATH)
+        offers = answer["offers"]
+        rows = [
+            PeerOffer(
+                peer=peer,
+                terms_id=int(offer["terms"]),
+                title=str(offer["title"])[:300],
+                currency=str(offer["currency"])[:3],
+                offer=offer,
+                fetched_at=now,
+            )
+            for offer in offers
+        ]
+    except (BadGateway, KeyError, TypeError, ValueError) as error:
+        detail = error.detail if isinstance(error, BadGateway) else f"malformed offers: {error!r}"
+        PeerCatalogue.objects.filter(pk=catalogue.pk).update(attempted_at=now, error=detail)
+        raise BadGateway(detail, code="peer_unreachable") from error
+    with transaction.atomic():
+        PeerOffer.objects.filter(peer=peer).delete()
+        PeerOffer.objects.bulk_create(rows)
+        PeerCatalogue.objects.filter(pk=catalogue.pk).update(attempted_at=now, fetched_at=now, error="")
+    return len(rows)
 
 
 @transaction.atomic
@@ -321,12 +385,15 @@ def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
     """Authorise one download: consent re-checked now, the cap enforced, one `download` event
     recorded, then a presigned URL that lives at most DOWNLOAD_URL_SECONDS and never past the
     token's expiry. The URL answers with the asset's media type and a filename made from its
-    title. Nothing is recorded for a refused download."""
+    title. Nothing is recorded for a refused download, nor while the object store is unreachable."""
     from trust.storage import download_filename, get_object_store
 
     lease = lease_of_token(token=token, lease_id=lease_id)
     asset = _version_asset(lease, asset_id)
     now = timezone.now()
+    # Presigning is local computation: ask the store first (a HEAD), so a download it cannot
+    # serve now is refused with 503 and never recorded or billed.
+    get_object_store().require_reachable(asset.object_key)
     with transaction.atomic():
         current = Lease.objects.filter(pk=lease.pk)
         if lease.download_cap is not None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from licensing.models import Lease
 from trust import audit
 from trust.errors import Conflict, Invalid
+from trust.queue import enqueue_on_commit
 from trust.selectors import contributor_members
 from trust.services import require_trust_admin
 
@@ -124,7 +125,7 @@ def period_request_close(*, actor, period: Period) -> tuple[Period, bool]:
     audit.record(
         actor=actor, action="period.close_retried" if retried else "period.close_requested", subject=period
     )
-    transaction.on_commit(lambda: close_period.delay(period.pk))
+    enqueue_on_commit(close_period, period.pk)
     return period, True
 
 

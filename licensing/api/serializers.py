@@ -68,6 +68,10 @@ class DatasetSummarySerializer(serializers.Serializer):
 
 
 class TermsOutputSerializer(serializers.ModelSerializer):
+    shared_with = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="slug", help_text="peer trusts whose studios see these terms"
+    )
+
     class Meta:
         model = LeaseTerms
         fields = [
@@ -83,12 +87,53 @@ class TermsOutputSerializer(serializers.ModelSerializer):
             "download_cap",
             "currency",
             "active",
+            "shared_with",
             "created_at",
         ]
 
 
-class CatalogueEntrySerializer(TermsOutputSerializer):
-    dataset = DatasetSummarySerializer(source="dataset_summary")
+class CoverageSerializer(serializers.Serializer):
+    version = serializers.IntegerField(allow_null=True, help_text="the dataset version approval would pin")
+    total = serializers.IntegerField(help_text="assets in that version")
+    licensable = serializers.IntegerField(help_text="of them, licensable now for every permitted use")
+    per_use = serializers.DictField(child=serializers.IntegerField(), help_text="licensable assets per use")
+
+
+class CatalogueEntrySerializer(serializers.Serializer):
+    """An offer of this trust or of a peer trust (`trust`), priced in that trust's currency."""
+
+    trust = serializers.SlugField(help_text="the slug of the trust that offers these terms")
+    trust_name = serializers.CharField()
+    terms = serializers.IntegerField(help_text="the terms' id at that trust")
+    id = serializers.IntegerField(help_text="the same as `terms`")
+    title = serializers.CharField()
+    permitted_uses = serializers.ListField(child=serializers.CharField())
+    duration_days = serializers.IntegerField()
+    flat_fee_cents = serializers.IntegerField()
+    price_per_download_cents = serializers.IntegerField()
+    price_per_training_run_cents = serializers.IntegerField()
+    price_per_generated_second_cents = serializers.IntegerField()
+    download_cap = serializers.IntegerField(allow_null=True)
+    currency = serializers.CharField()
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    dataset = DatasetSummarySerializer()
+    coverage = CoverageSerializer()
+    stale = serializers.BooleanField(
+        help_text="a peer's offer not refreshed within FEDERATION_OFFERS_STALE_SECONDS, or whose last fetch "
+        "failed: shown as it was, not as current"
+    )
+    fetched_at = serializers.DateTimeField(allow_null=True, help_text="when a peer's offer was fetched")
+
+
+class SharedOffersSerializer(serializers.Serializer):
+    offers = serializers.ListField(child=serializers.DictField(), help_text="catalogue entries, as /catalog/")
+
+
+class TermsShareSerializer(serializers.Serializer):
+    peers = serializers.ListField(
+        child=serializers.SlugField(), max_length=500, help_text="peer trusts' slugs"
+    )
 
 
 class LeaseInputSerializer(serializers.Serializer):

@@ -1,7 +1,7 @@
 """usage_event becomes partitioned by month of occurred_at on PostgreSQL, with BRIN on time.
 
 A partitioned table's unique constraints must include the partition key, so the idempotency
-of reported keys moved to usage_event_key (0003). The primary key becomes (id, occurred_at);
+of reported keys moved to usage_event_key (0004). The primary key becomes (id, occurred_at);
 id stays unique (one identity sequence). Existing rows are copied into month partitions; a
 default partition takes rows no month partition holds yet (see licensing/partitions.py).
 The embedded default (SQLite) keeps its plain table: only the model state changes there."""
@@ -74,7 +74,7 @@ def partition(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('licensing', '0003_usage_event_keys'),
+        ('licensing', '0004_usage_event_keys'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('licensing', '0002_lease_status_cancelled'),
+        ('licensing', '0003_peer_offers'),
     ]
 
     operations = [

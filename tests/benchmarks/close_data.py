@@ -28,6 +28,7 @@ from trust import services as trust
 SIZES = {
     # name: (members, leases, assets per lease, events in the small period, in the large one)
     "smoke": (60, 12, 5, 300, 3_000),
+    "fault": (100, 40, 5, 400, 4_000),
     "small": (10_000, 1_000, 20, 100_000, 1_000_000),
     "full": (100_000, 10_000, 20, 1_000_000, 10_000_000),
 }
@@ -201,12 +202,14 @@ def worker_env(**extra: str) -> dict[str, str]:
     }
 
 
-def close_through_workers(period: Period, *, queue: str, timeout: float, on_poll=None) -> float:
-    """Send the close to `queue` and wait until the period is closed; returns the seconds."""
+def close_through_workers(period: Period, *, queue: str, timeout: float, on_poll=None, send=True) -> float:
+    """Send the close to `queue` (unless it was sent already) and wait until the period is
+    closed; returns the seconds."""
     from payouts.tasks import close_period
 
     started = time.perf_counter()
-    close_period.apply_async((period.pk,), queue=queue)
+    if send:
+        close_period.apply_async((period.pk,), queue=queue)
     deadline = started + timeout
     while True:
         status = Period.objects.filter(pk=period.pk).values_list("status", flat=True).get()

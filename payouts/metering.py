@@ -4,7 +4,7 @@ usage at the lease's unit prices."""
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 
 from licensing.models import Lease, UsageEvent
 
@@ -41,18 +41,6 @@ class LeaseCharges:
 
 def usage_in(period: Period) -> QuerySet[UsageEvent]:
     return UsageEvent.objects.filter(occurred_at__gte=period.start, occurred_at__lt=period.end)
-
-
-def leases_with_revenue(period: Period) -> QuerySet[Lease]:
-    """Leases approved in the period or with usage dated in it, in a stable order. The usage
-    test is one index probe per lease (lease, occurred_at), never a scan of the period's events
-    per lease."""
-    used = usage_in(period).filter(lease=OuterRef("pk"))
-    return (
-        Lease.objects.filter(Q(starts_at__gte=period.start, starts_at__lt=period.end) | Exists(used))
-        .exclude(starts_at__isnull=True)
-        .order_by("pk")
-    )
 
 
 def meter_period(period: Period) -> int:

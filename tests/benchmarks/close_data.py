@@ -156,7 +156,8 @@ def _insert_usage(start, end, events, *, lease0, leases, per_lease, assets) -> N
                       to_hex((j * %(per_lease)s + (n / 7) %% %(per_lease)s) %% %(assets)s), 24, '0'))::uuid,
                   CASE WHEN n %% 10 BETWEEN 6 AND 8 THEN 1 + n %% 30 ELSE 1 END,
                   %(start)s + (n * %(step)s) * interval '1 second', now(), 'report'
-           FROM (SELECT n, (n * 7919) %% %(leases)s AS j FROM generate_series(0, %(events)s - 1) n) g""",
+           FROM (SELECT n, (n * 7919) %% %(leases)s AS j
+                 FROM generate_series(0::bigint, %(events)s - 1) n) g""",
         {
             "lease0": lease0,
             "start_key": start.strftime("%Y%m%d"),

@@ -295,9 +295,14 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
         lease_id__in=lease_ids
     ).values_list("lease_id", "asset_id"):
         shared[lease_id].append(str(asset_id))
-    assets = {a for ids in shared.values() for a in ids}
-    assets |= {c.asset_id for o in owed.values() for c in o.charges if c.asset_id}
-    contributors = contributor_shares(assets)
+    # Contributors of the batch's shared assets through a subquery (no list of thousands of
+    # ids to bind), then of any charged asset outside them.
+    contributors = contributor_shares(
+        Lease.approval_assets.through.objects.filter(lease_id__in=lease_ids).values("asset_id")
+    )
+    named = {c.asset_id for o in owed.values() for c in o.charges if c.asset_id} - set(contributors)
+    if named:
+        contributors.update(contributor_shares(named))
     members = {key[1] for rows in contributors.values() for key in (c.member_key for c in rows)}
     accounts = ledger.member_account_ids(members)
     receivables = ledger.studio_account_ids(set(studios.values()))
@@ -434,7 +439,8 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
 
 
 def contributor_shares(asset_ids) -> dict[str, list[Contributor]]:
-    """asset id (str) -> its contributors with their exact shares, for many assets in one query."""
+    """asset id (str) -> its contributors with their exact shares, for many assets (ids or a
+    subquery of them) in one query."""
     fractions: dict = {}
     found: dict[str, list[Contributor]] = {}
     for asset_id, member_id, number, share in contributor_rows(asset_ids):

@@ -93,10 +93,12 @@ def latest_version(dataset: Dataset) -> DatasetVersion | None:
     return dataset.versions.order_by("-number").first()
 
 
-def contributor_rows(asset_ids: Iterable) -> QuerySet:
-    """(asset id, member id, member number, share) of every contributor of the given assets,
-    in one query."""
-    return AssetContributor.objects.filter(asset_id__in=list(asset_ids)).values_list(
+def contributor_rows(asset_ids: Iterable | QuerySet) -> QuerySet:
+    """(asset id, member id, member number, share) of every contributor of the given assets
+    (ids, or a queryset of `asset_id` values to use as a subquery), in one query."""
+    if not isinstance(asset_ids, QuerySet):
+        asset_ids = list(asset_ids)
+    return AssetContributor.objects.filter(asset_id__in=asset_ids).values_list(
         "asset_id", "member_id", "member__member_number", "share"
     )
 

@@ -199,6 +199,7 @@ def worker_env(**extra: str) -> dict[str, str]:
         "REDIS_URL": os.environ["REDIS_URL"],
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "SECRET_KEY": settings.SECRET_KEY,
+        "TRUST_SIGNING_KEY": settings.TRUST_SIGNING_KEY,
         **extra,
     }
 

@@ -175,6 +175,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task whose worker died (acks_late) goes back to its queue after this many seconds unacked;
+# longer than any one task runs (a close batch takes seconds), or it would run twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Copied into django-celery-beat's tables when beat starts; administrators can retune it there.
 CELERY_BEAT_SCHEDULE = {
@@ -201,6 +204,10 @@ TRUST_CURRENCY = env.str("TRUST_CURRENCY", default="USD")
 TRUST_DEFAULT_ADMIN_FEE_BPS = env.int("TRUST_DEFAULT_ADMIN_FEE_BPS", default=1000)
 TRUST_DEFAULT_PENSION_BPS = env.int("TRUST_DEFAULT_PENSION_BPS", default=500)
 TRUST_MINIMUM_PAYOUT_CENTS = env.int("TRUST_MINIMUM_PAYOUT_CENTS", default=2500)
+# A period close posts its leases in batches, one Celery task each (any number of workers take
+# them): at most this many leases, or this many metered charge rows, per batch.
+PERIOD_CLOSE_BATCH_LEASES = env.int("PERIOD_CLOSE_BATCH_LEASES", default=100)
+PERIOD_CLOSE_BATCH_CHARGES = env.int("PERIOD_CLOSE_BATCH_CHARGES", default=50_000)
 # The account payouts are sent from, named in the pain.001 credit transfer file.
 TRUST_NAME = env.str("TRUST_NAME", default="Guildtrust Performers Data Trust")
 TRUST_IBAN = env.str("TRUST_IBAN", default="DE89370400440532013000")

@@ -118,13 +118,14 @@ def latest_version(dataset: Dataset) -> DatasetVersion | None:
     return dataset.versions.order_by("-number").first()
 
 
-def contributor_members(asset_ids: Iterable) -> dict:
-    """asset id -> [(member, share)] for the given assets, in one query."""
-    result: dict = {}
-    rows = AssetContributor.objects.filter(asset_id__in=list(asset_ids)).select_related("member")
-    for row in rows:
-        result.setdefault(row.asset_id, []).append((row.member, row.share))
-    return result
+def contributor_rows(asset_ids: Iterable | QuerySet) -> QuerySet:
+    """(asset id, member id, member number, share) of every contributor of the given assets
+    (ids, or a queryset of `asset_id` values to use as a subquery), in one query."""
+    if not isinstance(asset_ids, QuerySet):
+        asset_ids = list(asset_ids)
+    return AssetContributor.objects.filter(asset_id__in=asset_ids).values_list(
+        "asset_id", "member_id", "member__member_number", "share"
+    )
 
 
 def datasets_overview() -> QuerySet[Dataset]:

@@ -61,7 +61,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 @transaction.atomic
 def studio_create(*, actor, name: str) -> Studio:
     require_trust_admin(actor)
-    if Studio.objects.filter(name=name).exists():
+    if Studio.objects.filter(name=name, home_peer__isnull=True).exists():
         raise Conflict(f"studio {name!r} exists", code="studio_name_taken")
     group = Group.objects.create(name=f"studio:{uuid.uuid4()}")
     studio = Studio.objects.create(name=name, group=group)
@@ -301,6 +301,7 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
             "ends_at": lease.ends_at,
         },
     )
+    hooks.lease_changed(lease, "approved")
     return lease
 
 
@@ -317,6 +318,7 @@ def lease_reject(*, actor, lease: Lease, reason: str = "") -> Lease:
     lease.decided_by, lease.decided_at, lease.decision_reason = actor, timezone.now(), reason
     lease.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
     audit.record(actor=actor, action="lease.rejected", subject=lease, data={"reason": reason})
+    hooks.lease_changed(lease, "rejected")
     return lease
 
 
@@ -336,6 +338,7 @@ def lease_cancel(*, actor, lease: Lease) -> Lease:
     lease.decided_by, lease.decided_at = actor, timezone.now()
     lease.save(update_fields=["status", "decided_by", "decided_at"])
     audit.record(actor=actor, action="lease.cancelled", subject=lease, data={"studio": lease.studio.name})
+    hooks.lease_changed(lease, "cancelled")
     return lease
 
 
@@ -353,6 +356,7 @@ def lease_revoke(*, actor, lease: Lease, reason: str = "") -> Lease:
     lease.decision_reason = reason
     lease.save(update_fields=["status", "revoked_at", "decision_reason"])
     audit.record(actor=actor, action="lease.revoked", subject=lease, data={"reason": reason})
+    hooks.lease_changed(lease, "revoked")
     return lease
 
 
@@ -365,7 +369,9 @@ def leases_expire_due(*, now: datetime | None = None) -> int:
             if Lease.objects.filter(pk=lease_id, status=Lease.Status.ACTIVE).update(
                 status=Lease.Status.EXPIRED
             ):
-                audit.record(actor=None, action="lease.expired", subject=Lease.objects.get(pk=lease_id))
+                lease = Lease.objects.get(pk=lease_id)
+                audit.record(actor=None, action="lease.expired", subject=lease)
+                hooks.lease_changed(lease, "expired")
                 expired += 1
     return expired
 

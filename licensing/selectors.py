@@ -13,6 +13,7 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -36,7 +37,17 @@ from trust.selectors import (
     licensable_assets,
 )
 
-from .models import Lease, LeaseTerms, LeaseToken, PeerOffer, Studio, StudioStaff, Takedown, UsageEvent
+from .models import (
+    Lease,
+    LeasePart,
+    LeaseTerms,
+    LeaseToken,
+    PeerOffer,
+    Studio,
+    StudioStaff,
+    Takedown,
+    UsageEvent,
+)
 
 
 def studio_of(user) -> Studio | None:
@@ -69,13 +80,52 @@ def leases_visible_to(user) -> QuerySet[Lease]:
 def lease_for(*, user, lease_id) -> Lease:
     lease = (
         leases_visible_to(user)
-        .select_related("studio", "terms", "version__dataset")
+        .select_related("studio__home_peer", "terms", "version__dataset")
+        .prefetch_related(PARTS_PREFETCH)
         .filter(pk=lease_id)
         .first()
     )
     if lease is None:
         raise NotFound("no such lease", code="lease_not_found")
     return lease
+
+
+PARTS_PREFETCH = Prefetch("parts", queryset=LeasePart.objects.select_related("peer"))
+
+
+def lease_parts(lease: Lease) -> list[dict]:
+    """A federated lease's parts as its home trust knows them, this trust's first, then by trust:
+    who decides each, under which terms, and where it stands. Empty for a local lease (reads
+    `lease.parts`, prefetched by list views with PARTS_PREFETCH)."""
+    rows = []
+    for part in lease.parts.all():
+        if part.peer_id is None:
+            trust, name, terms, title = (
+                settings.TRUST_SLUG,
+                settings.TRUST_NAME,
+                lease.terms_id,
+                lease.terms.title,
+            )
+        else:
+            trust, name = part.peer.slug, part.peer.name
+            terms, title = part.remote_terms_id, part.offer.get("title", "")
+        rows.append(
+            {
+                "home": part.peer_id is None,
+                "trust": trust,
+                "trust_name": name,
+                "terms": terms,
+                "title": title,
+                "status": part.status,
+                "licensable_at_approval": part.licensable_at_approval,
+                "starts_at": part.starts_at,
+                "ends_at": part.ends_at,
+                "decided_at": part.decided_at,
+                "reason": part.reason,
+                "forwarded_at": part.forwarded_at,
+            }
+        )
+    return sorted(rows, key=lambda row: (not row["home"], row["trust"]))
 
 
 def catalogue_terms() -> QuerySet[LeaseTerms]:
@@ -287,7 +337,7 @@ def lease_requests_waiting() -> QuerySet[Lease]:
     """Lease requests no administrator has decided yet, oldest first: the queue to work."""
     return (
         Lease.objects.requested()
-        .select_related("studio", "terms__dataset", "requested_by")
+        .select_related("studio__home_peer", "terms__dataset", "requested_by")
         .order_by("requested_at", "pk")
     )
 

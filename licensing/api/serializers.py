@@ -3,10 +3,12 @@ import uuid
 from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
+from licensing.models import Lease, LeasePart, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
+from licensing.selectors import lease_parts
 from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS, USAGE_EVENTS_MAX
 from trust.api.validation import COUNT_MAX, QUANTITY_MAX, cents, row_id
 from trust.consent import LICENSABLE_USES
@@ -136,13 +138,44 @@ class TermsShareSerializer(serializers.Serializer):
     )
 
 
+class LeasePartInputSerializer(serializers.Serializer):
+    trust = serializers.SlugField(max_length=64, help_text="this trust's slug, or a live peer's")
+    terms = row_id(help_text="the terms' id at that trust (a peer's: one of its shared offers)")
+
+
 class LeaseInputSerializer(serializers.Serializer):
-    terms = row_id()
+    """A local lease `{terms, purpose}`, or a federated one `{purpose, parts}`."""
+
+    terms = row_id(required=False, help_text="a local lease: this trust's terms")
+    parts = LeasePartInputSerializer(
+        many=True,
+        required=False,
+        help_text="a federated lease: one part per trust, one of them this trust's (its terms are the "
+        "lease's); every part priced in the lease's currency",
+    )
     purpose = serializers.CharField(max_length=5000)
+
+    def validate(self, data):
+        if ("terms" in data) == ("parts" in data):
+            raise serializers.ValidationError("send either terms (a local lease) or parts (a federated one)")
+        return data
 
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class LeasePartOutputSerializer(serializers.Serializer):
+    trust = serializers.SlugField(help_text="the trust that decides this part")
+    trust_name = serializers.CharField()
+    terms = serializers.IntegerField(help_text="the terms' id at that trust")
+    title = serializers.CharField(help_text="the terms' title")
+    status = serializers.ChoiceField(choices=LeasePart.Status.choices)
+    licensable_at_approval = serializers.IntegerField(allow_null=True)
+    starts_at = serializers.DateTimeField(allow_null=True)
+    ends_at = serializers.DateTimeField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
 
 
 class LeaseOutputSerializer(serializers.ModelSerializer):
@@ -150,6 +183,21 @@ class LeaseOutputSerializer(serializers.ModelSerializer):
     terms = serializers.IntegerField(source="terms_id")
     dataset = serializers.CharField(source="terms.dataset.slug")
     version = serializers.IntegerField(source="version.number", allow_null=True, default=None)
+    parts = serializers.SerializerMethodField(
+        help_text="a federated lease at its home trust: each trust's part and its state (empty for a "
+        "local lease); the lease is active once every part is approved"
+    )
+    federated_from = serializers.SerializerMethodField(
+        help_text="a part of another trust's lease: that trust's slug (its studio is a studio of that trust)"
+    )
+
+    @extend_schema_field(LeasePartOutputSerializer(many=True))
+    def get_parts(self, lease):
+        return LeasePartOutputSerializer(lease_parts(lease), many=True).data
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_federated_from(self, lease):
+        return lease.studio.home_peer.slug if lease.studio.home_peer_id else None
 
     class Meta:
         model = Lease
@@ -174,6 +222,8 @@ class LeaseOutputSerializer(serializers.ModelSerializer):
             "starts_at",
             "ends_at",
             "revoked_at",
+            "parts",
+            "federated_from",
         ]
 
 
@@ -397,3 +447,37 @@ class RegisterEntrySerializer(serializers.Serializer):
     revoked_at = serializers.DateTimeField(allow_null=True)
     member_count = serializers.IntegerField()
     listed_members = serializers.ListField(child=serializers.CharField())
+
+
+class InboundPartSerializer(serializers.Serializer):
+    home_lease_id = row_id(help_text="the lease's id at the calling (home) trust")
+    terms = row_id(help_text="terms of this trust shared with the caller")
+    purpose = serializers.CharField(max_length=5000)
+    studio = serializers.DictField(help_text="{id, name}: the studio at the home trust")
+
+    def validate_studio(self, value):
+        if not isinstance(value.get("id"), int) or not isinstance(value.get("name"), str):
+            raise serializers.ValidationError("studio is {id: integer, name: string}")
+        return value
+
+
+class PartAnswerSerializer(serializers.Serializer):
+    lease = serializers.IntegerField(help_text="the part's lease id at the answering trust")
+    status = serializers.ChoiceField(choices=LeasePart.Status.choices)
+    licensable = serializers.IntegerField(allow_null=True, help_text="licensable assets at approval")
+    starts_at = serializers.DateTimeField(allow_null=True)
+    ends_at = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+
+
+class PartDecisionSerializer(PartAnswerSerializer):
+    home_lease_id = row_id()
+    licensable = serializers.IntegerField(allow_null=True, min_value=0, max_value=COUNT_MAX, required=False)
+    starts_at = serializers.DateTimeField(allow_null=True, required=False)
+    ends_at = serializers.DateTimeField(allow_null=True, required=False)
+    reason = serializers.CharField(allow_blank=True, max_length=5000, required=False, default="")
+
+
+class PartEndSerializer(serializers.Serializer):
+    home_lease_id = row_id()
+    reason = serializers.CharField(allow_blank=True, max_length=2000, required=False, default="")

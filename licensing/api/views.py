@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 
 from federation.api.auth import IsPeer, PeerCallAuthentication
 from federation.models import Peer
-from licensing import selectors, services, tokens
-from licensing.models import LeaseTerms, LeaseToken, Studio, Takedown
+from licensing import federated, selectors, services, tokens
+from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsTrustAdmin
 from trust.api.serializers import ErrorSerializer
@@ -144,6 +144,83 @@ class InboundOffersView(APIView):
         return Response({"offers": [selectors.offer_document(t, at=now) for t in terms]})
 
 
+PEER_CALL_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+
+
+class InboundLeasePartView(APIView):
+    """A peer forwards a part of its studio's federated lease under terms shared with it."""
+
+    authentication_classes = [PeerCallAuthentication]
+    permission_classes = [IsPeer]
+
+    @extend_schema(
+        request=s.InboundPartSerializer,
+        responses={200: s.PartAnswerSerializer, 422: ErrorSerializer, **PEER_CALL_ERRORS},
+        summary="Record a part of the calling trust's lease here, in requested; idempotent by home lease "
+        "id (signed trust-to-trust call)",
+    )
+    def post(self, request):
+        data = validated(s.InboundPartSerializer, request)
+        lease = federated.inbound_part_received(
+            peer=request.auth,
+            home_lease_id=data["home_lease_id"],
+            terms_id=data["terms"],
+            purpose=data["purpose"],
+            studio_id=data["studio"]["id"],
+            studio_name=data["studio"]["name"],
+        )
+        return Response(federated.part_answer(lease))
+
+
+class InboundLeasePartEndView(APIView):
+    authentication_classes = [PeerCallAuthentication]
+    permission_classes = [IsPeer]
+
+    @extend_schema(
+        request=s.PartEndSerializer,
+        responses={200: s.PartAnswerSerializer, **PEER_CALL_ERRORS},
+        summary="The calling trust ended its lease: cancel or revoke the part here (signed trust-to-trust "
+        "call)",
+    )
+    def post(self, request):
+        data = validated(s.PartEndSerializer, request)
+        lease = federated.inbound_part_end_received(
+            peer=request.auth, home_lease_id=data["home_lease_id"], reason=data["reason"]
+        )
+        return Response(federated.part_answer(lease))
+
+
+class InboundPartDecisionView(APIView):
+    authentication_classes = [PeerCallAuthentication]
+    permission_classes = [IsPeer]
+
+    @extend_schema(
+        request=s.PartDecisionSerializer,
+        responses={200: s.LeasePartOutputSerializer, 422: ErrorSerializer, **PEER_CALL_ERRORS},
+        summary="The calling trust decided its part of a lease of this trust: approved, rejected, "
+        "revoked, expired or cancelled (signed trust-to-trust call)",
+    )
+    def post(self, request):
+        data = validated(s.PartDecisionSerializer, request)
+        part = federated.part_decision_received(
+            peer=request.auth,
+            home_lease_id=data["home_lease_id"],
+            status=data["status"],
+            remote_lease_id=data["lease"],
+            licensable=data.get("licensable"),
+            starts_at=data.get("starts_at"),
+            ends_at=data.get("ends_at"),
+            reason=data["reason"],
+        )
+        lease = (
+            Lease.objects.select_related("terms")
+            .prefetch_related(selectors.PARTS_PREFETCH)
+            .get(pk=part.lease_id)
+        )
+        row = next(row for row in selectors.lease_parts(lease) if row["trust"] == request.auth.slug)
+        return Response(s.LeasePartOutputSerializer(row).data)
+
+
 class LeaseListView(PagedAPIView):
     @extend_schema(
         responses=s.LeaseOutputSerializer(many=True),
@@ -152,20 +229,38 @@ class LeaseListView(PagedAPIView):
     def get(self, request):
         leases = (
             selectors.leases_visible_to(request.user)
-            .select_related("terms__dataset", "version")
+            .select_related("terms__dataset", "version", "studio__home_peer")
+            .prefetch_related(selectors.PARTS_PREFETCH)
             .order_by("-requested_at", "-pk")
         )
         return self.paged(leases, s.LeaseOutputSerializer)
 
     @extend_schema(
         request=s.LeaseInputSerializer,
-        responses={201: s.LeaseOutputSerializer},
-        summary="Request a lease under active terms (studio staff)",
+        responses={
+            201: s.LeaseOutputSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            409: ErrorSerializer,
+            422: OpenApiResponse(
+                ErrorSerializer,
+                description="unknown_terms, unknown_trust, peer_not_live, offer_not_shared, offer_stale, "
+                "mixed_currency, duplicate_trust, home_part_required, too_many_parts",
+            ),
+        },
+        summary="Request a lease under active terms, or a federated lease over parts at several trusts "
+        "(studio staff)",
     )
     def post(self, request):
         if selectors.studio_of(request.user) is None:
             raise Forbidden("only studio staff may request a lease", code="studio_only")
         data = validated(s.LeaseInputSerializer, request)
+        if "parts" in data:
+            lease = federated.federated_lease_request(
+                actor=request.user, purpose=data["purpose"], parts=data["parts"]
+            )
+            lease = selectors.lease_for(user=request.user, lease_id=lease.pk)
+            return Response(s.LeaseOutputSerializer(lease).data, status=status.HTTP_201_CREATED)
         terms = LeaseTerms.objects.filter(pk=data["terms"]).select_related("dataset").first()
         if terms is None:
             raise Invalid("no such terms", code="unknown_terms")

@@ -155,6 +155,7 @@ def lease_detail(request, lease_id):
     ]
     context = {
         "lease": lease,
+        "parts": selectors.lease_parts(lease),
         "terms": lease.terms,
         # Uses and prices are copied onto the lease at approval; before that, the terms' own.
         "priced": lease if lease.version_id else lease.terms,

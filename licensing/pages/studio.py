@@ -193,6 +193,7 @@ def _lease_page(request, lease, *, mint_form=None, attest_forms=None, status=200
         "licensing/studio/lease.html",
         {
             "lease": lease,
+            "parts": selectors.lease_parts(lease),
             "tokens": selectors.tokens_of(lease),
             "mint_form": mint_form or TokenMintForm(),
             "new_token": new_token,

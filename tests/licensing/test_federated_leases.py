@@ -59,8 +59,12 @@ def _offer(peer: Peer, terms_id: int, *, currency: str = "USD", fetched_at=None)
 
 def _signed_post(path: str, payload: dict, *, key: keys.SigningKey, issuer: str):
     body = json.dumps(payload).encode()
-    token = signed_calls.call_token(audience=HOME, method="POST", path=path, body=body, key=key, issuer=issuer)
-    return APIClient().post(path, data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Peer {token}")
+    token = signed_calls.call_token(
+        audience=HOME, method="POST", path=path, body=body, key=key, issuer=issuer
+    )
+    return APIClient().post(
+        path, data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Peer {token}"
+    )
 
 
 def _request(client, world, *parts, purpose="Crowd scene, two unions"):
@@ -132,7 +136,9 @@ def test_the_studio_sees_each_part_and_the_lease_is_active_only_once_every_part_
     assert approved_here.status_code == 200 and approved_here.json()["status"] == "awaiting_parts"
     assert admin.post(f"/api/v1/leases/{lease_id}/approve/").status_code == 409
     # No token while a part waits.
-    assert studio.post(f"/api/v1/leases/{lease_id}/tokens/", {"name": "farm"}, format="json").status_code == 409
+    assert (
+        studio.post(f"/api/v1/leases/{lease_id}/tokens/", {"name": "farm"}, format="json").status_code == 409
+    )
 
     decision = {
         "home_lease_id": lease_id,
@@ -154,12 +160,17 @@ def test_the_studio_sees_each_part_and_the_lease_is_active_only_once_every_part_
     }
     # The same message again, or a late "requested": nothing changes.
     assert _signed_post(path, decision, key=equity_key, issuer="equity-uk").status_code == 200
-    assert _signed_post(path, {**decision, "status": "requested"}, key=equity_key, issuer="equity-uk").json()[
-        "status"
-    ] == "approved"
+    assert (
+        _signed_post(path, {**decision, "status": "requested"}, key=equity_key, issuer="equity-uk").json()[
+            "status"
+        ]
+        == "approved"
+    )
 
     # The part's own trust revokes it: that part ends, the lease stays active.
-    revoked = _signed_post(path, {**decision, "status": "revoked", "reason": "member"}, key=equity_key, issuer="equity-uk")
+    revoked = _signed_post(
+        path, {**decision, "status": "revoked", "reason": "member"}, key=equity_key, issuer="equity-uk"
+    )
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
     assert Lease.objects.get(pk=lease_id).status == Lease.Status.ACTIVE
 
@@ -180,7 +191,9 @@ def test_a_part_decision_from_a_trust_that_does_not_hold_the_part_is_refused(wor
     # Signed with another trust's key under equity's name, or not signed at all.
     assert _signed_post(path, decision, key=actra_key, issuer="equity-uk").status_code == 401
     assert APIClient().post(path, decision, format="json").status_code == 401
-    local = _signed_post(path, {**decision, "home_lease_id": world.lease_a.pk}, key=equity_key, issuer="equity-uk")
+    local = _signed_post(
+        path, {**decision, "home_lease_id": world.lease_a.pk}, key=equity_key, issuer="equity-uk"
+    )
     assert local.status_code == 404
     assert Lease.objects.get(pk=lease_id).status == Lease.Status.REQUESTED
 
@@ -188,7 +201,9 @@ def test_a_part_decision_from_a_trust_that_does_not_hold_the_part_is_refused(wor
     rejected = _signed_post(path, decision, key=equity_key, issuer="equity-uk")
     assert rejected.status_code == 200
     lease = Lease.objects.get(pk=lease_id)
-    assert lease.status == Lease.Status.REJECTED and "equity-uk rejected its part: no" in lease.decision_reason
+    assert (
+        lease.status == Lease.Status.REJECTED and "equity-uk rejected its part: no" in lease.decision_reason
+    )
     assert LeasePart.objects.get(lease=lease, peer=None).status == LeasePart.Status.CANCELLED
     assert as_user(world.cast.admin).post(f"/api/v1/leases/{lease_id}/approve/").status_code == 409
 
@@ -220,10 +235,15 @@ def test_a_forwarded_part_is_a_request_here_for_the_peers_studio_once(world, as_
     assert again.json()["lease"] == first.json()["lease"]
     lease = Lease.objects.select_related("studio").get(pk=first.json()["lease"])
     assert lease.status == Lease.Status.REQUESTED
-    assert lease.studio.home_peer == equity and str(lease.studio) == "Pinewood Pictures (studio of equity-uk trust)"
+    assert (
+        lease.studio.home_peer == equity
+        and str(lease.studio) == "Pinewood Pictures (studio of equity-uk trust)"
+    )
     assert Studio.objects.filter(home_peer=equity).count() == 1
 
-    not_shared = _signed_post(path, {**part, "home_lease_id": 502, "terms": 999}, key=equity_key, issuer="equity-uk")
+    not_shared = _signed_post(
+        path, {**part, "home_lease_id": 502, "terms": 999}, key=equity_key, issuer="equity-uk"
+    )
     assert not_shared.status_code == 422 and not_shared.json()["code"] == "terms_not_shared"
 
     # Beside local requests on the administrators' page, labelled with its trust.

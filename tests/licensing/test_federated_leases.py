@@ -268,3 +268,24 @@ def test_a_forwarded_part_is_a_request_here_for_the_peers_studio_once(world, as_
     )
     assert ended.status_code == 200 and ended.json()["status"] == "revoked"
     assert Lease.objects.get(pk=lease.pk).status == Lease.Status.REVOKED
+
+
+def test_the_request_page_adds_one_offer_per_peer_trust_to_the_request(world, client):
+    equity, _ = _peer("equity-uk")
+    _offer(equity, 7)
+    _offer(equity, 8, currency="GBP")  # another currency: not offered beside USD terms
+    client.force_login(world.cast.carol)
+    path = f"/studio/catalogue/{world.terms.pk}/request/"
+    page = client.get(path).content.decode()
+    assert "Add parts at peer trusts" in page and "<legend>From equity-uk trust</legend>" in page
+    assert 'value="7"' in page and 'value="8"' not in page
+
+    sent = client.post(path, {"purpose": "Crowd scene, two unions", "parts-equity-uk": "7"})
+    assert sent.status_code == 302
+    lease = Lease.objects.get(purpose="Crowd scene, two unions")
+    assert sorted((part.peer.slug if part.peer else HOME) for part in lease.parts.all()) == [
+        "equity-uk",
+        HOME,
+    ]
+    local = client.post(path, {"purpose": "Only here", "parts-equity-uk": ""})
+    assert local.status_code == 302 and not Lease.objects.get(purpose="Only here").parts.exists()

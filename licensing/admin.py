@@ -9,7 +9,9 @@ from trust.consent import LICENSABLE_USES
 
 from . import services, tokens
 from .models import (
+    InboundLeasePart,
     Lease,
+    LeasePart,
     LeaseTerms,
     LeaseToken,
     PeerCatalogue,
@@ -24,7 +26,7 @@ from .models import (
 
 @admin.register(Studio)
 class StudioAdmin(ServiceAdmin):
-    list_display = ["name", "created_at"]
+    list_display = ["name", "home_peer", "created_at"]
     search_fields = ["name"]
     fields = ["name"]
 
@@ -189,3 +191,20 @@ class PeerOfferAdmin(ReadOnlyAdmin):
 @admin.register(PeerCatalogue)
 class PeerCatalogueAdmin(ReadOnlyAdmin):
     list_display = ["peer", "fetched_at", "attempted_at", "error"]
+
+
+@admin.register(LeasePart)
+class LeasePartAdmin(ReadOnlyAdmin):
+    """Each part of a federated lease at its home trust (the home part has no peer); moved only
+    by the decisions of the part's own trust."""
+
+    list_display = ["lease", "peer", "remote_terms_id", "remote_lease_id", "status", "decided_at"]
+    list_filter = ["status", "peer"]
+
+
+@admin.register(InboundLeasePart)
+class InboundLeasePartAdmin(ReadOnlyAdmin):
+    """Leases here that are parts of a peer's federated lease, and what the peer was last told."""
+
+    list_display = ["lease", "peer", "home_lease_id", "reported_status", "reported_at"]
+    list_filter = ["peer"]

@@ -342,6 +342,17 @@ def lease_requests_waiting() -> QuerySet[Lease]:
     )
 
 
+def leases_awaiting_parts() -> QuerySet[Lease]:
+    """Federated leases this trust approved its part of, waiting for another trust's decision,
+    oldest request first, with their parts."""
+    return (
+        Lease.objects.filter(status=Lease.Status.AWAITING_PARTS)
+        .select_related("studio", "terms")
+        .prefetch_related(PARTS_PREFETCH)
+        .order_by("requested_at", "pk")
+    )
+
+
 def approval_coverage(terms: LeaseTerms, *, at: datetime | None = None) -> dict:
     """What approving a request under `terms` now would pin: the dataset's latest version, how
     many of its assets are licensable for every permitted use out of the version's total, and

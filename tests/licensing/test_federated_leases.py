@@ -135,6 +135,9 @@ def test_the_studio_sees_each_part_and_the_lease_is_active_only_once_every_part_
     approved_here = admin.post(f"/api/v1/leases/{lease_id}/approve/")
     assert approved_here.status_code == 200 and approved_here.json()["status"] == "awaiting_parts"
     assert admin.post(f"/api/v1/leases/{lease_id}/approve/").status_code == 409
+    client.force_login(world.cast.admin)
+    listed = client.get("/operations/leases/").content.decode()
+    assert "Approved here, awaiting other trusts" in listed and f'id="awaiting-{lease_id}"' in listed
     # No token while a part waits.
     assert (
         studio.post(f"/api/v1/leases/{lease_id}/tokens/", {"name": "farm"}, format="json").status_code == 409

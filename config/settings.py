@@ -287,6 +287,7 @@ SPECTACULAR_SETTINGS = {
         "AssetStatusEnum": "trust.models.Asset.Status",
         "UsageKindEnum": "licensing.models.UsageEvent.Kind",
         "LeaseStatusEnum": "licensing.models.Lease.Status",
+        "LeasePartStatusEnum": "licensing.models.LeasePart.Status",
         "TokenStateEnum": "trust.tokens.TokenState",
         "TakedownStatusEnum": "licensing.models.Takedown.Status",
         "PeriodStatusEnum": "payouts.models.Period.Status",

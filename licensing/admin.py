@@ -24,8 +24,23 @@ from .models import (
 )
 
 
+class StudioForm(forms.ModelForm):
+    class Meta:
+        model = Studio
+        fields = ["name"]
+
+    def clean_name(self):
+        # The constraint names only this trust's own studios (a peer's studio may share a name), and
+        # a form does not check a constraint whose condition reads a field it does not show.
+        name = self.cleaned_data["name"]
+        if Studio.objects.filter(name=name, home_peer__isnull=True).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(f"A studio named {name!r} exists.")
+        return name
+
+
 @admin.register(Studio)
 class StudioAdmin(ServiceAdmin):
+    form = StudioForm
     list_display = ["name", "home_peer", "created_at"]
     search_fields = ["name"]
     fields = ["name"]

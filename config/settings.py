@@ -166,7 +166,8 @@ PERMISSIONS_POLICY_OFF = [
 
 # The largest request body (config.middleware.BodySizeLimitMiddleware): above it, 413
 # `body_too_large` before anything parses it. A usage report of 10,000 events with 200-character
-# event keys is about 2.9 MB; 16 MiB leaves room for pretty-printed or escaped JSON.
+# event keys is about 3.6 MB (4.1 MB indented); 16 MiB leaves room to spare
+# (tests/deploy/test_body_limit.py measures it).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=16 * 1024**2)
 # What Django itself reads into memory (request.body, form fields): the same bound.
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES

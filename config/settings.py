@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "trust",
     "licensing",
     "payouts",
+    "federation",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -261,6 +262,27 @@ TRUST_BIC = env.str("TRUST_BIC", default="COBADEFFXXX")
 # Days a studio has to attest deletion after a takedown notice is issued; past half of them the
 # administrator's overview lists the notice.
 TAKEDOWN_DEADLINE_DAYS = env.int("TAKEDOWN_DEADLINE_DAYS", default=30)
+# Federation (FEDERATION.md): this trust's slug among its peers, and its Ed25519 signing keys
+# (federation.keys: hex seeds, comma-separated, the signing one first). Never in code or the
+# database: from the environment, or generated once into var/ on the embedded default.
+TRUST_SLUG = env.str("TRUST_SLUG", default="guildtrust")
+TRUST_SIGNING_KEY = env.str("TRUST_SIGNING_KEY", default="")
+if not TRUST_SIGNING_KEY:
+    if "DATABASE_URL" in env.ENVIRON:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "TRUST_SIGNING_KEY is not set: outside the embedded default the trust's Ed25519 key "
+            "comes from the environment (32 random bytes in hex: `openssl rand -hex 32`)"
+        )
+    _key_file = VAR_DIR / "signing_key"
+    if not _key_file.exists():
+        import secrets as _secrets
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        _key_file.touch(mode=0o600)
+        _key_file.write_text(_secrets.token_hex(32))
+    TRUST_SIGNING_KEY = _key_file.read_text().strip()
 TRUST_CONSENT_TERMS_VERSION = env.str("TRUST_CONSENT_TERMS_VERSION", default="2026-1")
 USER_TOKEN_LIFETIME_HOURS = env.int("USER_TOKEN_LIFETIME_HOURS", default=24)
 LEASE_TOKEN_DEFAULT_DAYS = env.int("LEASE_TOKEN_DEFAULT_DAYS", default=7)

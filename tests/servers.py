@@ -233,3 +233,109 @@ class CeleryWorker:
     def __exit__(self, *exc) -> None:
         if self.process is not None:
             _stop(self.process, 10)
+
+
+class TrustProcess:
+    """Another whole trust: its own PostgreSQL database (created and migrated here), its own
+    signing key and slug, served by gunicorn on a free port of 127.0.0.1. What a peer of the
+    trust under test is in production, on one machine.
+
+    `env` is merged over os.environ; it must name DATABASE_URL (a database this creates afresh)."""
+
+    def __init__(self, *, slug: str, env: dict[str, str], admin_password: str, log_name: str | None = None):
+        self.slug = slug
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.signing_key = secrets.token_hex(32)
+        self.admin_password = admin_password
+        self.env = {
+            **os.environ,
+            "TRUST_SLUG": slug,
+            "TRUST_SIGNING_KEY": self.signing_key,
+            "PUBLIC_BASE_URL": self.url,
+            "HTTPS": "off",
+            **env,
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.log_path = ARTIFACTS / (log_name or f"trust-{slug}.log")
+        self.process: subprocess.Popen | None = None
+
+    def manage(self, *args: str, extra_env: dict[str, str] | None = None) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**self.env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode:
+            raise RuntimeError(f"manage.py {' '.join(args)} at {self.slug} failed:\n{result.stderr[-3000:]}")
+        return result.stdout
+
+    def _recreate_database(self) -> None:
+        import psycopg
+
+        url = self.env["DATABASE_URL"]
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+    def __enter__(self) -> TrustProcess:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self._recreate_database()
+        self.manage("migrate", "--noinput", "-v", "0")
+        self.manage(
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            "admin",
+            "--email",
+            f"admin@{self.slug}.invalid",
+            extra_env={"DJANGO_SUPERUSER_PASSWORD": self.admin_password},
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+        ]
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    break
+            except OSError:
+                exited = self.process.poll() is not None
+                if exited or time.monotonic() > deadline:
+                    _stop(self.process, 1)
+                    raise RuntimeError(
+                        f"the trust {self.slug} did not start; {self.log_path} ends:\n{self.log_tail()}"
+                    ) from None
+                time.sleep(0.2)
+        return self
+
+    def log_tail(self, n: int = 50) -> str:
+        return _tail(self.log_path, n)
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            _stop(self.process, 10)

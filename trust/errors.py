@@ -50,3 +50,10 @@ class Invalid(DomainError):
 class TooManyAttempts(DomainError):
     status = 429
     code = "too_many_attempts"
+
+
+class BadGateway(DomainError):
+    """Another service this one depends on (a peer trust) did not answer, or answered nonsense."""
+
+    status = 502
+    code = "bad_gateway"

@@ -47,6 +47,7 @@ ROLE_PAGES = {
         "/operations/members/enrol/",
         "/operations/studios/",
         "/operations/studios/enrol/",
+        "/operations/federation/",
     ],
 }
 PUBLIC_PAGES = [
@@ -77,6 +78,8 @@ NOT_PAGES = {
     "operations-terms-activate",
     "operations-terms-deactivate",
     "operations-dataset-assets",
+    "operations-peer-suspend",
+    "operations-peer-resume",
 }
 # Pages with ids in their path, visited below with ids from the demo trust.
 DETAIL_PAGES = {

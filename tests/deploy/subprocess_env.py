@@ -19,6 +19,7 @@ def production_env(**overrides) -> dict[str, str]:
         "DATABASE_URL": "postgres://guildtrust@127.0.0.1:1/guildtrust",  # never connected to
         "REDIS_URL": "redis://127.0.0.1:1/0",
         "SECRET_KEY": STRONG_KEY,
+        "TRUST_SIGNING_KEY": "5e" * 32,
         "ALLOWED_HOSTS": "guildtrust.example.org",
         "CSRF_TRUSTED_ORIGINS": "https://guildtrust.example.org",
         "S3_BUCKET": "guildtrust",

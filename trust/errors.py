@@ -57,3 +57,11 @@ class BadGateway(DomainError):
 
     status = 502
     code = "bad_gateway"
+
+
+class ServiceUnavailable(DomainError):
+    """A service the request needs (the task queue, object storage, the sign-in counts) cannot be
+    reached right now. Nothing was recorded: the same request can be sent again later."""
+
+    status = 503
+    code = "service_unavailable"

@@ -95,6 +95,7 @@ DETAIL_PAGES = {
     "operations-lease-revoke",
     "operations-payout-batch",
     "operations-studio",
+    "operations-terms-share",
     "password_reset_confirm",
 }
 PORTAL_PREFIXES = ("member/", "studio/", "operations/", "accounts/", "transparency/")
@@ -141,6 +142,7 @@ def _detail_pages() -> dict[str, list[str]]:
             f"/operations/leases/{active.pk}/revoke/",
             f"/operations/payouts/batches/{batch.pk}/",
             f"/operations/studios/{studio.pk}/",
+            f"/operations/terms/{terms.pk}/share/",
         ],
     }
 

@@ -4,14 +4,25 @@ embedded default runs: SQLite and the local object store under var/, Celery task
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
+
+from config import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("GUILDTRUST_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
 
+# The embedded default: no DATABASE_URL, so SQLite, the local store and eager tasks under var/.
+EMBEDDED_DEFAULT = "DATABASE_URL" not in env.ENVIRON
+
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="embedded-default-insecure-key-change-me-in-production")
+# From the environment, and strong, or startup stops (config/secret_key.py); the embedded
+# default alone generates its own into var/secret_key on first run.
+if env.str("SECRET_KEY", default="") or not EMBEDDED_DEFAULT:
+    SECRET_KEY = secret_key.checked(env.str("SECRET_KEY", default=""), source="SECRET_KEY")
+else:
+    SECRET_KEY = secret_key.embedded_key(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -34,10 +45,16 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_filters",
     "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.middleware.PermissionsPolicyMiddleware",
+    # Early, so an oversized body is refused before anything reads it (the headers above still
+    # go on the refusal).
+    "config.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -105,6 +122,60 @@ AUTH_PASSWORD_VALIDATORS = [
 # The client address is REMOTE_ADDR unless this many reverse proxies (that append to
 # X-Forwarded-For) stand in front of the app: with 0 the header is ignored, since anyone can send it.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# HTTPS: on by default outside the embedded default (`manage.py check --deploy` has nothing to
+# say there); HTTPS=off for a plain-HTTP deployment behind nothing. The embedded default is
+# plain HTTP on 127.0.0.1.
+HTTPS = env.bool("HTTPS", default=not EMBEDDED_DEFAULT)
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP to the pod
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=365 * 24 * 3600) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and env.bool("HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = HTTPS and env.bool("HSTS_PRELOAD", default=True)
+if TRUSTED_PROXY_COUNT:
+    # The proxies terminate TLS and say so; without trusted proxies the header is anyone's to send.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts and fetches from our own origin
+# only; no inline script, no inline style, no plugins, no framing, forms post only to us.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # Swagger UI's icons are data: URLs in its stylesheet
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+# Permissions-Policy (config.middleware): browser features no page uses, off for every page.
+PERMISSIONS_POLICY_OFF = [
+    "accelerometer",
+    "autoplay",
+    "camera",
+    "display-capture",
+    "geolocation",
+    "gyroscope",
+    "magnetometer",
+    "microphone",
+    "midi",
+    "payment",
+    "usb",
+]
+
+# The largest request body (config.middleware.BodySizeLimitMiddleware): above it, 413
+# `body_too_large` before anything parses it. A usage report of 10,000 events with 200-character
+# event keys is about 3.6 MB (4.1 MB indented); 16 MiB leaves room to spare
+# (tests/deploy/test_body_limit.py measures it).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=16 * 1024**2)
+# What Django itself reads into memory (request.body, form fields): the same bound.
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# The embedded store's signed upload URLs stream to disk under their own limit.
+BODY_LIMIT_EXEMPT_PREFIXES = ("/storage/local/",)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -273,7 +344,12 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Guildtrust API",
-    "DESCRIPTION": "Union data trust: consented member data leased to studios, royalties metered and paid.",
+    "DESCRIPTION": (
+        "Union data trust: consented member data leased to studios, royalties metered and paid.\n\n"
+        f"A request body may be at most {API_MAX_BODY_BYTES} bytes (`API_MAX_BODY_BYTES`; "
+        "16 MiB unless the trust set another, room for a usage report of 10,000 events): a larger "
+        'one is refused with 413 `{"code": "body_too_large", "detail": ...}` before it is read.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

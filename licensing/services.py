@@ -2,28 +2,39 @@
 gateway, usage reports and takedowns. Each writes its audit event in the same transaction."""
 
 import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from trust import audit
 from trust.consent import LICENSABLE_USE_VALUES, permits_generation, permits_training
-from trust.errors import Conflict, Forbidden, Invalid, NotFound
+from trust.errors import Conflict, Forbidden, Invalid
 from trust.models import Asset, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
 from trust.services import require_trust_admin, user_create
 
 from . import hooks
-from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
+from .models import (
+    Lease,
+    LeaseAsset,
+    LeaseDownloadCount,
+    LeaseTerms,
+    LeaseToken,
+    Studio,
+    StudioStaff,
+    Takedown,
+    UsageEvent,
+)
 from .selectors import (
     active_leases_holding,
-    downloads_left,
+    downloadable_asset,
     effective_end,
-    lease_licensable_assets,
     require_live,
     require_studio_staff,
     withdrawal_takedowns,
@@ -200,15 +211,6 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
     if version is None:
         raise Conflict("the dataset has no frozen version to lease", code="no_version")
     now = timezone.now()
-    licensable = list(
-        licensable_assets(assets=version.assets.all(), uses=terms.permitted_uses, at=now).values_list(
-            "pk", flat=True
-        )
-    )
-    if not licensable:
-        raise Conflict(
-            "no asset of this version is consented for the permitted uses", code="nothing_licensable"
-        )
     lease.status = Lease.Status.ACTIVE
     lease.version = version
     lease.permitted_uses = list(terms.permitted_uses)
@@ -221,7 +223,21 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
     lease.decided_by, lease.decided_at = actor, now
     lease.starts_at, lease.ends_at = now, now + timedelta(days=terms.duration_days)
     lease.save()
-    lease.approval_assets.set(licensable)
+    # The licensable set, filled from the rule in one statement; the assets licensable at approval
+    # (the flat fee's and training runs' sharing) are a copy of it, in another.
+    lease_assets_refresh(leases=Lease.objects.filter(pk=lease.pk), at=now)
+    licensable = LeaseAsset.objects.filter(lease=lease).count()
+    if not licensable:
+        raise Conflict(
+            "no asset of this version is consented for the permitted uses", code="nothing_licensable"
+        )
+    approval = Lease.approval_assets.through._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {approval} (lease_id, asset_id) "
+            f"SELECT lease_id, asset_id FROM {LeaseAsset._meta.db_table} WHERE lease_id = %s",
+            [lease.pk],
+        )
     audit.record(
         actor=actor,
         action="lease.approved",
@@ -230,7 +246,7 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
             "version": version.number,
             "dataset": terms.dataset.slug,
             "manifest_sha256": version.manifest_sha256,
-            "licensable_assets": len(licensable),
+            "licensable_assets": licensable,
             "ends_at": lease.ends_at,
         },
     )
@@ -303,15 +319,68 @@ def leases_expire_due(*, now: datetime | None = None) -> int:
     return expired
 
 
-def _version_asset(lease: Lease, asset_id) -> Asset:
-    item = (
-        DatasetVersionItem.objects.select_related("asset")
-        .filter(version_id=lease.version_id, asset_id=asset_id)
-        .first()
-    )
-    if item is None:
-        raise NotFound("no such asset in this lease", code="asset_not_found")
-    return item.asset
+def lease_assets_refresh(
+    *, leases: QuerySet[Lease] | None = None, assets: QuerySet | None = None, at: datetime | None = None
+) -> None:
+    """Make the precomputed licensable set (`LeaseAsset`) answer what the trust's one rule,
+    `licensable_assets`, answers now: for `leases` (default: the active leases whose pinned
+    version holds any of `assets`), over `assets` when given (a queryset of asset ids) or their
+    whole version. Set-based: per group of leases sharing a version and uses, one DELETE of what
+    the rule no longer allows and one INSERT ... SELECT of what it allows, whatever the rule says.
+    Runs inside the caller's transaction, after taking the audit head's lock: every change of
+    the rule's inputs is an audited write, so the refresh sees each one committed before it, and
+    two refreshes never interleave (no write skew between two members' consents to one asset)."""
+    audit.serialise_with_audited_writes()
+    at = at or timezone.now()
+    if leases is None:
+        leases = Lease.objects.active().filter(version__items__asset_id__in=assets)
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for pk, version_id, uses in leases.values_list("pk", "version_id", "permitted_uses").distinct():
+        groups[(version_id, tuple(sorted(uses)))].append(pk)
+    for (version_id, uses), lease_ids in groups.items():
+        held = Asset.objects.filter(version_items__version_id=version_id)
+        rows = LeaseAsset.objects.filter(lease_id__in=lease_ids)
+        if assets is not None:
+            held, rows = held.filter(pk__in=assets), rows.filter(asset_id__in=assets)
+        allowed = licensable_assets(assets=held, uses=uses, at=at).values("pk")
+        rows.exclude(asset_id__in=allowed).delete()
+        sql, params = allowed.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {LeaseAsset._meta.db_table} (lease_id, asset_id) "
+                f"SELECT lease.id, allowed.* FROM {Lease._meta.db_table} lease, ({sql}) allowed "
+                f"WHERE lease.id IN ({', '.join(['%s'] * len(lease_ids))}) "
+                "ON CONFLICT (lease_id, asset_id) DO NOTHING",
+                [*params, *lease_ids],
+            )
+
+
+def _take_download(lease: Lease) -> None:
+    """Count one download against the lease's cap, or refuse (409) when the cap is reached.
+    Called last in the download's transaction: the counter row stays locked only until commit,
+    and the lease row is never locked, so downloads of a lease do not queue behind each other."""
+    cap, counter = lease.download_cap, LeaseDownloadCount._meta.db_table
+    take = f"UPDATE {counter} SET used = used + 1 WHERE lease_id = %s AND used < %s RETURNING used"
+    row = None
+    with connection.cursor() as cursor:
+        if cap > 0:
+            cursor.execute(take, [lease.pk, cap])
+            row = cursor.fetchone()
+        if row is None and cap > 0 and not LeaseDownloadCount.objects.filter(lease_id=lease.pk).exists():
+            # The lease's first capped download: count from the events recorded so far (this one
+            # included). A concurrent first download waits on the key, then takes one more.
+            cursor.execute(
+                f"INSERT INTO {counter} (lease_id, used) SELECT %s, count(*) FROM "
+                f"{UsageEvent._meta.db_table} WHERE lease_id = %s AND kind = %s "
+                "ON CONFLICT (lease_id) DO NOTHING RETURNING used",
+                [lease.pk, lease.pk, UsageEvent.Kind.DOWNLOAD],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                cursor.execute(take, [lease.pk, cap])
+                row = cursor.fetchone()
+    if row is None or row[0] > cap:
+        raise Conflict(f"the lease's cap of {cap} downloads is reached", code="download_cap_reached")
 
 
 def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
@@ -322,32 +391,24 @@ def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
     from trust.storage import download_filename, get_object_store
 
     lease = lease_of_token(token=token, lease_id=lease_id)
-    asset = _version_asset(lease, asset_id)
     now = timezone.now()
+    require_live(lease, at=now)
+    asset = downloadable_asset(lease, asset_id)
     with transaction.atomic():
-        current = Lease.objects.filter(pk=lease.pk)
-        if lease.download_cap is not None:
-            current = current.select_for_update()  # serialises counting against the cap
-        lease = current.get()
-        require_live(lease, at=now)
-        if not lease_licensable_assets(lease, at=now).filter(pk=asset.pk).exists():
-            raise Forbidden("the members have not consented to this use of this asset", code="not_licensable")
-        if downloads_left(lease) == 0:
-            raise Conflict(
-                f"the lease's cap of {lease.download_cap} downloads is reached",
-                code="download_cap_reached",
-            )
         hooks.check_usage_allowed([now])
         UsageEvent.objects.create(
             lease=lease,
             event_key=f"gateway:{uuid.uuid4()}",
             kind=UsageEvent.Kind.DOWNLOAD,
-            asset=asset,
+            asset_id=asset.pk,
             quantity=1,
             occurred_at=now,
             source=UsageEvent.Source.GATEWAY,
             token=token,
         )
+        if lease.download_cap is not None:
+            _take_download(lease)
+    # Committed: the event exists before the redirect leaves, whatever happens to this worker next.
     seconds = min(settings.DOWNLOAD_URL_SECONDS, int((token.expires_at - now).total_seconds()))
     return get_object_store().presigned_get(
         asset.object_key,

@@ -94,13 +94,22 @@ def refuse_usage_in_closed_period(occurred: Sequence[datetime]) -> None:
     On PostgreSQL the periods are read FOR SHARE: downloads and reports run side by side, while
     a close (which takes the row FOR UPDATE) waits for those in flight, and those after it see
     it closing. So no usage is recorded into a period after its metering began."""
-    periods = Period.objects.filter(start__lte=max(occurred), end__gt=min(occurred))
+    periods = (
+        Period.objects.filter(start__lte=max(occurred), end__gt=min(occurred))
+        .order_by()
+        .values_list("start", "end", "status")
+    )
     if connection.vendor == "postgresql":
-        ids = list(periods.values_list("pk", flat=True))
+        # One statement on the hot path (every gateway download): the covering periods, FOR SHARE.
+        sql, params = periods.query.sql_with_params()
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT id FROM {Period._meta.db_table} WHERE id = ANY(%s) FOR SHARE", [ids])
-    for period in periods:
-        if period.status != Period.Status.OPEN and any(period.start <= t < period.end for t in occurred):
+            cursor.execute(f"{sql} FOR SHARE", params)
+            rows = cursor.fetchall()
+    else:
+        rows = list(periods)
+    for start, end, status in rows:
+        if status != Period.Status.OPEN and any(start <= t < end for t in occurred):
+            period = Period(start=start, end=end, status=status)
             raise Conflict(
                 f"usage dated in the closed period {period} cannot be recorded", code="period_closed"
             )

@@ -45,7 +45,8 @@ def test_gateway_download_against_a_bare_view(committed_cast, s3_server):
         answered = client.statuses[302]
         recorded = UsageEvent.objects.filter(lease=data.lease).count() - before_kill
     assert gateway.errors == 0 and bare.errors == 0, (gateway, bare)
-    assert gateway.requests and bare.requests, (gateway, bare)
+    assert gateway.requests and bare.requests, (gateway.raw, bare.raw)
+    assert gateway.p99_ms and bare.p99_ms, (gateway.raw, bare.raw)
     ratio = gateway.requests_per_s / bare.requests_per_s
     p99_ratio = gateway.p99_ms / bare.p99_ms
     met = ratio >= 0.5 and p99_ratio <= 2 and recorded >= answered

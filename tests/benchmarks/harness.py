@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings as django_settings
@@ -116,6 +116,7 @@ class WrkResult:
     p99_ms: float
     requests: int
     errors: int
+    raw: str = field(default="", repr=False)
 
     def row(self) -> str:
         return f"{self.requests_per_s:,.0f} req/s, p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms"
@@ -165,6 +166,7 @@ def wrk(
         p99_ms=_ms(latency["99"]),
         requests=int(re.search(r"(\d+) requests in", out).group(1)),
         errors=errors,
+        raw=out,
     )
 
 

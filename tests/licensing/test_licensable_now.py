@@ -70,6 +70,10 @@ class ConsentAndLeases(RuleBasedStateMachine):
         trust.dataset_add_assets(actor=self.admin, dataset=self.dataset, asset_ids=[self.assets[0].pk])
         trust.dataset_freeze(actor=self.admin, dataset=self.dataset)
         self.in_dataset = 1
+        # Start from full consent, so approvals succeed and every withdrawal matters.
+        for member in self.members:
+            for use in USES:
+                trust.consent_grant(actor=member.user, member=member, use=use)
 
     def teardown(self):
         transaction.set_rollback(True)

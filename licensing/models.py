@@ -225,8 +225,14 @@ class LeaseAsset(models.Model):
     change, so a withdrawal is in force the moment it commits. `licensing.services
     .lease_assets_refresh` is the only writer."""
 
-    lease = models.ForeignKey(Lease, on_delete=models.CASCADE, related_name="licensable_now")
-    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="lease_assets")
+    # No foreign-key triggers: a derived table, filled 100k rows at a time from rows that are
+    # never deleted (leases and assets are kept forever), and refilled from the rule.
+    lease = models.ForeignKey(
+        Lease, on_delete=models.DO_NOTHING, db_constraint=False, related_name="licensable_now"
+    )
+    asset = models.ForeignKey(
+        Asset, on_delete=models.DO_NOTHING, db_constraint=False, related_name="lease_assets"
+    )
 
     class Meta:
         constraints = [

@@ -15,7 +15,7 @@ from guardian.shortcuts import assign_perm
 from trust import audit
 from trust.consent import LICENSABLE_USE_VALUES, permits_generation, permits_training
 from trust.errors import Conflict, Forbidden, Invalid
-from trust.models import Asset, Consent, DatasetVersionItem
+from trust.models import Asset, AssetContributor, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
 from trust.services import require_trust_admin, user_create
 
@@ -195,6 +195,23 @@ def _locked(lease: Lease) -> Lease:
     return Lease.objects.select_for_update().select_related("terms", "studio").get(pk=lease.pk)
 
 
+def _plan_for_the_real_size_of(version) -> None:
+    """A version loaded in bulk moments ago can hold more rows than PostgreSQL's statistics say
+    the whole table holds (autovacuum has not analyzed it yet), and the rule's plan for "nearly
+    empty" tables then takes minutes instead of a second. Refresh the statistics of the tables
+    the rule reads when they are that stale; a cheap check otherwise."""
+    if connection.vendor != "postgresql":
+        return
+    items = DatasetVersionItem._meta.db_table
+    held = DatasetVersionItem.objects.filter(version_id=version.pk).count()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [items])
+        (estimated,) = cursor.fetchone()
+        if estimated < held:
+            for model in (Asset, AssetContributor, DatasetVersionItem, Consent):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
+
+
 @transaction.atomic
 def lease_approve(*, actor, lease: Lease) -> Lease:
     """Pin the dataset's latest version, copy the terms, and start the clock. Refused when
@@ -210,6 +227,7 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
     version = latest_version(terms.dataset)
     if version is None:
         raise Conflict("the dataset has no frozen version to lease", code="no_version")
+    _plan_for_the_real_size_of(version)
     now = timezone.now()
     lease.status = Lease.Status.ACTIVE
     lease.version = version

@@ -220,7 +220,7 @@ def _json(value) -> str:
 
 
 def _manifest_chunks(lease, *, assets_base: str) -> Iterator[bytes]:
-    """The manifest document, in chunks of MANIFEST_CHUNK_ROWS assets read from a server-side
+    """The manifest document, in chunks of MANIFEST_CHUNK_ROWS entries read from a server-side
     cursor: the worker holds one chunk at a time, however many assets the lease has."""
     head = {
         "lease": lease.pk,
@@ -229,25 +229,15 @@ def _manifest_chunks(lease, *, assets_base: str) -> Iterator[bytes]:
         "manifest_sha256": lease.version.manifest_sha256,
     }
     yield (_json(head)[:-1] + ',"assets":[').encode()
-    rows = selectors.manifest_rows(lease).iterator(chunk_size=MANIFEST_CHUNK_ROWS)
+    entries = selectors.manifest_entries(lease, assets_base=assets_base, chunk_size=MANIFEST_CHUNK_ROWS)
     chunk, separator = [], ""
-    for pk, kind, title, content_type, sha, size in rows:
-        chunk.append(
-            {
-                "id": str(pk),
-                "kind": kind,
-                "title": title,
-                "content_type": content_type,
-                "sha256": sha,
-                "size": size,
-                "download_url": f"{assets_base}{pk}/download/",
-            }
-        )
+    for entry in entries:
+        chunk.append(entry)
         if len(chunk) == MANIFEST_CHUNK_ROWS:
-            yield (separator + _json(chunk)[1:-1]).encode()
+            yield (separator + ",".join(chunk)).encode()
             chunk, separator = [], ","
     if chunk:
-        yield (separator + _json(chunk)[1:-1]).encode()
+        yield (separator + ",".join(chunk)).encode()
     yield b"]}"
 
 

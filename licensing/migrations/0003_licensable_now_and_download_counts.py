@@ -35,8 +35,8 @@ class Migration(migrations.Migration):
             name='LeaseAsset',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('asset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lease_assets', to='trust.asset')),
-                ('lease', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='licensable_now', to='licensing.lease')),
+                ('asset', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='lease_assets', to='trust.asset')),
+                ('lease', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='licensable_now', to='licensing.lease')),
             ],
             options={
                 'constraints': [models.UniqueConstraint(fields=('lease', 'asset'), name='lease_asset_once')],

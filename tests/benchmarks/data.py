@@ -24,7 +24,8 @@ class BigLease:
 
 
 def load_version(*, cast, count: int, slug: str = "bench") -> DatasetVersion:
-    grant_all(cast.alice, "training")
+    if not cast.alice.consents.filter(use="training").exists():
+        grant_all(cast.alice, "training")
     dataset = trust.dataset_create(actor=cast.admin, slug=slug, title=slug)
     version = DatasetVersion.objects.create(
         dataset=dataset, number=1, manifest_sha256="0" * 64, created_by=cast.admin

@@ -8,7 +8,17 @@ from trust.admin import ReadOnlyAdmin, ServiceAdmin, run_for_each
 from trust.consent import LICENSABLE_USES
 
 from . import services, tokens
-from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
+from .models import (
+    Lease,
+    LeaseAsset,
+    LeaseDownloadCount,
+    LeaseTerms,
+    LeaseToken,
+    Studio,
+    StudioStaff,
+    Takedown,
+    UsageEvent,
+)
 
 
 @admin.register(Studio)
@@ -159,3 +169,16 @@ class UsageEventAdmin(ReadOnlyAdmin):
 class TakedownAdmin(ReadOnlyAdmin):
     list_display = ["lease", "asset", "status", "issued_at", "acknowledged_at", "attested_at"]
     list_filter = ["status"]
+
+
+@admin.register(LeaseAsset)
+class LeaseAssetAdmin(ReadOnlyAdmin):
+    """What each active lease may use now, as the consent rule answers (refreshed by the services)."""
+
+    list_display = ["lease", "asset"]
+    list_select_related = ["lease", "asset"]
+
+
+@admin.register(LeaseDownloadCount)
+class LeaseDownloadCountAdmin(ReadOnlyAdmin):
+    list_display = ["lease", "used"]

@@ -14,10 +14,13 @@ from .models import (
     LeaseDownloadCount,
     LeaseTerms,
     LeaseToken,
+    PeerCatalogue,
+    PeerOffer,
     Studio,
     StudioStaff,
     Takedown,
     UsageEvent,
+    UsageEventKey,
 )
 
 
@@ -165,6 +168,12 @@ class UsageEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "source"]
 
 
+@admin.register(UsageEventKey)
+class UsageEventKeyAdmin(ReadOnlyAdmin):
+    list_display = ["lease", "event_key"]
+    search_fields = ["event_key"]
+
+
 @admin.register(Takedown)
 class TakedownAdmin(ReadOnlyAdmin):
     list_display = ["lease", "asset", "status", "issued_at", "acknowledged_at", "attested_at"]
@@ -182,3 +191,16 @@ class LeaseAssetAdmin(ReadOnlyAdmin):
 @admin.register(LeaseDownloadCount)
 class LeaseDownloadCountAdmin(ReadOnlyAdmin):
     list_display = ["lease", "used"]
+
+
+@admin.register(PeerOffer)
+class PeerOfferAdmin(ReadOnlyAdmin):
+    """Fetched from peers by the beat job `fetch-peer-offers`; never edited here."""
+
+    list_display = ["title", "peer", "terms_id", "currency", "fetched_at"]
+    list_filter = ["peer"]
+
+
+@admin.register(PeerCatalogue)
+class PeerCatalogueAdmin(ReadOnlyAdmin):
+    list_display = ["peer", "fetched_at", "attempted_at", "error"]

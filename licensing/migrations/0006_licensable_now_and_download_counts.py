@@ -19,7 +19,7 @@ def fill_licensable_now(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('licensing', '0002_lease_status_cancelled'),
+        ('licensing', '0005_partition_usage_events'),
         ('trust', '0003_member_payout_bank_account'),
     ]
 

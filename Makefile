@@ -62,6 +62,7 @@ test: lint audit services browser
 	$(EMBEDDED) $(BIN)/pytest -m embedded
 
 bench: install services
+	bash deploy/ensure-bench.sh
 	$(REAL_STACK) $(BIN)/pytest tests/benchmarks -m benchmark -s -q -p no:randomly
 
 fmt: install

@@ -11,6 +11,8 @@ from . import services, tokens
 from .models import (
     InboundLeasePart,
     Lease,
+    LeaseAsset,
+    LeaseDownloadCount,
     LeasePart,
     LeaseTerms,
     LeaseToken,
@@ -193,6 +195,19 @@ class UsageEventKeyAdmin(ReadOnlyAdmin):
 class TakedownAdmin(ReadOnlyAdmin):
     list_display = ["lease", "asset", "status", "issued_at", "acknowledged_at", "attested_at"]
     list_filter = ["status"]
+
+
+@admin.register(LeaseAsset)
+class LeaseAssetAdmin(ReadOnlyAdmin):
+    """What each active lease may use now, as the consent rule answers (refreshed by the services)."""
+
+    list_display = ["lease", "asset"]
+    list_select_related = ["lease", "asset"]
+
+
+@admin.register(LeaseDownloadCount)
+class LeaseDownloadCountAdmin(ReadOnlyAdmin):
+    list_display = ["lease", "used"]
 
 
 @admin.register(PeerOffer)

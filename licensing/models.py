@@ -247,6 +247,47 @@ class UsageEvent(models.Model):
         return f"{self.kind} x{self.quantity} on lease {self.lease_id}"
 
 
+class LeaseAsset(models.Model):
+    """An asset of an active lease's pinned version that the lease may use now: the trust's one
+    licensability rule (`trust.selectors.licensable_assets`), precomputed so a download is an
+    indexed lookup and a manifest an index scan. Filled from the rule's queryset, set-based, when
+    a lease is approved and whenever the rule's inputs change (a consent granted or withdrawn, an
+    asset verified: `trust.signals.licensability_changed`), in the same transaction as the
+    change, so a withdrawal is in force the moment it commits. `licensing.services
+    .lease_assets_refresh` is the only writer."""
+
+    # No foreign-key triggers: a derived table, filled 100k rows at a time from rows that are
+    # never deleted (leases and assets are kept forever), and refilled from the rule.
+    lease = models.ForeignKey(
+        Lease, on_delete=models.DO_NOTHING, db_constraint=False, related_name="licensable_now"
+    )
+    asset = models.ForeignKey(
+        Asset, on_delete=models.DO_NOTHING, db_constraint=False, related_name="lease_assets"
+    )
+
+    class Meta:
+        constraints = [
+            # Also the index of every read: (lease, asset) for a download, a lease's range for a manifest.
+            models.UniqueConstraint(fields=["lease", "asset"], name="lease_asset_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.asset_id} licensable in lease {self.lease_id}"
+
+
+class LeaseDownloadCount(models.Model):
+    """How many downloads the gateway recorded for a lease with a cap: taken by a conditional
+    UPDATE in the download's own transaction (so a cap of N lets exactly N through however many
+    ask at once) without locking the lease row. Created at a lease's first capped download from
+    the events already recorded."""
+
+    lease = models.OneToOneField(Lease, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    used = models.PositiveBigIntegerField()
+
+    def __str__(self):
+        return f"{self.used} downloads on lease {self.lease_id}"
+
+
 class UsageEventKey(models.Model):
     """Each reported `event_key` once per lease: what makes a usage report idempotent. Kept
     beside UsageEvent rather than as its unique constraint because usage_event is partitioned by

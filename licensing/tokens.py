@@ -111,9 +111,8 @@ def lease_token_authenticate(secret: str, *, for_usage_report: bool = False) -> 
     token of an ended lease passes when `may_report_after_the_end` says so: usage that happened
     while the lease was live is still billed; manifests and downloads keep their 410."""
     token = (
-        LeaseToken.objects.select_related("lease__studio", "lease__version__dataset")
-        .filter(token_hash=hash_secret(secret))
-        .first()
+        # Just the lease: every lease-token call needs it; a manifest reads its version after.
+        LeaseToken.objects.select_related("lease").filter(token_hash=hash_secret(secret)).first()
         if kind_of(secret) == TokenKind.LEASE
         else None
     )

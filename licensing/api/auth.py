@@ -13,6 +13,8 @@ class LeaseTokenAuthentication(BaseAuthentication):
     """`Authorization: Bearer lt_...`: request.auth is the LeaseToken, request.user anonymous.
     Checked against the database on every request, so a revocation holds on every worker."""
 
+    refusal_statuses = (401, 410)  # unknown, expired or revoked token; ended or revoked lease
+
     def authenticate(self, request):
         bearer = bearer_secret(request)
         if bearer is None or bearer[0] != TokenKind.LEASE:

@@ -6,20 +6,28 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing import selectors, services, tokens
 from licensing.models import LeaseTerms, LeaseToken, Studio, Takedown
+from trust.api.auth import UserTokenAuthentication, UserTokenNotAccepted
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsTrustAdmin
+from trust.api.schema import errors
 from trust.api.validation import found, validated
 from trust.errors import Forbidden, Invalid, NotFound
 from trust.models import Dataset
 
 from . import serializers as s
+from .auth import LeaseTokenAuthentication
 from .permissions import HasLeaseToken, HasLeaseTokenOrUser, IsStudioStaff, IsStudioStaffOrAdmin
+
+# What a call accepts is what it authenticates, and so what the schema's `security` names.
+LEASE_TOKEN_ONLY = [LeaseTokenAuthentication, UserTokenNotAccepted]
+LEASE_TOKEN_OR_LOGIN = [UserTokenAuthentication, LeaseTokenAuthentication, SessionAuthentication]
 
 
 class StudioListView(PagedAPIView):
@@ -29,6 +37,7 @@ class StudioListView(PagedAPIView):
     def get(self, request):
         return self.paged(Studio.objects.order_by("name", "pk"), s.StudioOutputSerializer)
 
+    @errors(409)
     @extend_schema(
         request=s.StudioInputSerializer,
         responses={201: s.StudioOutputSerializer},
@@ -42,6 +51,7 @@ class StudioListView(PagedAPIView):
 class StudioStaffView(APIView):
     permission_classes = [IsTrustAdmin]
 
+    @errors(409, 422)
     @extend_schema(
         request=s.StaffInputSerializer,
         responses={201: s.StaffOutputSerializer},
@@ -63,6 +73,7 @@ class TermsListView(PagedAPIView):
     def get(self, request):
         return self.paged(LeaseTerms.objects.order_by("-created_at", "-pk"), s.TermsOutputSerializer)
 
+    @errors(422)
     @extend_schema(
         request=s.TermsInputSerializer,
         responses={201: s.TermsOutputSerializer},
@@ -110,6 +121,7 @@ class LeaseListView(PagedAPIView):
         )
         return self.paged(leases, s.LeaseOutputSerializer)
 
+    @errors(409, 422)
     @extend_schema(
         request=s.LeaseInputSerializer,
         responses={201: s.LeaseOutputSerializer},
@@ -138,6 +150,7 @@ def _lease_decision(service):
     class DecisionView(APIView):
         permission_classes = [IsTrustAdmin]
 
+        @errors(409)
         @extend_schema(
             request=s.ReasonSerializer,
             responses=s.LeaseOutputSerializer,
@@ -163,6 +176,7 @@ LeaseRevokeView = _lease_decision(services.lease_revoke)
 class LeaseCancelView(APIView):
     permission_classes = [IsStudioStaff]
 
+    @errors(409)
     @extend_schema(
         request=None,
         responses=s.LeaseOutputSerializer,
@@ -179,6 +193,7 @@ class LeaseTokensView(PagedAPIView):
         lease = selectors.lease_for(user=request.user, lease_id=lease_id)
         return self.paged(selectors.tokens_of(lease), s.TokenOutputSerializer)
 
+    @errors(409, 410, 422)
     @extend_schema(
         request=s.TokenInputSerializer,
         responses={201: s.TokenCreatedSerializer},
@@ -209,6 +224,7 @@ class LeaseTokenDetailView(APIView):
 
 
 class ManifestView(APIView):
+    authentication_classes = LEASE_TOKEN_ONLY
     permission_classes = [HasLeaseToken]
 
     @extend_schema(
@@ -243,8 +259,10 @@ class ManifestView(APIView):
 
 
 class DownloadView(APIView):
+    authentication_classes = LEASE_TOKEN_ONLY
     permission_classes = [HasLeaseToken]
 
+    @errors(409)
     @extend_schema(
         responses={302: OpenApiResponse(description="redirect to a presigned URL (at most 5 minutes)")},
         summary="Download one asset: consent re-checked, one download recorded (lease token)",
@@ -259,8 +277,10 @@ class DownloadView(APIView):
 class UsageView(APIView):
     # The lease token is also accepted after the lease ended: usage dated while it was live.
     accepts_ended_lease_tokens = True
+    authentication_classes = LEASE_TOKEN_ONLY
     permission_classes = [HasLeaseToken]
 
+    @errors(409, 422)
     @extend_schema(
         request=s.UsageReportSerializer,
         responses={202: s.UsageAcceptedSerializer},
@@ -275,6 +295,7 @@ class UsageView(APIView):
 
 
 class LeaseTakedownsView(PagedAPIView):
+    authentication_classes = LEASE_TOKEN_OR_LOGIN
     permission_classes = [HasLeaseTokenOrUser]
 
     @extend_schema(
@@ -301,6 +322,7 @@ def _takedown(user, takedown_id) -> Takedown:
 class TakedownAcknowledgeView(APIView):
     permission_classes = [IsStudioStaff]
 
+    @errors(409)
     @extend_schema(
         request=None, responses=s.TakedownOutputSerializer, summary="Acknowledge a takedown (studio staff)"
     )
@@ -314,6 +336,7 @@ class TakedownAcknowledgeView(APIView):
 class TakedownAttestView(APIView):
     permission_classes = [IsStudioStaff]
 
+    @errors(409, 422)
     @extend_schema(
         request=s.AttestationSerializer,
         responses=s.TakedownOutputSerializer,

@@ -12,6 +12,7 @@ from payouts import payout_files, selectors, services
 from payouts.models import PayoutBatch, Period
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsMember, IsTrustAdmin
+from trust.api.schema import errors
 from trust.api.validation import found, validated
 from trust.selectors import member_of
 
@@ -30,6 +31,7 @@ class RatesView(APIView):
     def get(self, request):
         return Response(s.RatesStateSerializer(_rates_state()).data)
 
+    @errors(422)
     @extend_schema(
         request=s.RatesInputSerializer,
         responses=s.RatesStateSerializer,
@@ -47,6 +49,7 @@ class PeriodListView(PagedAPIView):
     def get(self, request):
         return self.paged(Period.objects.order_by("-start", "-pk"), s.PeriodOutputSerializer)
 
+    @errors(409, 422)
     @extend_schema(
         request=s.PeriodInputSerializer,
         responses={201: s.PeriodOutputSerializer},
@@ -68,6 +71,7 @@ class PeriodDetailView(APIView):
 class PeriodCloseView(APIView):
     permission_classes = [IsTrustAdmin]
 
+    @errors(409)
     @extend_schema(
         request=None,
         responses={202: s.PeriodOutputSerializer},
@@ -113,6 +117,7 @@ class PayoutBatchListView(PagedAPIView):
         batches = PayoutBatch.objects.prefetch_related("items__member").order_by("-created_at", "-pk")
         return self.paged(batches, s.PayoutBatchSerializer)
 
+    @errors(422)
     @extend_schema(
         request=s.PayoutBatchInputSerializer,
         responses={201: s.PayoutBatchSerializer},

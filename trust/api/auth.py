@@ -3,7 +3,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from trust import tokens
-from trust.errors import Unauthorized
+from trust.errors import Forbidden, Unauthorized
 from trust.tokens import TokenKind
 
 from .errors import as_api_exception
@@ -34,6 +34,33 @@ class UserTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="guildtrust"'
+
+
+class RefuseTokenKind(BaseAuthentication):
+    """A bearer token of a kind this call does not take is refused (403), not taken for no token:
+    each call runs only the authenticators of what it accepts, and the schema names exactly those."""
+
+    kind: TokenKind
+    error: Forbidden
+
+    def authenticate(self, request):
+        bearer = bearer_secret(request)
+        if bearer is not None and bearer[0] == self.kind:
+            raise as_api_exception(self.error)
+        return None
+
+
+class LeaseTokenNotAccepted(RefuseTokenKind):
+    kind = TokenKind.LEASE
+    error = Forbidden(
+        "this call takes a user token (ut_) or a signed-in session, not a lease token",
+        code="lease_token_not_accepted",
+    )
+
+
+class UserTokenNotAccepted(RefuseTokenKind):
+    kind = TokenKind.USER
+    error = Forbidden("this call needs a lease token (lt_)", code="lease_token_required")
 
 
 class UserTokenScheme(OpenApiAuthenticationExtension):

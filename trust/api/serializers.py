@@ -12,6 +12,12 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="for people")
 
 
+class BadRequestSerializer(ErrorSerializer):
+    """A 400: `code` is `invalid` with `errors` per field, or a more precise code (`bad_page_size`)."""
+
+    errors = serializers.JSONField(required=False, help_text="per field, what is wrong with it")
+
+
 class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"})

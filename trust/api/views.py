@@ -14,6 +14,7 @@ from trust.models import AuditEvent, Consent, Dataset, Member, UserToken
 from . import serializers as s
 from .pagination import PagedAPIView
 from .permissions import IsMember, IsTrustAdmin
+from .schema import errors
 from .validation import found, validated
 
 
@@ -81,6 +82,7 @@ class MemberListView(PagedAPIView):
         members = Member.objects.select_related("user").order_by("member_number", "pk")
         return self.paged(members, s.MemberOutputSerializer)
 
+    @errors(409, 422)
     @extend_schema(
         request=s.MemberInputSerializer,
         responses={201: s.MemberOutputSerializer},
@@ -104,6 +106,7 @@ class AssetListView(PagedAPIView):
         )
         return self.paged(assets, s.AssetOutputSerializer)
 
+    @errors(422)
     @extend_schema(
         request=s.AssetInputSerializer,
         responses={201: s.AssetCreatedSerializer},
@@ -125,6 +128,7 @@ class AssetDetailView(APIView):
 
 
 class AssetCompleteView(APIView):
+    @errors(422)
     @extend_schema(
         request=s.CompleteInputSerializer,
         responses={202: s.AssetOutputSerializer},
@@ -151,6 +155,7 @@ class ConsentListView(PagedAPIView):
             selectors.consent_history(member=_own_member(request.user)), s.ConsentOutputSerializer
         )
 
+    @errors(404, 409, 422)
     @extend_schema(
         request=s.ConsentInputSerializer,
         responses={201: s.ConsentOutputSerializer},
@@ -169,6 +174,7 @@ class ConsentListView(PagedAPIView):
 class ConsentWithdrawView(APIView):
     permission_classes = [IsMember]
 
+    @errors(409)
     @extend_schema(
         request=None,
         responses=s.ConsentOutputSerializer,
@@ -190,6 +196,7 @@ class DatasetListView(PagedAPIView):
     def get(self, request):
         return self.paged(Dataset.objects.order_by("slug", "pk"), s.DatasetOutputSerializer)
 
+    @errors(409)
     @extend_schema(
         request=s.DatasetInputSerializer,
         responses={201: s.DatasetOutputSerializer},
@@ -211,6 +218,7 @@ class DatasetDetailView(APIView):
 class DatasetItemsView(APIView):
     permission_classes = [IsTrustAdmin]
 
+    @errors(409, 422)
     @extend_schema(
         request=s.DatasetItemsInputSerializer,
         responses={200: s.DatasetItemsOutputSerializer, 201: s.DatasetItemsOutputSerializer},
@@ -232,6 +240,7 @@ class DatasetVersionsView(PagedAPIView):
         versions = found(Dataset.objects, dataset_id, what="dataset").versions.order_by("number")
         return self.paged(versions, s.DatasetVersionOutputSerializer)
 
+    @errors(409)
     @extend_schema(
         request=None,
         responses={201: s.DatasetVersionOutputSerializer},
@@ -262,6 +271,7 @@ class MyBankAccountView(APIView):
     def get(self, request):
         return Response(s.BankAccountOutputSerializer(selectors.member_of(request.user)).data)
 
+    @errors(422)
     @extend_schema(
         request=s.BankAccountInputSerializer,
         responses=s.BankAccountOutputSerializer,

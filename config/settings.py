@@ -44,6 +44,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "trust.api.errors.MethodNotAllowedFirstMiddleware",
     # Last: turns a sign-in refused for too many failures into trust.signin.locked_out_response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -208,6 +209,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The API reads JSON bodies only (nested shapes have no form encoding); others are a 415.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "trust.api.schema.GuildtrustAutoSchema",
     "EXCEPTION_HANDLER": "trust.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "trust.api.pagination.PagePagination",

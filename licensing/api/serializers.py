@@ -38,7 +38,7 @@ class TermsInputSerializer(serializers.Serializer):
     dataset = row_id()
     title = serializers.CharField(max_length=300)
     permitted_uses = serializers.ListField(
-        child=serializers.ChoiceField(choices=LICENSABLE_USES), allow_empty=False
+        child=serializers.ChoiceField(choices=LICENSABLE_USES), allow_empty=False, min_length=1
     )
     duration_days = serializers.IntegerField(min_value=1, max_value=3650)
     flat_fee_cents = price()
@@ -177,7 +177,7 @@ class UsageEventInputSerializer(serializers.Serializer):
 
 
 class UsageReportSerializer(serializers.Serializer):
-    events = UsageEventInputSerializer(many=True, allow_empty=False, max_length=10000)
+    events = UsageEventInputSerializer(many=True, allow_empty=False, min_length=1, max_length=10000)
 
 
 class UsageAcceptedSerializer(serializers.Serializer):

@@ -16,7 +16,7 @@ from licensing.models import LeaseTerms, LeaseToken, Studio, Takedown
 from trust.api.auth import UserTokenAuthentication, UserTokenNotAccepted
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsTrustAdmin
-from trust.api.schema import errors
+from trust.api.schema import errors, links
 from trust.api.validation import found, validated
 from trust.errors import Forbidden, Invalid, NotFound
 from trust.models import Dataset
@@ -38,6 +38,7 @@ class StudioListView(PagedAPIView):
         return self.paged(Studio.objects.order_by("name", "pk"), s.StudioOutputSerializer)
 
     @errors(409)
+    @links(201, AddStaff=("v1_studios_staff_create", {"studio_id": "$response.body#/id"}))
     @extend_schema(
         request=s.StudioInputSerializer,
         responses={201: s.StudioOutputSerializer},
@@ -122,6 +123,15 @@ class LeaseListView(PagedAPIView):
         return self.paged(leases, s.LeaseOutputSerializer)
 
     @errors(409, 422)
+    @links(
+        201,
+        GetLease=("v1_leases_retrieve", {"lease_id": "$response.body#/id"}),
+        CancelLease=("v1_leases_cancel_create", {"lease_id": "$response.body#/id"}),
+        ListTokens=("v1_leases_tokens_list", {"lease_id": "$response.body#/id"}),
+        MintToken=("v1_leases_tokens_create", {"lease_id": "$response.body#/id"}),
+        ApproveLease=("v1_leases_approve_create", {"lease_id": "$response.body#/id"}),
+        RejectLease=("v1_leases_reject_create", {"lease_id": "$response.body#/id"}),
+    )
     @extend_schema(
         request=s.LeaseInputSerializer,
         responses={201: s.LeaseOutputSerializer},
@@ -194,6 +204,13 @@ class LeaseTokensView(PagedAPIView):
         return self.paged(selectors.tokens_of(lease), s.TokenOutputSerializer)
 
     @errors(409, 410, 422)
+    @links(
+        201,
+        RevokeToken=(
+            "v1_leases_tokens_destroy",
+            {"lease_id": "$request.path.lease_id", "token_id": "$response.body#/id"},
+        ),
+    )
     @extend_schema(
         request=s.TokenInputSerializer,
         responses={201: s.TokenCreatedSerializer},

@@ -12,7 +12,7 @@ from payouts import payout_files, selectors, services
 from payouts.models import PayoutBatch, Period
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsMember, IsTrustAdmin
-from trust.api.schema import errors
+from trust.api.schema import errors, links
 from trust.api.validation import found, validated
 from trust.selectors import member_of
 
@@ -50,6 +50,11 @@ class PeriodListView(PagedAPIView):
         return self.paged(Period.objects.order_by("-start", "-pk"), s.PeriodOutputSerializer)
 
     @errors(409, 422)
+    @links(
+        201,
+        GetPeriod=("v1_periods_retrieve", {"period_id": "$response.body#/id"}),
+        ClosePeriod=("v1_periods_close_create", {"period_id": "$response.body#/id"}),
+    )
     @extend_schema(
         request=s.PeriodInputSerializer,
         responses={201: s.PeriodOutputSerializer},
@@ -118,6 +123,12 @@ class PayoutBatchListView(PagedAPIView):
         return self.paged(batches, s.PayoutBatchSerializer)
 
     @errors(422)
+    @links(
+        201,
+        GetBatch=("v1_payouts_batches_retrieve", {"batch_id": "$response.body#/id"}),
+        BatchCsv=("v1_payouts_batches_csv_retrieve", {"batch_id": "$response.body#/id"}),
+        BatchPain001=("v1_payouts_batches_pain001_retrieve", {"batch_id": "$response.body#/id"}),
+    )
     @extend_schema(
         request=s.PayoutBatchInputSerializer,
         responses={201: s.PayoutBatchSerializer},

@@ -13,6 +13,7 @@ import re
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.permissions import AllowAny
+from rest_framework.serializers import ListSerializer
 
 from .serializers import BadRequestSerializer, ErrorSerializer
 
@@ -79,6 +80,17 @@ class GuildtrustAutoSchema(AutoSchema):
         if getattr(self.view, "throttle_scope", None):
             statuses.add(429)
         return statuses
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # drf-spectacular leaves a nested list's bounds out; a client should see them.
+        if isinstance(field, ListSerializer) and schema.get("type") == "array":
+            minimum = max(field.min_length or 0, 0 if field.allow_empty else 1)
+            if minimum:
+                schema["minItems"] = minimum
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

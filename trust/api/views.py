@@ -14,7 +14,7 @@ from trust.models import AuditEvent, Consent, Dataset, Member, UserToken
 from . import serializers as s
 from .pagination import PagedAPIView
 from .permissions import IsMember, IsTrustAdmin
-from .schema import errors
+from .schema import errors, links
 from .validation import found, validated
 
 
@@ -107,6 +107,11 @@ class AssetListView(PagedAPIView):
         return self.paged(assets, s.AssetOutputSerializer)
 
     @errors(422)
+    @links(
+        201,
+        GetAsset=("v1_assets_retrieve", {"asset_id": "$response.body#/id"}),
+        CompleteUpload=("v1_assets_complete_create", {"asset_id": "$response.body#/id"}),
+    )
     @extend_schema(
         request=s.AssetInputSerializer,
         responses={201: s.AssetCreatedSerializer},
@@ -156,6 +161,7 @@ class ConsentListView(PagedAPIView):
         )
 
     @errors(404, 409, 422)
+    @links(201, WithdrawConsent=("v1_consents_withdraw_create", {"consent_id": "$response.body#/id"}))
     @extend_schema(
         request=s.ConsentInputSerializer,
         responses={201: s.ConsentOutputSerializer},
@@ -197,6 +203,13 @@ class DatasetListView(PagedAPIView):
         return self.paged(Dataset.objects.order_by("slug", "pk"), s.DatasetOutputSerializer)
 
     @errors(409)
+    @links(
+        201,
+        GetDataset=("v1_datasets_retrieve", {"dataset_id": "$response.body#/id"}),
+        AddAssets=("v1_datasets_items_create", {"dataset_id": "$response.body#/id"}),
+        Freeze=("v1_datasets_versions_create", {"dataset_id": "$response.body#/id"}),
+        ListVersions=("v1_datasets_versions_list", {"dataset_id": "$response.body#/id"}),
+    )
     @extend_schema(
         request=s.DatasetInputSerializer,
         responses={201: s.DatasetOutputSerializer},

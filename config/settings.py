@@ -205,7 +205,7 @@ REST_FRAMEWORK = {
     # (licensing.api.views). A token of the other kind is refused with 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "trust.api.auth.UserTokenAuthentication",
-        "trust.api.auth.LeaseTokenNotAccepted",
+        "licensing.api.auth.LeaseTokenNotAccepted",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

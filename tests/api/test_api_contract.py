@@ -69,6 +69,19 @@ def test_the_token_of_a_revoked_lease_is_still_403_on_a_login_call_not_410(world
     assert response.json()["code"] == "lease_token_not_accepted"
 
 
+def test_an_expired_lease_token_on_a_login_call_is_the_usual_401(world):
+    type(world.token_a).objects.filter(pk=world.token_a.pk).update(expires_at=timezone.now())
+    response = bearer_client(world.secret_a).get("/api/v1/assets/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_expired"
+
+
+def test_a_made_up_lease_token_on_a_login_call_is_the_usual_401(world):
+    response = bearer_client("lt_made-up").get("/api/v1/assets/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_invalid"
+
+
 def test_a_signed_in_session_opens_no_lease_data(world, client):
     client.force_login(world.cast.carol)
     response = client.get(f"/api/v1/leases/{world.lease_a.pk}/manifest/")

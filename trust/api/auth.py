@@ -37,30 +37,34 @@ class UserTokenAuthentication(BaseAuthentication):
 
 
 class RefuseTokenKind(BaseAuthentication):
-    """A bearer token of a kind this call does not take is refused (403), not taken for no token:
-    each call runs only the authenticators of what it accepts, and the schema names exactly those."""
+    """A live bearer token of a kind this call does not take is refused (403) rather than taken
+    for no credential; an unknown, revoked or expired one is a 401 as everywhere. Each call runs
+    only the authenticators of what it accepts, and the schema names exactly those."""
 
     kind: TokenKind
     error: Forbidden
 
+    def check(self, secret: str) -> None:
+        """Raise the kind's own 401 for an unknown, revoked or expired token."""
+        raise NotImplementedError
+
     def authenticate(self, request):
         bearer = bearer_secret(request)
-        if bearer is not None and bearer[0] == self.kind:
-            raise as_api_exception(self.error)
-        return None
-
-
-class LeaseTokenNotAccepted(RefuseTokenKind):
-    kind = TokenKind.LEASE
-    error = Forbidden(
-        "this call takes a user token (ut_) or a signed-in session, not a lease token",
-        code="lease_token_not_accepted",
-    )
+        if bearer is None or bearer[0] != self.kind:
+            return None
+        try:
+            self.check(bearer[1])
+        except Unauthorized as error:
+            raise as_api_exception(error) from error
+        raise as_api_exception(self.error)
 
 
 class UserTokenNotAccepted(RefuseTokenKind):
     kind = TokenKind.USER
     error = Forbidden("this call needs a lease token (lt_)", code="lease_token_required")
+
+    def check(self, secret: str) -> None:
+        tokens.user_token_authenticate(secret)
 
 
 class UserTokenScheme(OpenApiAuthenticationExtension):

@@ -13,6 +13,7 @@ from payouts.models import PayoutBatch, Period
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsMember, IsTrustAdmin
 from trust.api.schema import errors, links
+from trust.api.serializers import ErrorSerializer
 from trust.api.validation import found, validated
 from trust.selectors import member_of
 
@@ -79,7 +80,7 @@ class PeriodCloseView(APIView):
     @errors(409)
     @extend_schema(
         request=None,
-        responses={202: s.PeriodOutputSerializer},
+        responses={202: s.PeriodOutputSerializer, 503: ErrorSerializer},
         summary="Close an ended period or retry a failed close: a Celery job distributes it (admin)",
     )
     def post(self, request, period_id):

@@ -28,6 +28,7 @@ MEANINGS = {
     415: "The body's media type is not one this call reads.",
     422: "Well-formed input that the trust's rules refuse.",
     429: "Too many attempts: wait before trying again (see `Retry-After`).",
+    503: "A service the call needs (queue, object storage, sign-in counts) is unreachable; nothing recorded.",
 }
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 

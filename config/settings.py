@@ -281,11 +281,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operation ids (`v1_leases_retrieve`, which the schema's links name) stay as they are whatever
+    # other paths (/.well-known/) the schema shows.
+    "SCHEMA_PATH_PREFIX": r"/api",
     # The credentials a call accepts; the refusers of the other kind of token are no scheme.
     "AUTHENTICATION_WHITELIST": [
         "trust.api.auth.UserTokenAuthentication",
         "licensing.api.auth.LeaseTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        "federation.api.auth.PeerCallAuthentication",
     ],
     # config.urls.RowIdConverter: a row id in a path, documented as the integer it is.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}},

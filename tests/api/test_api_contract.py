@@ -179,3 +179,12 @@ def test_string_shapes_the_services_require_are_in_the_schema(schema):
     assert asset["sha256"]["pattern"] == "^[0-9a-fA-F]{64}$"
     share = schema["components"]["schemas"]["ContributorRequest"]["properties"]["share"]
     assert "pattern" in share
+
+
+def test_text_fields_say_they_refuse_nul_characters(schema, world, as_user):
+    description = schema["components"]["schemas"]["DatasetInputRequest"]["properties"]["description"]
+    assert description["pattern"] == "^[^\\u0000]*$"
+    response = as_user(world.cast.admin).post(
+        "/api/v1/datasets/", {"slug": "w", "title": "t", "description": "a\x00"}
+    )
+    assert response.status_code == 400

@@ -10,10 +10,11 @@ services know (409 conflicts, 422 rule refusals, ...) a handler declares with `@
 
 import re
 
+from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.permissions import AllowAny
-from rest_framework.serializers import ListSerializer
+from rest_framework.serializers import CharField, ListSerializer
 
 from .serializers import BadRequestSerializer, ErrorSerializer
 
@@ -31,6 +32,7 @@ MEANINGS = {
     503: "A service the call needs (queue, object storage, sign-in counts) is unreachable; nothing recorded.",
 }
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+NO_NUL = "^[^\\u0000]*$"
 
 
 def errors(*statuses: int):
@@ -91,6 +93,14 @@ class GuildtrustAutoSchema(AutoSchema):
                 schema["minItems"] = minimum
             if field.max_length is not None:
                 schema["maxItems"] = field.max_length
+        # DRF refuses NUL in every CharField (400): the schema says so where nothing else does.
+        plain_text = (
+            schema.get("type") == "string"
+            and not {"pattern", "format", "enum"} & set(schema)
+            and not any(isinstance(v, RegexValidator) for v in getattr(field, "validators", ()))
+        )
+        if direction == "request" and isinstance(field, CharField) and plain_text:
+            schema["pattern"] = NO_NUL
         return schema
 
     def _get_response_bodies(self, direction="response"):

@@ -46,7 +46,7 @@ class TermsInputSerializer(serializers.Serializer):
     dataset = row_id()
     title = serializers.CharField(max_length=300)
     permitted_uses = serializers.ListField(
-        child=serializers.ChoiceField(choices=LICENSABLE_USES), allow_empty=False
+        child=serializers.ChoiceField(choices=LICENSABLE_USES), allow_empty=False, min_length=1
     )
     duration_days = serializers.IntegerField(min_value=1, max_value=3650)
     flat_fee_cents = price()
@@ -281,7 +281,9 @@ class UsageEventInputSerializer(serializers.Serializer):
 
 
 class UsageReportSerializer(serializers.Serializer):
-    events = UsageEventInputSerializer(many=True, allow_empty=False, max_length=USAGE_EVENTS_MAX)
+    events = UsageEventInputSerializer(
+        many=True, allow_empty=False, min_length=1, max_length=USAGE_EVENTS_MAX
+    )
 
 
 _USAGE_KINDS = frozenset(UsageEvent.Kind.values)

@@ -4,12 +4,22 @@ from trust.api.validation import OBJECT_SIZE_MAX, row_id
 from trust.consent import Use
 from trust.models import Asset, AuditEvent, Consent, Dataset, DatasetVersion, Member
 
+# A share's shape (digits, an optional decimal point and more digits); its range and sum are the
+# service's rules (422).
+DECIMAL_STRING = r"^[0-9]{1,7}(\.[0-9]{1,12})?$"
+
 
 class ErrorSerializer(serializers.Serializer):
     """The shape of every error the API answers."""
 
     code = serializers.CharField(help_text="stable, for programs")
     detail = serializers.CharField(help_text="for people")
+
+
+class BadRequestSerializer(ErrorSerializer):
+    """A 400: `code` is `invalid` with `errors` per field, or a more precise code (`bad_page_size`)."""
+
+    errors = serializers.JSONField(required=False, help_text="per field, what is wrong with it")
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -45,7 +55,9 @@ class MemberOutputSerializer(serializers.ModelSerializer):
 
 class ContributorSerializer(serializers.Serializer):
     member = row_id()
-    share = serializers.CharField(help_text='a decimal string, e.g. "0.5"; shares sum to exactly 1')
+    share = serializers.RegexField(
+        DECIMAL_STRING, help_text='a decimal string, e.g. "0.5"; shares sum to exactly 1 (422 otherwise)'
+    )
 
 
 class AssetInputSerializer(serializers.Serializer):
@@ -57,8 +69,8 @@ class AssetInputSerializer(serializers.Serializer):
         "(422 bad_content_type otherwise).",
     )
     size = serializers.IntegerField(min_value=0, max_value=OBJECT_SIZE_MAX, help_text="bytes; at most 5 TiB")
-    sha256 = serializers.CharField(min_length=64, max_length=64)
-    contributors = ContributorSerializer(many=True, allow_empty=False)
+    sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", help_text="the bytes' SHA-256, in hexadecimal")
+    contributors = ContributorSerializer(many=True, allow_empty=False, min_length=1)
 
 
 class UploadPartSerializer(serializers.Serializer):
@@ -167,7 +179,9 @@ class DatasetOutputSerializer(serializers.ModelSerializer):
 
 
 class DatasetItemsInputSerializer(serializers.Serializer):
-    assets = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=10000)
+    assets = serializers.ListField(
+        child=serializers.UUIDField(), allow_empty=False, min_length=1, max_length=10000
+    )
 
 
 class DatasetItemsOutputSerializer(serializers.Serializer):

@@ -241,12 +241,16 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
-}
-
 # django-filter: an unset choice filter reads "Any" rather than a row of dashes.
 FILTERS_EMPTY_CHOICE_LABEL = "Any"
+
+# --- Operations (issue 10): probes, metrics, structured logs. Kept in one block. -------------
+# /metrics answers only a scraper sending `Authorization: Bearer $METRICS_TOKEN`; unset: 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# First: every request gets its id and its timing, whatever answers it.
+MIDDLEWARE = ["config.logs.RequestIdMiddleware", "config.metrics.RequestMetricsMiddleware", *MIDDLEWARE]
+# One JSON object per line on stderr (structlog), with the request id; see config/logs.py.
+from config.logs import configure_structlog, logging_config  # noqa: E402
+
+LOGGING = logging_config(env.str("LOG_LEVEL", default="INFO"))
+configure_structlog()

@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.http import JsonResponse
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.health import healthz, readyz
+from config.metrics import metrics_view
 from trust.storage_views import local_object
 
 
@@ -19,10 +20,6 @@ class RowIdConverter:
 
 
 register_converter(RowIdConverter, "id")
-
-
-def health(request):
-    return JsonResponse({"status": "ok"})
 
 
 urlpatterns = [
@@ -44,5 +41,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("storage/local/<path:key>", local_object, name="local-object"),
-    path("healthz", health, name="health"),
+    path("healthz", healthz, name="health"),
+    path("readyz", readyz, name="ready"),
+    path("metrics", metrics_view, name="metrics"),
 ]

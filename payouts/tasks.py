@@ -1,6 +1,8 @@
 from celery import shared_task
 from django.db import OperationalError
 
+from config import metrics
+
 from . import services
 
 
@@ -13,4 +15,5 @@ from . import services
     queue="metering",
 )
 def close_period(period_id: int) -> str:
-    return services.period_close(period_id=period_id).status
+    # Progress is counted per lease (the leases done/total gauges come from the period's row).
+    return services.period_close(period_id=period_id, progress=metrics.period_close_lease_done).status

@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config import metrics
 from licensing import selectors, services, tokens
 from licensing.models import LeaseTerms, LeaseToken, Studio, Takedown
 from trust.api.pagination import PagedAPIView
@@ -245,12 +246,19 @@ class ManifestView(APIView):
 class DownloadView(APIView):
     permission_classes = [HasLeaseToken]
 
+    def handle_exception(self, exc):
+        # Every refusal, the token's (401/410) and the gateway's (403/404/409), counted by its code.
+        response = super().handle_exception(exc)
+        metrics.gateway_download_refused((getattr(response, "data", None) or {}).get("code", "error"))
+        return response
+
     @extend_schema(
         responses={302: OpenApiResponse(description="redirect to a presigned URL (at most 5 minutes)")},
         summary="Download one asset: consent re-checked, one download recorded (lease token)",
     )
     def get(self, request, lease_id, asset_id):
         url = services.gateway_download(token=request.auth, lease_id=lease_id, asset_id=asset_id)
+        metrics.gateway_download_served()
         response = HttpResponseRedirect(url)
         response["Cache-Control"] = "no-store"
         return response
@@ -271,6 +279,7 @@ class UsageView(APIView):
         accepted, duplicates = services.usage_report(
             token=request.auth, lease_id=lease_id, events=data["events"]
         )
+        metrics.usage_reported(accepted=accepted, duplicates=duplicates)
         return Response({"accepted": accepted, "duplicates": duplicates}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -16,6 +16,7 @@ def _connect_observability() -> None:
 
     from config import logs, metrics
 
+    signals.setup_logging.connect(logs.configure_worker_logging, weak=False)
     signals.before_task_publish.connect(logs.add_request_id_header, weak=False)
     signals.task_prerun.connect(logs.bind_task_request_id, weak=False)
     signals.task_postrun.connect(logs.unbind_task_request_id, weak=False)

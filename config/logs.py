@@ -128,6 +128,15 @@ class RequestIdMiddleware:
 # --- Celery: the request id travels in the task message's headers ---------------------------
 
 
+def configure_worker_logging(**_):
+    """setup_logging: a worker and beat log as the web does (JSON lines), not in Celery's format."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
 def add_request_id_header(headers=None, **_):
     """before_task_publish: the enqueuing request's (or task's) id goes with the message."""
     request_id = current_request_id()

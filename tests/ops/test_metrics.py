@@ -66,18 +66,25 @@ def test_requests_are_counted_and_timed_by_view(client, metrics_on):
         client.get("/healthz")
     after = scrape(client)
     key = {"view": "health", "method": "GET", "status": "200"}
-    assert value(after, "guildtrust_http_requests_total", **key) - value(
-        before, "guildtrust_http_requests_total", **key
-    ) == 3
+    assert (
+        value(after, "guildtrust_http_requests_total", **key)
+        - value(before, "guildtrust_http_requests_total", **key)
+        == 3
+    )
     count = "guildtrust_http_request_duration_seconds_count"
-    assert value(after, count, view="health", method="GET") - value(before, count, view="health", method="GET") == 3
+    assert (
+        value(after, count, view="health", method="GET") - value(before, count, view="health", method="GET")
+        == 3
+    )
 
 
 def test_an_unknown_path_is_one_label_not_one_per_path(client, metrics_on):
     client.get("/no/such/page/1")
     client.get("/no/such/page/2")
     samples = scrape(client)
-    assert value(samples, "guildtrust_http_requests_total", view="unresolved", method="GET", status="404") >= 2
+    assert (
+        value(samples, "guildtrust_http_requests_total", view="unresolved", method="GET", status="404") >= 2
+    )
     assert not any("/no/such" in str(labels) for _, labels in samples)
 
 
@@ -155,7 +162,10 @@ def test_a_failing_task_is_counted(client, metrics_on, monkeypatch):
     task = "licensing.tasks.expire_leases"
     assert value(after, name, task=task) - value(before, name, task=task) == 1
     count = "guildtrust_celery_task_duration_seconds_count"
-    assert value(after, count, task=task, state="FAILURE") - value(before, count, task=task, state="FAILURE") == 1
+    assert (
+        value(after, count, task=task, state="FAILURE") - value(before, count, task=task, state="FAILURE")
+        == 1
+    )
 
 
 def test_a_closing_period_shows_its_progress(client, metrics_on, world):

@@ -117,34 +117,37 @@ def period_books_check(period: Period) -> dict:
 
 
 def member_earnings(member: Member) -> dict:
-    """Net and pension per closed period and lease, newest period first, with totals."""
+    """Net and pension per closed period and lease, newest period first, with totals. One
+    query of plain rows (no model instances), whatever the length of the history."""
     rows = (
         MemberEarning.objects.filter(member=member, period__status=Period.Status.CLOSED)
-        .select_related("period", "lease__studio")
         .order_by("-period__start", "lease_id")
+        .values_list(
+            "period_id",
+            "period__start",
+            "period__end",
+            "lease_id",
+            "lease__studio__name",
+            "net_cents",
+            "pension_cents",
+        )
     )
     periods: dict[int, dict] = {}
-    for row in rows:
-        entry = periods.setdefault(
-            row.period_id,
-            {
-                "period": row.period_id,
-                "start": row.period.start,
-                "end": row.period.end,
+    for period_id, start, end, lease_id, studio, net, pension in rows:
+        entry = periods.get(period_id)
+        if entry is None:
+            entry = periods[period_id] = {
+                "period": period_id,
+                "start": start,
+                "end": end,
                 "net_cents": 0,
                 "pension_cents": 0,
                 "leases": [],
-            },
-        )
-        entry["net_cents"] += row.net_cents
-        entry["pension_cents"] += row.pension_cents
-        entry["leases"].append(
-            {
-                "lease": row.lease_id,
-                "studio": row.lease.studio.name,
-                "net_cents": row.net_cents,
-                "pension_cents": row.pension_cents,
             }
+        entry["net_cents"] += net
+        entry["pension_cents"] += pension
+        entry["leases"].append(
+            {"lease": lease_id, "studio": studio, "net_cents": net, "pension_cents": pension}
         )
     return {
         "currency": settings.TRUST_CURRENCY,

@@ -10,7 +10,12 @@ import hmac
 import os
 import time
 
-from django.conf import settings
+# The multiprocess directory must exist before the first metric is made (a worker's container
+# may start with an empty /tmp).
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+from django.conf import settings  # noqa: E402
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,

@@ -328,22 +328,12 @@ def member_balances(*, minimum_cents: int | None = None) -> QuerySet:
     bank details" is "has an IBAN"."""
 
     minimum = settings.TRUST_MINIMUM_PAYOUT_CENTS if minimum_cents is None else minimum_cents
+    # What the trust owes is a credit balance (negative): the account's kept balance, negated.
     return (
-        Account.objects.filter(kind=Account.Kind.MEMBER_PAYABLE)
-        .values(
-            "pk",
-            "member_id",
-            "member__member_number",
-            "member__display_name",
-            "member__payout_account_name",
-            "member__payout_iban",
-            "member__payout_bic",
-        )
-        # What the trust owes is a credit balance: the negated sum of the account's entries.
-        .annotate(owed_cents=-Sum("entries__amount_cents"))
-        .filter(owed_cents__gt=0)
+        Account.objects.filter(kind=Account.Kind.MEMBER_PAYABLE, balance_cents__lt=0)
         .annotate(
             account_id=F("pk"),
+            owed_cents=-F("balance_cents"),
             member_number=F("member__member_number"),
             display_name=F("member__display_name"),
             account_name=F("member__payout_account_name"),
@@ -351,7 +341,7 @@ def member_balances(*, minimum_cents: int | None = None) -> QuerySet:
             bic=F("member__payout_bic"),
             reason=Case(
                 When(member__payout_iban="", then=Value(Unpayable.NO_BANK_DETAILS)),
-                When(owed_cents__lt=minimum, then=Value(Unpayable.BELOW_MINIMUM)),
+                When(balance_cents__gt=-minimum, then=Value(Unpayable.BELOW_MINIMUM)),
                 default=Value(""),
                 output_field=CharField(),
             ),
@@ -438,12 +428,12 @@ def operations_overview(*, at=None) -> dict:
     totals = payout_totals()
     owed = member_balances()
     pension_owed = -(
-        LedgerEntry.objects.filter(account__kind=Account.Kind.PENSION_PAYABLE).aggregate(
-            total=Sum("amount_cents")
-        )["total"]
+        Account.objects.filter(kind=Account.Kind.PENSION_PAYABLE).aggregate(total=Sum("balance_cents"))[
+            "total"
+        ]
         or 0
     )
-    trial_balance = ledger.trial_balance()
+    trial_balance = ledger.books_total()
     overdue_takedowns = takedowns_past_half_time(at=at)
     # Missing bank details first: those the administrator can do something about.
     unpayable = unpayable_members().order_by("-reason", "-owed_cents", "member_number")

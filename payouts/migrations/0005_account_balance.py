@@ -1,0 +1,29 @@
+from django.db import migrations, models
+from django.db.models import OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+
+
+def backfill(apps, schema_editor):
+    Account = apps.get_model("payouts", "Account")
+    LedgerEntry = apps.get_model("payouts", "LedgerEntry")
+    total = (
+        LedgerEntry.objects.filter(account=OuterRef("pk"))
+        .order_by()
+        .values("account")
+        .annotate(total=Sum("amount_cents"))
+        .values("total")
+    )
+    Account.objects.update(balance_cents=Coalesce(Subquery(total, output_field=models.BigIntegerField()), 0))
+
+
+class Migration(migrations.Migration):
+    dependencies = [("payouts", "0004_period_close_failure")]
+
+    operations = [
+        migrations.AddField(model_name="account", name="balance_cents", field=models.BigIntegerField(default=0)),
+        migrations.RunPython(backfill, migrations.RunPython.noop),
+        migrations.AddIndex(
+            model_name="account",
+            index=models.Index(fields=["kind", "balance_cents"], name="account_kind_balance"),
+        ),
+    ]

@@ -183,11 +183,10 @@ class Account(models.Model):
     )
     # Debits minus credits: the sum of the account's entries, kept by ledger.post in the same
     # transaction, so pages read a member's balance without summing the whole ledger.
-    balance_cents = models.BigIntegerField(default=0)
+    balance_cents = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["code"]
-        indexes = [models.Index(fields=["kind", "balance_cents"], name="account_kind_balance")]
 
     def __str__(self):
         return self.code

@@ -20,10 +20,8 @@ class Migration(migrations.Migration):
     dependencies = [("payouts", "0004_period_close_failure")]
 
     operations = [
-        migrations.AddField(model_name="account", name="balance_cents", field=models.BigIntegerField(default=0)),
+        migrations.AddField(model_name="account", name="balance_cents", field=models.BigIntegerField(default=0, db_default=0)),
+        # No index on the balance: every posting updates it, and an unindexed column keeps those
+        # updates HOT (no index churn); the balance lists read every member account anyway.
         migrations.RunPython(backfill, migrations.RunPython.noop),
-        migrations.AddIndex(
-            model_name="account",
-            index=models.Index(fields=["kind", "balance_cents"], name="account_kind_balance"),
-        ),
     ]

@@ -150,6 +150,10 @@ def _ledger_pairs(rows_sql: str, params: dict) -> None:
         SELECT t.id, s.id, r.cents FROM bench_rows r
             JOIN payouts_ledgertransaction t ON t.key = 'bench:' || r.code || ':' || r.n
             CROSS JOIN (SELECT id FROM payouts_account WHERE code = 'bench:studio:receivable') s;
+        UPDATE payouts_account a SET balance_cents = a.balance_cents - d.cents
+        FROM (SELECT code, SUM(cents) AS cents FROM bench_rows GROUP BY code) d WHERE a.code = d.code;
+        UPDATE payouts_account SET balance_cents = balance_cents + (SELECT SUM(cents) FROM bench_rows)
+        WHERE code = 'bench:studio:receivable';
         DROP TABLE bench_rows;
         """
     )

@@ -60,8 +60,8 @@ TASK_DURATION = Histogram(
     buckets=TASK_BUCKETS,
 )
 TASK_FAILURES = Counter("guildtrust_celery_task_failures", "Celery tasks that raised, by task", ["task"])
-PERIOD_CLOSE_LEASES = Counter(
-    "guildtrust_period_close_leases_distributed", "Leases whose period revenue a close has distributed"
+PERIOD_CLOSE_BATCHES = Counter(
+    "guildtrust_period_close_batches_posted", "Lease batches a period close has posted (or found posted)"
 )
 
 
@@ -79,8 +79,8 @@ def usage_reported(*, accepted: int, duplicates: int) -> None:
     USAGE_DUPLICATES.inc(duplicates)
 
 
-def period_close_lease_done(_lease=None) -> None:
-    PERIOD_CLOSE_LEASES.inc()
+def period_close_batch_done() -> None:
+    PERIOD_CLOSE_BATCHES.inc()
 
 
 class PeriodCloseProgress:

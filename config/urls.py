@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz, readyz
 from config.metrics import metrics_view
+from federation.api.views import WellKnownView
 from trust.storage_views import local_object
 
 
@@ -34,14 +35,17 @@ urlpatterns = [
     path("operations/", include("payouts.pages.operations")),
     path("operations/", include("licensing.pages.operations")),
     path("operations/", include("trust.pages.operations")),
+    path("operations/", include("federation.pages.operations")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("trust.api.urls")),
     path("api/v1/", include("licensing.api.urls")),
     path("api/v1/", include("payouts.api.urls")),
+    path("api/v1/", include("federation.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("storage/local/<path:key>", local_object, name="local-object"),
     path("healthz", healthz, name="health"),
     path("readyz", readyz, name="ready"),
     path("metrics", metrics_view, name="metrics"),
+    path(".well-known/guildtrust.json", WellKnownView.as_view(), name="well-known"),
 ]

@@ -130,7 +130,7 @@ def test_reported_usage_is_counted(client, metrics_on, world):
     assert value(after, dup) - value(before, dup) == 1
 
 
-def test_a_period_close_task_is_timed_and_its_leases_counted(client, metrics_on, world):
+def test_a_period_close_is_timed_task_by_task_and_its_batches_counted(client, metrics_on, world):
     from payouts.tasks import close_period
 
     now = timezone.now()
@@ -139,11 +139,12 @@ def test_a_period_close_task_is_timed_and_its_leases_counted(client, metrics_on,
     close_period.delay(period.pk)  # eager in unit tests: the same signals as on a worker
     after = scrape(client)
     assert Period.objects.get(pk=period.pk).status == Period.Status.CLOSED
-    task = {"task": "payouts.tasks.close_period", "state": "SUCCESS"}
     count = "guildtrust_celery_task_duration_seconds_count"
-    assert value(after, count, **task) - value(before, count, **task) == 1
-    leases = "guildtrust_period_close_leases_distributed_total"
-    assert value(after, leases) - value(before, leases) == 2  # lease A and lease B earned their flat fee
+    for name in ("close_period", "close_period_batch", "close_period_finish"):
+        task = {"task": f"payouts.tasks.{name}", "state": "SUCCESS"}
+        assert value(after, count, **task) - value(before, count, **task) == 1, name
+    batches = "guildtrust_period_close_batches_posted_total"
+    assert value(after, batches) - value(before, batches) == 1  # two leases: one batch
 
 
 def test_a_failing_task_is_counted(client, metrics_on, monkeypatch):

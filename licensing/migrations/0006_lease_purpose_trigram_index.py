@@ -33,6 +33,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("licensing", "0002_lease_status_cancelled"), ("trust", "0004_member_search_trigram_indexes")]
+    dependencies = [("licensing", "0005_partition_usage_events"), ("trust", "0004_member_search_trigram_indexes")]
 
     operations = [migrations.RunPython(create, drop)]

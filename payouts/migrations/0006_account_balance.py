@@ -17,7 +17,7 @@ def backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("payouts", "0004_period_close_failure")]
+    dependencies = [("payouts", "0005_close_in_batches")]
 
     operations = [
         migrations.AddField(model_name="account", name="balance_cents", field=models.BigIntegerField(default=0, db_default=0)),

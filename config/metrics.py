@@ -16,6 +16,7 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 from django.conf import settings  # noqa: E402
+from django.db import DatabaseError  # noqa: E402
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -96,9 +97,14 @@ class PeriodCloseProgress:
         total = GaugeMetricFamily(
             "guildtrust_period_close_leases_total", "Leases a close has to distribute", labels=["period"]
         )
-        rows = Period.objects.filter(status__in=[Period.Status.CLOSING, Period.Status.FAILED]).values_list(
-            "pk", "leases_done", "leases_total"
-        )
+        try:
+            rows = list(
+                Period.objects.filter(status__in=[Period.Status.CLOSING, Period.Status.FAILED]).values_list(
+                    "pk", "leases_done", "leases_total"
+                )
+            )
+        except DatabaseError:  # the database being down must not take the other metrics with it
+            rows = []
         for pk, leases_done, leases_total in rows:
             done.add_metric([str(pk)], leases_done)
             total.add_metric([str(pk)], leases_total)

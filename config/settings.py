@@ -129,7 +129,7 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # plain HTTP on 127.0.0.1.
 HTTPS = env.bool("HTTPS", default=not EMBEDDED_DEFAULT)
 SECURE_SSL_REDIRECT = HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP to the pod
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes speak plain HTTP to the pod
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=365 * 24 * 3600) if HTTPS else 0
@@ -387,12 +387,16 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
-}
-
 # django-filter: an unset choice filter reads "Any" rather than a row of dashes.
 FILTERS_EMPTY_CHOICE_LABEL = "Any"
+
+# --- Operations (issue 10): probes, metrics, structured logs. Kept in one block. -------------
+# /metrics answers only a scraper sending `Authorization: Bearer $METRICS_TOKEN`; unset: 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# First: every request gets its id and its timing, whatever answers it.
+MIDDLEWARE = ["config.logs.RequestIdMiddleware", "config.metrics.RequestMetricsMiddleware", *MIDDLEWARE]
+# One JSON object per line on stderr (structlog), with the request id; see config/logs.py.
+from config.logs import configure_structlog, logging_config  # noqa: E402
+
+LOGGING = logging_config(env.str("LOG_LEVEL", default="INFO"))
+configure_structlog()

@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.http import JsonResponse
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from config.health import healthz, readyz
+from config.metrics import metrics_view
 from federation.api.views import WellKnownView
 from trust.storage_views import local_object
 
@@ -20,10 +21,6 @@ class RowIdConverter:
 
 
 register_converter(RowIdConverter, "id")
-
-
-def health(request):
-    return JsonResponse({"status": "ok"})
 
 
 handler404 = "trust.api.errors.not_found"
@@ -50,6 +47,8 @@ urlpatterns = [
     # Split: the page's script is a file of its own (?script), as the CSP allows no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("storage/local/<path:key>", local_object, name="local-object"),
-    path("healthz", health, name="health"),
+    path("healthz", healthz, name="health"),
+    path("readyz", readyz, name="ready"),
+    path("metrics", metrics_view, name="metrics"),
     path(".well-known/guildtrust.json", WellKnownView.as_view(), name="well-known"),
 ]

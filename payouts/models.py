@@ -232,6 +232,9 @@ class Account(models.Model):
     studio = models.ForeignKey(
         Studio, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts"
     )
+    # Debits minus credits: the sum of the account's entries, kept by ledger.post in the same
+    # transaction, so pages read a member's balance without summing the whole ledger.
+    balance_cents = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["code"]

@@ -125,34 +125,37 @@ def period_books_check(period: Period) -> dict:
 
 
 def member_earnings(member: Member) -> dict:
-    """Net and pension per closed period and lease, newest period first, with totals."""
+    """Net and pension per closed period and lease, newest period first, with totals. One
+    query of plain rows (no model instances), whatever the length of the history."""
     rows = (
         MemberEarning.objects.filter(member=member, period__status=Period.Status.CLOSED)
-        .select_related("period", "lease__studio")
         .order_by("-period__start", "lease_id")
+        .values_list(
+            "period_id",
+            "period__start",
+            "period__end",
+            "lease_id",
+            "lease__studio__name",
+            "net_cents",
+            "pension_cents",
+        )
     )
     periods: dict[int, dict] = {}
-    for row in rows:
-        entry = periods.setdefault(
-            row.period_id,
-            {
-                "period": row.period_id,
-                "start": row.period.start,
-                "end": row.period.end,
+    for period_id, start, end, lease_id, studio, net, pension in rows:
+        entry = periods.get(period_id)
+        if entry is None:
+            entry = periods[period_id] = {
+                "period": period_id,
+                "start": start,
+                "end": end,
                 "net_cents": 0,
                 "pension_cents": 0,
                 "leases": [],
-            },
-        )
-        entry["net_cents"] += row.net_cents
-        entry["pension_cents"] += row.pension_cents
-        entry["leases"].append(
-            {
-                "lease": row.lease_id,
-                "studio": row.lease.studio.name,
-                "net_cents": row.net_cents,
-                "pension_cents": row.pension_cents,
             }
+        entry["net_cents"] += net
+        entry["pension_cents"] += pension
+        entry["leases"].append(
+            {"lease": lease_id, "studio": studio, "net_cents": net, "pension_cents": pension}
         )
     return {
         "currency": settings.TRUST_CURRENCY,
@@ -333,22 +336,12 @@ def member_balances(*, minimum_cents: int | None = None) -> QuerySet:
     bank details" is "has an IBAN"."""
 
     minimum = settings.TRUST_MINIMUM_PAYOUT_CENTS if minimum_cents is None else minimum_cents
+    # What the trust owes is a credit balance (negative): the account's kept balance, negated.
     return (
-        Account.objects.filter(kind=Account.Kind.MEMBER_PAYABLE)
-        .values(
-            "pk",
-            "member_id",
-            "member__member_number",
-            "member__display_name",
-            "member__payout_account_name",
-            "member__payout_iban",
-            "member__payout_bic",
-        )
-        # What the trust owes is a credit balance: the negated sum of the account's entries.
-        .annotate(owed_cents=-Sum("entries__amount_cents"))
-        .filter(owed_cents__gt=0)
+        Account.objects.filter(kind=Account.Kind.MEMBER_PAYABLE, balance_cents__lt=0)
         .annotate(
             account_id=F("pk"),
+            owed_cents=-F("balance_cents"),
             member_number=F("member__member_number"),
             display_name=F("member__display_name"),
             account_name=F("member__payout_account_name"),
@@ -356,7 +349,7 @@ def member_balances(*, minimum_cents: int | None = None) -> QuerySet:
             bic=F("member__payout_bic"),
             reason=Case(
                 When(member__payout_iban="", then=Value(Unpayable.NO_BANK_DETAILS)),
-                When(owed_cents__lt=minimum, then=Value(Unpayable.BELOW_MINIMUM)),
+                When(balance_cents__gt=-minimum, then=Value(Unpayable.BELOW_MINIMUM)),
                 default=Value(""),
                 output_field=CharField(),
             ),
@@ -443,12 +436,12 @@ def operations_overview(*, at=None) -> dict:
     totals = payout_totals()
     owed = member_balances()
     pension_owed = -(
-        LedgerEntry.objects.filter(account__kind=Account.Kind.PENSION_PAYABLE).aggregate(
-            total=Sum("amount_cents")
-        )["total"]
+        Account.objects.filter(kind=Account.Kind.PENSION_PAYABLE).aggregate(total=Sum("balance_cents"))[
+            "total"
+        ]
         or 0
     )
-    trial_balance = ledger.trial_balance()
+    trial_balance = ledger.books_total()
     overdue_takedowns = takedowns_past_half_time(at=at)
     # Missing bank details first: those the administrator can do something about.
     unpayable = unpayable_members().order_by("-reason", "-owed_cents", "member_number")

@@ -428,6 +428,8 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
             for line in lines
         ],
     )
+    # The accounts' kept balances move in the same transaction (in account id order).
+    ledger.add_to_balances(line for lines in entries for line in lines)
     batch.done_at = now
     batch.save(update_fields=["done_at"])
     # Last, so the row lock that serialises batches on the period is held only until commit.

@@ -6,6 +6,8 @@ killed mid-task) repeats nothing."""
 from celery import shared_task
 from django.db import OperationalError
 
+from config import metrics
+
 from . import services
 
 CLOSE_TASK = {
@@ -38,7 +40,9 @@ def close_period(self, period_id: int) -> int:
 
 @shared_task(**CLOSE_TASK)
 def close_period_batch(self, period_id: int, number: int) -> None:
-    if services.period_close_batch(period_id=period_id, number=number):
+    last = services.period_close_batch(period_id=period_id, number=number)
+    metrics.period_close_batch_done()
+    if last:
         close_period_finish.apply_async((period_id,), **_same_queue(self))
 
 

@@ -7,6 +7,7 @@ import re
 import uuid
 from decimal import Decimal, InvalidOperation
 
+import structlog
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -34,6 +35,8 @@ from .queue import enqueue_on_commit
 from .selectors import is_trust_admin, member_of
 from .signals import consent_withdrawn, licensability_changed
 from .storage import MultipartError, UploadedPart, get_object_store, measure
+
+log = structlog.get_logger(__name__)
 
 User = get_user_model()
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -337,6 +340,7 @@ def asset_verify(*, asset_id) -> Asset:
         )
         if updated:
             asset.refresh_from_db()
+            log.info("asset checked", asset=str(asset.pk), outcome=outcome)
             audit.record(
                 actor=None,
                 action=f"asset.{'verified' if outcome == Asset.Status.AVAILABLE else 'rejected'}",

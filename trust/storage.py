@@ -95,6 +95,8 @@ class ObjectStore(Protocol):
     def presigned_part(self, key: str, *, upload_id: str, part_number: int, expires_in: int) -> str: ...
     def complete_multipart(self, key: str, *, upload_id: str, parts: list[UploadedPart]) -> None: ...
     def abort_multipart(self, key: str, *, upload_id: str) -> None: ...
+    def check_reachable(self) -> None:
+        """Raise if the store cannot be used now (the readiness probe asks)."""
 
 
 class MultipartError(Exception):
@@ -142,6 +144,10 @@ class S3ObjectStore:
 
     def _sse_params(self) -> dict[str, str]:
         return {"ServerSideEncryption": self.sse} if self.sse else {}
+
+    def check_reachable(self):
+        # HEAD of the bucket: the endpoint answers, the credentials work and the bucket exists.
+        self.client.head_bucket(Bucket=self.bucket)
 
     def presigned_put(self, key, *, content_type, expires_in):
         params = {"Bucket": self.bucket, "Key": key, "ContentType": content_type, **self._sse_params()}
@@ -240,6 +246,11 @@ class LocalObjectStore:
         self.root = Path(root)
         self.secret = secret
         self.base_url = base_url.rstrip("/")
+
+    def check_reachable(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise PermissionError(f"{self.root} is not writable")
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()

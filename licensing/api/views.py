@@ -14,6 +14,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config import metrics
 from federation.api.auth import IsPeer, PeerCallAuthentication
 from federation.models import Peer
 from licensing import federated, selectors, services, tokens
@@ -439,6 +440,12 @@ class DownloadView(APIView):
     authentication_classes = LEASE_TOKEN_ONLY
     permission_classes = [HasLeaseToken]
 
+    def handle_exception(self, exc):
+        # Every refusal, the token's (401/410) and the gateway's (403/404/409), counted by its code.
+        response = super().handle_exception(exc)
+        metrics.gateway_download_refused((getattr(response, "data", None) or {}).get("code", "error"))
+        return response
+
     @errors(409)
     @extend_schema(
         responses={
@@ -449,6 +456,7 @@ class DownloadView(APIView):
     )
     def get(self, request, lease_id, asset_id):
         url = services.gateway_download(token=request.auth, lease_id=lease_id, asset_id=asset_id)
+        metrics.gateway_download_served()
         response = HttpResponseRedirect(url)
         response["Cache-Control"] = "no-store"
         return response
@@ -469,6 +477,7 @@ class UsageView(APIView):
     def post(self, request, lease_id):
         events = s.usage_events_from(request.data)
         accepted, duplicates = services.usage_report(token=request.auth, lease_id=lease_id, events=events)
+        metrics.usage_reported(accepted=accepted, duplicates=duplicates)
         return Response({"accepted": accepted, "duplicates": duplicates}, status=status.HTTP_202_ACCEPTED)
 
 

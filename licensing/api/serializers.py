@@ -258,7 +258,16 @@ class ManifestAssetSerializer(serializers.Serializer):
     content_type = serializers.CharField(help_text="the asset's media type, e.g. video/mp4")
     sha256 = serializers.CharField()
     size = serializers.IntegerField()
-    download_url = serializers.CharField()
+    download_url = serializers.CharField(help_text="at the gateway of the trust that holds the asset")
+    trust = serializers.CharField(required=False, help_text="a federated lease's: the trust holding it")
+
+
+class ManifestPartSerializer(serializers.Serializer):
+    trust = serializers.CharField()
+    lease = serializers.IntegerField(help_text="the part's lease id at that trust")
+    status = serializers.ChoiceField(choices=["available", "unavailable"])
+    reason = serializers.CharField(help_text="why the part is unavailable (its trust did not answer...)")
+    dataset = serializers.CharField(required=False)
 
 
 class ManifestSerializer(serializers.Serializer):
@@ -267,6 +276,31 @@ class ManifestSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     manifest_sha256 = serializers.CharField()
     assets = ManifestAssetSerializer(many=True)
+    parts = ManifestPartSerializer(
+        many=True,
+        required=False,
+        help_text="a federated lease's manifest (ft_ token, at the home trust): each part's trust "
+        "and whether it answered; each asset then names its `trust`",
+    )
+
+
+class RevocationSerializer(serializers.Serializer):
+    revocation_id = serializers.CharField(max_length=200)
+    home_lease_id = serializers.IntegerField(min_value=1)
+    revoked_at = serializers.DateTimeField()
+
+
+class RevocationListSerializer(serializers.Serializer):
+    revocations = RevocationSerializer(many=True)
+    cursor = serializers.IntegerField(help_text="pass as `since` on the next pull")
+
+
+class RevocationPushSerializer(serializers.Serializer):
+    revocations = RevocationSerializer(many=True, max_length=1000)
+
+
+class RevocationsAcceptedSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
 
 
 class UsageEventInputSerializer(serializers.Serializer):

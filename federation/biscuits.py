@@ -27,6 +27,8 @@ from . import keys
 
 PREFIX = "ft_"
 VENDOR = re.compile(r'^vendor\("((?:[^"\\]|\\.){1,200})"\);$', re.MULTILINE)
+# The expiry checks every block may carry (mint's and derive's): the earliest one binds.
+EXPIRY = re.compile(r"^check if time\(\$t\), \$t < (\S+);$", re.MULTILINE)
 
 
 class TokenRefused(Exception):
@@ -54,6 +56,7 @@ class Verified:
     root_kid: str
     revocation_ids: tuple[str, ...]
     vendor: str | None
+    expires_at: datetime | None = None
 
     @property
     def token_id(self) -> str:
@@ -98,6 +101,21 @@ def _parse(token: str, public_key_for: Callable[[int | None], str | None]) -> bi
         return biscuit.Biscuit.from_base64(token[len(PREFIX) :], root)
     except Exception as error:  # the library raises several types, and ValueError from root()
         raise TokenRefused(f"the token does not verify: {error}", "token_signature") from None
+
+
+def revocation_ids(token: str) -> tuple[str, ...]:
+    """A token's revocation ids without verifying it: what its issuer stores at minting."""
+    return tuple(biscuit.UnverifiedBiscuit.from_base64(token[len(PREFIX) :]).revocation_ids)
+
+
+def unverified_root_key_id(token: str) -> int | None:
+    """The root key id a token names, to find whose key verifies it; TokenRefused if unreadable."""
+    if not token.startswith(PREFIX):
+        raise TokenRefused("not a federated lease token", "token_malformed")
+    try:
+        return biscuit.UnverifiedBiscuit.from_base64(token[len(PREFIX) :]).root_key_id()
+    except Exception:  # the library's parse errors have no common base
+        raise TokenRefused("the token is malformed", "token_malformed") from None
 
 
 def derive(
@@ -162,7 +180,9 @@ def authorize(
         failed = str(error)
         code = "token_expired" if "time" in failed and "<" in failed else "token_not_for_this"
         raise TokenRefused(f"the token does not allow this request: {failed}", code) from None
-    vendors = VENDOR.findall("\n".join(parsed.block_source(i) for i in range(1, parsed.block_count())))
+    sources = [parsed.block_source(i) for i in range(parsed.block_count())]
+    vendors = VENDOR.findall("\n".join(sources[1:]))
+    expiries = [datetime.fromisoformat(text) for text in EXPIRY.findall("\n".join(sources))]
     kid = biscuit.UnverifiedBiscuit.from_base64(token[len(PREFIX) :]).root_key_id()
     return Verified(
         home=home[0],
@@ -170,4 +190,5 @@ def authorize(
         root_kid=f"{kid:08x}" if kid is not None else "",
         revocation_ids=revocation_ids,
         vendor=vendors[-1] if vendors else None,
+        expires_at=min(expiries) if expiries else None,
     )

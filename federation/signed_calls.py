@@ -92,9 +92,18 @@ def fetch_well_known(base_url: str) -> dict:
     return document
 
 
-def peer_call(peer: Peer, method: str, path: str, payload: dict | None = None, *, require_live: bool = True):
+def peer_call(
+    peer: Peer,
+    method: str,
+    path: str,
+    payload: dict | None = None,
+    *,
+    require_live: bool = True,
+    timeout: float = CALL_TIMEOUT_SECONDS,
+):
     """Send one signed call to a peer and return its JSON answer. A suspended or half-added
-    peering sends nothing (only the peering messages themselves pass `require_live=False`)."""
+    peering sends nothing (only the peering messages themselves pass `require_live=False`).
+    `timeout` is shorter where a studio waits on the answer (a federated manifest)."""
     if require_live and not peer.is_live:
         raise Forbidden(f"peering with {peer.slug} is {peer.state_label.lower()}", code="peer_not_live")
     body = json.dumps(payload or {}, separators=(",", ":")).encode()
@@ -106,7 +115,7 @@ def peer_call(peer: Peer, method: str, path: str, payload: dict | None = None, *
             url,
             data=body,
             headers={"Authorization": f"{SCHEME} {token}", "Content-Type": "application/json"},
-            timeout=CALL_TIMEOUT_SECONDS,
+            timeout=timeout,
             allow_redirects=False,
         )
     except requests.RequestException as error:

@@ -9,6 +9,7 @@ from trust.consent import LICENSABLE_USES
 
 from . import services, tokens
 from .models import (
+    FederatedRevocation,
     InboundLeasePart,
     Lease,
     LeaseAsset,
@@ -18,6 +19,7 @@ from .models import (
     LeaseToken,
     PeerCatalogue,
     PeerOffer,
+    RevocationCursor,
     Studio,
     StudioStaff,
     Takedown,
@@ -238,3 +240,17 @@ class InboundLeasePartAdmin(ReadOnlyAdmin):
 
     list_display = ["lease", "peer", "home_lease_id", "reported_status", "reported_at"]
     list_filter = ["peer"]
+
+
+@admin.register(FederatedRevocation)
+class FederatedRevocationAdmin(ReadOnlyAdmin):
+    """Revoked `ft_` tokens: ours (no issuer) and those home peers told us of. Written only by
+    token revocation and by the push and pull between trusts."""
+
+    list_display = ["revocation_id", "issuer", "home_lease_id", "revoked_at", "received_at"]
+    list_filter = ["issuer"]
+
+
+@admin.register(RevocationCursor)
+class RevocationCursorAdmin(ReadOnlyAdmin):
+    list_display = ["peer", "last_seen", "pulled_at"]

@@ -36,11 +36,20 @@ from django.utils.dateparse import parse_datetime
 from federation import signed_calls
 from federation.models import Peer
 from trust import audit
-from trust.errors import BadGateway, Invalid, NotFound
+from trust.errors import BadGateway, Forbidden, Invalid, NotFound
 from trust.queue import enqueue_on_commit
 
 from . import hooks
-from .models import InboundLeasePart, Lease, LeasePart, LeaseTerms, PeerOffer, Studio
+from .models import (
+    FederatedRevocation,
+    InboundLeasePart,
+    Lease,
+    LeasePart,
+    LeaseTerms,
+    PeerOffer,
+    RevocationCursor,
+    Studio,
+)
 from .selectors import offers_shared_with, peer_offer_is_stale, require_studio_staff
 
 log = logging.getLogger(__name__)
@@ -48,6 +57,8 @@ log = logging.getLogger(__name__)
 INBOUND_PARTS = "/api/v1/federation/inbound/lease-parts/"
 INBOUND_PART_END = "/api/v1/federation/inbound/lease-parts/end/"
 INBOUND_DECISIONS = "/api/v1/federation/inbound/part-decisions/"
+INBOUND_REVOCATIONS = "/api/v1/federation/inbound/revocations/"
+INBOUND_PART_MANIFEST = "/api/v1/federation/inbound/lease-parts/{home_lease_id}/manifest/"
 PARTS_MAX = 20
 
 Part = LeasePart.Status
@@ -487,6 +498,92 @@ def part_report(*, lease_id: int) -> None:
     )
     InboundLeasePart.objects.filter(pk=inbound.pk).update(
         reported_status=answer["status"], reported_at=timezone.now()
+    )
+
+
+# --- The manifest of a federated lease ----------------------------------------------------------
+
+# How long the home trust waits for a part's manifest before marking the part unavailable.
+PART_MANIFEST_TIMEOUT_SECONDS = 10
+
+
+def remote_parts_of(lease: Lease) -> list[LeasePart]:
+    return list(
+        LeasePart.objects.filter(lease=lease, peer__isnull=False).select_related("peer").order_by("pk")
+    )
+
+
+def part_manifest(part: LeasePart) -> tuple[dict | None, str]:
+    """A remote part's manifest as its trust answers it now (a signed call): its own licensable
+    assets with its own gateway URLs, or (None, why) when the part is not approved or its trust
+    does not answer or refuses. Never raises for a peer's fault: the part is then unavailable."""
+    if part.status != Part.APPROVED or part.remote_lease_id is None:
+        return None, f"the part is {part.status} at {part.peer.slug}"
+    path = INBOUND_PART_MANIFEST.format(home_lease_id=part.lease_id)
+    try:
+        answer = signed_calls.peer_call(part.peer, "GET", path, timeout=PART_MANIFEST_TIMEOUT_SECONDS)
+    except (BadGateway, Forbidden) as error:
+        return None, error.detail
+    if not isinstance(answer, dict) or not isinstance(answer.get("assets"), list):
+        return None, f"{part.peer.slug} answered no manifest"
+    return answer, ""
+
+
+def inbound_part_manifest_lease(*, peer: Peer, home_lease_id: int) -> Lease:
+    """At a part's trust: the lease whose manifest the home `peer` asks for, if live (410/409
+    otherwise, as for a studio asking directly)."""
+    from .selectors import require_live
+
+    inbound = InboundLeasePart.objects.filter(peer=peer, home_lease_id=home_lease_id).select_related(
+        "lease__version__dataset"
+    )
+    found = inbound.first()
+    if found is None:
+        raise NotFound(f"no part of {peer.slug}'s lease {home_lease_id} here", code="part_not_found")
+    require_live(found.lease)
+    return found.lease
+
+
+# --- Revoked federated tokens: pushed by the home trust, pulled by every part's trust -------------
+
+
+def revocation_push(*, revocation_id: int, peer_id: int) -> None:
+    """Tell one trust of the lease that a token of it is revoked (idempotent there)."""
+    revocation = FederatedRevocation.objects.get(pk=revocation_id, issuer__isnull=True)
+    peer = Peer.objects.get(pk=peer_id)
+    row = {
+        "revocation_id": revocation.revocation_id,
+        "home_lease_id": revocation.home_lease_id,
+        "revoked_at": revocation.revoked_at.isoformat(),
+    }
+    signed_calls.peer_call(peer, "POST", INBOUND_REVOCATIONS, {"revocations": [row]})
+
+
+def revocations_pull(*, peer: Peer) -> int:
+    """Fetch the home `peer`'s revocations since our cursor (a signed GET), keep those of its
+    leases with a part here, and move the cursor. Returns how many ids were new here."""
+    from . import tokens
+
+    cursor, _ = RevocationCursor.objects.get_or_create(peer=peer)
+    new = 0
+    while True:
+        answer = signed_calls.peer_call(peer, "GET", f"{INBOUND_REVOCATIONS}?since={cursor.last_seen}")
+        rows = answer.get("revocations") or []
+        new += tokens.revocations_received(peer=peer, revocations=rows)
+        next_cursor = int(answer.get("cursor") or cursor.last_seen)
+        RevocationCursor.objects.filter(pk=cursor.pk).update(last_seen=next_cursor, pulled_at=timezone.now())
+        if len(rows) < tokens.REVOCATIONS_PER_PULL or next_cursor <= cursor.last_seen:
+            return new
+        cursor.last_seen = next_cursor
+
+
+def peers_to_pull_revocations_from() -> list[int]:
+    """Live peers that are the home of a lease part here still live: whose lists we pull."""
+    return list(
+        Peer.objects.live()
+        .filter(inbound_parts__lease__status=Lease.Status.ACTIVE)
+        .distinct()
+        .values_list("pk", flat=True)
     )
 
 

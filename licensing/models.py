@@ -193,6 +193,9 @@ class LeaseToken(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # A federated lease's token (`ft_`, a Biscuit signed by this trust) is kept by its revocation
+    # id only: what every trust of the lease refuses once it is revoked. Never the token itself.
+    revocation_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
 
     objects = LeaseTokenQuerySet.as_manager()
 
@@ -466,3 +469,45 @@ class InboundLeasePart(models.Model):
 
     def __str__(self):
         return f"lease {self.lease_id}: part of {self.peer.slug} lease {self.home_lease_id}"
+
+
+class FederatedRevocation(models.Model):
+    """A revoked `ft_` token's revocation id. At the issuing (home) trust `issuer` is empty and the
+    row's id is the cursor peers pull from; at a part's trust `issuer` is the home peer that told
+    us (pushed or pulled). Every trust's gateway refuses a token any of whose ids is listed."""
+
+    issuer = models.ForeignKey(
+        "federation.Peer", on_delete=models.PROTECT, null=True, blank=True, related_name="revocations"
+    )
+    revocation_id = models.CharField(max_length=200)
+    # The lease's id at the issuing trust: home tells each peer only its own leases' revocations.
+    home_lease_id = models.BigIntegerField()
+    revoked_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "revocation_id"],
+                condition=Q(issuer__isnull=False),
+                name="revocation_once_per_issuer",
+            ),
+            models.UniqueConstraint(
+                fields=["revocation_id"], condition=Q(issuer__isnull=True), name="own_revocation_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["revocation_id"], name="revocation_id_lookup")]
+
+    def __str__(self):
+        return f"revoked {self.revocation_id[:12]}... of lease {self.home_lease_id}"
+
+
+class RevocationCursor(models.Model):
+    """How far this trust has pulled a home peer's revocation list (its last row id there)."""
+
+    peer = models.OneToOneField("federation.Peer", on_delete=models.CASCADE, related_name="revocation_cursor")
+    last_seen = models.BigIntegerField(default=0)
+    pulled_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.peer_id} at {self.last_seen}"

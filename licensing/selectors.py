@@ -261,9 +261,12 @@ def manifest_rows(lease: Lease):
     )
 
 
-def manifest_entries(lease: Lease, *, assets_base: str, chunk_size: int = 2000) -> Iterator[str]:
+def manifest_entries(
+    lease: Lease, *, assets_base: str, chunk_size: int = 2000, trust: str | None = None
+) -> Iterator[str]:
     """Each manifest entry as its JSON text (id, kind, title, content_type, sha256, size,
-    download_url: `assets_base` + id + `/download/`), in id order, read through a server-side
+    download_url: `assets_base` + id + `/download/`, and `trust` when given: a federated lease's
+    manifest names the trust holding each asset), in id order, read through a server-side
     cursor `chunk_size` rows at a time. On PostgreSQL the database writes the JSON, so the worker
     only passes text along; elsewhere each row is encoded here."""
     rows = manifest_rows(lease)
@@ -271,11 +274,14 @@ def manifest_entries(lease: Lease, *, assets_base: str, chunk_size: int = 2000) 
         for pk, kind, title, content_type, sha, size in rows.iterator(chunk_size=chunk_size):
             entry = {"id": str(pk), "kind": kind, "title": title, "content_type": content_type}
             entry |= {"sha256": sha, "size": size, "download_url": f"{assets_base}{pk}/download/"}
+            if trust is not None:
+                entry["trust"] = trust
             yield json.dumps(entry, separators=(",", ":"), ensure_ascii=False)
         return
     entry = Func(
         *(Value("id"), "pk", Value("kind"), "kind", Value("title"), "title"),
         *(Value("content_type"), "content_type", Value("sha256"), "sha256", Value("size"), "size"),
+        *((Value("trust"), Value(trust)) if trust is not None else ()),
         Value("download_url"),
         Concat(Value(assets_base), Cast("pk", TextField()), Value("/download/"), output_field=TextField()),
         function="json_build_object",

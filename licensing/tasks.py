@@ -83,3 +83,32 @@ def resend_federated_lease_messages() -> int:
     for lease_id in pending["report"]:
         report_lease_part.delay(lease_id)
     return sum(map(len, pending.values()))
+
+
+# Revoked federated tokens: the home pushes each to every trust of the lease (retrying), and every
+# trust pulls its home peers' lists on a short beat, so a revocation holds everywhere within 5 s.
+
+
+@shared_task(bind=True, acks_late=True, max_retries=20)
+def push_revocation(self, revocation_id: int, peer_id: int) -> None:
+    _deliver(self, federated.revocation_push, revocation_id=revocation_id, peer_id=peer_id)
+
+
+@shared_task(acks_late=True)
+def pull_revocations() -> int:
+    """Beat (every 2 s): one pull per home peer of a live part here."""
+    peers = federated.peers_to_pull_revocations_from()
+    for peer_id in peers:
+        pull_revocations_of_peer.delay(peer_id)
+    return len(peers)
+
+
+@shared_task(acks_late=True, expires=10)
+def pull_revocations_of_peer(peer_id: int) -> int:
+    peer = Peer.objects.live().filter(pk=peer_id).first()
+    if peer is None:
+        return 0
+    try:
+        return federated.revocations_pull(peer=peer)
+    except (BadGateway, Forbidden):
+        return 0  # the next beat, two seconds on, tries again

@@ -1,15 +1,26 @@
-"""Lease tokens (`lt_`): what a studio's machines use to pull one lease's data. Secrets,
-hashing and the state rule come from `trust.tokens`; whether the lease itself still gives
-access comes from the lease selectors (`require_live`)."""
+"""Lease tokens: what a studio's machines use to pull one lease's data. Secrets, hashing and
+the state rule come from `trust.tokens`; whether the lease itself still gives access comes from
+the lease selectors (`require_live`).
 
+Two kinds. A local lease's token is an opaque `lt_` secret checked in this trust's database. A
+federated lease's token is an `ft_` Biscuit signed by the lease's home trust
+(`federation.biscuits`): every trust of the lease verifies it offline with the home trust's
+published key (no call to the home trust), maps it to its own lease of the part, then applies
+its own checks (part live, consent, cap) and its own revocation list (`FederatedRevocation`,
+pushed by the home trust and pulled from it every few seconds)."""
+
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from federation import biscuits, keys
+from federation.models import Peer
 from trust import audit
-from trust.errors import Conflict, Gone, Invalid, NotFound, Unauthorized
+from trust.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Unauthorized
+from trust.queue import enqueue_on_commit
 from trust.selectors import is_trust_admin
 from trust.tokens import (
     TokenKind,
@@ -22,7 +33,7 @@ from trust.tokens import (
     token_state,
 )
 
-from .models import Lease, LeaseToken
+from .models import FederatedRevocation, Lease, LeasePart, LeaseToken
 from .selectors import effective_end, require_live, require_studio_staff
 
 
@@ -55,21 +66,56 @@ def lease_token_mint(
     lifetime = lifetime or timedelta(days=settings.LEASE_TOKEN_DEFAULT_DAYS)
     if lifetime <= timedelta(0):
         raise Invalid("a token's lifetime must be positive", code="bad_lifetime")
-    secret = mint_secret(TokenKind.LEASE)
+    expires_at = min(now + lifetime, lease.ends_at)
+    parts = _federated_parts(lease)
+    revocation_id = None
+    if parts:
+        # Biscuit times are whole seconds: round down, so the token never outlives the lease.
+        expires_at = expires_at.replace(microsecond=0)
+        secret = biscuits.mint(
+            biscuits.LeaseGrant(
+                home=settings.TRUST_SLUG,
+                lease=lease.pk,
+                parts=parts,
+                studio=f"{settings.TRUST_SLUG}:{lease.studio_id}",
+                uses=tuple(lease.permitted_uses),
+                expires_at=expires_at,
+            )
+        )
+        revocation_id = biscuits.revocation_ids(secret)[0]
+    else:
+        secret = mint_secret(TokenKind.LEASE)
     token = LeaseToken.objects.create(
         lease=lease,
         name=name.strip(),
         token_hash=hash_secret(secret),
         created_by=actor,
-        expires_at=min(now + lifetime, lease.ends_at),
+        expires_at=expires_at,
+        revocation_id=revocation_id,
     )
     audit.record(
         actor=actor,
         action="token.minted",
         subject=token,
-        data={"lease": lease.pk, "name": token.name, "expires_at": token.expires_at},
+        data={
+            "lease": lease.pk,
+            "name": token.name,
+            "expires_at": token.expires_at,
+            "federated": bool(parts),
+        },
     )
     return token, secret
+
+
+def _federated_parts(lease: Lease) -> tuple[tuple[str, int], ...]:
+    """(trust, that trust's lease id) of every part of a federated lease, this trust's first;
+    empty for a local lease. A live federated lease has every part approved, with its id there."""
+    rows = list(
+        LeasePart.objects.filter(lease=lease).order_by("pk").values_list("peer__slug", "remote_lease_id")
+    )
+    if not rows:
+        return ()
+    return tuple((slug, remote) if slug else (settings.TRUST_SLUG, lease.pk) for slug, remote in rows)
 
 
 @transaction.atomic
@@ -86,7 +132,22 @@ def lease_token_revoke(*, actor, lease: Lease, token: LeaseToken) -> LeaseToken:
         token.revoked_at, token.revoked_by = timezone.now(), actor
         token.save(update_fields=["revoked_at", "revoked_by"])
         audit.record(actor=actor, action="token.revoked", subject=token, data={"lease": lease.pk})
+        if token.revocation_id:
+            _revoke_federated(lease=lease, revocation_id=token.revocation_id, at=token.revoked_at)
     return token
+
+
+def _revoke_federated(*, lease: Lease, revocation_id: str, at: datetime) -> None:
+    """List the id as revoked here (this trust's own gateway refuses it from now on) and push it
+    to every other trust of the lease after commit; they also pull this list every few seconds."""
+    from . import tasks
+
+    revocation = FederatedRevocation.objects.create(
+        issuer=None, revocation_id=revocation_id, home_lease_id=lease.pk, revoked_at=at
+    )
+    peers = LeasePart.objects.filter(lease=lease, peer__isnull=False).values_list("peer_id", flat=True)
+    for peer_id in peers:
+        enqueue_on_commit(tasks.push_revocation, revocation.pk, peer_id)
 
 
 def may_report_after_the_end(token: LeaseToken) -> bool:
@@ -146,3 +207,166 @@ def lease_of_token(*, token: LeaseToken, lease_id) -> Lease:
     if str(token.lease_id) != str(lease_id):
         raise NotFound("no such lease", code="lease_not_found")
     return token.lease
+
+
+# Federated lease tokens (`ft_`) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FederatedAccess:
+    """What an `ft_` token opens at this trust, verified: this trust's lease of the part. It
+    stands where a LeaseToken stands for the gateway, the manifest and usage reports (`lease`,
+    `lease_id`, `pk`, `expires_at`); `pk` is the token's row at the home trust, None elsewhere."""
+
+    lease: Lease
+    verified: biscuits.Verified
+    pk: int | None
+    expires_at: datetime
+
+    @property
+    def lease_id(self) -> int:
+        return self.lease.pk
+
+    @property
+    def vendor(self) -> str | None:
+        return self.verified.vendor
+
+
+_REFUSALS = {
+    "token_revoked": (Unauthorized, "token_revoked"),
+    "token_expired": (Unauthorized, "token_expired"),
+    "token_not_for_this": (Forbidden, "token_not_for_this"),
+}
+
+
+def _issuer_of(root_key_id: int | None) -> tuple[Peer | None, str]:
+    """Whose key signed a token, by the root key id it names: this trust's own keys, then those
+    of live peers (a suspended peering opens nothing). Returns (peer or None for us, key hex)."""
+    if root_key_id is not None:
+        for key in keys.signing_keys():
+            if biscuits.root_key_id(key.kid) == root_key_id:
+                return None, key.public_hex
+        for peer in Peer.objects.live():
+            for published in peer.public_keys:
+                if biscuits.root_key_id(published.get("kid", "0")) == root_key_id:
+                    return peer, published["key"]
+    raise Unauthorized("the token is signed by a key this trust does not know", code="token_unknown_key")
+
+
+def federated_token_authenticate(
+    secret: str, *, lease_id, asset_id=None, for_usage_report: bool = False
+) -> FederatedAccess:
+    """Verify an `ft_` token offline for one request on this trust's lease `lease_id`: signed by
+    this trust or a live peer (by the token's root key id), naming this trust's part (that
+    lease) of that trust's lease, not expired, none of its revocation ids on this trust's list,
+    and (for a download) allowing `asset_id`. Then the lease itself must be live, as for `lt_`
+    tokens (usage reports after the end follow `usage_report`'s own rule). 401 for a bad,
+    unknown-key, expired or revoked token; 403 for a token that does not open this; 404 when
+    `lease_id` is no federated lease here."""
+    try:
+        issuer, public_hex = _issuer_of(biscuits.unverified_root_key_id(secret))
+    except biscuits.TokenRefused as refused:
+        raise Unauthorized(refused.reason, code="token_invalid") from None
+    leases = Lease.objects.filter(pk=lease_id)
+    if issuer is None:
+        lease = leases.filter(parts__peer__isnull=True).first()
+        home_lease_id = lease.pk if lease else None
+    else:
+        lease = leases.filter(inbound_part__peer=issuer).select_related("inbound_part").first()
+        home_lease_id = lease.inbound_part.home_lease_id if lease else None
+    if lease is None:
+        raise NotFound("no such lease", code="lease_not_found")
+    now = timezone.now()
+    try:
+        verified = biscuits.authorize(
+            secret,
+            public_key_for=lambda kid: (
+                public_hex if kid is not None and kid == _root_of(public_hex) else None
+            ),
+            trust=settings.TRUST_SLUG,
+            local_lease=lease.pk,
+            now=now,
+            asset=str(asset_id) if asset_id is not None else None,
+            revoked=lambda ids: FederatedRevocation.objects.filter(
+                issuer=issuer, revocation_id__in=ids
+            ).exists(),
+        )
+    except biscuits.TokenRefused as refused:
+        error, code = _REFUSALS.get(refused.code, (Unauthorized, "token_invalid"))
+        raise error(refused.reason, code=code) from None
+    home = issuer.slug if issuer else settings.TRUST_SLUG
+    if verified.home != home or verified.lease != home_lease_id:
+        raise Forbidden("this token is for another lease", code="token_not_for_this")
+    if not (for_usage_report and lease.status in Lease.APPROVED_STATUSES):
+        require_live(lease, at=now)
+    row = None
+    if issuer is None:
+        row = LeaseToken.objects.filter(revocation_id=verified.revocation_ids[0]).first()
+        if row is not None:
+            record_use(row, at=now)
+    return FederatedAccess(
+        lease=lease,
+        verified=verified,
+        pk=row.pk if row else None,
+        expires_at=verified.expires_at or now,
+    )
+
+
+def _root_of(public_hex: str) -> int:
+    return biscuits.root_key_id(keys.kid_of(public_hex))
+
+
+# Revocation lists between trusts ------------------------------------------------------------------
+
+REVOCATIONS_PER_PULL = 1000
+
+
+def revocations_for_peer(*, peer: Peer, since: int) -> dict:
+    """At the home trust: revoked ids of `ft_` tokens of leases with a part at `peer`, after the
+    cursor `since` (a row id here), oldest first; `cursor` is where the next pull starts."""
+    rows = list(
+        FederatedRevocation.objects.filter(
+            issuer__isnull=True,
+            pk__gt=since,
+            home_lease_id__in=LeasePart.objects.filter(peer=peer).values("lease_id"),
+        )
+        .order_by("pk")
+        .values("pk", "revocation_id", "home_lease_id", "revoked_at")[:REVOCATIONS_PER_PULL]
+    )
+    return {
+        "revocations": [
+            {
+                "revocation_id": row["revocation_id"],
+                "home_lease_id": row["home_lease_id"],
+                "revoked_at": row["revoked_at"].isoformat(),
+            }
+            for row in rows
+        ],
+        "cursor": rows[-1]["pk"] if rows else since,
+    }
+
+
+def revocations_received(*, peer: Peer, revocations: list[dict]) -> int:
+    """At a part's trust: the home `peer` says these ids are revoked. Kept only for leases of
+    that peer with a part here (a peer cannot fill our list with another's ids: each row is
+    keyed by its issuer). Idempotent; returns how many were new."""
+    from django.utils.dateparse import parse_datetime
+
+    ours = set(
+        peer.inbound_parts.filter(
+            home_lease_id__in={int(r["home_lease_id"]) for r in revocations}
+        ).values_list("home_lease_id", flat=True)
+    )
+    rows = [
+        FederatedRevocation(
+            issuer=peer,
+            revocation_id=str(r["revocation_id"])[:200],
+            home_lease_id=int(r["home_lease_id"]),
+            revoked_at=parse_datetime(str(r["revoked_at"])) or timezone.now(),
+        )
+        for r in revocations
+        if int(r["home_lease_id"]) in ours
+    ]
+    before = FederatedRevocation.objects.filter(issuer=peer).count()
+    FederatedRevocation.objects.bulk_create(rows, ignore_conflicts=True)
+    return FederatedRevocation.objects.filter(issuer=peer).count() - before

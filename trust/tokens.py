@@ -1,5 +1,5 @@
-"""Bearer tokens, both kinds: `ut_` user API tokens (here) and `lt_` lease tokens
-(`licensing.tokens`, which builds on this module).
+"""Bearer tokens, every kind: `ut_` user API tokens (here), `lt_` lease tokens and `ft_`
+federated lease tokens (`licensing.tokens`, which builds on this module).
 
 One home for what a token is: an opaque random secret with its kind in the prefix, stored only
 as a SHA-256, with one rule for its state (active, expired, revoked, or its lease ended) that
@@ -26,6 +26,9 @@ class TokenKind(StrEnum):
 
     USER = "ut_"
     LEASE = "lt_"
+    # A federated lease's token: not a random secret but a Biscuit signed by the lease's home
+    # trust, verified offline by every trust of the lease (licensing.tokens, federation.biscuits).
+    FEDERATED = "ft_"
 
 
 class TokenState(models.TextChoices):

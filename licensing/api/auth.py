@@ -11,19 +11,33 @@ from trust.tokens import TokenKind
 
 class LeaseTokenAuthentication(BaseAuthentication):
     """`Authorization: Bearer lt_...`: request.auth is the LeaseToken, request.user anonymous.
-    Checked against the database on every request, so a revocation holds on every worker."""
+    Checked against the database on every request, so a revocation holds on every worker.
+    `Bearer ft_...` (a federated lease's token): verified offline for the lease (and asset) in
+    the URL, request.auth is the `FederatedAccess` it opens."""
 
     refusal_statuses = (401, 410)  # unknown, expired or revoked token; ended or revoked lease
 
     def authenticate(self, request):
         bearer = bearer_secret(request)
-        if bearer is None or bearer[0] != TokenKind.LEASE:
+        if bearer is None or bearer[0] not in (TokenKind.LEASE, TokenKind.FEDERATED):
             return None
         # Only a view that says so (the usage report) lets a token of an ended lease through.
-        view = request.parser_context.get("view") if request.parser_context else None
+        context = request.parser_context or {}
+        view = context.get("view")
         for_usage_report = getattr(view, "accepts_ended_lease_tokens", False)
         try:
-            token = tokens.lease_token_authenticate(bearer[1], for_usage_report=for_usage_report)
+            if bearer[0] == TokenKind.LEASE:
+                token = tokens.lease_token_authenticate(bearer[1], for_usage_report=for_usage_report)
+            else:
+                kwargs = context.get("kwargs") or {}
+                if "lease_id" not in kwargs:
+                    return None  # an `ft_` token opens one lease's calls only
+                token = tokens.federated_token_authenticate(
+                    bearer[1],
+                    lease_id=kwargs["lease_id"],
+                    asset_id=kwargs.get("asset_id"),
+                    for_usage_report=for_usage_report,
+                )
         except DomainError as error:
             raise as_api_exception(error) from error
         return AnonymousUser(), token
@@ -54,5 +68,7 @@ class LeaseTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "`lt_` lease token from POST /api/v1/leases/{id}/tokens/",
+            "description": "`lt_` lease token from POST /api/v1/leases/{id}/tokens/, or for a "
+            "federated lease an `ft_` token (a Biscuit signed by the lease's home trust) that every "
+            "trust of the lease verifies offline",
         }

@@ -2,6 +2,7 @@ from rest_framework.permissions import BasePermission
 
 from licensing.models import LeaseToken
 from licensing.selectors import studio_of
+from licensing.tokens import FederatedAccess
 from trust.selectors import is_trust_admin
 
 
@@ -22,17 +23,20 @@ class IsStudioStaffOrAdmin(BasePermission):
 
 
 class HasLeaseToken(BasePermission):
-    """Only an `lt_` token passes; the service checks it belongs to the lease in the URL."""
+    """Only a lease token passes (`lt_`, or a verified `ft_`); the service checks it belongs to
+    the lease in the URL."""
 
-    message = "this call needs a lease token (lt_)"
+    message = "this call needs a lease token (lt_ or ft_)"
     code = "lease_token_required"
 
     def has_permission(self, request, view):
-        return isinstance(request.auth, LeaseToken)
+        return isinstance(request.auth, LeaseToken | FederatedAccess)
 
 
 class HasLeaseTokenOrUser(BasePermission):
     message = "this call needs a lease token or a login"
 
     def has_permission(self, request, view):
-        return isinstance(request.auth, LeaseToken) or bool(request.user and request.user.is_authenticated)
+        return isinstance(request.auth, LeaseToken | FederatedAccess) or bool(
+            request.user and request.user.is_authenticated
+        )

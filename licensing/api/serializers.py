@@ -258,7 +258,16 @@ class ManifestAssetSerializer(serializers.Serializer):
     content_type = TextField(help_text="the asset's media type, e.g. video/mp4")
     sha256 = TextField()
     size = serializers.IntegerField()
-    download_url = TextField()
+    download_url = TextField(help_text="at the gateway of the trust that holds the asset")
+    trust = TextField(required=False, help_text="a federated lease's: the trust holding it")
+
+
+class ManifestPartSerializer(serializers.Serializer):
+    trust = TextField()
+    lease = serializers.IntegerField(help_text="the part's lease id at that trust")
+    status = serializers.ChoiceField(choices=["available", "unavailable"])
+    reason = TextField(help_text="why the part is unavailable (its trust did not answer...)")
+    dataset = TextField(required=False)
 
 
 class ManifestSerializer(serializers.Serializer):
@@ -267,6 +276,31 @@ class ManifestSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     manifest_sha256 = TextField()
     assets = ManifestAssetSerializer(many=True)
+    parts = ManifestPartSerializer(
+        many=True,
+        required=False,
+        help_text="a federated lease's manifest (ft_ token, at the home trust): each part's trust "
+        "and whether it answered; each asset then names its `trust`",
+    )
+
+
+class RevocationSerializer(serializers.Serializer):
+    revocation_id = TextField(max_length=200)
+    home_lease_id = serializers.IntegerField(min_value=1)
+    revoked_at = serializers.DateTimeField()
+
+
+class RevocationListSerializer(serializers.Serializer):
+    revocations = RevocationSerializer(many=True)
+    cursor = serializers.IntegerField(help_text="pass as `since` on the next pull")
+
+
+class RevocationPushSerializer(serializers.Serializer):
+    revocations = RevocationSerializer(many=True, max_length=1000)
+
+
+class RevocationsAcceptedSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
 
 
 class UsageEventInputSerializer(serializers.Serializer):

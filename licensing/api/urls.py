@@ -22,6 +22,16 @@ urlpatterns = [
         views.InboundPartDecisionView.as_view(),
         name="api-federation-part-decisions",
     ),
+    path(
+        "federation/inbound/lease-parts/<id:home_lease_id>/manifest/",
+        views.InboundPartManifestView.as_view(),
+        name="api-federation-part-manifest",
+    ),
+    path(
+        "federation/inbound/revocations/",
+        views.InboundRevocationsView.as_view(),
+        name="api-federation-revocations",
+    ),
     path("leases/", views.LeaseListView.as_view(), name="api-leases"),
     path("leases/<id:lease_id>/", views.LeaseDetailView.as_view(), name="api-lease"),
     path("leases/<id:lease_id>/approve/", views.LeaseApproveView.as_view(), name="api-lease-approve"),

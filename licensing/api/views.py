@@ -4,10 +4,11 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 
+from django.conf import settings
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
@@ -394,9 +395,12 @@ def _json(value) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _manifest_chunks(lease, *, assets_base: str) -> Iterator[bytes]:
+def _manifest_chunks(lease, *, assets_base: str, remote_parts=()) -> Iterator[bytes]:
     """The manifest document, in chunks of MANIFEST_CHUNK_ROWS entries read from a server-side
-    cursor: the worker holds one chunk at a time, however many assets the lease has."""
+    cursor: the worker holds one chunk at a time, however many assets the lease has. With
+    `remote_parts` (a federated lease at its home trust) every entry names its `trust`; after
+    this trust's entries come each part's as its trust answered just now, then `parts`: each
+    part `available`, or `unavailable` with the reason (a peer that does not answer)."""
     head = {
         "lease": lease.pk,
         "dataset": lease.version.dataset.slug,
@@ -404,7 +408,10 @@ def _manifest_chunks(lease, *, assets_base: str) -> Iterator[bytes]:
         "manifest_sha256": lease.version.manifest_sha256,
     }
     yield (_json(head)[:-1] + ',"assets":[').encode()
-    entries = selectors.manifest_entries(lease, assets_base=assets_base, chunk_size=MANIFEST_CHUNK_ROWS)
+    trust = settings.TRUST_SLUG if remote_parts else None
+    entries = selectors.manifest_entries(
+        lease, assets_base=assets_base, chunk_size=MANIFEST_CHUNK_ROWS, trust=trust
+    )
     chunk, separator = [], ""
     for entry in entries:
         chunk.append(entry)
@@ -413,7 +420,28 @@ def _manifest_chunks(lease, *, assets_base: str) -> Iterator[bytes]:
             chunk, separator = [], ","
     if chunk:
         yield (separator + ",".join(chunk)).encode()
-    yield b"]}"
+        separator = ","
+    if not remote_parts:
+        yield b"]}"
+        return
+    parts = [{"trust": settings.TRUST_SLUG, "lease": lease.pk, "status": "available", "reason": ""}]
+    for part in remote_parts:
+        answer, reason = federated.part_manifest(part)
+        row = {"trust": part.peer.slug, "lease": part.remote_lease_id}
+        if answer is None:
+            parts.append(row | {"status": "unavailable", "reason": reason})
+            continue
+        parts.append(row | {"status": "available", "reason": "", "dataset": answer.get("dataset")})
+        for start in range(0, len(answer["assets"]), MANIFEST_CHUNK_ROWS):
+            texts = [
+                _json(entry | {"trust": part.peer.slug})
+                for entry in answer["assets"][start : start + MANIFEST_CHUNK_ROWS]
+                if isinstance(entry, dict)
+            ]
+            if texts:
+                yield (separator + ",".join(texts)).encode()
+                separator = ","
+    yield ('],"parts":' + _json(parts) + "}").encode()
 
 
 class ManifestView(APIView):
@@ -428,12 +456,76 @@ class ManifestView(APIView):
     def get(self, request, lease_id):
         lease = tokens.lease_of_token(token=request.auth, lease_id=lease_id)
         base = request.build_absolute_uri(reverse("api-lease-manifest", kwargs={"lease_id": lease.pk}))
+        # Only a federated lease's token (`ft_`) at its home trust spans parts at other trusts.
+        remote = (
+            federated.remote_parts_of(lease)
+            if isinstance(request.auth, tokens.FederatedAccess) and request.auth.pk is not None
+            else ()
+        )
+        response = StreamingHttpResponse(
+            _manifest_chunks(
+                lease, assets_base=base.removesuffix("manifest/") + "assets/", remote_parts=remote
+            ),
+            content_type="application/json",
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class InboundPartManifestView(APIView):
+    """The home trust of a federated lease asks this trust for its part's manifest: this trust's
+    own licensable assets of the part, now, with download URLs at this trust's gateway."""
+
+    authentication_classes = [PeerCallAuthentication]
+    permission_classes = [IsPeer]
+
+    @extend_schema(
+        responses={200: s.ManifestSerializer, 409: ErrorSerializer, 410: ErrorSerializer, **PEER_CALL_ERRORS},
+        summary="This trust's part of the calling trust's lease: its licensable assets now, with this "
+        "trust's gateway URLs (signed trust-to-trust call)",
+    )
+    def get(self, request, home_lease_id):
+        lease = federated.inbound_part_manifest_lease(peer=request.auth, home_lease_id=home_lease_id)
+        base = settings.PUBLIC_BASE_URL.rstrip("/") + reverse(
+            "api-lease-manifest", kwargs={"lease_id": lease.pk}
+        )
         response = StreamingHttpResponse(
             _manifest_chunks(lease, assets_base=base.removesuffix("manifest/") + "assets/"),
             content_type="application/json",
         )
         response["Cache-Control"] = "no-store"
         return response
+
+
+class InboundRevocationsView(APIView):
+    """Revoked `ft_` tokens between trusts: the home trust pushes them (POST) and answers each
+    part's trust's pull (GET ?since=cursor) with those of its leases with a part there."""
+
+    authentication_classes = [PeerCallAuthentication]
+    permission_classes = [IsPeer]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("since", int, description="the cursor of the last pull (0 at first)")],
+        responses={200: s.RevocationListSerializer, **PEER_CALL_ERRORS},
+        summary="Revoked federated tokens of this trust's leases with a part at the caller, after a "
+        "cursor (signed trust-to-trust call)",
+    )
+    def get(self, request):
+        since = request.query_params.get("since", "0")
+        if not since.isdigit():
+            raise Invalid("since is the cursor of the last pull, a whole number", code="bad_cursor")
+        return Response(tokens.revocations_for_peer(peer=request.auth, since=int(since)))
+
+    @extend_schema(
+        request=s.RevocationPushSerializer,
+        responses={200: s.RevocationsAcceptedSerializer, **PEER_CALL_ERRORS},
+        summary="The calling trust revoked these tokens of its leases with a part here (signed "
+        "trust-to-trust call)",
+    )
+    def post(self, request):
+        data = validated(s.RevocationPushSerializer, request)
+        new = tokens.revocations_received(peer=request.auth, revocations=data["revocations"])
+        return Response({"accepted": new})
 
 
 class DownloadView(APIView):
@@ -490,7 +582,7 @@ class LeaseTakedownsView(PagedAPIView):
         summary="Takedown notices of a lease (studio staff or lease token)",
     )
     def get(self, request, lease_id):
-        if isinstance(request.auth, LeaseToken):
+        if isinstance(request.auth, LeaseToken | tokens.FederatedAccess):
             lease = tokens.lease_of_token(token=request.auth, lease_id=lease_id)
         else:
             lease = selectors.lease_for(user=request.user, lease_id=lease_id)

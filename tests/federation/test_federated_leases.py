@@ -3,10 +3,15 @@ served by the live server) and `equity-uk` is a whole trust in its own process. 
 sharing, a studio's request with a part at each trust, each trust deciding its own part on its
 own API: the lease is active only once both approved, and rejected when the peer rejects."""
 
+import time
+from datetime import timedelta
+
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.utils import timezone
 
-from federation import keys
+from federation import biscuits, keys
 from federation.models import Peer
 from licensing import services
 from licensing.models import Lease, LeasePart
@@ -52,6 +57,9 @@ def home(settings, live_server):
     return live_server
 
 
+_EQUITY_SIDE: dict = {}
+
+
 @pytest.fixture
 def peered(home, committed_world, as_user, equity_uk, equity_admin):
     """Both administrators added each other; equity-uk shares terms; sag-aftra fetched them."""
@@ -62,11 +70,22 @@ def peered(home, committed_world, as_user, equity_uk, equity_admin):
         "/api/v1/federation/peers/", {"url": equity_uk.url, "fingerprint": fingerprint}, format="json"
     )
     assert added.status_code == 201, added.content
-    theirs = equity_admin.post(
-        "/api/v1/federation/peers/", {"url": home.url, "fingerprint": keys.current_key().fingerprint}
-    )
-    assert theirs.status_code == 201 and theirs.json()["state"] == "live", theirs.text
-    equity_terms = int(equity_uk.manage("shell", "-c", EQUITY_SEED).strip().splitlines()[-1])
+    # equity-uk lives for the module and keeps its side (peering, seed) from the first test;
+    # this trust's database is fresh for each test.
+    if equity_uk not in _EQUITY_SIDE:
+        theirs = equity_admin.post(
+            "/api/v1/federation/peers/", {"url": home.url, "fingerprint": keys.current_key().fingerprint}
+        )
+        assert theirs.status_code == 201 and theirs.json()["state"] == "live", theirs.text
+        _EQUITY_SIDE[equity_uk] = int(equity_uk.manage("shell", "-c", EQUITY_SEED).strip().splitlines()[-1])
+    else:
+        equity_uk.manage(
+            "shell",
+            "-c",
+            "from federation.models import Peer; "
+            f"Peer.objects.filter(slug='sag-aftra').update(base_url={home.url!r})",
+        )
+    equity_terms = _EQUITY_SIDE[equity_uk]
     peer = Peer.objects.get(slug="equity-uk")
     assert services.peer_offers_refresh(peer=peer) == 1  # what the beat job does every minute
     home_terms = services.terms_create(
@@ -77,7 +96,7 @@ def peered(home, committed_world, as_user, equity_uk, equity_admin):
         duration_days=30,
         flat_fee_cents=70000,
     )
-    return {"home_terms": home_terms.pk, "equity_terms": equity_terms, "home_admin": home_admin}
+    return {"home_terms": home_terms.pk, "equity_terms": equity_terms, "home_admin": home_admin, "home": home}
 
 
 def _request(as_user, world, peered, purpose: str):
@@ -159,3 +178,97 @@ def test_each_trust_decides_its_part_the_lease_is_active_only_after_both_and_rej
     assert (
         studio.post(f"/api/v1/leases/{lease_id}/tokens/", {"name": "farm"}, format="json").status_code == 409
     )
+
+
+def _until(check, *, deadline: float):
+    """Poll `check` until it is truthy or `deadline` (time.monotonic) passes; its last answer."""
+    while True:
+        answer = check()
+        if answer or time.monotonic() >= deadline:
+            return answer
+        time.sleep(0.2)
+
+
+def test_one_ft_token_pulls_from_both_trusts_offline_and_its_revocation_reaches_the_peer_within_5_s(
+    peered, committed_world, as_user, equity_uk, equity_admin
+):
+    studio, lease_id = _request(as_user, committed_world, peered, "Stunt set, two unions")
+    theirs = _their_lease(equity_admin, "Stunt set, two unions")
+    assert equity_admin.post(f"/api/v1/leases/{theirs['id']}/approve/").status_code == 200
+    assert peered["home_admin"].post(f"/api/v1/leases/{lease_id}/approve/").json()["status"] == "active"
+
+    minted = studio.post(f"/api/v1/leases/{lease_id}/tokens/", {"name": "farm"}, format="json")
+    assert minted.status_code == 201, minted.content
+    token = minted.json()["token"]
+    assert token.startswith("ft_")
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    # One manifest at home over both trusts, each asset with its trust and that trust's gateway.
+    manifest = requests.get(
+        f"{peered['home'].url}/api/v1/leases/{lease_id}/manifest/", headers=bearer, timeout=60
+    )
+    assert manifest.status_code == 200, manifest.text
+    body = manifest.json()
+    by_trust = {}
+    for asset in body["assets"]:
+        by_trust.setdefault(asset["trust"], []).append(asset)
+    assert len(by_trust["sag-aftra"]) == 2 and len(by_trust["equity-uk"]) == 3
+    assert all(
+        a["download_url"].startswith(equity_uk.url + f"/api/v1/leases/{theirs['id']}/")
+        for a in by_trust["equity-uk"]
+    )
+    assert {p["trust"]: p["status"] for p in body["parts"]} == {
+        "sag-aftra": "available",
+        "equity-uk": "available",
+    }
+
+    # Downloads at both gateways with the one token.
+    for trust in ("sag-aftra", "equity-uk"):
+        got = requests.get(
+            by_trust[trust][0]["download_url"], headers=bearer, timeout=60, allow_redirects=False
+        )
+        assert got.status_code == 302, (trust, got.text)
+
+    # Offline: equity-uk can no longer reach sag-aftra at all, and still verifies the token.
+    equity_uk.manage(
+        "shell",
+        "-c",
+        "from federation.models import Peer; Peer.objects.filter(slug='sag-aftra').update(base_url='http://127.0.0.1:9')",
+    )
+    got = requests.get(
+        by_trust["equity-uk"][1]["download_url"], headers=bearer, timeout=60, allow_redirects=False
+    )
+    assert got.status_code == 302, got.text
+
+    # A token of the home trust's other lease (or one signed by a key equity-uk does not know) is refused.
+    stranger = keys.SigningKey(Ed25519PrivateKey.generate())
+    forged = biscuits.mint(
+        biscuits.LeaseGrant(
+            home="sag-aftra",
+            lease=lease_id,
+            parts=(("equity-uk", theirs["id"]),),
+            studio="x",
+            uses=("training",),
+            expires_at=timezone.now() + timedelta(hours=1),
+        ),
+        key=stranger,
+    )
+    refused = requests.get(
+        by_trust["equity-uk"][0]["download_url"],
+        headers={"Authorization": f"Bearer {forged}"},
+        timeout=60,
+        allow_redirects=False,
+    )
+    assert refused.status_code == 401 and refused.json()["code"] == "token_unknown_key"
+
+    # Revoked at home: equity-uk refuses it within FEDERATION.md's 5 s.
+    assert studio.delete(f"/api/v1/leases/{lease_id}/tokens/{minted.json()['id']}/").status_code == 204
+    deadline = time.monotonic() + 5
+
+    def refused_at_peer():
+        answer = requests.get(
+            by_trust["equity-uk"][2]["download_url"], headers=bearer, timeout=5, allow_redirects=False
+        )
+        return answer.status_code == 401 and answer.json()["code"] == "token_revoked"
+
+    assert _until(refused_at_peer, deadline=deadline)

@@ -8,8 +8,7 @@ from django.db.models import QuerySet
 
 from licensing.models import Lease, UsageEvent
 
-from .attribution import FLAT_FEE, UseCharge
-from .distribution import Charge
+from .attribution import FLAT_FEE
 from .models import LeaseRevenue, Period, PeriodCharge
 
 # The most one lease can be billed in one period, in cents (100 billion in currency units).
@@ -29,14 +28,15 @@ PER_ASSET_KINDS = {UsageEvent.Kind.DOWNLOAD, UsageEvent.Kind.GENERATED_SECOND}
 
 @dataclass(frozen=True)
 class LeaseCharges:
+    """What one lease owes for a period: its flat fee, and (use, charged asset id or None for
+    shared, cents) per metered use, the shape `split.split_lease` takes."""
+
     flat_fee_cents: int
-    charges: tuple[Charge, ...]
-    # The same charges with the kind of usage each is for, to itemise members' statements.
-    uses: tuple[UseCharge, ...] = ()
+    charges: tuple[tuple[str, str | None, int], ...]
 
     @property
     def usage_cents(self) -> int:
-        return sum(c.amount_cents for c in self.charges)
+        return sum(amount for _, _, amount in self.charges)
 
 
 def usage_in(period: Period) -> QuerySet[UsageEvent]:
@@ -116,25 +116,17 @@ def metered_charges(period: Period, *, first_lease_id: int, last_lease_id: int) 
         .values_list("lease_id", "use", "asset_id", "quantity", "unit_price_cents")
     )
     flat: dict[int, int] = {}
-    charges: dict[int, list[Charge]] = {}
-    uses: dict[int, list[UseCharge]] = {}
+    charges: dict[int, list[tuple[str, str | None, int]]] = {}
     for lease_id, use, asset_id, quantity, price in rows:
-        flat.setdefault(lease_id, 0)
-        charges.setdefault(lease_id, [])
-        uses.setdefault(lease_id, [])
+        if lease_id not in flat:
+            flat[lease_id] = 0
+            charges[lease_id] = []
         amount = quantity * price
         if use == FLAT_FEE:
             flat[lease_id] += amount
         elif amount:
-            asset = str(asset_id) if asset_id is not None else None
-            charges[lease_id].append(Charge(asset_id=asset, amount_cents=amount))
-            uses[lease_id].append(UseCharge(use=use, asset_id=asset, amount_cents=amount))
-    owed = {
-        lease_id: LeaseCharges(
-            flat_fee_cents=flat[lease_id], charges=tuple(charges[lease_id]), uses=tuple(uses[lease_id])
-        )
-        for lease_id in flat
-    }
+            charges[lease_id].append((use, str(asset_id) if asset_id is not None else None, amount))
+    owed = {lease_id: LeaseCharges(flat[lease_id], tuple(charges[lease_id])) for lease_id in flat}
     for lease_id, lease_owed in owed.items():
         _check_bound(lease_id, lease_owed)
     return owed

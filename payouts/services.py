@@ -4,7 +4,6 @@ ledger) safely enough to run twice or resume after a crash."""
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from fractions import Fraction
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -18,9 +17,7 @@ from trust.queue import enqueue_on_commit
 from trust.selectors import contributor_rows
 from trust.services import require_trust_admin
 
-from . import bulk, ledger, metering
-from .attribution import itemise_lease
-from .distribution import Contributor, distribute_lease
+from . import bulk, ledger, metering, split
 from .metering import BillingLimitExceeded
 from .models import (
     Account,
@@ -281,7 +278,8 @@ def period_close_batch(*, period_id: int, number: int) -> bool:
 
 def _post_batch(period: Period, batch: CloseBatch) -> None:
     """The money of one batch: charges, shared assets and contributors loaded in bulk, the exact
-    rule applied per lease in Python, everything posted with a handful of bulk inserts."""
+    rule applied per lease in integers (`split.split_lease`, which gives the cents of
+    `distribution` and `attribution`), everything posted with a handful of COPYs."""
     owed = metering.metered_charges(
         period, first_lease_id=batch.first_lease_id, last_lease_id=batch.last_lease_id
     )
@@ -298,29 +296,37 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
         shared[lease_id].append(str(asset_id))
     # Contributors of the batch's shared assets through a subquery (no list of thousands of
     # ids to bind), then of any charged asset outside them.
-    contributors = contributor_shares(
-        Lease.approval_assets.through.objects.filter(lease_id__in=lease_ids).values("asset_id")
+    rows = list(
+        contributor_rows(
+            Lease.approval_assets.through.objects.filter(lease_id__in=lease_ids).values("asset_id")
+        )
     )
-    named = {c.asset_id for o in owed.values() for c in o.charges if c.asset_id} - set(contributors)
+    found = {asset_id for asset_id, *_ in rows}
+    named = {asset for o in owed.values() for _, asset, _ in o.charges if asset} - {str(a) for a in found}
     if named:
-        contributors.update(contributor_shares(named))
-    members = {key[1] for rows in contributors.values() for key in (c.member_key for c in rows)}
-    accounts = ledger.member_account_ids(members)
+        rows += contributor_rows(named)
+    holders = split.holders_from_rows(
+        (str(asset_id), (number, member_id), share) for asset_id, member_id, number, share in rows
+    )
+    accounts = ledger.member_account_ids({member_id for _, member_id, _, _ in rows})
     receivables = ledger.studio_account_ids(set(studios.values()))
     fee_account = ledger.trust_fee_revenue().pk
     now = timezone.now()
 
+    held = split.checker(holders)
+    use_order = MemberEarningLine.Use.values
     results = {}
-    transactions, entries = [], []
+    transactions, entries, earnings, lines = [], [], [], []
     for lease_id in lease_ids:
         lease_owed = owed[lease_id]
-        result = distribute_lease(
+        result = split.split_lease(
             flat_fee_cents=lease_owed.flat_fee_cents,
             charges=lease_owed.charges,
             shared_assets=shared[lease_id],
-            contributors=contributors,
+            held=held,
             admin_fee_bps=period.admin_fee_bps,
             pension_bps=period.pension_bps,
+            use_order=use_order,
         )
         results[lease_id] = result
         transactions.append(
@@ -332,16 +338,27 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
                 now,
             )
         )
-        lines = [
+        lease_entries = [
             (receivables[studios[lease_id]], result.revenue_cents),
             (fee_account, -result.admin_fee_cents),
         ]
-        for share in result.members:
-            payable, pension = accounts[share.member_key[1]]
-            lines += [(payable, -share.net_cents), (pension, -share.pension_cents)]
-        if sum(amount for _, amount in lines):
+        for member in result.members:
+            payable, pension = accounts[member.key[1]]
+            lease_entries += [(payable, -member.net_cents), (pension, -member.pension_cents)]
+            earnings.append(
+                (
+                    period.pk,
+                    lease_id,
+                    member.key[1],
+                    member.gross_cents,
+                    member.pension_cents,
+                    member.net_cents,
+                )
+            )
+            lines.append(member.lines)
+        if sum(amount for _, amount in lease_entries):
             raise ledger.Unbalanced(f"the royalties of lease {lease_id} do not balance")
-        entries.append([line for line in lines if line[1]])
+        entries.append([entry for entry in lease_entries if entry[1]])
     txn_ids = bulk.insert_rows(
         LedgerTransaction, ("key", "memo", "period_id", "lease_id", "created_at"), transactions
     )
@@ -350,8 +367,8 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
         ("transaction_id", "account_id", "amount_cents"),
         [
             (txn, account, amount)
-            for txn, lines in zip(txn_ids, entries, strict=True)
-            for account, amount in lines
+            for txn, lease_entries in zip(txn_ids, entries, strict=True)
+            for account, amount in lease_entries
         ],
     )
     bulk.insert_rows(
@@ -382,29 +399,6 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
             for (lease_id, result), txn in zip(results.items(), txn_ids, strict=True)
         ],
     )
-    earnings, itemised_by_earning = [], []
-    for lease_id, result in results.items():
-        itemised = itemise_lease(
-            result=result,
-            flat_fee_cents=owed[lease_id].flat_fee_cents,
-            charges=owed[lease_id].uses,
-            shared_assets=shared[lease_id],
-            contributors=contributors,
-            use_order=MemberEarningLine.Use.values,
-        )
-        for share in result.members:
-            if share.gross_cents:
-                earnings.append(
-                    (
-                        period.pk,
-                        lease_id,
-                        share.member_key[1],
-                        share.gross_cents,
-                        share.pension_cents,
-                        share.net_cents,
-                    )
-                )
-                itemised_by_earning.append(itemised[share.member_key])
     earning_ids = bulk.insert_rows(
         MemberEarning,
         ("period_id", "lease_id", "member_id", "gross_cents", "pension_cents", "net_cents"),
@@ -414,9 +408,9 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
         MemberEarningLine,
         ("earning_id", "use", "revenue_cents", "admin_fee_cents", "pension_cents", "net_cents"),
         [
-            (earning, line.use, line.revenue_cents, line.admin_fee_cents, line.pension_cents, line.net_cents)
-            for earning, lines in zip(earning_ids, itemised_by_earning, strict=True)
-            for line in lines
+            (earning, *line)
+            for earning, member_lines in zip(earning_ids, lines, strict=True)
+            for line in member_lines
         ],
     )
     batch.done_at = now
@@ -437,19 +431,6 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
             "members": len(earnings),
         },
     )
-
-
-def contributor_shares(asset_ids) -> dict[str, list[Contributor]]:
-    """asset id (str) -> its contributors with their exact shares, for many assets (ids or a
-    subquery of them) in one query."""
-    fractions: dict = {}
-    found: dict[str, list[Contributor]] = {}
-    for asset_id, member_id, number, share in contributor_rows(asset_ids):
-        exact = fractions.get(share)
-        if exact is None:
-            exact = fractions[share] = Fraction(share)
-        found.setdefault(str(asset_id), []).append(Contributor(member_key=(number, member_id), share=exact))
-    return found
 
 
 def _record_close_failure(period_id: int, error: Exception) -> Period:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import Count, F, Max, Sum
+from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
 from licensing.models import Lease
@@ -137,17 +137,28 @@ def _begin_closing(period: Period) -> None:
     metered afresh (for the leases not yet posted) by the next step of the close."""
     if period.status == Period.Status.FAILED:
         period.status, period.failed_at, period.failure_reason = Period.Status.CLOSING, None, ""
-        period.metered_at = None
-        period.save(update_fields=["status", "failed_at", "failure_reason", "metered_at"])
+        period.metered_at, period.close_progress_at = None, timezone.now()
+        period.save(
+            update_fields=["status", "failed_at", "failure_reason", "metered_at", "close_progress_at"]
+        )
         return
     if period.status != Period.Status.OPEN:
         return
     now = timezone.now()
     period.admin_fee_bps, period.pension_bps = rates_in_force(at=now)
     period.status = Period.Status.CLOSING
-    period.closing_started_at = now
+    period.closing_started_at = period.close_progress_at = now
     period.metered_at = None
-    period.save(update_fields=["admin_fee_bps", "pension_bps", "status", "closing_started_at", "metered_at"])
+    period.save(
+        update_fields=[
+            "admin_fee_bps",
+            "pension_bps",
+            "status",
+            "closing_started_at",
+            "metered_at",
+            "close_progress_at",
+        ]
+    )
 
 
 def _meter_and_plan(period: Period) -> None:
@@ -209,8 +220,8 @@ def _meter_and_plan(period: Period) -> None:
     CloseBatch.objects.bulk_create(batches)
     period.leases_done = LeaseRevenue.objects.filter(period=period).count()
     period.leases_total = period.leases_done + sum(batch.leases for batch in batches)
-    period.metered_at = timezone.now()
-    period.save(update_fields=["leases_done", "leases_total", "metered_at"])
+    period.metered_at = period.close_progress_at = timezone.now()
+    period.save(update_fields=["leases_done", "leases_total", "metered_at", "close_progress_at"])
 
 
 def period_close_plan(*, period_id: int) -> list[int]:
@@ -301,8 +312,8 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
             Lease.approval_assets.through.objects.filter(lease_id__in=lease_ids).values("asset_id")
         )
     )
-    found = {asset_id for asset_id, *_ in rows}
-    named = {asset for o in owed.values() for _, asset, _ in o.charges if asset} - {str(a) for a in found}
+    found = {str(asset_id) for asset_id, *_ in rows}
+    named = {asset for o in owed.values() for _, asset, _ in o.charges if asset} - found
     if named:
         rows += contributor_rows(named)
     holders = split.holders_from_rows(
@@ -370,6 +381,7 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
             for txn, lease_entries in zip(txn_ids, entries, strict=True)
             for account, amount in lease_entries
         ],
+        ids=False,
     )
     bulk.insert_rows(
         LeaseRevenue,
@@ -398,6 +410,7 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
             )
             for (lease_id, result), txn in zip(results.items(), txn_ids, strict=True)
         ],
+        ids=False,
     )
     earning_ids = bulk.insert_rows(
         MemberEarning,
@@ -412,11 +425,19 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
             for earning, member_lines in zip(earning_ids, lines, strict=True)
             for line in member_lines
         ],
+        ids=False,
     )
+    if connection.vendor == "postgresql":
+        # Django's foreign keys are checked at commit: check them now, so the rows every batch
+        # updates (the period's progress, the audit chain's head) are held only for moments.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     batch.done_at = now
     batch.save(update_fields=["done_at"])
     # Last, so the row lock that serialises batches on the period is held only until commit.
-    Period.objects.filter(pk=period.pk).update(leases_done=F("leases_done") + len(lease_ids))
+    Period.objects.filter(pk=period.pk).update(
+        leases_done=F("leases_done") + len(lease_ids), close_progress_at=now
+    )
     audit.record(
         actor=None,
         action="distribution.posted",
@@ -499,6 +520,50 @@ def period_close_finish(*, period_id: int) -> Period:
             },
         )
     return period
+
+
+def period_close_resend_stalled() -> dict[int, list]:
+    """Re-send the next step of every close that has not moved for CLOSE_STALL_SECONDS.
+
+    A step's Celery message can be lost (kombu's Redis transport drops a message when a worker
+    dies between taking it and recording it as unacknowledged), and then nothing else would
+    ever move that close. A period with a step running holds its row (the plan FOR UPDATE, a
+    batch FOR KEY SHARE) and is skipped; every step is idempotent, so re-sending one that was
+    only slow posts nothing twice. Returns period id -> the steps re-sent (["plan"], batch
+    numbers, or ["finish"])."""
+    from .tasks import close_period, close_period_batch, close_period_finish
+
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.CLOSE_STALL_SECONDS)
+    resent: dict[int, list] = {}
+    with transaction.atomic():
+        stalled = (
+            Period.objects.select_for_update(skip_locked=True)
+            .filter(status=Period.Status.CLOSING)
+            .filter(Q(close_progress_at__lt=cutoff) | Q(close_progress_at__isnull=True))
+            .order_by("pk")
+        )
+        for period in stalled:
+            if period.metered_at is None:
+                steps: list = ["plan"]
+                enqueue_on_commit(close_period, period.pk)
+            else:
+                steps = list(
+                    CloseBatch.objects.filter(period=period, done_at__isnull=True)
+                    .order_by("number")
+                    .values_list("number", flat=True)
+                )
+                for number in steps:
+                    enqueue_on_commit(close_period_batch, period.pk, number)
+                if not steps:
+                    steps = ["finish"]
+                    enqueue_on_commit(close_period_finish, period.pk)
+            period.close_progress_at = now
+            period.save(update_fields=["close_progress_at"])
+            logger.warning("closing period %s had not moved since %s: re-sent %s", period.pk, cutoff, steps)
+            audit.record(actor=None, action="period.close_resent", subject=period, data={"steps": steps})
+            resent[period.pk] = steps
+    return resent
 
 
 def period_close(*, period_id: int, progress=None) -> Period:

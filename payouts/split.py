@@ -48,19 +48,18 @@ class LeaseSplit(NamedTuple):
 
 def holders_from_rows(rows: Iterable[tuple[str, MemberKey, object]]) -> Holders:
     """(asset id, member key, share) rows, shares as Decimal or Fraction, to integer holders.
-    Distinct shares are few (1, 0.5, ...): each is turned into a Fraction once."""
-    exact: dict[object, Fraction] = {}
-    raw: dict[str, list[tuple[MemberKey, Fraction]]] = {}
-    for asset_id, key, share in rows:
-        fraction = exact.get(share)
-        if fraction is None:
-            fraction = exact[share] = Fraction(share)
-        raw.setdefault(asset_id, []).append((key, fraction))
+    Distinct shares are few (1, 0.5, ...): each is turned into a numerator once."""
+    rows = list(rows)
+    exact = {share: Fraction(share) for share in {share for _, _, share in rows}}
     denominator = lcm(*(f.denominator for f in exact.values())) if exact else 1
-    scale = {f: f.numerator * (denominator // f.denominator) for f in exact.values()}
-    return Holders(
-        {asset_id: [(key, scale[f]) for key, f in held] for asset_id, held in raw.items()}, denominator
-    )
+    numerators = {share: f.numerator * (denominator // f.denominator) for share, f in exact.items()}
+    by_asset: dict[str, list[tuple[MemberKey, int]]] = {}
+    for asset_id, key, share in rows:
+        held = by_asset.get(asset_id)
+        if held is None:
+            held = by_asset[asset_id] = []
+        held.append((key, numerators[share]))
+    return Holders(by_asset, denominator)
 
 
 def holders_from_contributors(contributors: Mapping[str, Sequence[Contributor]]) -> Holders:

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import Count, F, Max, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from licensing.models import Lease
@@ -260,6 +261,18 @@ def _lock_period_for_batch(period_id: int) -> Period | None:
     return Period.objects.filter(pk=period_id).first()
 
 
+def _record_progress(period_id: int) -> None:
+    """The period's leases posted so far, after a batch commits, in a moment's transaction of
+    its own. Inside the batch's transaction this update of the one row every batch shares made
+    batches on two workers deadlock: each one's foreign-key checks on the period row waited for
+    the other's uncommitted update of it. Counted, not incremented, so it is exact even after
+    a worker died between a batch's commit and this; never lowered by a late writer."""
+    posted = LeaseRevenue.objects.filter(period_id=period_id).count()
+    Period.objects.filter(pk=period_id, status=Period.Status.CLOSING).update(
+        leases_done=Greatest(F("leases_done"), Value(posted)), close_progress_at=timezone.now()
+    )
+
+
 def period_close_batch(*, period_id: int, number: int) -> bool:
     """Distribute and post one batch of a closing period's leases in one transaction. A batch
     already posted (or of a period no longer closing) is left alone, so a redelivered task
@@ -271,9 +284,19 @@ def period_close_batch(*, period_id: int, number: int) -> bool:
             period = _lock_period_for_batch(period_id)
             if period is None or period.status != Period.Status.CLOSING:
                 return False
-            batch = CloseBatch.objects.select_for_update().filter(period=period, number=number).first()
-            if batch is not None and batch.done_at is None:
-                _post_batch(period, batch)
+            # FOR UPDATE of the batch's row alone: CloseBatch's default ordering joins the period,
+            # and locking that row FOR UPDATE too made every batch wait for (or deadlock with)
+            # the others, which hold it FOR KEY SHARE.
+            batch = (
+                CloseBatch.objects.select_for_update(of=("self",))
+                .filter(period_id=period_id, number=number)
+                .order_by("pk")
+                .first()
+            )
+            if batch is None or batch.done_at is not None:
+                return not CloseBatch.objects.filter(period_id=period_id, done_at__isnull=True).exists()
+            _post_batch(period, batch)
+        _record_progress(period_id)
     except OperationalError:
         raise
     except BillingLimitExceeded as error:
@@ -428,16 +451,12 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
         ids=False,
     )
     if connection.vendor == "postgresql":
-        # Django's foreign keys are checked at commit: check them now, so the rows every batch
-        # updates (the period's progress, the audit chain's head) are held only for moments.
+        # Django's foreign keys are checked at commit: check them now, so the row every batch
+        # updates (the audit chain's head, last) is held only for a moment.
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     batch.done_at = now
     batch.save(update_fields=["done_at"])
-    # Last, so the row lock that serialises batches on the period is held only until commit.
-    Period.objects.filter(pk=period.pk).update(
-        leases_done=F("leases_done") + len(lease_ids), close_progress_at=now
-    )
     audit.record(
         actor=None,
         action="distribution.posted",

@@ -110,7 +110,8 @@ def _copy_through_client(cursor, query: str, params: list, target: str) -> int:
     # for 6k), told that the partial sums workers hand back are cheap, so it splits the scan.
     cursor.execute("SET LOCAL work_mem = '64MB'")
     cursor.execute("SET LOCAL parallel_tuple_cost = 0.001")
-    with cursor.copy(f"COPY ({query}) TO STDOUT", params) as copy:
+    # psycopg's own cursor: Django's debug wrapper of copy() takes no parameters.
+    with cursor.cursor.copy(f"COPY ({query}) TO STDOUT", params) as copy:
         data = b"".join(bytes(block) for block in copy)
     cursor.execute("RESET work_mem")
     cursor.execute("RESET parallel_tuple_cost")

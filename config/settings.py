@@ -260,6 +260,8 @@ CELERY_BEAT_SCHEDULE = {
     # Revoked federated tokens pulled from each home trust (the push may not have arrived):
     # FEDERATION.md's bound is 5 s everywhere.
     "pull-federated-revocations": {"task": "licensing.tasks.pull_revocations", "schedule": 2.0},
+    # A close whose next step's message was lost is re-sent after CLOSE_STALL_SECONDS idle.
+    "resend-stalled-closes": {"task": "payouts.tasks.resend_stalled_closes", "schedule": 120.0},
     # Federated lease parts, decisions and endings a peer did not take yet (each idempotent).
     "resend-federated-lease-messages": {
         "task": "licensing.tasks.resend_federated_lease_messages",
@@ -288,6 +290,9 @@ TRUST_MINIMUM_PAYOUT_CENTS = env.int("TRUST_MINIMUM_PAYOUT_CENTS", default=2500)
 # them): at most this many leases, or this many metered charge rows, per batch.
 PERIOD_CLOSE_BATCH_LEASES = env.int("PERIOD_CLOSE_BATCH_LEASES", default=100)
 PERIOD_CLOSE_BATCH_CHARGES = env.int("PERIOD_CLOSE_BATCH_CHARGES", default=50_000)
+# A closing period that has not moved for this long (no step running, none finished) has its
+# next step re-sent by beat: longer than any one step takes.
+CLOSE_STALL_SECONDS = env.int("CLOSE_STALL_SECONDS", default=600)
 # The account payouts are sent from, named in the pain.001 credit transfer file.
 TRUST_NAME = env.str("TRUST_NAME", default="Guildtrust Performers Data Trust")
 TRUST_IBAN = env.str("TRUST_IBAN", default="DE89370400440532013000")

@@ -109,7 +109,7 @@ def itemise_lease(
     )
     keys = sorted(m.member_key for m in paid)
     fees = _split(result.admin_fee_cents, {m.member_key: Fraction(m.gross_cents) for m in paid}, keys)
-    order = [*use_order, *sorted(use for src in sources.values() for use in src if use not in use_order)]
+    order = [*use_order, *sorted({use for src in sources.values() for use in src if use not in use_order})]
     itemised = {}
     for member in paid:
         weights = {use: amount for use, amount in sources[member.member_key].items() if amount}

@@ -1,5 +1,6 @@
 """Writing many rows at once: COPY on PostgreSQL (ids taken from the table's sequence in one
-query, so rows that reference each other go in together), bulk_create on other databases."""
+query when the caller needs them, so rows that reference each other go in together),
+bulk_create on other databases."""
 
 from collections.abc import Sequence
 
@@ -7,24 +8,35 @@ from django.db import connection
 from django.db.models import Model
 
 
-def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]) -> list[int]:
+def insert_rows(
+    model: type[Model], fields: Sequence[str], rows: Sequence[tuple], *, ids: bool = True
+) -> list[int]:
     """Insert `rows` (tuples of values for `fields`, column names such as `lease_id`) and
-    return their new ids in order."""
+    return their new ids in order; with `ids=False` the table's default numbers them and
+    nothing is returned (one round trip fewer, no ids sent back and forth)."""
     if not rows:
         return []
     if connection.vendor != "postgresql":
         created = model.objects.bulk_create(
             [model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=2000
         )
-        return [obj.pk for obj in created]
+        return [obj.pk for obj in created] if ids else []
     table = model._meta.db_table
+    quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(rows)]
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-        columns = ", ".join(connection.ops.quote_name(name) for name in ("id", *fields))
-        with cursor.copy(f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN") as copy:
-            for pk, row in zip(ids, rows, strict=True):
+        if not ids:
+            columns = ", ".join(quote(name) for name in fields)
+            with cursor.copy(f"COPY {quote(table)} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return []
+        # The sequence is looked up once, not once per id.
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        (sequence,) = cursor.fetchone()
+        cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, len(rows)])
+        new_ids = [row[0] for row in cursor.fetchall()]
+        columns = ", ".join(quote(name) for name in ("id", *fields))
+        with cursor.copy(f"COPY {quote(table)} ({columns}) FROM STDIN") as copy:
+            for pk, row in zip(new_ids, rows, strict=True):
                 copy.write_row((pk, *row))
-    return ids
+    return new_ids

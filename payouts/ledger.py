@@ -180,11 +180,23 @@ def ensure_accounts(accounts: list[Account]) -> None:
 
 
 def member_account_ids(member_ids) -> dict[int, tuple[int, int]]:
-    """member id -> (payable account id, pension account id), for members whose accounts exist."""
+    """member id -> (payable account id, pension account id), for members whose accounts exist.
+    Thousands of ids go as one array parameter on PostgreSQL, not one placeholder each."""
     found: dict[int, dict[str, int]] = {}
-    rows = Account.objects.filter(
-        member_id__in=list(member_ids), kind__in=[Account.Kind.MEMBER_PAYABLE, Account.Kind.PENSION_PAYABLE]
-    ).values_list("member_id", "kind", "pk")
+    member_ids = list(member_ids)
+    wanted = [Account.Kind.MEMBER_PAYABLE, Account.Kind.PENSION_PAYABLE]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT member_id, kind, id FROM {Account._meta.db_table} "
+                "WHERE member_id = ANY(%s) AND kind = ANY(%s)",
+                [member_ids, wanted],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = Account.objects.filter(member_id__in=member_ids, kind__in=wanted).values_list(
+            "member_id", "kind", "pk"
+        )
     for member_id, kind, pk in rows:
         found.setdefault(member_id, {})[kind] = pk
     return {

@@ -66,6 +66,9 @@ class Period(models.Model):
     # When the close metered the period's usage into PeriodCharge and planned its batches; empty
     # until then, and emptied again by a retry, which meters the leases not yet posted afresh.
     metered_at = models.DateTimeField(null=True, blank=True)
+    # When the close last moved (started, metered, a batch posted, or its next step re-sent):
+    # a closing period idle for CLOSE_STALL_SECONDS has its next step re-sent by beat.
+    close_progress_at = models.DateTimeField(null=True, blank=True)
 
     objects = PeriodQuerySet.as_manager()
 

@@ -4,11 +4,11 @@ ledger) safely enough to run twice or resume after a crash."""
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from fractions import Fraction
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import Count, F, Max, Sum
+from django.db.models import Count, F, Max, Q, Sum, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from licensing.models import Lease
@@ -18,9 +18,7 @@ from trust.queue import enqueue_on_commit
 from trust.selectors import contributor_rows
 from trust.services import require_trust_admin
 
-from . import bulk, ledger, metering
-from .attribution import itemise_lease
-from .distribution import Contributor, distribute_lease
+from . import bulk, ledger, metering, split
 from .metering import BillingLimitExceeded
 from .models import (
     Account,
@@ -149,17 +147,28 @@ def _begin_closing(period: Period) -> None:
     metered afresh (for the leases not yet posted) by the next step of the close."""
     if period.status == Period.Status.FAILED:
         period.status, period.failed_at, period.failure_reason = Period.Status.CLOSING, None, ""
-        period.metered_at = None
-        period.save(update_fields=["status", "failed_at", "failure_reason", "metered_at"])
+        period.metered_at, period.close_progress_at = None, timezone.now()
+        period.save(
+            update_fields=["status", "failed_at", "failure_reason", "metered_at", "close_progress_at"]
+        )
         return
     if period.status != Period.Status.OPEN:
         return
     now = timezone.now()
     period.admin_fee_bps, period.pension_bps = rates_in_force(at=now)
     period.status = Period.Status.CLOSING
-    period.closing_started_at = now
+    period.closing_started_at = period.close_progress_at = now
     period.metered_at = None
-    period.save(update_fields=["admin_fee_bps", "pension_bps", "status", "closing_started_at", "metered_at"])
+    period.save(
+        update_fields=[
+            "admin_fee_bps",
+            "pension_bps",
+            "status",
+            "closing_started_at",
+            "metered_at",
+            "close_progress_at",
+        ]
+    )
 
 
 def _meter_and_plan(period: Period) -> None:
@@ -221,8 +230,8 @@ def _meter_and_plan(period: Period) -> None:
     CloseBatch.objects.bulk_create(batches)
     period.leases_done = LeaseRevenue.objects.filter(period=period).count()
     period.leases_total = period.leases_done + sum(batch.leases for batch in batches)
-    period.metered_at = timezone.now()
-    period.save(update_fields=["leases_done", "leases_total", "metered_at"])
+    period.metered_at = period.close_progress_at = timezone.now()
+    period.save(update_fields=["leases_done", "leases_total", "metered_at", "close_progress_at"])
 
 
 def period_close_plan(*, period_id: int) -> list[int]:
@@ -253,15 +262,25 @@ def period_close_plan(*, period_id: int) -> list[int]:
 
 
 def _lock_period_for_batch(period_id: int) -> Period | None:
-    """The period, held so a retry or the final step (FOR UPDATE) waits for batches in flight.
-    Taken at once in the mode the batch's own progress UPDATE needs (FOR NO KEY UPDATE): a batch
-    that held a weaker lock and upgraded it later could deadlock with a final step queued for
-    the row in between (seen with three closers of one period). Batches of one period therefore
-    post one after another; they share the trust's fee and pension account rows anyway."""
+    """The period, held so a retry or the final step (FOR UPDATE) waits for batches in flight,
+    while batches run side by side: FOR KEY SHARE, and no batch updates the period row inside
+    its transaction (progress is recorded after commit), so no batch ever upgrades this lock."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT id FROM payouts_period WHERE id = %s FOR NO KEY UPDATE", [period_id])
+            cursor.execute("SELECT id FROM payouts_period WHERE id = %s FOR KEY SHARE", [period_id])
     return Period.objects.filter(pk=period_id).first()
+
+
+def _record_progress(period_id: int) -> None:
+    """The period's leases posted so far, after a batch commits, in a moment's transaction of
+    its own. Inside the batch's transaction this update of the one row every batch shares made
+    batches on two workers deadlock: each one's foreign-key checks on the period row waited for
+    the other's uncommitted update of it. Counted, not incremented, so it is exact even after
+    a worker died between a batch's commit and this; never lowered by a late writer."""
+    posted = LeaseRevenue.objects.filter(period_id=period_id).count()
+    Period.objects.filter(pk=period_id, status=Period.Status.CLOSING).update(
+        leases_done=Greatest(F("leases_done"), Value(posted)), close_progress_at=timezone.now()
+    )
 
 
 def period_close_batch(*, period_id: int, number: int) -> bool:
@@ -275,9 +294,19 @@ def period_close_batch(*, period_id: int, number: int) -> bool:
             period = _lock_period_for_batch(period_id)
             if period is None or period.status != Period.Status.CLOSING:
                 return False
-            batch = CloseBatch.objects.select_for_update().filter(period=period, number=number).first()
-            if batch is not None and batch.done_at is None:
-                _post_batch(period, batch)
+            # FOR UPDATE of the batch's row alone: CloseBatch's default ordering joins the period,
+            # and locking that row FOR UPDATE too made every batch wait for (or deadlock with)
+            # the others, which hold it FOR KEY SHARE.
+            batch = (
+                CloseBatch.objects.select_for_update(of=("self",))
+                .filter(period_id=period_id, number=number)
+                .order_by("pk")
+                .first()
+            )
+            if batch is None or batch.done_at is not None:
+                return not CloseBatch.objects.filter(period_id=period_id, done_at__isnull=True).exists()
+            _post_batch(period, batch)
+        _record_progress(period_id)
     except OperationalError:
         raise
     except BillingLimitExceeded as error:
@@ -293,7 +322,8 @@ def period_close_batch(*, period_id: int, number: int) -> bool:
 
 def _post_batch(period: Period, batch: CloseBatch) -> None:
     """The money of one batch: charges, shared assets and contributors loaded in bulk, the exact
-    rule applied per lease in Python, everything posted with a handful of bulk inserts."""
+    rule applied per lease in integers (`split.split_lease`, which gives the cents of
+    `distribution` and `attribution`), everything posted with a handful of COPYs."""
     owed = metering.metered_charges(
         period, first_lease_id=batch.first_lease_id, last_lease_id=batch.last_lease_id
     )
@@ -310,29 +340,37 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
         shared[lease_id].append(str(asset_id))
     # Contributors of the batch's shared assets through a subquery (no list of thousands of
     # ids to bind), then of any charged asset outside them.
-    contributors = contributor_shares(
-        Lease.approval_assets.through.objects.filter(lease_id__in=lease_ids).values("asset_id")
+    rows = list(
+        contributor_rows(
+            Lease.approval_assets.through.objects.filter(lease_id__in=lease_ids).values("asset_id")
+        )
     )
-    named = {c.asset_id for o in owed.values() for c in o.charges if c.asset_id} - set(contributors)
+    found = {str(asset_id) for asset_id, *_ in rows}
+    named = {asset for o in owed.values() for _, asset, _ in o.charges if asset} - found
     if named:
-        contributors.update(contributor_shares(named))
-    members = {key[1] for rows in contributors.values() for key in (c.member_key for c in rows)}
-    accounts = ledger.member_account_ids(members)
+        rows += contributor_rows(named)
+    holders = split.holders_from_rows(
+        (str(asset_id), (number, member_id), share) for asset_id, member_id, number, share in rows
+    )
+    accounts = ledger.member_account_ids({member_id for _, member_id, _, _ in rows})
     receivables = ledger.studio_account_ids(set(studios.values()))
     fee_account = ledger.trust_fee_revenue().pk
     now = timezone.now()
 
+    held = split.checker(holders)
+    use_order = MemberEarningLine.Use.values
     results = {}
-    transactions, entries = [], []
+    transactions, entries, earnings, lines = [], [], [], []
     for lease_id in lease_ids:
         lease_owed = owed[lease_id]
-        result = distribute_lease(
+        result = split.split_lease(
             flat_fee_cents=lease_owed.flat_fee_cents,
             charges=lease_owed.charges,
             shared_assets=shared[lease_id],
-            contributors=contributors,
+            held=held,
             admin_fee_bps=period.admin_fee_bps,
             pension_bps=period.pension_bps,
+            use_order=use_order,
         )
         results[lease_id] = result
         transactions.append(
@@ -344,16 +382,27 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
                 now,
             )
         )
-        lines = [
+        lease_entries = [
             (receivables[studios[lease_id]], result.revenue_cents),
             (fee_account, -result.admin_fee_cents),
         ]
-        for share in result.members:
-            payable, pension = accounts[share.member_key[1]]
-            lines += [(payable, -share.net_cents), (pension, -share.pension_cents)]
-        if sum(amount for _, amount in lines):
+        for member in result.members:
+            payable, pension = accounts[member.key[1]]
+            lease_entries += [(payable, -member.net_cents), (pension, -member.pension_cents)]
+            earnings.append(
+                (
+                    period.pk,
+                    lease_id,
+                    member.key[1],
+                    member.gross_cents,
+                    member.pension_cents,
+                    member.net_cents,
+                )
+            )
+            lines.append(member.lines)
+        if sum(amount for _, amount in lease_entries):
             raise ledger.Unbalanced(f"the royalties of lease {lease_id} do not balance")
-        entries.append([line for line in lines if line[1]])
+        entries.append([entry for entry in lease_entries if entry[1]])
     txn_ids = bulk.insert_rows(
         LedgerTransaction, ("key", "memo", "period_id", "lease_id", "created_at"), transactions
     )
@@ -362,9 +411,10 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
         ("transaction_id", "account_id", "amount_cents"),
         [
             (txn, account, amount)
-            for txn, lines in zip(txn_ids, entries, strict=True)
-            for account, amount in lines
+            for txn, lease_entries in zip(txn_ids, entries, strict=True)
+            for account, amount in lease_entries
         ],
+        ids=False,
     )
     bulk.insert_rows(
         LeaseRevenue,
@@ -393,30 +443,8 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
             )
             for (lease_id, result), txn in zip(results.items(), txn_ids, strict=True)
         ],
+        ids=False,
     )
-    earnings, itemised_by_earning = [], []
-    for lease_id, result in results.items():
-        itemised = itemise_lease(
-            result=result,
-            flat_fee_cents=owed[lease_id].flat_fee_cents,
-            charges=owed[lease_id].uses,
-            shared_assets=shared[lease_id],
-            contributors=contributors,
-            use_order=MemberEarningLine.Use.values,
-        )
-        for share in result.members:
-            if share.gross_cents:
-                earnings.append(
-                    (
-                        period.pk,
-                        lease_id,
-                        share.member_key[1],
-                        share.gross_cents,
-                        share.pension_cents,
-                        share.net_cents,
-                    )
-                )
-                itemised_by_earning.append(itemised[share.member_key])
     earning_ids = bulk.insert_rows(
         MemberEarning,
         ("period_id", "lease_id", "member_id", "gross_cents", "pension_cents", "net_cents"),
@@ -426,17 +454,22 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
         MemberEarningLine,
         ("earning_id", "use", "revenue_cents", "admin_fee_cents", "pension_cents", "net_cents"),
         [
-            (earning, line.use, line.revenue_cents, line.admin_fee_cents, line.pension_cents, line.net_cents)
-            for earning, lines in zip(earning_ids, itemised_by_earning, strict=True)
-            for line in lines
+            (earning, *line)
+            for earning, member_lines in zip(earning_ids, lines, strict=True)
+            for line in member_lines
         ],
+        ids=False,
     )
-    # The accounts' kept balances move in the same transaction (in account id order).
+    if connection.vendor == "postgresql":
+        # Django's foreign keys are checked at commit: check them now, so the row every batch
+        # updates (the audit chain's head, last) is held only for a moment.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    # The accounts' kept balances move in the same transaction (in account id order), late, so
+    # the hot rows (the trust's fee and pension accounts) are held only until commit.
     ledger.add_to_balances(line for lines in entries for line in lines)
     batch.done_at = now
     batch.save(update_fields=["done_at"])
-    # Last, so the row lock that serialises batches on the period is held only until commit.
-    Period.objects.filter(pk=period.pk).update(leases_done=F("leases_done") + len(lease_ids))
     audit.record(
         actor=None,
         action="distribution.posted",
@@ -451,19 +484,6 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
             "members": len(earnings),
         },
     )
-
-
-def contributor_shares(asset_ids) -> dict[str, list[Contributor]]:
-    """asset id (str) -> its contributors with their exact shares, for many assets (ids or a
-    subquery of them) in one query."""
-    fractions: dict = {}
-    found: dict[str, list[Contributor]] = {}
-    for asset_id, member_id, number, share in contributor_rows(asset_ids):
-        exact = fractions.get(share)
-        if exact is None:
-            exact = fractions[share] = Fraction(share)
-        found.setdefault(str(asset_id), []).append(Contributor(member_key=(number, member_id), share=exact))
-    return found
 
 
 def _record_close_failure(period_id: int, error: Exception) -> Period:
@@ -532,6 +552,50 @@ def period_close_finish(*, period_id: int) -> Period:
             },
         )
     return period
+
+
+def period_close_resend_stalled() -> dict[int, list]:
+    """Re-send the next step of every close that has not moved for CLOSE_STALL_SECONDS.
+
+    A step's Celery message can be lost (kombu's Redis transport drops a message when a worker
+    dies between taking it and recording it as unacknowledged), and then nothing else would
+    ever move that close. A period with a step running holds its row (the plan FOR UPDATE, a
+    batch FOR KEY SHARE) and is skipped; every step is idempotent, so re-sending one that was
+    only slow posts nothing twice. Returns period id -> the steps re-sent (["plan"], batch
+    numbers, or ["finish"])."""
+    from .tasks import close_period, close_period_batch, close_period_finish
+
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.CLOSE_STALL_SECONDS)
+    resent: dict[int, list] = {}
+    with transaction.atomic():
+        stalled = (
+            Period.objects.select_for_update(skip_locked=True)
+            .filter(status=Period.Status.CLOSING)
+            .filter(Q(close_progress_at__lt=cutoff) | Q(close_progress_at__isnull=True))
+            .order_by("pk")
+        )
+        for period in stalled:
+            if period.metered_at is None:
+                steps: list = ["plan"]
+                enqueue_on_commit(close_period, period.pk)
+            else:
+                steps = list(
+                    CloseBatch.objects.filter(period=period, done_at__isnull=True)
+                    .order_by("number")
+                    .values_list("number", flat=True)
+                )
+                for number in steps:
+                    enqueue_on_commit(close_period_batch, period.pk, number)
+                if not steps:
+                    steps = ["finish"]
+                    enqueue_on_commit(close_period_finish, period.pk)
+            period.close_progress_at = now
+            period.save(update_fields=["close_progress_at"])
+            logger.warning("closing period %s had not moved since %s: re-sent %s", period.pk, cutoff, steps)
+            audit.record(actor=None, action="period.close_resent", subject=period, data={"steps": steps})
+            resent[period.pk] = steps
+    return resent
 
 
 def period_close(*, period_id: int, progress=None) -> Period:

@@ -1,7 +1,8 @@
 """A period close fans out: `close_period` meters and plans, one `close_period_batch` per
 batch of leases runs on any worker, and the batch that finds every batch posted sends the one
 `close_period_finish`. Every step is idempotent, so a redelivered task (acks_late: a worker
-killed mid-task) repeats nothing."""
+killed mid-task) repeats nothing, and beat's `resend_stalled_closes` re-sends the next step of
+a close whose message was lost."""
 
 from celery import shared_task
 from django.db import OperationalError
@@ -49,3 +50,9 @@ def close_period_batch(self, period_id: int, number: int) -> None:
 @shared_task(**CLOSE_TASK)
 def close_period_finish(self, period_id: int) -> str:
     return services.period_close_finish(period_id=period_id).status
+
+
+@shared_task(queue="metering")
+def resend_stalled_closes() -> int:
+    """Beat: re-send the next step of closes idle for CLOSE_STALL_SECONDS (a lost message)."""
+    return len(services.period_close_resend_stalled())

@@ -137,3 +137,9 @@ def test_a_members_lines_only_name_uses_they_earned_from(lease):
                 )
             elif line.use != FLAT_FEE:
                 assert any(c.use == line.use and c.amount_cents for c in lease["charges"])
+
+
+def test_a_use_outside_the_use_order_gives_each_member_one_line():
+    halves = {"a": [Contributor(member(1), Fraction(1, 2)), Contributor(member(2), Fraction(1, 2))]}
+    _, lines = _itemise(0, [UseCharge("other_use", None, 10)], ["a"], halves, 0, 0)
+    assert [[line.use for line in lines[m]] for m in (member(1), member(2))] == [["other_use"], ["other_use"]]

@@ -5,7 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from payouts import ledger, services
@@ -39,3 +39,35 @@ def test_two_workers_closing_the_same_period_at_once_pay_once(committed_world):
     assert LedgerTransaction.objects.filter(period=period).count() == 2
     assert Period.objects.get(pk=period.pk).revenue_cents == 2000
     assert ledger.trial_balance() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_is_posted_while_another_batch_of_the_period_is_in_flight(settings):
+    """Batches on several workers must not queue behind each other on the period's row: one in
+    flight holds it FOR KEY SHARE (held here), and the next one posts without waiting."""
+    from tests.benchmarks import close_data
+
+    settings.PERIOD_CLOSE_BATCH_LEASES = 5
+    period = close_data.build("smoke").periods[1]
+    first, second, *_ = services.period_close_plan(period_id=period.pk)
+    outcome = []
+
+    def post_second_batch():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '5s'")
+            services.period_close_batch(period_id=period.pk, number=second)
+            outcome.append(LedgerTransaction.objects.filter(period=period).count())
+        except Exception as error:  # surfaced below
+            outcome.append(error)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:  # what batch `first` holds while it runs
+            cursor.execute("SELECT id FROM payouts_period WHERE id = %s FOR KEY SHARE", [period.pk])
+        worker = threading.Thread(target=post_second_batch)
+        worker.start()
+        worker.join()
+    assert outcome == [5]
+    assert Period.objects.get(pk=period.pk).leases_done == 5

@@ -40,9 +40,11 @@ def test_registering_returns_an_upload_target_and_an_opaque_key(cast, as_user):
     [
         (["0.5", "0.4"], "shares_not_one"),
         (["0.5", "0.6"], "shares_not_one"),
-        (["1.5", "-0.5"], "bad_share"),
-        (["abc", "1"], "bad_share"),
+        (["1.5", "0.5"], "bad_share"),
         (["0.3333333", "0.6666667"], "bad_share"),
+        # Not shaped like a decimal at all: the request's shape is wrong (400), as the schema says.
+        (["1.5", "-0.5"], "invalid"),
+        (["abc", "1"], "invalid"),
     ],
 )
 def test_shares_must_be_decimals_summing_to_exactly_one(cast, as_user, shares, code):
@@ -53,7 +55,7 @@ def test_shares_must_be_decimals_summing_to_exactly_one(cast, as_user, shares, c
     response = as_user(cast.admin).post(
         "/api/v1/assets/", body(cast, contributors=contributors), format="json"
     )
-    assert response.status_code == 422
+    assert response.status_code == (400 if code == "invalid" else 422)
     assert response.json()["code"] == code
     assert not Asset.objects.exists() and not AssetContributor.objects.exists()
 

@@ -4,6 +4,7 @@ embedded default runs: SQLite and the local object store under var/, Celery task
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("GUILDTRUST_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -182,6 +183,15 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{env.int
 TRUST_CURRENCY = env.str("TRUST_CURRENCY", default="USD")
 TRUST_DEFAULT_ADMIN_FEE_BPS = env.int("TRUST_DEFAULT_ADMIN_FEE_BPS", default=1000)
 TRUST_DEFAULT_PENSION_BPS = env.int("TRUST_DEFAULT_PENSION_BPS", default=500)
+if not (
+    TRUST_DEFAULT_ADMIN_FEE_BPS >= 0
+    and TRUST_DEFAULT_PENSION_BPS >= 0
+    and TRUST_DEFAULT_ADMIN_FEE_BPS + TRUST_DEFAULT_PENSION_BPS <= 10000
+):
+    raise ImproperlyConfigured(
+        "TRUST_DEFAULT_ADMIN_FEE_BPS and TRUST_DEFAULT_PENSION_BPS must not be negative and must "
+        "together be at most 10000 basis points (100%)"
+    )
 TRUST_MINIMUM_PAYOUT_CENTS = env.int("TRUST_MINIMUM_PAYOUT_CENTS", default=2500)
 # The account payouts are sent from, named in the pain.001 credit transfer file.
 TRUST_NAME = env.str("TRUST_NAME", default="Guildtrust Performers Data Trust")

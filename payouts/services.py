@@ -18,7 +18,7 @@ from trust.services import require_trust_admin
 
 from . import ledger
 from .attribution import itemise_lease
-from .distribution import Contributor, distribute_lease
+from .distribution import Contributor, distribute_lease, rates_problem
 from .metering import BillingLimitExceeded, lease_charges, leases_with_revenue
 from .models import (
     Account,
@@ -48,11 +48,12 @@ def rates_in_force(*, at: datetime | None = None) -> tuple[int, int]:
 
 @transaction.atomic
 def rates_set(*, actor, admin_fee_bps: int, pension_bps: int) -> RateSetting:
-    """New rates from now on; earlier rows stay as history."""
+    """New rates from now on; earlier rows stay as history. Each rate is 0 to 100% and the two
+    together at most 100% (`rates_problem`); anything else is refused and nothing is written."""
     require_trust_admin(actor)
-    for name, value in (("admin_fee_bps", admin_fee_bps), ("pension_bps", pension_bps)):
-        if not 0 <= value <= 10000:
-            raise Invalid(f"{name} must be between 0 and 10000 basis points", code="bad_rate")
+    problem = rates_problem(admin_fee_bps, pension_bps)
+    if problem:
+        raise Invalid(problem, code="bad_rate")
     row = RateSetting.objects.create(
         admin_fee_bps=admin_fee_bps, pension_bps=pension_bps, effective_at=timezone.now(), set_by=actor
     )

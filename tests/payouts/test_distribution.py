@@ -70,6 +70,7 @@ def test_largest_remainder_needs_the_exact_total():
         {"flat_fee_cents": -1},
         {"admin_fee_bps": 10001},
         {"pension_bps": -1},
+        {"admin_fee_bps": 6000, "pension_bps": 4001},
         {"contributors": {"a": [Contributor(member(1), Fraction(1, 2))]}},
         {
             "contributors": {
@@ -122,8 +123,8 @@ def leases(draw):
         "charges": charges,
         "shared_assets": shared,
         "contributors": contributors,
-        "admin_fee_bps": draw(st.integers(min_value=0, max_value=10000)),
-        "pension_bps": draw(st.integers(min_value=0, max_value=10000)),
+        "admin_fee_bps": (fee := draw(st.integers(min_value=0, max_value=10000))),
+        "pension_bps": draw(st.integers(min_value=0, max_value=10000 - fee)),
     }
 
 

@@ -191,6 +191,16 @@ def test_a_rate_above_100_percent_is_refused_and_nothing_is_written(as_admin):
     assert RateSetting.objects.count() == count
 
 
+def test_rates_above_100_percent_together_are_a_form_error_and_nothing_is_written(as_admin):
+    count = RateSetting.objects.count()
+    response = as_admin.post("/operations/rates/", {"admin_fee_bps": "6000", "pension_bps": "4001"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "together must be at most 10000 basis points (100%), not 6000 + 4001 = 10001" in page
+    assert RateSetting.objects.count() == count
+    assert rates_in_force() != (6000, 4001)
+
+
 # Periods
 
 

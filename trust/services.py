@@ -264,6 +264,23 @@ def asset_upload_plan(*, asset: Asset) -> dict:
     }
 
 
+def asset_upload_bytes(*, actor, asset: Asset, data: bytes) -> Asset:
+    """Upload bytes held in memory (the demo seed, a script) the way a client's upload goes: to
+    the asset's staging key, then `asset_complete`, whose verification copies them to the final
+    key. Only the uploader or an administrator, and only while the asset waits for its bytes
+    (pending, or failed and being uploaded again): verified bytes never change."""
+    if not is_trust_admin(actor) and asset.created_by_id != getattr(actor, "pk", None):
+        raise Forbidden("only the uploader or an administrator can upload", code="not_the_uploader")
+    current = Asset.objects.get(pk=asset.pk)
+    if current.status not in (Asset.Status.PENDING, Asset.Status.FAILED) or current.upload_id:
+        raise Conflict(
+            "this asset's upload is completed or multipart; its bytes are not written here",
+            code="upload_completed",
+        )
+    get_object_store().put_bytes(current.staging_key, data, content_type=current.content_type)
+    return asset_complete(actor=actor, asset=current)
+
+
 def asset_complete(*, actor, asset: Asset, parts: list[dict] | None = None) -> Asset:
     """The uploader says the bytes are in place: join a multipart upload's parts (their
     numbers and ETags), then queue verification. Only the uploader or an administrator may

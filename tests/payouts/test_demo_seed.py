@@ -1,6 +1,8 @@
 """The demo trust tells one coherent story: whatever a date says happened first did happen
 first. Checked over the seeded rows, once per module (the seed is the expensive part)."""
 
+from unittest import mock
+
 import pytest
 from django.core.management import call_command
 from django.db.models import Max, Min
@@ -10,12 +12,26 @@ from licensing.models import Lease, LeaseToken, UsageEvent
 from payouts.models import Period, RateSetting
 from trust import audit
 from trust.models import Asset, AssetContributor, AuditEvent, Consent, DatasetVersion, Member
+from trust.storage import get_object_store
+
+# Every key the seed wrote bytes to, in order, and the store it wrote them to.
+WRITTEN_KEYS: list[str] = []
+SEED_STORES: list = []
 
 
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker):
+    store_class = type(get_object_store())
+    real_put = store_class.put_bytes
+
+    def recording_put(store, key, data, **kwargs):
+        WRITTEN_KEYS.append(key)
+        SEED_STORES.append(store)
+        return real_put(store, key, data, **kwargs)
+
     with django_db_blocker.unblock():
-        call_command("seed_demo", any_database=True, verbosity=0)
+        with mock.patch.object(store_class, "put_bytes", recording_put):
+            call_command("seed_demo", any_database=True, verbosity=0)
         yield
         call_command("flush", interactive=False, verbosity=0)
 
@@ -110,3 +126,15 @@ def test_audit_events_are_in_time_order_and_the_chain_verifies():
     assert times[-1] <= timezone.now()
     results = list(audit.verify_chain())
     assert results and results[-1] == (len(times), None)
+
+
+def test_the_seed_uploads_through_staging_keys_as_a_client_does():
+    """The demo's bytes go to each asset's staging key and verification copies them to the
+    final key, which nothing writes to directly."""
+    assets = list(Asset.objects.all())
+    assert sorted(WRITTEN_KEYS) == sorted(asset.staging_key for asset in assets)
+    store = SEED_STORES[0]
+    for asset in assets:
+        assert asset.status == Asset.Status.AVAILABLE
+        assert store.size(asset.object_key) == asset.size
+        assert store.size(asset.staging_key) is None

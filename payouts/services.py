@@ -162,9 +162,10 @@ def _distribute_one(period: Period, lease: Lease) -> None:
         contributors = {}
         for asset_id, rows in contributor_members(set(shared) | named).items():
             contributors[str(asset_id)] = [
-                Contributor(member_key=(m.member_number, m.pk), share=Fraction(share)) for m, share in rows
+                Contributor(member_key=(m.member_number, m.pk), share=Fraction(share), accepted=accepted)
+                for m, share, accepted in rows
             ]
-            members.update({m.pk: m for m, _ in rows})
+            members.update({m.pk: m for m, _, _ in rows})
         result = distribute_lease(
             flat_fee_cents=owed.flat_fee_cents,
             charges=owed.charges,

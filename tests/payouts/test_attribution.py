@@ -82,8 +82,14 @@ def leases(draw):
     for asset in assets:
         holders = draw(st.lists(st.sampled_from(people), min_size=1, max_size=len(people), unique=True))
         weights = draw(st.lists(st.integers(1, 1000), min_size=len(holders), max_size=len(holders)))
+        # Named contributors may not have accepted (the registrant, first, always has).
+        accepted = [
+            True,
+            *draw(st.lists(st.booleans(), min_size=len(holders) - 1, max_size=len(holders) - 1)),
+        ]
         contributors[asset] = [
-            Contributor(member(h), Fraction(w, sum(weights))) for h, w in zip(holders, weights, strict=True)
+            Contributor(member(h), Fraction(w, sum(weights)), a)
+            for h, w, a in zip(holders, weights, accepted, strict=True)
         ]
     shared = draw(st.lists(st.sampled_from(assets), min_size=1, max_size=len(assets), unique=True))
     charges = []
@@ -128,7 +134,9 @@ def test_a_members_lines_only_name_uses_they_earned_from(lease):
     _, lines = _itemise(**lease)
     for key, mine in lines.items():
         held = {
-            asset for asset, rows in lease["contributors"].items() if any(c.member_key == key for c in rows)
+            asset
+            for asset, rows in lease["contributors"].items()
+            if any(c.member_key == key and c.accepted for c in rows)
         }
         for line in mine:
             if line.use in PER_ASSET:

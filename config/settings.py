@@ -248,6 +248,7 @@ SPECTACULAR_SETTINGS = {
         "TakedownStatusEnum": "licensing.models.Takedown.Status",
         "PeriodStatusEnum": "payouts.models.Period.Status",
         "ConsentUseEnum": "trust.consent.Use",
+        "ContributionStatusEnum": "trust.models.AssetContributor.Status",
     },
 }
 

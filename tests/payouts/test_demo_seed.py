@@ -12,6 +12,7 @@ from licensing.models import Lease, LeaseToken, UsageEvent
 from payouts.models import Period, RateSetting
 from trust import audit
 from trust.models import Asset, AssetContributor, AuditEvent, Consent, DatasetVersion, Member
+from trust.selectors import licensable_assets
 from trust.storage import get_object_store
 
 # Every key the seed wrote bytes to, in order, and the store it wrote them to.
@@ -72,7 +73,7 @@ def test_members_assets_consents_and_the_dataset_version_come_in_order():
         assert member.user.date_joined == member.created_at
         assert not member.consents.filter(created_at__lt=member.created_at).exists()
     version = DatasetVersion.objects.get()
-    assert Asset.objects.aggregate(last=Max("verified_at"))["last"] <= version.created_at
+    assert version.assets.aggregate(last=Max("verified_at"))["last"] <= version.created_at
     for lease in Lease.objects.all():
         assert lease.terms.created_at <= lease.requested_at
         if lease.version_id:
@@ -138,3 +139,10 @@ def test_the_seed_uploads_through_staging_keys_as_a_client_does():
         assert asset.status == Asset.Status.AVAILABLE
         assert store.size(asset.object_key) == asset.size
         assert store.size(asset.staging_key) is None
+
+
+def test_one_asset_waits_for_the_member_named_in_it_and_is_not_licensable():
+    waiting = AssetContributor.objects.get(status=AssetContributor.Status.PENDING)
+    assert (waiting.member.user.username, waiting.asset.created_by.username) == ("member", "sam")
+    assert not waiting.asset.versions.exists()
+    assert not licensable_assets(assets=Asset.objects.filter(pk=waiting.asset_id), uses=[], at=timezone.now())

@@ -204,6 +204,8 @@ def test_a_co_contributor_who_did_not_upload_is_refused_by_the_service_itself(ca
 
 def test_the_api_refuses_a_non_uploader_with_the_services_answer(cast, as_user):
     asset, _ = services.asset_create(actor=cast.alice.user, **body(cast))
+    named = asset.contributors.get(member=cast.bob)
+    services.contribution_decide(actor=cast.bob.user, contribution=named, accept=True)
     response = as_user(cast.bob).post(f"/api/v1/assets/{asset.pk}/complete/")
     assert response.status_code == 403 and response.json()["code"] == "not_the_uploader"
     asset.refresh_from_db()

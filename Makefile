@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/guildtrust
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
-REAL_STACK := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL)
+# A fresh Ed25519 key per run: outside the embedded default the key must come from the environment.
+TEST_SIGNING_KEY := $(shell od -An -tx1 -N32 /dev/urandom | tr -d " \n")
+REAL_STACK := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) TRUST_SIGNING_KEY=$(TEST_SIGNING_KEY)
 EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u S3_BUCKET -u S3_ENDPOINT_URL
 
 .PHONY: install run test bench lint fmt worker services browser clean

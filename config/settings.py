@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "trust",
     "licensing",
     "payouts",
+    "federation",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -45,6 +46,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A service the request needed was unreachable: 503 with what happened (trust/middleware.py).
+    "trust.middleware.ServiceUnavailableMiddleware",
     # Last: turns a sign-in refused for too many failures into trust.signin.locked_out_response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -128,16 +131,28 @@ SHOW_DEMO_LOGINS = env.bool("SHOW_DEMO_LOGINS", default="DATABASE_URL" not in en
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
-_CACHE = (
-    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-)
-CACHES = {
-    "default": _CACHE,
-    # Failed sign-ins, shared by every web process when REDIS_URL is set.
-    "login_failures": {**_CACHE, "KEY_PREFIX": "login-failures"},
-}
+# With Redis down (trust/cache.py) the default cache reads as empty and pages keep working, while
+# signing in is refused (503) because failed sign-ins cannot be counted. A request waits at most
+# a second for an unreachable Redis.
+_REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "trust.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": _REDIS_OPTIONS,
+        },
+        # Failed sign-ins, shared by every web process.
+        "login_failures": {
+            "BACKEND": "trust.cache.SignInCountsCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": _REDIS_OPTIONS,
+            "KEY_PREFIX": "login-failures",
+        },
+    }
+else:
+    _LOCAL = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    CACHES = {"default": _LOCAL, "login_failures": {**_LOCAL, "KEY_PREFIX": "login-failures"}}
 
 # Password guessing (django-axes): after LOGIN_FAILURE_LIMIT failures for one account, or from
 # one address, sign-ins are refused (429) for LOGIN_LOCKOUT_MINUTES, on the page and the API.
@@ -161,10 +176,16 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task whose worker died (acks_late) goes back to its queue after this many seconds unacked;
+# longer than any one task runs (a close batch takes seconds), or it would run twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Copied into django-celery-beat's tables when beat starts; administrators can retune it there.
 CELERY_BEAT_SCHEDULE = {
     "expire-ended-leases": {"task": "licensing.tasks.expire_leases", "schedule": 300.0},
+    # usage_event's month partitions, made ahead (PostgreSQL only; a no-op on SQLite).
+    "make-usage-partitions": {"task": "licensing.tasks.make_usage_partitions", "schedule": 86400.0},
+    "fetch-peer-offers": {"task": "licensing.tasks.fetch_peer_offers", "schedule": 60.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -193,6 +214,10 @@ if not (
         "together be at most 10000 basis points (100%)"
     )
 TRUST_MINIMUM_PAYOUT_CENTS = env.int("TRUST_MINIMUM_PAYOUT_CENTS", default=2500)
+# A period close posts its leases in batches, one Celery task each (any number of workers take
+# them): at most this many leases, or this many metered charge rows, per batch.
+PERIOD_CLOSE_BATCH_LEASES = env.int("PERIOD_CLOSE_BATCH_LEASES", default=100)
+PERIOD_CLOSE_BATCH_CHARGES = env.int("PERIOD_CLOSE_BATCH_CHARGES", default=50_000)
 # The account payouts are sent from, named in the pain.001 credit transfer file.
 TRUST_NAME = env.str("TRUST_NAME", default="Guildtrust Performers Data Trust")
 TRUST_IBAN = env.str("TRUST_IBAN", default="DE89370400440532013000")
@@ -200,6 +225,29 @@ TRUST_BIC = env.str("TRUST_BIC", default="COBADEFFXXX")
 # Days a studio has to attest deletion after a takedown notice is issued; past half of them the
 # administrator's overview lists the notice.
 TAKEDOWN_DEADLINE_DAYS = env.int("TAKEDOWN_DEADLINE_DAYS", default=30)
+# Federation (FEDERATION.md): this trust's slug among its peers, and its Ed25519 signing keys
+# (federation.keys: hex seeds, comma-separated, the signing one first). Never in code or the
+# database: from the environment, or generated once into var/ on the embedded default.
+TRUST_SLUG = env.str("TRUST_SLUG", default="guildtrust")
+# Peers' shared offers are fetched every minute (beat); older than this they are labelled stale.
+FEDERATION_OFFERS_STALE_SECONDS = env.int("FEDERATION_OFFERS_STALE_SECONDS", default=300)
+TRUST_SIGNING_KEY = env.str("TRUST_SIGNING_KEY", default="")
+if not TRUST_SIGNING_KEY:
+    if "DATABASE_URL" in env.ENVIRON:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "TRUST_SIGNING_KEY is not set: outside the embedded default the trust's Ed25519 key "
+            "comes from the environment (32 random bytes in hex: `openssl rand -hex 32`)"
+        )
+    _key_file = VAR_DIR / "signing_key"
+    if not _key_file.exists():
+        import secrets as _secrets
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        _key_file.touch(mode=0o600)
+        _key_file.write_text(_secrets.token_hex(32))
+    TRUST_SIGNING_KEY = _key_file.read_text().strip()
 TRUST_CONSENT_TERMS_VERSION = env.str("TRUST_CONSENT_TERMS_VERSION", default="2026-1")
 USER_TOKEN_LIFETIME_HOURS = env.int("USER_TOKEN_LIFETIME_HOURS", default=24)
 LEASE_TOKEN_DEFAULT_DAYS = env.int("LEASE_TOKEN_DEFAULT_DAYS", default=7)

@@ -3,6 +3,7 @@ from django.http import JsonResponse
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from federation.api.views import WellKnownView
 from trust.storage_views import local_object
 
 
@@ -37,12 +38,15 @@ urlpatterns = [
     path("operations/", include("payouts.pages.operations")),
     path("operations/", include("licensing.pages.operations")),
     path("operations/", include("trust.pages.operations")),
+    path("operations/", include("federation.pages.operations")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("trust.api.urls")),
     path("api/v1/", include("licensing.api.urls")),
     path("api/v1/", include("payouts.api.urls")),
+    path("api/v1/", include("federation.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("storage/local/<path:key>", local_object, name="local-object"),
     path("healthz", health, name="health"),
+    path(".well-known/guildtrust.json", WellKnownView.as_view(), name="well-known"),
 ]

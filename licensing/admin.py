@@ -8,7 +8,18 @@ from trust.admin import ReadOnlyAdmin, ServiceAdmin, run_for_each
 from trust.consent import LICENSABLE_USES
 
 from . import services, tokens
-from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
+from .models import (
+    Lease,
+    LeaseTerms,
+    LeaseToken,
+    PeerCatalogue,
+    PeerOffer,
+    Studio,
+    StudioStaff,
+    Takedown,
+    UsageEvent,
+    UsageEventKey,
+)
 
 
 @admin.register(Studio)
@@ -155,7 +166,26 @@ class UsageEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "source"]
 
 
+@admin.register(UsageEventKey)
+class UsageEventKeyAdmin(ReadOnlyAdmin):
+    list_display = ["lease", "event_key"]
+    search_fields = ["event_key"]
+
+
 @admin.register(Takedown)
 class TakedownAdmin(ReadOnlyAdmin):
     list_display = ["lease", "asset", "status", "issued_at", "acknowledged_at", "attested_at"]
     list_filter = ["status"]
+
+
+@admin.register(PeerOffer)
+class PeerOfferAdmin(ReadOnlyAdmin):
+    """Fetched from peers by the beat job `fetch-peer-offers`; never edited here."""
+
+    list_display = ["title", "peer", "terms_id", "currency", "fetched_at"]
+    list_filter = ["peer"]
+
+
+@admin.register(PeerCatalogue)
+class PeerCatalogueAdmin(ReadOnlyAdmin):
+    list_display = ["peer", "fetched_at", "attempted_at", "error"]

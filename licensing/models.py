@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -44,6 +45,8 @@ class LeaseTerms(models.Model):
     download_cap = models.PositiveIntegerField(null=True, blank=True, help_text="empty: no cap")
     currency = models.CharField(max_length=3)
     active = models.BooleanField(default=True)
+    # The peer trusts whose studios see these terms in their catalogue (FEDERATION.md).
+    shared_with = models.ManyToManyField("federation.Peer", blank=True, related_name="shared_terms")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -194,7 +197,9 @@ class UsageEvent(models.Model):
         GATEWAY = "gateway"
         REPORT = "report"
 
-    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="usage_events")
+    # No index of its own: (lease, occurred_at) serves every lookup by lease.
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="usage_events", db_index=False)
+    # Reported keys are each recorded once per lease (UsageEventKey); the gateway's are random.
     event_key = models.CharField(max_length=200)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -206,14 +211,39 @@ class UsageEvent(models.Model):
 
     class Meta:
         ordering = ["occurred_at", "id"]
-        indexes = [models.Index(fields=["lease", "occurred_at"]), models.Index(fields=["occurred_at"])]
-        constraints = [
-            models.UniqueConstraint(fields=["lease", "event_key"], name="event_key_once_per_lease"),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="usage_quantity_positive"),
+        # On PostgreSQL the table is partitioned by month of occurred_at (migration 0004,
+        # licensing/partitions.py): its primary key is (id, occurred_at), and BRIN indexes the
+        # time, which grows with the insert order. SQLite keeps a plain table.
+        indexes = [
+            models.Index(fields=["lease", "occurred_at"]),
+            BrinIndex(fields=["occurred_at"], name="usage_event_occurred_brin"),
         ]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="usage_quantity_positive")]
 
     def __str__(self):
         return f"{self.kind} x{self.quantity} on lease {self.lease_id}"
+
+
+class UsageEventKey(models.Model):
+    """Each reported `event_key` once per lease: what makes a usage report idempotent. Kept
+    beside UsageEvent rather than as its unique constraint because usage_event is partitioned by
+    month on PostgreSQL, where a unique constraint must include the partition key
+    (occurred_at), and a key re-sent with another time is still the same event."""
+
+    # Written only beside its usage event, whose own foreign key checks the lease: a second
+    # check per row would cost the ingest a trigger call per event. The unique index serves lookups.
+    lease = models.ForeignKey(
+        Lease, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
+    event_key = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lease", "event_key"], name="reported_event_key_once_per_lease")
+        ]
+
+    def __str__(self):
+        return f"{self.event_key} on lease {self.lease_id}"
 
 
 class TakedownQuerySet(models.QuerySet):
@@ -263,3 +293,35 @@ class Takedown(models.Model):
 
     def __str__(self):
         return f"takedown of {self.asset_id} on lease {self.lease_id}"
+
+
+class PeerCatalogue(models.Model):
+    """How fresh a peer's shared offers are here: the last fetch that worked, the last attempt,
+    and why it failed. Offers older than FEDERATION_OFFERS_STALE_SECONDS are labelled stale."""
+
+    peer = models.OneToOneField("federation.Peer", on_delete=models.CASCADE, related_name="catalogue")
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    def __str__(self):
+        return f"offers of {self.peer}"
+
+
+class PeerOffer(models.Model):
+    """One of a peer's lease terms shared with this trust, as the peer last described it: the
+    same fields as a local catalogue entry (`offer`), priced in the peer's currency."""
+
+    peer = models.ForeignKey("federation.Peer", on_delete=models.CASCADE, related_name="offers")
+    terms_id = models.BigIntegerField(help_text="the terms' id at the peer")
+    title = models.CharField(max_length=300)
+    currency = models.CharField(max_length=3)
+    offer = models.JSONField()
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["title", "peer_id", "terms_id"]
+        constraints = [models.UniqueConstraint(fields=["peer", "terms_id"], name="peer_offer_unique")]
+
+    def __str__(self):
+        return f"{self.title} ({self.peer.slug})"

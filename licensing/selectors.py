@@ -1,5 +1,7 @@
 """Reads of the licensing app."""
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -9,23 +11,32 @@ from django.db.models import (
     DateTimeField,
     ExpressionWrapper,
     F,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
+    Value,
     When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
+from federation.models import Peer
 from trust.consent import FIRST_OPT_IN, Use, active_grants, consent_text, is_first_opt_in
 from trust.errors import Conflict, Forbidden, Gone, NotFound
 from trust.models import Asset, AssetContributor, DatasetItem, DatasetVersionItem, Member
-from trust.selectors import consent_coverage, is_trust_admin, latest_version, licensable_assets
+from trust.selectors import (
+    consent_changes,
+    consent_coverage,
+    is_trust_admin,
+    latest_version,
+    licensable_assets,
+)
 
-from .models import Lease, LeaseTerms, LeaseToken, Studio, StudioStaff, Takedown, UsageEvent
+from .models import Lease, LeaseTerms, LeaseToken, PeerOffer, Studio, StudioStaff, Takedown, UsageEvent
 
 
 def studio_of(user) -> Studio | None:
@@ -128,6 +139,54 @@ def lease_licensable_assets(lease: Lease, *, at: datetime | None = None) -> Quer
         uses=lease.permitted_uses,
         at=at,
     )
+
+
+def first_use_after_withdrawal(lease: Lease, uses: Sequence[tuple]) -> int | None:
+    """Of `uses`, (index, asset id, when) triples, the smallest index of one dated when its asset
+    was no longer licensable for the lease because a contributor had withdrawn consent (and not
+    granted it again), or None. Set-based: one query when no contributor of the named assets has
+    withdrawn anything relevant by then (the usual case), three otherwise, for any batch size."""
+    if not uses:
+        return None
+    until = max(when for _, _, when in uses)
+    withdrawn = consent_changes(
+        asset_ids={asset for _, asset, _ in uses},
+        uses=lease.permitted_uses,
+        until=until,
+        withdrawals_only=True,
+    )
+    first_withdrawal: dict = {}
+    for asset, when in withdrawn:
+        first_withdrawal[asset] = min(when, first_withdrawal.get(asset, when))
+    suspects = [
+        (i, asset, when)
+        for i, asset, when in uses
+        if asset in first_withdrawal and first_withdrawal[asset] <= when
+    ]
+    if not suspects:
+        return None
+    # Licensability only changes when a relevant consent does: ask the one rule at each such time
+    # since the first withdrawal, in one query, and judge each use by the last change before it.
+    assets = {asset for _, asset, _ in suspects}
+    changes = consent_changes(
+        asset_ids=assets,
+        uses=lease.permitted_uses,
+        since=min(first_withdrawal[asset] for asset in assets),
+        until=until,
+    )
+    times = sorted({when for _, when in changes})
+    at_each = [
+        lease_licensable_assets(lease, at=when)
+        .filter(pk__in=assets)
+        .annotate(change=Value(n, output_field=IntegerField()))
+        .values_list("pk", "change")
+        for n, when in enumerate(times)
+    ]
+    licensable = set(at_each[0].union(*at_each[1:], all=True))
+    for i, asset, when in sorted(suspects):
+        if (asset, bisect_right(times, when) - 1) not in licensable:
+            return i
+    return None
 
 
 def manifest_rows(lease: Lease, *, at: datetime | None = None):
@@ -286,9 +345,15 @@ def terms_all() -> QuerySet[LeaseTerms]:
     """Every lease terms row, offered or not, with how many leases were requested under it."""
     return (
         LeaseTerms.objects.select_related("dataset")
+        .prefetch_related("shared_with")
         .annotate(lease_count=Count("leases"))
         .order_by("-active", "dataset__title", "title", "pk")
     )
+
+
+def peers_to_share_with() -> QuerySet[Peer]:
+    """Peers our administrator added (asking peers are not trusted with offers yet)."""
+    return Peer.objects.filter(added_by_us_at__isnull=False)
 
 
 # --- Studio pages: a studio's leases and what each one's manifest holds -----------------------
@@ -586,8 +651,74 @@ def catalogue_offer(terms: LeaseTerms, *, at: datetime | None = None, dataset: d
     """One offer: the terms, their dataset summary and the consent coverage approval would pin."""
     return {
         "terms": terms,
+        "trust_name": settings.TRUST_NAME,
         "dataset": dataset or dataset_summary(terms.dataset),
         "coverage": approval_coverage(terms, at=at),
+    }
+
+
+def offer_document(terms: LeaseTerms, *, at: datetime | None = None, dataset: dict | None = None) -> dict:
+    """One offer as every trust describes it, in its own catalogue and to the peers it is shared
+    with: the terms with their trust, prices in the trust's currency, the dataset's summary and
+    the consent coverage approving a request now would pin."""
+    coverage = approval_coverage(terms, at=at)
+    return {
+        "trust": settings.TRUST_SLUG,
+        "terms": terms.pk,
+        "id": terms.pk,
+        "title": terms.title,
+        "permitted_uses": list(terms.permitted_uses),
+        "duration_days": terms.duration_days,
+        "flat_fee_cents": terms.flat_fee_cents,
+        "price_per_download_cents": terms.price_per_download_cents,
+        "price_per_training_run_cents": terms.price_per_training_run_cents,
+        "price_per_generated_second_cents": terms.price_per_generated_second_cents,
+        "download_cap": terms.download_cap,
+        "currency": terms.currency,
+        "active": terms.active,
+        "created_at": terms.created_at.isoformat(),
+        "dataset": dataset or dataset_summary(terms.dataset),
+        "coverage": {
+            "version": coverage["version"].number if coverage["version"] else None,
+            "total": coverage["total"],
+            "licensable": coverage["licensable"],
+            "per_use": dict(coverage["per_use"]),
+        },
+    }
+
+
+def offers_shared_with(peer: Peer) -> QuerySet[LeaseTerms]:
+    return catalogue_terms().filter(shared_with=peer)
+
+
+def peer_offers() -> QuerySet[PeerOffer]:
+    """Offers of live peers, as last fetched; a suspended peering hides its peer's offers."""
+    return PeerOffer.objects.filter(peer__in=Peer.objects.live()).select_related("peer", "peer__catalogue")
+
+
+def peer_offer_is_stale(offer: PeerOffer, *, at: datetime | None = None) -> bool:
+    """Older than the staleness bound, or the peer's last fetch failed: never shown as current."""
+    at = at or timezone.now()
+    catalogue = getattr(offer.peer, "catalogue", None)
+    too_old = at - offer.fetched_at > timedelta(seconds=settings.FEDERATION_OFFERS_STALE_SECONDS)
+    return too_old or bool(catalogue and catalogue.error)
+
+
+def catalogue_entry(row: LeaseTerms | PeerOffer, *, at: datetime | None = None) -> dict:
+    """A studio's catalogue row, local or a peer's, in one shape with `trust` and `stale`."""
+    if isinstance(row, PeerOffer):
+        return {
+            **row.offer,
+            "trust": row.peer.slug,
+            "trust_name": row.peer.name,
+            "stale": peer_offer_is_stale(row, at=at),
+            "fetched_at": row.fetched_at,
+        }
+    return {
+        **offer_document(row, at=at),
+        "trust_name": settings.TRUST_NAME,
+        "stale": False,
+        "fetched_at": None,
     }
 
 

@@ -5,6 +5,7 @@ from trust.admin import ReadOnlyAdmin, ServiceAdmin, run_for_each
 from . import services
 from .models import (
     Account,
+    CloseBatch,
     LeaseRevenue,
     LedgerEntry,
     LedgerTransaction,
@@ -13,6 +14,7 @@ from .models import (
     PayoutBatch,
     PayoutItem,
     Period,
+    PeriodCharge,
     RateSetting,
 )
 
@@ -71,6 +73,8 @@ admin.site.register(
         LedgerEntry,
         PayoutBatch,
         PayoutItem,
+        PeriodCharge,
+        CloseBatch,
     ],
     ReadOnlyAdmin,
 )

@@ -13,8 +13,9 @@ members, so that every sum adds up to the cent:
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from math import lcm
 
-from .distribution import Contributor, LeaseDistribution, counted_shares, largest_remainder
+from .distribution import Contributor, LeaseDistribution, counted_shares
 
 FLAT_FEE = "flat_fee"
 
@@ -43,13 +44,22 @@ class Line:
 
 
 def _split(total: int, weights: Mapping, order: Sequence) -> dict:
-    """`total` whole cents in proportion to `weights` (largest remainder, ties in `order`)."""
-    weight_sum = sum(weights.values(), Fraction(0))
-    if total == 0 or weight_sum == 0:
+    """`total` whole cents in proportion to `weights` (largest remainder, ties in `order`).
+    Worked in integers over the weights' common denominator: the same floors and remainders
+    as with Fractions (every exact share has the same denominator), many times faster."""
+    denominator = lcm(*(Fraction(weight).denominator for weight in weights.values())) if weights else 1
+    numerators = {key: int(weight * denominator) for key, weight in weights.items()}
+    whole = sum(numerators.values())
+    if total == 0 or whole == 0:
         return {key: 0 for key in weights}
     rank = {key: index for index, key in enumerate(order)}
-    exact = {rank[key]: Fraction(total) * weights[key] / weight_sum for key in weights}
-    return {order[index]: cents for index, cents in largest_remainder(exact, total).items()}
+    floors, remainders = {}, {}
+    for key, numerator in numerators.items():
+        floors[key], remainders[key] = divmod(total * numerator, whole)
+    leftover = total - sum(floors.values())
+    for key in sorted(numerators, key=lambda key: (-remainders[key], rank[key]))[:leftover]:
+        floors[key] += 1
+    return floors
 
 
 def member_sources(

@@ -1,7 +1,7 @@
 """Double-entry ledger: every movement is one balanced, idempotent transaction."""
 
-from django.db import transaction
-from django.db.models import Sum
+from django.db import connection, transaction
+from django.db.models import Q, Sum
 
 from .models import Account, LedgerEntry, LedgerTransaction
 
@@ -101,3 +101,65 @@ def balance_of(code: str) -> int:
 def trial_balance() -> int:
     """Sum of every entry in the ledger: zero when the books balance."""
     return LedgerEntry.objects.aggregate(total=Sum("amount_cents"))["total"] or 0
+
+
+def ensure_member_accounts_of_assets(*asset_querysets) -> None:
+    """Create the payable and pension accounts of every contributor of these assets (querysets
+    of `asset_id` values) where missing: one INSERT ... SELECT per kind, whatever the number
+    of members, so a close never creates accounts one by one."""
+    from trust.models import AssetContributor
+
+    in_assets = Q()
+    for assets in asset_querysets:
+        in_assets |= Q(asset_id__in=assets)
+    members = AssetContributor.objects.filter(in_assets).values("member_id").distinct()
+    sql, params = members.query.sql_with_params()
+    table = Account._meta.db_table
+    with connection.cursor() as cursor:
+        for suffix, kind in (
+            ("payable", Account.Kind.MEMBER_PAYABLE),
+            ("pension", Account.Kind.PENSION_PAYABLE),
+        ):
+            # `WHERE true` lets SQLite tell the upsert's ON CONFLICT from a join's ON.
+            cursor.execute(
+                f"INSERT INTO {table} (code, kind, member_id, studio_id) "
+                f"SELECT 'member:' || m.member_id || %s, %s, m.member_id, NULL FROM ({sql}) m WHERE true "
+                "ON CONFLICT (code) DO NOTHING",
+                [f":{suffix}", kind, *params],
+            )
+
+
+def ensure_studio_accounts(studio_ids) -> None:
+    ensure_accounts(
+        [
+            Account(code=f"studio:{pk}:receivable", kind=Account.Kind.STUDIO_RECEIVABLE, studio_id=pk)
+            for pk in studio_ids
+        ]
+    )
+
+
+def ensure_accounts(accounts: list[Account]) -> None:
+    Account.objects.bulk_create(accounts, ignore_conflicts=True, batch_size=5000)
+
+
+def member_account_ids(member_ids) -> dict[int, tuple[int, int]]:
+    """member id -> (payable account id, pension account id), for members whose accounts exist."""
+    found: dict[int, dict[str, int]] = {}
+    rows = Account.objects.filter(
+        member_id__in=list(member_ids), kind__in=[Account.Kind.MEMBER_PAYABLE, Account.Kind.PENSION_PAYABLE]
+    ).values_list("member_id", "kind", "pk")
+    for member_id, kind, pk in rows:
+        found.setdefault(member_id, {})[kind] = pk
+    return {
+        member_id: (kinds[Account.Kind.MEMBER_PAYABLE], kinds[Account.Kind.PENSION_PAYABLE])
+        for member_id, kinds in found.items()
+        if len(kinds) == 2
+    }
+
+
+def studio_account_ids(studio_ids) -> dict[int, int]:
+    return dict(
+        Account.objects.filter(
+            studio_id__in=list(studio_ids), kind=Account.Kind.STUDIO_RECEIVABLE
+        ).values_list("studio_id", "pk")
+    )

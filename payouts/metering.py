@@ -3,13 +3,14 @@ usage at the lease's unit prices."""
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import QuerySet
 
 from licensing.models import Lease, UsageEvent
 
-from .attribution import UseCharge
+from .attribution import FLAT_FEE, UseCharge
 from .distribution import Charge
-from .models import Period
+from .models import LeaseRevenue, Period, PeriodCharge
 
 # The most one lease can be billed in one period, in cents (100 billion in currency units).
 # Checked before anything is posted: with it, a lease's figures and a period's totals over
@@ -42,41 +43,98 @@ def usage_in(period: Period) -> QuerySet[UsageEvent]:
     return UsageEvent.objects.filter(occurred_at__gte=period.start, occurred_at__lt=period.end)
 
 
-def leases_with_revenue(period: Period) -> QuerySet[Lease]:
-    """Leases approved in the period or with usage dated in it, in a stable order."""
-    used = usage_in(period).values("lease_id")
-    return (
-        Lease.objects.filter(Q(starts_at__gte=period.start, starts_at__lt=period.end) | Q(pk__in=used))
-        .exclude(starts_at__isnull=True)
-        .order_by("pk")
-    )
+def meter_period(period: Period) -> int:
+    """Write what every lease not yet posted owes for the period into PeriodCharge, replacing
+    earlier rows of those leases: two INSERT ... SELECT statements (usage summed by lease, use
+    and charged asset; the flat fee of each lease approved in the period), whatever the volume.
+    Unit prices are taken from the leases as they are now. Returns the rows written."""
+    events, leases = UsageEvent._meta.db_table, Lease._meta.db_table
+    charges, revenues = PeriodCharge._meta.db_table, LeaseRevenue._meta.db_table
+    start = connection.ops.adapt_datetimefield_value(period.start)
+    end = connection.ops.adapt_datetimefield_value(period.end)
+    not_posted = f"NOT EXISTS (SELECT 1 FROM {revenues} r WHERE r.period_id = %s AND r.lease_id = l.id)"
+    columns = "period_id, lease_id, use, asset_id, quantity, unit_price_cents"
+    kinds = UsageEvent.Kind
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {charges} WHERE period_id = %s AND lease_id NOT IN "
+            f"(SELECT lease_id FROM {revenues} WHERE period_id = %s)",
+            [period.pk, period.pk],
+        )
+        # Downloads and generated seconds are charged to the asset the event names; training
+        # runs are shared across the lease's assets, so their asset is not kept.
+        cursor.execute(
+            f"""INSERT INTO {charges} ({columns})
+            SELECT %s, l.id, e.kind,
+                   CASE WHEN e.kind IN (%s, %s) THEN e.asset_id END,
+                   SUM(e.quantity),
+                   CASE e.kind WHEN %s THEN l.price_per_download_cents
+                               WHEN %s THEN l.price_per_training_run_cents
+                               WHEN %s THEN l.price_per_generated_second_cents ELSE 0 END
+            FROM {events} e JOIN {leases} l ON l.id = e.lease_id
+            WHERE e.occurred_at >= %s AND e.occurred_at < %s AND l.starts_at IS NOT NULL AND {not_posted}
+            GROUP BY l.id, e.kind, 4""",
+            [
+                period.pk,
+                kinds.DOWNLOAD,
+                kinds.GENERATED_SECOND,
+                kinds.DOWNLOAD,
+                kinds.TRAINING_RUN,
+                kinds.GENERATED_SECOND,
+                start,
+                end,
+                period.pk,
+            ],
+        )
+        written = cursor.rowcount
+        cursor.execute(
+            f"""INSERT INTO {charges} ({columns})
+            SELECT %s, l.id, %s, NULL, 1, l.flat_fee_cents FROM {leases} l
+            WHERE l.starts_at >= %s AND l.starts_at < %s AND {not_posted}""",
+            [period.pk, FLAT_FEE, start, end, period.pk],
+        )
+        return written + cursor.rowcount
 
 
-def lease_charges(lease: Lease, period: Period) -> LeaseCharges:
-    """What the lease owes for the period; raises BillingLimitExceeded past the bound. The
-    quantities are summed in SQL and multiplied by the prices in Python ints, which do not
-    overflow, so the bound is checked on the exact amount."""
-    flat = lease.flat_fee_cents if lease.starts_at and period.start <= lease.starts_at < period.end else 0
-    rows = (
-        usage_in(period)
-        .filter(lease=lease)
-        .values("kind", "asset_id")
-        .annotate(quantity=Sum("quantity"))
-        .order_by("kind", "asset_id")
-    )
-    charges, uses = [], []
-    for row in rows:
-        amount = row["quantity"] * lease.unit_price(row["kind"])
-        asset = str(row["asset_id"]) if row["kind"] in PER_ASSET_KINDS else None
-        if amount:
-            charges.append(Charge(asset_id=asset, amount_cents=amount))
-            uses.append(UseCharge(use=row["kind"], asset_id=asset, amount_cents=amount))
-    owed = LeaseCharges(flat_fee_cents=flat, charges=tuple(charges), uses=tuple(uses))
+def _check_bound(lease_id: int, owed: LeaseCharges) -> None:
     total = owed.flat_fee_cents + owed.usage_cents
     if total > MAX_BILLABLE_CENTS_PER_LEASE_PERIOD:
         raise BillingLimitExceeded(
-            f"lease {lease.pk} would be billed {total} cents in this period, above the limit of "
+            f"lease {lease_id} would be billed {total} cents in this period, above the limit of "
             f"{MAX_BILLABLE_CENTS_PER_LEASE_PERIOD} cents per lease and period: correct its usage "
             "reports, then retry the close"
         )
+
+
+def metered_charges(period: Period, *, first_lease_id: int, last_lease_id: int) -> dict[int, LeaseCharges]:
+    """lease id -> what it owes for the period, for the metered leases in the id range, in one
+    query over PeriodCharge. Quantities times prices are multiplied in Python ints, which do not
+    overflow, so the bound is checked on the exact amount; raises BillingLimitExceeded past it."""
+    rows = (
+        PeriodCharge.objects.filter(period=period, lease_id__gte=first_lease_id, lease_id__lte=last_lease_id)
+        .order_by("lease_id", "use", "asset_id")
+        .values_list("lease_id", "use", "asset_id", "quantity", "unit_price_cents")
+    )
+    flat: dict[int, int] = {}
+    charges: dict[int, list[Charge]] = {}
+    uses: dict[int, list[UseCharge]] = {}
+    for lease_id, use, asset_id, quantity, price in rows:
+        flat.setdefault(lease_id, 0)
+        charges.setdefault(lease_id, [])
+        uses.setdefault(lease_id, [])
+        amount = quantity * price
+        if use == FLAT_FEE:
+            flat[lease_id] += amount
+        elif amount:
+            asset = str(asset_id) if asset_id is not None else None
+            charges[lease_id].append(Charge(asset_id=asset, amount_cents=amount))
+            uses[lease_id].append(UseCharge(use=use, asset_id=asset, amount_cents=amount))
+    owed = {
+        lease_id: LeaseCharges(
+            flat_fee_cents=flat[lease_id], charges=tuple(charges[lease_id]), uses=tuple(uses[lease_id])
+        )
+        for lease_id in flat
+    }
+    for lease_id, lease_owed in owed.items():
+        _check_bound(lease_id, lease_owed)
     return owed

@@ -71,6 +71,9 @@ class Period(models.Model):
     net_cents = models.BigIntegerField(default=0)
     leases_total = models.PositiveIntegerField(default=0)
     leases_done = models.PositiveIntegerField(default=0)
+    # When the close metered the period's usage into PeriodCharge and planned its batches; empty
+    # until then, and emptied again by a retry, which meters the leases not yet posted afresh.
+    metered_at = models.DateTimeField(null=True, blank=True)
 
     objects = PeriodQuerySet.as_manager()
 
@@ -89,6 +92,54 @@ class Period(models.Model):
 
     def __str__(self):
         return f"{self.start:%Y-%m-%d} – {self.end:%Y-%m-%d} ({self.status})"
+
+
+class PeriodCharge(models.Model):
+    """What one lease is charged in a closing period for one use (and, for downloads and
+    generated seconds, one asset): the summed quantity and the unit price it is charged at.
+    Written for a whole period by one INSERT ... SELECT ... GROUP BY when its close starts; the
+    flat fee is a row of quantity 1 at the lease's flat fee."""
+
+    period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="charges")
+    # No foreign-key triggers on these: a period writes millions of rows, each copied from a
+    # usage event that already references a real lease and asset.
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    use = models.CharField(max_length=32)  # a MemberEarningLine.Use value
+    asset = models.ForeignKey(
+        "trust.Asset", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    quantity = models.BigIntegerField()
+    unit_price_cents = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["period", "lease"], name="period_charge_lease")]
+
+    def __str__(self):
+        return f"lease {self.lease_id} in period {self.period_id}: {self.use} x{self.quantity}"
+
+
+class CloseBatch(models.Model):
+    """A slice of a closing period's leases (ids first_lease_id..last_lease_id with charges in
+    it) that one Celery task distributes and posts in one transaction. `done_at` set: posted, and
+    a second run of the batch does nothing."""
+
+    period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="close_batches")
+    number = models.PositiveIntegerField()
+    first_lease_id = models.BigIntegerField()
+    last_lease_id = models.BigIntegerField()
+    leases = models.PositiveIntegerField()
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["period", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["period", "number"], name="one_close_batch_number_per_period"),
+        ]
+
+    def __str__(self):
+        return (
+            f"period {self.period_id} batch {self.number}: leases {self.first_lease_id}-{self.last_lease_id}"
+        )
 
 
 class LeaseRevenue(models.Model):

@@ -56,8 +56,8 @@ def period_ledger_is_balanced(period: Period) -> bool:
     return (total or 0) == 0
 
 
-# What one usage event is charged: its quantity times its lease's unit price for its kind.
-EVENT_CHARGE = F("quantity") * Case(
+# The unit price one usage event is charged at: its lease's price for its kind.
+EVENT_UNIT_PRICE = Case(
     When(kind=UsageEvent.Kind.DOWNLOAD, then=F("lease__price_per_download_cents")),
     When(kind=UsageEvent.Kind.TRAINING_RUN, then=F("lease__price_per_training_run_cents")),
     When(kind=UsageEvent.Kind.GENERATED_SECOND, then=F("lease__price_per_generated_second_cents")),
@@ -75,13 +75,21 @@ def period_accrued_revenue(period: Period, *, at=None) -> dict:
     flat = Lease.objects.filter(starts_at__gte=period.start, starts_at__lt=period.end).aggregate(
         cents=Sum("flat_fee_cents"), leases=Count("pk")
     )
-    usage = {
-        row["kind"]: row
-        for row in usage_in(period)
-        .values("kind")
-        .annotate(units=Sum("quantity"), cents=Sum(EVENT_CHARGE))
+    # Quantities are summed in SQL per kind and unit price (a handful of rows) and multiplied
+    # in Python ints: quantity x price summed in SQL overflows BIGINT on a period a close
+    # refuses, and the page must still show it.
+    usage: dict[str, dict] = {}
+    for row in (
+        usage_in(period)
+        .annotate(unit_price=EVENT_UNIT_PRICE)
+        .values("kind", "unit_price")
+        .annotate(units=Sum("quantity"))
         .order_by()
-    }
+    ):
+        kind = usage.setdefault(row["kind"], {"units": 0, "cents": 0})
+        units = int(row["units"] or 0)
+        kind["units"] += units
+        kind["cents"] += units * row["unit_price"]
     by_kind = [
         {
             "kind": kind,

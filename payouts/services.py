@@ -8,29 +8,36 @@ from fractions import Fraction
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
+from django.db.models import Count, F, Max, Sum
 from django.utils import timezone
 
 from licensing.models import Lease
 from trust import audit
 from trust.errors import Conflict, Invalid
-from trust.selectors import contributor_members
+from trust.models import AssetContributor
+from trust.queue import enqueue_on_commit
+from trust.selectors import contributor_rows
 from trust.services import require_trust_admin
 
-from . import ledger
+from . import bulk, ledger, metering
 from .attribution import itemise_lease
 from .distribution import Contributor, distribute_lease, rates_problem
-from .metering import BillingLimitExceeded, lease_charges, leases_with_revenue
+from .metering import BillingLimitExceeded
 from .models import (
     Account,
+    CloseBatch,
     LeaseRevenue,
+    LedgerEntry,
+    LedgerTransaction,
     MemberEarning,
     MemberEarningLine,
     PayoutBatch,
     PayoutItem,
     Period,
+    PeriodCharge,
     RateSetting,
 )
-from .selectors import payable_members
+from .selectors import payable_members, period_books_check
 
 logger = logging.getLogger(__name__)
 # Enough for any reason this code writes; an unexpected error's text is cut to it.
@@ -125,16 +132,18 @@ def period_request_close(*, actor, period: Period) -> tuple[Period, bool]:
     audit.record(
         actor=actor, action="period.close_retried" if retried else "period.close_requested", subject=period
     )
-    transaction.on_commit(lambda: close_period.delay(period.pk))
+    enqueue_on_commit(close_period, period.pk)
     return period, True
 
 
 def _begin_closing(period: Period) -> None:
     """Move an open period to closing with the rates in force now, or a failed close back to
-    closing with the rates it started with (under the row lock)."""
+    closing with the rates it started with (under the row lock). Either way its usage is
+    metered afresh (for the leases not yet posted) by the next step of the close."""
     if period.status == Period.Status.FAILED:
         period.status, period.failed_at, period.failure_reason = Period.Status.CLOSING, None, ""
-        period.save(update_fields=["status", "failed_at", "failure_reason"])
+        period.metered_at = None
+        period.save(update_fields=["status", "failed_at", "failure_reason", "metered_at"])
         return
     if period.status != Period.Status.OPEN:
         return
@@ -142,115 +151,313 @@ def _begin_closing(period: Period) -> None:
     period.admin_fee_bps, period.pension_bps = rates_in_force(at=now)
     period.status = Period.Status.CLOSING
     period.closing_started_at = now
-    period.leases_total = leases_with_revenue(period).count()
-    period.save(
-        update_fields=["admin_fee_bps", "pension_bps", "status", "closing_started_at", "leases_total"]
+    period.metered_at = None
+    period.save(update_fields=["admin_fee_bps", "pension_bps", "status", "closing_started_at", "metered_at"])
+
+
+def _meter_and_plan(period: Period) -> None:
+    """Meter the period's usage into PeriodCharge (set-based), create every account the
+    postings need, and cut the leases not yet posted into batches. Under the period's lock."""
+    CloseBatch.objects.filter(period=period, done_at__isnull=True).delete()
+    metering.meter_period(period)
+    posted = LeaseRevenue.objects.filter(period=period).values("lease_id")
+    unposted = (
+        PeriodCharge.objects.filter(period=period)
+        .exclude(lease_id__in=posted)
+        .values("lease_id")
+        .annotate(rows=Count("pk"))
+        .order_by("lease_id")
+        .values_list("lease_id", "rows")
     )
+    shared = Lease.approval_assets.through.objects.filter(
+        lease_id__in=PeriodCharge.objects.filter(period=period)
+        .exclude(lease_id__in=posted)
+        .values("lease_id")
+    ).values("asset_id")
+    named = PeriodCharge.objects.filter(period=period, asset_id__isnull=False).values("asset_id")
+    ledger.ensure_member_accounts_of_assets(named, shared)
+    ledger.ensure_studio_accounts(
+        Lease.objects.filter(pk__in=PeriodCharge.objects.filter(period=period).values("lease_id"))
+        .values_list("studio_id", flat=True)
+        .distinct()
+    )
+    ledger.trust_fee_revenue()
+    batches, current, charges = [], [], 0
+    number = (CloseBatch.objects.filter(period=period).aggregate(last=Max("number"))["last"] or 0) + 1
+    for lease_id, rows in unposted:
+        current.append(lease_id)
+        charges += rows
+        if (
+            len(current) >= settings.PERIOD_CLOSE_BATCH_LEASES
+            or charges >= settings.PERIOD_CLOSE_BATCH_CHARGES
+        ):
+            batches.append(
+                CloseBatch(
+                    period=period,
+                    number=number + len(batches),
+                    first_lease_id=current[0],
+                    last_lease_id=current[-1],
+                    leases=len(current),
+                )
+            )
+            current, charges = [], 0
+    if current:
+        batches.append(
+            CloseBatch(
+                period=period,
+                number=number + len(batches),
+                first_lease_id=current[0],
+                last_lease_id=current[-1],
+                leases=len(current),
+            )
+        )
+    CloseBatch.objects.bulk_create(batches)
+    period.leases_done = LeaseRevenue.objects.filter(period=period).count()
+    period.leases_total = period.leases_done + sum(batch.leases for batch in batches)
+    period.metered_at = timezone.now()
+    period.save(update_fields=["leases_done", "leases_total", "metered_at"])
 
 
-def _distribute_one(period: Period, lease: Lease) -> None:
-    """Meter, split and post one lease's revenue for the period, in one transaction. A lease
-    already distributed is skipped, so a rerun never pays twice."""
-    with transaction.atomic():
-        period = Period.objects.select_for_update().get(pk=period.pk)
-        if LeaseRevenue.objects.filter(period=period, lease=lease).exists():
-            return
-        owed = lease_charges(lease, period)
-        shared = [str(pk) for pk in lease.approval_assets.values_list("pk", flat=True)]
-        named = {c.asset_id for c in owed.charges if c.asset_id}
-        members = {}
-        contributors = {}
-        for asset_id, rows in contributor_members(set(shared) | named).items():
-            contributors[str(asset_id)] = [
-                Contributor(member_key=(m.member_number, m.pk), share=Fraction(share), accepted=accepted)
-                for m, share, accepted in rows
-            ]
-            members.update({m.pk: m for m, _, _ in rows})
+def period_close_plan(*, period_id: int) -> list[int]:
+    """The first step of a close, and of every retry or rerun: move the period to closing,
+    meter it and plan its batches if that is not done yet. Returns the numbers of the batches
+    still to post (none for a closed or failed period). Safe to run any number of times."""
+    try:
+        with transaction.atomic():
+            period = Period.objects.select_for_update().get(pk=period_id)
+            if period.status == Period.Status.CLOSED:
+                return []
+            if period.end > timezone.now():
+                raise Conflict("a period can only be closed once it has ended", code="period_not_ended")
+            _begin_closing(period)
+            if period.metered_at is None:
+                _meter_and_plan(period)
+            return list(
+                CloseBatch.objects.filter(period=period, done_at__isnull=True)
+                .order_by("number")
+                .values_list("number", flat=True)
+            )
+    except (OperationalError, Conflict):
+        raise
+    except Exception as error:
+        logger.exception("metering period %s failed", period_id)
+        _record_close_failure(period_id, error)
+        return []
+
+
+def _lock_period_for_batch(period_id: int) -> Period | None:
+    """The period, held so a retry or the final step (FOR UPDATE) waits for batches in flight,
+    while batches run side by side (FOR KEY SHARE does not conflict with their UPDATEs)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {Period._meta.db_table} WHERE id = %s FOR KEY SHARE", [period_id])
+    return Period.objects.filter(pk=period_id).first()
+
+
+def period_close_batch(*, period_id: int, number: int) -> bool:
+    """Distribute and post one batch of a closing period's leases in one transaction. A batch
+    already posted (or of a period no longer closing) is left alone, so a redelivered task
+    never pays twice. A batch that cannot be posted (over the billing limit, or any error but
+    a lost database connection, which the task retries) stops the close in `failed` with the
+    reason. Returns whether every batch of the period is now posted (time for the last step)."""
+    try:
+        with transaction.atomic():
+            period = _lock_period_for_batch(period_id)
+            if period is None or period.status != Period.Status.CLOSING:
+                return False
+            batch = CloseBatch.objects.select_for_update().filter(period=period, number=number).first()
+            if batch is not None and batch.done_at is None:
+                _post_batch(period, batch)
+    except OperationalError:
+        raise
+    except BillingLimitExceeded as error:
+        logger.warning("closing period %s stopped: %s", period_id, error)
+        _record_close_failure(period_id, error)
+        return False
+    except Exception as error:
+        logger.exception("closing period %s failed", period_id)
+        _record_close_failure(period_id, error)
+        return False
+    return not CloseBatch.objects.filter(period_id=period_id, done_at__isnull=True).exists()
+
+
+def _post_batch(period: Period, batch: CloseBatch) -> None:
+    """The money of one batch: charges, shared assets and contributors loaded in bulk, the exact
+    rule applied per lease in Python, everything posted with a handful of bulk inserts."""
+    owed = metering.metered_charges(
+        period, first_lease_id=batch.first_lease_id, last_lease_id=batch.last_lease_id
+    )
+    for lease_id in LeaseRevenue.objects.filter(period=period, lease_id__in=list(owed)).values_list(
+        "lease_id", flat=True
+    ):
+        del owed[lease_id]
+    lease_ids = sorted(owed)
+    studios = dict(Lease.objects.filter(pk__in=lease_ids).values_list("pk", "studio_id"))
+    shared: dict[int, list[str]] = {lease_id: [] for lease_id in lease_ids}
+    for lease_id, asset_id in Lease.approval_assets.through.objects.filter(
+        lease_id__in=lease_ids
+    ).values_list("lease_id", "asset_id"):
+        shared[lease_id].append(str(asset_id))
+    # Contributors of the batch's shared assets through a subquery (no list of thousands of
+    # ids to bind), then of any charged asset outside them.
+    contributors = contributor_shares(
+        Lease.approval_assets.through.objects.filter(lease_id__in=lease_ids).values("asset_id")
+    )
+    named = {c.asset_id for o in owed.values() for c in o.charges if c.asset_id} - set(contributors)
+    if named:
+        contributors.update(contributor_shares(named))
+    members = {c.member_key[1] for rows in contributors.values() for c in rows if c.accepted}
+    accounts = ledger.member_account_ids(members)
+    receivables = ledger.studio_account_ids(set(studios.values()))
+    fee_account = ledger.trust_fee_revenue().pk
+    now = timezone.now()
+
+    results = {}
+    transactions, entries = [], []
+    for lease_id in lease_ids:
+        lease_owed = owed[lease_id]
         result = distribute_lease(
-            flat_fee_cents=owed.flat_fee_cents,
-            charges=owed.charges,
-            shared_assets=shared,
+            flat_fee_cents=lease_owed.flat_fee_cents,
+            charges=lease_owed.charges,
+            shared_assets=shared[lease_id],
             contributors=contributors,
             admin_fee_bps=period.admin_fee_bps,
             pension_bps=period.pension_bps,
         )
+        results[lease_id] = result
+        transactions.append(
+            (
+                f"period:{period.pk}:lease:{lease_id}",
+                f"Royalties of lease {lease_id} for {period}",
+                period.pk,
+                lease_id,
+                now,
+            )
+        )
         lines = [
-            (ledger.studio_receivable(lease.studio), result.revenue_cents),
-            (ledger.trust_fee_revenue(), -result.admin_fee_cents),
+            (receivables[studios[lease_id]], result.revenue_cents),
+            (fee_account, -result.admin_fee_cents),
         ]
         for share in result.members:
-            member = members[share.member_key[1]]
-            lines.append((ledger.member_payable(member), -share.net_cents))
-            lines.append((ledger.pension_payable(member), -share.pension_cents))
-        txn = ledger.post(
-            key=f"period:{period.pk}:lease:{lease.pk}",
-            memo=f"Royalties of lease {lease.pk} for {period}",
-            lines=lines,
-            period=period,
-            lease=lease,
-        )
-        LeaseRevenue.objects.create(
-            period=period,
-            lease=lease,
-            flat_fee_cents=owed.flat_fee_cents,
-            usage_cents=owed.usage_cents,
-            revenue_cents=result.revenue_cents,
-            admin_fee_cents=result.admin_fee_cents,
-            pension_cents=result.pension_cents,
-            net_cents=result.net_cents,
-            transaction=txn,
-        )
-        earnings = MemberEarning.objects.bulk_create(
-            [
-                MemberEarning(
-                    period=period,
-                    lease=lease,
-                    member=members[s.member_key[1]],
-                    gross_cents=s.gross_cents,
-                    pension_cents=s.pension_cents,
-                    net_cents=s.net_cents,
-                )
-                for s in result.members
-                if s.gross_cents
-            ]
-        )
+            payable, pension = accounts[share.member_key[1]]
+            lines += [(payable, -share.net_cents), (pension, -share.pension_cents)]
+        if sum(amount for _, amount in lines):
+            raise ledger.Unbalanced(f"the royalties of lease {lease_id} do not balance")
+        entries.append([line for line in lines if line[1]])
+    txn_ids = bulk.insert_rows(
+        LedgerTransaction, ("key", "memo", "period_id", "lease_id", "created_at"), transactions
+    )
+    bulk.insert_rows(
+        LedgerEntry,
+        ("transaction_id", "account_id", "amount_cents"),
+        [
+            (txn, account, amount)
+            for txn, lines in zip(txn_ids, entries, strict=True)
+            for account, amount in lines
+        ],
+    )
+    bulk.insert_rows(
+        LeaseRevenue,
+        (
+            "period_id",
+            "lease_id",
+            "flat_fee_cents",
+            "usage_cents",
+            "revenue_cents",
+            "admin_fee_cents",
+            "pension_cents",
+            "net_cents",
+            "transaction_id",
+        ),
+        [
+            (
+                period.pk,
+                lease_id,
+                owed[lease_id].flat_fee_cents,
+                owed[lease_id].usage_cents,
+                result.revenue_cents,
+                result.admin_fee_cents,
+                result.pension_cents,
+                result.net_cents,
+                txn,
+            )
+            for (lease_id, result), txn in zip(results.items(), txn_ids, strict=True)
+        ],
+    )
+    earnings, itemised_by_earning = [], []
+    for lease_id, result in results.items():
         itemised = itemise_lease(
             result=result,
-            flat_fee_cents=owed.flat_fee_cents,
-            charges=owed.uses,
-            shared_assets=shared,
+            flat_fee_cents=owed[lease_id].flat_fee_cents,
+            charges=owed[lease_id].uses,
+            shared_assets=shared[lease_id],
             contributors=contributors,
             use_order=MemberEarningLine.Use.values,
         )
-        MemberEarningLine.objects.bulk_create(
-            [
-                MemberEarningLine(
-                    earning=earning,
-                    use=line.use,
-                    revenue_cents=line.revenue_cents,
-                    admin_fee_cents=line.admin_fee_cents,
-                    pension_cents=line.pension_cents,
-                    net_cents=line.net_cents,
+        for share in result.members:
+            if share.gross_cents:
+                earnings.append(
+                    (
+                        period.pk,
+                        lease_id,
+                        share.member_key[1],
+                        share.gross_cents,
+                        share.pension_cents,
+                        share.net_cents,
+                    )
                 )
-                for earning in earnings
-                for line in itemised[(earning.member.member_number, earning.member_id)]
-            ]
+                itemised_by_earning.append(itemised[share.member_key])
+    earning_ids = bulk.insert_rows(
+        MemberEarning,
+        ("period_id", "lease_id", "member_id", "gross_cents", "pension_cents", "net_cents"),
+        earnings,
+    )
+    bulk.insert_rows(
+        MemberEarningLine,
+        ("earning_id", "use", "revenue_cents", "admin_fee_cents", "pension_cents", "net_cents"),
+        [
+            (earning, line.use, line.revenue_cents, line.admin_fee_cents, line.pension_cents, line.net_cents)
+            for earning, lines in zip(earning_ids, itemised_by_earning, strict=True)
+            for line in lines
+        ],
+    )
+    batch.done_at = now
+    batch.save(update_fields=["done_at"])
+    # Last, so the row lock that serialises batches on the period is held only until commit.
+    Period.objects.filter(pk=period.pk).update(leases_done=F("leases_done") + len(lease_ids))
+    audit.record(
+        actor=None,
+        action="distribution.posted",
+        subject=period,
+        data={
+            "batch": batch.number,
+            "leases": lease_ids,
+            "revenue_cents": sum(r.revenue_cents for r in results.values()),
+            "admin_fee_cents": sum(r.admin_fee_cents for r in results.values()),
+            "pension_cents": sum(r.pension_cents for r in results.values()),
+            "net_cents": sum(r.net_cents for r in results.values()),
+            "members": len(earnings),
+        },
+    )
+
+
+def contributor_shares(asset_ids) -> dict[str, list[Contributor]]:
+    """asset id (str) -> its contributors with their exact shares and whether they accepted,
+    for many assets (ids or a subquery of them) in one query."""
+    fractions: dict = {}
+    found: dict[str, list[Contributor]] = {}
+    for asset_id, member_id, number, share, status in contributor_rows(asset_ids):
+        exact = fractions.get(share)
+        if exact is None:
+            exact = fractions[share] = Fraction(share)
+        found.setdefault(str(asset_id), []).append(
+            Contributor(
+                member_key=(number, member_id),
+                share=exact,
+                accepted=status == AssetContributor.Status.ACCEPTED,
+            )
         )
-        period.leases_done = LeaseRevenue.objects.filter(period=period).count()
-        period.save(update_fields=["leases_done"])
-        audit.record(
-            actor=None,
-            action="distribution.posted",
-            subject=period,
-            data={
-                "lease": lease.pk,
-                "revenue_cents": result.revenue_cents,
-                "admin_fee_cents": result.admin_fee_cents,
-                "pension_cents": result.pension_cents,
-                "net_cents": result.net_cents,
-                "members": len(result.members),
-            },
-        )
+    return found
 
 
 def _record_close_failure(period_id: int, error: Exception) -> Period:
@@ -267,44 +474,43 @@ def _record_close_failure(period_id: int, error: Exception) -> Period:
     return period
 
 
-def period_close(*, period_id: int, progress=None) -> Period:
-    """Close a period: distribute every lease's revenue, then total it. Safe to run twice,
-    concurrently, or after a crash half-way: each lease is posted at most once. A lease that
-    cannot be distributed (over the billing limit, or any other error but a lost database
-    connection, which the task retries) stops the close in `failed` with the reason; the
-    leases posted before it stay posted, and a retry resumes after them."""
+def period_close_finish(*, period_id: int) -> Period:
+    """The one final reduction of a close: once every batch is posted, total the period, check
+    its books (revenue = fee + pension + net, ledger balanced) and mark it closed. Does nothing
+    while a batch is still to post, or for a period that is not closing; a period whose books
+    do not add up stops in `failed`."""
     with transaction.atomic():
         period = Period.objects.select_for_update().get(pk=period_id)
-        if period.status == Period.Status.CLOSED:
+        if period.status != Period.Status.CLOSING or period.metered_at is None:
             return period
-        if period.end > timezone.now():
-            raise Conflict("a period can only be closed once it has ended", code="period_not_ended")
-        _begin_closing(period)
-    try:
-        for lease in leases_with_revenue(period).select_related("studio"):
-            _distribute_one(period, lease)
-            if progress:
-                progress(lease)
-    except OperationalError:
-        raise
-    except BillingLimitExceeded as error:
-        logger.warning("closing period %s stopped: %s", period_id, error)
-        return _record_close_failure(period_id, error)
-    except Exception as error:
-        logger.exception("closing period %s failed", period_id)
-        return _record_close_failure(period_id, error)
-    with transaction.atomic():
-        period = Period.objects.select_for_update().get(pk=period_id)
-        if period.status == Period.Status.CLOSED:
+        if CloseBatch.objects.filter(period=period, done_at__isnull=True).exists():
             return period
-        totals = [0, 0, 0, 0]
-        for row in period.lease_revenues.values_list(
-            "revenue_cents", "admin_fee_cents", "pension_cents", "net_cents"
-        ):
-            totals = [a + b for a, b in zip(totals, row, strict=True)]
-        period.revenue_cents, period.admin_fee_cents, period.pension_cents, period.net_cents = totals
+        totals = period.lease_revenues.aggregate(
+            revenue=Sum("revenue_cents"),
+            fee=Sum("admin_fee_cents"),
+            pension=Sum("pension_cents"),
+            net=Sum("net_cents"),
+            leases=Count("pk"),
+        )
+        period.revenue_cents = int(totals["revenue"] or 0)
+        period.admin_fee_cents = int(totals["fee"] or 0)
+        period.pension_cents = int(totals["pension"] or 0)
+        period.net_cents = int(totals["net"] or 0)
+        books = period_books_check(period)
+        if not all(books.values()):
+            failed = ", ".join(name.replace("_", " ") for name, ok in books.items() if not ok)
+            period.status, period.failed_at = Period.Status.FAILED, timezone.now()
+            period.failure_reason = f"the books do not check: not {failed}"
+            period.save()
+            audit.record(
+                actor=None,
+                action="period.close_failed",
+                subject=period,
+                data={"reason": period.failure_reason},
+            )
+            return period
         period.status, period.closed_at = Period.Status.CLOSED, timezone.now()
-        period.leases_done = period.leases_total = period.lease_revenues.count()
+        period.leases_done = period.leases_total = totals["leases"]
         period.save()
         audit.record(
             actor=None,
@@ -320,6 +526,25 @@ def period_close(*, period_id: int, progress=None) -> Period:
             },
         )
     return period
+
+
+def period_close(*, period_id: int, progress=None) -> Period:
+    """Close a period in this process: plan, post every batch, then the final reduction (the
+    Celery tasks run the same three steps, the batches on many workers). Safe to run twice,
+    concurrently, or after a crash half-way: each lease is posted at most once. A batch that
+    cannot be posted stops the close in `failed` with the reason; the batches posted before it
+    stay posted, and a retry resumes after them. `progress(done, total)` is told the leases
+    posted so far."""
+    numbers = period_close_plan(period_id=period_id)
+    if progress:
+        period = Period.objects.get(pk=period_id)
+        progress(period.leases_done, period.leases_total)
+    for number in numbers:
+        period_close_batch(period_id=period_id, number=number)
+        if progress:
+            period = Period.objects.get(pk=period_id)
+            progress(period.leases_done, period.leases_total)
+    return period_close_finish(period_id=period_id)
 
 
 @transaction.atomic

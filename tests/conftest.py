@@ -84,9 +84,19 @@ def celery_worker(django_db_setup, django_db_blocker, s3_server):
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
-    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    env = {
-        "DATABASE_URL": url,
+    with CeleryWorker(env=stack_env(redis_url=redis_url, s3_server=s3_server)) as worker:
+        yield worker
+
+
+def stack_env(*, redis_url: str, s3_server) -> dict[str, str]:
+    """The environment of a process of the real stack (a Celery worker, gunicorn): the suite's
+    test database, this Redis, this S3 server, and the suite's secret key (so a session made
+    here is valid there)."""
+    database = django_settings.DATABASES["default"]
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    host = f"{database['USER']}{password}@{database['HOST']}:{database['PORT']}"
+    return {
+        "DATABASE_URL": f"postgres://{host}/{database['NAME']}",
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "S3_BUCKET": S3_BUCKET,
@@ -95,10 +105,6 @@ def celery_worker(django_db_setup, django_db_blocker, s3_server):
         "S3_SECRET_ACCESS_KEY": s3_server.secret_key,
         "SECRET_KEY": django_settings.SECRET_KEY,
     }
-    if database.get("PASSWORD"):
-        env["DATABASE_URL"] = url.replace("@", f":{database['PASSWORD']}@", 1)
-    with CeleryWorker(env=env) as worker:
-        yield worker
 
 
 @dataclass

@@ -233,3 +233,180 @@ class CeleryWorker:
     def __exit__(self, *exc) -> None:
         if self.process is not None:
             _stop(self.process, 10)
+
+
+class RedisServer:
+    """A private `redis-server` on a free port of 127.0.0.1, with no persistence: `stop()` takes
+    Redis away from whatever uses `url`, `start()` brings an empty one back on the same port.
+    A fault test uses its own, never the shared Redis of the other tests."""
+
+    def __init__(self, log_name: str = "redis-server.log"):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log_path = ARTIFACTS / log_name
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> RedisServer:
+        import redis
+
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--dir", tempfile.gettempdir()]
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                return self
+            except redis.exceptions.ConnectionError as error:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(
+                        f"redis-server did not answer on {self.url}:\n{self.log_tail()}"
+                    ) from error
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process, 5)
+            self.process = None
+
+    def log_tail(self, n: int = 50) -> str:
+        return _tail(self.log_path, n)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class GunicornServer:
+    """The app under gunicorn with `deploy/gunicorn.conf.py` and `workers` worker processes, on a
+    free port of 127.0.0.1. `env` is merged over os.environ (database, Redis, S3, secret key).
+    `app` is the WSGI application to serve (a test may wrap the real one)."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        workers: int = 2,
+        app: str = "config.wsgi:application",
+        log_name: str = "gunicorn.log",
+    ):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.app = app
+        self.env = {
+            **os.environ,
+            **env,
+            "BIND": f"127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": str(workers),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.log_path = ARTIFACTS / log_name
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> GunicornServer:
+        import requests
+
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "deploy" / "gunicorn.conf.py"),
+            self.app,
+        ]
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{self.url}/", timeout=30)  # the first answer loads the app: slow
+                return self
+            except requests.RequestException as error:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.__exit__()
+                    raise RuntimeError(
+                        f"gunicorn did not answer on {self.url} within 60 s; its output:\n{self.log_tail()}"
+                    ) from error
+                time.sleep(0.2)
+
+    def log_tail(self, n: int = 50) -> str:
+        return _tail(self.log_path, n)
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            _stop(self.process, 20)
+
+
+class TrustProcess:
+    """Another whole trust: its own PostgreSQL database (created and migrated here), its own
+    signing key and slug, served by gunicorn on a free port of 127.0.0.1. What a peer of the
+    trust under test is in production, on one machine.
+
+    `env` is merged over os.environ; it must name DATABASE_URL (a database this creates afresh)."""
+
+    def __init__(self, *, slug: str, env: dict[str, str], admin_password: str):
+        self.slug = slug
+        self.signing_key = secrets.token_hex(32)
+        self.admin_password = admin_password
+        self.env = {"TRUST_SLUG": slug, "TRUST_SIGNING_KEY": self.signing_key, "HTTPS": "off", **env}
+        self.web = GunicornServer(self.env, workers=1, log_name=f"trust-{slug}.log")
+        self.url = self.web.url
+        self.env["PUBLIC_BASE_URL"] = self.web.env["PUBLIC_BASE_URL"] = self.url
+
+    def manage(self, *args: str, extra_env: dict[str, str] | None = None) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**os.environ, **self.env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode:
+            raise RuntimeError(f"manage.py {' '.join(args)} at {self.slug} failed:\n{result.stderr[-3000:]}")
+        return result.stdout
+
+    def _recreate_database(self) -> None:
+        import psycopg
+
+        url = self.env["DATABASE_URL"]
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+    def __enter__(self) -> TrustProcess:
+        self._recreate_database()
+        self.manage("migrate", "--noinput", "-v", "0")
+        self.manage(
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            "admin",
+            "--email",
+            f"admin@{self.slug}.invalid",
+            extra_env={"DJANGO_SUPERUSER_PASSWORD": self.admin_password},
+        )
+        self.web.__enter__()
+        return self
+
+    def log_tail(self, n: int = 50) -> str:
+        return self.web.log_tail(n)
+
+    def __exit__(self, *exc) -> None:
+        self.web.__exit__(*exc)

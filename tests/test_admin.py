@@ -17,7 +17,7 @@ from trust.tokens import user_token_mint
 
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = {"trust", "licensing", "payouts"}
+OUR_APPS = {"trust", "licensing", "payouts", "federation"}
 # Registered by Django and django-celery-beat themselves; they hold no rule of ours.
 OTHER_APPS = {"auth", "django_celery_beat"}
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)

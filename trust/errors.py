@@ -45,3 +45,18 @@ class Invalid(DomainError):
 class TooManyAttempts(DomainError):
     status = 429
     code = "too_many_attempts"
+
+
+class BadGateway(DomainError):
+    """Another service this one depends on (a peer trust) did not answer, or answered nonsense."""
+
+    status = 502
+    code = "bad_gateway"
+
+
+class ServiceUnavailable(DomainError):
+    """A service the request needs (the task queue, object storage, the sign-in counts) cannot be
+    reached right now. Nothing was recorded: the same request can be sent again later."""
+
+    status = 503
+    code = "service_unavailable"

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -57,6 +57,31 @@ def licensable_assets(
     return qs
 
 
+def consent_changes(
+    *,
+    asset_ids: Iterable,
+    uses: Iterable[str],
+    until: datetime,
+    since: datetime | None = None,
+    withdrawals_only: bool = False,
+) -> list[tuple]:
+    """(asset id, when) of every consent record that can change whether one of `asset_ids` is
+    licensable for `uses`: grants and withdrawals (only withdrawals with `withdrawals_only`) for
+    `capture` or one of `uses`, by a contributor of the asset, on it or on all their assets,
+    made between `since` and `until` inclusive. One query for any number of assets: between two
+    such times `licensable_assets` gives the same answer for the asset."""
+    relevant = Q(use__in=sorted({FIRST_OPT_IN, *uses}), created_at__lte=until) & (
+        Q(asset__isnull=True) | Q(asset_id=F("member__contributions__asset_id"))
+    )
+    if since is not None:
+        relevant &= Q(created_at__gte=since)
+    if withdrawals_only:
+        relevant &= Q(state=Consent.State.WITHDRAWN)
+    # One filter() call, so both conditions on the contributions name the same joined row.
+    rows = Consent.objects.filter(relevant, member__contributions__asset_id__in=list(asset_ids))
+    return list(rows.values_list("member__contributions__asset_id", "created_at").distinct())
+
+
 def consent_coverage(*, assets: QuerySet[Asset], at: datetime) -> dict[str, int]:
     """For each licensable use, how many of `assets` may be used for it at `at`: what a studio
     would get, and what an administrator approving a lease would pin."""
@@ -99,16 +124,15 @@ def latest_version(dataset: Dataset) -> DatasetVersion | None:
     return dataset.versions.order_by("-number").first()
 
 
-def contributor_members(asset_ids: Iterable) -> dict:
-    """asset id -> [(member, share, accepted)] for the given assets, in one query. Every named
-    contributor is listed, so shares sum to 1; the money rule counts only the accepted ones."""
-    result: dict = {}
-    rows = AssetContributor.objects.filter(asset_id__in=list(asset_ids)).select_related("member")
-    for row in rows:
-        result.setdefault(row.asset_id, []).append(
-            (row.member, row.share, row.status == AssetContributor.Status.ACCEPTED)
-        )
-    return result
+def contributor_rows(asset_ids: Iterable | QuerySet) -> QuerySet:
+    """(asset id, member id, member number, share, status) of every contributor of the given
+    assets (ids, or a queryset of `asset_id` values to use as a subquery), in one query. Every
+    named contributor is listed, so shares sum to 1; the money rule counts only the accepted."""
+    if not isinstance(asset_ids, QuerySet):
+        asset_ids = list(asset_ids)
+    return AssetContributor.objects.filter(asset_id__in=asset_ids).values_list(
+        "asset_id", "member_id", "member__member_number", "share", "status"
+    )
 
 
 def contributions_of(member: Member, *, status: str | None = None) -> QuerySet[AssetContributor]:

@@ -29,6 +29,7 @@ from .models import (
     DatasetVersionItem,
     Member,
 )
+from .queue import enqueue_on_commit
 from .selectors import is_trust_admin, member_of
 from .signals import consent_withdrawn
 from .storage import MultipartError, UploadedPart, get_object_store, measure
@@ -337,6 +338,8 @@ def asset_complete(*, actor, asset: Asset, parts: list[dict] | None = None) -> A
         raise Forbidden(
             "only the uploader or an administrator can complete an upload", code="not_the_uploader"
         )
+    # Verification reads the store: with it unreachable the asset stays as it was (503).
+    get_object_store().require_reachable(asset.staging_key)
     with transaction.atomic():
         asset = Asset.objects.select_for_update().get(pk=asset.pk)
         if asset.status == Asset.Status.AVAILABLE:
@@ -359,7 +362,7 @@ def asset_complete(*, actor, asset: Asset, parts: list[dict] | None = None) -> A
         asset.status = Asset.Status.VERIFYING
         asset.failure_reason = ""
         asset.save(update_fields=["status", "failure_reason", "upload_id"])
-        transaction.on_commit(lambda: verify_asset_upload.delay(str(asset.pk)))
+        enqueue_on_commit(verify_asset_upload, str(asset.pk))
     return asset
 
 

@@ -16,6 +16,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -23,15 +24,22 @@ from urllib.parse import urlencode
 
 import boto3
 from botocore.client import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.conf import settings
 from django.urls import reverse
 from django.utils.text import slugify
+
+from .errors import ServiceUnavailable
 
 CHUNK = 1024 * 1024
 # Media types the standard library does not name an extension for.
 EXTRA_EXTENSIONS = {"audio/wav": ".wav", "audio/vnd.wave": ".wav", "text/x-fountain": ".fountain"}
 FILENAME_STEM_MAX = 80
+STORAGE_UNAVAILABLE = "storage_unavailable"
+STORAGE_UNAVAILABLE_DETAIL = (
+    "Object storage cannot be reached right now: nothing was recorded. Try again shortly."
+)
 
 
 def download_filename(*, title: str, content_type: str, fallback: str) -> str:
@@ -71,6 +79,10 @@ class ObjectStore(Protocol):
         """A GET URL; with `filename` the browser saves the object under that name, with
         `content_type` the response carries that media type."""
 
+    def require_reachable(self, key: str) -> None:
+        """Raise ServiceUnavailable (`storage_unavailable`) unless the store answers for `key`
+        now. Presigning is computed locally and succeeds with the store down; this asks it."""
+
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
     def iter_chunks(self, key: str) -> Iterator[bytes]: ...
     def size(self, key: str) -> int | None: ...
@@ -87,6 +99,26 @@ class ObjectStore(Protocol):
 
 class MultipartError(Exception):
     """The parts named do not make a complete upload (missing, unknown or mismatched ETags)."""
+
+
+def _unreachable(error: Exception) -> bool:
+    """A connection refused, reset or timed out, or the store answering with a 5xx."""
+    if isinstance(error, BotoConnectionError | HTTPClientError):
+        return True
+    status = getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return isinstance(error, ClientError) and status >= 500
+
+
+@contextmanager
+def _storage_call():
+    """Every call to S3 runs in this: an unreachable store is a 503 `storage_unavailable`, the
+    same DomainError for the API, the pages and the tasks (which retry it)."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as error:
+        if _unreachable(error):
+            raise ServiceUnavailable(STORAGE_UNAVAILABLE_DETAIL, code=STORAGE_UNAVAILABLE) from error
+        raise
 
 
 def measure(store: ObjectStore, key: str) -> StoredObject | None:
@@ -128,43 +160,52 @@ class S3ObjectStore:
             params["ResponseContentType"] = content_type
         return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
 
+    def require_reachable(self, key):
+        self.size(key)  # a HEAD: an absent object is an answer too
+
     def put_bytes(self, key, data, *, content_type):
-        self.client.put_object(
-            Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **self._sse_params()
-        )
+        with _storage_call():
+            self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **self._sse_params()
+            )
 
     def iter_chunks(self, key):
-        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
-        try:
-            yield from body.iter_chunks(CHUNK)
-        finally:
-            body.close()
+        with _storage_call():
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            try:
+                yield from body.iter_chunks(CHUNK)
+            finally:
+                body.close()
 
     def size(self, key):
-        try:
-            return self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return None
-            raise
+        with _storage_call():
+            try:
+                return self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                    return None
+                raise
 
     def delete(self, key):
-        self.client.delete_object(Bucket=self.bucket, Key=key)
+        with _storage_call():
+            self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def copy(self, source, destination):
         # The managed copy switches to a multipart copy past 5 GB, still without the bytes
         # leaving the server; the copy is encrypted like every other write.
-        self.client.copy(
-            {"Bucket": self.bucket, "Key": source},
-            self.bucket,
-            destination,
-            ExtraArgs=self._sse_params(),
-        )
+        with _storage_call():
+            self.client.copy(
+                {"Bucket": self.bucket, "Key": source},
+                self.bucket,
+                destination,
+                ExtraArgs=self._sse_params(),
+            )
 
     def start_multipart(self, key, *, content_type):
-        response = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, ContentType=content_type, **self._sse_params()
-        )
+        with _storage_call():
+            response = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ContentType=content_type, **self._sse_params()
+            )
         return response["UploadId"]
 
     def presigned_part(self, key, *, upload_id, part_number, expires_in):
@@ -173,17 +214,19 @@ class S3ObjectStore:
 
     def complete_multipart(self, key, *, upload_id, parts):
         try:
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
-            )
+            with _storage_call():
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+                )
         except ClientError as error:
             raise MultipartError(error.response.get("Error", {}).get("Message", str(error))) from error
 
     def abort_multipart(self, key, *, upload_id):
-        self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        with _storage_call():
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
 
 
 class InvalidSignature(Exception):
@@ -278,6 +321,9 @@ class LocalObjectStore:
                 raise
         os.replace(tmp.name, path)
         return written
+
+    def require_reachable(self, key):
+        """A directory on this machine: always there."""
 
     def put_bytes(self, key, data, *, content_type):
         path = self._path(key)
@@ -382,6 +428,10 @@ def _s3_client(endpoint_url, region, access_key, secret_key):
             signature_version="s3v4",
             s3={"addressing_style": "path"},
             retries={"max_attempts": 3, "mode": "standard"},
+            # An unreachable store is refused within seconds, well inside gunicorn's timeout
+            # (the defaults wait 60 s per attempt).
+            connect_timeout=3,
+            read_timeout=20,
         ),
     )
 

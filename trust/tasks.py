@@ -2,8 +2,12 @@ from celery import shared_task
 from django.db import OperationalError
 
 from . import services
+from .errors import ServiceUnavailable
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+# An unreachable object store is retried like a lost database connection.
+@shared_task(
+    acks_late=True, autoretry_for=(OperationalError, ServiceUnavailable), retry_backoff=True, max_retries=5
+)
 def verify_asset_upload(asset_id: str) -> str:
     return services.asset_verify(asset_id=asset_id).status

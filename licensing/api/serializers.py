@@ -1,7 +1,13 @@
+import re
+import uuid
+from datetime import UTC, datetime
+
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
-from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS
+from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS, USAGE_EVENTS_MAX
 from trust.api.validation import COUNT_MAX, QUANTITY_MAX, cents, row_id
 from trust.consent import LICENSABLE_USES
 from trust.tokens import TokenState
@@ -62,6 +68,10 @@ class DatasetSummarySerializer(serializers.Serializer):
 
 
 class TermsOutputSerializer(serializers.ModelSerializer):
+    shared_with = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="slug", help_text="peer trusts whose studios see these terms"
+    )
+
     class Meta:
         model = LeaseTerms
         fields = [
@@ -77,12 +87,53 @@ class TermsOutputSerializer(serializers.ModelSerializer):
             "download_cap",
             "currency",
             "active",
+            "shared_with",
             "created_at",
         ]
 
 
-class CatalogueEntrySerializer(TermsOutputSerializer):
-    dataset = DatasetSummarySerializer(source="dataset_summary")
+class CoverageSerializer(serializers.Serializer):
+    version = serializers.IntegerField(allow_null=True, help_text="the dataset version approval would pin")
+    total = serializers.IntegerField(help_text="assets in that version")
+    licensable = serializers.IntegerField(help_text="of them, licensable now for every permitted use")
+    per_use = serializers.DictField(child=serializers.IntegerField(), help_text="licensable assets per use")
+
+
+class CatalogueEntrySerializer(serializers.Serializer):
+    """An offer of this trust or of a peer trust (`trust`), priced in that trust's currency."""
+
+    trust = serializers.SlugField(help_text="the slug of the trust that offers these terms")
+    trust_name = serializers.CharField()
+    terms = serializers.IntegerField(help_text="the terms' id at that trust")
+    id = serializers.IntegerField(help_text="the same as `terms`")
+    title = serializers.CharField()
+    permitted_uses = serializers.ListField(child=serializers.CharField())
+    duration_days = serializers.IntegerField()
+    flat_fee_cents = serializers.IntegerField()
+    price_per_download_cents = serializers.IntegerField()
+    price_per_training_run_cents = serializers.IntegerField()
+    price_per_generated_second_cents = serializers.IntegerField()
+    download_cap = serializers.IntegerField(allow_null=True)
+    currency = serializers.CharField()
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    dataset = DatasetSummarySerializer()
+    coverage = CoverageSerializer()
+    stale = serializers.BooleanField(
+        help_text="a peer's offer not refreshed within FEDERATION_OFFERS_STALE_SECONDS, or whose last fetch "
+        "failed: shown as it was, not as current"
+    )
+    fetched_at = serializers.DateTimeField(allow_null=True, help_text="when a peer's offer was fetched")
+
+
+class SharedOffersSerializer(serializers.Serializer):
+    offers = serializers.ListField(child=serializers.DictField(), help_text="catalogue entries, as /catalog/")
+
+
+class TermsShareSerializer(serializers.Serializer):
+    peers = serializers.ListField(
+        child=serializers.SlugField(), max_length=500, help_text="peer trusts' slugs"
+    )
 
 
 class LeaseInputSerializer(serializers.Serializer):
@@ -169,6 +220,9 @@ class ManifestSerializer(serializers.Serializer):
 
 
 class UsageEventInputSerializer(serializers.Serializer):
+    """The shape of one reported event, for the schema. Reports are checked by
+    `usage_events_from`, which applies these same rules in one pass over the batch."""
+
     event_key = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=UsageEvent.Kind.choices)
     asset = serializers.UUIDField(required=False, allow_null=True)
@@ -177,7 +231,131 @@ class UsageEventInputSerializer(serializers.Serializer):
 
 
 class UsageReportSerializer(serializers.Serializer):
-    events = UsageEventInputSerializer(many=True, allow_empty=False, max_length=10000)
+    events = UsageEventInputSerializer(many=True, allow_empty=False, max_length=USAGE_EVENTS_MAX)
+
+
+_USAGE_KINDS = frozenset(UsageEvent.Kind.values)
+_USAGE_FIELDS = ("event_key", "kind", "quantity", "occurred_at")
+_INTEGRAL = re.compile(r"^\s*-?\d+(\.0*)?\s*$")
+
+
+def _usage_datetime(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _usage_quantity(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INTEGRAL.match(value):
+        return int(value.strip().split(".")[0])
+    return None
+
+
+def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
+    """One event checked as UsageEventInputSerializer would: (values, None) or (None, errors)."""
+    if raw is None:
+        return None, [ErrorDetail("This field may not be null.", code="null")]
+    if not isinstance(raw, dict):
+        message = f"Invalid data. Expected a dictionary, but got {type(raw).__name__}."
+        return None, {"non_field_errors": [ErrorDetail(message, code="invalid")]}
+    errors: dict[str, list] = {}
+    for name in _USAGE_FIELDS:
+        if name not in raw:
+            errors[name] = [ErrorDetail("This field is required.", code="required")]
+    key = raw.get("event_key")
+    if "event_key" in raw:
+        if isinstance(key, bool) or not isinstance(key, str | int | float):
+            errors["event_key"] = [ErrorDetail("Not a valid string.", code="invalid")]
+        else:
+            key = str(key).strip()
+            if not key:
+                errors["event_key"] = [ErrorDetail("This field may not be blank.", code="blank")]
+            elif len(key) > 200:
+                message = "Ensure this field has no more than 200 characters."
+                errors["event_key"] = [ErrorDetail(message, code="max_length")]
+    kind = raw.get("kind")
+    if "kind" in raw and (not isinstance(kind, str) or kind not in _USAGE_KINDS):
+        errors["kind"] = [ErrorDetail(f'"{kind}" is not a valid choice.', code="invalid_choice")]
+    asset = raw.get("asset")
+    if asset is not None:
+        try:
+            asset = uuid.UUID(asset) if isinstance(asset, str) else None
+        except ValueError:
+            asset = None
+        if asset is None:
+            errors["asset"] = [ErrorDetail("Must be a valid UUID.", code="invalid")]
+    quantity = _usage_quantity(raw.get("quantity"))
+    if "quantity" in raw:
+        if quantity is None:
+            errors["quantity"] = [ErrorDetail("A valid integer is required.", code="invalid")]
+        elif quantity < 1:
+            message = "Ensure this value is greater than or equal to 1."
+            errors["quantity"] = [ErrorDetail(message, code="min_value")]
+        elif quantity > QUANTITY_MAX:
+            message = f"Ensure this value is less than or equal to {QUANTITY_MAX}."
+            errors["quantity"] = [ErrorDetail(message, code="max_value")]
+    occurred_at = _usage_datetime(raw.get("occurred_at"))
+    if "occurred_at" in raw and occurred_at is None:
+        message = (
+            "Datetime has wrong format. Use one of these formats instead: "
+            "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+        )
+        errors["occurred_at"] = [ErrorDetail(message, code="invalid")]
+    if errors:
+        return None, errors
+    event = {"event_key": key, "kind": kind, "quantity": quantity, "occurred_at": occurred_at}
+    if asset is not None:
+        event["asset"] = asset
+    return event, None
+
+
+def usage_events_from(data) -> list[dict]:
+    """The events of a usage report body, checked in one pass with UsageReportSerializer's rules
+    and its 400 shape (`errors.events[i]` names what is wrong with event i), without building a
+    serializer per event: a report carries up to USAGE_EVENTS_MAX events."""
+    if not isinstance(data, dict):
+        message = f"Invalid data. Expected a dictionary, but got {type(data).__name__}."
+        raise serializers.ValidationError({"non_field_errors": [ErrorDetail(message, code="invalid")]})
+    if "events" not in data:
+        required = ErrorDetail("This field is required.", code="required")
+        raise serializers.ValidationError({"events": [required]})
+    raw_events = data["events"]
+    refusal = None
+    if not isinstance(raw_events, list):
+        refusal = (f'Expected a list of items but got type "{type(raw_events).__name__}".', "not_a_list")
+    elif not raw_events:
+        refusal = ("This list may not be empty.", "empty")
+    elif len(raw_events) > USAGE_EVENTS_MAX:
+        refusal = (f"Ensure this field has no more than {USAGE_EVENTS_MAX} elements.", "max_length")
+    if refusal:
+        message, code = refusal
+        raise serializers.ValidationError({"events": {"non_field_errors": [ErrorDetail(message, code=code)]}})
+    events, errors, failed = [], [], False
+    for raw in raw_events:
+        event, error = _usage_event(raw)
+        events.append(event)
+        errors.append(error or {})
+        failed = failed or error is not None
+    if failed:
+        raise serializers.ValidationError({"events": errors})
+    return events
 
 
 class UsageAcceptedSerializer(serializers.Serializer):

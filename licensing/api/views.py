@@ -4,16 +4,20 @@ from datetime import timedelta
 
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from federation.api.auth import IsPeer, PeerCallAuthentication
+from federation.models import Peer
 from licensing import selectors, services, tokens
 from licensing.models import LeaseTerms, LeaseToken, Studio, Takedown
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsTrustAdmin
+from trust.api.serializers import ErrorSerializer
 from trust.api.validation import found, validated
 from trust.errors import Forbidden, Invalid, NotFound
 from trust.models import Dataset
@@ -61,7 +65,8 @@ class TermsListView(PagedAPIView):
 
     @extend_schema(responses=s.TermsOutputSerializer(many=True), summary="All lease terms (admin)")
     def get(self, request):
-        return self.paged(LeaseTerms.objects.order_by("-created_at", "-pk"), s.TermsOutputSerializer)
+        terms = LeaseTerms.objects.prefetch_related("shared_with").order_by("-created_at", "-pk")
+        return self.paged(terms, s.TermsOutputSerializer)
 
     @extend_schema(
         request=s.TermsInputSerializer,
@@ -77,11 +82,10 @@ class TermsListView(PagedAPIView):
         return Response(s.TermsOutputSerializer(terms).data, status=status.HTTP_201_CREATED)
 
 
-def _with_dataset_summaries(terms_page: list) -> list:
-    """Each shown offer with its dataset's summary (only the page's datasets are counted)."""
-    for terms in terms_page:
-        terms.dataset_summary = selectors.dataset_summary(terms.dataset)
-    return terms_page
+def _catalogue_entries(page: list) -> list[dict]:
+    """Only the shown offers are described (their datasets counted, their coverage asked)."""
+    now = timezone.now()
+    return [selectors.catalogue_entry(row, at=now) for row in page]
 
 
 class CatalogueView(PagedAPIView):
@@ -89,12 +93,55 @@ class CatalogueView(PagedAPIView):
 
     @extend_schema(
         responses=s.CatalogueEntrySerializer(many=True),
-        summary="Active lease terms with a summary of each dataset (studio staff)",
+        summary="This trust's active lease terms, then live peers' shared offers, each with its trust "
+        "(studio staff)",
     )
     def get(self, request):
-        return self.paged(
-            selectors.catalogue_terms(), s.CatalogueEntrySerializer, prepare=_with_dataset_summaries
-        )
+        rows = [*selectors.catalogue_terms(), *selectors.peer_offers()]
+        return self.paged(rows, s.CatalogueEntrySerializer, prepare=_catalogue_entries)
+
+
+class TermsShareView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(
+        request=s.TermsShareSerializer,
+        responses={
+            200: s.TermsOutputSerializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            422: ErrorSerializer,
+        },
+        summary="Choose the peer trusts whose studios see these terms (admin)",
+    )
+    def put(self, request, terms_id):
+        terms = found(LeaseTerms.objects.all(), terms_id, what="terms")
+        slugs = set(validated(s.TermsShareSerializer, request)["peers"])
+        peers = list(Peer.objects.filter(slug__in=slugs))
+        unknown = slugs - {peer.slug for peer in peers}
+        if unknown:
+            raise Invalid(f"no such peer: {', '.join(sorted(unknown))}", code="unknown_peer")
+        terms = services.terms_share(actor=request.user, terms=terms, peers=peers)
+        return Response(s.TermsOutputSerializer(terms).data)
+
+
+class InboundOffersView(APIView):
+    """What this trust shares with the calling peer: its catalogue entries for terms shared
+    with that peer, described as its own studios see them."""
+
+    authentication_classes = [PeerCallAuthentication]
+    permission_classes = [IsPeer]
+
+    @extend_schema(
+        responses={200: s.SharedOffersSerializer, 401: ErrorSerializer, 403: ErrorSerializer},
+        summary="Offers shared with the calling peer (signed trust-to-trust call)",
+    )
+    def get(self, request):
+        now = timezone.now()
+        terms = selectors.offers_shared_with(request.auth)
+        return Response({"offers": [selectors.offer_document(t, at=now) for t in terms]})
 
 
 class LeaseListView(PagedAPIView):
@@ -246,7 +293,10 @@ class DownloadView(APIView):
     permission_classes = [HasLeaseToken]
 
     @extend_schema(
-        responses={302: OpenApiResponse(description="redirect to a presigned URL (at most 5 minutes)")},
+        responses={
+            302: OpenApiResponse(description="redirect to a presigned URL (at most 5 minutes)"),
+            503: OpenApiResponse(ErrorSerializer, description="object storage unreachable: nothing recorded"),
+        },
         summary="Download one asset: consent re-checked, one download recorded (lease token)",
     )
     def get(self, request, lease_id, asset_id):
@@ -267,10 +317,8 @@ class UsageView(APIView):
         summary="Report training runs and generated seconds; event_key makes it idempotent (lease token)",
     )
     def post(self, request, lease_id):
-        data = validated(s.UsageReportSerializer, request)
-        accepted, duplicates = services.usage_report(
-            token=request.auth, lease_id=lease_id, events=data["events"]
-        )
+        events = s.usage_events_from(request.data)
+        accepted, duplicates = services.usage_report(token=request.auth, lease_id=lease_id, events=events)
         return Response({"accepted": accepted, "duplicates": duplicates}, status=status.HTTP_202_ACCEPTED)
 
 

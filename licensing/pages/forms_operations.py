@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import forms
 
+from licensing import selectors
 from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS
 from trust.consent import LICENSABLE_USES
 from trust.models import Dataset
@@ -108,3 +109,17 @@ class StaffForm(PortalForm):
 class StudioEnrolForm(StaffForm):
     name = forms.CharField(label="Studio name", max_length=200)
     field_order = ["name", "staff_username", "staff_email", "staff_password"]
+
+
+class TermsShareForm(PortalForm):
+    peers = forms.ModelMultipleChoiceField(
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Peer trusts",
+        help_text="Their studios see these terms in their catalogue; leave all unticked to share with none.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["peers"].queryset = selectors.peers_to_share_with()

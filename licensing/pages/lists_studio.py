@@ -8,7 +8,7 @@ from trust.consent import LICENSABLE_USES
 from trust.lists import SearchFilter
 from trust.models import Asset, DatasetVersion, DatasetVersionItem
 
-from ..models import Lease, LeaseTerms
+from ..models import Lease, LeaseTerms, PeerOffer
 
 
 def _kind_choices():
@@ -54,6 +54,27 @@ class CatalogueFilter(django_filters.FilterSet):
             version__dataset=OuterRef("dataset"), version__number=Subquery(latest), asset__kind=value
         )
         return queryset.filter(Exists(holds))
+
+
+class PeerOfferFilter(django_filters.FilterSet):
+    """The catalogue's search and filters (same parameters as CatalogueFilter), over the offers
+    peers shared, as they described them."""
+
+    q = SearchFilter(fields=["title", "offer__dataset__title", "offer__dataset__slug"], label="Search")
+    use = django_filters.CharFilter(method="filter_use")
+    kind = django_filters.CharFilter(method="filter_kind")
+
+    class Meta:
+        model = PeerOffer
+        fields = []
+
+    def filter_use(self, queryset, name, value):
+        return queryset.annotate(uses_text=Cast("offer__permitted_uses", TextField())).filter(
+            uses_text__contains=f'"{value}"'
+        )
+
+    def filter_kind(self, queryset, name, value):
+        return queryset.filter(offer__dataset__kinds__has_key=value)
 
 
 class StudioLeaseFilter(django_filters.FilterSet):

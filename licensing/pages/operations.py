@@ -22,7 +22,7 @@ from trust.templatetags.portal import ref
 
 from .. import selectors, services
 from ..models import Lease, LeaseTerms, Studio, Takedown, UsageEvent
-from .forms_operations import ReasonForm, StaffForm, StudioEnrolForm, TermsForm
+from .forms_operations import ReasonForm, StaffForm, StudioEnrolForm, TermsForm, TermsShareForm
 from .lists_operations import (
     ActiveLeaseFilter,
     ClosedLeaseFilter,
@@ -287,6 +287,22 @@ def _set_active(request, terms_id, *, active: bool):
 
 
 @admin_required
+@require_http_methods(["GET", "POST"])
+def terms_share(request, terms_id):
+    row = get_object_or_404(LeaseTerms.objects.select_related("dataset"), pk=terms_id)
+    form = TermsShareForm(request.POST or None, initial={"peers": list(row.shared_with.all())})
+    if request.method == "POST" and form.is_valid():
+        shared = run_service_with_messages(
+            request,
+            lambda: services.terms_share(actor=request.user, terms=row, peers=form.cleaned_data["peers"]),
+            success=f"Sharing of “{row.title}” saved.",
+        )
+        if shared is not None:
+            return redirect(f"{reverse('operations-terms')}#terms-{row.pk}")
+    return render(request, "licensing/operations/terms_share.html", {"terms": row, "form": form})
+
+
+@admin_required
 @require_POST
 def terms_activate(request, terms_id):
     return _set_active(request, terms_id, active=True)
@@ -381,6 +397,7 @@ urlpatterns = [
     path("leases/<id:lease_id>/reject/", lease_reject, name="operations-lease-reject"),
     path("leases/<id:lease_id>/revoke/", lease_revoke, name="operations-lease-revoke"),
     path("terms/", terms, name="operations-terms"),
+    path("terms/<id:terms_id>/share/", terms_share, name="operations-terms-share"),
     path("terms/<id:terms_id>/activate/", terms_activate, name="operations-terms-activate"),
     path("terms/<id:terms_id>/deactivate/", terms_deactivate, name="operations-terms-deactivate"),
 ]

@@ -3,6 +3,7 @@ takedown notices. The same selectors and services as the studio API (licensing/a
 
 import secrets
 from datetime import timedelta
+from types import SimpleNamespace
 
 from django.contrib import messages
 from django.http import Http404
@@ -20,10 +21,12 @@ from trust.templatetags.portal import ref
 from .. import selectors, services, tokens
 from ..models import LeaseTerms, Takedown, UsageEvent
 from .forms_studio import AttestationForm, LeaseRequestForm, TokenMintForm
-from .lists_studio import CatalogueFilter, StudioLeaseFilter
+from .lists_studio import CatalogueFilter, PeerOfferFilter, StudioLeaseFilter
 
 # Offers are cards with their consent coverage: fewer to a page than a table's rows.
 CATALOGUE_PAGE = 20
+# Peers share a handful of offers each; past this many the API's /catalog/ pages through them all.
+PEER_OFFERS_SHOWN = 100
 
 # A freshly minted token's secret is rendered in the response to the POST that minted it and
 # kept nowhere else (never in the session table). That response cannot redirect, so a reload
@@ -46,16 +49,26 @@ def _catalogue_entry(offer: dict) -> dict:
     return {**offer, "prices": _prices(offer["terms"])}
 
 
+def _peer_card(offer) -> dict:
+    """A peer's offer in the shape the terms card reads (its id made unique by the trust)."""
+    entry = selectors.catalogue_entry(offer)
+    terms = SimpleNamespace(**{**entry, "pk": f"{entry['trust']}-{entry['terms']}"})
+    coverage = {**entry["coverage"], "per_use": list(entry["coverage"]["per_use"].items())}
+    return {**entry, "terms": terms, "coverage": coverage, "prices": _prices(terms)}
+
+
 @studio_required
 def catalogue(request):
     listing = portal_list(request, selectors.catalogue_terms(), CatalogueFilter, per_page=CATALOGUE_PAGE)
     entries = [_catalogue_entry(selectors.catalogue_offer(terms)) for terms in listing.rows]
+    peer_offers = PeerOfferFilter(request.GET, queryset=selectors.peer_offers()).qs[:PEER_OFFERS_SHOWN]
     return render(
         request,
         "licensing/studio/catalogue.html",
         {
             "listing": listing,
             "entries": entries,
+            "peer_entries": [_peer_card(offer) for offer in peer_offers],
             "offered": selectors.catalogue_terms().count(),
             "filtered": listing.filtered,
             "studio": selectors.studio_of(request.user),

@@ -12,6 +12,7 @@ from payouts import payout_files, selectors, services
 from payouts.models import PayoutBatch, Period
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsMember, IsTrustAdmin
+from trust.api.serializers import ErrorSerializer
 from trust.api.validation import found, validated
 from trust.selectors import member_of
 
@@ -70,7 +71,7 @@ class PeriodCloseView(APIView):
 
     @extend_schema(
         request=None,
-        responses={202: s.PeriodOutputSerializer},
+        responses={202: s.PeriodOutputSerializer, 503: ErrorSerializer},
         summary="Close an ended period or retry a failed close: a Celery job distributes it (admin)",
     )
     def post(self, request, period_id):

@@ -47,6 +47,7 @@ ROLE_PAGES = {
         "/operations/members/enrol/",
         "/operations/studios/",
         "/operations/studios/enrol/",
+        "/operations/federation/",
     ],
 }
 PUBLIC_PAGES = [
@@ -79,6 +80,8 @@ NOT_PAGES = {
     "operations-terms-activate",
     "operations-terms-deactivate",
     "operations-dataset-assets",
+    "operations-peer-suspend",
+    "operations-peer-resume",
 }
 # Pages with ids in their path, visited below with ids from the demo trust.
 DETAIL_PAGES = {
@@ -94,6 +97,7 @@ DETAIL_PAGES = {
     "operations-lease-revoke",
     "operations-payout-batch",
     "operations-studio",
+    "operations-terms-share",
     "password_reset_confirm",
 }
 PORTAL_PREFIXES = ("member/", "studio/", "operations/", "accounts/", "transparency/")
@@ -140,6 +144,7 @@ def _detail_pages() -> dict[str, list[str]]:
             f"/operations/leases/{active.pk}/revoke/",
             f"/operations/payouts/batches/{batch.pk}/",
             f"/operations/studios/{studio.pk}/",
+            f"/operations/terms/{terms.pk}/share/",
         ],
     }
 

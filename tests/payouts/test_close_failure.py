@@ -117,3 +117,20 @@ def test_a_lease_at_the_limit_still_closes(world):
     assert LeaseRevenue.objects.get(period=period, lease=world.lease_a).revenue_cents == (
         MAX_BILLABLE_CENTS_PER_LEASE_PERIOD
     )
+
+
+def test_the_revenue_accrued_by_an_overflowing_period_is_shown_exactly(world):
+    # One event of 10^9 runs (past what a report may carry, as a row written before that bound
+    # would be) at the highest price: 10^19 cents, past BIGINT in a single product.
+    period = _overflowing_period(world)
+    UsageEvent.objects.create(
+        lease=world.lease_a,
+        event_key="legacy",
+        kind="training_run",
+        quantity=10 * HUGE,
+        occurred_at=period.start,
+        source=UsageEvent.Source.REPORT,
+    )
+    accrued = selectors.period_accrued_revenue(period)
+    assert accrued["usage_cents"] == 20 * HUGE * licensing.PRICE_MAX_CENTS
+    assert accrued["revenue_cents"] == accrued["usage_cents"] + 2000

@@ -51,24 +51,25 @@ def test_closing_twice_leaves_the_same_ledger(world):
     assert MemberEarning.objects.filter(period=period).count() == 4  # Alice and Bob on two leases
 
 
-def test_a_crash_half_way_resumes_without_paying_twice(world, monkeypatch):
+def test_a_crash_half_way_resumes_without_paying_twice(world, monkeypatch, settings):
+    settings.PERIOD_CLOSE_BATCH_LEASES = 1  # a batch per lease: the crash comes after one is posted
     period = _period_around_now(world.cast.admin)
-    real = services._distribute_one
+    real = services._post_batch
     calls = []
 
-    def crash_on_second(period_, lease):
-        calls.append(lease.pk)
+    def crash_on_second(period_, batch):
+        calls.append(batch.number)
         if len(calls) == 2:
             raise RuntimeError("worker lost")
-        return real(period_, lease)
+        return real(period_, batch)
 
-    monkeypatch.setattr(services, "_distribute_one", crash_on_second)
+    monkeypatch.setattr(services, "_post_batch", crash_on_second)
     stopped = services.period_close(period_id=period.pk)
     # An unexpected error no longer leaves the period `closing` for ever: it shows why it stopped.
     assert stopped.status == Period.Status.FAILED
     assert stopped.failure_reason == "RuntimeError: worker lost"
     assert LedgerTransaction.objects.filter(period=period).count() == 1
-    monkeypatch.setattr(services, "_distribute_one", real)
+    monkeypatch.setattr(services, "_post_batch", real)
     closed = services.period_close(period_id=period.pk)
     assert closed.status == Period.Status.CLOSED
     assert LedgerTransaction.objects.filter(period=period).count() == 2

@@ -32,7 +32,12 @@ class TokenView(APIView):
 
     @extend_schema(
         request=s.TokenRequestSerializer,
-        responses={201: s.TokenResponseSerializer, 401: s.ErrorSerializer, 429: s.ErrorSerializer},
+        responses={
+            201: s.TokenResponseSerializer,
+            401: s.ErrorSerializer,
+            429: s.ErrorSerializer,
+            503: s.ErrorSerializer,
+        },
         auth=[],
         summary="Exchange a username and password for a `ut_` API token",
     )
@@ -127,7 +132,7 @@ class AssetDetailView(APIView):
 class AssetCompleteView(APIView):
     @extend_schema(
         request=s.CompleteInputSerializer,
-        responses={202: s.AssetOutputSerializer},
+        responses={202: s.AssetOutputSerializer, 503: s.ErrorSerializer},
         summary="The upload is done: join a multipart upload's parts, queue verification of size and SHA-256",
     )
     def post(self, request, asset_id):

@@ -2,7 +2,6 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from payouts import services
-from payouts.metering import leases_with_revenue
 from payouts.models import Period
 from trust.errors import DomainError
 
@@ -20,10 +19,14 @@ class Command(BaseCommand):
         found = Period.objects.filter(pk=period).first()
         if found is None:
             raise CommandError(f"no period {period}")
-        total = leases_with_revenue(found).count()
-        with tqdm(total=total, unit="lease", disable=options["verbosity"] == 0, file=self.stderr._out) as bar:
+        with tqdm(total=0, unit="lease", disable=options["verbosity"] == 0, file=self.stderr._out) as bar:
+
+            def progress(done, total):
+                bar.total = total
+                bar.update(done - bar.n)
+
             try:
-                closed = services.period_close(period_id=period, progress=lambda lease: bar.update())
+                closed = services.period_close(period_id=period, progress=progress)
             except DomainError as error:
                 raise CommandError(error.detail) from error
         if closed.status == Period.Status.FAILED:

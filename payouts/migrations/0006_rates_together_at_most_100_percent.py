@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payouts', '0004_period_close_failure'),
+        ('payouts', '0005_close_in_batches'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

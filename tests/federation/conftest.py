@@ -1,0 +1,68 @@
+"""A second trust for federation tests: `equity-uk`, a whole Guildtrust in its own process with
+its own PostgreSQL database and key, beside the trust under test (`sag-aftra`, this process)."""
+
+import tempfile
+
+import pytest
+import requests
+from django.conf import settings as django_settings
+
+from tests.servers import TrustProcess
+
+PEER_ADMIN_PASSWORD = "peer-admin-password-1"
+
+
+def _database_url(name: str) -> str:
+    database = django_settings.DATABASES["default"]
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    host = f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
+    return f"postgres://{database['USER']}{password}@{host}/{name}"
+
+
+@pytest.fixture(scope="module")
+def equity_uk(django_db_setup):
+    if django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        pytest.skip("a second trust process needs PostgreSQL")
+    with tempfile.TemporaryDirectory() as var_dir:
+        env = {
+            "DATABASE_URL": _database_url(django_settings.DATABASES["default"]["NAME"] + "_equity_uk"),
+            # The peer runs its tasks in-process and caches in its own memory: one process, no
+            # queue shared with the trust under test.
+            "REDIS_URL": "",
+            "CELERY_TASK_ALWAYS_EAGER": "true",
+            "S3_BUCKET": "",
+            "GUILDTRUST_VAR_DIR": var_dir,
+            "TRUST_NAME": "Equity UK Performers Trust",
+            "TRUST_CURRENCY": "GBP",
+        }
+        with TrustProcess(slug="equity-uk", env=env, admin_password=PEER_ADMIN_PASSWORD) as peer:
+            yield peer
+
+
+class PeerAdmin:
+    """The peer's administrator, through the peer's own API."""
+
+    def __init__(self, trust: TrustProcess):
+        self.trust = trust
+        answer = requests.post(
+            f"{trust.url}/api/v1/auth/token/",
+            json={"username": "admin", "password": PEER_ADMIN_PASSWORD},
+            timeout=60,
+        )
+        answer.raise_for_status()
+        self.headers = {"Authorization": f"Bearer {answer.json()['token']}"}
+
+    def get(self, path: str):
+        return requests.get(f"{self.trust.url}{path}", headers=self.headers, timeout=60)
+
+    def post(self, path: str, body: dict | None = None):
+        return requests.post(f"{self.trust.url}{path}", json=body or {}, headers=self.headers, timeout=60)
+
+    def peer(self, slug: str) -> dict | None:
+        rows = self.get("/api/v1/federation/peers/").json()["results"]
+        return next((row for row in rows if row["slug"] == slug), None)
+
+
+@pytest.fixture(scope="module")
+def equity_admin(equity_uk) -> PeerAdmin:
+    return PeerAdmin(equity_uk)

@@ -7,12 +7,20 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/guildtrust
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
-# A fresh Ed25519 key per run: outside the embedded default the key must come from the environment.
+# Outside the embedded default the app needs a strong SECRET_KEY and a TRUST_SIGNING_KEY: the
+# real-stack runs get new ones each time (unless SECRET_KEY is set), and plain HTTP (HTTPS=off),
+# as the test client and the browser tests' live server speak HTTP; tests/deploy/ proves the
+# HTTPS defaults apart.
+ifndef SECRET_KEY
+SECRET_KEY := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
+endif
+export SECRET_KEY
 TEST_SIGNING_KEY := $(shell od -An -tx1 -N32 /dev/urandom | tr -d " \n")
-REAL_STACK := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) TRUST_SIGNING_KEY=$(TEST_SIGNING_KEY)
-EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u S3_BUCKET -u S3_ENDPOINT_URL
+REAL_STACK := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) TRUST_SIGNING_KEY=$(TEST_SIGNING_KEY) HTTPS=off
+# The embedded default keeps its own keys in var/secret_key and var/signing_key.
+EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u S3_BUCKET -u S3_ENDPOINT_URL -u SECRET_KEY -u HTTPS
 
-.PHONY: install run test bench lint fmt worker services browser clean
+.PHONY: install run test audit bench lint fmt worker services browser clean
 
 AS_ROOT = $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -43,12 +51,18 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint services browser
+# pip-audit over the installed virtualenv and bandit over the code (deploy/audit.py says what
+# happens when PyPI's vulnerability service cannot be reached).
+audit: install
+	$(BIN)/python deploy/audit.py
+
+test: lint audit services browser
 	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
 	$(REAL_STACK) $(BIN)/pytest -m "not embedded and not benchmark"
 	$(EMBEDDED) $(BIN)/pytest -m embedded
 
 bench: install services
+	bash deploy/ensure-bench.sh
 	$(REAL_STACK) $(BIN)/pytest tests/benchmarks -m benchmark -s -q -p no:randomly
 
 fmt: install

@@ -4,15 +4,26 @@ embedded default runs: SQLite and the local object store under var/, Celery task
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+from config import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("GUILDTRUST_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
 
+# The embedded default: no DATABASE_URL, so SQLite, the local store and eager tasks under var/.
+EMBEDDED_DEFAULT = "DATABASE_URL" not in env.ENVIRON
+
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="embedded-default-insecure-key-change-me-in-production")
+# From the environment, and strong, or startup stops (config/secret_key.py); the embedded
+# default alone generates its own into var/secret_key on first run.
+if env.str("SECRET_KEY", default="") or not EMBEDDED_DEFAULT:
+    SECRET_KEY = secret_key.checked(env.str("SECRET_KEY", default=""), source="SECRET_KEY")
+else:
+    SECRET_KEY = secret_key.embedded_key(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -35,10 +46,16 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_filters",
     "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.middleware.PermissionsPolicyMiddleware",
+    # Early, so an oversized body is refused before anything reads it (the headers above still
+    # go on the refusal).
+    "config.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -46,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "trust.api.errors.MethodNotAllowedFirstMiddleware",
     # A service the request needed was unreachable: 503 with what happened (trust/middleware.py).
     "trust.middleware.ServiceUnavailableMiddleware",
     # Last: turns a sign-in refused for too many failures into trust.signin.locked_out_response.
@@ -106,6 +124,60 @@ AUTH_PASSWORD_VALIDATORS = [
 # The client address is REMOTE_ADDR unless this many reverse proxies (that append to
 # X-Forwarded-For) stand in front of the app: with 0 the header is ignored, since anyone can send it.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# HTTPS: on by default outside the embedded default (`manage.py check --deploy` has nothing to
+# say there); HTTPS=off for a plain-HTTP deployment behind nothing. The embedded default is
+# plain HTTP on 127.0.0.1.
+HTTPS = env.bool("HTTPS", default=not EMBEDDED_DEFAULT)
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP to the pod
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=365 * 24 * 3600) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and env.bool("HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = HTTPS and env.bool("HSTS_PRELOAD", default=True)
+if TRUSTED_PROXY_COUNT:
+    # The proxies terminate TLS and say so; without trusted proxies the header is anyone's to send.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts and fetches from our own origin
+# only; no inline script, no inline style, no plugins, no framing, forms post only to us.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # Swagger UI's icons are data: URLs in its stylesheet
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+# Permissions-Policy (config.middleware): browser features no page uses, off for every page.
+PERMISSIONS_POLICY_OFF = [
+    "accelerometer",
+    "autoplay",
+    "camera",
+    "display-capture",
+    "geolocation",
+    "gyroscope",
+    "magnetometer",
+    "microphone",
+    "midi",
+    "payment",
+    "usb",
+]
+
+# The largest request body (config.middleware.BodySizeLimitMiddleware): above it, 413
+# `body_too_large` before anything parses it. A usage report of 10,000 events with 200-character
+# event keys is about 3.6 MB (4.1 MB indented); 16 MiB leaves room to spare
+# (tests/deploy/test_body_limit.py measures it).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=16 * 1024**2)
+# What Django itself reads into memory (request.body, form fields): the same bound.
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# The embedded store's signed upload URLs stream to disk under their own limit.
+BODY_LIMIT_EXEMPT_PREFIXES = ("/storage/local/",)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -186,6 +258,11 @@ CELERY_BEAT_SCHEDULE = {
     # usage_event's month partitions, made ahead (PostgreSQL only; a no-op on SQLite).
     "make-usage-partitions": {"task": "licensing.tasks.make_usage_partitions", "schedule": 86400.0},
     "fetch-peer-offers": {"task": "licensing.tasks.fetch_peer_offers", "schedule": 60.0},
+    # Federated lease parts, decisions and endings a peer did not take yet (each idempotent).
+    "resend-federated-lease-messages": {
+        "task": "licensing.tasks.resend_federated_lease_messages",
+        "schedule": 60.0,
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -258,13 +335,18 @@ MULTIPART_THRESHOLD_BYTES = env.int("MULTIPART_THRESHOLD_BYTES", default=100 * 1
 MULTIPART_PART_BYTES = env.int("MULTIPART_PART_BYTES", default=64 * 1024**2)
 
 REST_FRAMEWORK = {
+    # People's calls take a `ut_` token or a session; the lease-data calls say so and take `lt_`
+    # (licensing.api.views). A token of the other kind is refused with 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "trust.api.auth.UserTokenAuthentication",
-        "licensing.api.auth.LeaseTokenAuthentication",
+        "licensing.api.auth.LeaseTokenNotAccepted",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The API reads JSON bodies only (nested shapes have no form encoding); others are a 415.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_SCHEMA_CLASS": "trust.api.schema.GuildtrustAutoSchema",
     "EXCEPTION_HANDLER": "trust.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "trust.api.pagination.PagePagination",
     "PAGE_SIZE": 50,
@@ -278,13 +360,28 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Guildtrust API",
-    "DESCRIPTION": "Union data trust: consented member data leased to studios, royalties metered and paid.",
+    "DESCRIPTION": (
+        "Union data trust: consented member data leased to studios, royalties metered and paid.\n\n"
+        f"A request body may be at most {API_MAX_BODY_BYTES} bytes (`API_MAX_BODY_BYTES`; "
+        "16 MiB unless the trust set another, room for a usage report of 10,000 events): a larger "
+        'one is refused with 413 `{"code": "body_too_large", "detail": ...}` before it is read.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operation ids (`v1_leases_retrieve`, which the schema's links name) stay as they are whatever
+    # other paths (/.well-known/) the schema shows.
+    "SCHEMA_PATH_PREFIX": r"/api",
+    # The credentials a call accepts; the refusers of the other kind of token are no scheme.
+    "AUTHENTICATION_WHITELIST": [
+        "trust.api.auth.UserTokenAuthentication",
+        "licensing.api.auth.LeaseTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+        "federation.api.auth.PeerCallAuthentication",
+    ],
     # config.urls.RowIdConverter: a row id in a path, documented as the integer it is.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}},
     "ENUM_NAME_OVERRIDES": {
@@ -292,6 +389,7 @@ SPECTACULAR_SETTINGS = {
         "AssetStatusEnum": "trust.models.Asset.Status",
         "UsageKindEnum": "licensing.models.UsageEvent.Kind",
         "LeaseStatusEnum": "licensing.models.Lease.Status",
+        "LeasePartStatusEnum": "licensing.models.LeasePart.Status",
         "TokenStateEnum": "trust.tokens.TokenState",
         "TakedownStatusEnum": "licensing.models.Takedown.Status",
         "PeriodStatusEnum": "payouts.models.Period.Status",

@@ -118,11 +118,15 @@ def peer_call(peer: Peer, method: str, path: str, payload: dict | None = None, *
     except ValueError:
         answer = {}
     if response.status_code >= 400:
-        raise BadGateway(
+        refused = BadGateway(
             f"{peer.slug} refused the call ({response.status_code} {answer.get('code', '')}): "
             f"{answer.get('detail', '')}",
             code="peer_refused",
         )
+        # What the peer answered, for callers that tell a refusal for good (404, 409, 422) from
+        # one that may pass later (401 clock skew, 403 a suspension).
+        refused.peer_status, refused.peer_code = response.status_code, answer.get("code", "")
+        raise refused
     return answer
 
 

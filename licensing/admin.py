@@ -9,7 +9,11 @@ from trust.consent import LICENSABLE_USES
 
 from . import services, tokens
 from .models import (
+    InboundLeasePart,
     Lease,
+    LeaseAsset,
+    LeaseDownloadCount,
+    LeasePart,
     LeaseTerms,
     LeaseToken,
     PeerCatalogue,
@@ -22,9 +26,24 @@ from .models import (
 )
 
 
+class StudioForm(forms.ModelForm):
+    class Meta:
+        model = Studio
+        fields = ["name"]
+
+    def clean_name(self):
+        # The constraint names only this trust's own studios (a peer's studio may share a name), and
+        # a form does not check a constraint whose condition reads a field it does not show.
+        name = self.cleaned_data["name"]
+        if Studio.objects.filter(name=name, home_peer__isnull=True).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(f"A studio named {name!r} exists.")
+        return name
+
+
 @admin.register(Studio)
 class StudioAdmin(ServiceAdmin):
-    list_display = ["name", "created_at"]
+    form = StudioForm
+    list_display = ["name", "home_peer", "created_at"]
     search_fields = ["name"]
     fields = ["name"]
 
@@ -178,6 +197,19 @@ class TakedownAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
 
 
+@admin.register(LeaseAsset)
+class LeaseAssetAdmin(ReadOnlyAdmin):
+    """What each active lease may use now, as the consent rule answers (refreshed by the services)."""
+
+    list_display = ["lease", "asset"]
+    list_select_related = ["lease", "asset"]
+
+
+@admin.register(LeaseDownloadCount)
+class LeaseDownloadCountAdmin(ReadOnlyAdmin):
+    list_display = ["lease", "used"]
+
+
 @admin.register(PeerOffer)
 class PeerOfferAdmin(ReadOnlyAdmin):
     """Fetched from peers by the beat job `fetch-peer-offers`; never edited here."""
@@ -189,3 +221,20 @@ class PeerOfferAdmin(ReadOnlyAdmin):
 @admin.register(PeerCatalogue)
 class PeerCatalogueAdmin(ReadOnlyAdmin):
     list_display = ["peer", "fetched_at", "attempted_at", "error"]
+
+
+@admin.register(LeasePart)
+class LeasePartAdmin(ReadOnlyAdmin):
+    """Each part of a federated lease at its home trust (the home part has no peer); moved only
+    by the decisions of the part's own trust."""
+
+    list_display = ["lease", "peer", "remote_terms_id", "remote_lease_id", "status", "decided_at"]
+    list_filter = ["status", "peer"]
+
+
+@admin.register(InboundLeasePart)
+class InboundLeasePartAdmin(ReadOnlyAdmin):
+    """Leases here that are parts of a peer's federated lease, and what the peer was last told."""
+
+    list_display = ["lease", "peer", "home_lease_id", "reported_status", "reported_at"]
+    list_filter = ["peer"]

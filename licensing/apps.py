@@ -6,4 +6,7 @@ class LicensingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import receivers  # noqa: F401  (connects the consent-withdrawal receiver)
+        # receivers connects the consent-withdrawal receiver by being imported.
+        from . import federated, hooks, receivers  # noqa: F401
+
+        hooks.register_lease_hook(federated.on_lease_changed)

@@ -1,6 +1,8 @@
 """Hooks that apps further down the line register, so licensing never imports them.
 
-payouts registers a usage guard that refuses usage dated inside a closed period."""
+payouts registers a usage guard that refuses usage dated inside a closed period; the federated
+leases (licensing.federated) register a lease-change hook that tells the other trusts of a
+federated lease what this trust decided."""
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -21,3 +23,20 @@ def check_usage_allowed(occurred: Sequence[datetime]) -> None:
         return
     for guard in _usage_guards:
         guard(occurred)
+
+
+# Called inside the transaction of a lease decision, with the lease as saved: "approved",
+# "rejected", "cancelled", "revoked" or "expired". A hook may write (same transaction) and
+# enqueue work after commit; it may refuse the decision by raising a DomainError.
+LeaseHook = Callable[[object, str], None]
+_lease_hooks: list[LeaseHook] = []
+
+
+def register_lease_hook(hook: LeaseHook) -> None:
+    if hook not in _lease_hooks:
+        _lease_hooks.append(hook)
+
+
+def lease_changed(lease, change: str) -> None:
+    for hook in _lease_hooks:
+        hook(lease, change)

@@ -10,15 +10,36 @@ from trust.tokens import TokenQuerySet, TokenState
 
 
 class Studio(models.Model):
-    name = models.CharField(max_length=200, unique=True)
+    """A studio this trust leases to: its own (staff sign in here), or a peer trust's studio
+    whose federated lease has a part here (`home_peer`: "studio S of trust H", no staff here)."""
+
+    name = models.CharField(max_length=200)
     # Staff belong to this group; guardian grants it object permissions on the studio's leases.
     group = models.OneToOneField(Group, on_delete=models.PROTECT, related_name="studio")
+    home_peer = models.ForeignKey(
+        "federation.Peer", on_delete=models.PROTECT, null=True, blank=True, related_name="studios"
+    )
+    # The studio's id at its home trust (for a peer's studio only).
+    home_studio_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(home_peer__isnull=True), name="local_studio_name_unique"
+            ),
+            models.UniqueConstraint(fields=["home_peer", "home_studio_id"], name="peer_studio_once"),
+            models.CheckConstraint(
+                name="peer_studio_has_home_id",
+                condition=Q(home_peer__isnull=True, home_studio_id__isnull=True)
+                | Q(home_peer__isnull=False, home_studio_id__isnull=False),
+            ),
+        ]
 
     def __str__(self):
+        if self.home_peer_id:
+            return f"{self.name} (studio of {self.home_peer.name})"
         return self.name
 
 
@@ -98,6 +119,8 @@ class Lease(models.Model):
         REVOKED = "revoked"
         # The studio withdrew its own request before the trust decided it.
         CANCELLED = "cancelled"
+        # A federated lease at its home trust: the home part is approved, other parts are not yet.
+        AWAITING_PARTS = "awaiting_parts", "Awaiting other trusts"
 
     APPROVED_STATUSES = (Status.ACTIVE, Status.EXPIRED, Status.REVOKED)
     CLOSED_STATUSES = (Status.REJECTED, Status.CANCELLED, Status.REVOKED, Status.EXPIRED)
@@ -224,6 +247,47 @@ class UsageEvent(models.Model):
         return f"{self.kind} x{self.quantity} on lease {self.lease_id}"
 
 
+class LeaseAsset(models.Model):
+    """An asset of an active lease's pinned version that the lease may use now: the trust's one
+    licensability rule (`trust.selectors.licensable_assets`), precomputed so a download is an
+    indexed lookup and a manifest an index scan. Filled from the rule's queryset, set-based, when
+    a lease is approved and whenever the rule's inputs change (a consent granted or withdrawn, an
+    asset verified: `trust.signals.licensability_changed`), in the same transaction as the
+    change, so a withdrawal is in force the moment it commits. `licensing.services
+    .lease_assets_refresh` is the only writer."""
+
+    # No foreign-key triggers: a derived table, filled 100k rows at a time from rows that are
+    # never deleted (leases and assets are kept forever), and refilled from the rule.
+    lease = models.ForeignKey(
+        Lease, on_delete=models.DO_NOTHING, db_constraint=False, related_name="licensable_now"
+    )
+    asset = models.ForeignKey(
+        Asset, on_delete=models.DO_NOTHING, db_constraint=False, related_name="lease_assets"
+    )
+
+    class Meta:
+        constraints = [
+            # Also the index of every read: (lease, asset) for a download, a lease's range for a manifest.
+            models.UniqueConstraint(fields=["lease", "asset"], name="lease_asset_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.asset_id} licensable in lease {self.lease_id}"
+
+
+class LeaseDownloadCount(models.Model):
+    """How many downloads the gateway recorded for a lease with a cap: taken by a conditional
+    UPDATE in the download's own transaction (so a cap of N lets exactly N through however many
+    ask at once) without locking the lease row. Created at a lease's first capped download from
+    the events already recorded."""
+
+    lease = models.OneToOneField(Lease, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    used = models.PositiveBigIntegerField()
+
+    def __str__(self):
+        return f"{self.used} downloads on lease {self.lease_id}"
+
+
 class UsageEventKey(models.Model):
     """Each reported `event_key` once per lease: what makes a usage report idempotent. Kept
     beside UsageEvent rather than as its unique constraint because usage_event is partitioned by
@@ -325,3 +389,80 @@ class PeerOffer(models.Model):
 
     def __str__(self):
         return f"{self.title} ({self.peer.slug})"
+
+
+class LeasePart(models.Model):
+    """One part of a federated lease, kept at the lease's home trust: the home part itself (`peer`
+    empty: the Lease row is that part, this row holds its decision) or a part at a peer trust,
+    under that peer's shared terms. The part's state lives here, for every part alike, so one
+    table answers "where does each part stand" and the lease's own status is derived from it
+    (`licensing.federated.lease_status_from_parts`)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        REVOKED = "revoked"
+        EXPIRED = "expired"
+        CANCELLED = "cancelled"
+
+    # A part only moves forward: a message arriving late never undoes a later one.
+    ENDED_STATUSES = (Status.REJECTED, Status.REVOKED, Status.EXPIRED, Status.CANCELLED)
+
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="parts")
+    peer = models.ForeignKey(
+        "federation.Peer", on_delete=models.PROTECT, null=True, blank=True, related_name="lease_parts"
+    )
+    remote_terms_id = models.BigIntegerField(null=True, blank=True, help_text="the terms' id at the peer")
+    remote_lease_id = models.BigIntegerField(
+        null=True, blank=True, help_text="the part's lease id at the peer"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    licensable_at_approval = models.PositiveIntegerField(null=True, blank=True)
+    # The peer's offer as the studio saw it when requesting (prices in the lease's currency).
+    offer = models.JSONField(default=dict, blank=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    forwarded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["lease_id", "peer_id", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["lease", "peer"], name="one_part_per_trust"),
+            models.UniqueConstraint(
+                fields=["lease"], condition=Q(peer__isnull=True), name="one_home_part_per_lease"
+            ),
+            models.CheckConstraint(
+                name="remote_part_names_terms",
+                condition=Q(peer__isnull=True) | Q(remote_terms_id__isnull=False),
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "forwarded_at"])]
+
+    def __str__(self):
+        return f"part of lease {self.lease_id} at {self.peer.slug if self.peer_id else 'home'}"
+
+
+class InboundLeasePart(models.Model):
+    """At a part's trust: the local Lease that is a part of a peer's federated lease, keyed by
+    (home peer, the lease's id there) so a forwarded part sent twice is recorded once.
+    `reported_status` is the last part status the home trust acknowledged: a lease whose status
+    says otherwise still has a report to send."""
+
+    peer = models.ForeignKey("federation.Peer", on_delete=models.PROTECT, related_name="inbound_parts")
+    home_lease_id = models.BigIntegerField()
+    lease = models.OneToOneField(Lease, on_delete=models.PROTECT, related_name="inbound_part")
+    reported_status = models.CharField(max_length=16, choices=LeasePart.Status.choices, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["peer", "home_lease_id"], name="inbound_part_once_per_home_lease")
+        ]
+
+    def __str__(self):
+        return f"lease {self.lease_id}: part of {self.peer.slug} lease {self.home_lease_id}"

@@ -1,8 +1,13 @@
 from django.dispatch import receiver
 
-from trust.signals import consent_withdrawn
+from trust.signals import consent_withdrawn, licensability_changed
 
 from . import services
+
+
+@receiver(licensability_changed, dispatch_uid="licensing.refresh_licensable_now")
+def refresh_licensable_now(sender, assets, **kwargs):
+    services.lease_assets_refresh(assets=assets)
 
 
 @receiver(consent_withdrawn, dispatch_uid="licensing.takedowns_on_withdrawal")

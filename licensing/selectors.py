@@ -1,26 +1,31 @@
 """Reads of the licensing app."""
 
+import json
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
     DateTimeField,
     ExpressionWrapper,
     F,
+    Func,
     IntegerField,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
     Sum,
+    TextField,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
@@ -36,7 +41,19 @@ from trust.selectors import (
     licensable_assets,
 )
 
-from .models import Lease, LeaseTerms, LeaseToken, PeerOffer, Studio, StudioStaff, Takedown, UsageEvent
+from .models import (
+    Lease,
+    LeaseAsset,
+    LeaseDownloadCount,
+    LeasePart,
+    LeaseTerms,
+    LeaseToken,
+    PeerOffer,
+    Studio,
+    StudioStaff,
+    Takedown,
+    UsageEvent,
+)
 
 
 def studio_of(user) -> Studio | None:
@@ -69,13 +86,52 @@ def leases_visible_to(user) -> QuerySet[Lease]:
 def lease_for(*, user, lease_id) -> Lease:
     lease = (
         leases_visible_to(user)
-        .select_related("studio", "terms", "version__dataset")
+        .select_related("studio__home_peer", "terms", "version__dataset")
+        .prefetch_related(PARTS_PREFETCH)
         .filter(pk=lease_id)
         .first()
     )
     if lease is None:
         raise NotFound("no such lease", code="lease_not_found")
     return lease
+
+
+PARTS_PREFETCH = Prefetch("parts", queryset=LeasePart.objects.select_related("peer"))
+
+
+def lease_parts(lease: Lease) -> list[dict]:
+    """A federated lease's parts as its home trust knows them, this trust's first, then by trust:
+    who decides each, under which terms, and where it stands. Empty for a local lease (reads
+    `lease.parts`, prefetched by list views with PARTS_PREFETCH)."""
+    rows = []
+    for part in lease.parts.all():
+        if part.peer_id is None:
+            trust, name, terms, title = (
+                settings.TRUST_SLUG,
+                settings.TRUST_NAME,
+                lease.terms_id,
+                lease.terms.title,
+            )
+        else:
+            trust, name = part.peer.slug, part.peer.name
+            terms, title = part.remote_terms_id, part.offer.get("title", "")
+        rows.append(
+            {
+                "home": part.peer_id is None,
+                "trust": trust,
+                "trust_name": name,
+                "terms": terms,
+                "title": title,
+                "status": part.status,
+                "licensable_at_approval": part.licensable_at_approval,
+                "starts_at": part.starts_at,
+                "ends_at": part.ends_at,
+                "decided_at": part.decided_at,
+                "reason": part.reason,
+                "forwarded_at": part.forwarded_at,
+            }
+        )
+    return sorted(rows, key=lambda row: (not row["home"], row["trust"]))
 
 
 def catalogue_terms() -> QuerySet[LeaseTerms]:
@@ -189,14 +245,64 @@ def first_use_after_withdrawal(lease: Lease, uses: Sequence[tuple]) -> int | Non
     return None
 
 
-def manifest_rows(lease: Lease, *, at: datetime | None = None):
-    """(id, kind, title, content_type, sha256, size) of the licensable assets, as plain tuples:
-    fast for 100k rows."""
+def lease_licensable_now(lease: Lease) -> QuerySet[Asset]:
+    """The assets `lease_licensable_assets` answers for now, read from the precomputed set
+    (`LeaseAsset`, kept equal to the rule in the transaction of every change): an index scan."""
+    return Asset.objects.filter(lease_assets__lease_id=lease.pk)
+
+
+def manifest_rows(lease: Lease):
+    """(id, kind, title, content_type, sha256, size) of the assets the lease may use now, in id
+    order, as plain tuples: the manifest streams these."""
     return (
-        lease_licensable_assets(lease, at=at)
+        lease_licensable_now(lease)
         .order_by("pk")
         .values_list("pk", "kind", "title", "content_type", "sha256", "size")
     )
+
+
+def manifest_entries(lease: Lease, *, assets_base: str, chunk_size: int = 2000) -> Iterator[str]:
+    """Each manifest entry as its JSON text (id, kind, title, content_type, sha256, size,
+    download_url: `assets_base` + id + `/download/`), in id order, read through a server-side
+    cursor `chunk_size` rows at a time. On PostgreSQL the database writes the JSON, so the worker
+    only passes text along; elsewhere each row is encoded here."""
+    rows = manifest_rows(lease)
+    if connection.vendor != "postgresql":
+        for pk, kind, title, content_type, sha, size in rows.iterator(chunk_size=chunk_size):
+            entry = {"id": str(pk), "kind": kind, "title": title, "content_type": content_type}
+            entry |= {"sha256": sha, "size": size, "download_url": f"{assets_base}{pk}/download/"}
+            yield json.dumps(entry, separators=(",", ":"), ensure_ascii=False)
+        return
+    entry = Func(
+        *(Value("id"), "pk", Value("kind"), "kind", Value("title"), "title"),
+        *(Value("content_type"), "content_type", Value("sha256"), "sha256", Value("size"), "size"),
+        Value("download_url"),
+        Concat(Value(assets_base), Cast("pk", TextField()), Value("/download/"), output_field=TextField()),
+        function="json_build_object",
+        output_field=TextField(),
+    )
+    texts = lease_licensable_now(lease).order_by("pk").values_list(Cast(entry, TextField()), flat=True)
+    yield from texts.iterator(chunk_size=chunk_size)
+
+
+def downloadable_asset(lease: Lease, asset_id) -> Asset:
+    """The asset a download of `asset_id` under `lease` serves (key, title, media type), in one
+    indexed lookup of the licensable set; refused with 403 when the lease's version holds it but
+    the members' consent does not cover it now, and 404 when the version does not hold it."""
+    # Written out, not compiled per request: this runs on every download.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT asset.object_key, asset.title, asset.content_type FROM {LeaseAsset._meta.db_table} "
+            f"licensable JOIN {Asset._meta.db_table} asset ON asset.id = licensable.asset_id "
+            "WHERE licensable.lease_id = %s AND licensable.asset_id = %s",
+            [lease.pk, Asset._meta.pk.get_db_prep_value(asset_id, connection)],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return Asset(pk=asset_id, object_key=row[0], title=row[1], content_type=row[2])
+    if DatasetVersionItem.objects.filter(version_id=lease.version_id, asset_id=asset_id).exists():
+        raise Forbidden("the members have not consented to this use of this asset", code="not_licensable")
+    raise NotFound("no such asset in this lease", code="asset_not_found")
 
 
 def usage_summary(lease: Lease) -> dict:
@@ -213,7 +319,9 @@ def downloads_left(lease: Lease) -> int | None:
     download at 0; the studio's lease page shows this number."""
     if lease.download_cap is None:
         return None
-    used = UsageEvent.objects.filter(lease=lease, kind=UsageEvent.Kind.DOWNLOAD).count()
+    used = LeaseDownloadCount.objects.filter(lease_id=lease.pk).values_list("used", flat=True).first()
+    if used is None:  # no capped download yet: the gateway starts counting from the events
+        used = UsageEvent.objects.filter(lease=lease, kind=UsageEvent.Kind.DOWNLOAD).count()
     return max(lease.download_cap - used, 0)
 
 
@@ -287,7 +395,18 @@ def lease_requests_waiting() -> QuerySet[Lease]:
     """Lease requests no administrator has decided yet, oldest first: the queue to work."""
     return (
         Lease.objects.requested()
-        .select_related("studio", "terms__dataset", "requested_by")
+        .select_related("studio__home_peer", "terms__dataset", "requested_by")
+        .order_by("requested_at", "pk")
+    )
+
+
+def leases_awaiting_parts() -> QuerySet[Lease]:
+    """Federated leases this trust approved its part of, waiting for another trust's decision,
+    oldest request first, with their parts."""
+    return (
+        Lease.objects.filter(status=Lease.Status.AWAITING_PARTS)
+        .select_related("studio", "terms")
+        .prefetch_related(PARTS_PREFETCH)
         .order_by("requested_at", "pk")
     )
 

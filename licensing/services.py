@@ -3,12 +3,14 @@ gateway, usage reports and takedowns. Each writes its audit event in the same tr
 
 import json
 import uuid
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
@@ -16,14 +18,16 @@ from federation import signed_calls
 from federation.models import Peer
 from trust import audit
 from trust.consent import LICENSABLE_USE_VALUES, permits_generation, permits_training
-from trust.errors import BadGateway, Conflict, Forbidden, Invalid, NotFound
-from trust.models import Asset, Consent, DatasetVersionItem
+from trust.errors import BadGateway, Conflict, Forbidden, Invalid
+from trust.models import Asset, AssetContributor, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
 from trust.services import require_trust_admin, user_create
 
 from . import hooks, partitions
 from .models import (
     Lease,
+    LeaseAsset,
+    LeaseDownloadCount,
     LeaseTerms,
     LeaseToken,
     PeerCatalogue,
@@ -36,10 +40,9 @@ from .models import (
 )
 from .selectors import (
     active_leases_holding,
-    downloads_left,
+    downloadable_asset,
     effective_end,
     first_use_after_withdrawal,
-    lease_licensable_assets,
     require_live,
     require_studio_staff,
     withdrawal_takedowns,
@@ -61,7 +64,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 @transaction.atomic
 def studio_create(*, actor, name: str) -> Studio:
     require_trust_admin(actor)
-    if Studio.objects.filter(name=name).exists():
+    if Studio.objects.filter(name=name, home_peer__isnull=True).exists():
         raise Conflict(f"studio {name!r} exists", code="studio_name_taken")
     group = Group.objects.create(name=f"studio:{uuid.uuid4()}")
     studio = Studio.objects.create(name=name, group=group)
@@ -251,6 +254,23 @@ def _locked(lease: Lease) -> Lease:
     return Lease.objects.select_for_update().select_related("terms", "studio").get(pk=lease.pk)
 
 
+def _plan_for_the_real_size_of(version) -> None:
+    """A version loaded in bulk moments ago can hold more rows than PostgreSQL's statistics say
+    the whole table holds (autovacuum has not analyzed it yet), and the rule's plan for "nearly
+    empty" tables then takes minutes instead of a second. Refresh the statistics of the tables
+    the rule reads when they are that stale; a cheap check otherwise."""
+    if connection.vendor != "postgresql":
+        return
+    items = DatasetVersionItem._meta.db_table
+    held = DatasetVersionItem.objects.filter(version_id=version.pk).count()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [items])
+        (estimated,) = cursor.fetchone()
+        if estimated < held:
+            for model in (Asset, AssetContributor, DatasetVersionItem, Consent):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
+
+
 @transaction.atomic
 def lease_approve(*, actor, lease: Lease) -> Lease:
     """Pin the dataset's latest version, copy the terms, and start the clock. Refused when
@@ -266,16 +286,8 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
     version = latest_version(terms.dataset)
     if version is None:
         raise Conflict("the dataset has no frozen version to lease", code="no_version")
+    _plan_for_the_real_size_of(version)
     now = timezone.now()
-    licensable = list(
-        licensable_assets(assets=version.assets.all(), uses=terms.permitted_uses, at=now).values_list(
-            "pk", flat=True
-        )
-    )
-    if not licensable:
-        raise Conflict(
-            "no asset of this version is consented for the permitted uses", code="nothing_licensable"
-        )
     lease.status = Lease.Status.ACTIVE
     lease.version = version
     lease.permitted_uses = list(terms.permitted_uses)
@@ -288,7 +300,21 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
     lease.decided_by, lease.decided_at = actor, now
     lease.starts_at, lease.ends_at = now, now + timedelta(days=terms.duration_days)
     lease.save()
-    lease.approval_assets.set(licensable)
+    # The licensable set, filled from the rule in one statement; the assets licensable at approval
+    # (the flat fee's and training runs' sharing) are a copy of it, in another.
+    lease_assets_refresh(leases=Lease.objects.filter(pk=lease.pk), at=now)
+    licensable = LeaseAsset.objects.filter(lease=lease).count()
+    if not licensable:
+        raise Conflict(
+            "no asset of this version is consented for the permitted uses", code="nothing_licensable"
+        )
+    approval = Lease.approval_assets.through._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {approval} (lease_id, asset_id) "
+            f"SELECT lease_id, asset_id FROM {LeaseAsset._meta.db_table} WHERE lease_id = %s",
+            [lease.pk],
+        )
     audit.record(
         actor=actor,
         action="lease.approved",
@@ -297,10 +323,11 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
             "version": version.number,
             "dataset": terms.dataset.slug,
             "manifest_sha256": version.manifest_sha256,
-            "licensable_assets": len(licensable),
+            "licensable_assets": licensable,
             "ends_at": lease.ends_at,
         },
     )
+    hooks.lease_changed(lease, "approved")
     return lease
 
 
@@ -317,6 +344,7 @@ def lease_reject(*, actor, lease: Lease, reason: str = "") -> Lease:
     lease.decided_by, lease.decided_at, lease.decision_reason = actor, timezone.now(), reason
     lease.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
     audit.record(actor=actor, action="lease.rejected", subject=lease, data={"reason": reason})
+    hooks.lease_changed(lease, "rejected")
     return lease
 
 
@@ -336,6 +364,7 @@ def lease_cancel(*, actor, lease: Lease) -> Lease:
     lease.decided_by, lease.decided_at = actor, timezone.now()
     lease.save(update_fields=["status", "decided_by", "decided_at"])
     audit.record(actor=actor, action="lease.cancelled", subject=lease, data={"studio": lease.studio.name})
+    hooks.lease_changed(lease, "cancelled")
     return lease
 
 
@@ -353,6 +382,7 @@ def lease_revoke(*, actor, lease: Lease, reason: str = "") -> Lease:
     lease.decision_reason = reason
     lease.save(update_fields=["status", "revoked_at", "decision_reason"])
     audit.record(actor=actor, action="lease.revoked", subject=lease, data={"reason": reason})
+    hooks.lease_changed(lease, "revoked")
     return lease
 
 
@@ -365,20 +395,101 @@ def leases_expire_due(*, now: datetime | None = None) -> int:
             if Lease.objects.filter(pk=lease_id, status=Lease.Status.ACTIVE).update(
                 status=Lease.Status.EXPIRED
             ):
-                audit.record(actor=None, action="lease.expired", subject=Lease.objects.get(pk=lease_id))
+                lease = Lease.objects.get(pk=lease_id)
+                audit.record(actor=None, action="lease.expired", subject=lease)
+                hooks.lease_changed(lease, "expired")
                 expired += 1
     return expired
 
 
-def _version_asset(lease: Lease, asset_id) -> Asset:
-    item = (
-        DatasetVersionItem.objects.select_related("asset")
-        .filter(version_id=lease.version_id, asset_id=asset_id)
-        .first()
-    )
-    if item is None:
-        raise NotFound("no such asset in this lease", code="asset_not_found")
-    return item.asset
+def lease_assets_refresh(
+    *, leases: QuerySet[Lease] | None = None, assets: QuerySet | None = None, at: datetime | None = None
+) -> None:
+    """Make the precomputed licensable set (`LeaseAsset`) answer what the trust's one rule,
+    `licensable_assets`, answers now: for `leases` (default: the active leases whose pinned
+    version holds any of `assets`), over `assets` when given (a queryset of asset ids) or their
+    whole version. Set-based: per group of leases sharing a version and uses, one DELETE of what
+    the rule no longer allows and one INSERT ... SELECT of what it allows, whatever the rule says.
+    Runs inside the caller's transaction, after taking the audit head's lock: every change of
+    the rule's inputs is an audited write, so the refresh sees each one committed before it, and
+    two refreshes never interleave (no write skew between two members' consents to one asset)."""
+    audit.serialise_with_audited_writes()
+    at = at or timezone.now()
+    if leases is None:
+        leases = Lease.objects.active().filter(version__items__asset_id__in=assets)
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for pk, version_id, uses in leases.values_list("pk", "version_id", "permitted_uses").distinct():
+        groups[(version_id, tuple(sorted(uses)))].append(pk)
+    for (version_id, uses), lease_ids in groups.items():
+        held = Asset.objects.filter(version_items__version_id=version_id)
+        rows = LeaseAsset.objects.filter(lease_id__in=lease_ids)
+        if assets is not None:
+            held, rows = held.filter(pk__in=assets), rows.filter(asset_id__in=assets)
+        allowed = licensable_assets(assets=held, uses=uses, at=at).values("pk")
+        rows.exclude(asset_id__in=allowed).delete()
+        sql, params = allowed.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {LeaseAsset._meta.db_table} (lease_id, asset_id) "
+                f"SELECT lease.id, allowed.* FROM {Lease._meta.db_table} lease, ({sql}) allowed "
+                f"WHERE lease.id IN ({', '.join(['%s'] * len(lease_ids))}) "
+                "ON CONFLICT (lease_id, asset_id) DO NOTHING",
+                [*params, *lease_ids],
+            )
+
+
+def _take_download(lease: Lease) -> None:
+    """Count one download against the lease's cap, or refuse (409) when the cap is reached.
+    Called last in the download's transaction: the counter row stays locked only until commit,
+    and the lease row is never locked, so downloads of a lease do not queue behind each other."""
+    cap, counter = lease.download_cap, LeaseDownloadCount._meta.db_table
+    take = f"UPDATE {counter} SET used = used + 1 WHERE lease_id = %s AND used < %s RETURNING used"
+    row = None
+    with connection.cursor() as cursor:
+        if cap > 0:
+            cursor.execute(take, [lease.pk, cap])
+            row = cursor.fetchone()
+        if row is None and cap > 0 and not LeaseDownloadCount.objects.filter(lease_id=lease.pk).exists():
+            # The lease's first capped download: count from the events recorded so far (this one
+            # included). A concurrent first download waits on the key, then takes one more.
+            cursor.execute(
+                f"INSERT INTO {counter} (lease_id, used) SELECT %s, count(*) FROM "
+                f"{UsageEvent._meta.db_table} WHERE lease_id = %s AND kind = %s "
+                "ON CONFLICT (lease_id) DO NOTHING RETURNING used",
+                [lease.pk, lease.pk, UsageEvent.Kind.DOWNLOAD],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                cursor.execute(take, [lease.pk, cap])
+                row = cursor.fetchone()
+    if row is None or row[0] > cap:
+        raise Conflict(f"the lease's cap of {cap} downloads is reached", code="download_cap_reached")
+
+
+def _record_download(*, lease: Lease, asset: Asset, token: LeaseToken, at: datetime) -> None:
+    """One `download` usage event, as `UsageEvent` defines it, in one statement written out (the
+    gateway's hot path; the ORM would compile the same INSERT on every request)."""
+    fields = [
+        "lease",
+        "event_key",
+        "kind",
+        "asset",
+        "quantity",
+        "occurred_at",
+        "recorded_at",
+        "source",
+        "token",
+    ]
+    values = [lease.pk, f"gateway:{uuid.uuid4()}", UsageEvent.Kind.DOWNLOAD, asset.pk, 1, at, at]
+    values += [UsageEvent.Source.GATEWAY, token.pk]
+    meta = UsageEvent._meta
+    columns = [meta.get_field(name) for name in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {meta.db_table} ({', '.join(c.column for c in columns)}) "
+            f"VALUES ({', '.join(['%s'] * len(columns))})",
+            [c.get_db_prep_save(v, connection) for c, v in zip(columns, values, strict=True)],
+        )
 
 
 def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
@@ -389,35 +500,18 @@ def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
     from trust.storage import download_filename, get_object_store
 
     lease = lease_of_token(token=token, lease_id=lease_id)
-    asset = _version_asset(lease, asset_id)
     now = timezone.now()
+    require_live(lease, at=now)
+    asset = downloadable_asset(lease, asset_id)
     # Presigning is local computation: ask the store first (a HEAD), so a download it cannot
     # serve now is refused with 503 and never recorded or billed.
     get_object_store().require_reachable(asset.object_key)
     with transaction.atomic():
-        current = Lease.objects.filter(pk=lease.pk)
-        if lease.download_cap is not None:
-            current = current.select_for_update()  # serialises counting against the cap
-        lease = current.get()
-        require_live(lease, at=now)
-        if not lease_licensable_assets(lease, at=now).filter(pk=asset.pk).exists():
-            raise Forbidden("the members have not consented to this use of this asset", code="not_licensable")
-        if downloads_left(lease) == 0:
-            raise Conflict(
-                f"the lease's cap of {lease.download_cap} downloads is reached",
-                code="download_cap_reached",
-            )
         hooks.check_usage_allowed([now])
-        UsageEvent.objects.create(
-            lease=lease,
-            event_key=f"gateway:{uuid.uuid4()}",
-            kind=UsageEvent.Kind.DOWNLOAD,
-            asset=asset,
-            quantity=1,
-            occurred_at=now,
-            source=UsageEvent.Source.GATEWAY,
-            token=token,
-        )
+        _record_download(lease=lease, asset=asset, token=token, at=now)
+        if lease.download_cap is not None:
+            _take_download(lease)
+    # Committed: the event exists before the redirect leaves, whatever happens to this worker next.
     seconds = min(settings.DOWNLOAD_URL_SECONDS, int((token.expires_at - now).total_seconds()))
     return get_object_store().presigned_get(
         asset.object_key,

@@ -1,11 +1,15 @@
+import logging
+
 from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
 from federation.models import Peer
-from trust.errors import BadGateway
+from trust.errors import BadGateway, Forbidden
 
-from . import partitions, services
+from . import federated, partitions, services
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
@@ -36,3 +40,46 @@ def fetch_offers_of_peer(peer_id: int) -> int:
         return services.peer_offers_refresh(peer=peer)
     except BadGateway:
         return 0  # recorded on the peer's catalogue; the next beat tries again
+
+
+# Federated leases (licensing.federated): each message retries with backoff while its peer does
+# not answer; the beat job below sends again whatever is still unsent after that.
+
+
+def _deliver(task, send, **ids) -> None:
+    try:
+        send(**ids)
+    except (BadGateway, Forbidden) as error:
+        # Forbidden: the peering is suspended; the beat job sends it once it is live again.
+        if task.request.is_eager or isinstance(error, Forbidden):
+            log.warning("federated lease message not delivered (%s): %s", task.name, error.detail)
+            return
+        raise task.retry(exc=error, countdown=min(600, 5 * 2**task.request.retries)) from error
+
+
+@shared_task(bind=True, acks_late=True, max_retries=12)
+def forward_lease_part(self, part_id: int) -> None:
+    _deliver(self, federated.part_forward, part_id=part_id)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=12)
+def end_lease_part(self, part_id: int) -> None:
+    _deliver(self, federated.part_send_end, part_id=part_id)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=12)
+def report_lease_part(self, lease_id: int) -> None:
+    _deliver(self, federated.part_report, lease_id=lease_id)
+
+
+@shared_task(acks_late=True)
+def resend_federated_lease_messages() -> int:
+    """Beat: one task per message still unsent (each is idempotent at both ends)."""
+    pending = federated.pending_messages()
+    for part_id in pending["forward"]:
+        forward_lease_part.delay(part_id)
+    for part_id in pending["end"]:
+        end_lease_part.delay(part_id)
+    for lease_id in pending["report"]:
+        report_lease_part.delay(lease_id)
+    return sum(map(len, pending.values()))

@@ -105,15 +105,27 @@ def may_report_after_the_end(token: LeaseToken) -> bool:
     )
 
 
+def lease_token_check(secret: str) -> None:
+    """Refused (401) when `secret` is no `lt_` token the trust issued, or one revoked or
+    expired; a token of an ended lease passes (the lease's 410 is for the lease's own calls)."""
+    token = (
+        LeaseToken.objects.select_related("lease").filter(token_hash=hash_secret(secret)).first()
+        if kind_of(secret) == TokenKind.LEASE
+        else None
+    )
+    if token is None:
+        raise Unauthorized("unknown token", code="token_invalid")
+    refuse_unless_active(lease_token_state(token))
+
+
 def lease_token_authenticate(secret: str, *, for_usage_report: bool = False) -> LeaseToken:
     """The token for `secret`, refused (401) when unknown, revoked or expired, and (410) when
     its lease has ended or been revoked. With `for_usage_report` (the usage endpoint only), a
     token of an ended lease passes when `may_report_after_the_end` says so: usage that happened
     while the lease was live is still billed; manifests and downloads keep their 410."""
     token = (
-        LeaseToken.objects.select_related("lease__studio", "lease__version__dataset")
-        .filter(token_hash=hash_secret(secret))
-        .first()
+        # Just the lease: every lease-token call needs it; a manifest reads its version after.
+        LeaseToken.objects.select_related("lease").filter(token_hash=hash_secret(secret)).first()
         if kind_of(secret) == TokenKind.LEASE
         else None
     )

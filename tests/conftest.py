@@ -218,6 +218,15 @@ def bearer_client(secret: str | None = None) -> APIClient:
     return client
 
 
+def json_body(response):
+    """The JSON of a response, streamed (the manifest) or not."""
+    import json
+
+    if getattr(response, "streaming", False):
+        return json.loads(b"".join(response.streaming_content))
+    return response.json()
+
+
 @pytest.fixture
 def as_user():
     """`as_user(user)` -> an APIClient carrying a fresh `ut_` token for that user."""

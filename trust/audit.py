@@ -31,6 +31,13 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def serialise_with_audited_writes() -> None:
+    """Hold the audit head's row lock until the caller's transaction ends. Every audited write
+    takes it (`record`), so they run one after another; a read that must see every audited
+    write committed before it (the licensability refresh) takes it first. Inside an atomic block."""
+    AuditHead.objects.select_for_update().get_or_create(pk=1)
+
+
 def record(*, actor, action: str, subject, data: dict | None = None) -> AuditEvent:
     """Append one event after the current head. Runs inside the caller's transaction so the
     event exists exactly when the change it describes does."""

@@ -37,6 +37,11 @@ class Gone(DomainError):
     code = "gone"
 
 
+class BodyTooLarge(DomainError):
+    status = 413
+    code = "body_too_large"
+
+
 class Invalid(DomainError):
     status = 422
     code = "invalid"

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
@@ -31,7 +32,7 @@ from .models import (
 )
 from .queue import enqueue_on_commit
 from .selectors import is_trust_admin, member_of
-from .signals import consent_withdrawn
+from .signals import consent_withdrawn, licensability_changed
 from .storage import MultipartError, UploadedPart, get_object_store, measure
 
 User = get_user_model()
@@ -275,6 +276,10 @@ def contribution_decide(*, actor, contribution: AssetContributor, accept: bool) 
             "share": str(contribution.share),
         },
     )
+    # An answer is an input of the licensability rule: the precomputed set follows it.
+    licensability_changed.send(
+        sender=AssetContributor, assets=Asset.objects.filter(pk=contribution.asset_id).values("pk")
+    )
     return contribution
 
 
@@ -405,8 +410,16 @@ def asset_verify(*, asset_id) -> Asset:
                 subject=asset,
                 data={"reason": reason},
             )
+            licensability_changed.send(sender=Asset, assets=Asset.objects.filter(pk=asset.pk).values("pk"))
     asset.refresh_from_db()
     return asset
+
+
+def _grant_scope(grant: Consent) -> QuerySet:
+    """The ids of the assets a grant covers: one asset, or all of the member's."""
+    if grant.asset_id:
+        return Asset.objects.filter(pk=grant.asset_id).values("pk")
+    return Asset.objects.filter(contributors__member_id=grant.member_id).values("pk")
 
 
 @transaction.atomic
@@ -445,6 +458,7 @@ def consent_grant(*, actor, member: Member, use: str, asset: Asset | None = None
             "terms_version": terms_version,
         },
     )
+    licensability_changed.send(sender=Consent, assets=_grant_scope(consent))
     return consent
 
 
@@ -484,6 +498,8 @@ def consent_withdraw(*, actor, consent: Consent) -> Consent:
             "asset": str(consent.asset_id) if consent.asset_id else None,
         },
     )
+    # The licensable set first: the withdrawal is in force for downloads when this commits.
+    licensability_changed.send(sender=Consent, assets=_grant_scope(consent))
     consent_withdrawn.send(sender=Consent, withdrawal=withdrawal, actor=actor)
     return withdrawal
 

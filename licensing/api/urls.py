@@ -9,6 +9,19 @@ urlpatterns = [
     path("terms/<id:terms_id>/shared-with/", views.TermsShareView.as_view(), name="api-terms-share"),
     path("catalog/", views.CatalogueView.as_view(), name="api-catalogue"),
     path("federation/inbound/offers/", views.InboundOffersView.as_view(), name="api-federation-offers"),
+    path(
+        "federation/inbound/lease-parts/", views.InboundLeasePartView.as_view(), name="api-federation-parts"
+    ),
+    path(
+        "federation/inbound/lease-parts/end/",
+        views.InboundLeasePartEndView.as_view(),
+        name="api-federation-part-end",
+    ),
+    path(
+        "federation/inbound/part-decisions/",
+        views.InboundPartDecisionView.as_view(),
+        name="api-federation-part-decisions",
+    ),
     path("leases/", views.LeaseListView.as_view(), name="api-leases"),
     path("leases/<id:lease_id>/", views.LeaseDetailView.as_view(), name="api-lease"),
     path("leases/<id:lease_id>/approve/", views.LeaseApproveView.as_view(), name="api-lease-approve"),

@@ -1,29 +1,39 @@
 """HTTP <-> licensing services."""
 
+import json
+from collections.abc import Iterator
 from datetime import timedelta
 
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from federation.api.auth import IsPeer, PeerCallAuthentication
 from federation.models import Peer
-from licensing import selectors, services, tokens
-from licensing.models import LeaseTerms, LeaseToken, Studio, Takedown
+from licensing import federated, selectors, services, tokens
+from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown
+from trust.api.auth import UserTokenAuthentication, UserTokenNotAccepted
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsTrustAdmin
+from trust.api.schema import errors, links
 from trust.api.serializers import ErrorSerializer
 from trust.api.validation import found, validated
 from trust.errors import Forbidden, Invalid, NotFound
 from trust.models import Dataset
 
 from . import serializers as s
+from .auth import LeaseTokenAuthentication
 from .permissions import HasLeaseToken, HasLeaseTokenOrUser, IsStudioStaff, IsStudioStaffOrAdmin
+
+# What a call accepts is what it authenticates, and so what the schema's `security` names.
+LEASE_TOKEN_ONLY = [LeaseTokenAuthentication, UserTokenNotAccepted]
+LEASE_TOKEN_OR_LOGIN = [UserTokenAuthentication, LeaseTokenAuthentication, SessionAuthentication]
 
 
 class StudioListView(PagedAPIView):
@@ -33,6 +43,8 @@ class StudioListView(PagedAPIView):
     def get(self, request):
         return self.paged(Studio.objects.order_by("name", "pk"), s.StudioOutputSerializer)
 
+    @errors(409)
+    @links(201, AddStaff=("v1_studios_staff_create", {"studio_id": "$response.body#/id"}))
     @extend_schema(
         request=s.StudioInputSerializer,
         responses={201: s.StudioOutputSerializer},
@@ -46,6 +58,7 @@ class StudioListView(PagedAPIView):
 class StudioStaffView(APIView):
     permission_classes = [IsTrustAdmin]
 
+    @errors(409, 422)
     @extend_schema(
         request=s.StaffInputSerializer,
         responses={201: s.StaffOutputSerializer},
@@ -68,6 +81,7 @@ class TermsListView(PagedAPIView):
         terms = LeaseTerms.objects.prefetch_related("shared_with").order_by("-created_at", "-pk")
         return self.paged(terms, s.TermsOutputSerializer)
 
+    @errors(422)
     @extend_schema(
         request=s.TermsInputSerializer,
         responses={201: s.TermsOutputSerializer},
@@ -144,6 +158,83 @@ class InboundOffersView(APIView):
         return Response({"offers": [selectors.offer_document(t, at=now) for t in terms]})
 
 
+PEER_CALL_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+
+
+class InboundLeasePartView(APIView):
+    """A peer forwards a part of its studio's federated lease under terms shared with it."""
+
+    authentication_classes = [PeerCallAuthentication]
+    permission_classes = [IsPeer]
+
+    @extend_schema(
+        request=s.InboundPartSerializer,
+        responses={200: s.PartAnswerSerializer, 422: ErrorSerializer, **PEER_CALL_ERRORS},
+        summary="Record a part of the calling trust's lease here, in requested; idempotent by home lease "
+        "id (signed trust-to-trust call)",
+    )
+    def post(self, request):
+        data = validated(s.InboundPartSerializer, request)
+        lease = federated.inbound_part_received(
+            peer=request.auth,
+            home_lease_id=data["home_lease_id"],
+            terms_id=data["terms"],
+            purpose=data["purpose"],
+            studio_id=data["studio"]["id"],
+            studio_name=data["studio"]["name"],
+        )
+        return Response(federated.part_answer(lease))
+
+
+class InboundLeasePartEndView(APIView):
+    authentication_classes = [PeerCallAuthentication]
+    permission_classes = [IsPeer]
+
+    @extend_schema(
+        request=s.PartEndSerializer,
+        responses={200: s.PartAnswerSerializer, **PEER_CALL_ERRORS},
+        summary="The calling trust ended its lease: cancel or revoke the part here (signed trust-to-trust "
+        "call)",
+    )
+    def post(self, request):
+        data = validated(s.PartEndSerializer, request)
+        lease = federated.inbound_part_end_received(
+            peer=request.auth, home_lease_id=data["home_lease_id"], reason=data["reason"]
+        )
+        return Response(federated.part_answer(lease))
+
+
+class InboundPartDecisionView(APIView):
+    authentication_classes = [PeerCallAuthentication]
+    permission_classes = [IsPeer]
+
+    @extend_schema(
+        request=s.PartDecisionSerializer,
+        responses={200: s.LeasePartOutputSerializer, 422: ErrorSerializer, **PEER_CALL_ERRORS},
+        summary="The calling trust decided its part of a lease of this trust: approved, rejected, "
+        "revoked, expired or cancelled (signed trust-to-trust call)",
+    )
+    def post(self, request):
+        data = validated(s.PartDecisionSerializer, request)
+        part = federated.part_decision_received(
+            peer=request.auth,
+            home_lease_id=data["home_lease_id"],
+            status=data["status"],
+            remote_lease_id=data["lease"],
+            licensable=data.get("licensable"),
+            starts_at=data.get("starts_at"),
+            ends_at=data.get("ends_at"),
+            reason=data["reason"],
+        )
+        lease = (
+            Lease.objects.select_related("terms")
+            .prefetch_related(selectors.PARTS_PREFETCH)
+            .get(pk=part.lease_id)
+        )
+        row = next(row for row in selectors.lease_parts(lease) if row["trust"] == request.auth.slug)
+        return Response(s.LeasePartOutputSerializer(row).data)
+
+
 class LeaseListView(PagedAPIView):
     @extend_schema(
         responses=s.LeaseOutputSerializer(many=True),
@@ -152,20 +243,48 @@ class LeaseListView(PagedAPIView):
     def get(self, request):
         leases = (
             selectors.leases_visible_to(request.user)
-            .select_related("terms__dataset", "version")
+            .select_related("terms__dataset", "version", "studio__home_peer")
+            .prefetch_related(selectors.PARTS_PREFETCH)
             .order_by("-requested_at", "-pk")
         )
         return self.paged(leases, s.LeaseOutputSerializer)
 
+    @errors(409, 422)
+    @links(
+        201,
+        GetLease=("v1_leases_retrieve", {"lease_id": "$response.body#/id"}),
+        CancelLease=("v1_leases_cancel_create", {"lease_id": "$response.body#/id"}),
+        ListTokens=("v1_leases_tokens_list", {"lease_id": "$response.body#/id"}),
+        MintToken=("v1_leases_tokens_create", {"lease_id": "$response.body#/id"}),
+        ApproveLease=("v1_leases_approve_create", {"lease_id": "$response.body#/id"}),
+        RejectLease=("v1_leases_reject_create", {"lease_id": "$response.body#/id"}),
+    )
     @extend_schema(
         request=s.LeaseInputSerializer,
-        responses={201: s.LeaseOutputSerializer},
-        summary="Request a lease under active terms (studio staff)",
+        responses={
+            201: s.LeaseOutputSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            409: ErrorSerializer,
+            422: OpenApiResponse(
+                ErrorSerializer,
+                description="unknown_terms, unknown_trust, peer_not_live, offer_not_shared, offer_stale, "
+                "mixed_currency, duplicate_trust, home_part_required, too_many_parts",
+            ),
+        },
+        summary="Request a lease under active terms, or a federated lease over parts at several trusts "
+        "(studio staff)",
     )
     def post(self, request):
         if selectors.studio_of(request.user) is None:
             raise Forbidden("only studio staff may request a lease", code="studio_only")
         data = validated(s.LeaseInputSerializer, request)
+        if "parts" in data:
+            lease = federated.federated_lease_request(
+                actor=request.user, purpose=data["purpose"], parts=data["parts"]
+            )
+            lease = selectors.lease_for(user=request.user, lease_id=lease.pk)
+            return Response(s.LeaseOutputSerializer(lease).data, status=status.HTTP_201_CREATED)
         terms = LeaseTerms.objects.filter(pk=data["terms"]).select_related("dataset").first()
         if terms is None:
             raise Invalid("no such terms", code="unknown_terms")
@@ -185,6 +304,7 @@ def _lease_decision(service):
     class DecisionView(APIView):
         permission_classes = [IsTrustAdmin]
 
+        @errors(409)
         @extend_schema(
             request=s.ReasonSerializer,
             responses=s.LeaseOutputSerializer,
@@ -210,6 +330,7 @@ LeaseRevokeView = _lease_decision(services.lease_revoke)
 class LeaseCancelView(APIView):
     permission_classes = [IsStudioStaff]
 
+    @errors(409)
     @extend_schema(
         request=None,
         responses=s.LeaseOutputSerializer,
@@ -226,6 +347,14 @@ class LeaseTokensView(PagedAPIView):
         lease = selectors.lease_for(user=request.user, lease_id=lease_id)
         return self.paged(selectors.tokens_of(lease), s.TokenOutputSerializer)
 
+    @errors(409, 410, 422)
+    @links(
+        201,
+        RevokeToken=(
+            "v1_leases_tokens_destroy",
+            {"lease_id": "$request.path.lease_id", "token_id": "$response.body#/id"},
+        ),
+    )
     @extend_schema(
         request=s.TokenInputSerializer,
         responses={201: s.TokenCreatedSerializer},
@@ -255,43 +384,62 @@ class LeaseTokenDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+# Rows per fetch from the server-side cursor and per chunk of the streamed manifest.
+MANIFEST_CHUNK_ROWS = 2000
+
+
+def _json(value) -> str:
+    # What DRF's renderer writes: compact, UTF-8.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _manifest_chunks(lease, *, assets_base: str) -> Iterator[bytes]:
+    """The manifest document, in chunks of MANIFEST_CHUNK_ROWS entries read from a server-side
+    cursor: the worker holds one chunk at a time, however many assets the lease has."""
+    head = {
+        "lease": lease.pk,
+        "dataset": lease.version.dataset.slug,
+        "version": lease.version.number,
+        "manifest_sha256": lease.version.manifest_sha256,
+    }
+    yield (_json(head)[:-1] + ',"assets":[').encode()
+    entries = selectors.manifest_entries(lease, assets_base=assets_base, chunk_size=MANIFEST_CHUNK_ROWS)
+    chunk, separator = [], ""
+    for entry in entries:
+        chunk.append(entry)
+        if len(chunk) == MANIFEST_CHUNK_ROWS:
+            yield (separator + ",".join(chunk)).encode()
+            chunk, separator = [], ","
+    if chunk:
+        yield (separator + ",".join(chunk)).encode()
+    yield b"]}"
+
+
 class ManifestView(APIView):
+    authentication_classes = LEASE_TOKEN_ONLY
     permission_classes = [HasLeaseToken]
 
     @extend_schema(
         responses=s.ManifestSerializer,
-        summary="The assets this lease may use now, with gateway download links (lease token)",
+        summary="The assets this lease may use now, with gateway download links (lease token); "
+        "streamed, so 100,000 assets start arriving at once",
     )
     def get(self, request, lease_id):
         lease = tokens.lease_of_token(token=request.auth, lease_id=lease_id)
         base = request.build_absolute_uri(reverse("api-lease-manifest", kwargs={"lease_id": lease.pk}))
-        base = base.removesuffix("manifest/") + "assets/"
-        assets = [
-            {
-                "id": pk,
-                "kind": kind,
-                "title": title,
-                "content_type": content_type,
-                "sha256": sha,
-                "size": size,
-                "download_url": f"{base}{pk}/download/",
-            }
-            for pk, kind, title, content_type, sha, size in selectors.manifest_rows(lease)
-        ]
-        return Response(
-            {
-                "lease": lease.pk,
-                "dataset": lease.version.dataset.slug,
-                "version": lease.version.number,
-                "manifest_sha256": lease.version.manifest_sha256,
-                "assets": assets,
-            }
+        response = StreamingHttpResponse(
+            _manifest_chunks(lease, assets_base=base.removesuffix("manifest/") + "assets/"),
+            content_type="application/json",
         )
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class DownloadView(APIView):
+    authentication_classes = LEASE_TOKEN_ONLY
     permission_classes = [HasLeaseToken]
 
+    @errors(409)
     @extend_schema(
         responses={
             302: OpenApiResponse(description="redirect to a presigned URL (at most 5 minutes)"),
@@ -309,8 +457,10 @@ class DownloadView(APIView):
 class UsageView(APIView):
     # The lease token is also accepted after the lease ended: usage dated while it was live.
     accepts_ended_lease_tokens = True
+    authentication_classes = LEASE_TOKEN_ONLY
     permission_classes = [HasLeaseToken]
 
+    @errors(409, 422)
     @extend_schema(
         request=s.UsageReportSerializer,
         responses={202: s.UsageAcceptedSerializer},
@@ -323,6 +473,7 @@ class UsageView(APIView):
 
 
 class LeaseTakedownsView(PagedAPIView):
+    authentication_classes = LEASE_TOKEN_OR_LOGIN
     permission_classes = [HasLeaseTokenOrUser]
 
     @extend_schema(
@@ -349,6 +500,7 @@ def _takedown(user, takedown_id) -> Takedown:
 class TakedownAcknowledgeView(APIView):
     permission_classes = [IsStudioStaff]
 
+    @errors(409)
     @extend_schema(
         request=None, responses=s.TakedownOutputSerializer, summary="Acknowledge a takedown (studio staff)"
     )
@@ -362,6 +514,7 @@ class TakedownAcknowledgeView(APIView):
 class TakedownAttestView(APIView):
     permission_classes = [IsStudioStaff]
 
+    @errors(409, 422)
     @extend_schema(
         request=s.AttestationSerializer,
         responses=s.TakedownOutputSerializer,

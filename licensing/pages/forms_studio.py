@@ -21,6 +21,34 @@ class LeaseRequestForm(PortalForm):
     )
 
 
+class LeasePartsForm(PortalForm):
+    """For a federated lease: at most one offer per peer trust, beside this trust's terms. One
+    radio group per trust (a fieldset with the trust as its legend), "None" chosen at first."""
+
+    def __init__(self, *args, offers_by_peer: dict, **kwargs):
+        super().__init__(*args, prefix="parts", **kwargs)
+        for peer, offers in offers_by_peer.items():
+            self.fields[peer.slug] = forms.TypedChoiceField(
+                label=f"From {peer.name}",
+                required=False,
+                coerce=int,
+                empty_value=None,
+                widget=forms.RadioSelect,
+                choices=[("", "None"), *((offer.terms_id, _offer_label(offer)) for offer in offers)],
+                initial="",
+            )
+
+    def parts(self) -> list[dict]:
+        return [{"trust": slug, "terms": terms} for slug, terms in self.cleaned_data.items() if terms]
+
+
+def _offer_label(offer) -> str:
+    from trust.templatetags.portal import money
+
+    flat = offer.offer.get("flat_fee_cents", 0)
+    return f"{offer.title} (flat fee {money(flat)} {offer.currency})"
+
+
 class TokenMintForm(PortalForm):
     name = forms.CharField(
         label="Token name",

@@ -131,6 +131,10 @@ def leases(request):
             "waiting_list": listings["waiting"],
             "active_list": listings["active"],
             "closed_list": listings["closed"],
+            # Few at a time (each waits on a peer's decision): one short table, at most 50 shown.
+            "awaiting": [
+                (lease, selectors.lease_parts(lease)) for lease in selectors.leases_awaiting_parts()[:50]
+            ],
             "waiting_count": sources["waiting"].count(),
             "active_count": sources["active"].count(),
             "open_takedowns": Takedown.objects.open().count(),
@@ -155,6 +159,7 @@ def lease_detail(request, lease_id):
     ]
     context = {
         "lease": lease,
+        "parts": selectors.lease_parts(lease),
         "terms": lease.terms,
         # Uses and prices are copied onto the lease at approval; before that, the terms' own.
         "priced": lease if lease.version_id else lease.terms,

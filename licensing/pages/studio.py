@@ -5,6 +5,7 @@ import secrets
 from datetime import timedelta
 from types import SimpleNamespace
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,9 +19,9 @@ from trust.lists import csv_response, portal_list, wants_csv
 from trust.portal import run_service_with_messages, studio_required
 from trust.templatetags.portal import ref
 
-from .. import selectors, services, tokens
+from .. import federated, selectors, services, tokens
 from ..models import LeaseTerms, Takedown, UsageEvent
-from .forms_studio import AttestationForm, LeaseRequestForm, TokenMintForm
+from .forms_studio import AttestationForm, LeasePartsForm, LeaseRequestForm, TokenMintForm
 from .lists_studio import CatalogueFilter, PeerOfferFilter, StudioLeaseFilter
 
 # Offers are cards with their consent coverage: fewer to a page than a table's rows.
@@ -76,20 +77,43 @@ def catalogue(request):
     )
 
 
+def _offers_to_add(terms) -> dict:
+    """Live peers' shared offers a federated request may add beside `terms`: fresh, and priced
+    in the lease's currency (the service refuses any other), grouped by peer."""
+    now = timezone.now()
+    grouped: dict = {}
+    for offer in selectors.peer_offers().filter(currency=terms.currency).order_by("peer__slug", "title"):
+        if not selectors.peer_offer_is_stale(offer, at=now):
+            grouped.setdefault(offer.peer, []).append(offer)
+    return grouped
+
+
 @studio_required
 def request_lease(request, terms_id):
+    """Request a lease under this trust's terms, optionally with parts at peer trusts (one offer
+    each): a federated lease whose home is this trust."""
     terms = get_object_or_404(LeaseTerms.objects.select_related("dataset"), pk=terms_id)
     if not terms.active and request.method != "POST":
         raise Http404("these terms are not offered")
     form = LeaseRequestForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        lease = run_service_with_messages(
-            request,
-            lambda: services.lease_request(
-                actor=request.user, terms=terms, purpose=form.cleaned_data["purpose"]
-            ),
-            success="Lease requested; the trust will decide. You can mint tokens once it is approved.",
+    parts_form = LeasePartsForm(request.POST or None, offers_by_peer=_offers_to_add(terms))
+    if request.method == "POST" and form.is_valid() and parts_form.is_valid():
+        purpose, parts = form.cleaned_data["purpose"], parts_form.parts()
+
+        def request_it():
+            if parts:
+                home = {"trust": settings.TRUST_SLUG, "terms": terms.pk}
+                return federated.federated_lease_request(
+                    actor=request.user, purpose=purpose, parts=[home, *parts]
+                )
+            return services.lease_request(actor=request.user, terms=terms, purpose=purpose)
+
+        success = (
+            "Federated lease requested; each trust will decide its own part."
+            if parts
+            else "Lease requested; the trust will decide. You can mint tokens once it is approved."
         )
+        lease = run_service_with_messages(request, request_it, success=success)
         if lease is not None:
             return redirect("studio-lease", lease_id=lease.pk)
         if not terms.active:
@@ -99,6 +123,7 @@ def request_lease(request, terms_id):
         "licensing/studio/request_lease.html",
         {
             "form": form,
+            "parts_form": parts_form,
             "entry": _catalogue_entry(selectors.catalogue_offer(terms)),
             "already": selectors.studio_leases_on_terms(selectors.studio_of(request.user), terms),
         },
@@ -211,6 +236,7 @@ def _lease_page(request, lease, *, mint_form=None, attest_forms=None, new_token=
         "licensing/studio/lease.html",
         {
             "lease": lease,
+            "parts": selectors.lease_parts(lease),
             "tokens": selectors.tokens_of(lease),
             "mint_form": mint_form or TokenMintForm(initial={"mint_key": _issue_mint_key(request)}),
             "new_token": new_token,

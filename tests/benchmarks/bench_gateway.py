@@ -1,108 +1,62 @@
-"""Gateway and manifest figures, each printed with its ratio to a bare Django view measured in
-the same run, so noise on a shared machine cancels. Run with `make bench`."""
+"""Gateway download under gunicorn (deploy/gunicorn.conf.py) on PostgreSQL, 32 concurrent wrk
+connections, against the bare Django JSON view in the same server, then a run with one worker
+killed -9 mid-load: every 302 a client got must have its usage event. Run with `make bench`."""
 
-import hashlib
+import os
 import time
-import uuid
 
 import pytest
-from django.http import JsonResponse
-from django.test import Client
-from django.urls import path
 
-from licensing import services as licensing
-from licensing import tokens as lease_tokens
-from tests.factories import grant_all
-from trust import services as trust
-from trust.models import Asset, AssetContributor, DatasetItem
+from licensing.models import UsageEvent
+from tests.benchmarks.data import big_lease
+from tests.benchmarks.harness import SCALE, CountingClient, Gunicorn, scaled, wrk
 
-pytestmark = [pytest.mark.benchmark, pytest.mark.django_db]
-MANIFEST_ASSETS = 5_000
-DOWNLOADS = 300
+pytestmark = [pytest.mark.benchmark, pytest.mark.django_db(transaction=True)]
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 
 
-def bare_ok(request):
-    return JsonResponse({"ok": True})
+def s3_env(s3_server) -> dict:
+    from tests.conftest import S3_BUCKET
+
+    return {
+        "S3_BUCKET": S3_BUCKET,
+        "S3_ENDPOINT_URL": s3_server.endpoint_url,
+        "S3_ACCESS_KEY_ID": s3_server.access_key,
+        "S3_SECRET_ACCESS_KEY": s3_server.secret_key,
+        "S3_REGION": "us-east-1",
+    }
 
 
-def bare_list(request):
-    rows = [
-        {
-            "id": str(uuid.UUID(int=n)),
-            "kind": "face_scan",
-            "sha256": "0" * 64,
-            "size": n,
-            "download_url": f"http://testserver/x/{n}/download/",
-        }
-        for n in range(MANIFEST_ASSETS)
-    ]
-    return JsonResponse({"assets": rows})
-
-
-urlpatterns = [path("bare/ok/", bare_ok), path("bare/list/", bare_list)]
-
-
-def _per_call(client, url, count, **headers):
-    start = time.perf_counter()
-    for _ in range(count):
-        response = client.get(url, **headers)
-        assert response.status_code in (200, 302), response.content[:200]
-    return (time.perf_counter() - start) / count
-
-
-@pytest.fixture
-def big_lease(cast, settings):
-    settings.ROOT_URLCONF = "tests.benchmarks.urls"
-    grant_all(cast.alice, "training")
-    assets = [
-        Asset(
-            kind="face_scan",
-            title=f"scan {n}",
-            content_type="application/octet-stream",
-            size=n,
-            sha256=hashlib.sha256(str(n).encode()).hexdigest(),
-            object_key=f"assets/bench-{n}",
-            status=Asset.Status.AVAILABLE,
-            created_by=cast.admin,
-        )
-        for n in range(MANIFEST_ASSETS)
-    ]
-    Asset.objects.bulk_create(assets, batch_size=1000)
-    AssetContributor.objects.bulk_create(
-        [
-            AssetContributor(asset=a, member=cast.alice, share=1, status=AssetContributor.Status.ACCEPTED)
-            for a in assets
-        ],
-        batch_size=1000,
-    )
-    dataset = trust.dataset_create(actor=cast.admin, slug="bench", title="Bench")
-    DatasetItem.objects.bulk_create([DatasetItem(dataset=dataset, asset=a) for a in assets], batch_size=1000)
-    trust.dataset_freeze(actor=cast.admin, dataset=dataset)
-    terms = licensing.terms_create(
-        actor=cast.admin, dataset=dataset, title="t", permitted_uses=["training"], duration_days=30
-    )
-    lease = licensing.lease_approve(
-        actor=cast.admin, lease=licensing.lease_request(actor=cast.carol, terms=terms, purpose="bench")
-    )
-    _, secret = lease_tokens.lease_token_mint(actor=cast.carol, lease=lease, name="bench")
-    return lease, secret, assets[0]
-
-
-def test_manifest_and_gateway_against_a_bare_view(big_lease):
-    lease, secret, asset = big_lease
-    client = Client()
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
-    bare_list_s = _per_call(client, "/bare/list/", 5)
-    manifest_s = _per_call(client, f"/api/v1/leases/{lease.pk}/manifest/", 5, **auth)
-    bare_ok_s = _per_call(client, "/bare/ok/", DOWNLOADS)
-    download_s = _per_call(
-        client, f"/api/v1/leases/{lease.pk}/assets/{asset.pk}/download/", DOWNLOADS, **auth
-    )
+def test_gateway_download_against_a_bare_view(committed_cast, s3_server):
+    assets = scaled(5_000, 120_000)
+    data = big_lease(cast=committed_cast, count=assets, download_cap=10**9)
+    auth = {"Authorization": f"Bearer {data.secret}"}
+    paths = [f"/api/v1/leases/{data.lease.pk}/assets/{a}/download/" for a in data.asset_ids]
+    with Gunicorn(env=s3_env(s3_server), log_name="bench-gateway.log") as server:
+        wrk(server.base + "/bare/ok/", seconds=3)  # warm-up: imports, connections, clients
+        wrk(server.base + paths[0], seconds=3, headers=auth, paths=paths)
+        bare = wrk(server.base + "/bare/ok/", seconds=SECONDS)
+        gateway = wrk(server.base + paths[0], seconds=SECONDS, headers=auth, paths=paths)
+        before_kill = UsageEvent.objects.filter(lease=data.lease).count()
+        with CountingClient(server.base, paths[0], threads=16, headers=auth) as client:
+            time.sleep(2)
+            server.kill_one_worker()
+            time.sleep(3)
+        answered = client.statuses[302]
+        recorded = UsageEvent.objects.filter(lease=data.lease).count() - before_kill
+    assert gateway.errors == 0 and bare.errors == 0, (gateway, bare)
+    assert gateway.requests and bare.requests, (gateway.raw, bare.raw)
+    assert gateway.p99_ms and bare.p99_ms, (gateway.raw, bare.raw)
+    ratio = gateway.requests_per_s / bare.requests_per_s
+    p99_ratio = gateway.p99_ms / bare.p99_ms
+    met = ratio >= 0.5 and p99_ratio <= 2 and recorded >= answered
     print(
-        f"\nmanifest of {MANIFEST_ASSETS} assets: {manifest_s * 1000:.1f} ms "
-        f"(bare view, same JSON: {bare_list_s * 1000:.1f} ms, ratio {manifest_s / bare_list_s:.1f}x)"
-    )
-    print(
-        f"gateway download (token, consent check, usage event, presign): {download_s * 1000:.2f} ms "
-        f"(bare view: {bare_ok_s * 1000:.2f} ms, ratio {download_s / bare_ok_s:.1f}x)"
+        f"\n| gateway download, lease with a cap, {assets:,} assets (BENCH_SCALE={SCALE}, 32 conn, "
+        f"{SECONDS}s) | {gateway.row()} | bare JSON view {bare.row()} | {ratio:.2f}x req/s, "
+        f"p99 {p99_ratio:.2f}x | goal >= 0.5x, p99 <= 2x | {'met' if met else 'NOT met'} |"
+        f"\n| gateway, one worker killed -9 mid-load | {answered:,} redirects answered, {recorded:,} "
+        f"download events ({client.statuses['dropped']} dropped) | - | lost {max(answered - recorded, 0)} "
+        f"| goal: none lost | {'met' if recorded >= answered else 'NOT met'} |"
+        f"\n| approving the {assets:,}-asset lease (fresh statistics) | {data.approve_s:.2f} s "
+        "| - | - | - | - |"
     )

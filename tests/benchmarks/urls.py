@@ -1,4 +1,8 @@
-from config.urls import urlpatterns as app_urlpatterns
-from tests.benchmarks.bench_gateway import urlpatterns as bare_urlpatterns
+"""The app's URLs plus the bare baselines the benchmarks measure against in the same server."""
 
-urlpatterns = bare_urlpatterns + app_urlpatterns
+from django.urls import path
+
+from config.urls import urlpatterns as app_urlpatterns
+from tests.benchmarks.bare import bare_manifest, bare_ok
+
+urlpatterns = [path("bare/ok/", bare_ok), path("bare/manifest/<int:count>/", bare_manifest), *app_urlpatterns]

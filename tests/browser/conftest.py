@@ -60,6 +60,7 @@ class Browser:
         self.base_url = base_url
         self.test_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name)
         self.pages: list[tuple[str, Page]] = []
+        self.policy_errors: list[str] = []
 
     def open(self, label: str = "anonymous", *, viewport=None) -> Page:
         context = self.chromium.new_context(
@@ -67,8 +68,16 @@ class Browser:
         )
         context.set_default_timeout(15_000)
         page = context.new_page()
+        page.on("console", self._watch_policies)
         self.pages.append((label, page))
         return page
+
+    def _watch_policies(self, message):
+        """Chromium reports what the Content-Security-Policy blocked (or a Permissions-Policy it
+        could not read) as console errors: any one of them fails the test."""
+        text = message.text
+        if message.type == "error" and ("Content Security Policy" in text or "Permissions-Policy" in text):
+            self.policy_errors.append(f"{message.location.get('url')}: {text}")
 
     def sign_in(self, username: str, password: str = DEMO_PASSWORD, **kwargs) -> Page:
         page = self.open(username, **kwargs)
@@ -99,11 +108,13 @@ def browser(chromium, live_server, request):
     session = Browser(chromium, live_server.url, request.node.name)
     yield session
     session.close()
+    assert not session.policy_errors, "blocked by the page's policies:\n" + "\n".join(session.policy_errors)
 
 
 def axe_violations(page: Page, impacts=("serious", "critical")) -> list[dict]:
     """Run axe-core (installed from npm) in the page; the violations of the given impacts."""
-    page.add_script_tag(path=str(AXE_SCRIPT))
+    # Evaluated through DevTools, not added as an inline <script> the page's CSP would refuse.
+    page.evaluate(AXE_SCRIPT.read_text())
     found = page.evaluate(
         """async () => {
             const result = await axe.run(document, {resultTypes: ["violations"]});

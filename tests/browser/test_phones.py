@@ -264,3 +264,58 @@ def test_the_transparency_register_fits_a_desktop_screen_without_clipping(browse
     assert clipped <= 0, f"the register scrolls sideways by {clipped} px at 1366 px"
     assert axe_violations(page) == [], describe(axe_violations(page))
     browser.screenshot(page, "register-desktop")
+
+
+def test_federated_lease_pages_fit_a_phone(browser, demo_trust, settings):
+    """A live peer's offer to add on the request page, a federated lease's parts on the studio's
+    and the administrator's lease pages, and a peer's part labelled among the requests."""
+    from federation.models import Peer
+    from licensing import federated
+    from licensing.models import PeerOffer
+    from licensing.selectors import offer_document
+
+    now = timezone.now()
+    peer = Peer.objects.create(
+        slug="equity-uk",
+        name="Equity UK Performers Trust",
+        currency=settings.TRUST_CURRENCY,
+        base_url="http://127.0.0.1:9",
+        api_url="http://127.0.0.1:9/api/v1/",
+        fingerprint="ab" * 32,
+        added_by_us_at=now,
+        added_by_them_at=now,
+        keys_fetched_at=now,
+    )
+    terms = LeaseTerms.objects.filter(active=True).first()
+    offer = {**offer_document(terms), "trust": peer.slug, "title": "Equity crowd, training"}
+    PeerOffer.objects.create(
+        peer=peer,
+        terms_id=terms.pk,
+        title=offer["title"],
+        currency=terms.currency,
+        offer=offer,
+        fetched_at=now,
+    )
+    lease = federated.federated_lease_request(
+        actor=get_user_model().objects.get(username="studio"),
+        purpose="Crowd scene, two unions",
+        parts=[{"trust": settings.TRUST_SLUG, "terms": terms.pk}, {"trust": peer.slug, "terms": terms.pk}],
+    )
+    terms.shared_with.add(peer)
+    theirs = federated.inbound_part_received(
+        peer=peer, home_lease_id=7, terms_id=terms.pk, purpose="Voices", studio_id=3, studio_name="Pinewood"
+    )
+    studio = browser.sign_in("studio", viewport=PHONE)
+    _visit_all(
+        browser,
+        studio,
+        ["/studio/", f"/studio/catalogue/{terms.pk}/request/", f"/studio/leases/{lease.pk}/"],
+        "federated-studio",
+    )
+    admin = browser.sign_in("admin", viewport=PHONE)
+    _visit_all(
+        browser,
+        admin,
+        ["/operations/leases/", f"/operations/leases/{lease.pk}/", f"/operations/leases/{theirs.pk}/"],
+        "federated-admin",
+    )

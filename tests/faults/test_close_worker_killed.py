@@ -11,6 +11,7 @@ import pytest
 import redis
 from django.db import connection
 
+from config.celery import app as celery_app
 from payouts import services
 from payouts.models import CloseBatch, Period
 from tests.benchmarks import close_data
@@ -19,6 +20,15 @@ from tests.servers import CeleryWorker
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 QUEUE = "fault-close"
 VISIBILITY_SECONDS = 2
+
+
+@pytest.fixture(autouse=True)
+def _builds_rows_in_process():
+    """Overrides the fault tests' in-process tasks: this close must go to the real worker."""
+    previous = celery_app.conf.CELERY_TASK_ALWAYS_EAGER
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = False
+    yield
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = previous
 
 
 def _worker() -> CeleryWorker:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from licensing import services
 from licensing.models import Lease, LeaseToken, UsageEvent
-from tests.conftest import bearer_client
+from tests.conftest import bearer_client, json_body
 from trust import services as trust
 from trust.errors import Conflict
 
@@ -62,7 +62,7 @@ def test_a_token_is_stored_only_as_a_hash(world):
 
 
 def test_the_manifest_links_to_the_gateway_not_to_storage(world):
-    manifest = bearer_client(world.secret_a).get(f"/api/v1/leases/{world.lease_a.pk}/manifest/").json()
+    manifest = json_body(bearer_client(world.secret_a).get(f"/api/v1/leases/{world.lease_a.pk}/manifest/"))
     assert manifest["version"] == 1 and len(manifest["assets"]) == 2
     for asset in manifest["assets"]:
         assert asset["download_url"].endswith(

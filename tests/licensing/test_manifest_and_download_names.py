@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from tests.conftest import bearer_client
+from tests.conftest import bearer_client, json_body
 from trust.models import Asset
 from trust.storage import download_filename
 
@@ -26,7 +26,7 @@ def _download(world, asset):
 
 
 def test_the_manifest_lists_each_assets_title_and_media_type(titled):
-    manifest = bearer_client(titled.secret_a).get(f"/api/v1/leases/{titled.lease_a.pk}/manifest/").json()
+    manifest = json_body(bearer_client(titled.secret_a).get(f"/api/v1/leases/{titled.lease_a.pk}/manifest/"))
     by_id = {row["id"]: row for row in manifest["assets"]}
     alice = by_id[str(titled.alice_asset.pk)]
     assert (alice["title"], alice["content_type"]) == ("Alice — face scan, take 2", "image/png")

@@ -376,8 +376,9 @@ def test_dataset_page_shows_draft_versions_and_consent_coverage(as_admin):
         assert f'data-use="{use}" data-scope="draft">{count} of {total}<' in page
         assert f'data-use="{use}" data-scope="version">{frozen[use]} of {total}<' in page
     assert draft[Use.CROWD_GENERATION] < total  # Sam keeps crowd generation closed
-    # Every asset is already in the demo dataset: none is offered.
-    assert "Every available asset is in this dataset already." in page
+    # Every asset is already in the demo dataset but the footage Sam named Alex in, which waits
+    # for Alex to accept: it may be added, and it is not licensable until Alex does.
+    assert page.count('name="assets"') == 1 and "Sam &amp; Alex: rehearsal, scene 12" in page
 
 
 def test_the_consent_filter_offers_only_assets_licensable_for_that_use(as_admin, admin):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from licensing import selectors
 from licensing import services as licensing
 from licensing.models import Lease, LeaseToken, Takedown
-from tests.conftest import bearer_client
+from tests.conftest import bearer_client, json_body
 from trust import services as trust
 
 pytestmark = pytest.mark.django_db
@@ -238,7 +238,7 @@ def test_the_lease_page_shows_the_manifest_and_usage_figures_of_the_selectors(ca
         },
         format="json",
     )
-    manifest = bearer.get(f"/api/v1/leases/{world.lease_a.pk}/manifest/").json()
+    manifest = json_body(bearer.get(f"/api/v1/leases/{world.lease_a.pk}/manifest/"))
     response = carol_client.get(reverse("studio-lease", args=[world.lease_a.pk]))
     assert response.status_code == 200
     assert response["Cache-Control"].startswith("max-age=0") or "no-store" in response["Cache-Control"]

@@ -10,6 +10,9 @@ class Migration(migrations.Migration):
     dependencies = [
         ("trust", "0003_member_payout_bank_account"),
     ]
+    # licensing 0007 fills the precomputed licensable set by asking the rule, which reads the
+    # contributors' status: the column must exist first.
+    run_before = [("licensing", "0007_licensable_now_and_download_counts")]
 
     operations = [
         migrations.AddField(

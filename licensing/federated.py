@@ -1,0 +1,522 @@
+"""Federated leases (FEDERATION.md, "One lease over several trusts"): one request at the studio's
+home trust, with parts at several trusts, each decided by its own trust.
+
+At the home trust
+- `federated_lease_request` records the lease (its Lease row is the home part: terms, purpose,
+  approval by this trust's own `lease_approve`) and one LeasePart per part, the home part's
+  included (peer empty). Each remote part is sent to its trust after commit (`part_forward`).
+- `part_decision_received` records what a part's trust decided and derives the lease's status
+  from its parts (`lease_status_from_parts`): `active` once every part is approved,
+  `rejected` as soon as one is rejected; a part revoked or expired by its own trust ends that
+  part only.
+- When the lease ends at home (rejected, cancelled by the studio, revoked) every remote part
+  still requested or approved is told to end (`part_send_end`).
+
+At a part's trust
+- `inbound_part_received` records a forwarded part as a local Lease in `requested` for the
+  proxy studio "studio S of trust H" (Studio.home_peer), once per (home trust, home lease id);
+  administrators decide it with the usual `lease_approve` / `lease_reject`.
+- Every decision of such a lease is reported to the home trust (`part_report`), retried until
+  the home trust acknowledges it (`InboundLeasePart.reported_status`).
+
+Messages leave after commit through tasks that retry with backoff; the beat job
+`resend_federated_lease_messages` finds whatever is still unsent (a peer down for long, the
+embedded default without a worker) and sends it again. Every message is idempotent."""
+
+import logging
+from collections.abc import Mapping, Sequence
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from federation import signed_calls
+from federation.models import Peer
+from trust import audit
+from trust.errors import BadGateway, Invalid, NotFound
+from trust.queue import enqueue_on_commit
+
+from . import hooks
+from .models import InboundLeasePart, Lease, LeasePart, LeaseTerms, PeerOffer, Studio
+from .selectors import offers_shared_with, peer_offer_is_stale, require_studio_staff
+
+log = logging.getLogger(__name__)
+
+INBOUND_PARTS = "/api/v1/federation/inbound/lease-parts/"
+INBOUND_PART_END = "/api/v1/federation/inbound/lease-parts/end/"
+INBOUND_DECISIONS = "/api/v1/federation/inbound/part-decisions/"
+PARTS_MAX = 20
+
+Part = LeasePart.Status
+# How a part's trust's own lease status reads as the part's status at home.
+PART_STATUS_OF_LEASE = {
+    Lease.Status.REQUESTED: Part.REQUESTED,
+    Lease.Status.AWAITING_PARTS: Part.REQUESTED,
+    Lease.Status.ACTIVE: Part.APPROVED,
+    Lease.Status.REJECTED: Part.REJECTED,
+    Lease.Status.REVOKED: Part.REVOKED,
+    Lease.Status.EXPIRED: Part.EXPIRED,
+    Lease.Status.CANCELLED: Part.CANCELLED,
+}
+# A part only moves forward: requested, then decided, then ended. A message that arrives late
+# (an approval after the revocation it preceded) never undoes a later one.
+_RANK = {
+    Part.REQUESTED: 0,
+    Part.APPROVED: 1,
+    Part.REJECTED: 2,
+    Part.REVOKED: 2,
+    Part.EXPIRED: 2,
+    Part.CANCELLED: 2,
+}
+# A part that was approved, even if its trust has since ended it, does not hold the lease back.
+_APPROVED_ONCE = (Part.APPROVED, Part.REVOKED, Part.EXPIRED)
+# Lease statuses at home after which the remote parts are told to end theirs.
+_ENDING = {Lease.Status.REJECTED, Lease.Status.CANCELLED, Lease.Status.REVOKED}
+
+
+# --- The home trust ---------------------------------------------------------------------------
+
+
+def federated_lease_request(*, actor, purpose: str, parts: Sequence[Mapping]) -> Lease:
+    """A studio's request over parts at several trusts, `[{trust, terms}, ...]`. Refused (422,
+    nothing written) unless every part names this trust or a live peer, one part per trust, a
+    part at this trust among them, each peer's terms one of its shared offers as last fetched
+    and not stale, all priced in the lease's currency (this trust's). A request naming only this
+    trust is an ordinary local lease."""
+    from . import services, tasks
+
+    require_studio_staff(actor)
+    if not parts:
+        raise Invalid("name at least one part", code="parts_required")
+    if len(parts) > PARTS_MAX:
+        raise Invalid(f"a lease has at most {PARTS_MAX} parts", code="too_many_parts")
+    slugs = [str(part["trust"]) for part in parts]
+    if len(set(slugs)) != len(slugs):
+        raise Invalid("name each trust once: one part per trust", code="duplicate_trust")
+    home = next((part for part in parts if part["trust"] == settings.TRUST_SLUG), None)
+    if home is None:
+        raise Invalid(
+            f"a federated lease includes a part at its home trust ({settings.TRUST_SLUG})",
+            code="home_part_required",
+        )
+    terms = LeaseTerms.objects.filter(pk=home["terms"]).select_related("dataset").first()
+    if terms is None:
+        raise Invalid(f"no such terms at {settings.TRUST_SLUG}", code="unknown_terms")
+    remote = [(str(part["trust"]), int(part["terms"])) for part in parts if part is not home]
+    if not remote:
+        return services.lease_request(actor=actor, terms=terms, purpose=purpose)
+    peers = {peer.slug: peer for peer in Peer.objects.filter(slug__in=[slug for slug, _ in remote])}
+    now = timezone.now()
+    offers = []
+    for slug, terms_id in remote:
+        peer = peers.get(slug)
+        if peer is None:
+            raise Invalid(f"{slug!r} is neither this trust nor one of its peers", code="unknown_trust")
+        if not peer.is_live:
+            raise Invalid(f"peering with {slug} is {peer.state_label.lower()}", code="peer_not_live")
+        offer = (
+            PeerOffer.objects.select_related("peer__catalogue").filter(peer=peer, terms_id=terms_id).first()
+        )
+        if offer is None:
+            raise Invalid(f"{slug} shares no terms {terms_id} with this trust", code="offer_not_shared")
+        if peer_offer_is_stale(offer, at=now):
+            raise Invalid(
+                f"{slug}'s offer {terms_id} was last fetched {offer.fetched_at:%Y-%m-%d %H:%M} UTC and may "
+                "have changed; request it once it is fetched again",
+                code="offer_stale",
+            )
+        if offer.currency != terms.currency:
+            raise Invalid(
+                f"every part is priced in the lease's currency, {terms.currency}; {slug}'s offer is in "
+                f"{offer.currency}",
+                code="mixed_currency",
+            )
+        offers.append(offer)
+    with transaction.atomic():
+        lease = services.lease_request(actor=actor, terms=terms, purpose=purpose)
+        LeasePart.objects.create(lease=lease, peer=None)
+        created = LeasePart.objects.bulk_create(
+            [
+                LeasePart(lease=lease, peer=offer.peer, remote_terms_id=offer.terms_id, offer=offer.offer)
+                for offer in offers
+            ]
+        )
+        audit.record(
+            actor=actor,
+            action="lease.parts_requested",
+            subject=lease,
+            data={"parts": [{"trust": o.peer.slug, "terms": o.terms_id} for o in offers]},
+        )
+        for part in created:
+            enqueue_on_commit(tasks.forward_lease_part, part.pk)
+    return lease
+
+
+def lease_status_from_parts(current: str, parts: Sequence[str]) -> str:
+    """The lease's status at home from its parts' (the home part's included): unchanged once
+    closed; rejected when any part was rejected (or cancelled by its trust); active when every
+    part was approved; awaiting the other trusts once this trust approved its own part."""
+    if current in Lease.CLOSED_STATUSES:
+        return current
+    if any(status in (Part.REJECTED, Part.CANCELLED) for status in parts):
+        return Lease.Status.REJECTED
+    if all(status in _APPROVED_ONCE for status in parts):
+        return Lease.Status.ACTIVE
+    if current in (Lease.Status.ACTIVE, Lease.Status.AWAITING_PARTS):
+        return Lease.Status.AWAITING_PARTS
+    return Lease.Status.REQUESTED
+
+
+def _advance(part: LeasePart, status: str, **fields) -> bool:
+    """Move `part` to `status` if that is forward; False (nothing saved) otherwise."""
+    if _RANK[status] <= _RANK[part.status]:
+        return False
+    part.status = status
+    for name, value in fields.items():
+        if value is not None:
+            setattr(part, name, value)
+    part.save()
+    return True
+
+
+def _settle(lease: Lease, *, by: str = "") -> None:
+    """Derive the (locked) lease's status from its parts and save it; when that ends the lease,
+    end the parts that are still requested or approved."""
+    statuses = list(lease.parts.values_list("status", flat=True))
+    status = lease_status_from_parts(lease.status, statuses)
+    if status != lease.status:
+        now = timezone.now()
+        lease.status = status
+        fields = ["status"]
+        if status == Lease.Status.REJECTED:
+            rejected = lease.parts.filter(status__in=(Part.REJECTED, Part.CANCELLED)).select_related("peer")
+            lease.decided_at = now
+            lease.decision_reason = "; ".join(
+                f"{part.peer.slug if part.peer_id else settings.TRUST_SLUG} rejected its part"
+                + (f": {part.reason}" if part.reason else "")
+                for part in rejected
+            )
+            fields += ["decided_at", "decision_reason"]
+        lease.save(update_fields=fields)
+        audit.record(actor=None, action=f"lease.{status}", subject=lease, data={"by": by, "parts": statuses})
+    if lease.status in _ENDING:
+        _end_parts(lease)
+
+
+def _end_parts(lease: Lease) -> None:
+    """The lease ended at home: the home part ends with it, parts never forwarded are cancelled
+    here, and every forwarded part still requested or approved is told to end at its trust."""
+    from . import tasks
+
+    now = timezone.now()
+    ended = Part.REVOKED if lease.status == Lease.Status.REVOKED else Part.CANCELLED
+    for part in lease.parts.filter(status__in=(Part.REQUESTED, Part.APPROVED)).order_by("pk"):
+        if part.peer_id is None or part.forwarded_at is None:
+            _advance(part, ended if part.status == Part.APPROVED else Part.CANCELLED, decided_at=now)
+        else:
+            enqueue_on_commit(tasks.end_lease_part, part.pk)
+
+
+HOME_PART_STATUS = {
+    "approved": Part.APPROVED,
+    "rejected": Part.REJECTED,
+    "cancelled": Part.CANCELLED,
+    "revoked": Part.REVOKED,
+    "expired": Part.EXPIRED,
+}
+
+
+def on_lease_changed(lease: Lease, change: str) -> None:
+    """The lease hook (licensing.hooks): a decision of a lease at this trust. For a federated
+    lease at home, it is the home part's decision; for a part of a peer's lease, it is reported
+    to the home trust."""
+    from . import tasks
+
+    if InboundLeasePart.objects.filter(lease_id=lease.pk).exists():
+        enqueue_on_commit(tasks.report_lease_part, lease.pk)
+        return
+    home_part = LeasePart.objects.select_for_update().filter(lease_id=lease.pk, peer__isnull=True).first()
+    if home_part is None:
+        return  # a local lease
+    licensable = lease.approval_assets.count() if change == "approved" else None
+    _advance(
+        home_part,
+        HOME_PART_STATUS[change],
+        licensable_at_approval=licensable,
+        starts_at=lease.starts_at if change == "approved" else None,
+        ends_at=lease.ends_at if change == "approved" else None,
+        decided_at=timezone.now(),
+        reason=lease.decision_reason or None,
+    )
+    if change == "expired":
+        return  # each part runs on its own trust's clock
+    _settle(lease, by=settings.TRUST_SLUG)
+
+
+def part_forward(*, part_id: int) -> None:
+    """Send a remote part to its trust (idempotent there by home lease id). A trust that refuses
+    it for good (the terms are no longer shared, 404/409/422) rejects the part."""
+    part = LeasePart.objects.select_related("lease__studio", "peer").get(pk=part_id)
+    lease = part.lease
+    if part.forwarded_at or part.status != Part.REQUESTED or lease.status in Lease.CLOSED_STATUSES:
+        return
+    payload = {
+        "home_lease_id": lease.pk,
+        "terms": part.remote_terms_id,
+        "purpose": lease.purpose,
+        "studio": {"id": lease.studio_id, "name": lease.studio.name},
+    }
+    try:
+        answer = signed_calls.peer_call(part.peer, "POST", INBOUND_PARTS, payload)
+    except BadGateway as error:
+        if getattr(error, "peer_status", None) not in (404, 409, 422):
+            raise
+        part_decision_received(
+            peer=part.peer, home_lease_id=lease.pk, status=Part.REJECTED, reason=error.detail, forwarded=True
+        )
+        return
+    with transaction.atomic():
+        LeasePart.objects.filter(pk=part.pk, forwarded_at__isnull=True).update(
+            forwarded_at=timezone.now(), remote_lease_id=answer.get("lease")
+        )
+    if answer.get("status") not in (None, Part.REQUESTED):
+        part_decision_received(peer=part.peer, home_lease_id=lease.pk, **_decision_fields(answer))
+
+
+def part_send_end(*, part_id: int) -> None:
+    """Tell a part's trust the lease ended at home (rejected, cancelled or revoked): it cancels
+    a request there, or revokes an approved part. Its answer is the part's new status."""
+    part = LeasePart.objects.select_related("lease", "peer").get(pk=part_id)
+    if part.status not in (Part.REQUESTED, Part.APPROVED) or part.lease.status not in _ENDING:
+        return
+    reason = f"the lease was {part.lease.status} at {settings.TRUST_SLUG}"
+    answer = signed_calls.peer_call(
+        part.peer, "POST", INBOUND_PART_END, {"home_lease_id": part.lease_id, "reason": reason}
+    )
+    part_decision_received(peer=part.peer, home_lease_id=part.lease_id, **_decision_fields(answer))
+
+
+def _decision_fields(data: Mapping) -> dict:
+    def moment(value):
+        return parse_datetime(value) if isinstance(value, str) else value
+
+    return {
+        "status": data["status"],
+        "remote_lease_id": data.get("lease"),
+        "licensable": data.get("licensable"),
+        "starts_at": moment(data.get("starts_at")),
+        "ends_at": moment(data.get("ends_at")),
+        "reason": data.get("reason") or "",
+    }
+
+
+def part_decision_received(
+    *,
+    peer: Peer,
+    home_lease_id: int,
+    status: str,
+    remote_lease_id: int | None = None,
+    licensable: int | None = None,
+    starts_at=None,
+    ends_at=None,
+    reason: str = "",
+    forwarded: bool = False,
+) -> LeasePart:
+    """A part's trust tells us its decision (approved with its licensable count and its own
+    start and end; rejected with a reason; later revoked or expired). Only the trust that holds
+    the part may say so (else 404 `part_not_found`); a message older than what the part already
+    says changes nothing. Returns the part as it now stands."""
+    if status not in _RANK:
+        raise Invalid(f"unknown part status {status!r}", code="bad_part_status")
+    found = LeasePart.objects.filter(lease_id=home_lease_id, peer=peer).values_list("pk", flat=True).first()
+    if found is None:
+        raise NotFound(
+            f"no lease here has a part at {peer.slug} numbered {home_lease_id}", code="part_not_found"
+        )
+    with transaction.atomic():
+        # The lease first, then its part: the order every writer of parts takes.
+        lease = Lease.objects.select_for_update().get(pk=home_lease_id)
+        part = LeasePart.objects.select_for_update().get(pk=found)
+        changed = _advance(
+            part,
+            status,
+            remote_lease_id=remote_lease_id,
+            licensable_at_approval=licensable if status in _APPROVED_ONCE else None,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            reason=reason or None,
+            decided_at=timezone.now(),
+            forwarded_at=timezone.now() if forwarded and part.forwarded_at is None else None,
+        )
+        if changed:
+            audit.record(
+                actor=None,
+                action=f"lease_part.{status}",
+                subject=lease,
+                data={"trust": peer.slug, "reason": reason, "licensable": part.licensable_at_approval},
+            )
+            _settle(lease, by=peer.slug)
+        elif lease.status in _ENDING and part.status == Part.APPROVED:
+            _end_parts(lease)  # approved after the lease ended here: end it there too
+    return part
+
+
+# --- A part's trust ---------------------------------------------------------------------------
+
+
+def _peer_studio(peer: Peer, studio_id: int, name: str) -> Studio:
+    """The proxy studio "studio S of trust H", made once per (peer, studio id at the peer)."""
+    from django.contrib.auth.models import Group
+
+    studio = Studio.objects.filter(home_peer=peer, home_studio_id=studio_id).first()
+    if studio is None:
+        group = Group.objects.create(name=f"peer-studio:{peer.slug}:{studio_id}")
+        studio = Studio.objects.create(name=name, group=group, home_peer=peer, home_studio_id=studio_id)
+        audit.record(
+            actor=None, action="studio.federated", subject=studio, data={"trust": peer.slug, "name": name}
+        )
+    elif studio.name != name:
+        studio.name = name
+        studio.save(update_fields=["name"])
+    return studio
+
+
+def _peer_user(peer: Peer):
+    """Who requested a peer's part, as this trust records it: an account of the peer trust that
+    cannot sign in (no password, inactive)."""
+    User = get_user_model()
+    user, made = User.objects.get_or_create(username=f"peer:{peer.slug}", defaults={"is_active": False})
+    if made:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def inbound_part_received(
+    *, peer: Peer, home_lease_id: int, terms_id: int, purpose: str, studio_id: int, studio_name: str
+) -> Lease:
+    """A live peer forwards a part of its studio's lease under terms this trust shares with it:
+    recorded as a local lease in `requested` for the proxy studio, for this trust's
+    administrators to decide. Sent again, the same lease is answered."""
+    existing = InboundLeasePart.objects.filter(peer=peer, home_lease_id=home_lease_id).select_related("lease")
+    if (inbound := existing.first()) is not None:
+        return inbound.lease
+    terms = offers_shared_with(peer).filter(pk=terms_id).first()
+    if terms is None:
+        raise Invalid(f"this trust offers no terms {terms_id} to {peer.slug}", code="terms_not_shared")
+    if not purpose.strip():
+        raise Invalid("say what the data is for", code="purpose_required")
+    try:
+        with transaction.atomic():
+            studio = _peer_studio(peer, studio_id, studio_name.strip()[:200] or f"studio {studio_id}")
+            lease = Lease.objects.create(
+                studio=studio, terms=terms, purpose=purpose.strip(), requested_by=_peer_user(peer)
+            )
+            InboundLeasePart.objects.create(
+                peer=peer, home_lease_id=home_lease_id, lease=lease, reported_status=Part.REQUESTED
+            )
+            audit.record(
+                actor=None,
+                action="lease.requested",
+                subject=lease,
+                data={
+                    "studio": studio.name,
+                    "terms": terms.pk,
+                    "purpose": lease.purpose,
+                    "federated_from": peer.slug,
+                    "home_lease": home_lease_id,
+                },
+            )
+    except IntegrityError:
+        # The same part, sent twice at once: the other request recorded it.
+        return existing.get().lease
+    return lease
+
+
+def inbound_part_end_received(*, peer: Peer, home_lease_id: int, reason: str) -> Lease:
+    """The home trust ended its lease: the part here is cancelled while requested, revoked while
+    active, and left alone once over. Reported back like any decision."""
+    inbound = InboundLeasePart.objects.filter(peer=peer, home_lease_id=home_lease_id).first()
+    if inbound is None:
+        raise NotFound(f"no part of {peer.slug}'s lease {home_lease_id} here", code="part_not_found")
+    with transaction.atomic():
+        lease = Lease.objects.select_for_update().get(pk=inbound.lease_id)
+        now = timezone.now()
+        if lease.status == Lease.Status.REQUESTED:
+            lease.status, lease.decided_at, lease.decision_reason = Lease.Status.CANCELLED, now, reason
+            lease.save(update_fields=["status", "decided_at", "decision_reason"])
+            change = "cancelled"
+        elif lease.status == Lease.Status.ACTIVE:
+            lease.status, lease.revoked_at, lease.decision_reason = Lease.Status.REVOKED, now, reason
+            lease.save(update_fields=["status", "revoked_at", "decision_reason"])
+            change = "revoked"
+        else:
+            return lease
+        audit.record(
+            actor=None, action=f"lease.{change}", subject=lease, data={"by": peer.slug, "reason": reason}
+        )
+        hooks.lease_changed(lease, change)
+    return lease
+
+
+def part_answer(lease: Lease) -> dict:
+    """A part's state as its trust tells the home trust: in every report and every answer."""
+    status = PART_STATUS_OF_LEASE[lease.status]
+    approved = status in _APPROVED_ONCE
+    return {
+        "lease": lease.pk,
+        "status": status,
+        "licensable": lease.approval_assets.count() if approved else None,
+        "starts_at": lease.starts_at.isoformat() if approved and lease.starts_at else None,
+        "ends_at": lease.ends_at.isoformat() if approved and lease.ends_at else None,
+        "reason": lease.decision_reason,
+    }
+
+
+def part_report(*, lease_id: int) -> None:
+    """Tell the home trust where its part here stands, unless it already knows."""
+    inbound = InboundLeasePart.objects.select_related("peer", "lease").get(lease_id=lease_id)
+    answer = part_answer(inbound.lease)
+    if answer["status"] == inbound.reported_status:
+        return
+    signed_calls.peer_call(
+        inbound.peer, "POST", INBOUND_DECISIONS, {"home_lease_id": inbound.home_lease_id, **answer}
+    )
+    InboundLeasePart.objects.filter(pk=inbound.pk).update(
+        reported_status=answer["status"], reported_at=timezone.now()
+    )
+
+
+# --- Sending again what is still unsent ---------------------------------------------------------
+
+
+def pending_messages() -> dict[str, list[int]]:
+    """What the beat job sends again: remote parts never forwarded, forwarded parts of a lease
+    that ended here still standing there, and parts here whose decision the home trust has not
+    acknowledged. Each as ids, from three queries."""
+    live_peers = Peer.objects.live()
+    forward = LeasePart.objects.filter(
+        peer__in=live_peers,
+        forwarded_at__isnull=True,
+        status=Part.REQUESTED,
+        lease__status__in=(Lease.Status.REQUESTED, Lease.Status.AWAITING_PARTS),
+    )
+    end = LeasePart.objects.filter(
+        peer__in=live_peers,
+        forwarded_at__isnull=False,
+        status__in=(Part.REQUESTED, Part.APPROVED),
+        lease__status__in=_ENDING,
+    )
+    unreported = Q()
+    for lease_status, part_status in PART_STATUS_OF_LEASE.items():
+        if part_status != Part.REQUESTED:
+            unreported |= Q(lease__status=lease_status) & ~Q(reported_status=part_status)
+    report = InboundLeasePart.objects.filter(unreported, peer__in=live_peers)
+    return {
+        "forward": list(forward.values_list("pk", flat=True)),
+        "end": list(end.values_list("pk", flat=True)),
+        "report": list(report.values_list("lease_id", flat=True)),
+    }

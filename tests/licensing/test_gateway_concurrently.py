@@ -1,0 +1,68 @@
+"""The gateway under parallel load, on committed rows each request's own connection can see: a
+cap of N lets exactly N downloads through however many ask at once, and a consent granted by
+two members at once (each the last the shared asset needed) leaves it licensable."""
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection
+
+from licensing.models import Lease, LeaseAsset, UsageEvent
+from tests.conftest import bearer_client
+from trust import services as trust
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _in_parallel(count: int, work) -> list:
+    barrier = threading.Barrier(count)
+    results, lock = [], threading.Lock()
+
+    def run():
+        try:
+            barrier.wait()
+            outcome = work()
+        except Exception as error:  # surfaced in the results
+            outcome = error
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_a_cap_of_n_lets_exactly_n_of_fifty_parallel_downloads_through(committed_world):
+    world = committed_world
+    Lease.objects.filter(pk=world.lease_a.pk).update(download_cap=7)
+    url = f"/api/v1/leases/{world.lease_a.pk}/assets/{world.alice_asset.pk}/download/"
+    statuses = _in_parallel(50, lambda: bearer_client(world.secret_a).get(url).status_code)
+    assert Counter(statuses) == {302: 7, 409: 43}
+    downloads = UsageEvent.objects.filter(lease=world.lease_a, kind=UsageEvent.Kind.DOWNLOAD)
+    assert downloads.count() == 7
+
+
+def test_two_members_granting_at_once_make_their_shared_asset_licensable(committed_world):
+    world = committed_world
+    alice, bob = world.cast.alice, world.cast.bob
+    for member in (alice, bob):
+        trust.consent_withdraw(actor=member.user, consent=member.consents.get(use="training"))
+    assert not LeaseAsset.objects.filter(asset=world.bob_asset).exists()
+
+    members = iter([alice, bob])
+    lock = threading.Lock()
+
+    def grant():
+        with lock:
+            member = next(members)
+        return trust.consent_grant(actor=member.user, member=member, use="training")
+
+    assert not [r for r in _in_parallel(2, grant) if isinstance(r, Exception)]
+    held = set(LeaseAsset.objects.filter(asset=world.bob_asset).values_list("lease_id", flat=True))
+    assert held == {world.lease_a.pk, world.lease_b.pk}

@@ -202,3 +202,44 @@ def test_a_share_not_accepted_earns_nothing_and_the_accepted_contributors_get_th
     assert sum(e.gross_cents for e in earned.filter(member=world.cast.alice)) == (
         closed.revenue_cents - closed.admin_fee_cents
     )
+
+
+def _manifest_ids(secret, lease) -> list[str]:
+    import json
+
+    from tests.conftest import bearer_client
+
+    response = bearer_client(secret).get(f"/api/v1/leases/{lease.pk}/manifest/")
+    return [a["id"] for a in json.loads(b"".join(response.streaming_content))["assets"]]
+
+
+def test_accepting_puts_the_asset_in_an_active_leases_manifest_at_once(world, as_user):
+    from licensing import tokens as lease_tokens
+    from tests.conftest import bearer_client
+    from trust.models import Asset
+
+    cast = world.cast
+    asset, _ = _register(as_user(cast.alice), cast)
+    dataset = services.dataset_create(actor=cast.admin, slug="duets", title="Duets")
+    services.dataset_add_assets(actor=cast.admin, dataset=dataset, asset_ids=[world.alice_asset.pk, asset.pk])
+    services.dataset_freeze(actor=cast.admin, dataset=dataset)
+    terms = licensing.terms_create(
+        actor=cast.admin,
+        dataset=dataset,
+        title="Duets",
+        permitted_uses=["training"],
+        duration_days=30,
+        flat_fee_cents=100,
+    )
+    lease = licensing.lease_approve(
+        actor=cast.admin, lease=licensing.lease_request(actor=cast.carol, terms=terms, purpose="duets")
+    )
+    _, secret = lease_tokens.lease_token_mint(actor=cast.carol, lease=lease, name="duets")
+    assert _manifest_ids(secret, lease) == [str(world.alice_asset.pk)]
+    refused = bearer_client(secret).get(f"/api/v1/leases/{lease.pk}/assets/{asset.pk}/download/")
+    assert refused.status_code == 403
+    services.contribution_decide(actor=cast.bob.user, contribution=_bobs_request(asset), accept=True)
+    assert sorted(_manifest_ids(secret, lease)) == sorted(
+        str(pk)
+        for pk in Asset.objects.filter(pk__in=[world.alice_asset.pk, asset.pk]).values_list("pk", flat=True)
+    )

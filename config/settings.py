@@ -5,6 +5,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from config import secret_key
 
@@ -285,6 +286,15 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{env.int
 TRUST_CURRENCY = env.str("TRUST_CURRENCY", default="USD")
 TRUST_DEFAULT_ADMIN_FEE_BPS = env.int("TRUST_DEFAULT_ADMIN_FEE_BPS", default=1000)
 TRUST_DEFAULT_PENSION_BPS = env.int("TRUST_DEFAULT_PENSION_BPS", default=500)
+if not (
+    TRUST_DEFAULT_ADMIN_FEE_BPS >= 0
+    and TRUST_DEFAULT_PENSION_BPS >= 0
+    and TRUST_DEFAULT_ADMIN_FEE_BPS + TRUST_DEFAULT_PENSION_BPS <= 10000
+):
+    raise ImproperlyConfigured(
+        "TRUST_DEFAULT_ADMIN_FEE_BPS and TRUST_DEFAULT_PENSION_BPS must not be negative and must "
+        "together be at most 10000 basis points (100%)"
+    )
 TRUST_MINIMUM_PAYOUT_CENTS = env.int("TRUST_MINIMUM_PAYOUT_CENTS", default=2500)
 # A period close posts its leases in batches, one Celery task each (any number of workers take
 # them): at most this many leases, or this many metered charge rows, per batch.
@@ -392,6 +402,7 @@ SPECTACULAR_SETTINGS = {
         "TakedownStatusEnum": "licensing.models.Takedown.Status",
         "PeriodStatusEnum": "payouts.models.Period.Status",
         "ConsentUseEnum": "trust.consent.Use",
+        "ContributionStatusEnum": "trust.models.AssetContributor.Status",
     },
 }
 

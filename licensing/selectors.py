@@ -537,11 +537,14 @@ def member_asset_overview(member: Member, *, at: datetime | None = None) -> list
     """Every asset the member contributes to, oldest first, with their share; the datasets
     holding it (in the working set and/or which frozen versions); the active leases whose
     pinned version holds it and whether each may use it now; and the uses it is licensable
-    for now (the trust's one rule, which also asks every co-contributor's consent)."""
+    for now (the trust's one rule, which also asks every co-contributor's consent). For an asset
+    the member registered, `contributors` lists everyone named with their share and whether they
+    accepted; for any asset, `awaiting` counts the named contributors who have not (yet)."""
 
     at = at or timezone.now()
     contributions = list(
-        AssetContributor.objects.filter(member=member)
+        AssetContributor.objects.accepted()
+        .filter(member=member)
         .select_related("asset")
         .order_by("asset__created_at", "asset_id")
     )
@@ -565,13 +568,25 @@ def member_asset_overview(member: Member, *, at: datetime | None = None) -> list
         usable = set(lease_licensable_assets(lease, at=at).filter(pk__in=held).values_list("pk", flat=True))
         for asset_id in held:
             leases[asset_id].append({"lease": lease, "usable_now": asset_id in usable})
+    named: dict = {asset_id: [] for asset_id in asset_ids}
+    for named_row in (
+        AssetContributor.objects.filter(asset_id__in=asset_ids)
+        .select_related("member")
+        .order_by("member__member_number")
+    ):
+        named[named_row.asset_id].append(named_row)
     overview = []
     for row in contributions:
         coverage = consent_coverage(assets=Asset.objects.filter(pk=row.asset_id), at=at)
+        owned = row.asset.created_by_id == member.user_id
         overview.append(
             {
                 "asset": row.asset,
                 "share": row.share,
+                "contributors": named[row.asset_id] if owned else None,
+                "awaiting": sum(
+                    1 for c in named[row.asset_id] if c.status != AssetContributor.Status.ACCEPTED
+                ),
                 "datasets": sorted(datasets[row.asset_id].values(), key=lambda d: d["dataset"].title),
                 "active_leases": leases[row.asset_id],
                 "licensable_uses": [use for use, count in coverage.items() if count],
@@ -590,7 +605,11 @@ def member_consent_matrix(member: Member, *, at: datetime | None = None) -> dict
     co-contributor's consent counts too)."""
 
     at = at or timezone.now()
-    assets = list(Asset.objects.filter(contributors__member=member).distinct().order_by("created_at", "id"))
+    assets = list(
+        Asset.objects.filter(
+            pk__in=AssetContributor.objects.accepted().filter(member=member).values("asset_id")
+        ).order_by("created_at", "id")
+    )
     active = {}
     for use in Use:
         for grant in active_grants(use=use, at=at).filter(member=member).order_by("created_at", "pk"):
@@ -633,10 +652,11 @@ def member_consent_matrix(member: Member, *, at: datetime | None = None) -> dict
 
 def _grant_scope(grant) -> QuerySet[Asset]:
     """The member's assets a grant covers: one asset, or all of them."""
-    scope = Asset.objects.filter(contributors__member_id=grant.member_id)
+    mine = AssetContributor.objects.accepted().filter(member_id=grant.member_id)
+    scope = Asset.objects.filter(pk__in=mine.values("asset_id"))
     if grant.asset_id:
         scope = scope.filter(pk=grant.asset_id)
-    return scope.distinct()
+    return scope
 
 
 def withdrawal_takedowns(grant, *, at: datetime | None = None) -> dict[int, list]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import lcm
 
-from .distribution import Contributor, LeaseDistribution
+from .distribution import Contributor, LeaseDistribution, counted_shares
 
 FLAT_FEE = "flat_fee"
 
@@ -71,7 +71,7 @@ def member_sources(
 ) -> dict[tuple[str, int], dict[str, Fraction]]:
     """Each member's exact share of the lease's revenue by use, by the distribution's rule:
     per-asset charges to that asset's contributors, shared ones equally across the shared
-    assets, then by contributor shares."""
+    assets, then by the shares of the contributors who accepted (`counted_shares`)."""
     items = [UseCharge(FLAT_FEE, None, flat_fee_cents), *charges]
     sources: dict[tuple[str, int], dict[str, Fraction]] = {}
     for charge in items:
@@ -83,9 +83,9 @@ def member_sources(
         else:
             portions = [(charge.asset_id, Fraction(charge.amount_cents))]
         for asset_id, amount in portions:
-            for contributor in contributors[asset_id]:
-                uses = sources.setdefault(contributor.member_key, {})
-                uses[charge.use] = uses.get(charge.use, Fraction(0)) + amount * contributor.share
+            for member_key, share in counted_shares(contributors[asset_id]):
+                uses = sources.setdefault(member_key, {})
+                uses[charge.use] = uses.get(charge.use, Fraction(0)) + amount * share
     return sources
 
 

@@ -15,6 +15,8 @@ BPS = 10_000
 class Contributor:
     member_key: tuple[str, int]  # (member number, member id): the tie-break order
     share: Fraction
+    # A member named by another must accept before the asset counts for them (trust/models.py).
+    accepted: bool = True
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,18 @@ def largest_remainder(exact: Mapping[K, Fraction], total: int) -> dict[K, int]:
     return floors
 
 
-def _check_bps(name: str, value: int) -> None:
-    if not 0 <= value <= BPS:
-        raise ValueError(f"{name} must be between 0 and {BPS} basis points, not {value}")
+def rates_problem(admin_fee_bps: int, pension_bps: int) -> str | None:
+    """Why these rates cannot be in force, or None. Each is 0 to 100%, and together at most
+    100%: the trust and the plan never take more than a lease's revenue between them."""
+    for name, value in (("admin_fee_bps", admin_fee_bps), ("pension_bps", pension_bps)):
+        if not 0 <= value <= BPS:
+            return f"{name} must be between 0 and {BPS} basis points, not {value}"
+    if admin_fee_bps + pension_bps > BPS:
+        return (
+            f"the admin fee and pension & health together must be at most {BPS} basis points "
+            f"(100%), not {admin_fee_bps} + {pension_bps} = {admin_fee_bps + pension_bps}"
+        )
+    return None
 
 
 def _check_contributors(asset_id: str, contributors: Sequence[Contributor]) -> None:
@@ -72,6 +83,18 @@ def _check_contributors(asset_id: str, contributors: Sequence[Contributor]) -> N
         raise ValueError(f"asset {asset_id} has a share that is not positive")
     if sum((c.share for c in contributors), Fraction(0)) != 1:
         raise ValueError(f"the shares of asset {asset_id} do not sum to exactly 1")
+    if not any(c.accepted for c in contributors):
+        raise ValueError(f"asset {asset_id} has no accepted contributor")
+
+
+def counted_shares(contributors: Sequence[Contributor]) -> list[tuple[tuple[str, int], Fraction]]:
+    """Who an asset's money goes to: only the contributors who accepted, their shares scaled to
+    sum to 1 (a share not accepted goes to those who did, in proportion). Every asset is
+    registered with at least one accepted contributor: its registrant, or all when the trust
+    registers it."""
+    counted = [c for c in contributors if c.accepted]
+    total = sum((c.share for c in counted), Fraction(0))
+    return [(c.member_key, c.share / total) for c in counted]
 
 
 def distribute_lease(
@@ -84,11 +107,12 @@ def distribute_lease(
     pension_bps: int,
 ) -> LeaseDistribution:
     """Split one lease's period revenue R. Guarantees, to the cent:
-    F = floor(R x fee), the pool M = R - F goes wholly to members (sum of gross = M), each
-    member's gross is within one cent of their exact share, P_i = floor(gross_i x pension),
-    and sum(net) + sum(P) + F = R."""
-    _check_bps("admin_fee_bps", admin_fee_bps)
-    _check_bps("pension_bps", pension_bps)
+    F = floor(R x fee), the pool M = R - F goes wholly to members who accepted their part
+    (sum of gross = M), each member's gross is within one cent of their exact share,
+    P_i = floor(gross_i x pension), and sum(net) + sum(P) + F = R."""
+    problem = rates_problem(admin_fee_bps, pension_bps)
+    if problem:
+        raise ValueError(problem)
     if flat_fee_cents < 0 or any(c.amount_cents < 0 for c in charges):
         raise ValueError("amounts must not be negative")
     shared_cents = flat_fee_cents + sum(c.amount_cents for c in charges if c.asset_id is None)
@@ -116,9 +140,8 @@ def distribute_lease(
     exact: dict[tuple[str, int], Fraction] = {}
     for asset_id, amount in source.items():
         asset_pool = amount * pool / revenue
-        for contributor in contributors[asset_id]:
-            key = contributor.member_key
-            exact[key] = exact.get(key, Fraction(0)) + asset_pool * contributor.share
+        for key, share in counted_shares(contributors[asset_id]):
+            exact[key] = exact.get(key, Fraction(0)) + asset_pool * share
 
     gross = largest_remainder({k: v for k, v in exact.items() if v > 0}, pool) if pool else {}
     members = []

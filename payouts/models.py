@@ -5,6 +5,8 @@ from django.db.models import F, Q
 from licensing.models import Lease, Studio
 from trust.models import Member
 
+RATES_TOGETHER = "The admin fee and pension & health together must be at most 10000 basis points (100%%)."
+
 
 class RateSetting(models.Model):
     """Admin fee and pension & health rates in basis points. Append-only: the history is the
@@ -23,6 +25,12 @@ class RateSetting(models.Model):
             models.CheckConstraint(
                 condition=Q(admin_fee_bps__lte=10000) & Q(pension_bps__lte=10000),
                 name="rates_at_most_100_percent",
+            ),
+            # Together too: the fee and the plan never take more than a lease's revenue.
+            models.CheckConstraint(
+                condition=Q(admin_fee_bps__lte=10000 - F("pension_bps")),
+                name="fee_and_pension_at_most_100_percent",
+                violation_error_message=RATES_TOGETHER,
             ),
         ]
 
@@ -76,6 +84,13 @@ class Period(models.Model):
         ordering = ["-start"]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="period_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(admin_fee_bps__isnull=True)
+                | Q(pension_bps__isnull=True)
+                | Q(admin_fee_bps__lte=10000 - F("pension_bps")),
+                name="period_fee_and_pension_at_most_100_percent",
+                violation_error_message=RATES_TOGETHER,
+            ),
         ]
 
     def __str__(self):

@@ -4,6 +4,7 @@ ledger) safely enough to run twice or resume after a crash."""
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from fractions import Fraction
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -14,11 +15,13 @@ from django.utils import timezone
 from licensing.models import Lease
 from trust import audit
 from trust.errors import Conflict, Invalid
+from trust.models import AssetContributor
 from trust.queue import enqueue_on_commit
 from trust.selectors import contributor_rows
 from trust.services import require_trust_admin
 
 from . import bulk, ledger, metering, split
+from .distribution import rates_problem
 from .metering import BillingLimitExceeded
 from .models import (
     Account,
@@ -52,11 +55,12 @@ def rates_in_force(*, at: datetime | None = None) -> tuple[int, int]:
 
 @transaction.atomic
 def rates_set(*, actor, admin_fee_bps: int, pension_bps: int) -> RateSetting:
-    """New rates from now on; earlier rows stay as history."""
+    """New rates from now on; earlier rows stay as history. Each rate is 0 to 100% and the two
+    together at most 100% (`rates_problem`); anything else is refused and nothing is written."""
     require_trust_admin(actor)
-    for name, value in (("admin_fee_bps", admin_fee_bps), ("pension_bps", pension_bps)):
-        if not 0 <= value <= 10000:
-            raise Invalid(f"{name} must be between 0 and 10000 basis points", code="bad_rate")
+    problem = rates_problem(admin_fee_bps, pension_bps)
+    if problem:
+        raise Invalid(problem, code="bad_rate")
     row = RateSetting.objects.create(
         admin_fee_bps=admin_fee_bps, pension_bps=pension_bps, effective_at=timezone.now(), set_by=actor
     )
@@ -349,10 +353,12 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
     named = {asset for o in owed.values() for _, asset, _ in o.charges if asset} - found
     if named:
         rows += contributor_rows(named)
+    # The money rule counts only accepted shares, scaled to sum to 1 (distribution.counted_shares).
+    counted = _counted_rows(rows)
     holders = split.holders_from_rows(
-        (str(asset_id), (number, member_id), share) for asset_id, member_id, number, share in rows
+        (str(asset_id), (number, member_id), share) for asset_id, member_id, number, share in counted
     )
-    accounts = ledger.member_account_ids({member_id for _, member_id, _, _ in rows})
+    accounts = ledger.member_account_ids({member_id for _, member_id, _, _ in counted})
     receivables = ledger.studio_account_ids(set(studios.values()))
     fee_account = ledger.trust_fee_revenue().pk
     now = timezone.now()
@@ -484,6 +490,21 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
             "members": len(earnings),
         },
     )
+
+
+def _counted_rows(rows) -> list[tuple]:
+    """(asset id, member id, member number, share) of the accepted contributors only, each share
+    scaled so an asset's accepted shares sum to exactly 1: the fast path's form of
+    `distribution.counted_shares` (the differential tests hold the two equal)."""
+    accepted: dict = {}
+    for asset_id, member_id, number, share, status in rows:
+        if status == AssetContributor.Status.ACCEPTED:
+            accepted.setdefault(asset_id, []).append((member_id, number, Fraction(share)))
+    counted = []
+    for asset_id, held in accepted.items():
+        total = sum((share for _, _, share in held), Fraction(0))
+        counted += [(asset_id, member_id, number, share / total) for member_id, number, share in held]
+    return counted
 
 
 def _record_close_failure(period_id: int, error: Exception) -> Period:

@@ -50,11 +50,9 @@ def make_asset(
     contributors: list[tuple[Member, str]],
     data: bytes = b"scan-bytes",
     kind: str = "face_scan",
-    store=None,
 ) -> Asset:
-    """An available asset whose bytes are really in the object store."""
-    from trust.storage import get_object_store
-
+    """An available asset whose bytes are really in the object store, uploaded and verified as
+    a client's are (staging key, then copied to the final key)."""
     asset, _ = trust.asset_create(
         actor=admin,
         kind=kind,
@@ -64,8 +62,7 @@ def make_asset(
         sha256=hashlib.sha256(data).hexdigest(),
         contributors=[{"member": m.pk, "share": share} for m, share in contributors],
     )
-    (store or get_object_store()).put_bytes(asset.object_key, data, content_type=asset.content_type)
-    trust.asset_complete(actor=admin, asset=asset)
+    trust.asset_upload_bytes(actor=admin, asset=asset, data=data)
     trust.asset_verify(asset_id=asset.pk)
     asset.refresh_from_db()
     return asset

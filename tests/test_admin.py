@@ -178,6 +178,10 @@ def _ratesetting_add(client, cast, world):
         _url(RateSetting, "add/"), {"admin_fee_bps": 20000, "pension_bps": 100}, follow=True
     )
     assert "admin_fee_bps" in _refused(response)  # the database's limit, checked by the form
+    response = client.post(
+        _url(RateSetting, "add/"), {"admin_fee_bps": 9000, "pension_bps": 1001}, follow=True
+    )
+    assert "together must be at most 10000 basis points" in _refused(response)  # the two together
     assert not RateSetting.objects.exists()
     assert (
         client.post(_url(RateSetting, "add/"), {"admin_fee_bps": 900, "pension_bps": 100}).status_code == 302

@@ -84,10 +84,33 @@ class Asset(models.Model):
         return f"staging/{self.pk}"
 
 
+class AssetContributorQuerySet(models.QuerySet):
+    def accepted(self):
+        """Contributions that count: the asset is the member's, for consent and for earnings."""
+        return self.filter(status=AssetContributor.Status.ACCEPTED)
+
+    def pending(self):
+        return self.filter(status=AssetContributor.Status.PENDING)
+
+
 class AssetContributor(models.Model):
+    """A member's share of an asset. A member named by someone else (another member registering
+    the asset) must accept before the asset counts for them; until every named contributor has
+    accepted, the asset is not licensable. The registrant's own share, and every share the trust
+    registers, are accepted when made."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for acceptance"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+
     asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="contributors")
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="contributions")
     share = models.DecimalField(max_digits=7, decimal_places=6)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AssetContributorQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -95,10 +118,14 @@ class AssetContributor(models.Model):
             models.CheckConstraint(
                 condition=Q(share__gt=0) & Q(share__lte=1), name="share_between_zero_and_one"
             ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "accepted", "declined"]), name="contribution_status_known"
+            ),
         ]
+        indexes = [models.Index(fields=["member", "status"], name="contribution_member_status")]
 
     def __str__(self):
-        return f"{self.member} {self.share} of {self.asset_id}"
+        return f"{self.member} {self.share} of {self.asset_id} ({self.status})"
 
 
 class Consent(models.Model):

@@ -39,11 +39,14 @@ def licensable_assets(
     as_if_withdrawn: int | None = None,
     as_if_in_force: int | None = None,
 ) -> QuerySet[Asset]:
-    """Assets that are available and whose every contributor, at `at`, holds an active
-    `capture` grant and an active grant for each of `uses` (on the asset or on all their
-    assets). Manifest, gateway and distribution all ask this one question; a withdrawal's
-    preview asks it "what if" one grant were withdrawn or still in force (see `active_grants`)."""
-    qs = assets.available().filter(Exists(AssetContributor.objects.filter(asset=OuterRef("pk"))))
+    """Assets that are available, whose every named contributor has accepted their share, and
+    whose every contributor, at `at`, holds an active `capture` grant and an active grant for
+    each of `uses` (on the asset or on all their assets). Manifest, gateway and distribution all
+    ask this one question; a withdrawal's preview asks it "what if" one grant were withdrawn or
+    still in force (see `active_grants`)."""
+    contributors = AssetContributor.objects.filter(asset=OuterRef("pk"))
+    not_accepted = contributors.exclude(status=AssetContributor.Status.ACCEPTED)
+    qs = assets.available().filter(Exists(contributors), ~Exists(not_accepted))
     for use in sorted({FIRST_OPT_IN, *uses}):
         grants = active_grants(use=use, at=at, as_if_withdrawn=as_if_withdrawn, as_if_in_force=as_if_in_force)
         covering_grant = grants.filter(
@@ -90,13 +93,16 @@ def is_licensable(*, asset: Asset, uses: Iterable[str], at: datetime) -> bool:
 
 
 def assets_visible_to(user) -> QuerySet[Asset]:
-    """Administrators see every asset; a member sees the assets they contribute to."""
+    """Administrators see every asset; a member sees the assets they contribute to with their
+    share accepted (a registrant's own always is). A request to accept a share shows its asset
+    through `contributions_of`."""
     if is_trust_admin(user):
         return Asset.objects.all()
     member = member_of(user)
     if member is None:
         return Asset.objects.none()
-    return Asset.objects.filter(contributors__member=member).distinct()
+    mine = AssetContributor.objects.accepted().filter(member=member)
+    return Asset.objects.filter(pk__in=mine.values("asset_id"))
 
 
 def asset_for(*, user, asset_id) -> Asset:
@@ -119,13 +125,32 @@ def latest_version(dataset: Dataset) -> DatasetVersion | None:
 
 
 def contributor_rows(asset_ids: Iterable | QuerySet) -> QuerySet:
-    """(asset id, member id, member number, share) of every contributor of the given assets
-    (ids, or a queryset of `asset_id` values to use as a subquery), in one query."""
+    """(asset id, member id, member number, share, status) of every contributor of the given
+    assets (ids, or a queryset of `asset_id` values to use as a subquery), in one query. Every
+    named contributor is listed, so shares sum to 1; the money rule counts only the accepted."""
     if not isinstance(asset_ids, QuerySet):
         asset_ids = list(asset_ids)
     return AssetContributor.objects.filter(asset_id__in=asset_ids).values_list(
-        "asset_id", "member_id", "member__member_number", "share"
+        "asset_id", "member_id", "member__member_number", "share", "status"
     )
+
+
+def contributions_of(member: Member, *, status: str | None = None) -> QuerySet[AssetContributor]:
+    """The member's shares of assets, newest first, with the asset and who registered it:
+    pending ones are the requests they may accept or decline."""
+    rows = AssetContributor.objects.filter(member=member)
+    if status:
+        rows = rows.filter(status=status)
+    return rows.select_related("asset", "asset__created_by__member").order_by("-asset__created_at", "-pk")
+
+
+def contribution_for(*, user, contribution_id) -> AssetContributor:
+    """One of the user's own shares; anyone else's is not found."""
+    member = member_of(user)
+    row = contributions_of(member).filter(pk=contribution_id).first() if member else None
+    if row is None:
+        raise NotFound("no such contributor request", code="contribution_not_found")
+    return row
 
 
 def datasets_overview() -> QuerySet[Dataset]:
@@ -188,9 +213,11 @@ def dataset_freeze_preview(dataset: Dataset) -> dict:
 def members_overview() -> QuerySet:
     """Every member as plain rows for the administrator's list: number, name, login, email,
     whether they are listed publicly, whether the trust can pay them (bank details), when
-    they were enrolled, and how many assets they contribute to (one subquery, not a row each)."""
+    they were enrolled, and how many assets they contribute to, shares accepted (one subquery,
+    not a row each)."""
     assets = (
-        AssetContributor.objects.filter(member=OuterRef("pk"))
+        AssetContributor.objects.accepted()
+        .filter(member=OuterRef("pk"))
         .values("member")
         .annotate(n=Count("pk"))
         .values("n")

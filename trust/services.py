@@ -192,7 +192,9 @@ def asset_create(
     *, actor, kind: str, title: str, content_type: str, size: int, sha256: str, contributors: list[dict]
 ) -> tuple[Asset, dict]:
     """Register an asset and return where to PUT its bytes. An administrator may register any
-    asset; a member only one they contribute to."""
+    asset, and the trust's shares are accepted as made; a member only one they contribute to,
+    and the other members they name must each accept (`contribution_decide`) before the asset
+    counts for them or can be licensed."""
     sha256 = sha256.lower()
     if not SHA256_HEX.match(sha256):
         raise Invalid("sha256 must be 64 hexadecimal characters", code="bad_sha256")
@@ -204,9 +206,10 @@ def asset_create(
             code="bad_content_type",
         )
     shares = _parse_shares(contributors)
+    registrant = None
     if not is_trust_admin(actor):
-        member = member_of(actor)
-        if member is None or member.pk not in {m.pk for m, _ in shares}:
+        registrant = member_of(actor)
+        if registrant is None or registrant.pk not in {m.pk for m, _ in shares}:
             raise Forbidden("members may only register assets they contribute to", code="not_a_contributor")
     asset_id = uuid.uuid4()
     asset = Asset.objects.create(
@@ -219,9 +222,20 @@ def asset_create(
         object_key=f"assets/{asset_id}",
         created_by=actor,
     )
-    AssetContributor.objects.bulk_create(
-        [AssetContributor(asset=asset, member=m, share=s) for m, s in shares]
-    )
+    now = timezone.now()
+    rows = []
+    for m, s in shares:
+        accepted = registrant is None or m.pk == registrant.pk
+        rows.append(
+            AssetContributor(
+                asset=asset,
+                member=m,
+                share=s,
+                status=AssetContributor.Status.ACCEPTED if accepted else AssetContributor.Status.PENDING,
+                decided_at=now if accepted else None,
+            )
+        )
+    AssetContributor.objects.bulk_create(rows)
     audit.record(
         actor=actor,
         action="asset.registered",
@@ -231,9 +245,45 @@ def asset_create(
             "sha256": sha256,
             "size": size,
             "contributors": {m.member_number: str(s) for m, s in shares},
+            "awaiting_acceptance": sorted(
+                row.member.member_number for row in rows if row.status == AssetContributor.Status.PENDING
+            ),
         },
     )
     return asset, asset_upload_plan(asset=asset)
+
+
+@transaction.atomic
+def contribution_decide(*, actor, contribution: AssetContributor, accept: bool) -> AssetContributor:
+    """The named member accepts or declines their share of an asset someone else registered.
+    Only that member, and only once: an accepted share counts for them (consent, earnings) and,
+    once every named contributor has accepted, lets the asset be licensed; a declined one never
+    does, so the asset stays unlicensable. Audited either way."""
+    contribution = (
+        AssetContributor.objects.select_for_update().select_related("member").get(pk=contribution.pk)
+    )
+    if contribution.member.user_id != getattr(actor, "pk", None):
+        raise NotFound("no such contributor request", code="contribution_not_found")
+    if contribution.status != AssetContributor.Status.PENDING:
+        raise Conflict(f"this request was already {contribution.status}", code="contribution_already_decided")
+    contribution.status = AssetContributor.Status.ACCEPTED if accept else AssetContributor.Status.DECLINED
+    contribution.decided_at = timezone.now()
+    contribution.save(update_fields=["status", "decided_at"])
+    audit.record(
+        actor=actor,
+        action=f"contribution.{contribution.status}",
+        subject=contribution,
+        data={
+            "asset": str(contribution.asset_id),
+            "member": contribution.member.member_number,
+            "share": str(contribution.share),
+        },
+    )
+    # An answer is an input of the licensability rule: the precomputed set follows it.
+    licensability_changed.send(
+        sender=AssetContributor, assets=Asset.objects.filter(pk=contribution.asset_id).values("pk")
+    )
+    return contribution
 
 
 def asset_upload_plan(*, asset: Asset) -> dict:
@@ -267,6 +317,23 @@ def asset_upload_plan(*, asset: Asset) -> dict:
         "part_size": part_size,
         "parts": parts,
     }
+
+
+def asset_upload_bytes(*, actor, asset: Asset, data: bytes) -> Asset:
+    """Upload bytes held in memory (the demo seed, a script) the way a client's upload goes: to
+    the asset's staging key, then `asset_complete`, whose verification copies them to the final
+    key. Only the uploader or an administrator, and only while the asset waits for its bytes
+    (pending, or failed and being uploaded again): verified bytes never change."""
+    if not is_trust_admin(actor) and asset.created_by_id != getattr(actor, "pk", None):
+        raise Forbidden("only the uploader or an administrator can upload", code="not_the_uploader")
+    current = Asset.objects.get(pk=asset.pk)
+    if current.status not in (Asset.Status.PENDING, Asset.Status.FAILED) or current.upload_id:
+        raise Conflict(
+            "this asset's upload is completed or multipart; its bytes are not written here",
+            code="upload_completed",
+        )
+    get_object_store().put_bytes(current.staging_key, data, content_type=current.content_type)
+    return asset_complete(actor=actor, asset=current)
 
 
 def asset_complete(*, actor, asset: Asset, parts: list[dict] | None = None) -> Asset:
@@ -367,7 +434,7 @@ def consent_grant(*, actor, member: Member, use: str, asset: Asset | None = None
         raise Forbidden("only the member can grant their own consent", code="not_your_consent")
     if not is_use(use):
         raise Invalid(f"unknown use {use!r}", code="bad_use")
-    if asset is not None and not asset.contributors.filter(member=member).exists():
+    if asset is not None and not asset.contributors.accepted().filter(member=member).exists():
         raise NotFound("no such asset", code="asset_not_found")
     Member.objects.select_for_update().get(pk=member.pk)  # one grant at a time per member
     now = timezone.now()

@@ -33,6 +33,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("licensing", "0008_federated_token_revocations"), ("trust", "0004_member_search_trigram_indexes")]
+    dependencies = [("licensing", "0008_federated_token_revocations"), ("trust", "0005_member_search_trigram_indexes")]
 
     operations = [migrations.RunPython(create, drop)]

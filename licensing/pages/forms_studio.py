@@ -62,6 +62,8 @@ class TokenMintForm(PortalForm):
         max_value=LIFETIME_DAYS_MAX,
         help_text=f"Default {settings.LEASE_TOKEN_DEFAULT_DAYS} days; never past the lease's end.",
     )
+    # One-time: a reload of the page that shows a new secret must not mint another token.
+    mint_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
 
 class AttestationForm(PortalForm):

@@ -1,6 +1,7 @@
 """A member's data pages: the assets they contribute to and where each one is used, and their
 consent per use with the withdrawal that issues takedowns. The same selectors and services as
-the member API (trust/api/views.py: /api/v1/assets/, /api/v1/me/consents/)."""
+the member API (trust/api/views.py: /api/v1/assets/, /api/v1/contributions/,
+/api/v1/me/consents/)."""
 
 from decimal import Decimal
 
@@ -8,14 +9,21 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from trust.consent import consent_text, use_label
 from trust.errors import NotFound
-from trust.models import Consent
+from trust.models import AssetContributor, Consent
 from trust.portal import member_required, run_service_with_messages
-from trust.selectors import asset_for, consent_history, consents_of, member_of
-from trust.services import consent_grant, consent_withdraw
+from trust.selectors import (
+    asset_for,
+    consent_history,
+    consents_of,
+    contribution_for,
+    contributions_of,
+    member_of,
+)
+from trust.services import consent_grant, consent_withdraw, contribution_decide
 from trust.templatetags.portal import day
 
 from .. import selectors
@@ -29,10 +37,37 @@ def _percent(share: Decimal) -> str:
 
 @member_required
 def assets(request):
-    overview = selectors.member_asset_overview(member_of(request.user))
+    member = member_of(request.user)
+    overview = selectors.member_asset_overview(member)
     for row in overview:
         row["share_percent"] = _percent(row["share"])
-    return render(request, "licensing/member/assets.html", {"assets": overview})
+        for named in row["contributors"] or ():
+            named.share_percent = _percent(named.share)
+    requests = list(contributions_of(member, status=AssetContributor.Status.PENDING))
+    for pending in requests:
+        pending.share_percent = _percent(pending.share)
+        registrant = getattr(pending.asset.created_by, "member", None)
+        pending.named_by = registrant.display_name if registrant else "the trust"
+    return render(request, "licensing/member/assets.html", {"assets": overview, "requests": requests})
+
+
+@member_required
+@require_POST
+def contribution_answer(request, contribution_id, accept: bool):
+    """Accept or decline a share someone else named this member for; back to My assets."""
+    try:
+        row = contribution_for(user=request.user, contribution_id=contribution_id)
+    except NotFound as error:
+        raise Http404(error.detail) from error
+    title = row.asset.title
+    run_service_with_messages(
+        request,
+        lambda: contribution_decide(actor=request.user, contribution=row, accept=accept),
+        success=f"Accepted: “{title}” is one of your assets now; your consent decides its use."
+        if accept
+        else f"Declined: “{title}” does not count as yours, and cannot be licensed with your share.",
+    )
+    return redirect("member-assets")
 
 
 def _scope(asset) -> str:
@@ -118,6 +153,18 @@ def consent_withdraw_confirm(request, consent_id):
 
 urlpatterns = [
     path("assets/", assets, name="member-assets"),
+    path(
+        "assets/requests/<id:contribution_id>/accept/",
+        contribution_answer,
+        {"accept": True},
+        name="member-contribution-accept",
+    ),
+    path(
+        "assets/requests/<id:contribution_id>/decline/",
+        contribution_answer,
+        {"accept": False},
+        name="member-contribution-decline",
+    ),
     path("consent/", consent, name="member-consent"),
     path("consent/<id:consent_id>/withdraw/", consent_withdraw_confirm, name="member-consent-withdraw"),
 ]

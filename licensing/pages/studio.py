@@ -1,6 +1,7 @@
 """Studio staff's pages: the catalogue, lease requests, their leases with tokens, usage and
 takedown notices. The same selectors and services as the studio API (licensing/api/views.py)."""
 
+import secrets
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -11,7 +12,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
 
 from trust.errors import NotFound
@@ -29,8 +29,12 @@ CATALOGUE_PAGE = 20
 # Peers share a handful of offers each; past this many the API's /catalog/ pages through them all.
 PEER_OFFERS_SHOWN = 100
 
-# The secret of a freshly minted token waits here for exactly one GET of its lease page.
-NEW_TOKEN_SESSION_KEY = "studio-new-lease-token:{lease_id}"
+# A freshly minted token's secret is rendered in the response to the POST that minted it and
+# kept nowhere else (never in the session table). That response cannot redirect, so a reload
+# would post the form again: each rendered mint form carries a one-time key, remembered here
+# (the latest few, not secrets), and a post whose key was used or never issued mints nothing.
+MINT_KEYS_SESSION_KEY = "studio-token-mint-keys"
+MINT_KEYS_KEPT = 20
 
 
 def _prices(terms) -> list[tuple[str, int]]:
@@ -199,8 +203,25 @@ def _usage_rows(lease) -> list[dict]:
     return rows
 
 
-def _lease_page(request, lease, *, mint_form=None, attest_forms=None, status=200):
-    """The lease page, with bound forms when a post came back with errors."""
+def _issue_mint_key(request) -> str:
+    key = secrets.token_urlsafe(16)
+    issued = request.session.get(MINT_KEYS_SESSION_KEY, [])
+    request.session[MINT_KEYS_SESSION_KEY] = [*issued, key][-MINT_KEYS_KEPT:]
+    return key
+
+
+def _use_mint_key(request, key: str) -> bool:
+    """True once for a key this session was issued: the first post of a rendered mint form."""
+    issued = request.session.get(MINT_KEYS_SESSION_KEY, [])
+    if key not in issued:
+        return False
+    request.session[MINT_KEYS_SESSION_KEY] = [k for k in issued if k != key]
+    return True
+
+
+def _lease_page(request, lease, *, mint_form=None, attest_forms=None, new_token=None, status=200):
+    """The lease page, with bound forms when a post came back with errors, and the secret of a
+    token this very request minted (`new_token`), shown once."""
     attest_forms = attest_forms or {}
     takedowns = list(selectors.takedowns_for(lease))
     open_takedowns = [t for t in takedowns if t.status in Takedown.OPEN_STATUSES]
@@ -209,9 +230,6 @@ def _lease_page(request, lease, *, mint_form=None, attest_forms=None, status=200
             takedown.attest_form = attest_forms.get(takedown.pk) or AttestationForm(
                 prefix=f"takedown-{takedown.pk}"
             )
-    new_token = request.session.pop(NEW_TOKEN_SESSION_KEY.format(lease_id=lease.pk), None)
-    if new_token:
-        new_token["expires_at"] = parse_datetime(new_token["expires_at"])
     usage = _usage_rows(lease)
     response = render(
         request,
@@ -220,7 +238,7 @@ def _lease_page(request, lease, *, mint_form=None, attest_forms=None, status=200
             "lease": lease,
             "parts": selectors.lease_parts(lease),
             "tokens": selectors.tokens_of(lease),
-            "mint_form": mint_form or TokenMintForm(),
+            "mint_form": mint_form or TokenMintForm(initial={"mint_key": _issue_mint_key(request)}),
             "new_token": new_token,
             "manifest_url": request.build_absolute_uri(reverse("api-lease-manifest", args=[lease.pk])),
             "manifest": selectors.lease_manifest_summary(lease),
@@ -239,7 +257,7 @@ def _lease_page(request, lease, *, mint_form=None, attest_forms=None, status=200
         },
         status=status,
     )
-    # The page may carry a token's secret: no cache, so Back never shows it again either.
+    # The page may carry a token's secret: no-store, so no cache keeps it and Back never shows it.
     add_never_cache_headers(response)
     return response
 
@@ -278,6 +296,13 @@ def token_mint(request, lease_id):
     form = TokenMintForm(request.POST)
     if not form.is_valid():
         return _lease_page(request, lease, mint_form=form)
+    if not _use_mint_key(request, form.cleaned_data["mint_key"]):
+        messages.info(
+            request,
+            "Nothing minted: that form was already sent (a reload?). A token it minted is listed "
+            "below; its secret was shown once. If you did not copy it, revoke it and mint another.",
+        )
+        return redirect("studio-lease", lease_id=lease.pk)
     days = form.cleaned_data["lifetime_days"]
     minted = run_service_with_messages(
         request,
@@ -289,15 +314,15 @@ def token_mint(request, lease_id):
         ),
         success="Token minted. Copy its secret now: it is shown only this once.",
     )
-    if minted is not None:
-        token, secret = minted
-        request.session[NEW_TOKEN_SESSION_KEY.format(lease_id=lease.pk)] = {
-            "id": token.pk,
-            "name": token.name,
-            "secret": secret,
-            "expires_at": token.expires_at.isoformat(),
-        }
-    return redirect("studio-lease", lease_id=lease.pk)
+    if minted is None:
+        return redirect("studio-lease", lease_id=lease.pk)
+    token, secret = minted
+    # Rendered here, not redirected: the secret must not wait in the session for the next page.
+    return _lease_page(
+        request,
+        lease,
+        new_token={"id": token.pk, "name": token.name, "secret": secret, "expires_at": token.expires_at},
+    )
 
 
 @studio_required

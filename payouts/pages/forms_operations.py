@@ -7,7 +7,12 @@ from django import forms
 from trust.portal import PortalForm
 from trust.templatetags.portal import percent_bps
 
-RATE_HELP = "0 to 10000, where 100 basis points are 1%. In force now: {bps} = {percent}."
+from ..distribution import rates_problem
+
+RATE_HELP = (
+    "0 to 10000, where 100 basis points are 1%; the two rates together at most 10000. "
+    "In force now: {bps} = {percent}."
+)
 
 
 class RatesForm(PortalForm):
@@ -19,6 +24,15 @@ class RatesForm(PortalForm):
         super().__init__(*args, initial={"admin_fee_bps": fee, "pension_bps": pension}, **kwargs)
         for name, bps in (("admin_fee_bps", fee), ("pension_bps", pension)):
             self.fields[name].help_text = RATE_HELP.format(bps=bps, percent=percent_bps(bps))
+
+    def clean(self):
+        cleaned = super().clean()
+        fee, pension = cleaned.get("admin_fee_bps"), cleaned.get("pension_bps")
+        if fee is not None and pension is not None:
+            problem = rates_problem(fee, pension)
+            if problem:
+                raise forms.ValidationError(problem, code="bad_rate")
+        return cleaned
 
 
 class DateInput(forms.DateInput):

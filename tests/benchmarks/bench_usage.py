@@ -63,7 +63,11 @@ def _version_of_assets(cast, count: int):
     ]
     Asset.objects.bulk_create(assets, batch_size=1000)
     AssetContributor.objects.bulk_create(
-        [AssetContributor(asset=a, member=cast.alice, share=1) for a in assets], batch_size=1000
+        [
+            AssetContributor(asset=a, member=cast.alice, share=1, status=AssetContributor.Status.ACCEPTED)
+            for a in assets
+        ],
+        batch_size=1000,
     )
     dataset = trust.dataset_create(actor=cast.admin, slug="bench-usage", title="Bench usage")
     DatasetItem.objects.bulk_create([DatasetItem(dataset=dataset, asset=a) for a in assets], batch_size=1000)

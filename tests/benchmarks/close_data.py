@@ -91,11 +91,12 @@ def build(size: str, *, first_start: datetime | None = None) -> CloseData:
         )
         # Asset n belongs to member n / 2; every fifth is shared half and half with the next member.
         _execute(
-            f"""INSERT INTO trust_assetcontributor (asset_id, member_id, share)
-               SELECT {asset_uuid.format("n")}, %s + (n / 2) %% %s, CASE WHEN n %% 5 = 0 THEN 0.5 ELSE 1 END
+            f"""INSERT INTO trust_assetcontributor (asset_id, member_id, share, status)
+               SELECT {asset_uuid.format("n")}, %s + (n / 2) %% %s, CASE WHEN n %% 5 = 0 THEN 0.5 ELSE 1 END,
+                      'accepted'
                FROM generate_series(0, %s - 1) n
                UNION ALL
-               SELECT {asset_uuid.format("n")}, %s + (n / 2 + 1) %% %s, 0.5
+               SELECT {asset_uuid.format("n")}, %s + (n / 2 + 1) %% %s, 0.5, 'accepted'
                FROM generate_series(0, %s - 1) n WHERE n %% 5 = 0""",
             [member0, members, assets, member0, members, assets],
         )

@@ -42,8 +42,9 @@ def load_version(*, cast, count: int, slug: str = "bench") -> DatasetVersion:
             {"slug": slug, "admin": cast.admin.pk, "count": count},
         )
         cursor.execute(
-            f"""INSERT INTO {contributor} (asset_id, member_id, share)
-                SELECT md5(%(slug)s || n)::uuid, %(member)s, 1 FROM generate_series(1, %(count)s) AS n""",
+            f"""INSERT INTO {contributor} (asset_id, member_id, share, status)
+                SELECT md5(%(slug)s || n)::uuid, %(member)s, 1, 'accepted'
+                FROM generate_series(1, %(count)s) AS n""",
             {"slug": slug, "member": cast.alice.pk, "count": count},
         )
         cursor.execute(

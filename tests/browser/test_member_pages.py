@@ -68,7 +68,7 @@ def test_assets_page_lists_my_assets(browser, demo_trust):
     page.get_by_role("navigation", name="Member pages").get_by_role("link", name="Assets").click()
     assert page.get_by_role("heading", level=1).inner_text() == "My assets"
     cards = page.locator("article.asset-card")
-    assert cards.count() == _alex().assets.count() == 3
+    assert cards.count() == _alex().contributions.filter(status="accepted").count() == 3
     stunt = cards.filter(has_text="Alex & Jordan: stunt fall")
     assert "50%" in stunt.inner_text() and "Northlight Pictures" in stunt.inner_text()
     assert page.locator('.role-nav a[aria-current="page"]').inner_text() == "Assets"
@@ -210,3 +210,26 @@ def test_payouts_fits_a_phone(browser, demo_trust):
     assert page.get_by_label("Your current password").is_visible()
     _accessible(page)
     browser.screenshot(page, "payouts-phone")
+
+
+def test_a_member_named_as_a_contributor_accepts_on_the_assets_page(browser, demo_trust):
+    from trust.models import AssetContributor
+
+    page = browser.sign_in("member")
+    page.goto("/member/assets/")
+    requests = page.get_by_role("region", name="Named as a contributor: 1 request")
+    assert "Named by Sam Okafor" in requests.inner_text()
+    _accessible(page)
+    browser.screenshot(page, "assets-contributor-request")
+
+    requests.get_by_role("button", name="Accept “Sam & Alex: rehearsal, scene 12”").click()
+    assert (
+        "Accepted: “Sam & Alex: rehearsal, scene 12” is one of your assets now"
+        in page.locator(".messages").inner_text()
+    )
+    assert page.get_by_role("heading", name="Sam & Alex: rehearsal, scene 12", level=2).count() == 1
+    assert page.get_by_role("region", name="Named as a contributor: 1 request").count() == 0
+    waiting = AssetContributor.objects.get(member=_alex(), asset__title="Sam & Alex: rehearsal, scene 12")
+    assert waiting.status == AssetContributor.Status.ACCEPTED
+    _accessible(page)
+    browser.screenshot(page, "assets-contributor-accepted")

@@ -70,6 +70,8 @@ NOT_PAGES = {
     "operations-payout-batch-csv",
     "operations-payout-batch-pain001",
     "studio-token-mint",
+    "member-contribution-accept",
+    "member-contribution-decline",
     "studio-token-revoke",
     "studio-takedown-acknowledge",
     "studio-takedown-attest",

@@ -153,7 +153,7 @@ def test_a_minted_token_is_shown_once_works_and_stops_working_when_revoked(brows
     _accessible(page)
     browser.screenshot(page, "token-minted")
 
-    page.reload()
+    page.goto(f"/studio/leases/{lease.pk}/")
     assert page.locator("#new-token").count() == 0
     assert secret not in page.content()
 

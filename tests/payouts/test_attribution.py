@@ -68,7 +68,7 @@ def test_a_hand_worked_itemisation():
 
 def test_a_lease_whose_whole_revenue_is_the_fee_has_no_member_lines():
     contributors = {"a": [Contributor(member(1), Fraction(1))]}
-    result, lines = _itemise(1000, [], ["a"], contributors, 10000, 500)
+    result, lines = _itemise(1000, [], ["a"], contributors, 10000, 0)
     assert result.admin_fee_cents == 1000 and lines == {}
 
 
@@ -82,8 +82,14 @@ def leases(draw):
     for asset in assets:
         holders = draw(st.lists(st.sampled_from(people), min_size=1, max_size=len(people), unique=True))
         weights = draw(st.lists(st.integers(1, 1000), min_size=len(holders), max_size=len(holders)))
+        # Named contributors may not have accepted (the registrant, first, always has).
+        accepted = [
+            True,
+            *draw(st.lists(st.booleans(), min_size=len(holders) - 1, max_size=len(holders) - 1)),
+        ]
         contributors[asset] = [
-            Contributor(member(h), Fraction(w, sum(weights))) for h, w in zip(holders, weights, strict=True)
+            Contributor(member(h), Fraction(w, sum(weights)), a)
+            for h, w, a in zip(holders, weights, accepted, strict=True)
         ]
     shared = draw(st.lists(st.sampled_from(assets), min_size=1, max_size=len(assets), unique=True))
     charges = []
@@ -96,8 +102,8 @@ def leases(draw):
         "charges": charges,
         "shared_assets": shared,
         "contributors": contributors,
-        "admin_fee_bps": draw(st.integers(0, 10000)),
-        "pension_bps": draw(st.integers(0, 10000)),
+        "admin_fee_bps": (fee := draw(st.integers(0, 10000))),
+        "pension_bps": draw(st.integers(0, 10000 - fee)),
     }
 
 
@@ -128,7 +134,9 @@ def test_a_members_lines_only_name_uses_they_earned_from(lease):
     _, lines = _itemise(**lease)
     for key, mine in lines.items():
         held = {
-            asset for asset, rows in lease["contributors"].items() if any(c.member_key == key for c in rows)
+            asset
+            for asset, rows in lease["contributors"].items()
+            if any(c.member_key == key and c.accepted for c in rows)
         }
         for line in mine:
             if line.use in PER_ASSET:

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from licensing import services as licensing
 from licensing.models import Lease
 from payouts import ledger, selectors, services
-from payouts.models import LedgerEntry, LedgerTransaction, MemberEarning, Period
+from payouts.models import LedgerEntry, LedgerTransaction, MemberEarning, Period, RateSetting
 from trust.errors import Conflict
 
 pytestmark = pytest.mark.django_db
@@ -136,6 +137,26 @@ def test_rates_above_one_hundred_percent_are_refused(world, as_user):
     assert response.status_code == 400
 
 
+def test_an_admin_fee_and_pension_above_one_hundred_percent_together_are_refused(world, as_user):
+    before = RateSetting.objects.count()
+    response = as_user(world.cast.admin).put(
+        "/api/v1/settings/rates/", {"admin_fee_bps": 6000, "pension_bps": 5000}, format="json"
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "bad_rate"
+    assert "at most 10000" in response.json()["detail"]
+    assert RateSetting.objects.count() == before
+    assert services.rates_in_force() != (6000, 5000)
+
+
+def test_the_database_refuses_rates_above_one_hundred_percent_together(world):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RateSetting.objects.create(admin_fee_bps=6000, pension_bps=5000, effective_at=timezone.now())
+    period = _period_around_now(world.cast.admin)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Period.objects.filter(pk=period.pk).update(admin_fee_bps=10000, pension_bps=1)
+
+
 def test_closing_again_over_http_changes_nothing(world, as_user, django_capture_on_commit_callbacks):
     client = as_user(world.cast.admin)
     period = _period_around_now(world.cast.admin)
@@ -152,11 +173,12 @@ def test_closing_again_over_http_changes_nothing(world, as_user, django_capture_
     runs=st.integers(min_value=1, max_value=50),
     downloads=st.integers(min_value=0, max_value=5),
     fee_bps=st.integers(min_value=0, max_value=10000),
-    pension_bps=st.integers(min_value=0, max_value=10000),
+    pension_share=st.fractions(min_value=0, max_value=1),
 )
 def test_any_usage_and_rates_balance_to_the_cent_and_close_idempotently(
-    world, runs, downloads, fee_bps, pension_bps
+    world, runs, downloads, fee_bps, pension_share
 ):
+    pension_bps = int((10000 - fee_bps) * pension_share)  # any rates that are allowed together
     start = Period.objects.order_by("-end").values_list("end", flat=True).first()
     now = timezone.now()
     start = start or (now - timedelta(hours=1))

@@ -1,6 +1,8 @@
 """The demo trust tells one coherent story: whatever a date says happened first did happen
 first. Checked over the seeded rows, once per module (the seed is the expensive part)."""
 
+from unittest import mock
+
 import pytest
 from django.core.management import call_command
 from django.db.models import Max, Min
@@ -10,12 +12,27 @@ from licensing.models import Lease, LeaseToken, UsageEvent
 from payouts.models import Period, RateSetting
 from trust import audit
 from trust.models import Asset, AssetContributor, AuditEvent, Consent, DatasetVersion, Member
+from trust.selectors import licensable_assets
+from trust.storage import get_object_store
+
+# Every key the seed wrote bytes to, in order, and the store it wrote them to.
+WRITTEN_KEYS: list[str] = []
+SEED_STORES: list = []
 
 
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker):
+    store_class = type(get_object_store())
+    real_put = store_class.put_bytes
+
+    def recording_put(store, key, data, **kwargs):
+        WRITTEN_KEYS.append(key)
+        SEED_STORES.append(store)
+        return real_put(store, key, data, **kwargs)
+
     with django_db_blocker.unblock():
-        call_command("seed_demo", any_database=True, verbosity=0)
+        with mock.patch.object(store_class, "put_bytes", recording_put):
+            call_command("seed_demo", any_database=True, verbosity=0)
         yield
         call_command("flush", interactive=False, verbosity=0)
 
@@ -56,7 +73,7 @@ def test_members_assets_consents_and_the_dataset_version_come_in_order():
         assert member.user.date_joined == member.created_at
         assert not member.consents.filter(created_at__lt=member.created_at).exists()
     version = DatasetVersion.objects.get()
-    assert Asset.objects.aggregate(last=Max("verified_at"))["last"] <= version.created_at
+    assert version.assets.aggregate(last=Max("verified_at"))["last"] <= version.created_at
     for lease in Lease.objects.all():
         assert lease.terms.created_at <= lease.requested_at
         if lease.version_id:
@@ -110,3 +127,22 @@ def test_audit_events_are_in_time_order_and_the_chain_verifies():
     assert times[-1] <= timezone.now()
     results = list(audit.verify_chain())
     assert results and results[-1] == (len(times), None)
+
+
+def test_the_seed_uploads_through_staging_keys_as_a_client_does():
+    """The demo's bytes go to each asset's staging key and verification copies them to the
+    final key, which nothing writes to directly."""
+    assets = list(Asset.objects.all())
+    assert sorted(WRITTEN_KEYS) == sorted(asset.staging_key for asset in assets)
+    store = SEED_STORES[0]
+    for asset in assets:
+        assert asset.status == Asset.Status.AVAILABLE
+        assert store.size(asset.object_key) == asset.size
+        assert store.size(asset.staging_key) is None
+
+
+def test_one_asset_waits_for_the_member_named_in_it_and_is_not_licensable():
+    waiting = AssetContributor.objects.get(status=AssetContributor.Status.PENDING)
+    assert (waiting.member.user.username, waiting.asset.created_by.username) == ("member", "sam")
+    assert not waiting.asset.versions.exists()
+    assert not licensable_assets(assets=Asset.objects.filter(pk=waiting.asset_id), uses=[], at=timezone.now())

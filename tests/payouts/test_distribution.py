@@ -70,6 +70,7 @@ def test_largest_remainder_needs_the_exact_total():
         {"flat_fee_cents": -1},
         {"admin_fee_bps": 10001},
         {"pension_bps": -1},
+        {"admin_fee_bps": 6000, "pension_bps": 4001},
         {"contributors": {"a": [Contributor(member(1), Fraction(1, 2))]}},
         {
             "contributors": {
@@ -106,8 +107,14 @@ def leases(draw):
             st.lists(st.integers(min_value=1, max_value=1000), min_size=len(holders), max_size=len(holders))
         )
         total = sum(weights)
+        # Some named contributors may not have accepted; the registrant always has.
+        accepted = [
+            True,
+            *draw(st.lists(st.booleans(), min_size=len(holders) - 1, max_size=len(holders) - 1)),
+        ]
         contributors[f"asset-{n}"] = [
-            Contributor(member(h), Fraction(w, total)) for h, w in zip(holders, weights, strict=True)
+            Contributor(member(h), Fraction(w, total), a)
+            for h, w, a in zip(holders, weights, accepted, strict=True)
         ]
     assets = list(contributors)
     shared = draw(st.lists(st.sampled_from(assets), min_size=1, max_size=len(assets), unique=True))
@@ -122,8 +129,8 @@ def leases(draw):
         "charges": charges,
         "shared_assets": shared,
         "contributors": contributors,
-        "admin_fee_bps": draw(st.integers(min_value=0, max_value=10000)),
-        "pension_bps": draw(st.integers(min_value=0, max_value=10000)),
+        "admin_fee_bps": (fee := draw(st.integers(min_value=0, max_value=10000))),
+        "pension_bps": draw(st.integers(min_value=0, max_value=10000 - fee)),
     }
 
 
@@ -136,8 +143,11 @@ def _exact_shares(lease) -> dict:
         source = Fraction(sum(c.amount_cents for c in lease["charges"] if c.asset_id == asset))
         if asset in lease["shared_assets"]:
             source += Fraction(shared, len(lease["shared_assets"]))
-        for c in lease["contributors"][asset]:
-            exact[c.member_key] = exact.get(c.member_key, 0) + pool * source * c.share / revenue
+        counted = [c for c in lease["contributors"][asset] if c.accepted]
+        accepted_total = sum(c.share for c in counted)
+        for c in counted:
+            share = c.share / accepted_total
+            exact[c.member_key] = exact.get(c.member_key, 0) + pool * source * share / revenue
     return exact
 
 
@@ -175,3 +185,41 @@ def test_the_order_of_the_input_does_not_matter(lease, random):
         for asset, cs in random.sample(list(lease["contributors"].items()), len(lease["contributors"]))
     }
     assert distribute_lease(**shuffled) == distribute_lease(**lease)
+
+
+@settings(max_examples=200, deadline=None)
+@given(leases())
+def test_only_members_who_accepted_a_share_are_paid(lease):
+    accepted = {c.member_key for cs in lease["contributors"].values() for c in cs if c.accepted}
+    result = distribute_lease(**lease)
+    assert {m.member_key for m in result.members if m.gross_cents} <= accepted
+
+
+def test_a_share_not_accepted_goes_to_those_who_accepted():
+    result = distribute_lease(
+        flat_fee_cents=1000,
+        charges=[],
+        shared_assets=["a"],
+        admin_fee_bps=0,
+        pension_bps=0,
+        contributors={
+            "a": [
+                Contributor(member(1), Fraction(1, 4)),
+                Contributor(member(2), Fraction(1, 4), accepted=False),
+                Contributor(member(3), Fraction(1, 2)),
+            ]
+        },
+    )
+    assert [(m.member_key, m.gross_cents) for m in result.members] == [(member(1), 333), (member(3), 667)]
+
+
+def test_an_asset_without_an_accepted_contributor_is_refused():
+    with pytest.raises(ValueError, match="no accepted contributor"):
+        distribute_lease(
+            flat_fee_cents=100,
+            charges=[],
+            shared_assets=["a"],
+            admin_fee_bps=0,
+            pension_bps=0,
+            contributors={"a": [Contributor(member(1), Fraction(1), accepted=False)]},
+        )

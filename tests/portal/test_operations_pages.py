@@ -191,6 +191,16 @@ def test_a_rate_above_100_percent_is_refused_and_nothing_is_written(as_admin):
     assert RateSetting.objects.count() == count
 
 
+def test_rates_above_100_percent_together_are_a_form_error_and_nothing_is_written(as_admin):
+    count = RateSetting.objects.count()
+    response = as_admin.post("/operations/rates/", {"admin_fee_bps": "6000", "pension_bps": "4001"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "together must be at most 10000 basis points (100%), not 6000 + 4001 = 10001" in page
+    assert RateSetting.objects.count() == count
+    assert rates_in_force() != (6000, 4001)
+
+
 # Periods
 
 
@@ -366,8 +376,9 @@ def test_dataset_page_shows_draft_versions_and_consent_coverage(as_admin):
         assert f'data-use="{use}" data-scope="draft">{count} of {total}<' in page
         assert f'data-use="{use}" data-scope="version">{frozen[use]} of {total}<' in page
     assert draft[Use.CROWD_GENERATION] < total  # Sam keeps crowd generation closed
-    # Every asset is already in the demo dataset: none is offered.
-    assert "Every available asset is in this dataset already." in page
+    # Every asset is already in the demo dataset but the footage Sam named Alex in, which waits
+    # for Alex to accept: it may be added, and it is not licensable until Alex does.
+    assert page.count('name="assets"') == 1 and "Sam &amp; Alex: rehearsal, scene 12" in page
 
 
 def test_the_consent_filter_offers_only_assets_licensable_for_that_use(as_admin, admin):

@@ -263,38 +263,89 @@ def test_the_manifest_summary_drops_an_asset_when_consent_is_withdrawn(carol_cli
 # --- Tokens ---------------------------------------------------------------------------------
 
 
-def test_a_minted_token_is_shown_once_and_opens_the_manifest(carol_client, world):
-    # Imported here: the page module's <id:> routes need config.urls to have registered the converter.
-    from licensing.pages.studio import NEW_TOKEN_SESSION_KEY
+def _mint_key(client, lease) -> str:
+    """The one-time key of the mint form, as the lease page renders it."""
+    page = client.get(reverse("studio-lease", args=[lease.pk])).content.decode()
+    return re.search(r'name="mint_key" value="([^"]+)"', page).group(1)
 
-    lease = world.lease_a
-    response = carol_client.post(
-        reverse("studio-token-mint", args=[lease.pk]), {"name": "ci-puller", "lifetime_days": "2"}
+
+def _mint(client, lease, **fields):
+    return client.post(
+        reverse("studio-token-mint", args=[lease.pk]), {"mint_key": _mint_key(client, lease), **fields}
     )
-    assert response.status_code == 302 and response["Location"] == reverse("studio-lease", args=[lease.pk])
+
+
+def _secret_in(response) -> str:
+    return re.search(r'<code id="new-token">(lt_[^<]+)</code>', response.content.decode()).group(1)
+
+
+def test_a_minted_token_is_shown_once_and_opens_the_manifest(carol_client, world):
+    lease = world.lease_a
+    minted = _mint(carol_client, lease, name="ci-puller", lifetime_days="2")
     token = lease.tokens.get(name="ci-puller")
     assert (
         timezone.now() + timezone.timedelta(days=1)
         < token.expires_at
         <= timezone.now() + timezone.timedelta(days=2)
     )
-
-    first = carol_client.get(reverse("studio-lease", args=[lease.pk]))
-    secret = re.search(r'<code id="new-token">(lt_[^<]+)</code>', first.content.decode()).group(1)
-    assert "it will not be shown again" in _text(first)
-    assert f"/api/v1/leases/{lease.pk}/manifest/" in _text(first)
-    assert "no-store" in first["Cache-Control"]
-    assert NEW_TOKEN_SESSION_KEY.format(lease_id=lease.pk) not in carol_client.session
+    # The response to the post that minted it shows the secret, and nothing may store it.
+    assert minted.status_code == 200
+    secret = _secret_in(minted)
+    assert "it will not be shown again" in _text(minted)
+    assert f"/api/v1/leases/{lease.pk}/manifest/" in _text(minted)
+    assert "no-store" in minted["Cache-Control"]
 
     again = carol_client.get(reverse("studio-lease", args=[lease.pk]))
     assert secret not in again.content.decode() and 'id="new-token"' not in again.content.decode()
     assert bearer_client(secret).get(f"/api/v1/leases/{lease.pk}/manifest/").status_code == 200
 
 
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def test_a_minted_secret_never_sits_in_the_session_table(carol_client, world):
+    """After minting, no session row holds the token's secret (found by its stored hash)."""
+    from django.contrib.sessions.models import Session
+
+    from trust.tokens import hash_secret
+
+    _mint(carol_client, world.lease_a, name="ci-puller")
+    token_hash = world.lease_a.tokens.get(name="ci-puller").token_hash
+    rows = list(Session.objects.all())
+    assert rows
+    held = [s for row in rows for s in _strings(row.get_decoded()) if hash_secret(s) == token_hash]
+    assert held == []
+
+
+def test_reposting_the_mint_form_mints_nothing(carol_client, world):
+    """A reload of the page that shows a new secret sends its form again: no second token."""
+    lease = world.lease_a
+    form = {"mint_key": _mint_key(carol_client, lease), "name": "ci-puller"}
+    url = reverse("studio-token-mint", args=[lease.pk])
+    assert carol_client.post(url, form).status_code == 200
+    count = lease.tokens.count()
+    reloaded = carol_client.post(url, form, follow=True)
+    assert reloaded.redirect_chain == [(reverse("studio-lease", args=[lease.pk]), 302)]
+    assert lease.tokens.count() == count
+    assert 'id="new-token"' not in reloaded.content.decode()
+    assert any(m.startswith("Nothing minted: that form was already sent") for m in _messages(reloaded))
+    forged = carol_client.post(url, {**form, "mint_key": "never-issued"})
+    assert forged.status_code == 302 and lease.tokens.count() == count
+
+
 def test_a_token_is_not_minted_for_a_lease_that_is_not_active(carol_client, world):
     requested = licensing.lease_request(actor=world.cast.carol, terms=world.terms, purpose="next season")
+    key = _mint_key(carol_client, world.lease_a)  # the page of a requested lease has no mint form
     response = carol_client.post(
-        reverse("studio-token-mint", args=[requested.pk]), {"name": "early"}, follow=True
+        reverse("studio-token-mint", args=[requested.pk]), {"name": "early", "mint_key": key}, follow=True
     )
     assert "this lease is requested, not active" in _messages(response)
     assert 'id="new-token"' not in response.content.decode()
@@ -302,7 +353,7 @@ def test_a_token_is_not_minted_for_a_lease_that_is_not_active(carol_client, worl
 
 
 def test_a_token_without_a_name_is_refused_on_the_page(carol_client, world):
-    response = carol_client.post(reverse("studio-token-mint", args=[world.lease_a.pk]), {"name": ""})
+    response = _mint(carol_client, world.lease_a, name="")
     assert response.status_code == 200
     assert response.context["mint_form"].errors["name"]
     assert world.lease_a.tokens.count() == 1

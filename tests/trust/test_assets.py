@@ -5,9 +5,11 @@ import hashlib
 import pytest
 import requests
 
+from tests.factories import make_asset
 from trust import services
-from trust.errors import Forbidden
+from trust.errors import Conflict, Forbidden
 from trust.models import Asset, AssetContributor
+from trust.storage import get_object_store
 
 pytestmark = pytest.mark.django_db
 
@@ -204,6 +206,8 @@ def test_a_co_contributor_who_did_not_upload_is_refused_by_the_service_itself(ca
 
 def test_the_api_refuses_a_non_uploader_with_the_services_answer(cast, as_user):
     asset, _ = services.asset_create(actor=cast.alice.user, **body(cast))
+    named = asset.contributors.get(member=cast.bob)
+    services.contribution_decide(actor=cast.bob.user, contribution=named, accept=True)
     response = as_user(cast.bob).post(f"/api/v1/assets/{asset.pk}/complete/")
     assert response.status_code == 403 and response.json()["code"] == "not_the_uploader"
     asset.refresh_from_db()
@@ -343,3 +347,13 @@ def test_on_s3_a_multipart_upload_is_verified_from_its_staging_key(
     assert store.size(asset.staging_key) is None
     served = requests.get(store.presigned_get(asset.object_key, expires_in=60), timeout=30)
     assert hashlib.sha256(served.content).hexdigest() == asset.sha256
+
+
+def test_bytes_uploaded_by_a_script_cannot_replace_verified_ones(cast):
+    asset = make_asset(admin=cast.admin, contributors=[(cast.alice, "1")], data=b"verified")
+    with pytest.raises(Conflict) as refused:
+        services.asset_upload_bytes(actor=cast.admin, asset=asset, data=b"replaced")
+    assert refused.value.code == "upload_completed"
+    store = get_object_store()
+    assert b"".join(store.iter_chunks(asset.object_key)) == b"verified"
+    assert store.size(asset.staging_key) is None

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from trust.api.validation import OBJECT_SIZE_MAX, TextField, row_id
 from trust.consent import Use
-from trust.models import Asset, AuditEvent, Consent, Dataset, DatasetVersion, Member
+from trust.models import Asset, AssetContributor, AuditEvent, Consent, Dataset, DatasetVersion, Member
 
 # A share's shape (digits, an optional decimal point and more digits); its range and sum are the
 # service's rules (422).
@@ -100,6 +100,36 @@ class AssetContributorOutputSerializer(serializers.Serializer):
     member = serializers.IntegerField(source="member_id")
     member_number = TextField(source="member.member_number")
     share = serializers.DecimalField(max_digits=7, decimal_places=6, coerce_to_string=True)
+    status = serializers.ChoiceField(
+        choices=AssetContributor.Status.choices,
+        help_text="a member named by another must accept; the asset is licensable only once all have",
+    )
+
+
+class ContributionAssetSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=Asset.Kind.choices)
+    title = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ContributionOutputSerializer(serializers.Serializer):
+    """One of my shares of an asset; `pending` ones wait for me to accept or decline."""
+
+    id = serializers.IntegerField()
+    asset = ContributionAssetSerializer()
+    share = serializers.DecimalField(max_digits=7, decimal_places=6, coerce_to_string=True)
+    status = serializers.ChoiceField(choices=AssetContributor.Status.choices)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    named_by = serializers.SerializerMethodField(help_text="the member number of who registered the asset")
+
+    def get_named_by(self, row) -> str | None:
+        registrant = getattr(row.asset.created_by, "member", None)
+        return registrant.member_number if registrant else None
+
+
+class ContributionFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=AssetContributor.Status.choices, required=False)
 
 
 class AssetOutputSerializer(serializers.ModelSerializer):

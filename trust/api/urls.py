@@ -9,6 +9,17 @@ urlpatterns = [
     path("assets/", views.AssetListView.as_view(), name="api-assets"),
     path("assets/<uuid:asset_id>/", views.AssetDetailView.as_view(), name="api-asset"),
     path("assets/<uuid:asset_id>/complete/", views.AssetCompleteView.as_view(), name="api-asset-complete"),
+    path("contributions/", views.ContributionListView.as_view(), name="api-contributions"),
+    path(
+        "contributions/<id:contribution_id>/accept/",
+        views.ContributionAcceptView.as_view(),
+        name="api-contribution-accept",
+    ),
+    path(
+        "contributions/<id:contribution_id>/decline/",
+        views.ContributionDeclineView.as_view(),
+        name="api-contribution-decline",
+    ),
     path("consents/", views.ConsentListView.as_view(), name="api-consents"),
     path(
         "consents/<id:consent_id>/withdraw/",

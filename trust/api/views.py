@@ -200,6 +200,53 @@ class ConsentWithdrawView(APIView):
         return Response(s.ConsentOutputSerializer(withdrawal).data)
 
 
+class ContributionListView(PagedAPIView):
+    """My shares of assets. Where another member named me, the share is `pending` until I
+    accept or decline it; only accepted shares count as mine."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        parameters=[s.ContributionFilterSerializer],
+        responses=s.ContributionOutputSerializer(many=True),
+        summary="My shares of assets, newest first; ?status=pending: the requests waiting for my answer",
+    )
+    def get(self, request):
+        filters = s.ContributionFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        status_ = filters.validated_data.get("status")
+        rows = selectors.contributions_of(_own_member(request.user), status=status_)
+        return self.paged(rows, s.ContributionOutputSerializer)
+
+
+class ContributionDecisionView(APIView):
+    permission_classes = [IsMember]
+    accept = True
+
+    def post(self, request, contribution_id):
+        row = selectors.contribution_for(user=request.user, contribution_id=contribution_id)
+        row = services.contribution_decide(actor=request.user, contribution=row, accept=self.accept)
+        return Response(s.ContributionOutputSerializer(row).data)
+
+
+@extend_schema(
+    request=None,
+    responses={200: s.ContributionOutputSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer},
+    summary="Accept being named a contributor: the asset counts as mine (409 once answered)",
+)
+class ContributionAcceptView(ContributionDecisionView):
+    accept = True
+
+
+@extend_schema(
+    request=None,
+    responses={200: s.ContributionOutputSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer},
+    summary="Decline being named a contributor: never licensed with my share (409 once answered)",
+)
+class ContributionDeclineView(ContributionDecisionView):
+    accept = False
+
+
 class DatasetListView(PagedAPIView):
     permission_classes = [IsTrustAdmin]
 

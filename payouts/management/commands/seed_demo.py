@@ -47,6 +47,12 @@ ASSETS = [
     ),
 ]
 
+# Registered by Sam, naming Alex: waits for Alex ("member") to accept or decline.
+NAMED_BY_A_MEMBER = (
+    "performance_footage",
+    "Sam & Alex: rehearsal, scene 12",
+    {"sam": "0.6", "member": "0.4"},
+)
 
 # The demo's test IBANs come from the banks' published examples, so it can export a pain.001 file.
 BANK_ACCOUNTS = {"member": "DE89370400440532013000", "sam": "GB33BUKB20201555555555"}
@@ -134,6 +140,12 @@ class Command(BaseCommand):
             licensing.lease_request(
                 actor=staff, terms=crowd_terms, purpose="Stadium crowd shots for 'Final Whistle'"
             )
+            # Something for the member to answer: Sam registers footage naming Alex, who has not
+            # accepted yet, so it is in no dataset and cannot be licensed.
+            clock.at(month(1) + timedelta(days=27, hours=17))
+            kind, title, shares = NAMED_BY_A_MEMBER
+            sam = members["sam"].user
+            self._asset(sam, members, kind, title, shares)
             # This month's period, opened early this morning (or as early as the month allows).
             clock.at(month(0) + min(timedelta(hours=8), (real_now - month(0)) / 2))
             payouts.period_create(
@@ -284,12 +296,12 @@ class Command(BaseCommand):
                 licensing.usage_report(token=token, lease_id=lease.pk, events=events)
             steps.update()
 
-    def _asset(self, admin, members, kind, title, shares):
+    def _asset(self, actor, members, kind, title, shares):
         # Placeholder bytes, deterministic per title, so the demo's hashes are stable.
         data = random.Random(title).randbytes(64 * 1024)
         contributors = [{"member": members[u].pk, "share": s} for u, s in shares.items()]
         asset, _ = trust.asset_create(
-            actor=admin,
+            actor=actor,
             kind=kind,
             title=title,
             content_type="application/octet-stream",
@@ -297,10 +309,8 @@ class Command(BaseCommand):
             sha256=hashlib.sha256(data).hexdigest(),
             contributors=contributors,
         )
-        from trust.storage import get_object_store
-
-        get_object_store().put_bytes(asset.object_key, data, content_type=asset.content_type)
-        trust.asset_complete(actor=admin, asset=asset)
+        # The bytes go where a client's upload goes (the staging key); verifying copies them.
+        trust.asset_upload_bytes(actor=actor, asset=asset, data=data)
         trust.asset_verify(asset_id=asset.pk)
         return Asset.objects.get(pk=asset.pk)
 

@@ -36,6 +36,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("trust", "0003_member_payout_bank_account"), ("auth", "0012_alter_user_first_name_max_length")]
+    dependencies = [("trust", "0004_contributors_must_accept"), ("auth", "0012_alter_user_first_name_max_length")]
 
     operations = [migrations.RunPython(create, drop)]

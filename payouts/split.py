@@ -16,7 +16,7 @@ from math import lcm
 from typing import NamedTuple
 
 from .attribution import FLAT_FEE
-from .distribution import BPS, Contributor
+from .distribution import BPS, Contributor, rates_problem
 
 # (member number, member id): the tie-break order of the money rule.
 MemberKey = tuple[str, int]
@@ -124,9 +124,9 @@ def split_lease(
     """One lease's split and statement lines: the cents of `distribute_lease` and
     `itemise_lease` for the same lease. `charges` are (use, asset id or None, cents); None is
     shared equally across `shared_assets`, like the flat fee."""
-    for name, value in (("admin_fee_bps", admin_fee_bps), ("pension_bps", pension_bps)):
-        if not 0 <= value <= BPS:
-            raise ValueError(f"{name} must be between 0 and {BPS} basis points, not {value}")
+    problem = rates_problem(admin_fee_bps, pension_bps)  # the one rule of rates, as the reference
+    if problem:
+        raise ValueError(problem)
     if flat_fee_cents < 0 or any(amount < 0 for _, _, amount in charges):
         raise ValueError("amounts must not be negative")
     shared_by_use: dict[str, int] = {FLAT_FEE: flat_fee_cents} if flat_fee_cents else {}

@@ -1,8 +1,9 @@
 """S3 down: a private SeaweedFS server that each test stops.
 
 Presigning a URL is computed locally and succeeds with the store down, so the gateway asks the
-store first (a HEAD of the object): with it unreachable a download is refused with 503
-`storage_unavailable` and nothing is recorded or billed. Completing an upload answers the same
+store first (a HEAD, believed for STORAGE_REACHABLE_SECONDS in the process, a window any failed
+call ends): with it unreachable a download is refused with 503 `storage_unavailable` and nothing
+is recorded or billed. Completing an upload answers the same
 503 and leaves the asset unverified; so does registering a multipart upload."""
 
 import hashlib

@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "trust.api.errors.MethodNotAllowedFirstMiddleware",
     # A service the request needed was unreachable: 503 with what happened (trust/middleware.py).
     "trust.middleware.ServiceUnavailableMiddleware",
     # Last: turns a sign-in refused for too many failures into trust.signin.locked_out_response.
@@ -327,13 +328,18 @@ MULTIPART_THRESHOLD_BYTES = env.int("MULTIPART_THRESHOLD_BYTES", default=100 * 1
 MULTIPART_PART_BYTES = env.int("MULTIPART_PART_BYTES", default=64 * 1024**2)
 
 REST_FRAMEWORK = {
+    # People's calls take a `ut_` token or a session; the lease-data calls say so and take `lt_`
+    # (licensing.api.views). A token of the other kind is refused with 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "trust.api.auth.UserTokenAuthentication",
-        "licensing.api.auth.LeaseTokenAuthentication",
+        "licensing.api.auth.LeaseTokenNotAccepted",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The API reads JSON bodies only (nested shapes have no form encoding); others are a 415.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_SCHEMA_CLASS": "trust.api.schema.GuildtrustAutoSchema",
     "EXCEPTION_HANDLER": "trust.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "trust.api.pagination.PagePagination",
     "PAGE_SIZE": 50,
@@ -359,6 +365,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operation ids (`v1_leases_retrieve`, which the schema's links name) stay as they are whatever
+    # other paths (/.well-known/) the schema shows.
+    "SCHEMA_PATH_PREFIX": r"/api",
+    # The credentials a call accepts; the refusers of the other kind of token are no scheme.
+    "AUTHENTICATION_WHITELIST": [
+        "trust.api.auth.UserTokenAuthentication",
+        "licensing.api.auth.LeaseTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+        "federation.api.auth.PeerCallAuthentication",
+    ],
     # config.urls.RowIdConverter: a row id in a path, documented as the integer it is.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}},
     "ENUM_NAME_OVERRIDES": {

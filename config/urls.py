@@ -26,6 +26,8 @@ def health(request):
     return JsonResponse({"status": "ok"})
 
 
+handler404 = "trust.api.errors.not_found"
+
 urlpatterns = [
     # The portal: people's pages. Each role's URLs are gathered from the apps that own the data.
     path("", include("trust.pages.public")),

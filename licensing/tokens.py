@@ -148,6 +148,15 @@ def _token_by_hash(token_hash: str) -> LeaseToken | None:
     return token
 
 
+def lease_token_check(secret: str) -> None:
+    """Refused (401) when `secret` is no `lt_` token the trust issued, or one revoked or
+    expired; a token of an ended lease passes (the lease's 410 is for the lease's own calls)."""
+    token = _token_by_hash(hash_secret(secret)) if kind_of(secret) == TokenKind.LEASE else None
+    if token is None:
+        raise Unauthorized("unknown token", code="token_invalid")
+    refuse_unless_active(lease_token_state(token))
+
+
 def lease_token_authenticate(secret: str, *, for_usage_report: bool = False) -> LeaseToken:
     """The token for `secret`, refused (401) when unknown, revoked or expired, and (410) when
     its lease has ended or been revoked. With `for_usage_report` (the usage endpoint only), a

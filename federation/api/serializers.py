@@ -1,25 +1,27 @@
 from rest_framework import serializers
 
+from trust.api.validation import TextField
+
 from ..models import Peer
 
 
 class PublicKeySerializer(serializers.Serializer):
-    kid = serializers.CharField()
-    alg = serializers.CharField()
-    key = serializers.CharField(help_text="the raw Ed25519 public key, hex")
+    kid = TextField()
+    alg = TextField()
+    key = TextField(help_text="the raw Ed25519 public key, hex")
 
 
 class WellKnownSerializer(serializers.Serializer):
     slug = serializers.SlugField()
-    name = serializers.CharField()
-    currency = serializers.CharField()
+    name = TextField()
+    currency = TextField()
     api = serializers.URLField()
     public_keys = PublicKeySerializer(many=True)
 
 
 class PeerAddSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=300, help_text="the peer's base URL")
-    fingerprint = serializers.CharField(
+    fingerprint = TextField(
         max_length=80, help_text="SHA-256 of the peer's public key, hex, from its administrator"
     )
 

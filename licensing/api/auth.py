@@ -3,15 +3,17 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 
 from licensing import tokens
-from trust.api.auth import bearer_secret
+from trust.api.auth import RefuseTokenKind, bearer_secret
 from trust.api.errors import as_api_exception
-from trust.errors import DomainError
+from trust.errors import DomainError, Forbidden
 from trust.tokens import TokenKind
 
 
 class LeaseTokenAuthentication(BaseAuthentication):
     """`Authorization: Bearer lt_...`: request.auth is the LeaseToken, request.user anonymous.
     Checked against the database on every request, so a revocation holds on every worker."""
+
+    refusal_statuses = (401, 410)  # unknown, expired or revoked token; ended or revoked lease
 
     def authenticate(self, request):
         bearer = bearer_secret(request)
@@ -28,6 +30,20 @@ class LeaseTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="guildtrust"'
+
+
+class LeaseTokenNotAccepted(RefuseTokenKind):
+    """On the calls of people (a `ut_` token or a session): a lease token is a 403 whatever its
+    state, so nothing about a lease leaks through a call that has nothing to do with it."""
+
+    kind = TokenKind.LEASE
+    error = Forbidden(
+        "this call takes a user token (ut_) or a signed-in session, not a lease token",
+        code="lease_token_not_accepted",
+    )
+
+    def check(self, secret: str) -> None:
+        tokens.lease_token_check(secret)
 
 
 class LeaseTokenScheme(OpenApiAuthenticationExtension):

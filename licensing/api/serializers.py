@@ -10,7 +10,7 @@ from rest_framework.exceptions import ErrorDetail
 from licensing.models import Lease, LeasePart, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
 from licensing.selectors import lease_parts
 from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS, USAGE_EVENTS_MAX
-from trust.api.validation import COUNT_MAX, QUANTITY_MAX, cents, row_id
+from trust.api.validation import COUNT_MAX, QUANTITY_MAX, TextField, cents, row_id
 from trust.consent import LICENSABLE_USES
 from trust.tokens import TokenState
 
@@ -21,7 +21,7 @@ def price() -> serializers.IntegerField:
 
 
 class StudioInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = TextField(max_length=200)
 
 
 class StudioOutputSerializer(serializers.ModelSerializer):
@@ -31,22 +31,22 @@ class StudioOutputSerializer(serializers.ModelSerializer):
 
 
 class StaffInputSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(write_only=True)
+    username = TextField(max_length=150)
+    password = TextField(write_only=True)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
 
 
 class StaffOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    username = serializers.CharField(source="user.username")
+    username = TextField(source="user.username")
     studio = serializers.IntegerField(source="studio_id")
 
 
 class TermsInputSerializer(serializers.Serializer):
     dataset = row_id()
-    title = serializers.CharField(max_length=300)
+    title = TextField(max_length=300)
     permitted_uses = serializers.ListField(
-        child=serializers.ChoiceField(choices=LICENSABLE_USES), allow_empty=False
+        child=serializers.ChoiceField(choices=LICENSABLE_USES), allow_empty=False, min_length=1
     )
     duration_days = serializers.IntegerField(min_value=1, max_value=3650)
     flat_fee_cents = price()
@@ -56,14 +56,14 @@ class TermsInputSerializer(serializers.Serializer):
     download_cap = serializers.IntegerField(
         min_value=1, max_value=COUNT_MAX, required=False, allow_null=True, default=None
     )
-    currency = serializers.CharField(min_length=3, max_length=3, required=False)
+    currency = TextField(min_length=3, max_length=3, required=False)
     active = serializers.BooleanField(required=False, default=True)
 
 
 class DatasetSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    slug = serializers.CharField()
-    title = serializers.CharField()
+    slug = TextField()
+    title = TextField()
     latest_version = serializers.IntegerField(allow_null=True)
     asset_count = serializers.IntegerField()
     kinds = serializers.DictField(child=serializers.IntegerField())
@@ -105,18 +105,18 @@ class CatalogueEntrySerializer(serializers.Serializer):
     """An offer of this trust or of a peer trust (`trust`), priced in that trust's currency."""
 
     trust = serializers.SlugField(help_text="the slug of the trust that offers these terms")
-    trust_name = serializers.CharField()
+    trust_name = TextField()
     terms = serializers.IntegerField(help_text="the terms' id at that trust")
     id = serializers.IntegerField(help_text="the same as `terms`")
-    title = serializers.CharField()
-    permitted_uses = serializers.ListField(child=serializers.CharField())
+    title = TextField()
+    permitted_uses = serializers.ListField(child=TextField())
     duration_days = serializers.IntegerField()
     flat_fee_cents = serializers.IntegerField()
     price_per_download_cents = serializers.IntegerField()
     price_per_training_run_cents = serializers.IntegerField()
     price_per_generated_second_cents = serializers.IntegerField()
     download_cap = serializers.IntegerField(allow_null=True)
-    currency = serializers.CharField()
+    currency = TextField()
     active = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     dataset = DatasetSummarySerializer()
@@ -153,7 +153,7 @@ class LeaseInputSerializer(serializers.Serializer):
         help_text="a federated lease: one part per trust, one of them this trust's (its terms are the "
         "lease's); every part priced in the lease's currency",
     )
-    purpose = serializers.CharField(max_length=5000)
+    purpose = TextField(max_length=5000)
 
     def validate(self, data):
         if ("terms" in data) == ("parts" in data):
@@ -162,26 +162,26 @@ class LeaseInputSerializer(serializers.Serializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reason = TextField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class LeasePartOutputSerializer(serializers.Serializer):
     trust = serializers.SlugField(help_text="the trust that decides this part")
-    trust_name = serializers.CharField()
+    trust_name = TextField()
     terms = serializers.IntegerField(help_text="the terms' id at that trust")
-    title = serializers.CharField(help_text="the terms' title")
+    title = TextField(help_text="the terms' title")
     status = serializers.ChoiceField(choices=LeasePart.Status.choices)
     licensable_at_approval = serializers.IntegerField(allow_null=True)
     starts_at = serializers.DateTimeField(allow_null=True)
     ends_at = serializers.DateTimeField(allow_null=True)
     decided_at = serializers.DateTimeField(allow_null=True)
-    reason = serializers.CharField(allow_blank=True)
+    reason = TextField(allow_blank=True)
 
 
 class LeaseOutputSerializer(serializers.ModelSerializer):
     studio = serializers.IntegerField(source="studio_id")
     terms = serializers.IntegerField(source="terms_id")
-    dataset = serializers.CharField(source="terms.dataset.slug")
+    dataset = TextField(source="terms.dataset.slug")
     version = serializers.IntegerField(source="version.number", allow_null=True, default=None)
     parts = serializers.SerializerMethodField(
         help_text="a federated lease at its home trust: each trust's part and its state (empty for a "
@@ -195,7 +195,7 @@ class LeaseOutputSerializer(serializers.ModelSerializer):
     def get_parts(self, lease):
         return LeasePartOutputSerializer(lease_parts(lease), many=True).data
 
-    @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(TextField(allow_null=True))
     def get_federated_from(self, lease):
         return lease.studio.home_peer.slug if lease.studio.home_peer_id else None
 
@@ -228,7 +228,7 @@ class LeaseOutputSerializer(serializers.ModelSerializer):
 
 
 class TokenInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = TextField(max_length=200)
     lifetime_days = serializers.IntegerField(
         min_value=1, max_value=3650, required=False, help_text="default 7; never past the lease's end"
     )
@@ -236,8 +236,8 @@ class TokenInputSerializer(serializers.Serializer):
 
 class TokenCreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    name = serializers.CharField()
-    token = serializers.CharField(help_text="shown once: keep it safe")
+    name = TextField()
+    token = TextField(help_text="shown once: keep it safe")
     expires_at = serializers.DateTimeField()
 
 
@@ -253,19 +253,19 @@ class TokenOutputSerializer(serializers.ModelSerializer):
 
 class ManifestAssetSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    kind = serializers.CharField()
-    title = serializers.CharField()
-    content_type = serializers.CharField(help_text="the asset's media type, e.g. video/mp4")
-    sha256 = serializers.CharField()
+    kind = TextField()
+    title = TextField()
+    content_type = TextField(help_text="the asset's media type, e.g. video/mp4")
+    sha256 = TextField()
     size = serializers.IntegerField()
-    download_url = serializers.CharField()
+    download_url = TextField()
 
 
 class ManifestSerializer(serializers.Serializer):
     lease = serializers.IntegerField()
-    dataset = serializers.CharField()
+    dataset = TextField()
     version = serializers.IntegerField()
-    manifest_sha256 = serializers.CharField()
+    manifest_sha256 = TextField()
     assets = ManifestAssetSerializer(many=True)
 
 
@@ -273,7 +273,7 @@ class UsageEventInputSerializer(serializers.Serializer):
     """The shape of one reported event, for the schema. Reports are checked by
     `usage_events_from`, which applies these same rules in one pass over the batch."""
 
-    event_key = serializers.CharField(max_length=200)
+    event_key = TextField(max_length=200)
     kind = serializers.ChoiceField(choices=UsageEvent.Kind.choices)
     asset = serializers.UUIDField(required=False, allow_null=True)
     quantity = serializers.IntegerField(min_value=1, max_value=QUANTITY_MAX)
@@ -281,7 +281,9 @@ class UsageEventInputSerializer(serializers.Serializer):
 
 
 class UsageReportSerializer(serializers.Serializer):
-    events = UsageEventInputSerializer(many=True, allow_empty=False, max_length=USAGE_EVENTS_MAX)
+    events = UsageEventInputSerializer(
+        many=True, allow_empty=False, min_length=1, max_length=USAGE_EVENTS_MAX
+    )
 
 
 _USAGE_KINDS = frozenset(UsageEvent.Kind.values)
@@ -429,30 +431,30 @@ class TakedownOutputSerializer(serializers.ModelSerializer):
 
 
 class AttestationSerializer(serializers.Serializer):
-    statement = serializers.CharField(max_length=5000)
+    statement = TextField(max_length=5000)
 
 
 class RegisterEntrySerializer(serializers.Serializer):
     lease = serializers.IntegerField()
-    studio = serializers.CharField()
-    dataset = serializers.CharField()
-    dataset_title = serializers.CharField()
+    studio = TextField()
+    dataset = TextField()
+    dataset_title = TextField()
     version = serializers.IntegerField()
-    manifest_sha256 = serializers.CharField()
-    uses = serializers.ListField(child=serializers.CharField())
-    purpose = serializers.CharField()
-    status = serializers.CharField()
+    manifest_sha256 = TextField()
+    uses = serializers.ListField(child=TextField())
+    purpose = TextField()
+    status = TextField()
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
     revoked_at = serializers.DateTimeField(allow_null=True)
     member_count = serializers.IntegerField()
-    listed_members = serializers.ListField(child=serializers.CharField())
+    listed_members = serializers.ListField(child=TextField())
 
 
 class InboundPartSerializer(serializers.Serializer):
     home_lease_id = row_id(help_text="the lease's id at the calling (home) trust")
     terms = row_id(help_text="terms of this trust shared with the caller")
-    purpose = serializers.CharField(max_length=5000)
+    purpose = TextField(max_length=5000)
     studio = serializers.DictField(help_text="{id, name}: the studio at the home trust")
 
     def validate_studio(self, value):
@@ -467,7 +469,7 @@ class PartAnswerSerializer(serializers.Serializer):
     licensable = serializers.IntegerField(allow_null=True, help_text="licensable assets at approval")
     starts_at = serializers.DateTimeField(allow_null=True)
     ends_at = serializers.DateTimeField(allow_null=True)
-    reason = serializers.CharField(allow_blank=True)
+    reason = TextField(allow_blank=True)
 
 
 class PartDecisionSerializer(PartAnswerSerializer):
@@ -475,9 +477,9 @@ class PartDecisionSerializer(PartAnswerSerializer):
     licensable = serializers.IntegerField(allow_null=True, min_value=0, max_value=COUNT_MAX, required=False)
     starts_at = serializers.DateTimeField(allow_null=True, required=False)
     ends_at = serializers.DateTimeField(allow_null=True, required=False)
-    reason = serializers.CharField(allow_blank=True, max_length=5000, required=False, default="")
+    reason = TextField(allow_blank=True, max_length=5000, required=False, default="")
 
 
 class PartEndSerializer(serializers.Serializer):
     home_lease_id = row_id()
-    reason = serializers.CharField(allow_blank=True, max_length=2000, required=False, default="")
+    reason = TextField(allow_blank=True, max_length=2000, required=False, default="")

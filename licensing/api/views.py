@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,15 +18,22 @@ from federation.api.auth import IsPeer, PeerCallAuthentication
 from federation.models import Peer
 from licensing import federated, selectors, services, tokens
 from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown
+from trust.api.auth import UserTokenAuthentication, UserTokenNotAccepted
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsTrustAdmin
+from trust.api.schema import errors, links
 from trust.api.serializers import ErrorSerializer
 from trust.api.validation import found, validated
 from trust.errors import Forbidden, Invalid, NotFound
 from trust.models import Dataset
 
 from . import serializers as s
+from .auth import LeaseTokenAuthentication
 from .permissions import HasLeaseToken, HasLeaseTokenOrUser, IsStudioStaff, IsStudioStaffOrAdmin
+
+# What a call accepts is what it authenticates, and so what the schema's `security` names.
+LEASE_TOKEN_ONLY = [LeaseTokenAuthentication, UserTokenNotAccepted]
+LEASE_TOKEN_OR_LOGIN = [UserTokenAuthentication, LeaseTokenAuthentication, SessionAuthentication]
 
 
 class StudioListView(PagedAPIView):
@@ -35,6 +43,8 @@ class StudioListView(PagedAPIView):
     def get(self, request):
         return self.paged(Studio.objects.order_by("name", "pk"), s.StudioOutputSerializer)
 
+    @errors(409)
+    @links(201, AddStaff=("v1_studios_staff_create", {"studio_id": "$response.body#/id"}))
     @extend_schema(
         request=s.StudioInputSerializer,
         responses={201: s.StudioOutputSerializer},
@@ -48,6 +58,7 @@ class StudioListView(PagedAPIView):
 class StudioStaffView(APIView):
     permission_classes = [IsTrustAdmin]
 
+    @errors(409, 422)
     @extend_schema(
         request=s.StaffInputSerializer,
         responses={201: s.StaffOutputSerializer},
@@ -70,6 +81,7 @@ class TermsListView(PagedAPIView):
         terms = LeaseTerms.objects.prefetch_related("shared_with").order_by("-created_at", "-pk")
         return self.paged(terms, s.TermsOutputSerializer)
 
+    @errors(422)
     @extend_schema(
         request=s.TermsInputSerializer,
         responses={201: s.TermsOutputSerializer},
@@ -237,6 +249,16 @@ class LeaseListView(PagedAPIView):
         )
         return self.paged(leases, s.LeaseOutputSerializer)
 
+    @errors(409, 422)
+    @links(
+        201,
+        GetLease=("v1_leases_retrieve", {"lease_id": "$response.body#/id"}),
+        CancelLease=("v1_leases_cancel_create", {"lease_id": "$response.body#/id"}),
+        ListTokens=("v1_leases_tokens_list", {"lease_id": "$response.body#/id"}),
+        MintToken=("v1_leases_tokens_create", {"lease_id": "$response.body#/id"}),
+        ApproveLease=("v1_leases_approve_create", {"lease_id": "$response.body#/id"}),
+        RejectLease=("v1_leases_reject_create", {"lease_id": "$response.body#/id"}),
+    )
     @extend_schema(
         request=s.LeaseInputSerializer,
         responses={
@@ -282,6 +304,7 @@ def _lease_decision(service):
     class DecisionView(APIView):
         permission_classes = [IsTrustAdmin]
 
+        @errors(409)
         @extend_schema(
             request=s.ReasonSerializer,
             responses=s.LeaseOutputSerializer,
@@ -307,6 +330,7 @@ LeaseRevokeView = _lease_decision(services.lease_revoke)
 class LeaseCancelView(APIView):
     permission_classes = [IsStudioStaff]
 
+    @errors(409)
     @extend_schema(
         request=None,
         responses=s.LeaseOutputSerializer,
@@ -323,6 +347,14 @@ class LeaseTokensView(PagedAPIView):
         lease = selectors.lease_for(user=request.user, lease_id=lease_id)
         return self.paged(selectors.tokens_of(lease), s.TokenOutputSerializer)
 
+    @errors(409, 410, 422)
+    @links(
+        201,
+        RevokeToken=(
+            "v1_leases_tokens_destroy",
+            {"lease_id": "$request.path.lease_id", "token_id": "$response.body#/id"},
+        ),
+    )
     @extend_schema(
         request=s.TokenInputSerializer,
         responses={201: s.TokenCreatedSerializer},
@@ -384,6 +416,7 @@ def _manifest_chunks(lease, *, assets_base: str) -> Iterator[bytes]:
 
 
 class ManifestView(APIView):
+    authentication_classes = LEASE_TOKEN_ONLY
     permission_classes = [HasLeaseToken]
 
     @extend_schema(
@@ -403,8 +436,10 @@ class ManifestView(APIView):
 
 
 class DownloadView(APIView):
+    authentication_classes = LEASE_TOKEN_ONLY
     permission_classes = [HasLeaseToken]
 
+    @errors(409)
     @extend_schema(
         responses={
             302: OpenApiResponse(description="redirect to a presigned URL (at most 5 minutes)"),
@@ -422,8 +457,10 @@ class DownloadView(APIView):
 class UsageView(APIView):
     # The lease token is also accepted after the lease ended: usage dated while it was live.
     accepts_ended_lease_tokens = True
+    authentication_classes = LEASE_TOKEN_ONLY
     permission_classes = [HasLeaseToken]
 
+    @errors(409, 422)
     @extend_schema(
         request=s.UsageReportSerializer,
         responses={202: s.UsageAcceptedSerializer},
@@ -436,6 +473,7 @@ class UsageView(APIView):
 
 
 class LeaseTakedownsView(PagedAPIView):
+    authentication_classes = LEASE_TOKEN_OR_LOGIN
     permission_classes = [HasLeaseTokenOrUser]
 
     @extend_schema(
@@ -462,6 +500,7 @@ def _takedown(user, takedown_id) -> Takedown:
 class TakedownAcknowledgeView(APIView):
     permission_classes = [IsStudioStaff]
 
+    @errors(409)
     @extend_schema(
         request=None, responses=s.TakedownOutputSerializer, summary="Acknowledge a takedown (studio staff)"
     )
@@ -475,6 +514,7 @@ class TakedownAcknowledgeView(APIView):
 class TakedownAttestView(APIView):
     permission_classes = [IsStudioStaff]
 
+    @errors(409, 422)
     @extend_schema(
         request=s.AttestationSerializer,
         responses=s.TakedownOutputSerializer,

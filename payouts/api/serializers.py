@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from payouts.models import PayoutBatch, PayoutItem, Period, RateSetting
 from payouts.selectors import period_books_check
-from trust.api.validation import cents
+from trust.api.validation import TextField, cents
 
 
 class RatesInputSerializer(serializers.Serializer):
@@ -69,7 +69,7 @@ class PeriodOutputSerializer(serializers.ModelSerializer):
 
 class LeaseEarningSerializer(serializers.Serializer):
     lease = serializers.IntegerField()
-    studio = serializers.CharField()
+    studio = TextField()
     net_cents = serializers.IntegerField()
     pension_cents = serializers.IntegerField()
 
@@ -84,7 +84,7 @@ class PeriodEarningSerializer(serializers.Serializer):
 
 
 class EarningsSerializer(serializers.Serializer):
-    currency = serializers.CharField()
+    currency = TextField()
     balance_cents = serializers.IntegerField(help_text="earned and not yet paid out")
     total_net_cents = serializers.IntegerField()
     total_pension_cents = serializers.IntegerField()
@@ -93,12 +93,12 @@ class EarningsSerializer(serializers.Serializer):
 
 class MemberLeaseSerializer(serializers.Serializer):
     lease = serializers.IntegerField()
-    studio = serializers.CharField()
-    dataset = serializers.CharField()
+    studio = TextField()
+    dataset = TextField()
     version = serializers.IntegerField()
-    purpose = serializers.CharField()
-    uses = serializers.ListField(child=serializers.CharField())
-    status = serializers.CharField()
+    purpose = TextField()
+    uses = serializers.ListField(child=TextField())
+    status = TextField()
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
     revoked_at = serializers.DateTimeField(allow_null=True)
@@ -114,7 +114,7 @@ class PayoutBatchInputSerializer(serializers.Serializer):
 
 
 class PayoutItemSerializer(serializers.ModelSerializer):
-    member_number = serializers.CharField(source="member.member_number")
+    member_number = TextField(source="member.member_number")
 
     class Meta:
         model = PayoutItem
@@ -140,7 +140,7 @@ class PayoutBatchSerializer(serializers.ModelSerializer):
 
 class ChargeLineSerializer(serializers.Serializer):
     lease = serializers.IntegerField()
-    dataset = serializers.CharField()
+    dataset = TextField()
     flat_fee_cents = serializers.IntegerField()
     usage_cents = serializers.IntegerField()
     total_cents = serializers.IntegerField()
@@ -150,7 +150,7 @@ class PeriodChargesSerializer(serializers.Serializer):
     period = serializers.IntegerField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    currency = serializers.CharField()
+    currency = TextField()
     total_cents = serializers.IntegerField()
     leases = ChargeLineSerializer(many=True)
 
@@ -166,8 +166,8 @@ class MemberBalanceFilterSerializer(serializers.Serializer):
 
 class MemberBalanceSerializer(serializers.Serializer):
     member = serializers.IntegerField(source="member_id")
-    member_number = serializers.CharField()
-    display_name = serializers.CharField()
+    member_number = TextField()
+    display_name = TextField()
     owed_cents = serializers.IntegerField(help_text="earned and not yet paid out")
     payable = serializers.SerializerMethodField(help_text="whether the next payout batch pays it")
     reason = serializers.ChoiceField(

@@ -12,6 +12,7 @@ from payouts import payout_files, selectors, services
 from payouts.models import PayoutBatch, Period
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsMember, IsTrustAdmin
+from trust.api.schema import errors, links
 from trust.api.serializers import ErrorSerializer
 from trust.api.validation import found, validated
 from trust.selectors import member_of
@@ -31,6 +32,7 @@ class RatesView(APIView):
     def get(self, request):
         return Response(s.RatesStateSerializer(_rates_state()).data)
 
+    @errors(422)
     @extend_schema(
         request=s.RatesInputSerializer,
         responses=s.RatesStateSerializer,
@@ -48,6 +50,12 @@ class PeriodListView(PagedAPIView):
     def get(self, request):
         return self.paged(Period.objects.order_by("-start", "-pk"), s.PeriodOutputSerializer)
 
+    @errors(409, 422)
+    @links(
+        201,
+        GetPeriod=("v1_periods_retrieve", {"period_id": "$response.body#/id"}),
+        ClosePeriod=("v1_periods_close_create", {"period_id": "$response.body#/id"}),
+    )
     @extend_schema(
         request=s.PeriodInputSerializer,
         responses={201: s.PeriodOutputSerializer},
@@ -69,6 +77,7 @@ class PeriodDetailView(APIView):
 class PeriodCloseView(APIView):
     permission_classes = [IsTrustAdmin]
 
+    @errors(409)
     @extend_schema(
         request=None,
         responses={202: s.PeriodOutputSerializer, 503: ErrorSerializer},
@@ -114,6 +123,13 @@ class PayoutBatchListView(PagedAPIView):
         batches = PayoutBatch.objects.prefetch_related("items__member").order_by("-created_at", "-pk")
         return self.paged(batches, s.PayoutBatchSerializer)
 
+    @errors(422)
+    @links(
+        201,
+        GetBatch=("v1_payouts_batches_retrieve", {"batch_id": "$response.body#/id"}),
+        BatchCsv=("v1_payouts_batches_csv_retrieve", {"batch_id": "$response.body#/id"}),
+        BatchPain001=("v1_payouts_batches_pain001_retrieve", {"batch_id": "$response.body#/id"}),
+    )
     @extend_schema(
         request=s.PayoutBatchInputSerializer,
         responses={201: s.PayoutBatchSerializer},

@@ -3,7 +3,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from trust import tokens
-from trust.errors import Unauthorized
+from trust.errors import Forbidden, Unauthorized
 from trust.tokens import TokenKind
 
 from .errors import as_api_exception
@@ -34,6 +34,37 @@ class UserTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="guildtrust"'
+
+
+class RefuseTokenKind(BaseAuthentication):
+    """A live bearer token of a kind this call does not take is refused (403) rather than taken
+    for no credential; an unknown, revoked or expired one is a 401 as everywhere. Each call runs
+    only the authenticators of what it accepts, and the schema names exactly those."""
+
+    kind: TokenKind
+    error: Forbidden
+
+    def check(self, secret: str) -> None:
+        """Raise the kind's own 401 for an unknown, revoked or expired token."""
+        raise NotImplementedError
+
+    def authenticate(self, request):
+        bearer = bearer_secret(request)
+        if bearer is None or bearer[0] != self.kind:
+            return None
+        try:
+            self.check(bearer[1])
+        except Unauthorized as error:
+            raise as_api_exception(error) from error
+        raise as_api_exception(self.error)
+
+
+class UserTokenNotAccepted(RefuseTokenKind):
+    kind = TokenKind.USER
+    error = Forbidden("this call needs a lease token (lt_)", code="lease_token_required")
+
+    def check(self, secret: str) -> None:
+        tokens.user_token_authenticate(secret)
 
 
 class UserTokenScheme(OpenApiAuthenticationExtension):

@@ -1,7 +1,8 @@
 """One exception handler: every error leaves as `{"code": ..., "detail": ...}`."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -63,3 +64,35 @@ def exception_handler(exc, context):
         status=response.status_code,
         headers={k: v for k, v in response.items() if k in ("WWW-Authenticate", "Retry-After", "Allow")},
     )
+
+
+def not_found(request, exception):
+    """Django's 404 for an address no route matches (an id that is not a number, say): under
+    /api/ it is the API's `{"code", "detail"}` like every other API error, elsewhere the page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "detail": "nothing is at this address"}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+class MethodNotAllowedFirstMiddleware:
+    """A method an API endpoint does not have is a 405 whoever asks: DRF would authenticate
+    first, so a caller without rights learnt 401/403 for a method that does not exist at all."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        view_class = getattr(view_func, "cls", None)
+        if view_class is None or not request.path.startswith("/api/"):
+            return None
+        allowed = [m for m in view_class.http_method_names if hasattr(view_class, m)]
+        if request.method.lower() in allowed:
+            return None
+        response = JsonResponse(
+            {"code": "method_not_allowed", "detail": f'method "{request.method}" not allowed'}, status=405
+        )
+        response["Allow"] = ", ".join(m.upper() for m in allowed)
+        return response

@@ -1,24 +1,34 @@
 from rest_framework import serializers
 
-from trust.api.validation import OBJECT_SIZE_MAX, row_id
+from trust.api.validation import OBJECT_SIZE_MAX, TextField, row_id
 from trust.consent import Use
 from trust.models import Asset, AuditEvent, Consent, Dataset, DatasetVersion, Member
+
+# A share's shape (digits, an optional decimal point and more digits); its range and sum are the
+# service's rules (422).
+DECIMAL_STRING = r"^[0-9]{1,7}(\.[0-9]{1,12})?$"
 
 
 class ErrorSerializer(serializers.Serializer):
     """The shape of every error the API answers."""
 
-    code = serializers.CharField(help_text="stable, for programs")
-    detail = serializers.CharField(help_text="for people")
+    code = TextField(help_text="stable, for programs")
+    detail = TextField(help_text="for people")
+
+
+class BadRequestSerializer(ErrorSerializer):
+    """A 400: `code` is `invalid` with `errors` per field, or a more precise code (`bad_page_size`)."""
+
+    errors = serializers.JSONField(required=False, help_text="per field, what is wrong with it")
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(style={"input_type": "password"})
+    username = TextField()
+    password = TextField(style={"input_type": "password"})
 
 
 class TokenResponseSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text="shown once: keep it safe")
+    token = TextField(help_text="shown once: keep it safe")
     expires_at = serializers.DateTimeField()
 
 
@@ -27,16 +37,16 @@ class TokensRevokedSerializer(serializers.Serializer):
 
 
 class MemberInputSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(write_only=True)
+    username = TextField(max_length=150)
+    password = TextField(write_only=True)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
-    member_number = serializers.CharField(max_length=32)
-    display_name = serializers.CharField(max_length=200)
+    member_number = TextField(max_length=32)
+    display_name = TextField(max_length=200)
     listed_publicly = serializers.BooleanField(required=False, default=False)
 
 
 class MemberOutputSerializer(serializers.ModelSerializer):
-    username = serializers.CharField(source="user.username")
+    username = TextField(source="user.username")
 
     class Meta:
         model = Member
@@ -45,39 +55,41 @@ class MemberOutputSerializer(serializers.ModelSerializer):
 
 class ContributorSerializer(serializers.Serializer):
     member = row_id()
-    share = serializers.CharField(help_text='a decimal string, e.g. "0.5"; shares sum to exactly 1')
+    share = serializers.RegexField(
+        DECIMAL_STRING, help_text='a decimal string, e.g. "0.5"; shares sum to exactly 1 (422 otherwise)'
+    )
 
 
 class AssetInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Asset.Kind.choices)
-    title = serializers.CharField(max_length=300)
-    content_type = serializers.CharField(
+    title = TextField(max_length=300)
+    content_type = TextField(
         max_length=200,
         help_text="A media type: type/subtype with optional `; name=value` parameters "
         "(422 bad_content_type otherwise).",
     )
     size = serializers.IntegerField(min_value=0, max_value=OBJECT_SIZE_MAX, help_text="bytes; at most 5 TiB")
-    sha256 = serializers.CharField(min_length=64, max_length=64)
-    contributors = ContributorSerializer(many=True, allow_empty=False)
+    sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", help_text="the bytes' SHA-256, in hexadecimal")
+    contributors = ContributorSerializer(many=True, allow_empty=False, min_length=1)
 
 
 class UploadPartSerializer(serializers.Serializer):
     part_number = serializers.IntegerField()
-    url = serializers.CharField()
+    url = TextField()
 
 
 class UploadSerializer(serializers.Serializer):
-    method = serializers.CharField(help_text='"PUT" to `url` with `headers`; or "multipart": PUT each part')
-    url = serializers.CharField(allow_null=True)
-    headers = serializers.DictField(child=serializers.CharField())
-    upload_id = serializers.CharField(required=False)
+    method = TextField(help_text='"PUT" to `url` with `headers`; or "multipart": PUT each part')
+    url = TextField(allow_null=True)
+    headers = serializers.DictField(child=TextField())
+    upload_id = TextField(required=False)
     part_size = serializers.IntegerField(required=False, help_text="bytes per part; the last may be shorter")
     parts = UploadPartSerializer(many=True, required=False)
 
 
 class CompletedPartSerializer(serializers.Serializer):
     part_number = serializers.IntegerField(min_value=1, max_value=10_000)
-    etag = serializers.CharField(max_length=200, help_text="the ETag header the part's PUT answered")
+    etag = TextField(max_length=200, help_text="the ETag header the part's PUT answered")
 
 
 class CompleteInputSerializer(serializers.Serializer):
@@ -86,7 +98,7 @@ class CompleteInputSerializer(serializers.Serializer):
 
 class AssetContributorOutputSerializer(serializers.Serializer):
     member = serializers.IntegerField(source="member_id")
-    member_number = serializers.CharField(source="member.member_number")
+    member_number = TextField(source="member.member_number")
     share = serializers.DecimalField(max_digits=7, decimal_places=6, coerce_to_string=True)
 
 
@@ -150,8 +162,8 @@ class ConsentOutputSerializer(serializers.ModelSerializer):
 
 class DatasetInputSerializer(serializers.Serializer):
     slug = serializers.SlugField(max_length=50)
-    title = serializers.CharField(max_length=300)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    title = TextField(max_length=300)
+    description = TextField(required=False, allow_blank=True, default="")
 
 
 class DatasetOutputSerializer(serializers.ModelSerializer):
@@ -167,7 +179,9 @@ class DatasetOutputSerializer(serializers.ModelSerializer):
 
 
 class DatasetItemsInputSerializer(serializers.Serializer):
-    assets = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=10000)
+    assets = serializers.ListField(
+        child=serializers.UUIDField(), allow_empty=False, min_length=1, max_length=10000
+    )
 
 
 class DatasetItemsOutputSerializer(serializers.Serializer):
@@ -201,10 +215,10 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 
 class BankAccountInputSerializer(serializers.Serializer):
-    iban = serializers.CharField(max_length=42)
-    bic = serializers.CharField(max_length=11, required=False, allow_blank=True, default="")
-    account_name = serializers.CharField(max_length=140, required=False, allow_blank=True, default="")
-    current_password = serializers.CharField(
+    iban = TextField(max_length=42)
+    bic = TextField(max_length=11, required=False, allow_blank=True, default="")
+    account_name = TextField(max_length=140, required=False, allow_blank=True, default="")
+    current_password = TextField(
         max_length=4096,
         trim_whitespace=False,
         write_only=True,
@@ -214,6 +228,6 @@ class BankAccountInputSerializer(serializers.Serializer):
 
 
 class BankAccountOutputSerializer(serializers.Serializer):
-    account_name = serializers.CharField(source="payout_account_name")
-    iban = serializers.CharField(source="payout_iban")
-    bic = serializers.CharField(source="payout_bic")
+    account_name = TextField(source="payout_account_name")
+    iban = TextField(source="payout_iban")
+    bic = TextField(source="payout_bic")

@@ -11,6 +11,16 @@ COUNT_MAX = 2**31 - 1
 OBJECT_SIZE_MAX = 5 * 1024**4  # S3's largest object, 5 TiB
 
 
+class TextField(serializers.CharField):
+    """A string field that takes only JSON strings: DRF's CharField would turn a number into
+    its text, accepting input the schema calls invalid. Every API text field is one of these."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def row_id(**kwargs) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=ROW_ID_MAX, **kwargs)
 

@@ -14,6 +14,7 @@ from trust.models import AuditEvent, Consent, Dataset, Member, UserToken
 from . import serializers as s
 from .pagination import PagedAPIView
 from .permissions import IsMember, IsTrustAdmin
+from .schema import errors, links
 from .validation import found, validated
 
 
@@ -86,6 +87,7 @@ class MemberListView(PagedAPIView):
         members = Member.objects.select_related("user").order_by("member_number", "pk")
         return self.paged(members, s.MemberOutputSerializer)
 
+    @errors(409, 422)
     @extend_schema(
         request=s.MemberInputSerializer,
         responses={201: s.MemberOutputSerializer},
@@ -109,6 +111,12 @@ class AssetListView(PagedAPIView):
         )
         return self.paged(assets, s.AssetOutputSerializer)
 
+    @errors(422)
+    @links(
+        201,
+        GetAsset=("v1_assets_retrieve", {"asset_id": "$response.body#/id"}),
+        CompleteUpload=("v1_assets_complete_create", {"asset_id": "$response.body#/id"}),
+    )
     @extend_schema(
         request=s.AssetInputSerializer,
         responses={201: s.AssetCreatedSerializer},
@@ -130,6 +138,7 @@ class AssetDetailView(APIView):
 
 
 class AssetCompleteView(APIView):
+    @errors(422)
     @extend_schema(
         request=s.CompleteInputSerializer,
         responses={202: s.AssetOutputSerializer, 503: s.ErrorSerializer},
@@ -156,6 +165,8 @@ class ConsentListView(PagedAPIView):
             selectors.consent_history(member=_own_member(request.user)), s.ConsentOutputSerializer
         )
 
+    @errors(404, 409, 422)
+    @links(201, WithdrawConsent=("v1_consents_withdraw_create", {"consent_id": "$response.body#/id"}))
     @extend_schema(
         request=s.ConsentInputSerializer,
         responses={201: s.ConsentOutputSerializer},
@@ -174,6 +185,7 @@ class ConsentListView(PagedAPIView):
 class ConsentWithdrawView(APIView):
     permission_classes = [IsMember]
 
+    @errors(409)
     @extend_schema(
         request=None,
         responses=s.ConsentOutputSerializer,
@@ -195,6 +207,14 @@ class DatasetListView(PagedAPIView):
     def get(self, request):
         return self.paged(Dataset.objects.order_by("slug", "pk"), s.DatasetOutputSerializer)
 
+    @errors(409)
+    @links(
+        201,
+        GetDataset=("v1_datasets_retrieve", {"dataset_id": "$response.body#/id"}),
+        AddAssets=("v1_datasets_items_create", {"dataset_id": "$response.body#/id"}),
+        Freeze=("v1_datasets_versions_create", {"dataset_id": "$response.body#/id"}),
+        ListVersions=("v1_datasets_versions_list", {"dataset_id": "$response.body#/id"}),
+    )
     @extend_schema(
         request=s.DatasetInputSerializer,
         responses={201: s.DatasetOutputSerializer},
@@ -216,6 +236,7 @@ class DatasetDetailView(APIView):
 class DatasetItemsView(APIView):
     permission_classes = [IsTrustAdmin]
 
+    @errors(409, 422)
     @extend_schema(
         request=s.DatasetItemsInputSerializer,
         responses={200: s.DatasetItemsOutputSerializer, 201: s.DatasetItemsOutputSerializer},
@@ -237,6 +258,7 @@ class DatasetVersionsView(PagedAPIView):
         versions = found(Dataset.objects, dataset_id, what="dataset").versions.order_by("number")
         return self.paged(versions, s.DatasetVersionOutputSerializer)
 
+    @errors(409)
     @extend_schema(
         request=None,
         responses={201: s.DatasetVersionOutputSerializer},
@@ -267,6 +289,7 @@ class MyBankAccountView(APIView):
     def get(self, request):
         return Response(s.BankAccountOutputSerializer(selectors.member_of(request.user)).data)
 
+    @errors(422)
     @extend_schema(
         request=s.BankAccountInputSerializer,
         responses=s.BankAccountOutputSerializer,

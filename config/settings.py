@@ -337,6 +337,9 @@ TRUST_CONSENT_TERMS_VERSION = env.str("TRUST_CONSENT_TERMS_VERSION", default="20
 USER_TOKEN_LIFETIME_HOURS = env.int("USER_TOKEN_LIFETIME_HOURS", default=24)
 LEASE_TOKEN_DEFAULT_DAYS = env.int("LEASE_TOKEN_DEFAULT_DAYS", default=7)
 DOWNLOAD_URL_SECONDS = env.int("DOWNLOAD_URL_SECONDS", default=300)
+# How long a process believes the object store reachable after it last answered, so a download
+# does not ask it (a HEAD) every time; any call that finds it unreachable ends this at once.
+STORAGE_REACHABLE_SECONDS = env.float("STORAGE_REACHABLE_SECONDS", default=1.0)
 UPLOAD_URL_SECONDS = env.int("UPLOAD_URL_SECONDS", default=3600)
 # Above this size an upload is multipart: one presigned URL per part (S3 parts are 5 MiB at least).
 MULTIPART_THRESHOLD_BYTES = env.int("MULTIPART_THRESHOLD_BYTES", default=100 * 1024**2)

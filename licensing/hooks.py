@@ -9,11 +9,25 @@ from datetime import datetime
 
 UsageGuard = Callable[[Sequence[datetime]], None]
 _usage_guards: list[UsageGuard] = []
+# Per guard, the same rule as one SQL query for a single moment (PostgreSQL), or None.
+_usage_guard_sql: dict[UsageGuard, str | None] = {}
 
 
-def register_usage_guard(guard: UsageGuard) -> None:
+def register_usage_guard(guard: UsageGuard, *, sql: str | None = None) -> None:
+    """`guard` refuses usage by raising. `sql`, when given, is its rule for one moment as a
+    query the gateway folds into its one statement: it selects one boolean per row it reads,
+    true where usage at the moment `%(at)s` is refused, and may lock those rows (FOR SHARE) as
+    the guard does. The gateway calls `guard` itself whenever the query refuses, for its error."""
     if guard not in _usage_guards:
         _usage_guards.append(guard)
+    _usage_guard_sql[guard] = sql
+
+
+def usage_guard_queries() -> list[str] | None:
+    """Every guard's query for one moment, or None when some guard has none (then the caller
+    must call `check_usage_allowed`)."""
+    queries = [_usage_guard_sql.get(guard) for guard in _usage_guards]
+    return None if None in queries else queries
 
 
 def check_usage_allowed(occurred: Sequence[datetime]) -> None:

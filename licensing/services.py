@@ -18,7 +18,7 @@ from federation import signed_calls
 from federation.models import Peer
 from trust import audit
 from trust.consent import LICENSABLE_USE_VALUES, permits_generation, permits_training
-from trust.errors import BadGateway, Conflict, Forbidden, Invalid
+from trust.errors import BadGateway, Conflict, Forbidden, Invalid, ServiceUnavailable
 from trust.models import Asset, AssetContributor, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
 from trust.services import require_trust_admin, user_create
@@ -492,28 +492,97 @@ def _record_download(*, lease: Lease, asset: Asset, token: LeaseToken, at: datet
         )
 
 
+def _download_in_one_statement(*, lease: Lease, token: LeaseToken, asset_id, at: datetime) -> Asset | None:
+    """The download's checks and writes as one statement (PostgreSQL), so it is atomic without a
+    transaction of its own and costs one round trip: the licensable asset (`LeaseAsset`), every
+    usage guard's rows locked FOR SHARE as the guard itself locks them, the cap's conditional
+    UPDATE of the counter, and the `download` event, as `UsageEvent` defines it. Returns the
+    asset when the event was recorded; None when anything refused it (not licensable, a guard, the
+    cap, a counter not yet created) or when the guards have no query: nothing was written, and
+    the caller takes the transactional path, which raises the exact refusal."""
+    guards = hooks.usage_guard_queries()
+    if connection.vendor != "postgresql" or guards is None:
+        return None
+    capped = lease.download_cap is not None
+    events, licensable, assets = (
+        UsageEvent._meta.db_table,
+        LeaseAsset._meta.db_table,
+        Asset._meta.db_table,
+    )
+    counter = LeaseDownloadCount._meta.db_table
+    guard_ctes = "".join(f"guard{n}(refused) AS MATERIALIZED ({sql}), " for n, sql in enumerate(guards))
+    refused = " OR ".join(f"EXISTS (SELECT 1 FROM guard{n} WHERE refused)" for n in range(len(guards)))
+    allowed = f"EXISTS (SELECT 1 FROM asset) AND NOT ({refused or 'false'})"
+    sql = f"""
+        WITH asset AS MATERIALIZED (
+            SELECT a.object_key, a.title, a.content_type FROM {licensable} la
+            JOIN {assets} a ON a.id = la.asset_id WHERE la.lease_id = %(lease)s AND la.asset_id = %(asset)s
+        ), {guard_ctes}taken AS (
+            UPDATE {counter} SET used = used + 1
+            WHERE %(capped)s AND lease_id = %(lease)s AND used < %(cap)s AND {allowed}
+            RETURNING used
+        ), recorded AS (
+            INSERT INTO {events} (lease_id, event_key, kind, asset_id, quantity, occurred_at,
+                recorded_at, source, token_id)
+            SELECT %(lease)s, %(key)s, %(kind)s, %(asset)s, 1, %(at)s, %(at)s, %(source)s, %(token)s
+            WHERE {allowed} AND (NOT %(capped)s OR EXISTS (SELECT 1 FROM taken))
+            RETURNING 1
+        )
+        SELECT object_key, title, content_type FROM asset WHERE EXISTS (SELECT 1 FROM recorded)
+    """
+    params = {
+        "lease": lease.pk,
+        "asset": Asset._meta.pk.get_db_prep_value(asset_id, connection),
+        "capped": capped,
+        "cap": lease.download_cap if capped else 0,
+        "key": f"gateway:{uuid.uuid4()}",
+        "kind": UsageEvent.Kind.DOWNLOAD,
+        "source": UsageEvent.Source.GATEWAY,
+        "at": at,
+        "token": token.pk,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Asset(pk=asset_id, object_key=row[0], title=row[1], content_type=row[2])
+
+
 def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
     """Authorise one download: consent re-checked now, the cap enforced, one `download` event
     recorded, then a presigned URL that lives at most DOWNLOAD_URL_SECONDS and never past the
     token's expiry. The URL answers with the asset's media type and a filename made from its
-    title. Nothing is recorded for a refused download, nor while the object store is unreachable."""
+    title. Nothing is recorded for a refused download, nor while the object store is unreachable.
+
+    Two database round trips in the common case: the token with its lease (authentication), then
+    one statement that checks and records (`_download_in_one_statement`). Anything it refuses is
+    done again on the transactional path below, which raises the refusal."""
     from trust.storage import download_filename, get_object_store
 
     lease = lease_of_token(token=token, lease_id=lease_id)
     now = timezone.now()
     require_live(lease, at=now)
-    asset = downloadable_asset(lease, asset_id)
-    # Presigning is local computation: ask the store first (a HEAD), so a download it cannot
-    # serve now is refused with 503 and never recorded or billed.
-    get_object_store().require_reachable(asset.object_key)
-    with transaction.atomic():
-        hooks.check_usage_allowed([now])
-        _record_download(lease=lease, asset=asset, token=token, at=now)
-        if lease.download_cap is not None:
-            _take_download(lease)
+    store = get_object_store()
+    # Presigning is local computation: the store must have answered (a HEAD, or one within the
+    # last STORAGE_REACHABLE_SECONDS in this process), so a download it cannot serve now is
+    # refused with 503 and never recorded or billed. The object itself was verified at upload.
+    try:
+        store.require_reachable(believe_recent=True)
+    except ServiceUnavailable:
+        downloadable_asset(lease, asset_id)  # a refused asset is refused first, as always
+        raise
+    asset = _download_in_one_statement(lease=lease, token=token, asset_id=asset_id, at=now)
+    if asset is None:
+        asset = downloadable_asset(lease, asset_id)
+        with transaction.atomic():
+            hooks.check_usage_allowed([now])
+            _record_download(lease=lease, asset=asset, token=token, at=now)
+            if lease.download_cap is not None:
+                _take_download(lease)
     # Committed: the event exists before the redirect leaves, whatever happens to this worker next.
     seconds = min(settings.DOWNLOAD_URL_SECONDS, int((token.expires_at - now).total_seconds()))
-    return get_object_store().presigned_get(
+    return store.presigned_get(
         asset.object_key,
         expires_in=max(seconds, 1),
         filename=download_filename(

@@ -8,6 +8,6 @@ class PayoutsConfig(AppConfig):
     def ready(self):
         from licensing.hooks import register_usage_guard
 
-        from .services import refuse_usage_in_closed_period
+        from .services import USAGE_IN_CLOSED_PERIOD_SQL, refuse_usage_in_closed_period
 
-        register_usage_guard(refuse_usage_in_closed_period)
+        register_usage_guard(refuse_usage_in_closed_period, sql=USAGE_IN_CLOSED_PERIOD_SQL)

@@ -96,6 +96,13 @@ def period_create(*, actor, start: datetime, end: datetime) -> Period:
     return period
 
 
+# The same rule for one moment as a query, for the gateway's one statement (licensing.hooks):
+# the covering period, locked FOR SHARE as below, and whether it refuses usage.
+USAGE_IN_CLOSED_PERIOD_SQL = (
+    "SELECT status <> 'open' FROM payouts_period WHERE start <= %(at)s AND \"end\" > %(at)s FOR SHARE"
+)
+
+
 def refuse_usage_in_closed_period(occurred: Sequence[datetime]) -> None:
     """Usage guard registered with licensing: a closed period's revenue never changes.
 

@@ -36,6 +36,9 @@ CHUNK = 1024 * 1024
 # Media types the standard library does not name an extension for.
 EXTRA_EXTENSIONS = {"audio/wav": ".wav", "audio/vnd.wave": ".wav", "text/x-fountain": ".fountain"}
 FILENAME_STEM_MAX = 80
+# What `require_reachable` asks the store about when no object is named (a HEAD of a key that
+# need not exist: "not found" is an answer).
+REACHABILITY_PROBE_KEY = "reachability-probe"
 STORAGE_UNAVAILABLE = "storage_unavailable"
 STORAGE_UNAVAILABLE_DETAIL = (
     "Object storage cannot be reached right now: nothing was recorded. Try again shortly."
@@ -79,9 +82,11 @@ class ObjectStore(Protocol):
         """A GET URL; with `filename` the browser saves the object under that name, with
         `content_type` the response carries that media type."""
 
-    def require_reachable(self, key: str) -> None:
-        """Raise ServiceUnavailable (`storage_unavailable`) unless the store answers for `key`
-        now. Presigning is computed locally and succeeds with the store down; this asks it."""
+    def require_reachable(self, key: str = REACHABILITY_PROBE_KEY, *, believe_recent: bool = False) -> None:
+        """Raise ServiceUnavailable (`storage_unavailable`) unless the store answers (for `key`)
+        now; with `believe_recent`, unless it answered this process within
+        STORAGE_REACHABLE_SECONDS and no call since found it unreachable. Presigning is computed
+        locally and succeeds with the store down; this asks it."""
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
     def iter_chunks(self, key: str) -> Iterator[bytes]: ...
@@ -111,14 +116,21 @@ def _unreachable(error: Exception) -> bool:
     return isinstance(error, ClientError) and status >= 500
 
 
+# When this process last heard the store answer, per store (endpoint, bucket): a deadline on
+# the monotonic clock until which `require_reachable` believes it without asking again.
+_reachable_until: dict[tuple, float] = {}
+
+
 @contextmanager
 def _storage_call():
     """Every call to S3 runs in this: an unreachable store is a 503 `storage_unavailable`, the
-    same DomainError for the API, the pages and the tasks (which retry it)."""
+    same DomainError for the API, the pages and the tasks (which retry it). A call that finds
+    the store unreachable makes this process forget that it was reachable, at once."""
     try:
         yield
     except (BotoCoreError, ClientError) as error:
         if _unreachable(error):
+            _reachable_until.clear()
             raise ServiceUnavailable(STORAGE_UNAVAILABLE_DETAIL, code=STORAGE_UNAVAILABLE) from error
         raise
 
@@ -166,8 +178,15 @@ class S3ObjectStore:
             params["ResponseContentType"] = content_type
         return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
 
-    def require_reachable(self, key):
-        self.size(key)  # a HEAD: an absent object is an answer too
+    def require_reachable(self, key=REACHABILITY_PROBE_KEY, *, believe_recent=False):
+        """A HEAD (an absent object is an answer too), 503 if unanswered. With `believe_recent`
+        (the gateway), a store that answered this process within STORAGE_REACHABLE_SECONDS is
+        believed without asking; any call that finds it unreachable ends that window at once."""
+        identity = (self.client.meta.endpoint_url, self.bucket)
+        if believe_recent and time.monotonic() < _reachable_until.get(identity, 0.0):
+            return
+        self.size(key)
+        _reachable_until[identity] = time.monotonic() + settings.STORAGE_REACHABLE_SECONDS
 
     def put_bytes(self, key, data, *, content_type):
         with _storage_call():
@@ -333,7 +352,7 @@ class LocalObjectStore:
         os.replace(tmp.name, path)
         return written
 
-    def require_reachable(self, key):
+    def require_reachable(self, key=REACHABILITY_PROBE_KEY, *, believe_recent=False):
         """A directory on this machine: always there."""
 
     def put_bytes(self, key, data, *, content_type):

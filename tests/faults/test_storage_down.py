@@ -1,11 +1,14 @@
 """S3 down: a private SeaweedFS server that each test stops.
 
 Presigning a URL is computed locally and succeeds with the store down, so the gateway asks the
-store first (a HEAD of the object): with it unreachable a download is refused with 503
-`storage_unavailable` and nothing is recorded or billed. Completing an upload answers the same
+store first (a HEAD, believed for STORAGE_REACHABLE_SECONDS in the process, a window any failed
+call ends): with it unreachable a download is refused with 503 `storage_unavailable` and nothing
+is recorded or billed. Completing an upload answers the same
 503 and leaves the asset unverified; so does registering a multipart upload."""
 
 import hashlib
+import time
+import uuid
 
 import pytest
 
@@ -43,7 +46,7 @@ def _register(admin, member, data: bytes) -> tuple[Asset, dict]:
     )
 
 
-def test_with_s3_down_the_gateway_answers_503_and_records_no_download(world, store_to_stop):
+def test_with_s3_down_the_gateway_answers_503_and_records_no_download(world, store_to_stop, settings):
     asset = world.alice_asset
     get_object_store().put_bytes(asset.object_key, b"alice scan", content_type=asset.content_type)
     studio = bearer_client(world.secret_a)
@@ -51,12 +54,41 @@ def test_with_s3_down_the_gateway_answers_503_and_records_no_download(world, sto
     assert studio.get(url).status_code == 302
     recorded = UsageEvent.objects.filter(lease=world.lease_a).count()
     store_to_stop.__exit__()
+    # The process believes the store for STORAGE_REACHABLE_SECONDS after it last answered.
+    time.sleep(settings.STORAGE_REACHABLE_SECONDS)
 
     refused = studio.get(url)
 
     assert refused.status_code == 503
     assert refused.json()["code"] == "storage_unavailable"
     assert UsageEvent.objects.filter(lease=world.lease_a).count() == recorded
+
+
+def test_a_storage_call_that_fails_makes_the_gateway_refuse_at_once(world, store_to_stop, settings):
+    settings.STORAGE_REACHABLE_SECONDS = 3600  # only a failure can end the window here
+    asset = world.alice_asset
+    get_object_store().put_bytes(asset.object_key, b"alice scan", content_type=asset.content_type)
+    studio = bearer_client(world.secret_a)
+    url = f"/api/v1/leases/{world.lease_a.pk}/assets/{asset.pk}/download/"
+    assert studio.get(url).status_code == 302
+    recorded = UsageEvent.objects.filter(lease=world.lease_a).count()
+    store_to_stop.__exit__()
+    with pytest.raises(ServiceUnavailable):
+        get_object_store().put_bytes("another", b"x", content_type="text/plain")
+
+    refused = studio.get(url)
+
+    assert refused.status_code == 503
+    assert refused.json()["code"] == "storage_unavailable"
+    assert UsageEvent.objects.filter(lease=world.lease_a).count() == recorded
+
+
+def test_a_refused_asset_is_refused_before_the_store_is_asked(world, store_to_stop):
+    """With the store down, an asset outside the lease is still a 404, not a 503."""
+    store_to_stop.__exit__()
+    studio = bearer_client(world.secret_a)
+    refused = studio.get(f"/api/v1/leases/{world.lease_a.pk}/assets/{uuid.uuid4()}/download/")
+    assert (refused.status_code, refused.json()["code"]) == (404, "asset_not_found")
 
 
 def test_with_s3_down_completing_an_upload_answers_503_and_the_asset_stays_unverified(

@@ -155,11 +155,6 @@ class LeaseInputSerializer(serializers.Serializer):
     )
     purpose = TextField(max_length=5000)
 
-    def validate(self, data):
-        if ("terms" in data) == ("parts" in data):
-            raise serializers.ValidationError("send either terms (a local lease) or parts (a federated one)")
-        return data
-
 
 class ReasonSerializer(serializers.Serializer):
     reason = TextField(required=False, allow_blank=True, default="", max_length=2000)

@@ -270,8 +270,8 @@ class LeaseListView(PagedAPIView):
             409: ErrorSerializer,
             422: OpenApiResponse(
                 ErrorSerializer,
-                description="unknown_terms, unknown_trust, peer_not_live, offer_not_shared, offer_stale, "
-                "mixed_currency, duplicate_trust, home_part_required, too_many_parts",
+                description="terms_or_parts, unknown_terms, unknown_trust, peer_not_live, offer_not_shared, "
+                "offer_stale, mixed_currency, duplicate_trust, home_part_required, too_many_parts",
             ),
         },
         summary="Request a lease under active terms, or a federated lease over parts at several trusts "
@@ -281,6 +281,11 @@ class LeaseListView(PagedAPIView):
         if selectors.studio_of(request.user) is None:
             raise Forbidden("only studio staff may request a lease", code="studio_only")
         data = validated(s.LeaseInputSerializer, request)
+        if ("terms" in data) == ("parts" in data):
+            # A rule the body's schema cannot say (exactly one of two optional fields): a 422.
+            raise Invalid(
+                "send either terms (a local lease) or parts (a federated one)", code="terms_or_parts"
+            )
         if "parts" in data:
             lease = federated.federated_lease_request(
                 actor=request.user, purpose=data["purpose"], parts=data["parts"]

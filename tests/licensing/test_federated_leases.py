@@ -106,7 +106,9 @@ def test_a_federated_request_is_refused_unless_every_part_is_a_live_peers_fresh_
     both = studio.post(
         "/api/v1/leases/", {"purpose": "x", "terms": world.terms.pk, "parts": []}, format="json"
     )
-    assert both.status_code == 400
+    assert (both.status_code, both.json()["code"]) == (422, "terms_or_parts")
+    neither = studio.post("/api/v1/leases/", {"purpose": "x", "extra": 1}, format="json")
+    assert (neither.status_code, neither.json()["code"]) == (422, "terms_or_parts")
     assert Lease.objects.count() == before and not LeasePart.objects.exists()
 
     # A suspension after the offer was fetched: refused too.

@@ -374,8 +374,13 @@ def test_an_absurd_id_is_a_404_not_a_crash(world, as_user, path):
 
 @pytest.mark.parametrize(
     "body",
-    [{"terms": 10**30, "purpose": "p"}, {"terms": "x", "purpose": "p"}, {"purpose": "p"}, [], "nonsense"],
+    [{"terms": 10**30, "purpose": "p"}, {"terms": "x", "purpose": "p"}, [], "nonsense"],
 )
 def test_a_nonsense_lease_request_is_a_clear_400(world, as_user, body):
     response = as_user(world.cast.carol).post("/api/v1/leases/", body, format="json")
     assert response.status_code == 400 and response.json()["code"] in ("invalid", "parse_error")
+
+
+def test_a_lease_request_naming_neither_terms_nor_parts_is_a_422(world, as_user):
+    response = as_user(world.cast.carol).post("/api/v1/leases/", {"purpose": "p"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (422, "terms_or_parts")

@@ -4,10 +4,12 @@ other member, the other studio, an expired token, a revoked token.
 Statuses follow DESIGN: 401 no/bad/expired/revoked token, 403 a token without rights, 404
 what the caller may not know exists, 410 an ended or revoked lease."""
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
 
 from licensing import services as licensing
 from licensing import tokens as lease_tokens
@@ -68,6 +70,12 @@ ADMIN_ONLY = [
     ("get", "/api/v1/payouts/batches/1/", None),
     ("get", "/api/v1/payouts/batches/1/csv/", None),
     ("get", "/api/v1/payouts/batches/1/pain001/", None),
+    ("get", "/api/v1/payouts/balances/", None),
+    ("get", "/api/v1/federation/peers/", None),
+    ("post", "/api/v1/federation/peers/", {"url": "http://127.0.0.1:9/", "fingerprint": "a" * 64}),
+    ("post", "/api/v1/federation/peers/1/suspend/", None),
+    ("post", "/api/v1/federation/peers/1/resume/", None),
+    ("put", "/api/v1/terms/1/shared-with/", {"peers": []}),
 ]
 MEMBER_ONLY = [
     ("get", "/api/v1/consents/", None),
@@ -76,6 +84,10 @@ MEMBER_ONLY = [
     ("get", "/api/v1/me/leases/", None),
     ("get", "/api/v1/me/bank-account/", None),
     ("put", "/api/v1/me/bank-account/", {"iban": "DE89370400440532013000"}),
+    ("post", "/api/v1/consents/1/withdraw/", None),
+    ("get", "/api/v1/contributions/", None),
+    ("post", "/api/v1/contributions/1/accept/", None),
+    ("post", "/api/v1/contributions/1/decline/", None),
 ]
 STUDIO_ONLY = [
     ("get", "/api/v1/catalog/", None),
@@ -125,8 +137,29 @@ ANY_LOGIN = [
     ),
     ("get", "/api/v1/assets/{asset}/", None),
     ("post", "/api/v1/assets/{asset}/complete/", None),
+    ("delete", "/api/v1/auth/token/", None),
+    ("post", "/api/v1/auth/tokens/revoke-all/", None),
 ]
 EVERY_PROTECTED = ADMIN_ONLY + MEMBER_ONLY + STUDIO_ONLY + LEASE_TOKEN_ONLY + ANY_LOGIN
+# Trust-to-trust calls: a signed call of a live peer and nothing else (tests/federation/
+# test_signed_calls.py tries every way a signature can be wrong).
+PEER_CALLS = [
+    ("post", "/api/v1/federation/inbound/hello/", {}),
+    ("post", "/api/v1/federation/inbound/suspension/", {}),
+    ("get", "/api/v1/federation/inbound/offers/", None),
+    ("post", "/api/v1/federation/inbound/lease-parts/", {}),
+    ("post", "/api/v1/federation/inbound/lease-parts/end/", {}),
+    ("get", "/api/v1/federation/inbound/lease-parts/{lease}/manifest/", None),
+    ("post", "/api/v1/federation/inbound/part-decisions/", {}),
+    ("get", "/api/v1/federation/inbound/revocations/", None),
+    ("post", "/api/v1/federation/inbound/revocations/", {}),
+]
+# Open to anyone by design: signing in, the public register, the trust's published identity.
+PUBLIC = [
+    ("post", "/api/v1/auth/token/"),
+    ("get", "/api/v1/transparency/leases/"),
+    ("get", "/.well-known/guildtrust.json"),
+]
 
 
 def _fill(value, names):
@@ -384,3 +417,26 @@ def test_a_nonsense_lease_request_is_a_clear_400(world, as_user, body):
 def test_a_lease_request_naming_neither_terms_nor_parts_is_a_422(world, as_user):
     response = as_user(world.cast.carol).post("/api/v1/leases/", {"purpose": "p"}, format="json")
     assert (response.status_code, response.json()["code"]) == (422, "terms_or_parts")
+
+
+def _route(path: str) -> str:
+    return re.sub(r"\{[^}]+\}|(?<=/)\d+(?=/)", "{}", path)
+
+
+def test_every_operation_of_the_schema_is_tried_here(world):
+    """A new endpoint without its refusals fails here: every operation the OpenAPI schema lists is
+    in one of the lists above."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    listed = {(m, _route(p)) for m, p, _ in EVERY_PROTECTED + PEER_CALLS} | {
+        (m, _route(p)) for m, p in PUBLIC
+    }
+    operations = {(m, _route(p)) for p, ops in schema["paths"].items() for m in ops}
+    assert operations - listed == set()
+
+
+@pytest.mark.parametrize(("method", "path", "body"), PEER_CALLS, ids=_ids(PEER_CALLS))
+def test_trust_to_trust_calls_refuse_users_and_lease_tokens(world, anon, as_user, method, path, body):
+    for client in (anon, as_user(world.cast.admin), bearer_client(world.secret_a)):
+        response = call(client, world, method, path, body)
+        assert response.status_code == 401, response.content
+        assert response.json()["code"] == "not_signed", response.content

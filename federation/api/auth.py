@@ -7,6 +7,7 @@ from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
+from rest_framework.views import APIView
 
 from trust.api.errors import as_api_exception
 from trust.errors import DomainError, Forbidden, Unauthorized
@@ -68,6 +69,14 @@ class IsPeer(BasePermission):
 
     def has_permission(self, request, view):
         return isinstance(request.auth, Peer)
+
+
+class PeerCallView(APIView):
+    """A trust-to-trust endpoint: a signed call of a live peer (see PeerCallAuthentication for the
+    exceptions a view may declare), never a user or a lease token."""
+
+    authentication_classes = [PeerCallAuthentication]
+    permission_classes = [IsPeer]
 
 
 class PeerCallScheme(OpenApiAuthenticationExtension):

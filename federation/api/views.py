@@ -15,7 +15,7 @@ from trust.api.validation import found, validated
 from .. import selectors, services
 from ..models import Peer
 from . import serializers as s
-from .auth import IsPeer, PeerCallAuthentication
+from .auth import PeerCallView
 
 ADMIN_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
 PEER_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 502: ErrorSerializer}
@@ -84,9 +84,7 @@ class PeerResumeView(_PeerActionView):
     service = staticmethod(services.peer_resume)
 
 
-class InboundHelloView(APIView):
-    authentication_classes = [PeerCallAuthentication]
-    permission_classes = [IsPeer]
+class InboundHelloView(PeerCallView):
     accepts_introductions = True
     accepts_unlive = True
 
@@ -101,9 +99,7 @@ class InboundHelloView(APIView):
         return Response({"added_you": peer.added_by_us_at is not None})
 
 
-class InboundSuspensionView(APIView):
-    authentication_classes = [PeerCallAuthentication]
-    permission_classes = [IsPeer]
+class InboundSuspensionView(PeerCallView):
     accepts_unlive = True
 
     @extend_schema(

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config import metrics
-from federation.api.auth import IsPeer, PeerCallAuthentication
+from federation.api.auth import PeerCallView
 from federation.models import Peer
 from licensing import federated, selectors, services, tokens
 from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown
@@ -143,12 +143,9 @@ class TermsShareView(APIView):
         return Response(s.TermsOutputSerializer(terms).data)
 
 
-class InboundOffersView(APIView):
+class InboundOffersView(PeerCallView):
     """What this trust shares with the calling peer: its catalogue entries for terms shared
     with that peer, described as its own studios see them."""
-
-    authentication_classes = [PeerCallAuthentication]
-    permission_classes = [IsPeer]
 
     @extend_schema(
         responses={200: s.SharedOffersSerializer, 401: ErrorSerializer, 403: ErrorSerializer},
@@ -163,11 +160,8 @@ class InboundOffersView(APIView):
 PEER_CALL_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
 
 
-class InboundLeasePartView(APIView):
+class InboundLeasePartView(PeerCallView):
     """A peer forwards a part of its studio's federated lease under terms shared with it."""
-
-    authentication_classes = [PeerCallAuthentication]
-    permission_classes = [IsPeer]
 
     @extend_schema(
         request=s.InboundPartSerializer,
@@ -188,9 +182,8 @@ class InboundLeasePartView(APIView):
         return Response(federated.part_answer(lease))
 
 
-class InboundLeasePartEndView(APIView):
-    authentication_classes = [PeerCallAuthentication]
-    permission_classes = [IsPeer]
+class InboundLeasePartEndView(PeerCallView):
+    """The home trust ended its lease: the part here ends with it."""
 
     @extend_schema(
         request=s.PartEndSerializer,
@@ -206,9 +199,8 @@ class InboundLeasePartEndView(APIView):
         return Response(federated.part_answer(lease))
 
 
-class InboundPartDecisionView(APIView):
-    authentication_classes = [PeerCallAuthentication]
-    permission_classes = [IsPeer]
+class InboundPartDecisionView(PeerCallView):
+    """A part's trust reports its decision on its part of a lease of this trust."""
 
     @extend_schema(
         request=s.PartDecisionSerializer,
@@ -477,12 +469,9 @@ class ManifestView(APIView):
         return response
 
 
-class InboundPartManifestView(APIView):
+class InboundPartManifestView(PeerCallView):
     """The home trust of a federated lease asks this trust for its part's manifest: this trust's
     own licensable assets of the part, now, with download URLs at this trust's gateway."""
-
-    authentication_classes = [PeerCallAuthentication]
-    permission_classes = [IsPeer]
 
     @extend_schema(
         responses={200: s.ManifestSerializer, 409: ErrorSerializer, 410: ErrorSerializer, **PEER_CALL_ERRORS},
@@ -502,12 +491,9 @@ class InboundPartManifestView(APIView):
         return response
 
 
-class InboundRevocationsView(APIView):
+class InboundRevocationsView(PeerCallView):
     """Revoked `ft_` tokens between trusts: the home trust pushes them (POST) and answers each
     part's trust's pull (GET ?since=cursor) with those of its leases with a part there."""
-
-    authentication_classes = [PeerCallAuthentication]
-    permission_classes = [IsPeer]
 
     @extend_schema(
         parameters=[OpenApiParameter("since", int, description="the cursor of the last pull (0 at first)")],

@@ -256,6 +256,15 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["code"]
+        indexes = [
+            # What the trust owes members, largest first, and its totals: read from this index,
+            # not from every member's account.
+            models.Index(
+                fields=["balance_cents"],
+                name="account_member_owed",
+                condition=Q(kind="member_payable", balance_cents__lt=0),
+            )
+        ]
 
     def __str__(self):
         return self.code

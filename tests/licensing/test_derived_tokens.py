@@ -330,3 +330,79 @@ def test_the_derived_list_costs_the_same_queries_for_many_tokens(world, home, dj
     with django_assert_max_num_queries(12):
         answer = staff.get(f"/api/v1/leases/{home.lease.pk}/derived-tokens/")
     assert answer.status_code == 200 and answer.json()["count"] == 12
+
+
+# --- Pages -------------------------------------------------------------------------------------
+
+
+def _signed_in(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_members_see_the_vendors_that_used_their_assets(world, home):
+    secret = _derived(world, home)
+    assert download(secret, home.lease.pk, world.alice_asset.pk).status_code == 302  # Alice's alone
+    alice = _signed_in(world.cast.alice.user).get("/member/leases/")
+    assert alice.status_code == 200
+    assert f'Studio A <span class="via-vendors">(via vendor {VENDOR})</span>' in alice.content.decode()
+    bob = _signed_in(world.cast.bob.user).get("/member/leases/")
+    assert VENDOR not in bob.content.decode()
+    api = _staff(world.cast.alice.user).get("/api/v1/me/leases/").json()["results"]
+    assert {row["lease"]: row["vendors"] for row in api}[home.lease.pk] == [VENDOR]
+    # A training run names no asset: it used every member's data in the lease.
+    assert _report(secret, home.lease, {"kind": "training_run"}).status_code == 202
+    assert VENDOR in _signed_in(world.cast.bob.user).get("/member/leases/").content.decode()
+
+
+def test_the_studio_lease_page_lists_derives_and_revokes_vendor_tokens(world, home):
+    staff = _signed_in(world.cast.carol)
+    page = staff.get(f"/studio/leases/{home.lease.pk}/")
+    assert page.status_code == 200 and "No vendor tokens yet." in page.content.decode()
+    form = page.context["derive_form"]
+    derived = staff.post(
+        f"/studio/leases/{home.lease.pk}/tokens/derive/",
+        {
+            "derive-parent": home.secret,
+            "derive-vendor": VENDOR,
+            "derive-assets": f"{world.alice_asset.pk}\n",
+            "derive-uses": ["training"],
+            "derive-lifetime_hours": "2",
+            "derive-mint_key": form.initial["mint_key"],
+        },
+    )
+    assert derived.status_code == 200, derived.content
+    secret = derived.context["new_vendor_token"]["secret"]
+    assert secret.startswith("ft_") and secret in derived.content.decode()
+    row = DerivedToken.objects.get()
+    assert (row.vendor, row.assets, row.uses) == (VENDOR, [str(world.alice_asset.pk)], ["training"])
+    listed = staff.get(f"/studio/leases/{home.lease.pk}/").content.decode()
+    assert VENDOR in listed and secret not in listed
+    revoked = staff.post(f"/studio/leases/{home.lease.pk}/derived-tokens/{row.pk}/revoke/", follow=True)
+    assert "revoked at every trust" in revoked.content.decode()
+    assert download(secret, home.lease.pk, world.alice_asset.pk).status_code == 401
+    # Another studio's staff see no such token.
+    other = _signed_in(world.cast.dave).post(
+        f"/studio/leases/{home.lease.pk}/derived-tokens/{row.pk}/revoke/"
+    )
+    assert other.status_code == 404
+
+
+def test_a_wider_derivation_on_the_page_is_refused_with_the_reason(world, home):
+    staff = _signed_in(world.cast.carol)
+    key = staff.get(f"/studio/leases/{home.lease.pk}/").context["derive_form"].initial["mint_key"]
+    answer = staff.post(
+        f"/studio/leases/{home.lease.pk}/tokens/derive/",
+        {
+            "derive-parent": home.secret,
+            "derive-vendor": VENDOR,
+            "derive-lifetime_hours": str(24 * 365),
+            "derive-mint_key": key,
+        },
+        follow=True,
+    )
+    assert "must expire before its parent" in answer.content.decode()
+    assert not DerivedToken.objects.exists()

@@ -474,12 +474,13 @@ def _json(value) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _manifest_chunks(lease, *, assets_base: str, remote_parts=()) -> Iterator[bytes]:
+def _manifest_chunks(lease, *, assets_base: str, remote_parts=(), only=None) -> Iterator[bytes]:
     """The manifest document, in chunks of MANIFEST_CHUNK_ROWS entries read from a server-side
     cursor: the worker holds one chunk at a time, however many assets the lease has. With
     `remote_parts` (a federated lease at its home trust) every entry names its `trust`; after
     this trust's entries come each part's as its trust answered just now, then `parts`: each
-    part `available`, or `unavailable` with the reason (a peer that does not answer)."""
+    part `available`, or `unavailable` with the reason (a peer that does not answer). With
+    `only` (the asset ids a vendor's token is narrowed to), the other assets are left out."""
     head = {
         "lease": lease.pk,
         "dataset": lease.version.dataset.slug,
@@ -489,7 +490,7 @@ def _manifest_chunks(lease, *, assets_base: str, remote_parts=()) -> Iterator[by
     yield (_json(head)[:-1] + ',"assets":[').encode()
     trust = settings.TRUST_SLUG if remote_parts else None
     entries = selectors.manifest_entries(
-        lease, assets_base=assets_base, chunk_size=MANIFEST_CHUNK_ROWS, trust=trust
+        lease, assets_base=assets_base, chunk_size=MANIFEST_CHUNK_ROWS, trust=trust, only=only
     )
     chunk, separator = [], ""
     for entry in entries:
@@ -515,7 +516,7 @@ def _manifest_chunks(lease, *, assets_base: str, remote_parts=()) -> Iterator[by
             texts = [
                 _json(entry | {"trust": part.peer.slug})
                 for entry in answer["assets"][start : start + MANIFEST_CHUNK_ROWS]
-                if isinstance(entry, dict)
+                if isinstance(entry, dict) and (only is None or str(entry.get("id")) in only)
             ]
             if texts:
                 yield (separator + ",".join(texts)).encode()
@@ -541,9 +542,14 @@ class ManifestView(APIView):
             if isinstance(request.auth, tokens.FederatedAccess) and request.auth.pk is not None
             else ()
         )
+        # A vendor's token narrowed to some assets sees those only (the gateway refuses the rest).
+        only = request.auth.verified.assets if isinstance(request.auth, tokens.FederatedAccess) else None
         response = StreamingHttpResponse(
             _manifest_chunks(
-                lease, assets_base=base.removesuffix("manifest/") + "assets/", remote_parts=remote
+                lease,
+                assets_base=base.removesuffix("manifest/") + "assets/",
+                remote_parts=remote,
+                only=only,
             ),
             content_type="application/json",
         )

@@ -6,6 +6,7 @@ it is revoked with its parent, and the vendor's use is recorded for the members 
 These run at the home trust alone (lease_a made federated, its other part at a peer that is
 down): the home part's gateway verifies `ft_` tokens as every part's does."""
 
+import json
 import uuid
 from datetime import timedelta
 from types import SimpleNamespace
@@ -113,6 +114,19 @@ def test_a_narrower_vendor_token_opens_only_its_assets_and_uses(world, home):
         ).status_code
         == 202
     )
+
+
+def test_a_vendor_tokens_manifest_lists_only_its_assets(world, home):
+    secret = _derived(world, home, assets=[str(world.alice_asset.pk)])
+
+    def listed(token):
+        answer = bearer(token).get(f"/api/v1/leases/{home.lease.pk}/manifest/")
+        assert answer.status_code == 200
+        return {a["id"] for a in json.loads(b"".join(answer.streaming_content))["assets"]}
+
+    assert listed(secret) == {str(world.alice_asset.pk)}
+    assert listed(home.secret) == {str(world.alice_asset.pk), str(world.bob_asset.pk)}
+    assert listed(_derived(world, home, uses=["training"])) == listed(home.secret)
 
 
 def test_a_vendor_token_expires_before_its_parent(world, home):

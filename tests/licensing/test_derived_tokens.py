@@ -20,6 +20,7 @@ from federation import biscuits, keys
 from licensing import tokens as lease_tokens
 from licensing.models import DerivedToken, FederatedRevocation, Lease, LeasePart, UsageEvent
 from tests.federation.helpers import bearer, download, make_lease_federated, signing_key
+from trust.models import AuditEvent
 from trust.services import consent_grant
 
 pytestmark = pytest.mark.django_db
@@ -96,6 +97,8 @@ def test_a_narrower_vendor_token_opens_only_its_assets_and_uses(world, home):
     assert row.parent == home.token and row.parent_revocation_id == home.token.revocation_id
     assert row.revocation_id == biscuits.revocation_ids(secret)[-1]
     assert row.expires_at == expires.replace(microsecond=0) < home.token.expires_at
+    audited = AuditEvent.objects.get(action="token.derived")
+    assert audited.data["vendor"] == VENDOR and audited.data["parent"] == home.token.pk
 
     assert download(secret, home.lease.pk, world.alice_asset.pk).status_code == 302
     refused = download(secret, home.lease.pk, world.bob_asset.pk)

@@ -467,7 +467,11 @@ def _parent_token(lease: Lease, secret: str, *, now: datetime) -> tuple[LeaseTok
             code="not_derivable",
         )
     try:
-        issuer, public_hex = _issuer_of(biscuits.unverified_root_key_id(secret))
+        try:
+            root_key_id = biscuits.unverified_root_key_id(secret)
+        except biscuits.TokenRefused as refused:
+            raise Unauthorized(refused.reason, code="token_invalid") from None
+        issuer, public_hex = _issuer_of(root_key_id)
         if issuer is not None:
             raise Forbidden("signed by another trust", code="token_not_for_this")
         verified = _authorized(

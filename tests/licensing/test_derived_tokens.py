@@ -258,6 +258,9 @@ def test_widening_offline_grants_nothing_at_the_gateway_or_in_usage_reports(worl
 def test_only_a_federated_token_can_be_derived(world, home):
     answer = _derive(world, home, token=world.secret_a)
     assert answer.status_code == 422 and answer.json()["code"] == "not_derivable"
+    for junk in ("ft_", "ft_not-a-biscuit!", "ft_" + "A" * 400):
+        answer = _derive(world, home, token=junk)
+        assert answer.status_code == 422 and answer.json()["code"] == "parent_invalid", junk
 
 
 def test_a_parent_token_of_another_lease_or_trust_is_refused(world, home):

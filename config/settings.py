@@ -405,6 +405,8 @@ SPECTACULAR_SETTINGS = {
         "TakedownStatusEnum": "licensing.models.Takedown.Status",
         "PeriodStatusEnum": "payouts.models.Period.Status",
         "ConsentUseEnum": "trust.consent.Use",
+        # The uses a lease may permit (every use but capture): terms, and vendor tokens narrowing them.
+        "PermittedUsesEnum": "trust.consent.LICENSABLE_USES",
         "ContributionStatusEnum": "trust.models.AssetContributor.Status",
     },
 }

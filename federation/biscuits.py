@@ -19,7 +19,7 @@ The wire form is `ft_` + Biscuit's URL-safe base64; the root key id is the signi
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import biscuit_auth as biscuit
 
@@ -29,6 +29,10 @@ PREFIX = "ft_"
 VENDOR = re.compile(r'^vendor\("((?:[^"\\]|\\.){1,200})"\);$', re.MULTILINE)
 # The expiry checks every block may carry (mint's and derive's): the earliest one binds.
 EXPIRY = re.compile(r"^check if time\(\$t\), \$t < (\S+);$", re.MULTILINE)
+# The asset and use restrictions `derive` writes: every block's binds, so they intersect.
+ASSETS = re.compile(r"^reject if asset\(\$a\), !\{(.*)\}\.contains\(\$a\);$", re.MULTILINE)
+USES = re.compile(r"^reject if requested_use\(\$u\), !\{(.*)\}\.contains\(\$u\);$", re.MULTILINE)
+QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 class TokenRefused(Exception):
@@ -57,6 +61,10 @@ class Verified:
     revocation_ids: tuple[str, ...]
     vendor: str | None
     expires_at: datetime | None = None
+    # What the derived blocks narrow the token to (None: not narrowed), read from their checks:
+    # for showing and for refusing a wider derivation early; the checks themselves are what bind.
+    assets: frozenset[str] | None = None
+    uses: frozenset[str] | None = None
 
     @property
     def token_id(self) -> str:
@@ -134,13 +142,16 @@ def derive(
     parent = _parse(token, public_key_for)
     block = biscuit.BlockBuilder("vendor({vendor});", {"vendor": vendor})
     if assets is not None:
-        block.add_code("check if asset($a), {assets}.contains($a);", {"assets": set(map(str, assets))})
+        # Every asset a request names (a download's, a usage report's) must be one of these; a
+        # request naming none (the manifest) is not an asset's use.
+        block.add_code("reject if asset($a), !{assets}.contains($a);", {"assets": set(map(str, assets))})
     if uses is not None:
         # Downloads claim no use; a usage report claims the uses of its events, and each must
         # be one of these.
         block.add_code("reject if requested_use($u), !{uses}.contains($u);", {"uses": set(uses)})
     if expires_at is not None:
-        block.add_code("check if time($t), $t < {expires};", {"expires": expires_at})
+        # The library takes UTC datetimes only.
+        block.add_code("check if time($t), $t < {expires};", {"expires": expires_at.astimezone(UTC)})
     return PREFIX + parent.append(block).to_base64()
 
 
@@ -152,12 +163,15 @@ def authorize(
     local_lease: int,
     now: datetime,
     asset: str | None = None,
+    assets: Iterable[str] = (),
     uses: Iterable[str] = (),
     revoked: Callable[[Iterable[str]], bool] = lambda ids: False,
 ) -> Verified:
     """Check a token for one request at `trust`, whose own lease of the part is `local_lease`.
     `public_key_for(root key id)` gives the issuing trust's public key (hex) or None;
-    `revoked(ids)` says whether any of the token's revocation ids is on this trust's list."""
+    `revoked(ids)` says whether any of the token's revocation ids is on this trust's list.
+    `asset` (a download) or `assets` (a usage report) are the assets the request names, `uses`
+    the uses it claims."""
     parsed = _parse(token, public_key_for)
     revocation_ids = tuple(parsed.revocation_ids)
     if revoked(revocation_ids):
@@ -167,8 +181,8 @@ def authorize(
         " allow if part($t, $l), trust($t), local_lease($l);",
         {"trust": trust, "lease": local_lease, "now": now},
     )
-    if asset is not None:
-        authorizer.add_fact(biscuit.Fact("asset({asset})", {"asset": str(asset)}))
+    for named in {*assets, *([asset] if asset is not None else [])}:
+        authorizer.add_fact(biscuit.Fact("asset({asset})", {"asset": str(named)}))
     for use in uses:
         authorizer.add_fact(biscuit.Fact("requested_use({use})", {"use": use}))
         authorizer.add_code("check if use({use});", {"use": use})
@@ -184,6 +198,7 @@ def authorize(
     vendors = VENDOR.findall("\n".join(sources[1:]))
     expiries = [datetime.fromisoformat(text) for text in EXPIRY.findall("\n".join(sources))]
     kid = biscuit.UnverifiedBiscuit.from_base64(token[len(PREFIX) :]).root_key_id()
+    derived = "\n".join(sources[1:])
     return Verified(
         home=home[0],
         lease=home[1],
@@ -191,4 +206,14 @@ def authorize(
         revocation_ids=revocation_ids,
         vendor=vendors[-1] if vendors else None,
         expires_at=min(expiries) if expiries else None,
+        assets=_narrowed(ASSETS.findall(derived)),
+        uses=_narrowed(USES.findall(derived)),
     )
+
+
+def _narrowed(sets: list[str]) -> frozenset[str] | None:
+    """The intersection of the sets the blocks' restrictions name (None when none restricts)."""
+    if not sets:
+        return None
+    parsed = [frozenset(QUOTED.findall(text)) for text in sets]
+    return frozenset.intersection(*parsed)

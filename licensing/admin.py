@@ -9,6 +9,7 @@ from trust.consent import LICENSABLE_USES
 
 from . import services, tokens
 from .models import (
+    DerivedToken,
     FederatedRevocation,
     InboundLeasePart,
     Lease,
@@ -181,9 +182,29 @@ class LeaseTokenAdmin(ReadOnlyAdmin):
         )
 
 
+@admin.register(DerivedToken)
+class DerivedTokenAdmin(ReadOnlyAdmin):
+    """Vendors' tokens: derived by studio staff (or first seen in use), revoked through the service."""
+
+    list_display = ["vendor", "lease", "parent", "expires_at", "revoked_at", "last_used_at", "created_by"]
+    list_select_related = ["lease__studio", "lease__terms", "parent", "created_by"]
+    search_fields = ["vendor"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected vendor tokens")
+    def revoke(self, request, queryset):
+        run_for_each(
+            self,
+            request,
+            queryset.select_related("lease__studio"),
+            lambda token: tokens.derived_token_revoke(actor=request.user, lease=token.lease, token=token),
+            "revoked",
+        )
+
+
 @admin.register(UsageEvent)
 class UsageEventAdmin(ReadOnlyAdmin):
-    list_display = ["lease", "kind", "asset", "quantity", "occurred_at", "source"]
+    list_display = ["lease", "kind", "asset", "quantity", "occurred_at", "source", "vendor"]
     list_filter = ["kind", "source"]
 
 

@@ -213,6 +213,42 @@ class LeaseToken(models.Model):
         return lease_token_state(self)
 
 
+class DerivedToken(models.Model):
+    """A vendor's token derived from one of a federated lease's `ft_` tokens: a Biscuit with an
+    appended block naming the vendor and narrowing assets, uses or life (`federation.biscuits
+    .derive`). Like its parent it is kept by its revocation id only (its last block's), never the
+    token itself. `parent` is the minted token it descends from, however many derivations lie
+    between (`parent_revocation_id` names the token it was derived from). A row is made when
+    studio staff derive here, or when a token derived offline is first seen in use at this trust
+    (`created_by` empty). Revoking the parent, or any token between, refuses it too: the Biscuit
+    carries every ancestor's revocation id."""
+
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="derived_tokens")
+    parent = models.ForeignKey(LeaseToken, on_delete=models.PROTECT, related_name="derived_tokens")
+    parent_revocation_id = models.CharField(max_length=200)
+    vendor = models.CharField(max_length=200)
+    revocation_id = models.CharField(max_length=200, unique=True)
+    # Null: every asset (or use) the parent allows.
+    assets = models.JSONField(null=True, blank=True)
+    uses = models.JSONField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.vendor}'s token (lease {self.lease_id})"
+
+
 class UsageEvent(models.Model):
     class Kind(models.TextChoices):
         DOWNLOAD = "download"
@@ -234,6 +270,9 @@ class UsageEvent(models.Model):
     recorded_at = models.DateTimeField(auto_now_add=True)
     source = models.CharField(max_length=16, choices=Source.choices)
     token = models.ForeignKey(LeaseToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # The vendor a derived token names (a sub-licence): empty for the studio's own use. A column
+    # default too, so writers that list their columns need not name it.
+    vendor = models.CharField(max_length=200, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["occurred_at", "id"]
@@ -243,6 +282,8 @@ class UsageEvent(models.Model):
         indexes = [
             models.Index(fields=["lease", "occurred_at"]),
             BrinIndex(fields=["occurred_at"], name="usage_event_occurred_brin"),
+            # "Who used my data" asks which vendors used a page of leases: only vendors' rows.
+            models.Index(fields=["lease", "vendor"], condition=~Q(vendor=""), name="usage_event_vendor"),
         ]
         constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="usage_quantity_positive")]
 

@@ -2,7 +2,7 @@
 
 import json
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -262,14 +262,22 @@ def manifest_rows(lease: Lease):
 
 
 def manifest_entries(
-    lease: Lease, *, assets_base: str, chunk_size: int = 2000, trust: str | None = None
+    lease: Lease,
+    *,
+    assets_base: str,
+    chunk_size: int = 2000,
+    trust: str | None = None,
+    only: Collection[str] | None = None,
 ) -> Iterator[str]:
     """Each manifest entry as its JSON text (id, kind, title, content_type, sha256, size,
     download_url: `assets_base` + id + `/download/`, and `trust` when given: a federated lease's
     manifest names the trust holding each asset), in id order, read through a server-side
-    cursor `chunk_size` rows at a time. On PostgreSQL the database writes the JSON, so the worker
-    only passes text along; elsewhere each row is encoded here."""
+    cursor `chunk_size` rows at a time; with `only` (a vendor's token's asset ids), just those.
+    On PostgreSQL the database writes the JSON, so the worker only passes text along; elsewhere
+    each row is encoded here."""
     rows = manifest_rows(lease)
+    if only is not None:
+        rows = rows.filter(pk__in=list(only))
     if connection.vendor != "postgresql":
         for pk, kind, title, content_type, sha, size in rows.iterator(chunk_size=chunk_size):
             entry = {"id": str(pk), "kind": kind, "title": title, "content_type": content_type}
@@ -287,7 +295,10 @@ def manifest_entries(
         function="json_build_object",
         output_field=TextField(),
     )
-    texts = lease_licensable_now(lease).order_by("pk").values_list(Cast(entry, TextField()), flat=True)
+    licensable = lease_licensable_now(lease)
+    if only is not None:
+        licensable = licensable.filter(pk__in=list(only))
+    texts = licensable.order_by("pk").values_list(Cast(entry, TextField()), flat=True)
     yield from texts.iterator(chunk_size=chunk_size)
 
 

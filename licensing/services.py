@@ -47,7 +47,7 @@ from .selectors import (
     require_studio_staff,
     withdrawal_takedowns,
 )
-from .tokens import lease_of_token
+from .tokens import FederatedAccess, lease_of_token, usage_allowed_by_token
 
 # The most any price or fee of lease terms may be, in cents: a unit price times the largest
 # quantity one usage event may carry still fits a 64-bit column (10^10 x 10^8 < 2^63). The API
@@ -438,6 +438,12 @@ def lease_assets_refresh(
             )
 
 
+def vendor_of(token) -> str:
+    """Who used a lease through `token`: the vendor a derived `ft_` token names (it names itself
+    at derivation, registered here or not), or "" for the studio's own token."""
+    return (getattr(token, "vendor", None) or "")[:200]
+
+
 def _take_download(lease: Lease) -> None:
     """Count one download against the lease's cap, or refuse (409) when the cap is reached.
     Called last in the download's transaction: the counter row stays locked only until commit,
@@ -479,9 +485,10 @@ def _record_download(*, lease: Lease, asset: Asset, token: LeaseToken, at: datet
         "recorded_at",
         "source",
         "token",
+        "vendor",
     ]
     values = [lease.pk, f"gateway:{uuid.uuid4()}", UsageEvent.Kind.DOWNLOAD, asset.pk, 1, at, at]
-    values += [UsageEvent.Source.GATEWAY, token.pk]
+    values += [UsageEvent.Source.GATEWAY, token.pk, vendor_of(token)]
     meta = UsageEvent._meta
     columns = [meta.get_field(name) for name in fields]
     with connection.cursor() as cursor:
@@ -523,8 +530,9 @@ def _download_in_one_statement(*, lease: Lease, token: LeaseToken, asset_id, at:
             RETURNING used
         ), recorded AS (
             INSERT INTO {events} (lease_id, event_key, kind, asset_id, quantity, occurred_at,
-                recorded_at, source, token_id)
-            SELECT %(lease)s, %(key)s, %(kind)s, %(asset)s, 1, %(at)s, %(at)s, %(source)s, %(token)s
+                recorded_at, source, token_id, vendor)
+            SELECT %(lease)s, %(key)s, %(kind)s, %(asset)s, 1, %(at)s, %(at)s, %(source)s, %(token)s,
+                %(vendor)s
             WHERE {allowed} AND (NOT %(capped)s OR EXISTS (SELECT 1 FROM taken))
             RETURNING 1
         )
@@ -540,6 +548,7 @@ def _download_in_one_statement(*, lease: Lease, token: LeaseToken, asset_id, at:
         "source": UsageEvent.Source.GATEWAY,
         "at": at,
         "token": token.pk,
+        "vendor": vendor_of(token),
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -680,11 +689,11 @@ def _insert_reported_usage(*, lease: Lease, token: LeaseToken, rows: list[tuple]
                     RETURNING event_key
                 )
                 INSERT INTO {UsageEvent._meta.db_table} (lease_id, event_key, kind, asset_id,
-                    quantity, occurred_at, recorded_at, source, token_id)
-                SELECT %s, b.event_key, b.kind, b.asset_id, b.quantity, b.occurred_at, %s, %s, %s
+                    quantity, occurred_at, recorded_at, source, token_id, vendor)
+                SELECT %s, b.event_key, b.kind, b.asset_id, b.quantity, b.occurred_at, %s, %s, %s, %s
                 FROM batch b JOIN fresh USING (event_key)
                 """,
-                [batch, lease.pk, lease.pk, now, UsageEvent.Source.REPORT, token.pk],
+                [batch, lease.pk, lease.pk, now, UsageEvent.Source.REPORT, token.pk, vendor_of(token)],
             )
             return cursor.rowcount
     # The embedded default (SQLite) holds one writer at a time: read the known keys, then insert.
@@ -706,7 +715,8 @@ def _insert_reported_usage(*, lease: Lease, token: LeaseToken, rows: list[tuple]
                 occurred_at=occurred_at,
                 recorded_at=now,
                 source=UsageEvent.Source.REPORT,
-                token=token,
+                token_id=token.pk,
+                vendor=vendor_of(token),
             )
             for key, kind, asset, quantity, occurred_at in fresh
         ],
@@ -732,6 +742,8 @@ def usage_report(*, token: LeaseToken, lease_id, events: Sequence[Mapping]) -> t
     if len(events) > USAGE_EVENTS_MAX:
         raise Invalid(f"a report carries at most {USAGE_EVENTS_MAX} events", code="too_many_events")
     rows = _checked_usage(lease, events, now)
+    if isinstance(token, FederatedAccess):
+        usage_allowed_by_token(token, rows)  # a vendor's token: its own narrower assets and uses
     with transaction.atomic():
         partitions.ensure_usage_partitions({partitions.month_of(row[4]) for row in rows})
         hooks.check_usage_allowed([row[4] for row in rows])

@@ -9,9 +9,13 @@ published key (no call to the home trust), maps it to its own lease of the part,
 its own checks (part live, consent, cap) and its own revocation list (`FederatedRevocation`,
 pushed by the home trust and pulled from it every few seconds)."""
 
+import dataclasses
 import functools
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -20,6 +24,7 @@ from django.utils import timezone
 from federation import biscuits, keys
 from federation.models import Peer
 from trust import audit
+from trust.consent import GENERATION_USES, TRAINING_USE, in_use_order
 from trust.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Unauthorized
 from trust.queue import enqueue_on_commit
 from trust.selectors import is_trust_admin
@@ -34,8 +39,8 @@ from trust.tokens import (
     token_state,
 )
 
-from .models import FederatedRevocation, Lease, LeasePart, LeaseToken
-from .selectors import effective_end, require_live, require_studio_staff
+from .models import DerivedToken, FederatedRevocation, Lease, LeasePart, LeaseToken, UsageEvent
+from .selectors import effective_end, lease_licensable_now, require_live, require_studio_staff
 
 
 def _lease_has_ended(lease: Lease, at: datetime) -> bool:
@@ -257,6 +262,10 @@ class FederatedAccess:
     verified: biscuits.Verified
     pk: int | None
     expires_at: datetime
+    # Kept for this request only, to ask the token again about what its body names (a usage
+    # report's assets and uses); never stored or logged.
+    secret: str = dataclasses.field(default="", repr=False)
+    public_hex: str = dataclasses.field(default="", repr=False)
 
     @property
     def lease_id(self) -> int:
@@ -265,6 +274,11 @@ class FederatedAccess:
     @property
     def vendor(self) -> str | None:
         return self.verified.vendor
+
+    @property
+    def derived(self) -> bool:
+        """A vendor's token: one or more blocks appended to the minted token."""
+        return len(self.verified.revocation_ids) > 1
 
 
 _REFUSALS = {
@@ -312,23 +326,14 @@ def federated_token_authenticate(
     if lease is None:
         raise NotFound("no such lease", code="lease_not_found")
     now = timezone.now()
-    try:
-        verified = biscuits.authorize(
-            secret,
-            public_key_for=lambda kid: (
-                public_hex if kid is not None and kid == _root_of(public_hex) else None
-            ),
-            trust=settings.TRUST_SLUG,
-            local_lease=lease.pk,
-            now=now,
-            asset=str(asset_id) if asset_id is not None else None,
-            revoked=lambda ids: FederatedRevocation.objects.filter(
-                issuer=issuer, revocation_id__in=ids
-            ).exists(),
-        )
-    except biscuits.TokenRefused as refused:
-        error, code = _REFUSALS.get(refused.code, (Unauthorized, "token_invalid"))
-        raise error(refused.reason, code=code) from None
+    verified = _authorized(
+        secret,
+        public_hex=public_hex,
+        lease=lease,
+        now=now,
+        asset=str(asset_id) if asset_id is not None else None,
+        revoked=lambda ids: FederatedRevocation.objects.filter(issuer=issuer, revocation_id__in=ids).exists(),
+    )
     home = issuer.slug if issuer else settings.TRUST_SLUG
     if verified.home != home or verified.lease != home_lease_id:
         raise Forbidden("this token is for another lease", code="token_not_for_this")
@@ -338,13 +343,50 @@ def federated_token_authenticate(
     if issuer is None:
         row = LeaseToken.objects.filter(revocation_id=verified.revocation_ids[0]).first()
         if row is not None:
-            record_use(row, at=now)
+            if len(verified.revocation_ids) > 1:
+                record_use(_derived_token_seen(lease=lease, parent=row, verified=verified), at=now)
+            else:
+                record_use(row, at=now)
     return FederatedAccess(
         lease=lease,
         verified=verified,
         pk=row.pk if row else None,
         expires_at=verified.expires_at or now,
+        secret=secret,
+        public_hex=public_hex,
     )
+
+
+def _authorized(
+    secret: str,
+    *,
+    public_hex: str,
+    lease: Lease,
+    now: datetime,
+    asset: str | None = None,
+    assets: Iterable[str] = (),
+    uses: Iterable[str] = (),
+    revoked=lambda ids: False,
+) -> biscuits.Verified:
+    """The token checked by `federation.biscuits.authorize` at this trust for its lease `lease`,
+    with the issuer's key `public_hex`; its refusals as this trust's errors (401, 403)."""
+    try:
+        return biscuits.authorize(
+            secret,
+            public_key_for=lambda kid: (
+                public_hex if kid is not None and kid == _root_of(public_hex) else None
+            ),
+            trust=settings.TRUST_SLUG,
+            local_lease=lease.pk,
+            now=now,
+            asset=asset,
+            assets=assets,
+            uses=uses,
+            revoked=revoked,
+        )
+    except biscuits.TokenRefused as refused:
+        error, code = _REFUSALS.get(refused.code, (Unauthorized, "token_invalid"))
+        raise error(refused.reason, code=code) from None
 
 
 def _root_of(public_hex: str) -> int:
@@ -405,3 +447,303 @@ def revocations_received(*, peer: Peer, revocations: list[dict]) -> int:
     before = FederatedRevocation.objects.filter(issuer=peer).count()
     FederatedRevocation.objects.bulk_create(rows, ignore_conflicts=True)
     return FederatedRevocation.objects.filter(issuer=peer).count() - before
+
+
+# Vendor tokens: sub-licences derived from a federated lease's `ft_` token -----------------------------
+
+# What may be said to name an asset of another trust's part: `<trust slug>:<asset id>`, as the
+# home manifest lists it (`trust` and `id`).
+ASSET_SEPARATOR = ":"
+
+
+def _parent_token(lease: Lease, secret: str, *, now: datetime) -> tuple[LeaseToken, biscuits.Verified, str]:
+    """The minted token `secret` descends from (itself, or the root of a derived token) and what
+    `secret` allows, verified as a request at this trust would be, and this trust's key that
+    signed it. The body's token: its refusals are the input's (422), not the caller's."""
+    if not secret.startswith(TokenKind.FEDERATED):
+        raise Invalid(
+            "only a federated lease's token (ft_) can be derived: an lt_ token is an opaque secret "
+            "that carries no restrictions a vendor's token could narrow",
+            code="not_derivable",
+        )
+    try:
+        try:
+            root_key_id = biscuits.unverified_root_key_id(secret)
+        except biscuits.TokenRefused as refused:
+            raise Unauthorized(refused.reason, code="token_invalid") from None
+        issuer, public_hex = _issuer_of(root_key_id)
+        if issuer is not None:
+            raise Forbidden("signed by another trust", code="token_not_for_this")
+        verified = _authorized(
+            secret,
+            public_hex=public_hex,
+            lease=lease,
+            now=now,
+            revoked=lambda ids: FederatedRevocation.objects.filter(
+                issuer__isnull=True, revocation_id__in=ids
+            ).exists(),
+        )
+    except (Unauthorized, Forbidden) as refused:
+        code = {"token_revoked": "parent_revoked", "token_expired": "parent_expired"}
+        raise Invalid(
+            f"the parent token is not a live token of this lease: {refused.detail}",
+            code=code.get(refused.code, "parent_invalid"),
+        ) from None
+    parent = LeaseToken.objects.filter(lease=lease, revocation_id=verified.revocation_ids[0]).first()
+    if parent is None or verified.home != settings.TRUST_SLUG or verified.lease != lease.pk:
+        raise Invalid("the parent token is not a token of this lease", code="parent_invalid")
+    return parent, verified, public_hex
+
+
+def _asset_ids_for_derivation(
+    lease: Lease, assets: Iterable[str], narrowed: frozenset[str] | None
+) -> list[str]:
+    """The asset ids a vendor's token may name, checked: this trust's own assets (a bare id, or
+    qualified with this trust's slug) licensable in the lease now; another part's assets
+    qualified with its trust's slug, which only that trust can check (its gateway refuses what it
+    does not license there, whatever the token says); and all within the parent's own list."""
+    others = set(
+        LeasePart.objects.filter(lease=lease, peer__isnull=False).values_list("peer__slug", flat=True)
+    )
+    own, ids = set(), []
+    for text in assets:
+        trust, _, bare = text.rpartition(ASSET_SEPARATOR)
+        try:
+            asset_id = str(uuid.UUID(bare))
+        except ValueError:
+            raise Invalid(f"{text!r} is not an asset id", code="asset_invalid") from None
+        if trust in ("", settings.TRUST_SLUG):
+            own.add(asset_id)
+        elif trust not in others:
+            raise Invalid(f"{trust!r} holds no part of this lease", code="asset_not_in_lease")
+        ids.append(asset_id)
+    licensable = {
+        str(pk) for pk in lease_licensable_now(lease).filter(pk__in=own).values_list("pk", flat=True)
+    }
+    missing = sorted(own - licensable)
+    if missing:
+        raise Invalid(f"asset {missing[0]} is not licensable in this lease now", code="asset_not_in_lease")
+    if narrowed is not None and not set(ids) <= narrowed:
+        wider = sorted(set(ids) - narrowed)[0]
+        raise Invalid(f"the parent token does not open asset {wider}", code="wider_than_parent")
+    if not ids:
+        raise Invalid("name at least one asset, or none to keep the parent's", code="assets_empty")
+    return sorted(set(ids))
+
+
+def _uses_for_derivation(lease: Lease, uses: Iterable[str], narrowed: frozenset[str] | None) -> list[str]:
+    uses = in_use_order(uses)
+    if not uses:
+        raise Invalid("name at least one use, or none to keep the parent's", code="uses_empty")
+    outside = [use for use in uses if use not in lease.permitted_uses]
+    if outside:
+        raise Invalid(f"the lease does not permit {outside[0]!r}", code="use_not_in_lease")
+    if narrowed is not None and not set(uses) <= narrowed:
+        wider = next(use for use in uses if use not in narrowed)
+        raise Invalid(f"the parent token does not allow {wider!r}", code="wider_than_parent")
+    return uses
+
+
+@transaction.atomic
+def lease_token_derive(
+    *,
+    actor,
+    lease: Lease,
+    parent_secret: str,
+    vendor: str,
+    assets: Sequence[str] | None = None,
+    uses: Sequence[str] | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[DerivedToken, str]:
+    """A vendor's token derived from `parent_secret` (a live `ft_` token of this federated lease,
+    minted or itself derived): the parent's Biscuit with a block naming `vendor` and narrowing
+    `assets`, `uses` and life (None keeps the parent's). Refused (422) when it would be wider
+    than the parent in anything: the Biscuit could not be widened anyway (its checks bind), so
+    this refuses what would be silently inert. The secret is returned once; only its revocation
+    id is kept. The lease's studio staff only."""
+    require_studio_staff(actor, lease.studio)
+    require_live(lease)
+    now = timezone.now()
+    parent, verified, public_hex = _parent_token(lease, parent_secret, now=now)
+    vendor = vendor.strip()
+    if assets is not None:
+        assets = _asset_ids_for_derivation(lease, assets, verified.assets)
+    if uses is not None:
+        uses = _uses_for_derivation(lease, uses, verified.uses)
+    parent_expiry = verified.expires_at or parent.expires_at
+    if expires_at is not None:
+        # Biscuit times are whole seconds: round down, so the token never outlives what was asked.
+        expires_at = expires_at.replace(microsecond=0)
+        if expires_at <= now:
+            raise Invalid("the vendor's token must expire in the future", code="expiry_in_past")
+        if expires_at >= parent_expiry:
+            raise Invalid(
+                f"the vendor's token must expire before its parent ({parent_expiry.isoformat()})",
+                code="expiry_not_before_parent",
+            )
+    try:
+        secret = biscuits.derive(
+            parent_secret,
+            public_key_for=lambda kid: public_hex,
+            vendor=vendor,
+            assets=assets,
+            uses=uses,
+            expires_at=expires_at,
+        )
+    except biscuits.TokenRefused as refused:
+        raise Invalid(refused.reason, code=refused.code) from None
+    if len(verified.revocation_ids) > 1:
+        _derived_token_seen(lease=lease, parent=parent, verified=verified)  # an offline parent, now known
+    token = DerivedToken.objects.create(
+        lease=lease,
+        parent=parent,
+        parent_revocation_id=verified.token_id,
+        vendor=vendor,
+        revocation_id=biscuits.revocation_ids(secret)[-1],
+        assets=assets
+        if assets is not None
+        else (sorted(verified.assets) if verified.assets is not None else None),
+        uses=uses
+        if uses is not None
+        else (in_use_order(verified.uses) if verified.uses is not None else None),
+        expires_at=expires_at or parent_expiry,
+        created_by=actor,
+    )
+    audit.record(
+        actor=actor,
+        action="token.derived",
+        subject=token,
+        data={
+            "lease": lease.pk,
+            "parent": parent.pk,
+            "vendor": vendor,
+            "assets": len(token.assets) if token.assets is not None else "all",
+            "uses": token.uses if token.uses is not None else "all",
+            "expires_at": token.expires_at,
+        },
+    )
+    return token, secret
+
+
+def _listed(narrowed: frozenset[str] | None, order) -> list[str] | None:
+    """A restriction as stored: a list in order, or None for "all the parent allows"."""
+    return None if narrowed is None else order(narrowed)
+
+
+def _derived_token_seen(*, lease: Lease, parent: LeaseToken, verified: biscuits.Verified) -> DerivedToken:
+    """The row of a derived token this trust verified, made on first sight when it was derived
+    offline (no `created_by`): what the vendor named itself and what its blocks narrow to."""
+    row = DerivedToken.objects.filter(revocation_id=verified.token_id).first()
+    if row is not None:
+        return row
+    DerivedToken.objects.bulk_create(
+        [
+            DerivedToken(
+                lease=lease,
+                parent=parent,
+                parent_revocation_id=verified.revocation_ids[-2],
+                vendor=(verified.vendor or "")[:200],
+                revocation_id=verified.token_id,
+                assets=_listed(verified.assets, sorted),
+                uses=_listed(verified.uses, in_use_order),
+                expires_at=verified.expires_at or parent.expires_at,
+            )
+        ],
+        ignore_conflicts=True,  # two first uses at once: one row
+    )
+    return DerivedToken.objects.get(revocation_id=verified.token_id)
+
+
+@transaction.atomic
+def derived_token_revoke(*, actor, lease: Lease, token: DerivedToken) -> DerivedToken:
+    """Refused by every trust of the lease from now on, with every token derived from it: its
+    revocation id goes on the lease's federated revocation list (pushed to the parts' trusts,
+    pulled by them). Its parent is untouched. The lease's studio staff, or an administrator;
+    revoking twice changes nothing."""
+    if not is_trust_admin(actor):
+        require_studio_staff(actor, lease.studio)
+    token = DerivedToken.objects.select_for_update().filter(pk=token.pk, lease=lease).first()
+    if token is None:
+        raise NotFound("no such derived token", code="token_not_found")
+    if token.revoked_at is None:
+        token.revoked_at, token.revoked_by = timezone.now(), actor
+        token.save(update_fields=["revoked_at", "revoked_by"])
+        audit.record(
+            actor=actor,
+            action="token.revoked",
+            subject=token,
+            data={"lease": lease.pk, "vendor": token.vendor, "derived_from": token.parent_id},
+        )
+        if not FederatedRevocation.objects.filter(
+            issuer__isnull=True, revocation_id=token.revocation_id
+        ).exists():
+            _revoke_federated(lease=lease, revocation_id=token.revocation_id, at=token.revoked_at)
+    return token
+
+
+def derived_tokens_with_state(lease: Lease, rows: Iterable[DerivedToken]) -> list[DerivedToken]:
+    """`rows` (derived tokens of `lease`) each with `state` and `revoked_since`: a token is revoked
+    when it, its minted parent or any token between was (the Biscuit carries every ancestor's
+    id). Two queries for any number of rows: the lease's revoked ids, its derived tokens' lineage."""
+    rows = list(rows)
+    if not rows:
+        return rows
+    revoked = dict(
+        FederatedRevocation.objects.filter(issuer__isnull=True, home_lease_id=lease.pk).values_list(
+            "revocation_id", "revoked_at"
+        )
+    )
+    derived_from = dict(
+        DerivedToken.objects.filter(lease=lease).values_list("revocation_id", "parent_revocation_id")
+    )
+    now = timezone.now()
+    ended = _lease_has_ended(lease, now)
+    for row in rows:
+        lineage, current = [], row.revocation_id
+        while current is not None and current not in lineage:
+            lineage.append(current)
+            current = derived_from.get(current)
+        lineage.append(row.parent_revocation_id)
+        times = [revoked[rid] for rid in lineage if rid in revoked]
+        if row.revoked_at is not None:
+            times.append(row.revoked_at)
+        row.revoked_since = min(times) if times else None
+        as_of_now = SimpleNamespace(revoked_at=row.revoked_since, expires_at=row.expires_at)
+        row.state = token_state(as_of_now, at=now, lease_ended=ended)
+    return rows
+
+
+def derived_tokens_of(lease: Lease):
+    return lease.derived_tokens.select_related("parent").order_by("-created_at", "-pk")
+
+
+def usage_allowed_by_token(access: FederatedAccess, rows: Sequence[tuple]) -> None:
+    """A derived token asked again, by its own checks, about what a usage report's `rows`
+    (event_key, kind, asset, quantity, occurred_at) name: every asset, and the use of every kind
+    (training runs: training; generated seconds: any generation use the lease and the token both
+    allow). Refused (403) otherwise. A minted token allows what its lease allows, which the usage
+    rules check already."""
+    if not access.derived:
+        return
+    named = sorted({str(row[2]) for row in rows if row[2] is not None})
+    kinds = {row[1] for row in rows}
+
+    def allows(**request) -> bool:
+        try:
+            _authorized(
+                access.secret, public_hex=access.public_hex, lease=access.lease, now=timezone.now(), **request
+            )
+        except (Unauthorized, Forbidden):
+            return False
+        return True
+
+    if named and not allows(assets=named):
+        outside = [a for a in named if access.verified.assets is not None and a not in access.verified.assets]
+        which = f"asset {outside[0]}" if outside else "every asset the report names"
+        raise Forbidden(f"this vendor's token does not open {which}", code="token_not_for_this")
+    if UsageEvent.Kind.TRAINING_RUN in kinds and not allows(uses=[TRAINING_USE.value]):
+        raise Forbidden("this vendor's token does not allow training", code="use_not_permitted")
+    if UsageEvent.Kind.GENERATED_SECOND in kinds:
+        generation = [use for use in in_use_order(access.lease.permitted_uses) if use in GENERATION_USES]
+        if not any(allows(uses=[use]) for use in generation):
+            raise Forbidden("this vendor's token does not allow generation", code="use_not_permitted")

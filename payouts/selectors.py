@@ -255,15 +255,36 @@ def member_lease_assets(member: Member, rows: list[dict]) -> list[dict]:
         .values_list("version_id", "asset_id")
     ):
         mine[version_id].append(asset_id)
+    vendors = member_lease_vendors(member, [row["lease"] for row in rows])
     return [
         {
             **row,
             "studio": row["studio_name"],
             "version": row["version_number"],
             "my_assets": mine[row["version_id"]],
+            "vendors": vendors.get(row["lease"], []),
         }
         for row in rows
     ]
+
+
+def member_lease_vendors(member: Member, lease_ids) -> dict[int, list[str]]:
+    """The vendors (named by the studio's derived tokens) that used the member's data under each
+    of `lease_ids`: usage events of the member's assets, or naming no asset (a training run uses
+    the whole dataset), recorded with a vendor. One grouped query for a page of leases, on the
+    partial index of vendors' events."""
+    rows = (
+        UsageEvent.objects.filter(lease_id__in=lease_ids)
+        .exclude(vendor="")
+        .filter(Q(asset__isnull=True) | Q(asset__contributors__member=member))
+        .values_list("lease_id", "vendor")
+        .distinct()
+        .order_by("lease_id", "vendor")
+    )
+    vendors: dict[int, list[str]] = defaultdict(list)
+    for lease_id, vendor in rows:
+        vendors[lease_id].append(vendor)
+    return vendors
 
 
 def studio_charge_lines(studio) -> QuerySet:

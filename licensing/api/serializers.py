@@ -7,7 +7,16 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from licensing.models import Lease, LeasePart, LeaseTerms, LeaseToken, Studio, Takedown, UsageEvent
+from licensing.models import (
+    DerivedToken,
+    Lease,
+    LeasePart,
+    LeaseTerms,
+    LeaseToken,
+    Studio,
+    Takedown,
+    UsageEvent,
+)
 from licensing.selectors import lease_parts
 from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS, USAGE_EVENTS_MAX
 from trust.api.validation import COUNT_MAX, QUANTITY_MAX, TextField, cents, row_id
@@ -244,6 +253,74 @@ class TokenOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = LeaseToken
         fields = ["id", "name", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
+
+
+class DerivedTokenInputSerializer(serializers.Serializer):
+    token = TextField(
+        max_length=20_000, help_text="the parent: an `ft_` token of this lease, minted or derived"
+    )
+    vendor = TextField(max_length=200, help_text="who will use it (a VFX house); members see this name")
+    assets = serializers.ListField(
+        child=TextField(max_length=300),
+        required=False,
+        allow_null=True,
+        max_length=100_000,
+        help_text="the only assets it opens: this trust's by id, another part's as `<trust>:<id>` (as the "
+        "manifest lists them); absent or null: every asset the parent opens",
+    )
+    uses = serializers.ListField(
+        child=serializers.ChoiceField(choices=LICENSABLE_USES),
+        required=False,
+        allow_null=True,
+        help_text="the only uses a usage report may claim with it; absent or null: the parent's",
+    )
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="before the parent's expiry; absent or null: the parent's"
+    )
+
+
+class DerivedTokenOutputSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(
+        choices=TokenState.choices,
+        read_only=True,
+        help_text="revoked when it, its parent or any token between was revoked",
+    )
+    revoked_at = serializers.DateTimeField(
+        source="revoked_since", read_only=True, allow_null=True, help_text="its own or an ancestor's"
+    )
+    assets = serializers.ListField(
+        child=TextField(), allow_null=True, help_text="the asset ids it opens; null: all the parent opens"
+    )
+    uses = serializers.ListField(child=TextField(), allow_null=True, help_text="null: the parent's uses")
+    derived_here = serializers.SerializerMethodField(
+        help_text="false for a token derived offline, recorded when first seen in use"
+    )
+
+    class Meta:
+        model = DerivedToken
+        fields = [
+            "id",
+            "parent",
+            "vendor",
+            "assets",
+            "uses",
+            "state",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+            "derived_here",
+        ]
+
+    def get_derived_here(self, token) -> bool:
+        return token.created_by_id is not None
+
+
+class DerivedTokenCreatedSerializer(DerivedTokenOutputSerializer):
+    token = TextField(help_text="the vendor's `ft_` token, shown once: hand it to the vendor")
+
+    class Meta(DerivedTokenOutputSerializer.Meta):
+        fields = ["token", *DerivedTokenOutputSerializer.Meta.fields]
 
 
 class ManifestAssetSerializer(serializers.Serializer):

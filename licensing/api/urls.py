@@ -44,6 +44,21 @@ urlpatterns = [
         views.LeaseTokenDetailView.as_view(),
         name="api-lease-token",
     ),
+    path(
+        "leases/<id:lease_id>/tokens/derive/",
+        views.DerivedTokenDeriveView.as_view(),
+        name="api-lease-token-derive",
+    ),
+    path(
+        "leases/<id:lease_id>/derived-tokens/",
+        views.DerivedTokensView.as_view(),
+        name="api-lease-derived-tokens",
+    ),
+    path(
+        "leases/<id:lease_id>/derived-tokens/<id:derived_id>/revoke/",
+        views.DerivedTokenRevokeView.as_view(),
+        name="api-lease-derived-token-revoke",
+    ),
     path("leases/<id:lease_id>/manifest/", views.ManifestView.as_view(), name="api-lease-manifest"),
     path(
         "leases/<id:lease_id>/assets/<uuid:asset_id>/download/",

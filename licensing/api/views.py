@@ -383,6 +383,80 @@ class LeaseTokenDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+DERIVE_REFUSALS = (
+    "not_derivable (an lt_ token), parent_invalid, parent_revoked, parent_expired, vendor_invalid, "
+    "asset_invalid, asset_not_in_lease, use_not_in_lease, wider_than_parent (an asset or use the parent "
+    "token does not open), assets_empty, uses_empty, expiry_in_past, expiry_not_before_parent"
+)
+
+
+class DerivedTokenDeriveView(APIView):
+    @errors(409, 410, 422)
+    @links(
+        201,
+        RevokeDerivedToken=(
+            "v1_leases_derived_tokens_revoke_create",
+            {"lease_id": "$request.path.lease_id", "derived_id": "$response.body#/id"},
+        ),
+    )
+    @extend_schema(
+        request=s.DerivedTokenInputSerializer,
+        responses={
+            201: s.DerivedTokenCreatedSerializer,
+            422: OpenApiResponse(ErrorSerializer, description=DERIVE_REFUSALS),
+        },
+        summary="Derive a vendor's token from a federated lease's ft_ token: fewer assets or uses, an "
+        "earlier expiry, never wider; shown once (studio staff)",
+    )
+    def post(self, request, lease_id):
+        lease = selectors.lease_for(user=request.user, lease_id=lease_id)
+        data = validated(s.DerivedTokenInputSerializer, request)
+        token, secret = tokens.lease_token_derive(
+            actor=request.user,
+            lease=lease,
+            parent_secret=data["token"],
+            vendor=data["vendor"],
+            assets=data.get("assets"),
+            uses=data.get("uses"),
+            expires_at=data.get("expires_at"),
+        )
+        (token,) = tokens.derived_tokens_with_state(lease, [token])
+        body = {"token": secret, **s.DerivedTokenOutputSerializer(token).data}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class DerivedTokensView(PagedAPIView):
+    @extend_schema(
+        responses=s.DerivedTokenOutputSerializer(many=True),
+        summary="Vendors' tokens derived from a lease's tokens, with their restrictions and state (studio "
+        "staff); never their secrets",
+    )
+    def get(self, request, lease_id):
+        lease = selectors.lease_for(user=request.user, lease_id=lease_id)
+        return self.paged(
+            tokens.derived_tokens_of(lease),
+            s.DerivedTokenOutputSerializer,
+            prepare=lambda page: tokens.derived_tokens_with_state(lease, page),
+        )
+
+
+class DerivedTokenRevokeView(APIView):
+    @extend_schema(
+        request=None,
+        responses=s.DerivedTokenOutputSerializer,
+        summary="Revoke a vendor's token at every trust of the lease, with every token derived from it; "
+        "its parent keeps working (studio staff)",
+    )
+    def post(self, request, lease_id, derived_id):
+        lease = selectors.lease_for(user=request.user, lease_id=lease_id)
+        token = tokens.derived_tokens_of(lease).filter(pk=derived_id).first()
+        if token is None:
+            raise NotFound("no such derived token", code="token_not_found")
+        token = tokens.derived_token_revoke(actor=request.user, lease=lease, token=token)
+        (token,) = tokens.derived_tokens_with_state(lease, [token])
+        return Response(s.DerivedTokenOutputSerializer(token).data)
+
+
 # Rows per fetch from the server-side cursor and per chunk of the streamed manifest.
 MANIFEST_CHUNK_ROWS = 2000
 
@@ -392,12 +466,13 @@ def _json(value) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _manifest_chunks(lease, *, assets_base: str, remote_parts=()) -> Iterator[bytes]:
+def _manifest_chunks(lease, *, assets_base: str, remote_parts=(), only=None) -> Iterator[bytes]:
     """The manifest document, in chunks of MANIFEST_CHUNK_ROWS entries read from a server-side
     cursor: the worker holds one chunk at a time, however many assets the lease has. With
     `remote_parts` (a federated lease at its home trust) every entry names its `trust`; after
     this trust's entries come each part's as its trust answered just now, then `parts`: each
-    part `available`, or `unavailable` with the reason (a peer that does not answer)."""
+    part `available`, or `unavailable` with the reason (a peer that does not answer). With
+    `only` (the asset ids a vendor's token is narrowed to), the other assets are left out."""
     head = {
         "lease": lease.pk,
         "dataset": lease.version.dataset.slug,
@@ -407,7 +482,7 @@ def _manifest_chunks(lease, *, assets_base: str, remote_parts=()) -> Iterator[by
     yield (_json(head)[:-1] + ',"assets":[').encode()
     trust = settings.TRUST_SLUG if remote_parts else None
     entries = selectors.manifest_entries(
-        lease, assets_base=assets_base, chunk_size=MANIFEST_CHUNK_ROWS, trust=trust
+        lease, assets_base=assets_base, chunk_size=MANIFEST_CHUNK_ROWS, trust=trust, only=only
     )
     chunk, separator = [], ""
     for entry in entries:
@@ -433,7 +508,7 @@ def _manifest_chunks(lease, *, assets_base: str, remote_parts=()) -> Iterator[by
             texts = [
                 _json(entry | {"trust": part.peer.slug})
                 for entry in answer["assets"][start : start + MANIFEST_CHUNK_ROWS]
-                if isinstance(entry, dict)
+                if isinstance(entry, dict) and (only is None or str(entry.get("id")) in only)
             ]
             if texts:
                 yield (separator + ",".join(texts)).encode()
@@ -459,9 +534,14 @@ class ManifestView(APIView):
             if isinstance(request.auth, tokens.FederatedAccess) and request.auth.pk is not None
             else ()
         )
+        # A vendor's token narrowed to some assets sees those only (the gateway refuses the rest).
+        only = request.auth.verified.assets if isinstance(request.auth, tokens.FederatedAccess) else None
         response = StreamingHttpResponse(
             _manifest_chunks(
-                lease, assets_base=base.removesuffix("manifest/") + "assets/", remote_parts=remote
+                lease,
+                assets_base=base.removesuffix("manifest/") + "assets/",
+                remote_parts=remote,
+                only=only,
             ),
             content_type="application/json",
         )

@@ -3,6 +3,7 @@
 from django import forms
 from django.conf import settings
 
+from trust.consent import use_label
 from trust.portal import PortalForm
 
 # The API's limits (licensing/api/serializers.py), so a page accepts what the API accepts.
@@ -64,6 +65,52 @@ class TokenMintForm(PortalForm):
     )
     # One-time: a reload of the page that shows a new secret must not mint another token.
     mint_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+
+class DeriveTokenForm(PortalForm):
+    """A vendor's token derived from one of the lease's federated tokens (the API's
+    POST /leases/{id}/tokens/derive/): every restriction optional, none wider than the parent."""
+
+    parent = forms.CharField(
+        label="Your lease token (ft_…)",
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="The secret of one of this lease's tokens, or of a vendor token derived from one. "
+        "It is used once here and not kept.",
+    )
+    vendor = forms.CharField(
+        label="Vendor", max_length=200, help_text="Who will use it, e.g. a VFX house. Members see this name."
+    )
+    assets = forms.CharField(
+        label="Only these assets (optional)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text="One asset id per line, as the manifest lists them; another trust's as trust:id. "
+        "Empty: every asset the parent token opens.",
+    )
+    uses = forms.MultipleChoiceField(
+        label="Only these uses (optional)",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every use the parent token allows.",
+    )
+    lifetime_hours = forms.IntegerField(
+        label="Lifetime in hours (optional)",
+        required=False,
+        min_value=1,
+        max_value=LIFETIME_DAYS_MAX * 24,
+        help_text="Must end before the parent token does. Empty: the parent's expiry.",
+    )
+    # One-time, as for minting: a reload of the page showing the new secret derives nothing.
+    mint_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, uses=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["uses"].choices = [(use, use_label(use)) for use in uses]
+
+    def clean_assets(self) -> list[str] | None:
+        lines = [line.strip() for line in self.cleaned_data["assets"].splitlines()]
+        return [line for line in lines if line] or None
 
 
 class AttestationForm(PortalForm):

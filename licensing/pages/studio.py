@@ -21,7 +21,7 @@ from trust.templatetags.portal import ref
 
 from .. import federated, selectors, services, tokens
 from ..models import LeaseTerms, Takedown, UsageEvent
-from .forms_studio import AttestationForm, LeasePartsForm, LeaseRequestForm, TokenMintForm
+from .forms_studio import AttestationForm, DeriveTokenForm, LeasePartsForm, LeaseRequestForm, TokenMintForm
 from .lists_studio import CatalogueFilter, PeerOfferFilter, StudioLeaseFilter
 
 # Offers are cards with their consent coverage: fewer to a page than a table's rows.
@@ -219,9 +219,24 @@ def _use_mint_key(request, key: str) -> bool:
     return True
 
 
-def _lease_page(request, lease, *, mint_form=None, attest_forms=None, new_token=None, status=200):
+def _derive_form(request, lease, data=None) -> DeriveTokenForm:
+    initial = None if data is not None else {"mint_key": _issue_mint_key(request)}
+    return DeriveTokenForm(data, initial=initial, uses=lease.permitted_uses, prefix="derive")
+
+
+def _lease_page(
+    request,
+    lease,
+    *,
+    mint_form=None,
+    derive_form=None,
+    attest_forms=None,
+    new_token=None,
+    new_vendor_token=None,
+    status=200,
+):
     """The lease page, with bound forms when a post came back with errors, and the secret of a
-    token this very request minted (`new_token`), shown once."""
+    token this very request minted or derived (`new_token`, `new_vendor_token`), shown once."""
     attest_forms = attest_forms or {}
     takedowns = list(selectors.takedowns_for(lease))
     open_takedowns = [t for t in takedowns if t.status in Takedown.OPEN_STATUSES]
@@ -231,6 +246,9 @@ def _lease_page(request, lease, *, mint_form=None, attest_forms=None, new_token=
                 prefix=f"takedown-{takedown.pk}"
             )
     usage = _usage_rows(lease)
+    # Only a federated lease's tokens (ft_) can be derived for vendors.
+    federated = bool(lease.parts.all())
+    derived = tokens.derived_tokens_with_state(lease, tokens.derived_tokens_of(lease)) if federated else []
     response = render(
         request,
         "licensing/studio/lease.html",
@@ -240,6 +258,10 @@ def _lease_page(request, lease, *, mint_form=None, attest_forms=None, new_token=
             "tokens": selectors.tokens_of(lease),
             "mint_form": mint_form or TokenMintForm(initial={"mint_key": _issue_mint_key(request)}),
             "new_token": new_token,
+            "new_vendor_token": new_vendor_token,
+            "federated": federated,
+            "derived_tokens": derived,
+            "derive_form": derive_form or (_derive_form(request, lease) if federated else None),
             "manifest_url": request.build_absolute_uri(reverse("api-lease-manifest", args=[lease.pk])),
             "manifest": selectors.lease_manifest_summary(lease),
             "usage": usage,
@@ -338,6 +360,58 @@ def token_revoke(request, lease_id, token_id):
     return redirect("studio-lease", lease_id=lease.pk)
 
 
+@studio_required
+@require_POST
+def token_derive(request, lease_id):
+    lease = _lease(request, lease_id)
+    form = _derive_form(request, lease, request.POST)
+    if not form.is_valid():
+        return _lease_page(request, lease, derive_form=form)
+    if not _use_mint_key(request, form.cleaned_data["mint_key"]):
+        messages.info(
+            request,
+            "Nothing derived: that form was already sent (a reload?). A token it derived is listed "
+            "below; its secret was shown once. If you did not copy it, revoke it and derive another.",
+        )
+        return redirect("studio-lease", lease_id=lease.pk)
+    data, hours = form.cleaned_data, form.cleaned_data["lifetime_hours"]
+    derived = run_service_with_messages(
+        request,
+        lambda: tokens.lease_token_derive(
+            actor=request.user,
+            lease=lease,
+            parent_secret=data["parent"].strip(),
+            vendor=data["vendor"],
+            assets=data["assets"],
+            uses=data["uses"] or None,
+            expires_at=timezone.now() + timedelta(hours=hours) if hours else None,
+        ),
+        success="Vendor token derived. Copy it now for the vendor: it is shown only this once.",
+    )
+    if derived is None:
+        return redirect("studio-lease", lease_id=lease.pk)
+    token, secret = derived
+    return _lease_page(
+        request,
+        lease,
+        new_vendor_token={"vendor": token.vendor, "secret": secret, "expires_at": token.expires_at},
+    )
+
+
+@studio_required
+@require_POST
+def derived_token_revoke(request, lease_id, derived_id):
+    lease = _lease(request, lease_id)
+    token = get_object_or_404(tokens.derived_tokens_of(lease), pk=derived_id)
+    run_service_with_messages(
+        request,
+        lambda: tokens.derived_token_revoke(actor=request.user, lease=lease, token=token),
+        success=f"{token.vendor}'s token revoked at every trust of the lease, with every token derived "
+        "from it.",
+    )
+    return redirect("studio-lease", lease_id=lease.pk)
+
+
 def _takedown(lease, takedown_id) -> Takedown:
     return get_object_or_404(selectors.takedowns_for(lease), pk=takedown_id)
 
@@ -381,6 +455,12 @@ urlpatterns = [
     path("leases/<id:lease_id>/cancel/", lease_cancel, name="studio-lease-cancel"),
     path("leases/<id:lease_id>/tokens/", token_mint, name="studio-token-mint"),
     path("leases/<id:lease_id>/tokens/<id:token_id>/revoke/", token_revoke, name="studio-token-revoke"),
+    path("leases/<id:lease_id>/tokens/derive/", token_derive, name="studio-token-derive"),
+    path(
+        "leases/<id:lease_id>/derived-tokens/<id:derived_id>/revoke/",
+        derived_token_revoke,
+        name="studio-derived-token-revoke",
+    ),
     path(
         "leases/<id:lease_id>/takedowns/<id:takedown_id>/acknowledge/",
         takedown_acknowledge,

@@ -103,6 +103,10 @@ class MemberLeaseSerializer(serializers.Serializer):
     ends_at = serializers.DateTimeField()
     revoked_at = serializers.DateTimeField(allow_null=True)
     my_assets = serializers.ListField(child=serializers.UUIDField())
+    vendors = serializers.ListField(
+        child=TextField(),
+        help_text="vendors the studio passed the lease to (derived tokens) that used my assets",
+    )
     downloads_of_my_assets = serializers.IntegerField()
     net_cents = serializers.IntegerField()
     pension_cents = serializers.IntegerField()

@@ -97,8 +97,10 @@ def leases(request):
         rows = filtered_rows(request, history, MemberLeaseFilter)
         return csv_response("guildtrust-who-used-my-data.csv", LEASE_CSV_HEADER, _lease_csv(rows))
     listing = portal_list(request, history, MemberLeaseFilter)
+    vendors = selectors.member_lease_vendors(member_of(request.user), [row["lease"] for row in listing.rows])
     for row in listing.rows:
         row["uses"] = in_use_order(row["uses"])
+        row["vendors"] = vendors.get(row["lease"], [])
     return render(
         request,
         "payouts/member/leases.html",

@@ -137,3 +137,42 @@ def test_a_derived_token_allows_exactly_the_intersection(token, assets, uses, as
     except biscuits.TokenRefused:
         accepted = False
     assert accepted == allowed
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    first_assets=st.none() | st.sets(st.sampled_from(["a1", "a2", "a3"]), min_size=1),
+    second_assets=st.none() | st.sets(st.sampled_from(["a1", "a2", "a3", "a4"]), min_size=1),
+    first_uses=st.none() | st.sets(st.sampled_from(["training", "generation"]), min_size=1),
+    second_uses=st.none() | st.sets(st.sampled_from(["training", "generation", "voice_clone"]), min_size=1),
+    asked_asset=st.none() | st.sampled_from(["a1", "a2", "a3", "a4"]),
+    asked_uses=st.sets(st.sampled_from(["training", "generation"])),
+)
+def test_a_chain_of_derivations_allows_exactly_what_every_block_allows(
+    token, first_assets, second_assets, first_uses, second_uses, asked_asset, asked_uses
+):
+    """A vendor deriving again (offline, asking for anything) gets the intersection, and the
+    restrictions the trust reads back from the token (to show them, and to filter a manifest)
+    are that intersection too. A request naming no asset (a manifest) is no asset's use."""
+    first = biscuits.derive(token, public_key_for=home_key, vendor="V", assets=first_assets, uses=first_uses)
+    second = biscuits.derive(
+        first, public_key_for=home_key, vendor="W", assets=second_assets, uses=second_uses
+    )
+
+    def meet(*sets):
+        given_sets = [set(s) for s in sets if s is not None]
+        return set.intersection(*given_sets) if given_sets else None
+
+    assets, uses = meet(first_assets, second_assets), meet(first_uses, second_uses)
+    allowed = (asked_asset is None or assets is None or asked_asset in assets) and (
+        uses is None or set(asked_uses) <= uses
+    )
+    try:
+        verified = check(second, asset=asked_asset, uses=sorted(asked_uses))
+    except biscuits.TokenRefused:
+        assert not allowed
+        return
+    assert allowed
+    assert verified.vendor == "W" and len(verified.revocation_ids) == 3
+    assert verified.assets == (frozenset(assets) if assets is not None else None)
+    assert verified.uses == (frozenset(uses) if uses is not None else None)

@@ -272,3 +272,63 @@ def test_one_ft_token_pulls_from_both_trusts_offline_and_its_revocation_reaches_
         return answer.status_code == 401 and answer.json()["code"] == "token_revoked"
 
     assert _until(refused_at_peer, deadline=deadline)
+
+
+def test_a_vendor_token_is_narrower_at_the_peer_names_its_vendor_there_and_is_revoked_there_within_5_s(
+    peered, committed_world, as_user, equity_uk, equity_admin
+):
+    studio, lease_id = _request(as_user, committed_world, peered, "VFX hand-off, two unions")
+    theirs = _their_lease(equity_admin, "VFX hand-off, two unions")
+    assert equity_admin.post(f"/api/v1/leases/{theirs['id']}/approve/").status_code == 200
+    assert peered["home_admin"].post(f"/api/v1/leases/{lease_id}/approve/").json()["status"] == "active"
+    token = studio.post(f"/api/v1/leases/{lease_id}/tokens/", {"name": "farm"}, format="json").json()["token"]
+    manifest_url = f"{peered['home'].url}/api/v1/leases/{lease_id}/manifest/"
+    theirs_listed = [
+        a
+        for a in requests.get(manifest_url, headers={"Authorization": f"Bearer {token}"}, timeout=60).json()[
+            "assets"
+        ]
+        if a["trust"] == "equity-uk"
+    ]
+    allowed, other = theirs_listed[0], theirs_listed[1]
+
+    # Derived at home, naming one of equity-uk's assets as the manifest gives it.
+    derived = studio.post(
+        f"/api/v1/leases/{lease_id}/tokens/derive/",
+        {"token": token, "vendor": "Pixel Forge VFX", "assets": [f"equity-uk:{allowed['id']}"]},
+        format="json",
+    )
+    assert derived.status_code == 201, derived.content
+    vendor = {"Authorization": f"Bearer {derived.json()['token']}"}
+    listed = requests.get(manifest_url, headers=vendor, timeout=60).json()["assets"]
+    assert [(a["trust"], a["id"]) for a in listed] == [("equity-uk", allowed["id"])]
+
+    # equity-uk's gateway verifies it offline: its asset, and no other.
+    got = requests.get(allowed["download_url"], headers=vendor, timeout=60, allow_redirects=False)
+    assert got.status_code == 302, got.text
+    refused = requests.get(other["download_url"], headers=vendor, timeout=60, allow_redirects=False)
+    assert refused.status_code == 403 and refused.json()["code"] == "token_not_for_this"
+    recorded = equity_uk.manage(
+        "shell",
+        "-c",
+        "from licensing.models import UsageEvent; "
+        f"events = UsageEvent.objects.filter(lease_id={theirs['id']}); "
+        "print(sorted(set(events.values_list('vendor', flat=True))))",
+    )
+    assert recorded.strip().splitlines()[-1] == "['Pixel Forge VFX']"
+
+    # Revoked at home: equity-uk refuses it within FEDERATION.md's 5 s; the parent still works there.
+    revoked = studio.post(f"/api/v1/leases/{lease_id}/derived-tokens/{derived.json()['id']}/revoke/")
+    assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
+    deadline = time.monotonic() + 5
+
+    def refused_at_peer():
+        answer = requests.get(allowed["download_url"], headers=vendor, timeout=5, allow_redirects=False)
+        return answer.status_code == 401 and answer.json()["code"] == "token_revoked"
+
+    assert _until(refused_at_peer, deadline=deadline)
+    parent = {"Authorization": f"Bearer {token}"}
+    assert (
+        requests.get(allowed["download_url"], headers=parent, timeout=60, allow_redirects=False).status_code
+        == 302
+    )

@@ -8,7 +8,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -19,61 +18,28 @@ from licensing import tokens as lease_tokens
 from licensing.models import (
     FederatedRevocation,
     InboundLeasePart,
-    LeasePart,
     LeaseToken,
     RevocationCursor,
     UsageEvent,
 )
 
+from .helpers import bearer, download, live_peer, make_lease_federated, signing_key
+
 pytestmark = pytest.mark.django_db
-
-DEAD = "http://127.0.0.1:9"  # nothing listens on the discard port: a call there fails at once
-
-
-def _key() -> keys.SigningKey:
-    return keys.SigningKey(Ed25519PrivateKey.generate())
-
-
-def _peer(slug: str, key: keys.SigningKey, **fields) -> Peer:
-    now = timezone.now()
-    return Peer.objects.create(
-        slug=slug,
-        name=slug,
-        currency="GBP",
-        base_url=DEAD,
-        api_url=f"{DEAD}/api/v1/",
-        public_keys=[{"kid": key.kid, "alg": "Ed25519", "key": key.public_hex}],
-        fingerprint=key.fingerprint,
-        added_by_us_at=now,
-        added_by_them_at=now,
-        keys_fetched_at=now,
-        **fields,
-    )
-
-
-def _bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
-def _download(token: str, lease_id, asset_id):
-    return _bearer(token).get(f"/api/v1/leases/{lease_id}/assets/{asset_id}/download/")
-
 
 # --- At a part's trust (this trust is equity-uk; sag-aftra is the home) -----------------------
 
 
 @pytest.fixture
 def home_key():
-    return _key()
+    return signing_key()
 
 
 @pytest.fixture
 def part(world, settings, home_key):
     """lease_a here is equity-uk's part of sag-aftra's lease 77."""
     settings.TRUST_SLUG = "equity-uk"
-    home = _peer("sag-aftra", home_key)
+    home = live_peer("sag-aftra", home_key)
     InboundLeasePart.objects.create(
         peer=home, home_lease_id=77, lease=world.lease_a, reported_status="approved"
     )
@@ -93,11 +59,11 @@ def _grant(world, *, home_lease=77, local=None, expires=None) -> biscuits.LeaseG
 
 def test_a_token_signed_by_the_home_trust_downloads_here_without_calling_it(world, part, home_key):
     token = biscuits.mint(_grant(world), key=home_key)
-    answer = _download(token, world.lease_a.pk, world.alice_asset.pk)
+    answer = download(token, world.lease_a.pk, world.alice_asset.pk)
     assert answer.status_code == 302, answer.content
     event = UsageEvent.objects.get(lease=world.lease_a, kind="download", asset=world.alice_asset)
     assert event.token_id is None  # the token has no row here; the lease is this trust's part
-    manifest = _bearer(token).get(f"/api/v1/leases/{world.lease_a.pk}/manifest/")
+    manifest = bearer(token).get(f"/api/v1/leases/{world.lease_a.pk}/manifest/")
     assert manifest.status_code == 200
     assert {a["id"] for a in json.loads(b"".join(manifest.streaming_content))["assets"]} == {
         str(world.alice_asset.pk),
@@ -106,8 +72,8 @@ def test_a_token_signed_by_the_home_trust_downloads_here_without_calling_it(worl
 
 
 def test_a_token_signed_by_a_key_this_trust_does_not_know_is_refused(world, part):
-    token = biscuits.mint(_grant(world), key=_key())
-    answer = _download(token, world.lease_a.pk, world.alice_asset.pk)
+    token = biscuits.mint(_grant(world), key=signing_key())
+    answer = download(token, world.lease_a.pk, world.alice_asset.pk)
     assert answer.status_code == 401 and answer.json()["code"] == "token_unknown_key"
     assert not UsageEvent.objects.filter(lease=world.lease_a, kind="download").exists()
 
@@ -115,7 +81,7 @@ def test_a_token_signed_by_a_key_this_trust_does_not_know_is_refused(world, part
 def test_a_suspended_peering_opens_nothing(world, part, home_key):
     token = biscuits.mint(_grant(world), key=home_key)
     Peer.objects.filter(pk=part.pk).update(suspended_by_us_at=timezone.now())
-    assert _download(token, world.lease_a.pk, world.alice_asset.pk).status_code == 401
+    assert download(token, world.lease_a.pk, world.alice_asset.pk).status_code == 401
 
 
 def test_a_token_of_one_lease_is_refused_on_another_leases_part(world, part, home_key):
@@ -123,17 +89,17 @@ def test_a_token_of_one_lease_is_refused_on_another_leases_part(world, part, hom
         peer=part, home_lease_id=78, lease=world.lease_b, reported_status="approved"
     )
     token_77 = biscuits.mint(_grant(world), key=home_key)
-    refused = _download(token_77, world.lease_b.pk, world.alice_asset.pk)
+    refused = download(token_77, world.lease_b.pk, world.alice_asset.pk)
     assert refused.status_code == 403 and refused.json()["code"] == "token_not_for_this"
     # A token of home lease 78 that names lease_a as its part: lease_a is 77's part here.
     lying = biscuits.mint(_grant(world, home_lease=78, local=world.lease_a.pk), key=home_key)
-    refused = _download(lying, world.lease_a.pk, world.alice_asset.pk)
+    refused = download(lying, world.lease_a.pk, world.alice_asset.pk)
     assert refused.status_code == 403 and refused.json()["code"] == "token_not_for_this"
 
 
 def test_a_lease_that_is_no_part_of_the_tokens_home_is_not_found(world, part, home_key):
     token = biscuits.mint(_grant(world, local=world.lease_b.pk), key=home_key)
-    assert _download(token, world.lease_b.pk, world.alice_asset.pk).status_code == 404
+    assert download(token, world.lease_b.pk, world.alice_asset.pk).status_code == 404
 
 
 def test_a_derived_token_cannot_widen_to_another_part_or_asset(world, part, home_key):
@@ -148,8 +114,8 @@ def test_a_derived_token_cannot_widen_to_another_part_or_asset(world, part, home
     narrow = biscuits.derive(
         token, public_key_for=public_key_for, vendor="VFX House", assets=[world.alice_asset.pk]
     )
-    assert _download(narrow, world.lease_a.pk, world.alice_asset.pk).status_code == 302
-    assert _download(narrow, world.lease_a.pk, world.bob_asset.pk).status_code == 403
+    assert download(narrow, world.lease_a.pk, world.alice_asset.pk).status_code == 302
+    assert download(narrow, world.lease_a.pk, world.bob_asset.pk).status_code == 403
     # Facts an appended block adds grant nothing: a part of lease 78 named by the vendor's block.
     import biscuit_auth
 
@@ -163,12 +129,12 @@ def test_a_derived_token_cannot_widen_to_another_part_or_asset(world, part, home
             biscuit_auth.BlockBuilder('part("equity-uk", {lease}); lease(78);', {"lease": world.lease_b.pk})
         ).to_base64()
     )
-    assert _download(widened, world.lease_b.pk, world.alice_asset.pk).status_code == 403
+    assert download(widened, world.lease_b.pk, world.alice_asset.pk).status_code == 403
 
 
 def test_an_expired_token_is_refused(world, part, home_key):
     token = biscuits.mint(_grant(world, expires=timezone.now() - timedelta(seconds=5)), key=home_key)
-    answer = _download(token, world.lease_a.pk, world.alice_asset.pk)
+    answer = download(token, world.lease_a.pk, world.alice_asset.pk)
     assert answer.status_code == 401 and answer.json()["code"] == "token_expired"
 
 
@@ -184,7 +150,7 @@ def _signed(method: str, path: str, body: dict | None, *, key, issuer: str, audi
 
 def test_a_revocation_pushed_by_the_home_trust_is_refused_here_at_once(world, part, home_key):
     token = biscuits.mint(_grant(world), key=home_key)
-    assert _download(token, world.lease_a.pk, world.alice_asset.pk).status_code == 302
+    assert download(token, world.lease_a.pk, world.alice_asset.pk).status_code == 302
     revoked = biscuits.revocation_ids(token)[0]
     rows = [{"revocation_id": revoked, "home_lease_id": 77, "revoked_at": timezone.now().isoformat()}]
     pushed = _signed(
@@ -196,13 +162,13 @@ def test_a_revocation_pushed_by_the_home_trust_is_refused_here_at_once(world, pa
         audience="equity-uk",
     )
     assert pushed.status_code == 200 and pushed.json() == {"accepted": 1}, pushed.content
-    answer = _download(token, world.lease_a.pk, world.alice_asset.pk)
+    answer = download(token, world.lease_a.pk, world.alice_asset.pk)
     assert answer.status_code == 401 and answer.json()["code"] == "token_revoked"
 
 
 def test_a_peer_cannot_revoke_tokens_of_another_trusts_leases_here(world, part, home_key):
-    other_key = _key()
-    _peer("actra", other_key)
+    other_key = signing_key()
+    live_peer("actra", other_key)
     token = biscuits.mint(_grant(world), key=home_key)
     rows = [
         {
@@ -220,7 +186,7 @@ def test_a_peer_cannot_revoke_tokens_of_another_trusts_leases_here(world, part, 
         audience="equity-uk",
     )
     assert pushed.status_code == 200 and pushed.json() == {"accepted": 0}
-    assert _download(token, world.lease_a.pk, world.alice_asset.pk).status_code == 302
+    assert download(token, world.lease_a.pk, world.alice_asset.pk).status_code == 302
 
 
 def test_the_pull_keeps_the_home_trusts_revocations_and_moves_the_cursor(world, part, home_key, monkeypatch):
@@ -243,7 +209,7 @@ def test_the_pull_keeps_the_home_trusts_revocations_and_moves_the_cursor(world, 
     assert federated.revocations_pull(peer=part) == 1
     assert asked == [("sag-aftra", "GET", "/api/v1/federation/inbound/revocations/?since=0")]
     assert RevocationCursor.objects.get(peer=part).last_seen == 41
-    assert _download(token, world.lease_a.pk, world.alice_asset.pk).json()["code"] == "token_revoked"
+    assert download(token, world.lease_a.pk, world.alice_asset.pk).json()["code"] == "token_revoked"
 
 
 # --- At the home trust (this trust is sag-aftra; equity-uk holds a part) -----------------------
@@ -254,12 +220,7 @@ def federated_lease(world, settings):
     """lease_a made federated: its home part here and an approved part at equity-uk (lease 55
     there), whose trust is down."""
     settings.TRUST_SLUG = "sag-aftra"
-    equity = _peer("equity-uk", _key())
-    LeasePart.objects.create(lease=world.lease_a, peer=None, status="approved")
-    LeasePart.objects.create(
-        lease=world.lease_a, peer=equity, status="approved", remote_lease_id=55, remote_terms_id=3
-    )
-    return equity
+    return make_lease_federated(world.lease_a)
 
 
 def _mint(world):
@@ -290,7 +251,7 @@ def test_a_federated_lease_mints_an_ft_token_kept_by_its_revocation_id_only(worl
 
 def test_the_home_manifest_marks_a_silent_part_unavailable_and_lists_its_own(world, federated_lease):
     _, minted = _mint(world)
-    answer = _bearer(minted.json()["token"]).get(f"/api/v1/leases/{world.lease_a.pk}/manifest/")
+    answer = bearer(minted.json()["token"]).get(f"/api/v1/leases/{world.lease_a.pk}/manifest/")
     assert answer.status_code == 200
     manifest = json.loads(b"".join(answer.streaming_content))
     assert {(a["trust"], a["id"]) for a in manifest["assets"]} == {
@@ -305,14 +266,14 @@ def test_the_home_manifest_marks_a_silent_part_unavailable_and_lists_its_own(wor
 def test_revoking_at_home_refuses_the_token_here_and_lists_it_for_the_parts_trust(world, federated_lease):
     studio, minted = _mint(world)
     token = minted.json()["token"]
-    assert _download(token, world.lease_a.pk, world.alice_asset.pk).status_code == 302
+    assert download(token, world.lease_a.pk, world.alice_asset.pk).status_code == 302
     assert (
         studio.delete(f"/api/v1/leases/{world.lease_a.pk}/tokens/{minted.json()['id']}/").status_code == 204
     )
-    answer = _download(token, world.lease_a.pk, world.alice_asset.pk)
+    answer = download(token, world.lease_a.pk, world.alice_asset.pk)
     assert answer.status_code == 401 and answer.json()["code"] == "token_revoked"
     # equity-uk's pull: only revocations of leases with a part there, after its cursor.
-    equity_key = _key()
+    equity_key = signing_key()
     Peer.objects.filter(pk=federated_lease.pk).update(
         public_keys=[{"kid": equity_key.kid, "alg": "Ed25519", "key": equity_key.public_hex}]
     )

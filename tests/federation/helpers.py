@@ -1,0 +1,58 @@
+"""Shared by the tests of `ft_` tokens at one trust: keys, a peer that exists only as a Peer row
+(its base URL is dead, so any call to it fails at once), bearer clients, and lease_a of the
+`world` made a federated lease with its home part here."""
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from federation import keys
+from federation.models import Peer
+from licensing.models import LeasePart
+
+DEAD = "http://127.0.0.1:9"  # nothing listens on the discard port: a call there fails at once
+
+
+def signing_key() -> keys.SigningKey:
+    return keys.SigningKey(Ed25519PrivateKey.generate())
+
+
+def live_peer(slug: str, key: keys.SigningKey, **fields) -> Peer:
+    """A peering both sides opted into, with `key` as the peer's published key."""
+    now = timezone.now()
+    return Peer.objects.create(
+        slug=slug,
+        name=slug,
+        currency="GBP",
+        base_url=DEAD,
+        api_url=f"{DEAD}/api/v1/",
+        public_keys=[{"kid": key.kid, "alg": "Ed25519", "key": key.public_hex}],
+        fingerprint=key.fingerprint,
+        added_by_us_at=now,
+        added_by_them_at=now,
+        keys_fetched_at=now,
+        **fields,
+    )
+
+
+def bearer(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def download(token: str, lease_id, asset_id):
+    return bearer(token).get(f"/api/v1/leases/{lease_id}/assets/{asset_id}/download/")
+
+
+def make_lease_federated(lease) -> Peer:
+    """`lease` (at this trust, the home: settings.TRUST_SLUG) made federated: its home part here
+    and an approved part at equity-uk (lease 55 there), whose trust is down."""
+    assert settings.TRUST_SLUG != "equity-uk"
+    equity = live_peer("equity-uk", signing_key())
+    LeasePart.objects.create(lease=lease, peer=None, status="approved")
+    LeasePart.objects.create(
+        lease=lease, peer=equity, status="approved", remote_lease_id=55, remote_terms_id=3
+    )
+    return equity

@@ -122,6 +122,9 @@ ANY_LOGIN = [
     ("get", "/api/v1/leases/{lease}/tokens/", None),
     ("post", "/api/v1/leases/{lease}/tokens/", {"name": "n"}),
     ("delete", "/api/v1/leases/{lease}/tokens/{token}/", None),
+    ("post", "/api/v1/leases/{lease}/tokens/derive/", {"token": "ft_x", "vendor": "Pixel Forge"}),
+    ("get", "/api/v1/leases/{lease}/derived-tokens/", None),
+    ("post", "/api/v1/leases/{lease}/derived-tokens/1/revoke/", None),
     ("get", "/api/v1/leases/{lease}/takedowns/", None),
     (
         "post",

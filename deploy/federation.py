@@ -58,6 +58,10 @@ NOT_INHERITED = (
     "SESSION_COOKIE_NAME",
 )
 READY_SECONDS = 90
+# The embedded default has no beat: while serving, seed_federation runs again at each trust this
+# often, doing beat's part (the peer's offers fetched before FEDERATION_OFFERS_STALE_SECONDS, 300,
+# label them stale; federated lease messages still unsent sent again).
+REFRESH_SECONDS = 240
 FINGERPRINT = re.compile(r"fingerprint ([0-9a-f]{64})")
 
 
@@ -172,13 +176,17 @@ def _interrupted(signum, frame):
     raise KeyboardInterrupt
 
 
+def _seed_federation(trust: Trust, other: Trust) -> str:
+    return trust.manage(
+        "seed_federation", "--peer-url", other.url, "--peer-fingerprint", other.fingerprint
+    ).rstrip()
+
+
 def _federate(home: Trust, part: Trust) -> str:
     """seed_federation at each trust in turn until the home reports the lease active (five runs
     from nothing, one on a federation already made)."""
     for trust, other in [(home, part), (part, home)] * 3:
-        said = trust.manage(
-            "seed_federation", "--peer-url", other.url, "--peer-fingerprint", other.fingerprint
-        ).rstrip()
+        said = _seed_federation(trust, other)
         print(said, flush=True)
         if trust is home and re.search(r"federated lease #\d+ is active", said):
             return said
@@ -230,8 +238,16 @@ def main() -> int:
             print()
         print(f"Both trusts are serving; Ctrl-C stops them. Start over: rm -rf {home.var_dir} {part.var_dir}")
         sys.stdout.flush()
+        refresh_at = time.monotonic() + REFRESH_SECONDS
         while all(trust.server.poll() is None for trust in trusts):
             time.sleep(0.5)
+            if time.monotonic() >= refresh_at:
+                for trust, other in ((home, part), (part, home)):
+                    try:
+                        _seed_federation(trust, other)
+                    except SystemExit as failed:  # say so, and keep serving: the next round retries
+                        print(failed, file=sys.stderr, flush=True)
+                refresh_at = time.monotonic() + REFRESH_SECONDS
         stopped = next(trust for trust in trusts if trust.server.poll() is not None)
         why = f"{stopped.slug} stopped by itself; {stopped.log_path} ends:"
         print(f"{why}\n{stopped.tail()}", file=sys.stderr)

@@ -115,8 +115,16 @@ class Trust:
 
     def prepare(self) -> None:
         """Migrate, seed this trust's cast (or find it seeded), and read its key's fingerprint."""
+        seeded_mark = self.var_dir / "seeded"
+        if (self.var_dir / "guildtrust.sqlite3").exists() and not seeded_mark.exists():
+            # seed_demo takes a seeded admin for a whole story: one cut short stays cut short.
+            raise SystemExit(
+                f"{self.slug}: {self.var_dir} holds a seed that did not finish (interrupted?); "
+                f"remove it to start over: rm -rf {self.var_dir}"
+            )
         self.manage("migrate", "--noinput", "-v", "0")
         seeded = self.manage("seed_demo", "--cast", self.cast, "-v", "0")
+        seeded_mark.touch()
         self.logins = seeded[seeded.index("Demo logins") :].rstrip()
         self.fingerprint = FINGERPRINT.search(self.manage("signing_key", "--show"))[1]
 
@@ -218,6 +226,7 @@ def main() -> int:
     # with SIGINT ignored.
     signal.signal(signal.SIGINT, _interrupted)
     signal.signal(signal.SIGTERM, _interrupted)
+    began = time.monotonic()
     try:
         print(f"Migrating and seeding {home.slug} and {part.slug} under {var_root}/ ...", flush=True)
         with ThreadPoolExecutor(len(trusts)) as pool:
@@ -236,7 +245,8 @@ def main() -> int:
             print(f"  data in {trust.var_dir}/, server log {trust.log_path}")
             print("  " + trust.logins.replace("\n", "\n  "))
             print()
-        print(f"Both trusts are serving; Ctrl-C stops them. Start over: rm -rf {home.var_dir} {part.var_dir}")
+        print(f"Both trusts are serving (ready in {time.monotonic() - began:.0f} s); Ctrl-C stops them.")
+        print(f"Start over: stop them, then rm -rf {home.var_dir} {part.var_dir}")
         sys.stdout.flush()
         refresh_at = time.monotonic() + REFRESH_SECONDS
         while all(trust.server.poll() is None for trust in trusts):

@@ -46,7 +46,7 @@ class Cast:
     members: list
     # (kind, title, {username: share})
     assets: list
-    # Registered by one member naming another, who has not answered yet.
+    # Registered by the first member it names, naming another, who has not answered yet.
     named_by_a_member: tuple
     # The demo's test IBANs come from the banks' published examples, so it can export a pain.001 file.
     bank_accounts: dict

@@ -165,6 +165,17 @@ def test_make_federation_serves_two_peered_trusts_with_an_active_federated_lease
         assert row["state"] == "live"
         assert row["fingerprint"] == keys.fingerprint_of(documents[other]["public_keys"][0]["key"])
 
+    # Each login page names its trust and the demo logins it has.
+    pages = {url: requests.get(f"{url}/accounts/login/", timeout=30).text for url in (sag_aftra, equity_uk)}
+    assert (
+        "SAG-AFTRA Performers Data Trust" in pages[sag_aftra]
+        and "<strong>studio</strong>" in pages[sag_aftra]
+    )
+    assert (
+        "Equity UK Performers Data Trust" in pages[equity_uk]
+        and "<strong>studio</strong>" not in pages[equity_uk]
+    )
+
     # In one browser: admin signs in at sag-aftra, then at equity-uk, and is still signed in at both.
     browser = requests.Session()
     for url in (sag_aftra, equity_uk):
@@ -235,7 +246,9 @@ def test_make_federation_serves_two_peered_trusts_with_an_active_federated_lease
     # Run again on the same var/: the same trusts, the same peering and lease, nothing made twice.
     again = federation_run()
     assert f"federated lease #{federated['id']} is active" in again.output
-    assert "added" not in again.output and "requested lease" not in again.output
+    assert not re.search(
+        r"^[a-z-]+: (added|shares|.* requested lease|the administrator approved)", again.output, re.M
+    )
     for url, other in ((sag_aftra, "equity-uk"), (equity_uk, "sag-aftra")):
         rows = requests.get(
             f"{url}/api/v1/federation/peers/", headers=_token(url, "admin"), timeout=30

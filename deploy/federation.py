@@ -72,6 +72,9 @@ def _die_with_parent() -> None:
 
 
 class Trust:
+    """One trust of the demo: its embedded-default environment under var/<slug>/, its manage.py
+    commands and its runserver."""
+
     def __init__(self, slug: str, name: str, cast: str, port: int, var_root: Path, extra: dict[str, str]):
         self.slug, self.name, self.cast, self.port = slug, name, cast, port
         self.url = f"http://127.0.0.1:{port}"

@@ -1,6 +1,7 @@
-# Guildtrust: `make run` serves the demo trust on the embedded default; `make test` runs the
-# whole suite against real PostgreSQL, Redis, an S3 server and a Celery worker, then again on
-# the embedded default.
+# Guildtrust: `make run` serves the demo trust on the embedded default; `make federation` serves
+# two demo trusts (sag-aftra on PORT, equity-uk on PORT+1), peered, with a federated lease active;
+# `make test` runs the whole suite against real PostgreSQL, Redis, an S3 server and a Celery
+# worker, then again on the embedded default.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,7 +21,7 @@ REAL_STACK := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) TRUS
 # The embedded default keeps its own keys in var/secret_key and var/signing_key.
 EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u S3_BUCKET -u S3_ENDPOINT_URL -u SECRET_KEY -u HTTPS
 
-.PHONY: install run test audit bench lint fmt worker services browser clean
+.PHONY: install run federation test audit bench lint fmt worker services browser clean
 
 AS_ROOT = $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -39,6 +40,11 @@ run: install
 	$(EMBEDDED) $(BIN)/python manage.py migrate --noinput -v 0
 	$(EMBEDDED) $(BIN)/python manage.py seed_demo
 	$(EMBEDDED) PORT=$(PORT) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# deploy/federation.py makes each trust's environment itself (the embedded default, under
+# var/<slug>/), migrates, seeds and peers both, and stops both servers on Ctrl-C.
+federation: install
+	$(BIN)/python deploy/federation.py --port $(PORT)
 
 services:
 	bash deploy/ensure-postgres.sh

@@ -132,6 +132,9 @@ HTTPS = env.bool("HTTPS", default=not EMBEDDED_DEFAULT)
 SECURE_SSL_REDIRECT = HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes speak plain HTTP to the pod
 SESSION_COOKIE_SECURE = HTTPS
+# Browsers send a host's cookies to every port on it: two trusts served on one host (make
+# federation) each name their session cookie, or signing in at one signs out of the other.
+SESSION_COOKIE_NAME = env.str("SESSION_COOKIE_NAME", default="sessionid")
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=365 * 24 * 3600) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and env.bool("HSTS_INCLUDE_SUBDOMAINS", default=True)

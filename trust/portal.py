@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -72,7 +73,8 @@ def run_service_with_messages(request, action: Callable, *, success: str | Calla
 
 def portal_context(request) -> dict:
     role = role_of(getattr(request, "user", None))
-    return {"portal_role": role, "portal_home": ROLE_HOMES.get(role)}
+    # The trust's own name on every page: two trusts may be open side by side (make federation).
+    return {"portal_role": role, "portal_home": ROLE_HOMES.get(role), "trust_name": settings.TRUST_NAME}
 
 
 class PlainLabels:

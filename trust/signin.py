@@ -26,10 +26,23 @@ def client_address(request: HttpRequest) -> str:
     return hops[-min(proxies, len(hops))].strip()
 
 
+def demo_logins_context() -> dict:
+    """What the login page says of the demo logins: shown on the embedded default only, and
+    `studio` only where it exists (the second trust of `make federation` has none)."""
+    from django.contrib.auth import get_user_model
+
+    if not settings.SHOW_DEMO_LOGINS:
+        return {"show_demo_logins": False}
+    return {
+        "show_demo_logins": True,
+        "demo_studio_login": get_user_model().objects.filter(username="studio").exists(),
+    }
+
+
 def locked_out_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
     """429 for a locked-out caller: the API's error shape, or the login page with the reason."""
     if request.path.startswith("/api/"):
         return JsonResponse({"code": LOCKED_OUT_CODE, "detail": LOCKED_OUT_DETAIL}, status=429)
     messages.error(request, LOCKED_OUT_DETAIL)
-    context = {"form": AuthenticationForm(request), "show_demo_logins": settings.SHOW_DEMO_LOGINS}
+    context = {"form": AuthenticationForm(request), **demo_logins_context()}
     return TemplateResponse(request, "registration/login.html", context, status=429).render()

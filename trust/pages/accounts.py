@@ -1,13 +1,12 @@
 """Sign-in, sign-out and passwords: Django's own views, in the portal's templates."""
 
-from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from trust import tokens
+from trust import signin, tokens
 from trust.portal import PlainLabelsView, run_service_with_messages
 
 
@@ -16,7 +15,7 @@ class LoginView(PlainLabelsView, auth_views.LoginView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["show_demo_logins"] = settings.SHOW_DEMO_LOGINS
+        context.update(signin.demo_logins_context())
         return context
 
 

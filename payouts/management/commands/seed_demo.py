@@ -5,11 +5,16 @@ period. Embedded default only: the password is public.
 
 The story is told through the services, in the order it happened, on a story clock that
 starts five months ago and moves forward only: every row, token use and audit event carries
-the time its service saw, so the dates agree with each other and the audit chain verifies."""
+the time its service saw, so the dates agree with each other and the audit chain verifies.
+
+`--cast equity-uk` seeds the second trust of `make federation` (`seed_federation` then peers the
+two): other members, member numbers and dataset, and no studio of its own, so its story is the
+members' and the dataset's (enrolment, consent, curation, terms, this month's period)."""
 
 import hashlib
 import random
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from unittest import mock
 
@@ -29,33 +34,105 @@ from trust.consent import Use
 from trust.models import Asset
 
 DEMO_PASSWORD = "guildtrust-demo"
-MEMBERS = [
-    ("member", "M-0001", "Alex Rivera", True),
-    ("sam", "M-0002", "Sam Okafor", False),
-    ("jordan", "M-0003", "Jordan Lee", False),
-]
-# (kind, title, {username: share})
-ASSETS = [
-    ("face_scan", "Alex: 3D face scan, neutral light", {"member": "1"}),
-    ("body_scan", "Sam: full-body scan, crowd wardrobe", {"sam": "1"}),
-    ("motion_capture", "Alex & Jordan: stunt fall, two takes", {"member": "0.5", "jordan": "0.5"}),
-    ("voice_recording", "Jordan: voice session, 40 minutes", {"jordan": "1"}),
-    (
-        "performance_footage",
-        "Ensemble: crowd scene, day 3",
-        {"member": "0.25", "sam": "0.25", "jordan": "0.5"},
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Who a demo trust's story is about. The default is the trust `make run` serves; `make
+    federation` seeds a second trust with another cast, so its member numbers and people differ
+    from its peer's. A cast without a studio tells the members' and the dataset's part only."""
+
+    # (username, member number, name, listed publicly); the first is the `member` demo login.
+    members: list
+    # (kind, title, {username: share})
+    assets: list
+    # Registered by the first member it names, naming another, who has not answered yet.
+    named_by_a_member: tuple
+    # The demo's test IBANs come from the banks' published examples, so it can export a pain.001 file.
+    bank_accounts: dict
+    # Not every member says yes: this one keeps crowd generation closed.
+    crowd_holdout: str
+    email_domain: str
+    dataset: dict
+    # (name, email) of the studio whose staff login is `studio`; None for no studio here.
+    studio: tuple | None
+
+
+CASTS = {
+    "sag-aftra": Cast(
+        members=[
+            ("member", "M-0001", "Alex Rivera", True),
+            ("sam", "M-0002", "Sam Okafor", False),
+            ("jordan", "M-0003", "Jordan Lee", False),
+        ],
+        assets=[
+            ("face_scan", "Alex: 3D face scan, neutral light", {"member": "1"}),
+            ("body_scan", "Sam: full-body scan, crowd wardrobe", {"sam": "1"}),
+            ("motion_capture", "Alex & Jordan: stunt fall, two takes", {"member": "0.5", "jordan": "0.5"}),
+            ("voice_recording", "Jordan: voice session, 40 minutes", {"jordan": "1"}),
+            (
+                "performance_footage",
+                "Ensemble: crowd scene, day 3",
+                {"member": "0.25", "sam": "0.25", "jordan": "0.5"},
+            ),
+        ],
+        named_by_a_member=(
+            "performance_footage",
+            "Sam & Alex: rehearsal, scene 12",
+            {"sam": "0.6", "member": "0.4"},
+        ),
+        bank_accounts={"member": "DE89370400440532013000", "sam": "GB33BUKB20201555555555"},
+        crowd_holdout="sam",
+        # union.example: the password validators refuse guildtrust-demo beside a guildtrust address.
+        email_domain="union.example",
+        dataset={
+            "slug": "crowd-and-stunts-2026",
+            "title": "Crowd & stunts 2026",
+            "description": "Scans, motion capture and footage from background work.",
+        },
+        studio=("Northlight Pictures", "studio@northlight.example"),
     ),
-]
+    "equity-uk": Cast(
+        members=[
+            ("member", "EQ-1001", "Priya Shah", True),
+            ("owen", "EQ-1002", "Owen Pritchard", False),
+            ("niamh", "EQ-1003", "Niamh Byrne", False),
+        ],
+        assets=[
+            ("face_scan", "Priya: 3D face scan, stage light", {"member": "1"}),
+            ("motion_capture", "Owen & Niamh: sword fight, three takes", {"owen": "0.5", "niamh": "0.5"}),
+            ("voice_recording", "Niamh: audiobook session, 55 minutes", {"niamh": "1"}),
+            (
+                "performance_footage",
+                "Ensemble: market crowd, day 1",
+                {"member": "0.5", "owen": "0.25", "niamh": "0.25"},
+            ),
+        ],
+        named_by_a_member=(
+            "still_image",
+            "Owen & Priya: rehearsal stills, act 2",
+            {"owen": "0.5", "member": "0.5"},
+        ),
+        bank_accounts={"member": "GB29NWBK60161331926819", "owen": "GB33BUKB20201555555555"},
+        crowd_holdout="owen",
+        email_domain="equity-union.example",
+        dataset={
+            "slug": "stage-and-screen-uk-2026",
+            "title": "Stage & screen UK 2026",
+            "description": "Scans, fight capture, voice and crowd footage from UK productions.",
+        },
+        studio=None,
+    ),
+}
+DEFAULT_CAST = "sag-aftra"
+# The terms `make federation` shares with the peer trust and leases over both trusts.
+TRAINING_TERMS_TITLE = "Training & background placement, 180 days"
 
-# Registered by Sam, naming Alex: waits for Alex ("member") to accept or decline.
-NAMED_BY_A_MEMBER = (
-    "performance_footage",
-    "Sam & Alex: rehearsal, scene 12",
-    {"sam": "0.6", "member": "0.4"},
-)
 
-# The demo's test IBANs come from the banks' published examples, so it can export a pain.001 file.
-BANK_ACCOUNTS = {"member": "DE89370400440532013000", "sam": "GB33BUKB20201555555555"}
+def require_embedded_default(why: str) -> None:
+    """The demo's logins and passwords are public: refuse a server database (unless DEBUG)."""
+    if not settings.DEBUG and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        raise CommandError(f"{why}: run it on the embedded default only")
 
 
 def _month_start(moment, months_back: int):
@@ -101,51 +178,54 @@ class Command(BaseCommand):
             action="store_true",
             help="seed even on a server database (the browser tests' throwaway one)",
         )
+        parser.add_argument(
+            "--cast",
+            choices=sorted(CASTS),
+            default=DEFAULT_CAST,
+            help="whose story: the default trust's, or the second trust's of `make federation`",
+        )
 
     def handle(self, *args, **options):
         User = get_user_model()
+        self.cast = cast = CASTS[options["cast"]]
         if User.objects.filter(username="admin").exists():
             self.stdout.write("demo trust already seeded")
             self._print_logins()
             return
-        if (
-            not options["any_database"]
-            and not settings.DEBUG
-            and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
-        ):
-            raise CommandError("seed_demo makes public demo logins: run it on the embedded default only")
+        if not options["any_database"]:
+            require_embedded_default("seed_demo makes public demo logins")
         real_now = timezone.now()
         month = lambda back: _month_start(real_now, back)  # noqa: E731
         enrolment = month(5) + timedelta(days=2, hours=9)
-        steps = tqdm(total=5 + 4, unit="step", file=self.stderr._out, disable=options["verbosity"] == 0)
+        total = 5 + 4 if cast.studio else 4
+        steps = tqdm(total=total, unit="step", file=self.stderr._out, disable=options["verbosity"] == 0)
+        staff = None
         with story_clock(enrolment, real_now) as clock:
             admin, members, assets = self._enrol(clock, enrolment)
             steps.update()
             terms, crowd_terms = self._curate(clock, admin, assets, enrolment)
             steps.update()
-            clock.at(enrolment + timedelta(days=10, hours=2))
-            studio = licensing.studio_create(actor=admin, name="Northlight Pictures")
-            licensing.studio_add_staff(
-                actor=admin,
-                studio=studio,
-                username="studio",
-                password=DEMO_PASSWORD,
-                email="studio@northlight.example",
-            )
-            staff = User.objects.get(username="studio")
-            steps.update()
-            self._months(clock, admin, staff, terms, assets, month, steps)
-            # Something for the administrator to decide: a request made near the end of last month.
-            clock.at(month(1) + timedelta(days=27, hours=15))
-            licensing.lease_request(
-                actor=staff, terms=crowd_terms, purpose="Stadium crowd shots for 'Final Whistle'"
-            )
-            # Something for the member to answer: Sam registers footage naming Alex, who has not
-            # accepted yet, so it is in no dataset and cannot be licensed.
+            if cast.studio:
+                clock.at(enrolment + timedelta(days=10, hours=2))
+                name, email = cast.studio
+                studio = licensing.studio_create(actor=admin, name=name)
+                licensing.studio_add_staff(
+                    actor=admin, studio=studio, username="studio", password=DEMO_PASSWORD, email=email
+                )
+                staff = User.objects.get(username="studio")
+                steps.update()
+                self._months(clock, admin, staff, terms, assets, month, steps)
+                # Something for the administrator to decide: a request made near the end of last month.
+                clock.at(month(1) + timedelta(days=27, hours=15))
+                licensing.lease_request(
+                    actor=staff, terms=crowd_terms, purpose="Stadium crowd shots for 'Final Whistle'"
+                )
+            # Something for a member to answer: one registers footage naming another (Alex, the
+            # `member` login), who has not accepted yet, so it is in no dataset and cannot be licensed.
             clock.at(month(1) + timedelta(days=27, hours=17))
-            kind, title, shares = NAMED_BY_A_MEMBER
-            sam = members["sam"].user
-            self._asset(sam, members, kind, title, shares)
+            kind, title, shares = cast.named_by_a_member
+            registrant = members[next(iter(shares))].user
+            self._asset(registrant, members, kind, title, shares)
             # This month's period, opened early this morning (or as early as the month allows).
             clock.at(month(0) + min(timedelta(hours=8), (real_now - month(0)) / 2))
             payouts.period_create(
@@ -156,7 +236,8 @@ class Command(BaseCommand):
         for user in User.objects.filter(member__isnull=False).select_related("member"):
             User.objects.filter(pk=user.pk).update(date_joined=user.member.created_at)
         User.objects.filter(pk=admin.pk).update(date_joined=enrolment)
-        User.objects.filter(pk=staff.pk).update(date_joined=staff.studio_staff.created_at)
+        if staff is not None:
+            User.objects.filter(pk=staff.pk).update(date_joined=staff.studio_staff.created_at)
         steps.update()
         steps.close()
         self.stdout.write(self.style.SUCCESS("demo trust seeded"))
@@ -165,50 +246,45 @@ class Command(BaseCommand):
     def _enrol(self, clock, enrolment):
         User = get_user_model()
         with transaction.atomic():
-            # union.example: the password validators refuse guildtrust-demo beside a guildtrust address.
-            admin = User.objects.create_superuser("admin", "admin@union.example", DEMO_PASSWORD)
+            domain = self.cast.email_domain
+            admin = User.objects.create_superuser("admin", f"admin@{domain}", DEMO_PASSWORD)
             # The rates the trust starts with: in force before any period they price.
             clock.at(enrolment + timedelta(minutes=10))
             payouts.rates_set(actor=admin, admin_fee_bps=1000, pension_bps=500)
             members = {}
-            for index, (username, number, name, listed) in enumerate(MEMBERS):
+            for index, (username, number, name, listed) in enumerate(self.cast.members):
                 clock.at(enrolment + timedelta(minutes=30 + 20 * index))
                 members[username] = trust.member_enrol(
                     actor=admin,
                     username=username,
                     password=DEMO_PASSWORD,
-                    email=f"{username}@union.example",
+                    email=f"{username}@{domain}",
                     member_number=number,
                     display_name=name,
                     listed_publicly=listed,
                 )
         clock.at(enrolment + timedelta(days=1, hours=2))
-        for username, iban in BANK_ACCOUNTS.items():
+        for username, iban in self.cast.bank_accounts.items():
             member = members[username]
             trust.member_set_bank_account(
                 actor=member.user, member=member, iban=iban, current_password=DEMO_PASSWORD
             )
         assets = []
-        for index, (kind, title, shares) in enumerate(ASSETS):
+        for index, (kind, title, shares) in enumerate(self.cast.assets):
             clock.at(enrolment + timedelta(days=1, hours=5, minutes=15 * index))
             assets.append(self._asset(admin, members, kind, title, shares))
         clock.at(enrolment + timedelta(days=3, hours=1))
         for username, member in members.items():
             for use in (Use.CAPTURE, Use.TRAINING, Use.REPLICA_PASSIVE):
                 trust.consent_grant(actor=member.user, member=member, use=use)
-            if username != "sam":  # Sam keeps crowd generation closed: not every member says yes
+            if username != self.cast.crowd_holdout:  # not every member says yes
                 trust.consent_grant(actor=member.user, member=member, use=Use.CROWD_GENERATION)
             clock.at(clock.now() + timedelta(hours=3))
         return admin, members, assets
 
     def _curate(self, clock, admin, assets, enrolment):
         clock.at(enrolment + timedelta(days=7, hours=1))
-        dataset = trust.dataset_create(
-            actor=admin,
-            slug="crowd-and-stunts-2026",
-            title="Crowd & stunts 2026",
-            description="Scans, motion capture and footage from background work.",
-        )
+        dataset = trust.dataset_create(actor=admin, **self.cast.dataset)
         trust.dataset_add_assets(actor=admin, dataset=dataset, asset_ids=[a.pk for a in assets])
         clock.at(enrolment + timedelta(days=7, hours=3))
         trust.dataset_freeze(actor=admin, dataset=dataset)
@@ -216,7 +292,7 @@ class Command(BaseCommand):
         terms = licensing.terms_create(
             actor=admin,
             dataset=dataset,
-            title="Training & background placement, 180 days",
+            title=TRAINING_TERMS_TITLE,
             permitted_uses=[Use.TRAINING, Use.REPLICA_PASSIVE],
             duration_days=180,
             flat_fee_cents=120_000,
@@ -315,9 +391,13 @@ class Command(BaseCommand):
         return Asset.objects.get(pk=asset.pk)
 
     def _print_logins(self):
+        rows = [
+            ("admin", "trust administrator", "/operations/  (Django admin: /admin/)"),
+            ("member", f"{self.cast.members[0][2]}, member", "/member/"),
+        ]
+        if self.cast.studio:
+            rows.append(("studio", self.cast.studio[0], "/studio/      (API docs: /api/docs/)"))
         self.stdout.write(
-            "\nDemo logins at /accounts/login/ (password for all: guildtrust-demo):\n"
-            "  admin   trust administrator   /operations/  (Django admin: /admin/)\n"
-            "  member  Alex Rivera, member   /member/\n"
-            "  studio  Northlight Pictures   /studio/      (API docs: /api/docs/)\n"
+            f"\nDemo logins at /accounts/login/ (password for all: {DEMO_PASSWORD}):\n"
+            + "".join(f"  {login:<7} {who:<21} {where}\n" for login, who, where in rows)
         )

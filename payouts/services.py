@@ -12,7 +12,7 @@ from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from licensing.models import Lease
+from licensing.models import Lease, LeasePart
 from trust import audit
 from trust.errors import Conflict, Invalid
 from trust.models import AssetContributor
@@ -20,7 +20,7 @@ from trust.queue import enqueue_on_commit
 from trust.selectors import contributor_rows
 from trust.services import require_trust_admin
 
-from . import bulk, ledger, metering, split
+from . import bulk, federated, ledger, metering, split
 from .distribution import rates_problem
 from .metering import BillingLimitExceeded
 from .models import (
@@ -343,6 +343,10 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
     ):
         del owed[lease_id]
     lease_ids = sorted(owed)
+    # A federated lease's flat fee and training runs are split across its parts: home members
+    # are paid the home part's share (the others are owed to their trusts: settlements).
+    for lease_id, licensable in federated_parts_of(lease_ids).items():
+        owed[lease_id] = federated.home_part_charges(owed[lease_id], licensable, home=settings.TRUST_SLUG)
     studios = dict(Lease.objects.filter(pk__in=lease_ids).values_list("pk", "studio_id"))
     shared: dict[int, list[str]] = {lease_id: [] for lease_id in lease_ids}
     for lease_id, asset_id in Lease.approval_assets.through.objects.filter(
@@ -497,6 +501,18 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
             "members": len(earnings),
         },
     )
+
+
+def federated_parts_of(lease_ids) -> dict[int, dict[str, int | None]]:
+    """lease id -> {trust slug: assets licensable at approval} for the federated leases among
+    `lease_ids` (those with a part at another trust), in one query."""
+    parts: dict[int, dict[str, int | None]] = {}
+    rows = LeasePart.objects.filter(lease_id__in=list(lease_ids)).values_list(
+        "lease_id", "peer__slug", "licensable_at_approval"
+    )
+    for lease_id, slug, licensable in rows:
+        parts.setdefault(lease_id, {})[slug or settings.TRUST_SLUG] = licensable
+    return {lease_id: found for lease_id, found in parts.items() if len(found) > 1}
 
 
 def _counted_rows(rows) -> list[tuple]:

@@ -582,6 +582,7 @@ def period_close_finish(*, period_id: int) -> Period:
         period.status, period.closed_at = Period.Status.CLOSED, timezone.now()
         period.leases_done = period.leases_total = totals["leases"]
         period.save()
+        _settle_after_commit(period.pk)
         audit.record(
             actor=None,
             action="period.closed",
@@ -596,6 +597,21 @@ def period_close_finish(*, period_id: int) -> Period:
             },
         )
     return period
+
+
+def _settle_after_commit(period_id: int) -> None:
+    """Once a period is closed, settle its federated leases with their parts' trusts
+    (payouts.settlements). A broker that is down refuses nothing here: settlements not yet
+    made are found again by the beat job (`resend_settlements`)."""
+    from .tasks import settle_period
+
+    def send():
+        try:
+            settle_period.delay(period_id)
+        except Exception as error:
+            logger.warning("settling period %s not queued, the beat job will: %s", period_id, error)
+
+    transaction.on_commit(send)
 
 
 def period_close_resend_stalled() -> dict[int, list]:

@@ -43,6 +43,13 @@ log = logging.getLogger(__name__)
 INBOUND_SETTLEMENTS = "/api/v1/federation/inbound/settlements/"
 INBOUND_DOWNLOADS = "/api/v1/federation/inbound/settlements/downloads/?period={start}/{end}"
 COMPONENTS = Settlement.COMPONENTS
+COMPONENT_LABELS = {
+    "downloads_cents": "downloads",
+    "generated_cents": "generated seconds",
+    "flat_fee_share_cents": "flat fee share",
+    "training_share_cents": "training share",
+    "total_cents": "total",
+}
 SHARE_USES = {
     PartShare.Use.FLAT_FEE: "flat_fee_share_cents",
     PartShare.Use.TRAINING_RUN: "training_share_cents",
@@ -483,6 +490,15 @@ def settlement_received(
 # --- Reading them ----------------------------------------------------------------------------------
 
 
+def windows() -> list[tuple[datetime, datetime]]:
+    """The period windows settled here, latest first."""
+    return list(
+        Settlement.objects.order_by("-period_start", "-period_end")
+        .values_list("period_start", "period_end")
+        .distinct()
+    )
+
+
 def latest_window() -> tuple[datetime, datetime] | None:
     row = (
         Settlement.objects.order_by("-period_start", "-period_end")
@@ -520,6 +536,12 @@ def settlement_rows(start: datetime, end: datetime) -> list[dict]:
                 "owed_cents": owed,
                 "disagreeing": [
                     name
+                    for name in (*COMPONENTS, "total_cents")
+                    if s.state == Settlement.State.DISAGREED
+                    and getattr(s, name) != getattr(s, f"peer_{name}")
+                ],
+                "disagreeing_labels": [
+                    COMPONENT_LABELS[name]
                     for name in (*COMPONENTS, "total_cents")
                     if s.state == Settlement.State.DISAGREED
                     and getattr(s, name) != getattr(s, f"peer_{name}")

@@ -400,3 +400,18 @@ def test_only_administrators_read_the_settlements(world, part_here, as_user, ano
     assert other.status_code == 200 and other.json()["settlements"] == []
     bad = as_user(world.cast.admin).get(path, {"period": "yesterday"})
     assert (bad.status_code, bad.json()["code"]) == (422, "bad_period")
+
+
+def test_the_settlements_page_is_for_administrators_and_marks_a_disagreement(world, part_here, client):
+    _, key, start, end = part_here
+    more = _statement(start, end, generated_cents=150, total_cents=958)
+    _signed("POST", "/api/v1/federation/inbound/settlements/", more, key=key)
+    path = "/operations/federation/settlements/"
+    for who in (world.cast.alice.user, world.cast.carol):
+        client.force_login(who)
+        assert client.get(path).status_code in (302, 403)
+    client.force_login(world.cast.admin)
+    text = client.get(path).content.decode()
+    assert "1 settlement disagrees" in text and 'class="disagreed"' in text
+    assert "owed by sag-aftra" in text and "(theirs 9.58)" in text
+    assert "Differs: generated seconds, total" in text

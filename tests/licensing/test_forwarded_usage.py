@@ -303,3 +303,28 @@ def test_forwarded_usage_is_refused_unsigned_from_another_trust_or_for_a_lease_w
     member.force_authenticate(world.cast.alice.user)
     assert member.post(INBOUND_USAGE, body, format="json").status_code in (401, 403)
     assert not UsageEvent.objects.filter(source="federated").exists()
+
+
+def test_a_refused_forwarded_event_is_shown_on_the_studios_and_the_administrators_lease_pages(
+    world, home, monkeypatch, client
+):
+    part, studio = home
+    _report(studio, world.lease_a.pk, _event("g-1"), _event("g-bad"))
+
+    def peer_answers(peer, method, path, payload=None, **kwargs):
+        return {
+            "accepted": 1,
+            "duplicates": 0,
+            "refused": [{"event_key": "g-bad", "code": "consent_withdrawn", "detail": "a member withdrew"}],
+        }
+
+    monkeypatch.setattr(signed_calls, "peer_call", peer_answers)
+    federated.usage_forward(part_id=part.pk)
+    for user, path in (
+        (world.cast.carol, f"/studio/leases/{world.lease_a.pk}/"),
+        (world.cast.admin, f"/operations/leases/{world.lease_a.pk}/"),
+    ):
+        client.force_login(user)
+        text = client.get(path).content.decode()
+        assert "1 event recorded there" in text and "<strong>1 refused</strong>" in text, path
+        assert "<code>g-bad</code>" in text and "consent_withdrawn: a member withdrew" in text

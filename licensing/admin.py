@@ -10,6 +10,7 @@ from trust.consent import LICENSABLE_USES
 from . import services, tokens
 from .models import (
     FederatedRevocation,
+    ForwardedUsage,
     InboundLeasePart,
     Lease,
     LeaseAsset,
@@ -185,6 +186,24 @@ class LeaseTokenAdmin(ReadOnlyAdmin):
 class UsageEventAdmin(ReadOnlyAdmin):
     list_display = ["lease", "kind", "asset", "quantity", "occurred_at", "source"]
     list_filter = ["kind", "source"]
+
+
+@admin.register(ForwardedUsage)
+class ForwardedUsageAdmin(ReadOnlyAdmin):
+    """Usage reported here for another trust's asset of a federated lease, forwarded to it."""
+
+    list_display = [
+        "lease",
+        "peer",
+        "event_key",
+        "kind",
+        "quantity",
+        "occurred_at",
+        "forwarded_at",
+        "refused_reason",
+    ]
+    list_filter = ["peer", "kind"]
+    search_fields = ["event_key"]
 
 
 @admin.register(UsageEventKey)

@@ -328,3 +328,20 @@ def test_a_refused_forwarded_event_is_shown_on_the_studios_and_the_administrator
         text = client.get(path).content.decode()
         assert "1 event recorded there" in text and "<strong>1 refused</strong>" in text, path
         assert "<code>g-bad</code>" in text and "consent_withdrawn: a member withdrew" in text
+
+
+def test_a_report_forwarding_many_events_takes_the_queries_of_one(world, home):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _, studio = home
+
+    def queries(prefix: str, count: int) -> int:
+        events = [_event(f"{prefix}-{n}") for n in range(count)]
+        with CaptureQueriesContext(connection) as captured:
+            assert _report(studio, world.lease_a.pk, *events).status_code == 202
+        return len(captured.captured_queries)
+
+    queries("first", 1)  # the token's first use of the day, the month's partition: once
+    assert queries("few", 2) == queries("many", 200)
+    assert ForwardedUsage.objects.count() == 203

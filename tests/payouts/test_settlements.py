@@ -415,3 +415,40 @@ def test_the_settlements_page_is_for_administrators_and_marks_a_disagreement(wor
     assert "1 settlement disagrees" in text and 'class="disagreed"' in text
     assert "owed by sag-aftra" in text and "(theirs 9.58)" in text
     assert "Differs: generated seconds, total" in text
+
+
+# --- Query counts: a fixed number whatever the number of leases or events -------------------------
+
+
+def test_the_home_statements_of_a_peer_take_four_queries(world, home, django_assert_num_queries):
+    equity, period = home
+    with django_assert_num_queries(4):
+        statements = settlements.home_statements(period, equity)
+    assert statements[world.lease_a.pk]["flat_fee_share_cents"] == 600
+
+
+def test_receiving_a_settlement_takes_the_same_queries_for_one_lease_or_two(world, part_here):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    home_peer, key, start, end = part_here
+    InboundLeasePart.objects.create(
+        peer=home_peer, home_lease_id=78, lease=world.lease_b, reported_status="approved"
+    )
+
+    def queries(statements, shift: int) -> int:
+        # A window of its own each time: every share, settlement and posting is new.
+        window = (start + timedelta(microseconds=shift), end)
+        with CaptureQueriesContext(connection) as captured:
+            settlements.settlement_received(
+                peer=home_peer, start=window[0], end=window[1], statements=statements
+            )
+        return len(captured.captured_queries)
+
+    # Lease B had no usage here: its part's revenue is its shares alone (both agree).
+    shares_only = {**PART_FIGURES, "downloads_cents": 0, "generated_cents": 0, "total_cents": 780}
+    both = [{"home_lease_id": 77, **PART_FIGURES}, {"home_lease_id": 78, **shares_only}]
+    queries(both, 0)  # the accounts are made once
+    one = queries(both[:1], 1)
+    two = queries(both, 2)
+    assert one == two

@@ -23,6 +23,7 @@ Messages leave after commit through tasks that retry with backoff; the beat job
 `resend_federated_lease_messages` finds whatever is still unsent (a peer down for long, the
 embedded default without a worker) and sends it again. Every message is idempotent."""
 
+import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -679,53 +680,72 @@ def forwarded_usage_split(lease: Lease, events: Sequence[Mapping], now) -> tuple
     return [event for event, _ in home_rows], [i for _, i in home_rows], forwarded
 
 
-def _fresh_keys(lease: Lease, keys: list[str]) -> set[str]:
-    """Take each key for the lease unless taken (by any earlier event, here or forwarded);
-    returns the keys taken now. A concurrent report's key waits for it, then is not fresh."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {UsageEventKey._meta.db_table} (lease_id, event_key) "
-                "SELECT %s, k FROM unnest(%s::text[]) AS k ON CONFLICT (lease_id, event_key) DO NOTHING "
-                "RETURNING event_key",
-                [lease.pk, keys],
-            )
-            return {row[0] for row in cursor.fetchall()}
-    known = set(
-        UsageEventKey.objects.filter(lease=lease, event_key__in=keys).values_list("event_key", flat=True)
-    )
-    fresh = [key for key in keys if key not in known]
-    UsageEventKey.objects.bulk_create([UsageEventKey(lease=lease, event_key=key) for key in fresh])
-    return set(fresh)
-
-
 def forwarded_usage_insert(*, lease: Lease, rows: list[tuple], now) -> int:
-    """Keep the rows `forwarded_usage_split` made, each key once per lease (with the lease's other
-    reported keys), and send them to their trusts after commit. Returns how many were new."""
+    """Keep the rows `forwarded_usage_split` made, each key once per lease (keys are taken in
+    UsageEventKey with the lease's other reported keys: a key is one event whichever trust it
+    names), and send them to their trusts after commit. Returns how many were new. A key taken
+    by a concurrent report waits for it, then counts as a duplicate."""
     if not rows:
         return 0
-    fresh = _fresh_keys(lease, [row[1] for row in rows])
-    created = ForwardedUsage.objects.bulk_create(
-        [
-            ForwardedUsage(
-                lease=lease,
-                peer_id=peer_id,
-                event_key=key,
-                kind=kind,
-                asset_id=asset,
-                quantity=quantity,
-                occurred_at=occurred,
-                recorded_at=now,
+    if connection.vendor == "postgresql":
+        # One statement, the rows as one JSON text unpacked by PostgreSQL, as the home ingest does.
+        batch = json.dumps(
+            [
+                [key, kind, str(asset), quantity, occurred.isoformat(), peer_id]
+                for peer_id, key, kind, asset, quantity, occurred in rows
+            ]
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                WITH batch AS (
+                    SELECT e->>0 AS event_key, e->>1 AS kind, (e->>2)::uuid AS asset_id,
+                           (e->>3)::bigint AS quantity, (e->>4)::timestamptz AS occurred_at,
+                           (e->>5)::bigint AS peer_id
+                    FROM jsonb_array_elements(%s::jsonb) AS e
+                ), fresh AS (
+                    INSERT INTO {UsageEventKey._meta.db_table} (lease_id, event_key)
+                    SELECT %s, event_key FROM batch
+                    ON CONFLICT (lease_id, event_key) DO NOTHING
+                    RETURNING event_key
+                )
+                INSERT INTO {ForwardedUsage._meta.db_table} (lease_id, peer_id, event_key, kind, asset_id,
+                    quantity, occurred_at, recorded_at, forwarded_at, refused_reason)
+                SELECT %s, b.peer_id, b.event_key, b.kind, b.asset_id, b.quantity, b.occurred_at, %s, NULL, ''
+                FROM batch b JOIN fresh USING (event_key)
+                RETURNING peer_id
+                """,
+                [batch, lease.pk, lease.pk, now],
             )
-            for peer_id, key, kind, asset, quantity, occurred in rows
-            if key in fresh
-        ],
-        batch_size=1000,
-    )
-    peers = {row.peer_id for row in created}
-    for part_id in LeasePart.objects.filter(lease=lease, peer_id__in=peers).values_list("pk", flat=True):
+            peers = [row[0] for row in cursor.fetchall()]
+    else:
+        # The embedded default (SQLite) holds one writer at a time: read the known keys, then insert.
+        keys = [row[1] for row in rows]
+        known = set(
+            UsageEventKey.objects.filter(lease=lease, event_key__in=keys).values_list("event_key", flat=True)
+        )
+        fresh = [row for row in rows if row[1] not in known]
+        UsageEventKey.objects.bulk_create([UsageEventKey(lease=lease, event_key=row[1]) for row in fresh])
+        ForwardedUsage.objects.bulk_create(
+            [
+                ForwardedUsage(
+                    lease=lease,
+                    peer_id=peer_id,
+                    event_key=key,
+                    kind=kind,
+                    asset_id=asset,
+                    quantity=quantity,
+                    occurred_at=occurred,
+                    recorded_at=now,
+                )
+                for peer_id, key, kind, asset, quantity, occurred in fresh
+            ],
+            batch_size=1000,
+        )
+        peers = [row[0] for row in fresh]
+    for part_id in LeasePart.objects.filter(lease=lease, peer_id__in=set(peers)).values_list("pk", flat=True):
         _send_after_commit("forward_usage", part_id)
-    return len(created)
+    return len(peers)
 
 
 def _send_after_commit(task_name: str, *args) -> None:

@@ -452,3 +452,12 @@ def test_receiving_a_settlement_takes_the_same_queries_for_one_lease_or_two(worl
     one = queries(both[:1], 1)
     two = queries(both, 2)
     assert one == two
+
+
+def test_the_operations_overview_counts_settlements_in_disagreement(world, part_here, client):
+    _, key, start, end = part_here
+    more = _statement(start, end, generated_cents=150, total_cents=958)
+    _signed("POST", "/api/v1/federation/inbound/settlements/", more, key=key)
+    client.force_login(world.cast.admin)
+    text = client.get("/operations/").content.decode()
+    assert 'id="settlements-disagreed">1<' in text and "Compare the figures with the other trusts" in text

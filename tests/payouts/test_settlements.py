@@ -461,3 +461,19 @@ def test_the_operations_overview_counts_settlements_in_disagreement(world, part_
     client.force_login(world.cast.admin)
     text = client.get("/operations/").content.decode()
     assert 'id="settlements-disagreed">1<' in text and "Compare the figures with the other trusts" in text
+
+
+def test_the_inbound_calls_refuse_people_and_lease_tokens(world, part_here, as_user):
+    _, _, start, end = part_here
+    calls = [
+        ("post", "/api/v1/federation/inbound/settlements/", _statement(start, end)),
+        ("get", f"/api/v1/federation/inbound/settlements/downloads/?period={_window(start, end)}", None),
+        ("post", "/api/v1/federation/inbound/usage/", {"home_lease_id": 77, "events": []}),
+    ]
+    lease_token = APIClient()
+    lease_token.credentials(HTTP_AUTHORIZATION=f"Bearer {world.secret_a}")
+    for who in (as_user(world.cast.alice), as_user(world.cast.carol), as_user(world.cast.admin), lease_token):
+        for method, path, body in calls:
+            answer = getattr(who, method)(path, body, format="json") if body is not None else who.get(path)
+            assert answer.status_code in (401, 403), (path, answer.status_code)
+    assert not Settlement.objects.exists() and not PartShare.objects.exists()

@@ -639,7 +639,10 @@ def forwarded_usage_split(lease: Lease, events: Sequence[Mapping], now) -> tuple
     home_end, latest = effective_end(lease), now + services.CLOCK_SKEW
     home, positions, forwarded, seen = [], [], [], set()
     for index, event in enumerate(events):
-        where, slug, kind = f"events[{index}]", event.get("trust"), event["kind"]
+        where, slug, kind, key = f"events[{index}]", event.get("trust"), event["kind"], event["event_key"]
+        if key in seen:
+            continue  # a key is one event: its first occurrence in the report
+        seen.add(key)
         if slug in (None, "", settings.TRUST_SLUG):
             home.append(event)
             positions.append(index)
@@ -648,7 +651,7 @@ def forwarded_usage_split(lease: Lease, events: Sequence[Mapping], now) -> tuple
         if part is None:
             raise Invalid(f"{where}: {slug!r} holds no part of this lease", code="trust_not_in_lease")
         if kind == UsageEvent.Kind.TRAINING_RUN:
-            home.append({key: value for key, value in event.items() if key not in ("asset", "trust")})
+            home.append({name: value for name, value in event.items() if name not in ("asset", "trust")})
             positions.append(index)
             continue
         if kind == UsageEvent.Kind.DOWNLOAD:
@@ -666,18 +669,9 @@ def forwarded_usage_split(lease: Lease, events: Sequence[Mapping], now) -> tuple
         ends = [end for end in (part.ends_at, home_end) if end]
         if occurred < part.starts_at or any(occurred >= end for end in ends) or occurred > latest:
             raise Invalid(f"{where}: occurred_at lies outside the part's active time", code="outside_lease")
-        key = event["event_key"]
-        if key in seen:
-            continue
-        seen.add(key)
         asset = event["asset"] if isinstance(event["asset"], uuid.UUID) else uuid.UUID(str(event["asset"]))
         forwarded.append((part.peer_id, key, kind, asset, event["quantity"], occurred))
-    kept = {row[1] for row in forwarded}
-    # A key forwarded above is the same event if it shows up again as one kept here.
-    home_rows = [
-        (event, i) for event, i in zip(home, positions, strict=True) if event["event_key"] not in kept
-    ]
-    return [event for event, _ in home_rows], [i for _, i in home_rows], forwarded
+    return home, positions, forwarded
 
 
 def forwarded_usage_insert(*, lease: Lease, rows: list[tuple], now) -> int:

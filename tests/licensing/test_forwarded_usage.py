@@ -348,3 +348,19 @@ def test_a_report_forwarding_many_events_takes_the_queries_of_one(world, home):
     queries("first", 1)  # the token's first use of the day, the month's partition: once
     assert queries("few", 2) == queries("many", 200)
     assert ForwardedUsage.objects.count() == 203
+
+
+def test_a_key_named_twice_in_one_report_is_its_first_event_wherever_it_goes(world, home):
+    _, studio = home
+    training = {
+        "event_key": "k-1",
+        "kind": "training_run",
+        "quantity": 1,
+        "occurred_at": timezone.now().isoformat(),
+    }
+    answer = _report(
+        studio, world.lease_a.pk, training, _event("k-1"), _event("k-2"), _event("k-2", quantity=9)
+    )
+    assert answer.json() == {"accepted": 2, "duplicates": 2}
+    assert UsageEvent.objects.filter(lease=world.lease_a, event_key="k-1").count() == 1
+    assert list(ForwardedUsage.objects.values_list("event_key", "quantity")) == [("k-2", 40)]

@@ -271,6 +271,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "licensing.tasks.resend_federated_lease_messages",
         "schedule": 60.0,
     },
+    # Settlements of federated leases still awaiting a peer, or never started (payouts.settlements).
+    "resend-settlements": {"task": "payouts.tasks.resend_settlements", "schedule": 300.0},
 }
 CELERY_TIMEZONE = "UTC"
 

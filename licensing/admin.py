@@ -11,6 +11,7 @@ from . import services, tokens
 from .models import (
     DerivedToken,
     FederatedRevocation,
+    ForwardedUsage,
     InboundLeasePart,
     Lease,
     LeaseAsset,
@@ -206,6 +207,24 @@ class DerivedTokenAdmin(ReadOnlyAdmin):
 class UsageEventAdmin(ReadOnlyAdmin):
     list_display = ["lease", "kind", "asset", "quantity", "occurred_at", "source", "vendor"]
     list_filter = ["kind", "source"]
+
+
+@admin.register(ForwardedUsage)
+class ForwardedUsageAdmin(ReadOnlyAdmin):
+    """Usage reported here for another trust's asset of a federated lease, forwarded to it."""
+
+    list_display = [
+        "lease",
+        "peer",
+        "event_key",
+        "kind",
+        "quantity",
+        "occurred_at",
+        "forwarded_at",
+        "refused_reason",
+    ]
+    list_filter = ["peer", "kind"]
+    search_fields = ["event_key"]
 
 
 @admin.register(UsageEventKey)

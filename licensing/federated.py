@@ -23,25 +23,29 @@ Messages leave after commit through tasks that retry with backoff; the beat job
 `resend_federated_lease_messages` finds whatever is still unsent (a peer down for long, the
 embedded default without a worker) and sends it again. Every message is idempotent."""
 
+import json
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from federation import signed_calls
 from federation.models import Peer
 from trust import audit
-from trust.errors import BadGateway, Forbidden, Invalid, NotFound
+from trust.consent import permits_generation
+from trust.errors import BadGateway, Conflict, Forbidden, Gone, Invalid, NotFound
 from trust.queue import enqueue_on_commit
 
 from . import hooks
 from .models import (
     FederatedRevocation,
+    ForwardedUsage,
     InboundLeasePart,
     Lease,
     LeasePart,
@@ -49,6 +53,8 @@ from .models import (
     PeerOffer,
     RevocationCursor,
     Studio,
+    UsageEvent,
+    UsageEventKey,
 )
 from .selectors import offers_shared_with, peer_offer_is_stale, require_studio_staff
 
@@ -59,6 +65,9 @@ INBOUND_PART_END = "/api/v1/federation/inbound/lease-parts/end/"
 INBOUND_DECISIONS = "/api/v1/federation/inbound/part-decisions/"
 INBOUND_REVOCATIONS = "/api/v1/federation/inbound/revocations/"
 INBOUND_PART_MANIFEST = "/api/v1/federation/inbound/lease-parts/{home_lease_id}/manifest/"
+INBOUND_USAGE = "/api/v1/federation/inbound/usage/"
+# Forwarded usage leaves in batches of at most this many events per call.
+USAGE_FORWARD_BATCH = 1000
 PARTS_MAX = 20
 
 Part = LeasePart.Status
@@ -321,6 +330,7 @@ def _decision_fields(data: Mapping) -> dict:
         "starts_at": moment(data.get("starts_at")),
         "ends_at": moment(data.get("ends_at")),
         "reason": data.get("reason") or "",
+        "prices": data.get("prices") or None,
     }
 
 
@@ -335,6 +345,7 @@ def part_decision_received(
     ends_at=None,
     reason: str = "",
     forwarded: bool = False,
+    prices: Mapping | None = None,
 ) -> LeasePart:
     """A part's trust tells us its decision (approved with its licensable count and its own
     start and end; rejected with a reason; later revoked or expired). Only the trust that holds
@@ -361,6 +372,7 @@ def part_decision_received(
             reason=reason or None,
             decided_at=timezone.now(),
             forwarded_at=timezone.now() if forwarded and part.forwarded_at is None else None,
+            **_part_prices(prices if status in _APPROVED_ONCE else None),
         )
         if changed:
             audit.record(
@@ -373,6 +385,15 @@ def part_decision_received(
         elif lease.status in _ENDING and part.status == Part.APPROVED:
             _end_parts(lease)  # approved after the lease ended here: end it there too
     return part
+
+
+def _part_prices(prices: Mapping | None) -> dict:
+    """The part's unit prices as its trust reported them, as LeasePart fields (None: unknown)."""
+    prices = prices or {}
+    return {
+        "price_per_download_cents": prices.get("download"),
+        "price_per_generated_second_cents": prices.get("generated_second"),
+    }
 
 
 # --- A part's trust ---------------------------------------------------------------------------
@@ -484,6 +505,13 @@ def part_answer(lease: Lease) -> dict:
         "starts_at": lease.starts_at.isoformat() if approved and lease.starts_at else None,
         "ends_at": lease.ends_at.isoformat() if approved and lease.ends_at else None,
         "reason": lease.decision_reason,
+        # What the part's metered usage is charged at here: the home trust's settlement uses them.
+        "prices": {
+            "download": lease.price_per_download_cents,
+            "generated_second": lease.price_per_generated_second_cents,
+        }
+        if approved
+        else None,
     }
 
 
@@ -587,13 +615,251 @@ def peers_to_pull_revocations_from() -> list[int]:
     )
 
 
+# --- Usage reported at home for another trust's assets (FEDERATION.md, "Metering and money") -----
+
+
+def forwarded_usage_split(lease: Lease, events: Sequence[Mapping], now) -> tuple[list, list | None, list]:
+    """A report's events as (events kept here, their places in the report, rows to forward).
+    An event naming another trust of the lease (`trust`, from the manifest) is checked here for
+    shape, kind, use and its part's time window, and becomes a row (peer id, event key, kind,
+    asset, quantity, occurred_at) that trust meters; its asset is checked there. A training run
+    stays here whatever it names (training runs are the lease's, split across parts at the
+    close), without the other trust's asset, which no row here can name. First occurrence of
+    each key across both. Refused (nothing written) naming the event's index. One query, only
+    for a report that names another trust."""
+    from . import services
+    from .selectors import effective_end
+
+    if not any(event.get("trust") not in (None, "", settings.TRUST_SLUG) for event in events):
+        return list(events), None, []
+    parts = {
+        part.peer.slug: part
+        for part in LeasePart.objects.filter(lease=lease, peer__isnull=False).select_related("peer")
+    }
+    home_end, latest = effective_end(lease), now + services.CLOCK_SKEW
+    home, positions, forwarded, seen = [], [], [], set()
+    for index, event in enumerate(events):
+        where, slug, kind, key = f"events[{index}]", event.get("trust"), event["kind"], event["event_key"]
+        if key in seen:
+            continue  # a key is one event: its first occurrence in the report
+        seen.add(key)
+        if slug in (None, "", settings.TRUST_SLUG):
+            home.append(event)
+            positions.append(index)
+            continue
+        part = parts.get(slug)
+        if part is None:
+            raise Invalid(f"{where}: {slug!r} holds no part of this lease", code="trust_not_in_lease")
+        if kind == UsageEvent.Kind.TRAINING_RUN:
+            home.append({name: value for name, value in event.items() if name not in ("asset", "trust")})
+            positions.append(index)
+            continue
+        if kind == UsageEvent.Kind.DOWNLOAD:
+            raise Invalid(
+                f"{where}: downloads are metered by the gateway, not reported", code="download_not_reportable"
+            )
+        uses = part.offer.get("permitted_uses") or lease.permitted_uses
+        if not permits_generation(uses):
+            raise Forbidden(f"{where}: {slug}'s part does not permit generation", code="use_not_permitted")
+        if not event.get("asset"):
+            raise Invalid(f"{where}: generated seconds must name the asset used", code="asset_required")
+        if part.status not in _APPROVED_ONCE or part.starts_at is None:
+            raise Conflict(f"{where}: the part at {slug} was never approved", code="part_not_active")
+        occurred = event["occurred_at"]
+        ends = [end for end in (part.ends_at, home_end) if end]
+        if occurred < part.starts_at or any(occurred >= end for end in ends) or occurred > latest:
+            raise Invalid(f"{where}: occurred_at lies outside the part's active time", code="outside_lease")
+        asset = event["asset"] if isinstance(event["asset"], uuid.UUID) else uuid.UUID(str(event["asset"]))
+        forwarded.append((part.peer_id, key, kind, asset, event["quantity"], occurred))
+    return home, positions, forwarded
+
+
+def forwarded_usage_insert(*, lease: Lease, rows: list[tuple], now) -> int:
+    """Keep the rows `forwarded_usage_split` made, each key once per lease (keys are taken in
+    UsageEventKey with the lease's other reported keys: a key is one event whichever trust it
+    names), and send them to their trusts after commit. Returns how many were new. A key taken
+    by a concurrent report waits for it, then counts as a duplicate."""
+    if not rows:
+        return 0
+    if connection.vendor == "postgresql":
+        # One statement, the rows as one JSON text unpacked by PostgreSQL, as the home ingest does.
+        batch = json.dumps(
+            [
+                [key, kind, str(asset), quantity, occurred.isoformat(), peer_id]
+                for peer_id, key, kind, asset, quantity, occurred in rows
+            ]
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                WITH batch AS (
+                    SELECT e->>0 AS event_key, e->>1 AS kind, (e->>2)::uuid AS asset_id,
+                           (e->>3)::bigint AS quantity, (e->>4)::timestamptz AS occurred_at,
+                           (e->>5)::bigint AS peer_id
+                    FROM jsonb_array_elements(%s::jsonb) AS e
+                ), fresh AS (
+                    INSERT INTO {UsageEventKey._meta.db_table} (lease_id, event_key)
+                    SELECT %s, event_key FROM batch
+                    ON CONFLICT (lease_id, event_key) DO NOTHING
+                    RETURNING event_key
+                )
+                INSERT INTO {ForwardedUsage._meta.db_table} (lease_id, peer_id, event_key, kind, asset_id,
+                    quantity, occurred_at, recorded_at, forwarded_at, refused_reason)
+                SELECT %s, b.peer_id, b.event_key, b.kind, b.asset_id, b.quantity, b.occurred_at, %s, NULL, ''
+                FROM batch b JOIN fresh USING (event_key)
+                RETURNING peer_id
+                """,
+                [batch, lease.pk, lease.pk, now],
+            )
+            peers = [row[0] for row in cursor.fetchall()]
+    else:
+        # The embedded default (SQLite) holds one writer at a time: read the known keys, then insert.
+        keys = [row[1] for row in rows]
+        known = set(
+            UsageEventKey.objects.filter(lease=lease, event_key__in=keys).values_list("event_key", flat=True)
+        )
+        fresh = [row for row in rows if row[1] not in known]
+        UsageEventKey.objects.bulk_create([UsageEventKey(lease=lease, event_key=row[1]) for row in fresh])
+        ForwardedUsage.objects.bulk_create(
+            [
+                ForwardedUsage(
+                    lease=lease,
+                    peer_id=peer_id,
+                    event_key=key,
+                    kind=kind,
+                    asset_id=asset,
+                    quantity=quantity,
+                    occurred_at=occurred,
+                    recorded_at=now,
+                )
+                for peer_id, key, kind, asset, quantity, occurred in fresh
+            ],
+            batch_size=1000,
+        )
+        peers = [row[0] for row in fresh]
+    for part_id in LeasePart.objects.filter(lease=lease, peer_id__in=set(peers)).values_list("pk", flat=True):
+        _send_after_commit("forward_usage", part_id)
+    return len(peers)
+
+
+def _send_after_commit(task_name: str, *args) -> None:
+    """Publish a federation task after commit without refusing the request when the broker is
+    down: the rows are kept, and the beat job (`pending_messages`) sends them again."""
+    from . import tasks
+
+    def send():
+        try:
+            getattr(tasks, task_name).delay(*args)
+        except Exception as error:  # the broker: the beat job picks it up
+            log.warning("%s%r not queued, the beat job will send it: %s", task_name, args, error)
+
+    transaction.on_commit(send)
+
+
+def usage_forward(*, part_id: int) -> int:
+    """Send a remote part's unsent forwarded usage to its trust, a batch per call, until none is
+    left. The trust answers which events it refused for good (its usage rules): those are marked
+    refused with its reason and never sent again; the rest are marked forwarded (recorded there,
+    or already). A whole call refused for good (404/409/422: no such part there, never active)
+    marks its batch refused. A trust that does not answer raises: the rows stay unsent. Returns
+    how many rows were settled (forwarded or refused)."""
+    part = LeasePart.objects.select_related("peer").get(pk=part_id)
+    done = 0
+    while True:
+        unsent = ForwardedUsage.objects.filter(
+            lease_id=part.lease_id, peer_id=part.peer_id, forwarded_at__isnull=True, refused_reason=""
+        ).order_by("pk")
+        batch = list(
+            unsent.values("pk", "event_key", "kind", "asset_id", "quantity", "occurred_at")[
+                :USAGE_FORWARD_BATCH
+            ]
+        )
+        if not batch:
+            return done
+        payload = {
+            "home_lease_id": part.lease_id,
+            "events": [
+                {
+                    "event_key": row["event_key"],
+                    "kind": row["kind"],
+                    "asset": str(row["asset_id"]),
+                    "quantity": row["quantity"],
+                    "occurred_at": row["occurred_at"].isoformat(),
+                }
+                for row in batch
+            ],
+        }
+        ids = [row["pk"] for row in batch]
+        try:
+            answer = signed_calls.peer_call(part.peer, "POST", INBOUND_USAGE, payload)
+        except BadGateway as error:
+            if getattr(error, "peer_status", None) not in (404, 409, 410, 422):
+                raise
+            ForwardedUsage.objects.filter(pk__in=ids).update(refused_reason=error.detail[:2000] or "refused")
+            done += len(ids)
+            continue
+        refused = {
+            str(row.get("event_key")): f"{row.get('code', 'refused')}: {row.get('detail', '')}"[:2000]
+            for row in answer.get("refused") or []
+            if isinstance(row, dict)
+        }
+        now = timezone.now()
+        with transaction.atomic():
+            for key, reason in refused.items():
+                ForwardedUsage.objects.filter(lease_id=part.lease_id, pk__in=ids, event_key=key).update(
+                    refused_reason=reason
+                )
+            ForwardedUsage.objects.filter(pk__in=ids, refused_reason="").update(forwarded_at=now)
+            if refused:
+                audit.record(
+                    actor=None,
+                    action="usage.forward_refused",
+                    subject=part.lease,
+                    data={"trust": part.peer.slug, "events": sorted(refused)[:100], "count": len(refused)},
+                )
+        done += len(ids)
+
+
+def inbound_usage_received(*, peer: Peer, home_lease_id: int, events: Sequence[Mapping]) -> dict:
+    """At a part's trust: usage the home `peer` forwarded for its part here, under the ordinary
+    usage rules of the part's lease (`services.usage_record_forwarded`). A batch the rules
+    refuse is taken event by event, so one bad event refuses only itself: answered as
+    `refused` [{event_key, code, detail}], for the home trust to mark and never resend.
+    Idempotent by event key. 404 when the peer holds no lease with a part here by that id."""
+    from . import services
+
+    inbound = InboundLeasePart.objects.filter(peer=peer, home_lease_id=home_lease_id).select_related("lease")
+    found = inbound.first()
+    if found is None:
+        raise NotFound(f"no part of {peer.slug}'s lease {home_lease_id} here", code="part_not_found")
+    lease = found.lease
+    try:
+        accepted, duplicates = services.usage_record_forwarded(lease=lease, events=events)
+        return {"accepted": accepted, "duplicates": duplicates, "refused": []}
+    except (Invalid, Conflict, Forbidden, Gone):
+        pass
+    # The refusal path only: one event at a time, each under the same rules.
+    accepted = duplicates = 0
+    refused = []
+    for event in events:
+        try:
+            new, again = services.usage_record_forwarded(lease=lease, events=[event])
+        except (Invalid, Conflict, Forbidden, Gone) as error:
+            detail = str(error.detail).replace("events[0]: ", "")
+            refused.append({"event_key": event["event_key"], "code": error.code, "detail": detail})
+            continue
+        accepted, duplicates = accepted + new, duplicates + again
+    return {"accepted": accepted, "duplicates": duplicates, "refused": refused}
+
+
 # --- Sending again what is still unsent ---------------------------------------------------------
 
 
 def pending_messages() -> dict[str, list[int]]:
     """What the beat job sends again: remote parts never forwarded, forwarded parts of a lease
-    that ended here still standing there, and parts here whose decision the home trust has not
-    acknowledged. Each as ids, from three queries."""
+    that ended here still standing there, parts here whose decision the home trust has not
+    acknowledged, and remote parts with forwarded usage still unsent. Each as ids, from four
+    queries."""
     live_peers = Peer.objects.live()
     forward = LeasePart.objects.filter(
         peer__in=live_peers,
@@ -612,8 +878,15 @@ def pending_messages() -> dict[str, list[int]]:
         if part_status != Part.REQUESTED:
             unreported |= Q(lease__status=lease_status) & ~Q(reported_status=part_status)
     report = InboundLeasePart.objects.filter(unreported, peer__in=live_peers)
+    unsent_usage = LeasePart.objects.filter(
+        peer__in=live_peers,
+        lease__forwarded_usage__peer_id=F("peer_id"),
+        lease__forwarded_usage__forwarded_at__isnull=True,
+        lease__forwarded_usage__refused_reason="",
+    ).distinct()
     return {
         "forward": list(forward.values_list("pk", flat=True)),
         "end": list(end.values_list("pk", flat=True)),
         "report": list(report.values_list("lease_id", flat=True)),
+        "usage": list(unsent_usage.values_list("pk", flat=True)),
     }

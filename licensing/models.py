@@ -258,6 +258,8 @@ class UsageEvent(models.Model):
     class Source(models.TextChoices):
         GATEWAY = "gateway"
         REPORT = "report"
+        # Reported by the studio at the lease's home trust and forwarded here (FEDERATION.md).
+        FEDERATED = "federated"
 
     # No index of its own: (lease, occurred_at) serves every lookup by lease.
     lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="usage_events", db_index=False)
@@ -470,6 +472,10 @@ class LeasePart(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(blank=True)
     forwarded_at = models.DateTimeField(null=True, blank=True)
+    # The part's own unit prices, as its trust reported them at approval (its lease's copy of its
+    # terms): what the home trust's settlement charges its metered usage at. Empty until then.
+    price_per_download_cents = models.BigIntegerField(null=True, blank=True)
+    price_per_generated_second_cents = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -510,6 +516,45 @@ class InboundLeasePart(models.Model):
 
     def __str__(self):
         return f"lease {self.lease_id}: part of {self.peer.slug} lease {self.home_lease_id}"
+
+
+class ForwardedUsage(models.Model):
+    """At a federated lease's home trust: a usage event the studio reported naming an asset of a
+    remote part (its `trust`), kept here only to be forwarded to that trust, which meters it
+    (FEDERATION.md, "Metering and money across trusts"). Never a UsageEvent: the home close
+    never pays home members for another trust's asset. `forwarded_at` set: the part's trust
+    recorded it (or had it already); `refused_reason` set: refused there for good, never resent."""
+
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="forwarded_usage")
+    peer = models.ForeignKey("federation.Peer", on_delete=models.PROTECT, related_name="+")
+    event_key = models.CharField(max_length=200)
+    kind = models.CharField(max_length=32, choices=UsageEvent.Kind.choices)
+    # An asset at the peer: no row here to point at.
+    asset_id = models.UUIDField()
+    quantity = models.BigIntegerField()
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    forwarded_at = models.DateTimeField(null=True, blank=True)
+    refused_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["lease", "event_key"], name="forwarded_event_key_once_per_lease"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="forwarded_quantity_positive"),
+        ]
+        indexes = [
+            # What is still to send: few rows, found without scanning the sent ones.
+            models.Index(
+                fields=["lease", "peer"],
+                condition=Q(forwarded_at__isnull=True, refused_reason=""),
+                name="forwarded_usage_unsent",
+            ),
+            models.Index(fields=["peer", "occurred_at"], name="forwarded_usage_by_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} x{self.quantity} on lease {self.lease_id} for {self.peer_id}"
 
 
 class FederatedRevocation(models.Model):

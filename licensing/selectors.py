@@ -882,3 +882,39 @@ def studio_staff(studio: Studio) -> QuerySet:
         .order_by("created_at", "pk")
         .values("pk", "user__username", "user__email", "user__last_login", "created_at")
     )
+
+
+# How many refused forwarded events a lease page lists (the count says if there are more).
+REFUSED_FORWARDED_SHOWN = 50
+
+
+def forwarded_usage_summary(lease: Lease) -> dict:
+    """At a federated lease's home trust: the usage its studio reported for other trusts' assets,
+    per trust (sent, waiting, refused), and the latest events refused for good with the reason
+    the trust gave: for the studio's lease page and the administrators'. Two queries."""
+    from django.db.models import Count, Q
+
+    from .models import ForwardedUsage
+
+    rows = (
+        ForwardedUsage.objects.filter(lease=lease)
+        .values("peer__slug", "peer__name")
+        .annotate(
+            sent=Count("pk", filter=Q(forwarded_at__isnull=False)),
+            refused=Count("pk", filter=~Q(refused_reason="")),
+            waiting=Count("pk", filter=Q(forwarded_at__isnull=True, refused_reason="")),
+        )
+        .order_by("peer__slug")
+    )
+    by_trust = list(rows)
+    refused = []
+    if any(row["refused"] for row in by_trust):
+        refused = list(
+            ForwardedUsage.objects.filter(lease=lease)
+            .exclude(refused_reason="")
+            .order_by("-recorded_at", "-pk")
+            .values("event_key", "kind", "quantity", "occurred_at", "refused_reason", "peer__slug")[
+                :REFUSED_FORWARDED_SHOWN
+            ]
+        )
+    return {"by_trust": by_trust, "refused": refused, "refused_total": sum(r["refused"] for r in by_trust)}

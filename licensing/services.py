@@ -23,8 +23,9 @@ from trust.models import Asset, AssetContributor, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
 from trust.services import require_trust_admin, user_create
 
-from . import hooks, partitions
+from . import federated, hooks, partitions
 from .models import (
+    InboundLeasePart,
     Lease,
     LeaseAsset,
     LeaseDownloadCount,
@@ -297,6 +298,11 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
     lease.price_per_generated_second_cents = terms.price_per_generated_second_cents
     lease.download_cap = terms.download_cap
     lease.currency = terms.currency
+    if InboundLeasePart.objects.filter(lease_id=lease.pk).exists():
+        # A part of a peer's federated lease: the flat fee and training runs are the whole lease's,
+        # charged by its home trust under the home terms and split across parts by licensable
+        # assets (FEDERATION.md); this trust is told its share (payouts.PartShare) and meters that.
+        lease.flat_fee_cents = lease.price_per_training_run_cents = 0
     lease.decided_by, lease.decided_at = actor, now
     lease.starts_at, lease.ends_at = now, now + timedelta(days=terms.duration_days)
     lease.save()
@@ -605,10 +611,13 @@ def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
 USAGE_EVENTS_MAX = 10_000
 
 
-def _checked_usage(lease: Lease, events: Sequence[Mapping], now: datetime) -> list[tuple]:
+def _checked_usage(
+    lease: Lease, events: Sequence[Mapping], now: datetime, positions: Sequence[int] | None = None
+) -> list[tuple]:
     """The report's events as rows (event_key, kind, asset, quantity, occurred_at), first
     occurrence of each key, after the lease's rules; the first event that breaks one refuses
-    the report, naming its index. One query (which of the named assets the version holds)."""
+    the report, naming its index (its place in the whole report: `positions`, when these are
+    some of its events). One query (which of the named assets the version holds)."""
     named = set()
     for event in events:
         asset = event.get("asset")
@@ -626,7 +635,7 @@ def _checked_usage(lease: Lease, events: Sequence[Mapping], now: datetime) -> li
     starts, end, latest = lease.starts_at, effective_end(lease), now + CLOCK_SKEW
     rows, seen = [], set()
     for index, event in enumerate(events):
-        where = f"events[{index}]"
+        where = f"events[{positions[index] if positions else index}]"
         kind, asset, occurred_at = event["kind"], event.get("asset"), event["occurred_at"]
         if kind == UsageEvent.Kind.DOWNLOAD:
             raise Invalid(
@@ -651,21 +660,27 @@ def _checked_usage(lease: Lease, events: Sequence[Mapping], now: datetime) -> li
     return rows
 
 
-def _refuse_usage_after_withdrawal(lease: Lease, events: Sequence[Mapping], rows: list[tuple]) -> None:
+def _refuse_usage_after_withdrawal(
+    lease: Lease, events: Sequence[Mapping], rows: list[tuple], positions: Sequence[int] | None = None
+) -> None:
     named = [(i, row[2], row[4]) for i, row in enumerate(rows) if row[2] is not None]
     refused = first_use_after_withdrawal(lease, named)
     if refused is not None:
         key = rows[refused][0]
         index = next(i for i, event in enumerate(events) if event["event_key"] == key)
+        index = positions[index] if positions else index
         raise Conflict(
             f"events[{index}]: a member withdrew consent for asset {rows[refused][2]} before this usage",
             code="consent_withdrawn",
         )
 
 
-def _insert_reported_usage(*, lease: Lease, token: LeaseToken, rows: list[tuple], now: datetime) -> int:
+def _insert_reported_usage(
+    *, lease: Lease, token, rows: list[tuple], now: datetime, source: str = UsageEvent.Source.REPORT
+) -> int:
     """Insert the rows whose key the lease has not seen; returns how many were new. A key taken
-    by a concurrent report waits for it, then counts as a duplicate: never recorded twice."""
+    by a concurrent report waits for it, then counts as a duplicate: never recorded twice.
+    `token` is the reporting token, or None for usage forwarded by the lease's home trust."""
     if connection.vendor == "postgresql":
         # The rows travel as one JSON text that PostgreSQL unpacks in C (jsonb: parsed once):
         # adapting ten thousand values to arrays in Python costs more than the insert.
@@ -693,7 +708,7 @@ def _insert_reported_usage(*, lease: Lease, token: LeaseToken, rows: list[tuple]
                 SELECT %s, b.event_key, b.kind, b.asset_id, b.quantity, b.occurred_at, %s, %s, %s, %s
                 FROM batch b JOIN fresh USING (event_key)
                 """,
-                [batch, lease.pk, lease.pk, now, UsageEvent.Source.REPORT, token.pk, vendor_of(token)],
+                [batch, lease.pk, lease.pk, now, source, token.pk if token else None, vendor_of(token)],
             )
             return cursor.rowcount
     # The embedded default (SQLite) holds one writer at a time: read the known keys, then insert.
@@ -714,8 +729,8 @@ def _insert_reported_usage(*, lease: Lease, token: LeaseToken, rows: list[tuple]
                 quantity=quantity,
                 occurred_at=occurred_at,
                 recorded_at=now,
-                source=UsageEvent.Source.REPORT,
-                token_id=token.pk,
+                source=source,
+                token_id=token.pk if token else None,
                 vendor=vendor_of(token),
             )
             for key, kind, asset, quantity, occurred_at in fresh
@@ -733,7 +748,10 @@ def usage_report(*, token: LeaseToken, lease_id, events: Sequence[Mapping]) -> t
     outside the lease's live window (usage from the window is still taken after the lease
     ended), in a period that is closing, or naming an asset at a time when a contributor's
     withdrawal had taken it out of the lease (409 consent_withdrawn). Set-based: a constant
-    number of queries for any number of events, one multi-row insert."""
+    number of queries for any number of events, one multi-row insert.
+
+    On a federated lease, an event naming another trust of the lease (`trust`) is checked here
+    for its part and kept to be forwarded to that trust (`federated.forwarded_usage_split`)."""
     lease = lease_of_token(token=token, lease_id=lease_id)
     now = timezone.now()
     # Usage may be reported after a revocation or the end, for the time the lease was live.
@@ -741,14 +759,35 @@ def usage_report(*, token: LeaseToken, lease_id, events: Sequence[Mapping]) -> t
         raise Conflict("this lease was never active", code="lease_not_active")
     if len(events) > USAGE_EVENTS_MAX:
         raise Invalid(f"a report carries at most {USAGE_EVENTS_MAX} events", code="too_many_events")
-    rows = _checked_usage(lease, events, now)
+    home, positions, forwarded = federated.forwarded_usage_split(lease, events, now)
+    rows = _checked_usage(lease, home, now, positions)
     if isinstance(token, FederatedAccess):
-        usage_allowed_by_token(token, rows)  # a vendor's token: its own narrower assets and uses
+        # A vendor's token: its own narrower assets and uses, the other trusts' events included.
+        usage_allowed_by_token(token, rows + [row[1:] for row in forwarded])
+    with transaction.atomic():
+        partitions.ensure_usage_partitions({partitions.month_of(row[4]) for row in rows})
+        hooks.check_usage_allowed([row[4] for row in rows] + [row[5] for row in forwarded])
+        _refuse_usage_after_withdrawal(lease, home, rows, positions)
+        accepted = _insert_reported_usage(lease=lease, token=token, rows=rows, now=now) if rows else 0
+        accepted += federated.forwarded_usage_insert(lease=lease, rows=forwarded, now=now)
+    return accepted, len(events) - accepted
+
+
+def usage_record_forwarded(*, lease: Lease, events: Sequence[Mapping]) -> tuple[int, int]:
+    """At a part's trust: usage the lease's home trust forwarded for this trust's part, under
+    `usage_report`'s own rules for the part's lease, recorded with source `federated` and
+    idempotent by event key. All or nothing, like a studio's report; (accepted, duplicates)."""
+    now = timezone.now()
+    if lease.status not in Lease.APPROVED_STATUSES:
+        raise Conflict("this part was never active here", code="lease_not_active")
+    rows = _checked_usage(lease, events, now)
     with transaction.atomic():
         partitions.ensure_usage_partitions({partitions.month_of(row[4]) for row in rows})
         hooks.check_usage_allowed([row[4] for row in rows])
         _refuse_usage_after_withdrawal(lease, events, rows)
-        accepted = _insert_reported_usage(lease=lease, token=token, rows=rows, now=now)
+        accepted = _insert_reported_usage(
+            lease=lease, token=None, rows=rows, now=now, source=UsageEvent.Source.FEDERATED
+        )
     return accepted, len(events) - accepted
 
 

@@ -72,6 +72,12 @@ def report_lease_part(self, lease_id: int) -> None:
     _deliver(self, federated.part_report, lease_id=lease_id)
 
 
+@shared_task(bind=True, acks_late=True, max_retries=12)
+def forward_usage(self, part_id: int) -> None:
+    """Send a remote part's unsent forwarded usage to its trust (batches; idempotent there)."""
+    _deliver(self, federated.usage_forward, part_id=part_id)
+
+
 @shared_task(acks_late=True)
 def resend_federated_lease_messages() -> int:
     """Beat: one task per message still unsent (each is idempotent at both ends)."""
@@ -82,6 +88,8 @@ def resend_federated_lease_messages() -> int:
         end_lease_part.delay(part_id)
     for lease_id in pending["report"]:
         report_lease_part.delay(lease_id)
+    for part_id in pending["usage"]:
+        forward_usage.delay(part_id)
     return sum(map(len, pending.values()))
 
 

@@ -11,11 +11,13 @@ from .models import (
     LedgerTransaction,
     MemberEarning,
     MemberEarningLine,
+    PartShare,
     PayoutBatch,
     PayoutItem,
     Period,
     PeriodCharge,
     RateSetting,
+    Settlement,
 )
 
 
@@ -78,3 +80,25 @@ admin.site.register(
     ],
     ReadOnlyAdmin,
 )
+
+
+@admin.register(Settlement)
+class SettlementAdmin(ReadOnlyAdmin):
+    """Settlements of federated leases with peer trusts (payouts.settlements): both sides' figures."""
+
+    list_display = [
+        "period_start",
+        "period_end",
+        "peer",
+        "role",
+        "home_lease_id",
+        "total_cents",
+        "peer_total_cents",
+        "state",
+    ]
+    list_filter = ["state", "role", "peer"]
+
+
+@admin.register(PartShare)
+class PartShareAdmin(ReadOnlyAdmin):
+    list_display = ["lease", "use", "cents", "window_start", "window_end", "received_at"]

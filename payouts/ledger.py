@@ -31,6 +31,20 @@ def payouts_in_transit() -> Account:
     )[0]
 
 
+def peer_payable(peer) -> Account:
+    """What this trust owes a peer trust: its parts' revenue of federated leases homed here."""
+    return Account.objects.get_or_create(
+        code=f"peer:{peer.slug}:payable", defaults={"kind": Account.Kind.PEER_PAYABLE, "peer": peer}
+    )[0]
+
+
+def peer_receivable(peer) -> Account:
+    """What a peer trust owes this one: the revenue of this trust's parts of its leases."""
+    return Account.objects.get_or_create(
+        code=f"peer:{peer.slug}:receivable", defaults={"kind": Account.Kind.PEER_RECEIVABLE, "peer": peer}
+    )[0]
+
+
 def member_payable_code(member) -> str:
     return f"member:{member.pk}:payable"
 

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from licensing.models import Lease, UsageEvent
 
 from .attribution import FLAT_FEE
-from .models import LeaseRevenue, Period, PeriodCharge
+from .models import LeaseRevenue, PartShare, Period, PeriodCharge
 
 # The most one lease can be billed in one period, in cents (100 billion in currency units).
 # Checked before anything is posted: with it, a lease's figures and a period's totals over
@@ -46,10 +46,13 @@ def usage_in(period: Period) -> QuerySet[UsageEvent]:
 def meter_period(period: Period) -> int:
     """Write what every lease not yet posted owes for the period into PeriodCharge, replacing
     earlier rows of those leases: usage summed by lease, use and charged asset, and the flat
-    fee of each lease approved in the period, in a fixed number of statements whatever the
-    volume. Unit prices are taken from the leases as they are now. Returns the rows written."""
+    fee of each lease approved in the period, and the shares a home trust told this trust of
+    its parts of federated leases (PartShare, received in the period), in a fixed number of
+    statements whatever the volume. Unit prices are taken from the leases as they are now.
+    Returns the rows written."""
     events, leases = UsageEvent._meta.db_table, Lease._meta.db_table
     charges, revenues = PeriodCharge._meta.db_table, LeaseRevenue._meta.db_table
+    shares = PartShare._meta.db_table
     start = connection.ops.adapt_datetimefield_value(period.start)
     end = connection.ops.adapt_datetimefield_value(period.end)
     not_posted = f"NOT EXISTS (SELECT 1 FROM {revenues} r WHERE r.period_id = %s AND r.lease_id = l.id)"
@@ -95,6 +98,16 @@ def meter_period(period: Period) -> int:
             SELECT %s, l.id, %s, NULL, 1, l.flat_fee_cents FROM {leases} l
             WHERE l.starts_at >= %s AND l.starts_at < %s AND {not_posted}""",
             [period.pk, FLAT_FEE, start, end, period.pk],
+        )
+        written += cursor.rowcount
+        # A part of a peer's federated lease: its shares of the lease's flat fee and training
+        # runs, as the home trust's settlement told this trust in the period (PartShare), are
+        # shared charges of the part's lease like its own would be.
+        cursor.execute(
+            f"""INSERT INTO {charges} ({columns})
+            SELECT %s, l.id, s.use, NULL, 1, s.cents FROM {shares} s JOIN {leases} l ON l.id = s.lease_id
+            WHERE s.received_at >= %s AND s.received_at < %s AND s.cents > 0 AND {not_posted}""",
+            [period.pk, start, end, period.pk],
         )
         return written + cursor.rowcount
 

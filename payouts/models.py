@@ -241,6 +241,10 @@ class Account(models.Model):
         MEMBER_PAYABLE = "member_payable"
         PENSION_PAYABLE = "pension_payable"
         PAYOUTS_IN_TRANSIT = "payouts_in_transit"
+        # Federated leases' settlements: what this trust owes a peer (as a lease's home trust)
+        # and what a peer owes it (as a part's trust).
+        PEER_PAYABLE = "peer_payable"
+        PEER_RECEIVABLE = "peer_receivable"
 
     code = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -249,6 +253,9 @@ class Account(models.Model):
     )
     studio = models.ForeignKey(
         Studio, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts"
+    )
+    peer = models.ForeignKey(
+        "federation.Peer", on_delete=models.PROTECT, null=True, blank=True, related_name="accounts"
     )
     # Debits minus credits: the sum of the account's entries, kept by ledger.post in the same
     # transaction, so pages read a member's balance without summing the whole ledger.
@@ -344,3 +351,97 @@ class PayoutItem(models.Model):
 
     def __str__(self):
         return f"{self.amount_cents} cents to {self.member_id}"
+
+
+class PartShare(models.Model):
+    """At a part's trust: this part's share of a federated lease's flat fee or training runs for
+    one period window of the home trust, as the home trust's settlement said (FEDERATION.md).
+    The part's lease charges neither itself (licensing zeroes them at approval): this trust's
+    close whose period holds `received_at` meters these as shared charges of the part's lease,
+    paid to its members by its own rates. Once per (lease, use, window): a resent settlement
+    never adds a share twice."""
+
+    class Use(models.TextChoices):
+        FLAT_FEE = "flat_fee", "Flat fee"
+        TRAINING_RUN = "training_run", "Training runs"
+
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="part_shares")
+    use = models.CharField(max_length=32, choices=Use.choices)
+    cents = models.BigIntegerField()
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["window_start", "lease", "use"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lease", "use", "window_start", "window_end"], name="part_share_once_per_window"
+            ),
+            models.CheckConstraint(condition=Q(cents__gte=0), name="part_share_not_negative"),
+        ]
+        indexes = [models.Index(fields=["received_at"], name="part_share_received")]
+
+    def __str__(self):
+        return f"{self.use} share of lease {self.lease_id}: {self.cents} cents"
+
+
+class Settlement(models.Model):
+    """What a federated lease's home trust owes one part's trust for one period window of the
+    home trust: the part's revenue (its downloads and generated seconds at its unit prices, and
+    its shares of the flat fee and training runs). Each trust computes it from its own records;
+    `peer_*` are the other trust's figures as last received. Equal to the cent on every
+    component: agreed at both; otherwise disagreed at both, shown to both administrators, never
+    netted. `lease` is this trust's lease: the home lease at home, the part's lease at the part."""
+
+    class Role(models.TextChoices):
+        HOME = "home", "Home trust of the lease"
+        PART = "part", "Trust of a part"
+
+    class State(models.TextChoices):
+        AWAITING_PEER = "awaiting_peer", "Awaiting the other trust"
+        AGREED = "agreed"
+        DISAGREED = "disagreed"
+
+    COMPONENTS = ("downloads_cents", "generated_cents", "flat_fee_share_cents", "training_share_cents")
+
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    peer = models.ForeignKey("federation.Peer", on_delete=models.PROTECT, related_name="settlements")
+    role = models.CharField(max_length=8, choices=Role.choices)
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="settlements")
+    home_lease_id = models.BigIntegerField()
+    # This trust's figures. Downloads are metered by the part's trust alone: the home trust knows
+    # them (the count, at the part's price) once the part's trust answered.
+    downloads_cents = models.BigIntegerField(null=True, blank=True)
+    generated_cents = models.BigIntegerField()
+    flat_fee_share_cents = models.BigIntegerField()
+    training_share_cents = models.BigIntegerField()
+    total_cents = models.BigIntegerField(null=True, blank=True)
+    # The other trust's figures, as last received.
+    peer_downloads_cents = models.BigIntegerField(null=True, blank=True)
+    peer_generated_cents = models.BigIntegerField(null=True, blank=True)
+    peer_flat_fee_share_cents = models.BigIntegerField(null=True, blank=True)
+    peer_training_share_cents = models.BigIntegerField(null=True, blank=True)
+    peer_total_cents = models.BigIntegerField(null=True, blank=True)
+    peer_figures_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.AWAITING_PEER)
+    computed_at = models.DateTimeField()
+    transaction = models.OneToOneField(
+        LedgerTransaction, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-period_start", "peer_id", "home_lease_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period_start", "period_end", "peer", "lease"], name="one_settlement_per_window_lease"
+            ),
+        ]
+
+    def __str__(self):
+        return f"settlement of lease {self.home_lease_id} with {self.peer_id}: {self.state}"
+
+    def figures(self, *, theirs: bool = False) -> dict:
+        prefix = "peer_" if theirs else ""
+        return {name: getattr(self, prefix + name) for name in (*self.COMPONENTS, "total_cents")}

@@ -43,6 +43,7 @@ from .models import (
     PayoutItem,
     Period,
     RateSetting,
+    Settlement,
 )
 
 
@@ -455,7 +456,8 @@ OVERVIEW_ROWS = 10
 
 def operations_overview(*, at=None) -> dict:
     """What needs the trust administrator now: lease requests waiting, periods open or closing,
-    the last closed period's result, whether the whole ledger balances, what the trust owes
+    the last closed period's result, settlements with peer trusts that disagree, whether the
+    whole ledger balances, what the trust owes
     members (the largest balances first) and their pension plan, members owed money the next
     batch cannot pay (and why), and takedown notices past half their time."""
 
@@ -489,6 +491,8 @@ def operations_overview(*, at=None) -> dict:
             Period.objects.filter(status__in=[Period.Status.CLOSING, Period.Status.FAILED]).order_by("start")
         ),
         "last_closed": Period.objects.closed().order_by("-end", "-pk").first(),
+        # Settlements with peer trusts whose two sides disagree: shown until resolved.
+        "settlements_disagreed": Settlement.objects.filter(state=Settlement.State.DISAGREED).count(),
         "trial_balance_cents": trial_balance,
         "ledger_is_balanced": trial_balance == 0,
         "owed_cents": sum(figures["cents"] for figures in totals.values()),

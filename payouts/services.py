@@ -12,7 +12,7 @@ from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from licensing.models import Lease
+from licensing.models import Lease, LeasePart
 from trust import audit
 from trust.errors import Conflict, Invalid
 from trust.models import AssetContributor
@@ -20,7 +20,7 @@ from trust.queue import enqueue_on_commit
 from trust.selectors import contributor_rows
 from trust.services import require_trust_admin
 
-from . import bulk, ledger, metering, split
+from . import bulk, federated, ledger, metering, split
 from .distribution import rates_problem
 from .metering import BillingLimitExceeded
 from .models import (
@@ -343,6 +343,10 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
     ):
         del owed[lease_id]
     lease_ids = sorted(owed)
+    # A federated lease's flat fee and training runs are split across its parts: home members
+    # are paid the home part's share (the others are owed to their trusts: settlements).
+    for lease_id, licensable in federated_parts_of(lease_ids).items():
+        owed[lease_id] = federated.home_part_charges(owed[lease_id], licensable, home=settings.TRUST_SLUG)
     studios = dict(Lease.objects.filter(pk__in=lease_ids).values_list("pk", "studio_id"))
     shared: dict[int, list[str]] = {lease_id: [] for lease_id in lease_ids}
     for lease_id, asset_id in Lease.approval_assets.through.objects.filter(
@@ -499,6 +503,18 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
     )
 
 
+def federated_parts_of(lease_ids) -> dict[int, dict[str, int | None]]:
+    """lease id -> {trust slug: assets licensable at approval} for the federated leases among
+    `lease_ids` (those with a part at another trust), in one query."""
+    parts: dict[int, dict[str, int | None]] = {}
+    rows = LeasePart.objects.filter(lease_id__in=list(lease_ids)).values_list(
+        "lease_id", "peer__slug", "licensable_at_approval"
+    )
+    for lease_id, slug, licensable in rows:
+        parts.setdefault(lease_id, {})[slug or settings.TRUST_SLUG] = licensable
+    return {lease_id: found for lease_id, found in parts.items() if len(found) > 1}
+
+
 def _counted_rows(rows) -> list[tuple]:
     """(asset id, member id, member number, share) of the accepted contributors only, each share
     scaled so an asset's accepted shares sum to exactly 1: the fast path's form of
@@ -566,6 +582,7 @@ def period_close_finish(*, period_id: int) -> Period:
         period.status, period.closed_at = Period.Status.CLOSED, timezone.now()
         period.leases_done = period.leases_total = totals["leases"]
         period.save()
+        _settle_after_commit(period.pk)
         audit.record(
             actor=None,
             action="period.closed",
@@ -580,6 +597,21 @@ def period_close_finish(*, period_id: int) -> Period:
             },
         )
     return period
+
+
+def _settle_after_commit(period_id: int) -> None:
+    """Once a period is closed, settle its federated leases with their parts' trusts
+    (payouts.settlements). A broker that is down refuses nothing here: settlements not yet
+    made are found again by the beat job (`resend_settlements`)."""
+    from .tasks import settle_period
+
+    def send():
+        try:
+            settle_period.delay(period_id)
+        except Exception as error:
+            logger.warning("settling period %s not queued, the beat job will: %s", period_id, error)
+
+    transaction.on_commit(send)
 
 
 def period_close_resend_stalled() -> dict[int, list]:

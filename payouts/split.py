@@ -68,7 +68,7 @@ def holders_from_contributors(contributors: Mapping[str, Sequence[Contributor]])
     )
 
 
-def _apportion(total: int, weights: Sequence[int], whole: int) -> list[int]:
+def apportion(total: int, weights: Sequence[int], whole: int) -> list[int]:
     """`total` cents in proportion to `weights` (summing to `whole`): floors, then the leftover
     cents one by one to the largest remainders, ties to the earlier weight."""
     if not total or not whole:
@@ -177,9 +177,9 @@ def split_lease(
         return LeaseSplit(revenue, fee, 0, 0, [])
     keys = sorted(weights)
     totals = [sum(weights[key].values()) for key in keys]
-    gross = _apportion(pool, totals, revenue * n * held.holders.denominator)
+    gross = apportion(pool, totals, revenue * n * held.holders.denominator)
     paid = [(key, g, total) for key, g, total in zip(keys, gross, totals, strict=True) if g]
-    fees = _apportion(fee, [g for _, g, _ in paid], pool)
+    fees = apportion(fee, [g for _, g, _ in paid], pool)
     rank = {use: index for index, use in enumerate(use_order)}
     members = []
     pension_sum = net_sum = 0
@@ -189,10 +189,10 @@ def split_lease(
             (use for use, weight in mine.items() if weight), key=lambda u: (rank.get(u, len(rank)), u)
         )
         use_weights = [mine[use] for use in uses]
-        gross_lines = _apportion(g, use_weights, total)
+        gross_lines = apportion(g, use_weights, total)
         p = g * pension_bps // BPS
-        pension_lines = _apportion(p, gross_lines, g)
-        fee_lines = _apportion(member_fee, use_weights, total)
+        pension_lines = apportion(p, gross_lines, g)
+        fee_lines = apportion(member_fee, use_weights, total)
         lines = [
             (use, gu + fu, fu, pu, gu - pu)
             for use, gu, pu, fu in zip(uses, gross_lines, pension_lines, fee_lines, strict=True)

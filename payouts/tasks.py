@@ -4,12 +4,15 @@ batch of leases runs on any worker, and the batch that finds every batch posted 
 killed mid-task) repeats nothing, and beat's `resend_stalled_closes` re-sends the next step of
 a close whose message was lost."""
 
+import logging
+
 from celery import shared_task
 from django.db import OperationalError
 
 from config import metrics
+from trust.errors import BadGateway, Forbidden
 
-from . import services
+from . import services, settlements
 
 CLOSE_TASK = {
     "acks_late": True,
@@ -56,3 +59,38 @@ def close_period_finish(self, period_id: int) -> str:
 def resend_stalled_closes() -> int:
     """Beat: re-send the next step of closes idle for CLOSE_STALL_SECONDS (a lost message)."""
     return len(services.period_close_resend_stalled())
+
+
+# Settlements of federated leases (payouts.settlements): one task per peer, retried while the peer
+# does not answer; the beat job sends again whatever is still awaiting a peer.
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True)
+def settle_period(period_id: int) -> int:
+    peers = settlements.peers_to_settle(period_id=period_id)
+    for peer_id in peers:
+        settle_with_peer.delay(period_id, peer_id)
+    return len(peers)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=12)
+def settle_with_peer(self, period_id: int, peer_id: int) -> None:
+    try:
+        settlements.settle_with_peer(period_id=period_id, peer_id=peer_id)
+    except (BadGateway, Forbidden) as error:
+        # Forbidden: the peering is suspended; the beat job settles once it is live again.
+        if self.request.is_eager or isinstance(error, Forbidden):
+            log.warning("settlement of period %s with peer %s waits: %s", period_id, peer_id, error.detail)
+            return
+        raise self.retry(exc=error, countdown=min(600, 5 * 2**self.request.retries)) from error
+
+
+@shared_task(acks_late=True)
+def resend_settlements() -> int:
+    """Beat: settle again every closed period whose settlement with a live peer still waits."""
+    pending = settlements.awaiting()
+    for period_id, peer_id in pending:
+        settle_with_peer.delay(period_id, peer_id)
+    return len(pending)

@@ -384,6 +384,12 @@ class UsageEventInputSerializer(serializers.Serializer):
     asset = serializers.UUIDField(required=False, allow_null=True)
     quantity = serializers.IntegerField(min_value=1, max_value=QUANTITY_MAX)
     occurred_at = serializers.DateTimeField()
+    trust = TextField(
+        max_length=50,
+        required=False,
+        help_text="a federated lease only: the trust holding `asset` (the manifest's `trust`); a "
+        "generated-seconds event naming another trust of the lease is forwarded to it, which meters it",
+    )
 
 
 class UsageReportSerializer(serializers.Serializer):
@@ -476,11 +482,16 @@ def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
             "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
         )
         errors["occurred_at"] = [ErrorDetail(message, code="invalid")]
+    trust = raw.get("trust")
+    if trust is not None and (not isinstance(trust, str) or len(trust) > 50):
+        errors["trust"] = [ErrorDetail("Not a valid trust slug.", code="invalid")]
     if errors:
         return None, errors
     event = {"event_key": key, "kind": kind, "quantity": quantity, "occurred_at": occurred_at}
     if asset is not None:
         event["asset"] = asset
+    if trust and trust.strip():
+        event["trust"] = trust.strip()
     return event, None
 
 
@@ -576,9 +587,20 @@ class PartAnswerSerializer(serializers.Serializer):
     starts_at = serializers.DateTimeField(allow_null=True)
     ends_at = serializers.DateTimeField(allow_null=True)
     reason = TextField(allow_blank=True)
+    prices = serializers.DictField(
+        child=serializers.IntegerField(),
+        allow_null=True,
+        help_text="{download, generated_second}: the part's unit prices here, once approved",
+    )
+
+
+class PartPricesSerializer(serializers.Serializer):
+    download = cents(help_text="the part's price per download at its trust")
+    generated_second = cents(help_text="the part's price per generated second at its trust")
 
 
 class PartDecisionSerializer(PartAnswerSerializer):
+    prices = PartPricesSerializer(required=False, allow_null=True, default=None)
     home_lease_id = row_id()
     licensable = serializers.IntegerField(allow_null=True, min_value=0, max_value=COUNT_MAX, required=False)
     starts_at = serializers.DateTimeField(allow_null=True, required=False)
@@ -589,3 +611,33 @@ class PartDecisionSerializer(PartAnswerSerializer):
 class PartEndSerializer(serializers.Serializer):
     home_lease_id = row_id()
     reason = TextField(allow_blank=True, max_length=2000, required=False, default="")
+
+
+class InboundUsageSerializer(serializers.Serializer):
+    """Usage the home trust forwards for its part here (the shape of a studio's report)."""
+
+    home_lease_id = row_id(help_text="the lease's id at the calling (home) trust")
+    events = UsageEventInputSerializer(many=True, allow_empty=False, min_length=1, max_length=1000)
+
+
+class UsageRefusalSerializer(serializers.Serializer):
+    event_key = serializers.CharField()
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class InboundUsageAnswerSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    refused = UsageRefusalSerializer(many=True, help_text="events refused for good, with the reason")
+
+
+class _HomeLeaseIdSerializer(serializers.Serializer):
+    home_lease_id = row_id()
+
+
+def home_lease_id_of(data) -> int:
+    """The `home_lease_id` of a trust-to-trust body, checked (400 otherwise)."""
+    serializer = _HomeLeaseIdSerializer(data=data if isinstance(data, dict) else {})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data["home_lease_id"]

@@ -32,6 +32,7 @@ urlpatterns = [
         views.InboundRevocationsView.as_view(),
         name="api-federation-revocations",
     ),
+    path("federation/inbound/usage/", views.InboundUsageView.as_view(), name="api-federation-usage"),
     path("leases/", views.LeaseListView.as_view(), name="api-leases"),
     path("leases/<id:lease_id>/", views.LeaseDetailView.as_view(), name="api-lease"),
     path("leases/<id:lease_id>/approve/", views.LeaseApproveView.as_view(), name="api-lease-approve"),

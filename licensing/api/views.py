@@ -219,6 +219,7 @@ class InboundPartDecisionView(PeerCallView):
             starts_at=data.get("starts_at"),
             ends_at=data.get("ends_at"),
             reason=data["reason"],
+            prices=data.get("prices"),
         )
         lease = (
             Lease.objects.select_related("terms")
@@ -227,6 +228,25 @@ class InboundPartDecisionView(PeerCallView):
         )
         row = next(row for row in selectors.lease_parts(lease) if row["trust"] == request.auth.slug)
         return Response(s.LeasePartOutputSerializer(row).data)
+
+
+class InboundUsageView(PeerCallView):
+    """The home trust of a federated lease forwards usage its studio reported for assets of this
+    trust's part: recorded here under the part's own usage rules (source `federated`)."""
+
+    @extend_schema(
+        request=s.InboundUsageSerializer,
+        responses={200: s.InboundUsageAnswerSerializer, 422: ErrorSerializer, **PEER_CALL_ERRORS},
+        summary="Usage of this trust's part of the calling trust's lease, forwarded by it; idempotent "
+        "by event_key, events the part's rules refuse answered as refused (signed trust-to-trust call)",
+    )
+    def post(self, request):
+        home_lease_id = s.home_lease_id_of(request.data)
+        events = s.usage_events_from(request.data)
+        answer = federated.inbound_usage_received(
+            peer=request.auth, home_lease_id=home_lease_id, events=events
+        )
+        return Response(answer)
 
 
 class LeaseListView(PagedAPIView):

@@ -159,7 +159,8 @@ def lease_detail(request, lease_id):
     ]
     context = {
         "lease": lease,
-        "parts": selectors.lease_parts(lease),
+        "parts": (parts := selectors.lease_parts(lease)),
+        "forwarded": selectors.forwarded_usage_summary(lease) if parts else {},
         "terms": lease.terms,
         # Uses and prices are copied onto the lease at approval; before that, the terms' own.
         "priced": lease if lease.version_id else lease.terms,

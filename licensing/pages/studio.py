@@ -254,7 +254,8 @@ def _lease_page(
         "licensing/studio/lease.html",
         {
             "lease": lease,
-            "parts": selectors.lease_parts(lease),
+            "parts": (parts := selectors.lease_parts(lease)),
+            "forwarded": selectors.forwarded_usage_summary(lease) if parts else {},
             "tokens": selectors.tokens_of(lease),
             "mint_form": mint_form or TokenMintForm(initial={"mint_key": _issue_mint_key(request)}),
             "new_token": new_token,

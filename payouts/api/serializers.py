@@ -185,3 +185,86 @@ class MemberBalanceSerializer(serializers.Serializer):
 
     def get_iban_ends(self, row) -> str:
         return row["iban"][-4:]
+
+
+# Settlements of federated leases (payouts.settlements) --------------------------------------------
+
+
+class SettlementFiguresSerializer(serializers.Serializer):
+    downloads_cents = serializers.IntegerField(allow_null=True, help_text="the part's downloads at its price")
+    generated_cents = serializers.IntegerField(
+        allow_null=True, help_text="generated seconds at the part's price"
+    )
+    flat_fee_share_cents = serializers.IntegerField(
+        allow_null=True, help_text="the part's share of the flat fee"
+    )
+    training_share_cents = serializers.IntegerField(allow_null=True, help_text="its share of training runs")
+    total_cents = serializers.IntegerField(allow_null=True, help_text="the part's revenue: what is owed")
+
+
+class SettlementRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField()
+    peer = serializers.CharField(help_text="the other trust's slug")
+    peer_name = serializers.CharField()
+    role = serializers.ChoiceField(
+        choices=["home", "part"], help_text="home: this trust is the lease's home; part: it holds a part"
+    )
+    lease = serializers.IntegerField(help_text="this trust's lease id")
+    home_lease_id = serializers.IntegerField(help_text="the lease's id at its home trust")
+    ours = SettlementFiguresSerializer(help_text="this trust's figures, from its own records")
+    theirs = SettlementFiguresSerializer(help_text="the other trust's figures as last received")
+    state = serializers.ChoiceField(choices=["awaiting_peer", "agreed", "disagreed"])
+    direction = serializers.CharField(help_text='"owed to <peer>" (home) or "owed by <peer>" (part)')
+    owed_cents = serializers.IntegerField(allow_null=True)
+    disagreeing = serializers.ListField(child=serializers.CharField(), help_text="components that differ")
+    computed_at = serializers.DateTimeField()
+    peer_figures_at = serializers.DateTimeField(allow_null=True)
+
+
+class SettlementListSerializer(serializers.Serializer):
+    period_start = serializers.DateTimeField(allow_null=True)
+    period_end = serializers.DateTimeField(allow_null=True)
+    settlements = SettlementRowSerializer(many=True)
+
+
+def _figure(**kwargs) -> serializers.IntegerField:
+    return cents(**kwargs)
+
+
+class InboundStatementSerializer(serializers.Serializer):
+    home_lease_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    downloads_cents = _figure()
+    generated_cents = _figure()
+    flat_fee_share_cents = _figure()
+    training_share_cents = _figure()
+    total_cents = _figure()
+
+
+class InboundSettlementSerializer(serializers.Serializer):
+    period_start = serializers.DateTimeField(help_text="the period window at the calling (home) trust")
+    period_end = serializers.DateTimeField()
+    statements = InboundStatementSerializer(many=True, allow_empty=False, max_length=10000)
+
+    def validate(self, data):
+        if data["period_end"] <= data["period_start"]:
+            raise serializers.ValidationError("period_end must come after period_start")
+        return data
+
+
+class PartFiguresSerializer(SettlementFiguresSerializer):
+    home_lease_id = serializers.IntegerField()
+
+
+class InboundSettlementAnswerSerializer(serializers.Serializer):
+    statements = PartFiguresSerializer(many=True, help_text="this trust's own figures of each part")
+
+
+class PartDownloadsSerializer(serializers.Serializer):
+    home_lease_id = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+
+
+class PartDownloadsAnswerSerializer(serializers.Serializer):
+    downloads = PartDownloadsSerializer(many=True)

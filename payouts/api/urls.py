@@ -3,6 +3,17 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
+    path("federation/settlements/", views.SettlementListView.as_view(), name="api-federation-settlements"),
+    path(
+        "federation/inbound/settlements/",
+        views.InboundSettlementView.as_view(),
+        name="api-federation-inbound-settlements",
+    ),
+    path(
+        "federation/inbound/settlements/downloads/",
+        views.InboundPartDownloadsView.as_view(),
+        name="api-federation-inbound-part-downloads",
+    ),
     path("settings/rates/", views.RatesView.as_view(), name="api-rates"),
     path("periods/", views.PeriodListView.as_view(), name="api-periods"),
     path("periods/<id:period_id>/", views.PeriodDetailView.as_view(), name="api-period"),

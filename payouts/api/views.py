@@ -1,14 +1,15 @@
 """HTTP <-> payouts services."""
 
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from federation.api.auth import PeerCallView
 from licensing.api.permissions import IsStudioStaff
 from licensing.selectors import studio_of
-from payouts import payout_files, selectors, services
+from payouts import payout_files, selectors, services, settlements
 from payouts.models import PayoutBatch, Period
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsMember, IsTrustAdmin
@@ -223,4 +224,73 @@ class StudioChargesView(PagedAPIView):
             selectors.studio_charges(studio),
             s.PeriodChargesSerializer,
             prepare=lambda periods: selectors.studio_charges_lines_of(studio, periods),
+        )
+
+
+# Settlements of federated leases ----------------------------------------------------------------
+
+PERIOD_PARAMETER = OpenApiParameter(
+    "period",
+    str,
+    description="START/END: the period window at the lease's home trust, ISO dates or date-times "
+    "(without it, the latest window settled here)",
+)
+PEER_CALL_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+
+
+class SettlementListView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @errors(422)
+    @extend_schema(
+        parameters=[PERIOD_PARAMETER],
+        responses=s.SettlementListSerializer,
+        summary="Settlements of federated leases with peer trusts, per peer and lease, both sides' figures "
+        "and which way the money is owed (admin)",
+    )
+    def get(self, request):
+        text = request.query_params.get("period")
+        window = settlements.parse_window(text) if text is not None else settlements.latest_window()
+        rows = settlements.settlement_rows(*window) if window else []
+        start, end = window or (None, None)
+        return Response(
+            s.SettlementListSerializer({"period_start": start, "period_end": end, "settlements": rows}).data
+        )
+
+
+class InboundSettlementView(PeerCallView):
+    """The home trust of federated leases states what it owes this trust for its parts here in
+    one of its period windows; this trust records the shares, compares with its own meters and
+    answers its own figures."""
+
+    @extend_schema(
+        request=s.InboundSettlementSerializer,
+        responses={200: s.InboundSettlementAnswerSerializer, 422: ErrorSerializer, **PEER_CALL_ERRORS},
+        summary="The calling trust's settlement of its leases' parts here for a period window: shares "
+        "recorded, this trust's own figures answered (signed trust-to-trust call)",
+    )
+    def post(self, request):
+        data = validated(s.InboundSettlementSerializer, request)
+        ours = settlements.settlement_received(
+            peer=request.auth,
+            start=data["period_start"],
+            end=data["period_end"],
+            statements=data["statements"],
+        )
+        return Response({"statements": ours})
+
+
+class InboundPartDownloadsView(PeerCallView):
+    """The home trust asks this trust's meter how many downloads its parts here had in a window."""
+
+    @extend_schema(
+        parameters=[PERIOD_PARAMETER],
+        responses={200: s.PartDownloadsAnswerSerializer, 422: ErrorSerializer, **PEER_CALL_ERRORS},
+        summary="Downloads of the calling trust's leases' parts here in a period window, from this "
+        "trust's gateway (signed trust-to-trust call)",
+    )
+    def get(self, request):
+        start, end = settlements.parse_window(request.query_params.get("period", ""))
+        return Response(
+            {"downloads": settlements.downloads_for_peer(peer=request.auth, start=start, end=end)}
         )

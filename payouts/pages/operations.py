@@ -19,7 +19,7 @@ from trust.lists import csv_response, filtered_rows, portal_list, wants_csv
 from trust.portal import admin_required, run_service_with_messages
 from trust.templatetags.portal import money, ref
 
-from .. import payout_files, selectors, services
+from .. import payout_files, selectors, services, settlements
 from ..models import PayoutBatch, Period
 from ..statements import amount
 from .forms_operations import PayoutBatchForm, PeriodForm, RatesForm
@@ -246,8 +246,34 @@ def payout_batch_pain001(request, batch_id):
     )
 
 
+@admin_required
+def federation_settlements(request):
+    """Settlements with peer trusts for one period window (the latest, or `?period=START/END`),
+    disagreements first and marked: the administrators of both trusts see the same figures."""
+    windows = settlements.windows()
+    chosen = request.GET.get("period")
+    window = None
+    if chosen:
+        try:
+            window = settlements.parse_window(chosen)
+        except DomainError as error:
+            messages.error(request, error.detail)
+    window = window or (windows[0] if windows else None)
+    rows = settlements.settlement_rows(*window) if window else []
+    rows.sort(key=lambda row: (row["state"] != "disagreed", row["peer"], row["home_lease_id"]))
+    context = {
+        "rows": rows,
+        "window": window,
+        "windows": [(settlements.window_text(*w), w) for w in windows],
+        "chosen": settlements.window_text(*window) if window else "",
+        "disagreed": sum(1 for row in rows if row["state"] == "disagreed"),
+    }
+    return render(request, "payouts/operations/federation_settlements.html", context)
+
+
 urlpatterns = [
     path("", home, name="operations-home"),
+    path("federation/settlements/", federation_settlements, name="operations-federation-settlements"),
     path("rates/", rates, name="operations-rates"),
     path("periods/", periods, name="operations-periods"),
     path("periods/<id:period_id>/", period_detail, name="operations-period"),

@@ -48,6 +48,7 @@ ROLE_PAGES = {
         "/operations/studios/",
         "/operations/studios/enrol/",
         "/operations/federation/",
+        "/operations/federation/settlements/",
     ],
 }
 PUBLIC_PAGES = [

@@ -76,6 +76,7 @@ ADMIN_ONLY = [
     ("post", "/api/v1/federation/peers/1/suspend/", None),
     ("post", "/api/v1/federation/peers/1/resume/", None),
     ("put", "/api/v1/terms/1/shared-with/", {"peers": []}),
+    ("get", "/api/v1/federation/settlements/", None),
 ]
 MEMBER_ONLY = [
     ("get", "/api/v1/consents/", None),
@@ -156,6 +157,9 @@ PEER_CALLS = [
     ("post", "/api/v1/federation/inbound/part-decisions/", {}),
     ("get", "/api/v1/federation/inbound/revocations/", None),
     ("post", "/api/v1/federation/inbound/revocations/", {}),
+    ("post", "/api/v1/federation/inbound/usage/", {}),
+    ("post", "/api/v1/federation/inbound/settlements/", {}),
+    ("get", "/api/v1/federation/inbound/settlements/downloads/", None),
 ]
 # Open to anyone by design: signing in, the public register, the trust's published identity.
 PUBLIC = [

@@ -58,7 +58,7 @@ def test_a_posting_twice_by_key_adds_once(world):
 
 def test_the_overview_reads_balances_without_summing_the_ledger(world, django_assert_max_num_queries):
     _close(world, days_ago=0)
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(17):
         overview = selectors.operations_overview()
     assert overview["ledger_is_balanced"] and overview["members_owed_count"] == 2
     assert overview["owed_cents"] == -sum(

@@ -72,6 +72,11 @@ def report_lease_part(self, lease_id: int) -> None:
     _deliver(self, federated.part_report, lease_id=lease_id)
 
 
+@shared_task(bind=True, acks_late=True, max_retries=12)
+def relay_takedown(self, takedown_id: int) -> None:
+    _deliver(self, federated.takedown_relay, takedown_id=takedown_id)
+
+
 @shared_task(acks_late=True)
 def resend_federated_lease_messages() -> int:
     """Beat: one task per message still unsent (each is idempotent at both ends)."""
@@ -82,6 +87,8 @@ def resend_federated_lease_messages() -> int:
         end_lease_part.delay(part_id)
     for lease_id in pending["report"]:
         report_lease_part.delay(lease_id)
+    for takedown_id in pending["takedown"]:
+        relay_takedown.delay(takedown_id)
     return sum(map(len, pending.values()))
 
 

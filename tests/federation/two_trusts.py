@@ -161,6 +161,9 @@ class TwoTrusts:
         return self
 
     def __exit__(self, *exc) -> None:
+        # Both trusts stop side by side (each waits on its worker's and web's warm shutdown).
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda trust: trust.__exit__(None, None, None), self.trusts.values()))
         self._stack.close()
 
     def _timed(self, step: str, started: float) -> float:
@@ -274,8 +277,9 @@ class TwoTrusts:
         return self.seeded[slug]["members"][member]["asset"]
 
     def shell(self, slug: str, code: str) -> str:
-        """Run Python in trust `slug`'s Django (a look at its rows, as an operator would)."""
-        return self.trusts[slug].manage("shell", "-c", code)
+        """Run Python in trust `slug`'s Django (a look at its rows, as an operator would); the
+        last line it printed."""
+        return self.trusts[slug].manage("shell", "-c", code).strip().splitlines()[-1]
 
     def count(self, slug: str, model: str, **filters) -> int:
         """Rows of `app.Model` matching `filters` at trust `slug`."""
@@ -284,7 +288,7 @@ class TwoTrusts:
             self.shell(
                 slug,
                 f"from {app}.models import {name}; print({name}.objects.filter(**{filters!r}).count())",
-            ).strip()
+            )
         )
 
     # --- The story's setting, through the APIs ---------------------------------------------

@@ -19,7 +19,7 @@ The wire form is `ft_` + Biscuit's URL-safe base64; the root key id is the signi
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import biscuit_auth as biscuit
 
@@ -29,6 +29,11 @@ PREFIX = "ft_"
 VENDOR = re.compile(r'^vendor\("((?:[^"\\]|\\.){1,200})"\);$', re.MULTILINE)
 # The expiry checks every block may carry (mint's and derive's): the earliest one binds.
 EXPIRY = re.compile(r"^check if time\(\$t\), \$t < (\S+);$", re.MULTILINE)
+# Biscuit's default wall-clock limit on authorizing is 1 ms: a gateway worker that the machine
+# pauses that long (a busy host) refused valid tokens ("Reached Datalog execution limits", seen
+# under load in tests/benchmarks/bench_federated_gateway.py). The limits on facts and iterations
+# still bound the work a crafted block can cause; time is only the backstop.
+AUTHORIZE_MAX_TIME = timedelta(milliseconds=100)
 
 
 class TokenRefused(Exception):
@@ -172,6 +177,9 @@ def authorize(
     for use in uses:
         authorizer.add_fact(biscuit.Fact("requested_use({use})", {"use": use}))
         authorizer.add_code("check if use({use});", {"use": use})
+    limits = authorizer.limits()
+    limits.max_time = AUTHORIZE_MAX_TIME
+    authorizer.set_limits(limits)
     try:
         built = authorizer.build(parsed)
         built.authorize()

@@ -172,6 +172,10 @@ class LeasePartOutputSerializer(serializers.Serializer):
     ends_at = serializers.DateTimeField(allow_null=True)
     decided_at = serializers.DateTimeField(allow_null=True)
     reason = TextField(allow_blank=True)
+    unavailable_since = serializers.DateTimeField(
+        allow_null=True,
+        help_text="since when the part's trust has not answered for its manifest (empty: it answered last)",
+    )
 
 
 class LeaseOutputSerializer(serializers.ModelSerializer):

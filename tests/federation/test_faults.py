@@ -84,6 +84,8 @@ def test_a_peer_that_is_down_is_unavailable_in_the_manifest_and_gets_its_message
         page = trusts.page(HOME, "studio", f"/studio/leases/{trusts.lease}/")
         assert page.status_code == 200
         assert "Equity UK Performers Trust has not answered since" in page.text
+        shown = {p["trust"]: p for p in studio.get(f"/api/v1/leases/{trusts.lease}/").json()["parts"]}
+        assert shown[PEER]["unavailable_since"] and shown[HOME]["unavailable_since"] is None
 
         # Messages to the peer while it is down: a revoked token, and the end of the other lease.
         assert studio.delete(f"/api/v1/leases/{trusts.lease}/tokens/{spare['id']}/").status_code == 204
@@ -127,6 +129,9 @@ def test_a_peer_that_is_down_is_unavailable_in_the_manifest_and_gets_its_message
     ).json()
     assert {p["trust"]: p["status"] for p in manifest["parts"]} == {HOME: "available", PEER: "available"}
     assert "has not answered since" not in trusts.page(HOME, "studio", f"/studio/leases/{trusts.lease}/").text
+    assert all(
+        p["unavailable_since"] is None for p in studio.get(f"/api/v1/leases/{trusts.lease}/").json()["parts"]
+    )
 
 
 def test_a_withdrawal_at_the_peer_refuses_its_download_at_once_and_the_takedown_reaches_the_studio_at_home(

@@ -1,5 +1,7 @@
 """A second trust for federation tests: `equity-uk`, a whole Guildtrust in its own process with
-its own PostgreSQL database and key, beside the trust under test (`sag-aftra`, this process)."""
+its own PostgreSQL database and key, beside the trust under test (`sag-aftra`, this process).
+`two_trusts`: both trusts as processes on the real stack, federated, with an active federated
+lease (tests/federation/two_trusts.py; a module elsewhere enters `TwoTrusts` itself)."""
 
 import os
 import tempfile

@@ -137,7 +137,8 @@ class TwoTrusts:
     """Both trusts, up, peered, seeded and holding one active federated lease (home: sag-aftra).
 
     `database_url` names the PostgreSQL server and the prefix of the trusts' databases;
-    `redis_url` the machine's Redis (the trusts use its next two database numbers)."""
+    `redis_url` the machine's Redis (the trusts use and flush the two database numbers beside
+    its own, never 0: 7 and 8 beside 6, 14 and 13 beside `make test`'s 15)."""
 
     database_url: str
     redis_url: str
@@ -176,7 +177,11 @@ class TwoTrusts:
 
         began = clock = time.monotonic()
         base, db = self.redis_url.rsplit("/", 1)
-        redis_urls = {HOME: f"{base}/{(int(db or 0) + 1) % 16}", PEER: f"{base}/{(int(db or 0) + 2) % 16}"}
+        # The two database numbers beside the suite's (never 0, which a developer's own tools
+        # likely use): they are flushed here.
+        suite_db = int(db or 0)
+        numbers = [n for n in (suite_db + 1, suite_db + 2, suite_db - 1, suite_db - 2) if 0 < n <= 15][:2]
+        redis_urls = {HOME: f"{base}/{numbers[0]}", PEER: f"{base}/{numbers[1]}"}
         for url in redis_urls.values():
             redis.Redis.from_url(url).flushdb()  # no task left over from an earlier run
         with ThreadPoolExecutor(2) as pool:

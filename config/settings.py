@@ -266,10 +266,11 @@ CELERY_BEAT_SCHEDULE = {
     "pull-federated-revocations": {"task": "licensing.tasks.pull_revocations", "schedule": 2.0},
     # A close whose next step's message was lost is re-sent after CLOSE_STALL_SECONDS idle.
     "resend-stalled-closes": {"task": "payouts.tasks.resend_stalled_closes", "schedule": 120.0},
-    # Federated lease parts, decisions and endings a peer did not take yet (each idempotent).
+    # Federated lease parts, decisions, endings and takedown notices a peer did not take yet
+    # (each idempotent); every FEDERATION_RESEND_SECONDS.
     "resend-federated-lease-messages": {
         "task": "licensing.tasks.resend_federated_lease_messages",
-        "schedule": 60.0,
+        "schedule": float(env.int("FEDERATION_RESEND_SECONDS", default=60)),
     },
     # Settlements of federated leases still awaiting a peer, or never started (payouts.settlements).
     "resend-settlements": {"task": "payouts.tasks.resend_settlements", "schedule": 300.0},

@@ -28,6 +28,10 @@ limit_request_line = 8190
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="guildtrust-metrics-")
 
+# Imported here, once, not in child_exit: that hook runs in a SIGCHLD handler, and a second
+# worker exiting during the first import (a shutdown) broke it with a circular ImportError.
+from prometheus_client import multiprocess  # noqa: E402
+
 
 def on_starting(server):
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
@@ -36,6 +40,4 @@ def on_starting(server):
 
 
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)

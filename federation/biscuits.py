@@ -19,7 +19,7 @@ The wire form is `ft_` + Biscuit's URL-safe base64; the root key id is the signi
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import biscuit_auth as biscuit
 
@@ -33,6 +33,11 @@ EXPIRY = re.compile(r"^check if time\(\$t\), \$t < (\S+);$", re.MULTILINE)
 ASSETS = re.compile(r"^reject if asset\(\$a\), !\{(.*)\}\.contains\(\$a\);$", re.MULTILINE)
 USES = re.compile(r"^reject if requested_use\(\$u\), !\{(.*)\}\.contains\(\$u\);$", re.MULTILINE)
 QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+# Biscuit's default wall-clock limit on authorizing is 1 ms: a gateway worker that the machine
+# pauses that long (a busy host) refused valid tokens ("Reached Datalog execution limits", seen
+# under load in tests/benchmarks/bench_federated_gateway.py). The limits on facts and iterations
+# still bound the work a crafted block can cause; time is only the backstop.
+AUTHORIZE_MAX_TIME = timedelta(milliseconds=100)
 
 
 class TokenRefused(Exception):
@@ -186,6 +191,9 @@ def authorize(
     for use in uses:
         authorizer.add_fact(biscuit.Fact("requested_use({use})", {"use": use}))
         authorizer.add_code("check if use({use});", {"use": use})
+    limits = authorizer.limits()
+    limits.max_time = AUTHORIZE_MAX_TIME
+    authorizer.set_limits(limits)
     try:
         built = authorizer.build(parsed)
         built.authorize()

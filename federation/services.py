@@ -36,6 +36,17 @@ def apply_document(peer: Peer, document: dict, base_url: str) -> None:
     peer.keys_fetched_at = timezone.now()
 
 
+def _row_of(peer: Peer) -> Peer:
+    """The peer's row, locked: inserted from `peer` (an unsaved one, as its document describes it)
+    unless a row of that slug exists. Both administrators adding each other at once make our
+    administrator's add and their hello insert the same slug together: one inserts, the other
+    takes that row (ON CONFLICT DO NOTHING), never an IntegrityError."""
+    if peer.pk is None:
+        Peer.objects.bulk_create([peer], ignore_conflicts=True)
+        return Peer.objects.select_for_update().get(slug=peer.slug)
+    return Peer.objects.select_for_update().get(pk=peer.pk)
+
+
 def peer_add(*, actor, url: str, fingerprint: str) -> Peer:
     """Our half of the double opt-in: read the peer's well-known document, keep its keys only if
     one matches the fingerprint its administrator gave ours out of band, then say hello."""
@@ -50,9 +61,9 @@ def peer_add(*, actor, url: str, fingerprint: str) -> Peer:
             code="fingerprint_mismatch",
         )
     with transaction.atomic():
-        peer = Peer.objects.select_for_update().filter(slug=document["slug"]).first() or Peer(
-            slug=document["slug"]
-        )
+        candidate = Peer(slug=document["slug"])
+        apply_document(candidate, document, url)
+        peer = _row_of(candidate)
         if peer.added_by_us_at:
             raise Conflict(f"{peer.slug} is already a peer", code="peer_exists")
         apply_document(peer, document, url)
@@ -73,9 +84,7 @@ def peer_hello_received(*, peer: Peer) -> Peer:
     never added is kept as asking, with the keys its own document published, until our
     administrator adds it with the fingerprint."""
     with transaction.atomic():
-        if peer.pk is None:
-            peer.save()
-        peer = Peer.objects.select_for_update().get(pk=peer.pk)
+        peer = _row_of(peer)
         if peer.added_by_them_at is None:
             peer.added_by_them_at = timezone.now()
             peer.save(update_fields=["added_by_them_at"])

@@ -235,8 +235,17 @@ class UsageEventKeyAdmin(ReadOnlyAdmin):
 
 @admin.register(Takedown)
 class TakedownAdmin(ReadOnlyAdmin):
-    list_display = ["lease", "asset", "status", "issued_at", "acknowledged_at", "attested_at"]
-    list_filter = ["status"]
+    list_display = [
+        "lease",
+        "asset",
+        "peer",
+        "remote_asset_id",
+        "status",
+        "issued_at",
+        "acknowledged_at",
+        "attested_at",
+    ]
+    list_filter = ["status", "peer"]
 
 
 @admin.register(LeaseAsset)

@@ -10,3 +10,4 @@ class LicensingConfig(AppConfig):
         from . import federated, hooks, receivers  # noqa: F401
 
         hooks.register_lease_hook(federated.on_lease_changed)
+        hooks.register_takedown_hook(federated.on_takedowns_changed)

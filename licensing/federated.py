@@ -40,7 +40,7 @@ from federation.models import Peer
 from trust import audit
 from trust.consent import permits_generation
 from trust.errors import BadGateway, Conflict, Forbidden, Gone, Invalid, NotFound
-from trust.queue import enqueue_on_commit
+from trust.queue import enqueue_on_commit, enqueue_on_commit_or_resend
 
 from . import hooks
 from .models import (
@@ -53,6 +53,7 @@ from .models import (
     PeerOffer,
     RevocationCursor,
     Studio,
+    Takedown,
     UsageEvent,
     UsageEventKey,
 )
@@ -68,6 +69,8 @@ INBOUND_PART_MANIFEST = "/api/v1/federation/inbound/lease-parts/{home_lease_id}/
 INBOUND_USAGE = "/api/v1/federation/inbound/usage/"
 # Forwarded usage leaves in batches of at most this many events per call.
 USAGE_FORWARD_BATCH = 1000
+INBOUND_TAKEDOWNS = "/api/v1/federation/inbound/takedowns/"
+INBOUND_TAKEDOWN_STATUS = "/api/v1/federation/inbound/takedowns/status/"
 PARTS_MAX = 20
 
 Part = LeasePart.Status
@@ -551,10 +554,24 @@ def part_manifest(part: LeasePart) -> tuple[dict | None, str]:
     try:
         answer = signed_calls.peer_call(part.peer, "GET", path, timeout=PART_MANIFEST_TIMEOUT_SECONDS)
     except (BadGateway, Forbidden) as error:
+        _note_availability(part, error.detail)
         return None, error.detail
     if not isinstance(answer, dict) or not isinstance(answer.get("assets"), list):
+        _note_availability(part, f"{part.peer.slug} answered no manifest")
         return None, f"{part.peer.slug} answered no manifest"
+    _note_availability(part, "")
     return answer, ""
+
+
+def _note_availability(part: LeasePart, reason: str) -> None:
+    """Keep on the part since when its trust has not answered for its manifest (the studio's
+    lease page says so), or clear it once it answers. A write only when that changes."""
+    if reason:
+        LeasePart.objects.filter(pk=part.pk, unavailable_since__isnull=True).update(
+            unavailable_since=timezone.now(), unavailable_reason=reason
+        )
+    elif part.unavailable_since is not None:
+        LeasePart.objects.filter(pk=part.pk).update(unavailable_since=None, unavailable_reason="")
 
 
 def inbound_part_manifest_lease(*, peer: Peer, home_lease_id: int) -> Lease:
@@ -852,14 +869,164 @@ def inbound_usage_received(*, peer: Peer, home_lease_id: int, events: Sequence[M
     return {"accepted": accepted, "duplicates": duplicates, "refused": refused}
 
 
+# --- Takedown notices across trusts ------------------------------------------------------------
+# A member of a part's trust withdraws consent: that trust refuses the download at once and issues
+# the notice on its part (an ordinary local notice), then relays it to the lease's home trust,
+# where the studio sees it on its lease beside the home trust's own notices, acknowledges it and
+# attests deletion; each step goes back to the issuing trust, so both keep the same notice.
+
+_TAKEDOWN_RANK = {
+    Takedown.Status.ISSUED: 0,
+    Takedown.Status.ACKNOWLEDGED: 1,
+    Takedown.Status.DELETION_ATTESTED: 2,
+}
+
+
+def on_takedowns_changed(takedowns: Sequence[Takedown]) -> None:
+    """The takedown hook (licensing.hooks): a notice issued here on a part of a peer's lease is
+    relayed to the home trust; a step the studio took on a notice relayed here goes back to the
+    trust that issued it. After commit, retried (`tasks.relay_takedown`), and sent again by the
+    beat job (`pending_messages`) if the queue was down."""
+    from . import tasks
+
+    local_leases = {t.lease_id for t in takedowns if t.peer_id is None}
+    parts_here = set(
+        InboundLeasePart.objects.filter(lease_id__in=local_leases).values_list("lease_id", flat=True)
+        if local_leases
+        else ()
+    )
+    for takedown in takedowns:
+        if takedown.peer_id is not None or takedown.lease_id in parts_here:
+            # Never refused for a queue that is down: the beat job relays what is unsent.
+            enqueue_on_commit_or_resend(tasks.relay_takedown, takedown.pk)
+
+
+def takedown_relay(*, takedown_id: int) -> None:
+    """Tell the other trust what it does not know yet of one notice: the home trust a notice
+    issued here (once), or the issuing trust the step the studio took here. Idempotent there."""
+    takedown = Takedown.objects.select_related("peer").get(pk=takedown_id)
+    now = timezone.now()
+    if takedown.peer_id is None:
+        if takedown.relayed_status:
+            return  # the home trust has it
+        inbound = InboundLeasePart.objects.select_related("peer").get(lease_id=takedown.lease_id)
+        payload = {
+            "home_lease_id": inbound.home_lease_id,
+            "takedown": takedown.pk,
+            "asset": str(takedown.asset_id),
+            "kind": takedown.asset_kind,
+            "issued_at": takedown.issued_at.isoformat(),
+        }
+        answer = signed_calls.peer_call(inbound.peer, "POST", INBOUND_TAKEDOWNS, payload)
+        Takedown.objects.filter(pk=takedown.pk, relayed_status="").update(
+            relayed_status=answer.get("status") or Takedown.Status.ISSUED, relayed_at=now
+        )
+        return
+    if takedown.relayed_status == takedown.status:
+        return  # the issuing trust has this step
+    payload = {
+        "takedown": takedown.remote_takedown_id,
+        "status": takedown.status,
+        "acknowledged_at": takedown.acknowledged_at.isoformat() if takedown.acknowledged_at else None,
+        "attested_at": takedown.attested_at.isoformat() if takedown.attested_at else None,
+        "attestation": takedown.attestation,
+    }
+    signed_calls.peer_call(takedown.peer, "POST", INBOUND_TAKEDOWN_STATUS, payload)
+    Takedown.objects.filter(pk=takedown.pk, status=takedown.status).update(
+        relayed_status=takedown.status, relayed_at=now
+    )
+
+
+def relayed_takedown_received(
+    *, peer: Peer, home_lease_id: int, takedown_id: int, asset_id, kind: str
+) -> Takedown:
+    """At the home trust: `peer` issued a takedown notice on its part of our lease
+    `home_lease_id`. Recorded once (by the peer's notice id) against the lease, for the studio to
+    acknowledge and attest here. Only a trust holding a part of that lease may send one (404
+    `part_not_found`)."""
+    if not LeasePart.objects.filter(lease_id=home_lease_id, peer=peer).exists():
+        raise NotFound(
+            f"no lease here has a part at {peer.slug} numbered {home_lease_id}", code="part_not_found"
+        )
+    existing = Takedown.objects.filter(peer=peer, remote_takedown_id=takedown_id)
+    if (found := existing.first()) is not None:
+        return found
+    try:
+        with transaction.atomic():
+            takedown = Takedown.objects.create(
+                lease_id=home_lease_id,
+                peer=peer,
+                remote_takedown_id=takedown_id,
+                remote_asset_id=asset_id,
+                remote_asset_kind=kind,
+                relayed_status=Takedown.Status.ISSUED,
+                relayed_at=timezone.now(),
+            )
+            audit.record(
+                actor=None,
+                action="takedown.issued",
+                subject=takedown,
+                data={
+                    "lease": home_lease_id,
+                    "asset": str(asset_id),
+                    "trust": peer.slug,
+                    "notice": takedown_id,
+                },
+            )
+    except IntegrityError:
+        return existing.get()  # the same notice, relayed twice at once
+    return takedown
+
+
+def takedown_status_received(
+    *,
+    peer: Peer,
+    takedown_id: int,
+    status: str,
+    acknowledged_at=None,
+    attested_at=None,
+    attestation: str = "",
+) -> Takedown:
+    """At the issuing trust: the studio acknowledged a notice of ours, or attested deletion, at the
+    home trust `peer`. Only forward (a late message changes nothing), and only for a notice on a
+    part of that peer's lease (404 `takedown_not_found` otherwise)."""
+    if status not in _TAKEDOWN_RANK:
+        raise Invalid(f"unknown takedown status {status!r}", code="bad_takedown_status")
+    found = Takedown.objects.filter(
+        pk=takedown_id, peer__isnull=True, lease__inbound_part__peer=peer
+    ).values_list("pk", flat=True)
+    if not found:
+        raise NotFound(
+            f"no takedown notice {takedown_id} on a part of {peer.slug}'s leases", code="takedown_not_found"
+        )
+    with transaction.atomic():
+        takedown = Takedown.objects.select_for_update().get(pk=found[0])
+        if _TAKEDOWN_RANK[status] <= _TAKEDOWN_RANK[takedown.status]:
+            return takedown
+        now = timezone.now()
+        takedown.status = status
+        takedown.acknowledged_at = takedown.acknowledged_at or acknowledged_at or now
+        if status == Takedown.Status.DELETION_ATTESTED:
+            takedown.attested_at, takedown.attestation = attested_at or now, attestation.strip()
+        takedown.relayed_status, takedown.relayed_at = status, now
+        takedown.save()
+        audit.record(
+            actor=None,
+            action=f"takedown.{status}",
+            subject=takedown,
+            data={"by": peer.slug, "statement": takedown.attestation},
+        )
+    return takedown
+
+
 # --- Sending again what is still unsent ---------------------------------------------------------
 
 
 def pending_messages() -> dict[str, list[int]]:
     """What the beat job sends again: remote parts never forwarded, forwarded parts of a lease
     that ended here still standing there, parts here whose decision the home trust has not
-    acknowledged, and remote parts with forwarded usage still unsent. Each as ids, from four
-    queries."""
+    acknowledged, remote parts with forwarded usage still unsent, and takedown notices (or their
+    steps) the other trust has not taken. Each as ids, from five queries."""
     live_peers = Peer.objects.live()
     forward = LeasePart.objects.filter(
         peer__in=live_peers,
@@ -884,9 +1051,16 @@ def pending_messages() -> dict[str, list[int]]:
         lease__forwarded_usage__forwarded_at__isnull=True,
         lease__forwarded_usage__refused_reason="",
     ).distinct()
+    # Notices issued here on a peer's lease that its home trust has not taken, and steps the
+    # studio took on relayed notices that their issuing trust has not taken.
+    takedowns = Takedown.objects.filter(
+        Q(peer__isnull=True, relayed_status="", lease__inbound_part__peer__in=live_peers)
+        | (Q(peer__in=live_peers) & ~Q(status=F("relayed_status")))
+    )
     return {
         "forward": list(forward.values_list("pk", flat=True)),
         "end": list(end.values_list("pk", flat=True)),
         "report": list(report.values_list("lease_id", flat=True)),
         "usage": list(unsent_usage.values_list("pk", flat=True)),
+        "takedown": list(takedowns.values_list("pk", flat=True)),
     }

@@ -54,3 +54,22 @@ def register_lease_hook(hook: LeaseHook) -> None:
 def lease_changed(lease, change: str) -> None:
     for hook in _lease_hooks:
         hook(lease, change)
+
+
+# Called inside the transaction that issued takedown notices or moved them on (acknowledged,
+# attested), with the notices as saved. The federated leases relay them between the trust that
+# issued a notice and the lease's home trust, where the studio is.
+TakedownHook = Callable[[Sequence[object]], None]
+_takedown_hooks: list[TakedownHook] = []
+
+
+def register_takedown_hook(hook: TakedownHook) -> None:
+    if hook not in _takedown_hooks:
+        _takedown_hooks.append(hook)
+
+
+def takedowns_changed(takedowns: Sequence[object]) -> None:
+    if not takedowns:
+        return
+    for hook in _takedown_hooks:
+        hook(takedowns)

@@ -364,7 +364,12 @@ class TakedownQuerySet(models.QuerySet):
 
 class Takedown(models.Model):
     """A consent withdrawal reaching an active lease: the studio acknowledges, then attests
-    it deleted the asset."""
+    it deleted the asset.
+
+    A notice issued at a part's trust of a federated lease is relayed to the lease's home trust,
+    where the studio is: there it is recorded against the lease with `peer` (the trust that
+    issued it), that trust's notice id and asset, and the studio acknowledges and attests it
+    like its own trust's notices; each step is told back to the issuing trust."""
 
     class Status(models.TextChoices):
         ISSUED = "issued"
@@ -374,8 +379,13 @@ class Takedown(models.Model):
     OPEN_STATUSES = (Status.ISSUED, Status.ACKNOWLEDGED)
 
     lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="takedowns")
-    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="takedowns")
-    withdrawal_id = models.BigIntegerField(help_text="the trust.Consent withdrawal that caused it")
+    # Empty for a notice relayed from a peer: the asset is that trust's (remote_asset_id).
+    asset = models.ForeignKey(
+        Asset, on_delete=models.PROTECT, null=True, blank=True, related_name="takedowns"
+    )
+    withdrawal_id = models.BigIntegerField(
+        null=True, blank=True, help_text="the trust.Consent withdrawal that caused it (this trust's notices)"
+    )
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.ISSUED)
     issued_at = models.DateTimeField(auto_now_add=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
@@ -387,6 +397,19 @@ class Takedown(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     attestation = models.TextField(blank=True)
+    # A notice relayed from the trust that issued it (at the lease's home trust).
+    peer = models.ForeignKey(
+        "federation.Peer", on_delete=models.PROTECT, null=True, blank=True, related_name="relayed_takedowns"
+    )
+    remote_takedown_id = models.BigIntegerField(
+        null=True, blank=True, help_text="the notice's id at its trust"
+    )
+    remote_asset_id = models.UUIDField(null=True, blank=True, help_text="the asset's id at its trust")
+    remote_asset_kind = models.CharField(max_length=32, choices=Asset.Kind.choices, blank=True)
+    # The last status the other trust acknowledged: at the issuing trust, what the home trust
+    # holds (empty: not relayed yet); at the home trust, what the issuing trust holds.
+    relayed_status = models.CharField(max_length=24, choices=Status.choices, blank=True)
+    relayed_at = models.DateTimeField(null=True, blank=True)
 
     objects = TakedownQuerySet.as_manager()
 
@@ -399,10 +422,44 @@ class Takedown(models.Model):
                 condition=~Q(status="deletion_attested"),
                 name="one_open_takedown_per_lease_asset",
             ),
+            # A notice relayed twice (a retry, the beat's resend) is recorded once.
+            models.UniqueConstraint(
+                fields=["peer", "remote_takedown_id"],
+                condition=Q(peer__isnull=False),
+                name="relayed_takedown_once",
+            ),
+            models.CheckConstraint(
+                name="takedown_names_its_asset",
+                condition=Q(peer__isnull=True, asset__isnull=False, withdrawal_id__isnull=False)
+                | Q(
+                    peer__isnull=False,
+                    asset__isnull=True,
+                    remote_asset_id__isnull=False,
+                    remote_takedown_id__isnull=False,
+                ),
+            ),
         ]
 
     def __str__(self):
-        return f"takedown of {self.asset_id} on lease {self.lease_id}"
+        return f"takedown of {self.asset_ref} on lease {self.lease_id}"
+
+    @property
+    def asset_ref(self):
+        """The asset's id at the trust that holds it."""
+        return self.asset_id or self.remote_asset_id
+
+    @property
+    def asset_kind(self) -> str:
+        return self.remote_asset_kind if self.peer_id else self.asset.kind
+
+    @property
+    def trust_slug(self) -> str:
+        """The trust that holds the asset and issued the notice."""
+        return self.peer.slug if self.peer_id else settings.TRUST_SLUG
+
+    @property
+    def trust_name(self) -> str:
+        return self.peer.name if self.peer_id else settings.TRUST_NAME
 
 
 class PeerCatalogue(models.Model):
@@ -476,6 +533,9 @@ class LeasePart(models.Model):
     # terms): what the home trust's settlement charges its metered usage at. Empty until then.
     price_per_download_cents = models.BigIntegerField(null=True, blank=True)
     price_per_generated_second_cents = models.BigIntegerField(null=True, blank=True)
+    # Since when the part's trust has not answered for its manifest (empty: it answered last).
+    unavailable_since = models.DateTimeField(null=True, blank=True)
+    unavailable_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

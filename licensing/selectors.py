@@ -129,6 +129,8 @@ def lease_parts(lease: Lease) -> list[dict]:
                 "decided_at": part.decided_at,
                 "reason": part.reason,
                 "forwarded_at": part.forwarded_at,
+                "unavailable_since": part.unavailable_since,
+                "unavailable_reason": part.unavailable_reason,
             }
         )
     return sorted(rows, key=lambda row: (not row["home"], row["trust"]))
@@ -347,7 +349,7 @@ def tokens_of(lease: Lease) -> QuerySet[LeaseToken]:
 
 
 def takedowns_for(lease: Lease) -> QuerySet[Takedown]:
-    return lease.takedowns.select_related("asset").order_by("-issued_at")
+    return lease.takedowns.select_related("asset", "peer").order_by("-issued_at")
 
 
 def takedowns_visible_to(user) -> QuerySet[Takedown]:
@@ -773,7 +775,7 @@ def takedowns_past_half_time(*, at: datetime | None = None) -> QuerySet[Takedown
         Takedown.objects.open()
         .filter(issued_at__lte=at - deadline / 2)
         .annotate(due_at=ExpressionWrapper(F("issued_at") + deadline, output_field=DateTimeField()))
-        .select_related("lease__studio", "asset")
+        .select_related("lease__studio", "asset", "peer")
         .order_by("issued_at", "pk")
     )
 

@@ -819,6 +819,7 @@ def takedowns_issue_for_withdrawal(*, withdrawal: Consent) -> list[Takedown]:
                 data={"lease": lease_id, "asset": str(asset_id), "withdrawal": withdrawal.pk},
             )
             issued.append(takedown)
+    hooks.takedowns_changed(issued)
     return issued
 
 
@@ -832,6 +833,7 @@ def takedown_acknowledge(*, actor, takedown: Takedown) -> Takedown:
     takedown.acknowledged_at, takedown.acknowledged_by = timezone.now(), actor
     takedown.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
     audit.record(actor=actor, action="takedown.acknowledged", subject=takedown)
+    hooks.takedowns_changed([takedown])
     return takedown
 
 
@@ -854,4 +856,5 @@ def takedown_attest_deletion(*, actor, takedown: Takedown, statement: str) -> Ta
         subject=takedown,
         data={"statement": takedown.attestation},
     )
+    hooks.takedowns_changed([takedown])
     return takedown

@@ -78,6 +78,10 @@ def forward_usage(self, part_id: int) -> None:
     _deliver(self, federated.usage_forward, part_id=part_id)
 
 
+def relay_takedown(self, takedown_id: int) -> None:
+    _deliver(self, federated.takedown_relay, takedown_id=takedown_id)
+
+
 @shared_task(acks_late=True)
 def resend_federated_lease_messages() -> int:
     """Beat: one task per message still unsent (each is idempotent at both ends)."""
@@ -90,6 +94,8 @@ def resend_federated_lease_messages() -> int:
         report_lease_part.delay(lease_id)
     for part_id in pending["usage"]:
         forward_usage.delay(part_id)
+    for takedown_id in pending["takedown"]:
+        relay_takedown.delay(takedown_id)
     return sum(map(len, pending.values()))
 
 

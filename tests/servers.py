@@ -181,11 +181,13 @@ class CeleryWorker:
         queues: str = "celery,metering",
         app: str = "config",
         log_name: str = "celery-worker.log",
+        beat: bool = False,
     ):
         # Unbuffered, so "ready." reaches the log as soon as the worker says it.
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.queues = queues
         self.app = app
+        self.beat = beat
         self.log_path = ARTIFACTS / log_name
         self.process: subprocess.Popen | None = None
 
@@ -206,6 +208,11 @@ class CeleryWorker:
             "--without-gossip",
             "--without-mingle",
         ]
+        if self.beat:
+            # The one scheduler of its trust, inside the worker: deploy/beat.sh's schedule, from
+            # the trust's database (django-celery-beat), for the revocation pulls and resends.
+            command += ["--beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]
+            command += ["--schedule", str(ARTIFACTS / f"{self.log_path.stem}-beat-schedule")]
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
                 command,
@@ -309,6 +316,7 @@ class GunicornServer:
         }
         self.log_path = ARTIFACTS / log_name
         self.process: subprocess.Popen | None = None
+        self.started = 0
 
     def __enter__(self) -> GunicornServer:
         import requests
@@ -322,7 +330,9 @@ class GunicornServer:
             str(ROOT / "deploy" / "gunicorn.conf.py"),
             self.app,
         ]
-        with self.log_path.open("w") as log:
+        # Started again (a fault test stops it and brings it back on the same port): one log.
+        with self.log_path.open("a" if self.started else "w") as log:
+            self.started += 1
             self.process = subprocess.Popen(
                 command,
                 cwd=ROOT,
@@ -350,6 +360,55 @@ class GunicornServer:
     def __exit__(self, *exc) -> None:
         if self.process is not None:
             _stop(self.process, 20)
+            self.process = None
+
+
+def _database_parts(url: str) -> tuple[str, str]:
+    """(the server's URL with the `postgres` maintenance database, the database's name)."""
+    base, name = url.rsplit("/", 1)
+    return base + "/postgres", name
+
+
+def migrated_template(database_url: str, env: dict[str, str] | None = None) -> str:
+    """A PostgreSQL database, migrated once, for TrustProcess to copy (CREATE DATABASE ...
+    TEMPLATE: about a second, where migrating takes many). Named by a hash of every migration
+    file, so a new migration makes a new one; kept between runs. `database_url` names the server
+    and the prefix of the template's name. Returns the template's name."""
+    import hashlib
+
+    import psycopg
+
+    digest = hashlib.sha256()
+    for path in sorted(ROOT.glob("*/migrations/*.py")):
+        digest.update(path.relative_to(ROOT).as_posix().encode() + path.read_bytes())
+    maintenance, prefix = _database_parts(database_url)
+    name = f"{prefix}_template_{digest.hexdigest()[:12]}"
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists:
+            return name
+        building = f"{name}_building"  # renamed once migrated: a half-made template is never used
+        connection.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{building}"')
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "TRUST_SIGNING_KEY": secrets.token_hex(32),
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            **(env or {}),
+            "DATABASE_URL": maintenance.rsplit("/", 1)[0] + f"/{building}",
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode:
+        raise RuntimeError(f"migrating the template database {building} failed:\n{result.stderr[-3000:]}")
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        connection.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+    return name
 
 
 class TrustProcess:
@@ -357,16 +416,38 @@ class TrustProcess:
     signing key and slug, served by gunicorn on a free port of 127.0.0.1. What a peer of the
     trust under test is in production, on one machine.
 
-    `env` is merged over os.environ; it must name DATABASE_URL (a database this creates afresh)."""
+    `env` is merged over os.environ; it must name DATABASE_URL (a database this creates afresh,
+    as a copy of `template` when given: see `migrated_template`). With `worker`, the trust also
+    runs its own Celery worker (with its beat schedule when `beat`) on the env's REDIS_URL.
+    `stop_web()` / `start_web()` take its web process away and bring it back on the same URL
+    while its database and worker stay, as when one trust's web tier goes down."""
 
-    def __init__(self, *, slug: str, env: dict[str, str], admin_password: str):
+    def __init__(
+        self,
+        *,
+        slug: str,
+        env: dict[str, str],
+        admin_password: str,
+        template: str | None = None,
+        web_workers: int = 1,
+        worker: bool = False,
+        beat: bool = False,
+    ):
         self.slug = slug
         self.signing_key = secrets.token_hex(32)
         self.admin_password = admin_password
+        self.template = template
         self.env = {"TRUST_SLUG": slug, "TRUST_SIGNING_KEY": self.signing_key, "HTTPS": "off", **env}
-        self.web = GunicornServer(self.env, workers=1, log_name=f"trust-{slug}.log")
+        self.web = GunicornServer(self.env, workers=web_workers, log_name=f"trust-{slug}.log")
         self.url = self.web.url
         self.env["PUBLIC_BASE_URL"] = self.web.env["PUBLIC_BASE_URL"] = self.url
+        self.worker = (
+            CeleryWorker(
+                {**self.env, "CELERY_TASK_ALWAYS_EAGER": "false"}, beat=beat, log_name=f"worker-{slug}.log"
+            )
+            if worker
+            else None
+        )
 
     def manage(self, *args: str, extra_env: dict[str, str] | None = None) -> str:
         result = subprocess.run(
@@ -384,15 +465,16 @@ class TrustProcess:
     def _recreate_database(self) -> None:
         import psycopg
 
-        url = self.env["DATABASE_URL"]
-        name = url.rsplit("/", 1)[1]
-        with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as connection:
+        maintenance, name = _database_parts(self.env["DATABASE_URL"])
+        template = f' TEMPLATE "{self.template}"' if self.template else ""
+        with psycopg.connect(maintenance, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            connection.execute(f'CREATE DATABASE "{name}"')
+            connection.execute(f'CREATE DATABASE "{name}"{template}')
 
     def __enter__(self) -> TrustProcess:
         self._recreate_database()
-        self.manage("migrate", "--noinput", "-v", "0")
+        if not self.template:
+            self.manage("migrate", "--noinput", "-v", "0")
         self.manage(
             "createsuperuser",
             "--noinput",
@@ -403,10 +485,26 @@ class TrustProcess:
             extra_env={"DJANGO_SUPERUSER_PASSWORD": self.admin_password},
         )
         self.web.__enter__()
+        if self.worker is not None:
+            try:
+                self.worker.__enter__()
+            except BaseException:
+                self.web.__exit__()
+                raise
         return self
+
+    def stop_web(self) -> None:
+        """Take the web process away (its port answers nothing); database and worker stay."""
+        self.web.__exit__()
+
+    def start_web(self) -> None:
+        """Bring the web process back on the same URL."""
+        self.web.__enter__()
 
     def log_tail(self, n: int = 50) -> str:
         return self.web.log_tail(n)
 
     def __exit__(self, *exc) -> None:
+        if self.worker is not None:
+            self.worker.__exit__(*exc)
         self.web.__exit__(*exc)

@@ -6,11 +6,15 @@ task once its transaction commits. Should the broker fail between the check and 
 caller still gets the 503 and the rows are committed: every service using this is safe to call
 again, and calling it again publishes the task again."""
 
+import logging
+
 from celery import current_app
 from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerError
 
 from .errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
 
 QUEUE_UNAVAILABLE = "queue_unavailable"
 QUEUE_UNAVAILABLE_DETAIL = (
@@ -49,3 +53,17 @@ def enqueue_on_commit(task, *args) -> None:
     """Check the broker now, and publish `task(*args)` when the current transaction commits."""
     require_broker()
     transaction.on_commit(lambda: _publish(task, args))
+
+
+def enqueue_on_commit_or_resend(task, *args) -> None:
+    """Publish `task(*args)` when the current transaction commits, without refusing the caller
+    when the broker is down: for work a beat job finds and sends again anyway (a member's consent
+    withdrawal must never wait on the queue). A failed publish is logged, not raised."""
+
+    def publish() -> None:
+        try:
+            task.delay(*args)
+        except BrokerError as error:
+            log.warning("%s not queued (%s): the resend job will send it", task.name, error)
+
+    transaction.on_commit(publish)

@@ -21,6 +21,7 @@ from licensing.selectors import lease_parts
 from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS, USAGE_EVENTS_MAX
 from trust.api.validation import COUNT_MAX, QUANTITY_MAX, TextField, cents, row_id
 from trust.consent import LICENSABLE_USES
+from trust.models import Asset
 from trust.tokens import TokenState
 
 
@@ -180,6 +181,10 @@ class LeasePartOutputSerializer(serializers.Serializer):
     ends_at = serializers.DateTimeField(allow_null=True)
     decided_at = serializers.DateTimeField(allow_null=True)
     reason = TextField(allow_blank=True)
+    unavailable_since = serializers.DateTimeField(
+        allow_null=True,
+        help_text="since when the part's trust has not answered for its manifest (empty: it answered last)",
+    )
 
 
 class LeaseOutputSerializer(serializers.ModelSerializer):
@@ -533,18 +538,53 @@ class UsageAcceptedSerializer(serializers.Serializer):
 
 
 class TakedownOutputSerializer(serializers.ModelSerializer):
+    trust = serializers.CharField(
+        source="trust_slug", read_only=True, help_text="the trust that holds the asset and issued the notice"
+    )
+    asset = serializers.UUIDField(
+        source="asset_ref", read_only=True, help_text="the asset's id at that trust"
+    )
+    kind = serializers.CharField(source="asset_kind", read_only=True)
+
     class Meta:
         model = Takedown
         fields = [
             "id",
             "lease",
+            "trust",
             "asset",
+            "kind",
             "status",
             "issued_at",
             "acknowledged_at",
             "attested_at",
             "attestation",
         ]
+
+
+class RelayedTakedownSerializer(serializers.Serializer):
+    """A takedown notice the calling trust issued on its part of a lease of this trust."""
+
+    home_lease_id = row_id(help_text="the lease's id at this (home) trust")
+    takedown = row_id(help_text="the notice's id at the calling trust")
+    asset = serializers.UUIDField(help_text="the asset's id at the calling trust")
+    kind = serializers.ChoiceField(choices=Asset.Kind.choices)
+    issued_at = serializers.DateTimeField(required=False, help_text="when the calling trust issued it")
+
+
+class RelayedTakedownAnswerSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="the notice's id at this trust")
+    status = serializers.ChoiceField(choices=Takedown.Status.choices)
+
+
+class TakedownStatusSerializer(serializers.Serializer):
+    """A step the studio took at the calling (home) trust on a notice this trust issued."""
+
+    takedown = row_id(help_text="the notice's id at this trust")
+    status = serializers.ChoiceField(choices=Takedown.Status.choices)
+    acknowledged_at = serializers.DateTimeField(allow_null=True, required=False)
+    attested_at = serializers.DateTimeField(allow_null=True, required=False)
+    attestation = TextField(max_length=5000, allow_blank=True, required=False, default="")
 
 
 class AttestationSerializer(serializers.Serializer):

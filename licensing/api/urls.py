@@ -33,6 +33,16 @@ urlpatterns = [
         name="api-federation-revocations",
     ),
     path("federation/inbound/usage/", views.InboundUsageView.as_view(), name="api-federation-usage"),
+    path(
+        "federation/inbound/takedowns/",
+        views.InboundTakedownsView.as_view(),
+        name="api-federation-takedowns",
+    ),
+    path(
+        "federation/inbound/takedowns/status/",
+        views.InboundTakedownStatusView.as_view(),
+        name="api-federation-takedown-status",
+    ),
     path("leases/", views.LeaseListView.as_view(), name="api-leases"),
     path("leases/<id:lease_id>/", views.LeaseDetailView.as_view(), name="api-lease"),
     path("leases/<id:lease_id>/approve/", views.LeaseApproveView.as_view(), name="api-lease-approve"),

@@ -619,6 +619,51 @@ class InboundRevocationsView(PeerCallView):
         return Response({"accepted": new})
 
 
+class InboundTakedownsView(PeerCallView):
+    """At a lease's home trust: a part's trust issued a takedown notice on its part (a member there
+    withdrew consent); it is recorded against the lease for the studio, once per notice."""
+
+    @extend_schema(
+        request=s.RelayedTakedownSerializer,
+        responses={200: s.RelayedTakedownAnswerSerializer, **PEER_CALL_ERRORS},
+        summary="A takedown notice the calling trust issued on its part of a lease of this trust; "
+        "idempotent by the notice's id (signed trust-to-trust call)",
+    )
+    def post(self, request):
+        data = validated(s.RelayedTakedownSerializer, request)
+        takedown = federated.relayed_takedown_received(
+            peer=request.auth,
+            home_lease_id=data["home_lease_id"],
+            takedown_id=data["takedown"],
+            asset_id=data["asset"],
+            kind=data["kind"],
+        )
+        return Response({"id": takedown.pk, "status": takedown.status})
+
+
+class InboundTakedownStatusView(PeerCallView):
+    """At the trust that issued a takedown notice: the studio acknowledged it, or attested
+    deletion, at the lease's home trust."""
+
+    @extend_schema(
+        request=s.TakedownStatusSerializer,
+        responses={200: s.RelayedTakedownAnswerSerializer, 422: ErrorSerializer, **PEER_CALL_ERRORS},
+        summary="The studio's step on a takedown notice of this trust, taken at the calling (home) "
+        "trust; only forward (signed trust-to-trust call)",
+    )
+    def post(self, request):
+        data = validated(s.TakedownStatusSerializer, request)
+        takedown = federated.takedown_status_received(
+            peer=request.auth,
+            takedown_id=data["takedown"],
+            status=data["status"],
+            acknowledged_at=data.get("acknowledged_at"),
+            attested_at=data.get("attested_at"),
+            attestation=data.get("attestation") or "",
+        )
+        return Response({"id": takedown.pk, "status": takedown.status})
+
+
 class DownloadView(APIView):
     authentication_classes = LEASE_TOKEN_ONLY
     permission_classes = [HasLeaseToken]

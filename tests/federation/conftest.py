@@ -1,6 +1,9 @@
 """A second trust for federation tests: `equity-uk`, a whole Guildtrust in its own process with
-its own PostgreSQL database and key, beside the trust under test (`sag-aftra`, this process)."""
+its own PostgreSQL database and key, beside the trust under test (`sag-aftra`, this process).
+`two_trusts`: both trusts as processes on the real stack, federated, with an active federated
+lease (tests/federation/two_trusts.py; a module elsewhere enters `TwoTrusts` itself)."""
 
+import os
 import tempfile
 
 import pytest
@@ -66,3 +69,17 @@ class PeerAdmin:
 @pytest.fixture(scope="module")
 def equity_admin(equity_uk) -> PeerAdmin:
     return PeerAdmin(equity_uk)
+
+
+@pytest.fixture(scope="module")
+def two_trusts(django_db_setup):
+    """sag-aftra and equity-uk on the real stack, federated, with an active federated lease
+    (tests/federation/two_trusts.py). Started once per module that asks for it."""
+    if django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") or not os.environ.get("REDIS_URL"):
+        pytest.skip("two trusts on the real stack need PostgreSQL and REDIS_URL")
+    from tests.federation.two_trusts import TwoTrusts
+
+    database = django_settings.DATABASES["default"]["NAME"]
+    with TwoTrusts(database_url=_database_url(database), redis_url=os.environ["REDIS_URL"]) as trusts:
+        print(f"\ntwo trusts started in {trusts.startup_seconds}")
+        yield trusts

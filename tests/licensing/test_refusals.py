@@ -160,6 +160,8 @@ PEER_CALLS = [
     ("post", "/api/v1/federation/inbound/usage/", {}),
     ("post", "/api/v1/federation/inbound/settlements/", {}),
     ("get", "/api/v1/federation/inbound/settlements/downloads/", None),
+    ("post", "/api/v1/federation/inbound/takedowns/", {}),
+    ("post", "/api/v1/federation/inbound/takedowns/status/", {}),
 ]
 # Open to anyone by design: signing in, the public register, the trust's published identity.
 PUBLIC = [

@@ -2,12 +2,14 @@
 (its base URL is dead, so any call to it fails at once), bearer clients, and lease_a of the
 `world` made a federated lease with its home part here."""
 
+import json
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from federation import keys
+from federation import keys, signed_calls
 from federation.models import Peer
 from licensing.models import LeasePart
 
@@ -56,3 +58,14 @@ def make_lease_federated(lease) -> Peer:
         lease=lease, peer=equity, status="approved", remote_lease_id=55, remote_terms_id=3
     )
     return equity
+
+
+def signed_call(method: str, path: str, body: dict | None, *, key, issuer: str, audience: str):
+    """A trust-to-trust call to this trust, signed by `issuer` with `key`."""
+    raw = json.dumps(body or {}, separators=(",", ":")).encode()
+    token = signed_calls.call_token(
+        audience=audience, method=method, path=path, body=raw, key=key, issuer=issuer
+    )
+    return APIClient().generic(
+        method, path, raw, content_type="application/json", HTTP_AUTHORIZATION=f"Peer {token}"
+    )

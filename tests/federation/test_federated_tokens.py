@@ -23,7 +23,7 @@ from licensing.models import (
     UsageEvent,
 )
 
-from .helpers import bearer, download, live_peer, make_lease_federated, signing_key
+from .helpers import bearer, download, live_peer, make_lease_federated, signed_call, signing_key
 
 pytestmark = pytest.mark.django_db
 
@@ -138,22 +138,12 @@ def test_an_expired_token_is_refused(world, part, home_key):
     assert answer.status_code == 401 and answer.json()["code"] == "token_expired"
 
 
-def _signed(method: str, path: str, body: dict | None, *, key, issuer: str, audience: str):
-    raw = json.dumps(body or {}, separators=(",", ":")).encode()
-    token = signed_calls.call_token(
-        audience=audience, method=method, path=path, body=raw, key=key, issuer=issuer
-    )
-    return APIClient().generic(
-        method, path, raw, content_type="application/json", HTTP_AUTHORIZATION=f"Peer {token}"
-    )
-
-
 def test_a_revocation_pushed_by_the_home_trust_is_refused_here_at_once(world, part, home_key):
     token = biscuits.mint(_grant(world), key=home_key)
     assert download(token, world.lease_a.pk, world.alice_asset.pk).status_code == 302
     revoked = biscuits.revocation_ids(token)[0]
     rows = [{"revocation_id": revoked, "home_lease_id": 77, "revoked_at": timezone.now().isoformat()}]
-    pushed = _signed(
+    pushed = signed_call(
         "POST",
         "/api/v1/federation/inbound/revocations/",
         {"revocations": rows},
@@ -177,7 +167,7 @@ def test_a_peer_cannot_revoke_tokens_of_another_trusts_leases_here(world, part, 
             "revoked_at": timezone.now().isoformat(),
         }
     ]
-    pushed = _signed(
+    pushed = signed_call(
         "POST",
         "/api/v1/federation/inbound/revocations/",
         {"revocations": rows},
@@ -278,12 +268,12 @@ def test_revoking_at_home_refuses_the_token_here_and_lists_it_for_the_parts_trus
         public_keys=[{"kid": equity_key.kid, "alg": "Ed25519", "key": equity_key.public_hex}]
     )
     path = "/api/v1/federation/inbound/revocations/?since=0"
-    pulled = _signed("GET", path, None, key=equity_key, issuer="equity-uk", audience="sag-aftra")
+    pulled = signed_call("GET", path, None, key=equity_key, issuer="equity-uk", audience="sag-aftra")
     assert pulled.status_code == 200, pulled.content
     body = pulled.json()
     assert [r["revocation_id"] for r in body["revocations"]] == [biscuits.revocation_ids(token)[0]]
     assert body["cursor"] == FederatedRevocation.objects.get(issuer=None).pk
-    again = _signed(
+    again = signed_call(
         "GET",
         f"/api/v1/federation/inbound/revocations/?since={body['cursor']}",
         None,

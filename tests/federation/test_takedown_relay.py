@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from federation import biscuits, signed_calls
 from licensing import federated
 from licensing.models import InboundLeasePart, LeasePart, Takedown
-from tests.federation.test_federated_tokens import _key, _peer, _signed
+from tests.federation.helpers import live_peer, signed_call, signing_key
 from trust import services as trust
 
 pytestmark = pytest.mark.django_db
@@ -44,13 +44,13 @@ def sent(monkeypatch):
 
 @pytest.fixture
 def home_key():
-    return _key()
+    return signing_key()
 
 
 @pytest.fixture
 def part(world, settings, home_key):
     settings.TRUST_SLUG = "equity-uk"
-    home = _peer("sag-aftra", home_key)
+    home = live_peer("sag-aftra", home_key)
     InboundLeasePart.objects.create(
         peer=home, home_lease_id=77, lease=world.lease_a, reported_status="approved"
     )
@@ -119,7 +119,7 @@ def test_the_studios_steps_at_home_close_the_notice_here_only_forward(world, par
     notice = Takedown.objects.get(lease=world.lease_a, asset=world.bob_asset)
 
     def status(body, key=home_key, issuer="sag-aftra"):
-        return _signed(
+        return signed_call(
             "POST",
             "/api/v1/federation/inbound/takedowns/status/",
             body,
@@ -141,8 +141,8 @@ def test_the_studios_steps_at_home_close_the_notice_here_only_forward(world, par
     assert sent == []  # nothing echoed back to the home trust
 
     # Another peer may not close a notice on sag-aftra's lease; nor anyone a local lease's notice.
-    other_key = _key()
-    _peer("actra", other_key)
+    other_key = signing_key()
+    live_peer("actra", other_key)
     local = Takedown.objects.get(lease=world.lease_b, asset=world.bob_asset)
     for takedown in (notice, local):
         refused = status({"takedown": takedown.pk, "status": "acknowledged"}, key=other_key, issuer="actra")
@@ -166,13 +166,13 @@ def test_a_status_call_without_a_peer_signature_is_refused(world, part):
 
 @pytest.fixture
 def equity_key():
-    return _key()
+    return signing_key()
 
 
 @pytest.fixture
 def federated_lease(world, settings, equity_key):
     settings.TRUST_SLUG = "sag-aftra"
-    equity = _peer("equity-uk", equity_key)
+    equity = live_peer("equity-uk", equity_key)
     equity.name = "Equity UK Performers Trust"
     equity.save(update_fields=["name"])
     LeasePart.objects.create(lease=world.lease_a, peer=None, status="approved")
@@ -193,7 +193,7 @@ def _relay(world, key, *, issuer="equity-uk", lease=None, takedown=41):
         "kind": "voice_recording",
         "issued_at": timezone.now().isoformat(),
     }
-    return _signed(
+    return signed_call(
         "POST", "/api/v1/federation/inbound/takedowns/", body, key=key, issuer=issuer, audience="sag-aftra"
     )
 
@@ -230,8 +230,8 @@ def test_a_relayed_notice_is_on_the_studios_lease_once_with_its_trust_named(
 def test_only_a_trust_holding_a_part_of_the_lease_may_relay_a_notice_to_it(
     world, federated_lease, equity_key
 ):
-    other_key = _key()
-    _peer("actra", other_key)
+    other_key = signing_key()
+    live_peer("actra", other_key)
     refused = _relay(world, other_key, issuer="actra")
     assert (refused.status_code, refused.json()["code"]) == (404, "part_not_found")
     refused = _relay(world, equity_key, lease=world.lease_b.pk)

@@ -36,8 +36,9 @@ QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 # Biscuit's default wall-clock limit on authorizing is 1 ms: a gateway worker that the machine
 # pauses that long (a busy host) refused valid tokens ("Reached Datalog execution limits", seen
 # under load in tests/benchmarks/bench_federated_gateway.py). The limits on facts and iterations
-# still bound the work a crafted block can cause; time is only the backstop.
-AUTHORIZE_MAX_TIME = timedelta(milliseconds=100)
+# still bound the work a crafted block can cause; time is only the backstop, and 100 ms was still
+# exceeded on this 2-core machine under a full test run beside other work.
+AUTHORIZE_MAX_TIME = timedelta(seconds=1)
 
 
 class TokenRefused(Exception):

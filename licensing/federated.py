@@ -754,23 +754,12 @@ def forwarded_usage_insert(*, lease: Lease, rows: list[tuple], now) -> int:
             batch_size=1000,
         )
         peers = [row[0] for row in fresh]
-    for part_id in LeasePart.objects.filter(lease=lease, peer_id__in=set(peers)).values_list("pk", flat=True):
-        _send_after_commit("forward_usage", part_id)
-    return len(peers)
-
-
-def _send_after_commit(task_name: str, *args) -> None:
-    """Publish a federation task after commit without refusing the request when the broker is
-    down: the rows are kept, and the beat job (`pending_messages`) sends them again."""
     from . import tasks
 
-    def send():
-        try:
-            getattr(tasks, task_name).delay(*args)
-        except Exception as error:  # the broker: the beat job picks it up
-            log.warning("%s%r not queued, the beat job will send it: %s", task_name, args, error)
-
-    transaction.on_commit(send)
+    # The rows are kept: with the broker down the beat job (`pending_messages`) sends them.
+    for part_id in LeasePart.objects.filter(lease=lease, peer_id__in=set(peers)).values_list("pk", flat=True):
+        enqueue_on_commit_or_resend(tasks.forward_usage, part_id)
+    return len(peers)
 
 
 def usage_forward(*, part_id: int) -> int:

@@ -71,6 +71,8 @@ NOT_PAGES = {
     "operations-payout-batch-csv",
     "operations-payout-batch-pain001",
     "studio-token-mint",
+    "studio-token-derive",
+    "studio-derived-token-revoke",
     "member-contribution-accept",
     "member-contribution-decline",
     "studio-token-revoke",

@@ -311,7 +311,7 @@ TRUST_BIC = env.str("TRUST_BIC", default="COBADEFFXXX")
 # administrator's overview lists the notice.
 TAKEDOWN_DEADLINE_DAYS = env.int("TAKEDOWN_DEADLINE_DAYS", default=30)
 # Federation (FEDERATION.md): this trust's slug among its peers, and its Ed25519 signing keys
-# (federation.keys: hex seeds, comma-separated, the signing one first). Never in code or the
+# (trust.keys: hex seeds, comma-separated, the signing one first). Never in code or the
 # database: from the environment, or generated once into var/ on the embedded default.
 TRUST_SLUG = env.str("TRUST_SLUG", default="guildtrust")
 # Peers' shared offers are fetched every minute (beat); older than this they are labelled stale.

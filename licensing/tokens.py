@@ -17,9 +17,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from federation import biscuits, keys
+from federation import biscuits
 from federation.models import Peer
-from trust import audit
+from trust import audit, keys
 from trust.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Unauthorized
 from trust.queue import enqueue_on_commit
 from trust.selectors import is_trust_admin

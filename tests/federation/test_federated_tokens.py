@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from federation import biscuits, keys, signed_calls
+from federation import biscuits, signed_calls
 from federation.models import Peer
 from licensing import federated
 from licensing import tokens as lease_tokens
@@ -24,6 +24,7 @@ from licensing.models import (
     RevocationCursor,
     UsageEvent,
 )
+from trust import keys
 
 pytestmark = pytest.mark.django_db
 

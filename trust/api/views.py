@@ -301,7 +301,8 @@ class ConsentTextListView(PagedAPIView):
         summary="Every version of every use's consent text: use, version, language, date, hash, text",
     )
     def get(self, request):
-        filters = s.ConsentTextFilterSerializer(data=request.query_params)
+        # A plain dict, so an empty `?use=` is a value to refuse (400), not an absent filter.
+        filters = s.ConsentTextFilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         return self.paged(selectors.consent_texts(**filters.validated_data), s.ConsentTextSerializer)
 

@@ -35,6 +35,21 @@ def _sha256(terms_version: str, text: str) -> str:
     return hashlib.sha256(f"{terms_version}\n{text}".encode()).hexdigest()
 
 
+def seed_first_texts(ConsentText, terms_version: str) -> None:
+    """Version 1 of every use's text, as this migration makes it on a database with no decisions
+    yet (tests that flush their tables put them back with this)."""
+    for use, text in TEXTS.items():
+        ConsentText.objects.create(
+            use=use,
+            language="en",
+            version=1,
+            terms_version=terms_version,
+            effective_at=FIRST_EDITION,
+            text=text,
+            sha256=_sha256(terms_version, text),
+        )
+
+
 def seed_and_link(apps, schema_editor):
     ConsentText = apps.get_model("trust", "ConsentText")
     Consent = apps.get_model("trust", "Consent")

@@ -396,3 +396,12 @@ def test_the_consent_page_lists_every_receipt(cast, client):
     for decision in decisions.values():
         url = reverse("api-consent-receipt", args=[decision.pk])
         assert f'href="{url}"' in html and f'href="{url}?format=pdf"' in html
+
+
+def test_a_receipt_is_read_in_a_constant_handful_of_queries(cast, as_user, django_assert_max_num_queries):
+    decision = services.consent_withdraw(actor=cast.alice.user, consent=grant(cast.alice, "capture"))
+    client = as_user(cast.alice)
+    # Authentication and the caller's membership, then the decision with everything its receipt
+    # reads in one query: the same count for any receipt.
+    with django_assert_max_num_queries(4):
+        assert client.get(f"/api/v1/consents/{decision.pk}/receipt/").status_code == 200

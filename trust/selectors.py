@@ -7,7 +7,7 @@ from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subqu
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .consent import FIRST_OPT_IN, LICENSABLE_USES, Use, active_grants
+from .consent import DEFAULT_LANGUAGE, FIRST_OPT_IN, LICENSABLE_USES, Use, active_grants, current_texts
 from .errors import NotFound
 from .models import (
     Asset,
@@ -147,6 +147,37 @@ def consent_texts(*, use: str | None = None, language: str | None = None) -> Que
     if language:
         rows = rows.filter(language=language)
     return rows.order_by("use", "language", "version")
+
+
+def consent_text_overview(*, at: datetime | None = None) -> list[dict]:
+    """For the administrator's consent texts page, per use in display order: every version in
+    the default language, newest first, the one in force, and how many grants in force were made
+    under an older version (members who are offered to re-confirm). One query per use."""
+    at = at or timezone.now()
+    in_force = current_texts(at=at)
+    versions: dict[str, list] = {}
+    for text in ConsentText.objects.filter(language=DEFAULT_LANGUAGE).order_by("-version"):
+        versions.setdefault(text.use, []).append(text)
+    rows = []
+    for use in Use:
+        current = in_force.get(use.value)
+        older = (
+            active_grants(use=use.value, at=at).filter(
+                text__language=DEFAULT_LANGUAGE, text__version__lt=current.version
+            )
+            if current
+            else Consent.objects.none()
+        )
+        rows.append(
+            {
+                "use": use.value,
+                "label": use.label,
+                "current": current,
+                "versions": versions.get(use.value, []),
+                "to_reconfirm": older.count(),
+            }
+        )
+    return rows
 
 
 def consent_statistics() -> list[dict]:

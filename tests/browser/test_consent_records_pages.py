@@ -101,3 +101,25 @@ def test_the_consent_pages_fit_a_phone(browser, demo_trust):
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     _accessible(page)
     browser.screenshot(page, "consent-record-phone")
+
+
+def test_an_administrator_publishes_a_new_text_version(browser, demo_trust):
+    page = browser.sign_in("admin")
+    page.get_by_role("link", name="Consent texts").first.click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Consent texts"
+    _accessible(page)
+    browser.screenshot(page, "consent-texts")
+    page.get_by_label("Use", exact=True).select_option("training")
+    page.get_by_label("New text").fill("Studios may train AI models on this data and must name each model.")
+    page.get_by_role("button", name="Publish the new version").click()
+    assert "Published version 2 of the Training AI models text" in page.locator(".messages").inner_text()
+    training = page.locator('tr[data-use="training"]')
+    assert "Version 2" in training.inner_text()
+    assert int(training.locator("td.num").inner_text()) >= 1  # Alex's grant waits for re-confirmation
+    _accessible(page)
+
+    phone = browser.sign_in("admin", viewport=PHONE)
+    phone.goto("/operations/consent-texts/")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    _accessible(phone)
+    browser.screenshot(phone, "consent-texts-phone")

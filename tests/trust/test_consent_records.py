@@ -405,3 +405,26 @@ def test_a_receipt_is_read_in_a_constant_handful_of_queries(cast, as_user, djang
     # reads in one query: the same count for any receipt.
     with django_assert_max_num_queries(4):
         assert client.get(f"/api/v1/consents/{decision.pk}/receipt/").status_code == 200
+
+
+def test_the_administrators_page_publishes_a_version_and_counts_grants_to_reconfirm(cast, client):
+    grant(cast.alice, "training")
+    grant(cast.bob, "training")
+    client.force_login(cast.admin)
+    url = reverse("operations-consent-texts")
+    response = client.post(
+        url, {"use": "training", "language": "en", "text": "Studios may train named models."}
+    )
+    assert response.status_code == 302
+    published = ConsentText.objects.get(use="training", version=2)
+    assert published.published_by == cast.admin
+    assert AuditEvent.objects.filter(action="consent_text.published").count() == 1
+    html = client.get(url).content.decode()
+    training = html.split('<tr data-use="training"')[1].split("</tr>")[0]
+    assert "Version 2" in training and "Studios may train named models." in training
+    assert '<td class="num">2</td>' in training  # Alice's and Bob's grants wait for re-confirmation
+    for stranger in (cast.alice.user, cast.carol):
+        client.force_login(stranger)
+        assert client.get(url).status_code == 403
+        assert client.post(url, {"use": "training", "language": "en", "text": "x"}).status_code == 403
+    assert ConsentText.objects.filter(use="training").count() == 2

@@ -317,7 +317,7 @@ TRUST_BIC = env.str("TRUST_BIC", default="COBADEFFXXX")
 # administrator's overview lists the notice.
 TAKEDOWN_DEADLINE_DAYS = env.int("TAKEDOWN_DEADLINE_DAYS", default=30)
 # Federation (FEDERATION.md): this trust's slug among its peers, and its Ed25519 signing keys
-# (federation.keys: hex seeds, comma-separated, the signing one first). Never in code or the
+# (trust.keys: hex seeds, comma-separated, the signing one first). Never in code or the
 # database: from the environment, or generated once into var/ on the embedded default.
 TRUST_SLUG = env.str("TRUST_SLUG", default="guildtrust")
 # Peers' shared offers are fetched every minute (beat); older than this they are labelled stale.
@@ -339,10 +339,17 @@ if not TRUST_SIGNING_KEY:
         _key_file.touch(mode=0o600)
         _key_file.write_text(_secrets.token_hex(32))
     TRUST_SIGNING_KEY = _key_file.read_text().strip()
+# The version of the trust's consent terms in force: stamped on each consent text published
+# (trust.models.ConsentText), and hashed with it.
 TRUST_CONSENT_TERMS_VERSION = env.str("TRUST_CONSENT_TERMS_VERSION", default="2026-1")
+# The law consent records are kept under, named in every consent receipt (ISO/IEC 27560
+# `jurisdiction`): an ISO 3166 country code, optionally with the instrument.
+TRUST_JURISDICTION = env.str("TRUST_JURISDICTION", default="DE (GDPR)")
 USER_TOKEN_LIFETIME_HOURS = env.int("USER_TOKEN_LIFETIME_HOURS", default=24)
 LEASE_TOKEN_DEFAULT_DAYS = env.int("LEASE_TOKEN_DEFAULT_DAYS", default=7)
-DOWNLOAD_URL_SECONDS = env.int("DOWNLOAD_URL_SECONDS", default=300)
+# A presigned download URL lives at most this long, so a withdrawal reaches every studio's
+# links within it (the member's withdrawal page states the bound from this setting).
+DOWNLOAD_URL_SECONDS = env.int("DOWNLOAD_URL_SECONDS", default=60)
 # How long a process believes the object store reachable after it last answered, so a download
 # does not ask it (a HEAD) every time; any call that finds it unreachable ends this at once.
 STORAGE_REACHABLE_SECONDS = env.float("STORAGE_REACHABLE_SECONDS", default=1.0)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import biscuit_auth as biscuit
 
-from . import keys
+from trust import keys
 
 PREFIX = "ft_"
 VENDOR = re.compile(r'^vendor\("((?:[^"\\]|\\.){1,200})"\);$', re.MULTILINE)

@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.db.models import QuerySet
 
-from . import keys
+from trust import keys
+
 from .models import Peer
 
 

@@ -6,11 +6,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from trust import audit
+from trust import audit, keys
 from trust.errors import Conflict, Forbidden, Invalid
 from trust.selectors import is_trust_admin
 
-from . import keys, signed_calls
+from . import signed_calls
 from .models import Peer
 
 INBOUND_HELLO = "/api/v1/federation/inbound/hello/"

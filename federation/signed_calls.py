@@ -18,9 +18,9 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 
+from trust import keys
 from trust.errors import BadGateway, Forbidden, Unauthorized
 
-from . import keys
 from .models import Peer
 
 SCHEME = "Peer"

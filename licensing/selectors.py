@@ -30,9 +30,9 @@ from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
 from federation.models import Peer
-from trust.consent import FIRST_OPT_IN, Use, active_grants, consent_text, is_first_opt_in
+from trust.consent import FIRST_OPT_IN, Use, active_grants, current_texts, is_first_opt_in, standing_refusals
 from trust.errors import Conflict, Forbidden, Gone, NotFound
-from trust.models import Asset, AssetContributor, DatasetItem, DatasetVersionItem, Member
+from trust.models import Asset, AssetContributor, Consent, DatasetItem, DatasetVersionItem, Member
 from trust.selectors import (
     consent_changes,
     consent_coverage,
@@ -610,12 +610,15 @@ def member_asset_overview(member: Member, *, at: datetime | None = None) -> list
 
 def member_consent_matrix(member: Member, *, at: datetime | None = None) -> dict:
     """The member's consent as a grid: one row per use in the order of `Use` (capture, the
-    first opt-in, first), with its plain-language text; one cell for all their assets, then
+    first opt-in, first), with the text in force for it; one cell for all their assets, then
     one per asset (and the same cells as `cards`, one per scope). A cell holds its own active
-    grant (or None), for an asset whether the all-assets grant covers it, and whether the
-    member's capture grant covers its scope (without it no other grant applies). `licensable`
-    lists, per asset, the uses it may be licensed for now (the trust's one rule: every
-    co-contributor's consent counts too)."""
+    grant (or None), its own standing refusal (or None), its latest withdrawal when neither
+    followed it, for an asset whether the all-assets
+    grant covers it or the all-assets refusal reaches it, whether the member's capture grant
+    covers its scope (without it no other grant applies), and `reconfirm`: the newer text
+    version a grant made under an older one may be re-confirmed under. A cell with neither a
+    grant nor a refusal is "not asked yet". `licensable` lists, per asset, the uses it may be
+    licensed for now (the trust's one rule: every co-contributor's consent counts too)."""
 
     at = at or timezone.now()
     assets = list(
@@ -623,31 +626,56 @@ def member_consent_matrix(member: Member, *, at: datetime | None = None) -> dict
             pk__in=AssetContributor.objects.accepted().filter(member=member).values("asset_id")
         ).order_by("created_at", "id")
     )
+    texts = current_texts(at=at)
     active = {}
     for use in Use:
-        for grant in active_grants(use=use, at=at).filter(member=member).order_by("created_at", "pk"):
+        grants = active_grants(use=use, at=at).filter(member=member).select_related("text")
+        for grant in grants.order_by("created_at", "pk"):
             active[(use.value, grant.asset_id)] = grant
+    refused = {
+        (refusal.use, refusal.asset_id): refusal
+        for refusal in standing_refusals(at=at).filter(member=member).order_by("created_at", "pk")
+    }
+    # The latest withdrawal per scope: a scope with no grant or refusal since says "withdrawn",
+    # not "not asked yet".
+    withdrawn = {
+        (withdrawal.use, withdrawal.asset_id): withdrawal
+        for withdrawal in Consent.objects.filter(
+            member=member, state=Consent.State.WITHDRAWN, created_at__lte=at
+        ).order_by("created_at", "pk")
+    }
     capture_for_all = (FIRST_OPT_IN.value, None) in active
+
+    def cell(use, asset):
+        key = (use.value, asset.pk if asset else None)
+        grant = active.get(key)
+        current = texts.get(use.value)
+        outdated = grant is not None and current is not None and grant.text.version < current.version
+        everything = active.get((use.value, None))
+        return {
+            "asset": asset,
+            "grant": grant,
+            "refusal": refused.get(key) if grant is None else None,
+            "withdrawal": (withdrawn.get(key) or (asset and withdrawn.get((use.value, None))))
+            if grant is None and key not in refused
+            else None,
+            "covered_by_all": asset is not None and everything is not None,
+            "refused_for_all": asset is not None and (use.value, None) in refused,
+            "captured": capture_for_all or (asset is not None and (FIRST_OPT_IN.value, asset.pk) in active),
+            "reconfirm": current if outdated else None,
+        }
+
     rows = []
     for use in Use:
-        everything = active.get((use.value, None))
-        cells = [{"asset": None, "grant": everything, "covered_by_all": False, "captured": capture_for_all}]
-        for asset in assets:
-            cells.append(
-                {
-                    "asset": asset,
-                    "grant": active.get((use.value, asset.pk)),
-                    "covered_by_all": everything is not None,
-                    "captured": capture_for_all or (FIRST_OPT_IN.value, asset.pk) in active,
-                }
-            )
+        current = texts.get(use.value)
         rows.append(
             {
                 "use": use.value,
                 "label": use.label,
-                "text": consent_text(use),
+                "text": current.text if current else "",
+                "text_version": current.version if current else None,
                 "first_opt_in": is_first_opt_in(use),
-                "cells": cells,
+                "cells": [cell(use, None)] + [cell(use, asset) for asset in assets],
             }
         )
     licensable = {}

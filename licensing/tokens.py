@@ -21,9 +21,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from federation import biscuits, keys
+from federation import biscuits
 from federation.models import Peer
-from trust import audit
+from trust import audit, keys
 from trust.consent import GENERATION_USES, TRAINING_USE, in_use_order
 from trust.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Unauthorized
 from trust.queue import enqueue_on_commit

@@ -4,20 +4,11 @@ Both take the plain dict of `selectors.member_statement` (rows of integers and s
 return the file's content; views only wrap it in a response. Amounts are integer cents written
 with integer arithmetic, never through a float."""
 
-from pathlib import Path
-
-from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from trust.csv_export import csv_text
+from trust.pdf import TrustPDF
 from trust.templatetags.portal import money, ref
-
-# A Unicode font where the system has one (Debian's fonts-dejavu-core), so names outside
-# Latin-1 print; otherwise the PDF core font, with such characters replaced.
-UNICODE_FONTS = [
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
-]
 
 
 def amount(cents: int) -> str:
@@ -93,33 +84,10 @@ def _money_or_dash(cents) -> str:
     return "—" if cents is None else money(cents)
 
 
-class _StatementPDF(FPDF):
-    def __init__(self, footer_text: str):
-        super().__init__(orientation="portrait", unit="mm", format="A4")
-        self.footer_text = footer_text
-        self.base_font = "Helvetica"
-        if all(path.exists() for path in UNICODE_FONTS):
-            self.add_font("DejaVu", "", str(UNICODE_FONTS[0]))
-            self.add_font("DejaVu", "B", str(UNICODE_FONTS[1]))
-            self.base_font = "DejaVu"
-
-    def text_of(self, value) -> str:
-        text = "" if value is None else str(value)
-        if self.base_font == "Helvetica":
-            text = text.replace("–", "-").replace("—", "-").encode("latin-1", "replace").decode("latin-1")
-        return text
-
-    def footer(self):
-        self.set_y(-15)
-        self.set_font(self.base_font, "", 8)
-        self.set_text_color(90, 90, 90)
-        self.cell(0, 6, self.text_of(f"{self.footer_text} · page {self.page_no()}/{{nb}}"), align="C")
-
-
 def statement_pdf(statement: dict) -> bytes:
     """An A4 statement: trust, member, period and currency, then the lease-by-lease table with
     its total row, and what pension and net mean."""
-    pdf = _StatementPDF(f"{statement['trust_name']} · {statement['member_number']} · {statement['label']}")
+    pdf = TrustPDF(f"{statement['trust_name']} · {statement['member_number']} · {statement['label']}")
     text = pdf.text_of
     pdf.set_title(text(f"Statement {statement['label']} for {statement['member_name']}"))
     pdf.set_author(text(statement["trust_name"]))

@@ -4,6 +4,7 @@ Unit tests run tasks eagerly and keep objects in a temporary local store. Tests 
 `integration` get the real stack: PostgreSQL (the suite's database), Redis, an S3 server
 started here, and a Celery worker process started here."""
 
+import importlib
 import os
 import uuid
 from contextlib import contextmanager
@@ -340,6 +341,20 @@ def seeded_demo(request, _shared_demo, _module_objects, db, settings) -> None:
     seeded once per module (see `built_once_per_module`)."""
     _refuse_transactional(request, "demo")
     settings.LOCAL_OBJECT_ROOT = _module_objects
+
+
+@pytest.fixture(autouse=True)
+def _consent_texts_after_a_flush(request):
+    """A transactional test's flush empties every table, the rows data migrations made too: put
+    back the consent texts a migrated database has (trust migration 0007), before the test."""
+    if "transactional_db" not in request.fixturenames:
+        return
+    request.getfixturevalue("transactional_db")
+    from trust.models import ConsentText
+
+    if not ConsentText.objects.exists():
+        seed = importlib.import_module("trust.migrations.0007_seed_consent_texts_link_decisions")
+        seed.seed_first_texts(ConsentText, django_settings.TRUST_CONSENT_TERMS_VERSION)
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,8 @@
 read-only (no add, change or delete) or saved through its service: a save writes the service's
 audit event, and a value the service refuses is shown as an error with nothing written."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib import admin
 from django.test import RequestFactory
@@ -202,7 +204,28 @@ def _period_add(client, cast, world):
     assert _audited("period.created") == 1
 
 
+def _consenttext_add(client, cast, world):
+    from trust.models import ConsentText
+
+    form = {
+        "use": "training",
+        "language": "en",
+        "effective_at_0": "2020-01-01",
+        "effective_at_1": "00:00:00",
+        "text": "Studios may train AI models on this data, and must say which.",
+    }
+    assert client.post(_url(ConsentText, "add/"), form).status_code == 302
+    published = ConsentText.objects.get(use="training", version=2)
+    assert published.published_by == cast.admin
+    assert published.effective_at > timezone.now() - timedelta(minutes=1)  # never back-dated
+    assert _audited("consent_text.published") == 1
+    response = client.post(_url(ConsentText, "add/"), form, follow=True)
+    assert "already the latest version" in _refused(response)
+    assert ConsentText.objects.filter(use="training").count() == 2
+
+
 SERVICE_SAVES = {
+    ("trust.consenttext", "add"): _consenttext_add,
     ("trust.member", "add"): _member_add,
     ("trust.member", "change"): _member_change,
     ("trust.dataset", "add"): _dataset_add,

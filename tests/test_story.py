@@ -220,8 +220,8 @@ def story(base: str):
     redirect = puller.call("GET", urlparse(face["download_url"]).path, expect=302)
     location = redirect.headers["Location"]
     expires = parse_qs(urlparse(location).query).get("X-Amz-Expires")
-    if expires:  # S3: the presigned URL lives 5 minutes at most
-        assert int(expires[0]) <= 300
+    if expires:  # S3: the presigned URL lives a minute at most (DOWNLOAD_URL_SECONDS)
+        assert int(expires[0]) <= 60
     body = requests.get(location, timeout=30)
     assert body.status_code == 200
     assert hashlib.sha256(body.content).hexdigest() == face["sha256"]

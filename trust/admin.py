@@ -14,6 +14,7 @@ from .models import (
     AssetContributor,
     AuditEvent,
     Consent,
+    ConsentText,
     Dataset,
     DatasetItem,
     DatasetVersion,
@@ -166,9 +167,37 @@ class AssetContributorAdmin(ReadOnlyAdmin):
 
 @admin.register(Consent)
 class ConsentAdmin(ReadOnlyAdmin):
-    list_display = ["member", "use", "asset", "state", "terms_version", "created_at"]
-    list_filter = ["use", "state"]
+    list_display = ["member", "use", "asset", "state", "text", "channel", "created_at"]
+    list_filter = ["use", "state", "channel"]
     search_fields = ["member__member_number"]
+
+
+@admin.register(ConsentText)
+class ConsentTextAdmin(ServiceAdmin):
+    """Publishing the next version of a use's text: old versions and the grants made under them
+    never change; members with older grants are offered to re-confirm (trust.services)."""
+
+    list_display = ["use", "language", "version", "effective_at", "terms_version", "sha256"]
+    list_filter = ["use", "language"]
+    fields = ["use", "language", "effective_at", "text"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return (
+            ["use", "language", "version", "effective_at", "terms_version", "sha256", "text"] if obj else []
+        )
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj) if obj else self.fields
+
+    def create(self, request, form):
+        data = form.cleaned_data
+        return services.consent_text_publish(
+            actor=request.user,
+            use=data["use"],
+            text=data["text"],
+            language=data["language"],
+            effective_at=data.get("effective_at"),
+        )
 
 
 class DatasetForm(forms.ModelForm):

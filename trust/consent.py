@@ -1,6 +1,7 @@
 """The consent vocabulary, in one place: the uses a member may consent to, their labels and
-display order, which of them are licensable and which generate media, the plain-language
-text a member agrees to for each (and its hash), and what makes a grant active. Models,
+display order, which of them are licensable and which generate media, which version of the
+text a member agrees to for each is in force (the texts themselves are `ConsentText` records)
+and how it is hashed, and what makes a grant active. Models,
 services, selectors, forms, serializers, pages and the seed all ask this module."""
 
 import hashlib
@@ -8,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import models
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 
 class Use(models.TextChoices):
@@ -37,17 +38,14 @@ TRAINING_USE = Use.TRAINING
 
 _ORDER = {use.value: index for index, use in enumerate(Use)}
 
-# The plain-language text a member agrees to, per use. Its hash is stored with each grant so
-# what was shown can be proven later.
-CONSENT_TEXT = {
-    Use.CAPTURE: "The trust may hold this data in encrypted storage and list it in datasets. "
-    "Nothing is licensed for any use without a further grant.",
-    Use.TRAINING: "Studios that lease a dataset including this data may train AI models on it.",
-    Use.REPLICA_ACTIVE: "Studios may make a digital replica that performs new lines or actions.",
-    Use.REPLICA_PASSIVE: "Studios may use a digital replica for touch-ups and background placement.",
-    Use.VOICE_SYNTHESIS: "Studios may synthesise speech in this voice.",
-    Use.CROWD_GENERATION: "Studios may generate crowds that include this likeness.",
-}
+# The language of consent texts when a caller names none.
+DEFAULT_LANGUAGE = "en"
+
+
+def notice_sha256(*, terms_version: str, text: str) -> str:
+    """The hash of what a member was shown: the terms version, a newline, the use's text. Stored
+    on each text version and on every decision made under it."""
+    return hashlib.sha256(f"{terms_version}\n{text}".encode()).hexdigest()
 
 
 def is_use(value) -> bool:
@@ -76,28 +74,64 @@ def permits_generation(uses: Iterable[str]) -> bool:
     return bool(GENERATION_USES & set(uses))
 
 
-def consent_text(use: str) -> str:
-    return CONSENT_TEXT[Use(use)]
+def current_texts(*, language: str = DEFAULT_LANGUAGE, at: datetime | None = None) -> dict:
+    """The text version in force at `at` (default now) for each use in `language`: the highest
+    version whose effective date has come, as {use: ConsentText}. One query over a handful of
+    rows (uses times versions), read in version order so the last one of each use wins."""
+    from django.utils import timezone
+
+    from .models import ConsentText
+
+    rows = ConsentText.objects.filter(language=language, effective_at__lte=at or timezone.now())
+    return {row.use: row for row in rows.order_by("version")}
 
 
-def consent_text_sha256(use: str, terms_version: str) -> str:
-    """The hash stored with a grant: the terms version and the text shown for the use."""
-    return hashlib.sha256(f"{terms_version}\n{consent_text(use)}".encode()).hexdigest()
+def current_text(use: str, *, language: str = DEFAULT_LANGUAGE, at: datetime | None = None):
+    """The text a member is shown now for `use`, or None when none is published in `language`."""
+    return current_texts(language=language, at=at).get(getattr(use, "value", use))
 
 
 def active_grants(
     *, use: str, at: datetime, as_if_withdrawn: int | None = None, as_if_in_force: int | None = None
 ) -> QuerySet:
-    """What "active" means for a grant: grants for `use` made by `at` and not withdrawn by `at`.
+    """What "active" means for a grant: grants for `use` made by `at`, neither withdrawn nor
+    re-confirmed under a newer text by `at` (the re-confirming grant is then the active one).
+    Refusals are never grants: only rows in state `granted` are counted.
     A preview may ask "what if": `as_if_withdrawn` names a grant to count as withdrawn, and
     `as_if_in_force` one whose withdrawal (if any) is not counted."""
     # Imported here because trust.models takes its choices from this module.
     from .models import Consent
 
     withdrawn = Consent.objects.filter(supersedes=OuterRef("pk"), created_at__lte=at)
+    reconfirmed = Consent.objects.filter(reconfirms=OuterRef("pk"), created_at__lte=at)
     if as_if_in_force is not None:
         withdrawn = withdrawn.exclude(supersedes_id=as_if_in_force)
     grants = Consent.objects.filter(use=use, state=Consent.State.GRANTED, created_at__lte=at)
     if as_if_withdrawn is not None:
         grants = grants.exclude(pk=as_if_withdrawn)
-    return grants.exclude(Exists(withdrawn))
+    return grants.exclude(Exists(withdrawn)).exclude(Exists(reconfirmed))
+
+
+def standing_refusals(*, at: datetime | None = None) -> QuerySet:
+    """Refusals still standing at `at` (default now): a refusal stands until a later grant of the
+    same use by the same member covers its scope (that asset, or all assets). A refusal never
+    makes anything licensable; this only says what a member has said no to."""
+    from django.utils import timezone
+
+    from .models import Consent
+
+    at = at or timezone.now()
+    later_grants = Consent.objects.filter(
+        member=OuterRef("member"),
+        use=OuterRef("use"),
+        state=Consent.State.GRANTED,
+        created_at__gt=OuterRef("created_at"),
+        created_at__lte=at,
+    )
+    ends_a_refusal_for_all = later_grants.filter(asset__isnull=True)
+    ends_a_refusal_for_one = later_grants.filter(Q(asset__isnull=True) | Q(asset=OuterRef("asset")))
+    refusals = Consent.objects.filter(state=Consent.State.REFUSED, created_at__lte=at)
+    return refusals.filter(
+        (Q(asset__isnull=True) & ~Exists(ends_a_refusal_for_all))
+        | (Q(asset__isnull=False) & ~Exists(ends_a_refusal_for_one))
+    )

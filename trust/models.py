@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from .consent import Use
+from .consent import Use, notice_sha256
 from .tokens import TokenQuerySet, TokenState, token_state
 
 
@@ -128,23 +128,76 @@ class AssetContributor(models.Model):
         return f"{self.member} {self.share} of {self.asset_id} ({self.status})"
 
 
+class ConsentText(models.Model):
+    """One published version of the text a member agrees to for a use, in one language. A row
+    is never changed once made: a grant points at the version the member was shown, so
+    publishing a new version never changes what an old grant means."""
+
+    use = models.CharField(max_length=32, choices=Use.choices)
+    language = models.CharField(max_length=16, default="en")
+    version = models.PositiveIntegerField()
+    # The trust's consent terms in force when this text was published (TRUST_CONSENT_TERMS_VERSION);
+    # hashed with the text, as every grant's hash has been since the first.
+    terms_version = models.CharField(max_length=32)
+    effective_at = models.DateTimeField()
+    text = models.TextField()
+    sha256 = models.CharField(max_length=64, editable=False)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["use", "language", "version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["use", "language", "version"], name="one_text_per_use_language_version"
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="consent_text_version_from_one"),
+        ]
+
+    def __str__(self):
+        return f"{self.use} v{self.version} ({self.language})"
+
+    def save(self, *args, **kwargs):
+        self.sha256 = notice_sha256(terms_version=self.terms_version, text=self.text)
+        super().save(*args, **kwargs)
+
+
 class Consent(models.Model):
-    """Append-only: a grant, or the withdrawal of one (`supersedes` names the grant)."""
+    """Append-only: a grant, the withdrawal of one (`supersedes` names the grant), or a refusal.
+    A grant may re-confirm an older grant under a newer text (`reconfirms`): from that instant
+    the new grant is the one in force and the old one is not."""
 
     class State(models.TextChoices):
         GRANTED = "granted"
         WITHDRAWN = "withdrawn"
+        REFUSED = "refused"
+
+    class Channel(models.TextChoices):
+        """How the decision reached the trust (the receipt's `method`)."""
+
+        WEB = "web", "Web page"
+        API = "api", "API"
+        SCRIPT = "script", "Command or script"
+        UNRECORDED = "unrecorded", "Not recorded (decided before channels were recorded)"
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="consents")
     # Empty asset: the grant covers all of the member's assets, present and future.
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, null=True, blank=True, related_name="consents")
     use = models.CharField(max_length=32, choices=Use.choices)
     state = models.CharField(max_length=16, choices=State.choices)
+    # The exact text the member was shown; `terms_version` and `consent_text_sha256` repeat its
+    # identity on the row itself, so the row alone proves what was shown.
+    text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="consents")
     terms_version = models.CharField(max_length=32)
     consent_text_sha256 = models.CharField(max_length=64)
     supersedes = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="withdrawal"
     )
+    reconfirms = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reconfirmation"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.UNRECORDED)
     created_at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
@@ -154,8 +207,16 @@ class Consent(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=(Q(state="granted", supersedes__isnull=True))
-                | Q(state="withdrawn", supersedes__isnull=False),
+                | Q(state="withdrawn", supersedes__isnull=False)
+                | Q(state="refused", supersedes__isnull=True),
                 name="withdrawal_names_its_grant",
+            ),
+            models.CheckConstraint(
+                condition=Q(reconfirms__isnull=True) | Q(state="granted"),
+                name="only_a_grant_reconfirms",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["granted", "withdrawn", "refused"]), name="consent_state_known"
             ),
         ]
 

@@ -7,13 +7,14 @@ from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subqu
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .consent import FIRST_OPT_IN, LICENSABLE_USES, active_grants
+from .consent import DEFAULT_LANGUAGE, FIRST_OPT_IN, LICENSABLE_USES, Use, active_grants, current_texts
 from .errors import NotFound
 from .models import (
     Asset,
     AssetContributor,
     AuditEvent,
     Consent,
+    ConsentText,
     Dataset,
     DatasetVersion,
     DatasetVersionItem,
@@ -57,6 +58,10 @@ def licensable_assets(
     return qs
 
 
+# The decisions that can change what `licensable_assets` answers: a refusal is not one of them.
+MOVES_THE_RULE = [Consent.State.GRANTED, Consent.State.WITHDRAWN]
+
+
 def consent_changes(
     *,
     asset_ids: Iterable,
@@ -75,8 +80,8 @@ def consent_changes(
     )
     if since is not None:
         relevant &= Q(created_at__gte=since)
-    if withdrawals_only:
-        relevant &= Q(state=Consent.State.WITHDRAWN)
+    # Only grants and withdrawals move the rule; a refusal never does.
+    relevant &= Q(state=Consent.State.WITHDRAWN) if withdrawals_only else Q(state__in=MOVES_THE_RULE)
     # One filter() call, so both conditions on the contributions name the same joined row.
     rows = Consent.objects.filter(relevant, member__contributions__asset_id__in=list(asset_ids))
     return list(rows.values_list("member__contributions__asset_id", "created_at").distinct())
@@ -113,7 +118,83 @@ def asset_for(*, user, asset_id) -> Asset:
 
 
 def consents_of(member: Member) -> QuerySet[Consent]:
-    return Consent.objects.filter(member=member).select_related("asset", "withdrawal")
+    """Every decision of the member (grants, refusals, withdrawals), with its text."""
+    return Consent.objects.filter(member=member).select_related(
+        "asset", "withdrawal", "reconfirmation", "text"
+    )
+
+
+def consent_for_receipt(*, user, consent_id) -> Consent:
+    """A decision whose receipt `user` may read: their own, or any for an administrator; anyone
+    else's is not found."""
+    from .receipts import decisions_with_receipt_data
+
+    rows = decisions_with_receipt_data()
+    if not is_trust_admin(user):
+        member = member_of(user)
+        rows = rows.filter(member=member) if member else rows.none()
+    consent = rows.filter(pk=consent_id).first()
+    if consent is None:
+        raise NotFound("no such consent", code="consent_not_found")
+    return consent
+
+
+def consent_texts(*, use: str | None = None, language: str | None = None) -> QuerySet[ConsentText]:
+    """Every published version of every use's consent text, in use order then version."""
+    rows = ConsentText.objects.all()
+    if use:
+        rows = rows.filter(use=use)
+    if language:
+        rows = rows.filter(language=language)
+    return rows.order_by("use", "language", "version")
+
+
+def consent_text_overview(*, at: datetime | None = None) -> list[dict]:
+    """For the administrator's consent texts page, per use in display order: every version in
+    the default language, newest first, the one in force, and how many grants in force were made
+    under an older version (members who are offered to re-confirm). One query per use."""
+    at = at or timezone.now()
+    in_force = current_texts(at=at)
+    versions: dict[str, list] = {}
+    for text in ConsentText.objects.filter(language=DEFAULT_LANGUAGE).order_by("-version"):
+        versions.setdefault(text.use, []).append(text)
+    rows = []
+    for use in Use:
+        current = in_force.get(use.value)
+        older = (
+            active_grants(use=use.value, at=at).filter(
+                text__language=DEFAULT_LANGUAGE, text__version__lt=current.version
+            )
+            if current
+            else Consent.objects.none()
+        )
+        rows.append(
+            {
+                "use": use.value,
+                "label": use.label,
+                "current": current,
+                "versions": versions.get(use.value, []),
+                "to_reconfirm": older.count(),
+            }
+        )
+    return rows
+
+
+def consent_statistics() -> list[dict]:
+    """For the transparency page, per use in display order: members granting it now, refusals
+    recorded and withdrawals recorded. One aggregate query; a refusal is counted as a refusal,
+    never as a grant."""
+    active_now = Q(state=Consent.State.GRANTED, withdrawal__isnull=True, reconfirmation__isnull=True)
+    counts = {
+        row["use"]: row
+        for row in Consent.objects.values("use").annotate(
+            granting=Count("member", filter=active_now, distinct=True),
+            refusals=Count("pk", filter=Q(state=Consent.State.REFUSED)),
+            withdrawals=Count("pk", filter=Q(state=Consent.State.WITHDRAWN)),
+        )
+    }
+    empty = {"granting": 0, "refusals": 0, "withdrawals": 0}
+    return [{"use": use.value, "label": use.label, **{**empty, **counts.get(use.value, {})}} for use in Use]
 
 
 def consent_history(*, member: Member):

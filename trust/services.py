@@ -13,18 +13,19 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
 from . import audit
-from .consent import active_grants, consent_text_sha256, is_use
+from .consent import DEFAULT_LANGUAGE, active_grants, current_text, is_use, standing_refusals
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import (
     Asset,
     AssetContributor,
     Consent,
+    ConsentText,
     Dataset,
     DatasetItem,
     DatasetVersion,
@@ -426,49 +427,211 @@ def _grant_scope(grant: Consent) -> QuerySet:
     return Asset.objects.filter(contributors__member_id=grant.member_id).values("pk")
 
 
-@transaction.atomic
-def consent_grant(*, actor, member: Member, use: str, asset: Asset | None = None) -> Consent:
-    """Record a grant by the member themself, for one asset they contribute to or for all
-    their assets. A second active grant for the same scope is refused."""
-    if member.user_id != getattr(actor, "pk", None):
-        raise Forbidden("only the member can grant their own consent", code="not_your_consent")
+def _text_in_force(use: str, language: str) -> ConsentText:
     if not is_use(use):
         raise Invalid(f"unknown use {use!r}", code="bad_use")
+    text = current_text(use, language=language)
+    if text is None:
+        raise Invalid(f"no consent text for {use!r} is published in {language!r}", code="no_consent_text")
+    return text
+
+
+def _decide(
+    *, actor, member: Member, use: str, asset: Asset | None, language: str
+) -> tuple[ConsentText, object]:
+    """What every decision checks first: the member decides for themself, on an asset they
+    contribute to (or all of theirs), under the text in force; one decision at a time per member."""
+    if member.user_id != getattr(actor, "pk", None):
+        raise Forbidden("only the member can decide on their own consent", code="not_your_consent")
+    text = _text_in_force(use, language)
     if asset is not None and not asset.contributors.accepted().filter(member=member).exists():
         raise NotFound("no such asset", code="asset_not_found")
-    Member.objects.select_for_update().get(pk=member.pk)  # one grant at a time per member
-    now = timezone.now()
-    if active_grants(use=use, at=now).filter(member=member, asset=asset).exists():
-        raise Conflict("this consent is already granted", code="already_granted")
-    terms_version = settings.TRUST_CONSENT_TERMS_VERSION
-    consent = Consent.objects.create(
+    Member.objects.select_for_update().get(pk=member.pk)
+    return text, timezone.now()
+
+
+def _record_decision(
+    *, actor, member, use, asset, text, state, channel, now, audit_data=None, **links
+) -> Consent:
+    decision = Consent.objects.create(
         member=member,
         asset=asset,
         use=use,
-        state=Consent.State.GRANTED,
-        terms_version=terms_version,
-        consent_text_sha256=consent_text_sha256(use, terms_version),
+        state=state,
+        text=text,
+        terms_version=text.terms_version,
+        consent_text_sha256=text.sha256,
+        channel=channel,
         created_at=now,
         actor=actor,
+        **links,
     )
     audit.record(
         actor=actor,
-        action="consent.granted",
-        subject=consent,
+        action=f"consent.{state}",
+        subject=decision,
         data={
             "member": member.member_number,
             "use": use,
             "asset": str(asset.pk) if asset else None,
-            "terms_version": terms_version,
+            "terms_version": text.terms_version,
+            "text_version": text.version,
+            "language": text.language,
+            "text_sha256": text.sha256,
+            **(audit_data or {}),
         },
+    )
+    return decision
+
+
+@transaction.atomic
+def consent_grant(
+    *,
+    actor,
+    member: Member,
+    use: str,
+    asset: Asset | None = None,
+    language: str = DEFAULT_LANGUAGE,
+    channel: str = Consent.Channel.SCRIPT,
+) -> Consent:
+    """Record a grant by the member themself, for one asset they contribute to or for all
+    their assets, under the text in force for the use (the grant points at it). A second
+    active grant for the same scope is refused. A standing refusal of the scope simply ends:
+    the member changed their mind, and both decisions stay in the history."""
+    text, now = _decide(actor=actor, member=member, use=use, asset=asset, language=language)
+    if active_grants(use=use, at=now).filter(member=member, asset=asset).exists():
+        raise Conflict("this consent is already granted", code="already_granted")
+    consent = _record_decision(
+        actor=actor,
+        member=member,
+        use=use,
+        asset=asset,
+        text=text,
+        state=Consent.State.GRANTED,
+        channel=channel,
+        now=now,
     )
     licensability_changed.send(sender=Consent, assets=_grant_scope(consent))
     return consent
 
 
 @transaction.atomic
-def consent_withdraw(*, actor, consent: Consent) -> Consent:
-    """End a grant now with a new record; licensing is told so it can issue takedowns."""
+def consent_refuse(
+    *,
+    actor,
+    member: Member,
+    use: str,
+    asset: Asset | None = None,
+    language: str = DEFAULT_LANGUAGE,
+    channel: str = Consent.Channel.SCRIPT,
+) -> Consent:
+    """Record the member's explicit "no" to a use, for one asset or all their assets, under the
+    text they were shown. A refusal is never a grant: nothing becomes licensable and nothing is
+    taken down, so no licensing signal is sent. Refusing what an active grant of the member
+    covers (that scope, or all their assets; for all assets, any grant of the use) is a 409
+    `consent_granted`: withdrawing is its own decision, with its own confirmation and takedowns,
+    so the member withdraws first and may then refuse. Refusing twice is a 409 `already_refused`."""
+    text, now = _decide(actor=actor, member=member, use=use, asset=asset, language=language)
+    grants = active_grants(use=use, at=now).filter(member=member)
+    if asset is not None:
+        grants = grants.filter(Q(asset__isnull=True) | Q(asset=asset))
+    if grants.exists():
+        raise Conflict(
+            "a grant of this use covers this scope: withdraw it first, then refuse", code="consent_granted"
+        )
+    if standing_refusals(at=now).filter(member=member, use=use, asset=asset).exists():
+        raise Conflict("this use is already refused", code="already_refused")
+    return _record_decision(
+        actor=actor,
+        member=member,
+        use=use,
+        asset=asset,
+        text=text,
+        state=Consent.State.REFUSED,
+        channel=channel,
+        now=now,
+    )
+
+
+@transaction.atomic
+def consent_reconfirm(*, actor, consent: Consent, channel: str = Consent.Channel.SCRIPT) -> Consent:
+    """Re-confirm an active grant under the text now in force for its use and language. Recorded
+    as a new grant under the new text whose `reconfirms` names the old grant (it supersedes
+    nothing: `supersedes` is for withdrawals). The two meet at one instant, so the scope never
+    stops being covered: no licensing change, no takedown, no signal. The old grant keeps its
+    text and meaning."""
+    grant = Consent.objects.select_related("member", "text", "asset").get(pk=consent.pk)
+    text, now = _decide(
+        actor=actor, member=grant.member, use=grant.use, asset=None, language=grant.text.language
+    )
+    if not active_grants(use=grant.use, at=now).filter(pk=grant.pk).exists():
+        raise Conflict("only a grant in force can be re-confirmed", code="not_in_force")
+    if text.version <= grant.text.version:
+        raise Conflict("this grant was made under the text in force", code="already_current")
+    return _record_decision(
+        actor=actor,
+        member=grant.member,
+        use=grant.use,
+        asset=grant.asset,
+        text=text,
+        state=Consent.State.GRANTED,
+        channel=channel,
+        now=now,
+        audit_data={"reconfirms": grant.pk, "previous_text_version": grant.text.version},
+        reconfirms=grant,
+    )
+
+
+@transaction.atomic
+def consent_text_publish(
+    *, actor, use: str, text: str, language: str = DEFAULT_LANGUAGE, effective_at=None
+) -> ConsentText:
+    """Publish the next version of a use's consent text (administrators only; audited). Old
+    versions and the grants made under them are untouched; members whose grants were made
+    under an older version are offered to re-confirm under this one once it is in effect."""
+    require_trust_admin(actor)
+    if not is_use(use):
+        raise Invalid(f"unknown use {use!r}", code="bad_use")
+    text = text.strip()
+    if not text:
+        raise Invalid("a consent text cannot be empty", code="empty_text")
+    now = timezone.now()
+    # A text never takes effect before it is published: an earlier date (or none) means now.
+    effective_at = max(effective_at or now, now)
+    # One publisher at a time per use and language: the version numbers never collide.
+    existing = ConsentText.objects.select_for_update().filter(use=use, language=language)
+    latest = existing.order_by("-version").first()
+    if latest is not None and latest.text == text:
+        raise Conflict("this text is already the latest version", code="text_unchanged")
+    published = ConsentText.objects.create(
+        use=use,
+        language=language,
+        version=(latest.version if latest else 0) + 1,
+        terms_version=settings.TRUST_CONSENT_TERMS_VERSION,
+        effective_at=effective_at,
+        text=text,
+        published_by=actor,
+    )
+    audit.record(
+        actor=actor,
+        action="consent_text.published",
+        subject=published,
+        data={
+            "use": use,
+            "language": language,
+            "version": published.version,
+            "sha256": published.sha256,
+            "effective_at": effective_at.isoformat(),
+        },
+    )
+    return published
+
+
+@transaction.atomic
+def consent_withdraw(*, actor, consent: Consent, channel: str = Consent.Channel.SCRIPT) -> Consent:
+    """End a grant now with a new record under the grant's own text; licensing is told so it
+    can issue takedowns. A grant re-confirmed under a newer text is withdrawn through the grant
+    that re-confirmed it (409 `reconfirmed` otherwise)."""
     if consent.member.user_id != getattr(actor, "pk", None):
         raise Forbidden("only the member can withdraw their own consent", code="not_your_consent")
     if consent.state != Consent.State.GRANTED:
@@ -476,6 +639,10 @@ def consent_withdraw(*, actor, consent: Consent) -> Consent:
     consent = Consent.objects.select_for_update().get(pk=consent.pk)
     if Consent.objects.filter(supersedes=consent).exists():
         raise Conflict("this consent is already withdrawn", code="already_withdrawn")
+    if Consent.objects.filter(reconfirms=consent).exists():
+        raise Conflict(
+            "this grant was re-confirmed: withdraw the grant that re-confirmed it", code="reconfirmed"
+        )
     try:
         with transaction.atomic():
             withdrawal = Consent.objects.create(
@@ -483,9 +650,11 @@ def consent_withdraw(*, actor, consent: Consent) -> Consent:
                 asset=consent.asset,
                 use=consent.use,
                 state=Consent.State.WITHDRAWN,
+                text_id=consent.text_id,
                 terms_version=consent.terms_version,
                 consent_text_sha256=consent.consent_text_sha256,
                 supersedes=consent,
+                channel=channel,
                 created_at=timezone.now(),
                 actor=actor,
             )

@@ -5,13 +5,14 @@ the member API (trust/api/views.py: /api/v1/assets/, /api/v1/contributions/,
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
-from trust.consent import consent_text, use_label
+from trust.consent import use_label
 from trust.errors import NotFound
 from trust.models import AssetContributor, Consent
 from trust.portal import member_required, run_service_with_messages
@@ -23,11 +24,17 @@ from trust.selectors import (
     contributions_of,
     member_of,
 )
-from trust.services import consent_grant, consent_withdraw, contribution_decide
+from trust.services import (
+    consent_grant,
+    consent_reconfirm,
+    consent_refuse,
+    consent_withdraw,
+    contribution_decide,
+)
 from trust.templatetags.portal import day
 
 from .. import selectors
-from .forms_member import ConsentGrantForm
+from .forms_member import ConsentDecisionForm
 
 
 def _percent(share: Decimal) -> str:
@@ -79,19 +86,25 @@ def _scope(asset) -> str:
 def consent(request):
     member = member_of(request.user)
     if request.method == "POST":
-        form = ConsentGrantForm(request.POST)
+        form = ConsentDecisionForm(request.POST)
         if not form.is_valid():
-            messages.error(request, "Nothing was granted: use one of the Grant buttons in the table.")
+            messages.error(
+                request, "Nothing was recorded: use one of the Grant or Refuse buttons in the table."
+            )
             return redirect("member-consent")
         use, asset_id = form.cleaned_data["use"], form.cleaned_data["asset"]
+        refusing = form.cleaned_data["decision"] == "refuse"
         try:
             asset = asset_for(user=request.user, asset_id=asset_id) if asset_id else None
         except NotFound as error:
             raise Http404(error.detail) from error
+        decide = consent_refuse if refusing else consent_grant
         run_service_with_messages(
             request,
-            lambda: consent_grant(actor=request.user, member=member, use=use, asset=asset),
-            success=f"Granted: {use_label(use)} for {_scope(asset)}.",
+            lambda: decide(
+                actor=request.user, member=member, use=use, asset=asset, channel=Consent.Channel.WEB
+            ),
+            success=f"{'Refused' if refusing else 'Granted'}: {use_label(use)} for {_scope(asset)}.",
         )
         return redirect("member-consent")
     return render(
@@ -130,7 +143,7 @@ def consent_withdraw_confirm(request, consent_id):
     if request.method == "POST":
         withdrawal = run_service_with_messages(
             request,
-            lambda: consent_withdraw(actor=request.user, consent=grant),
+            lambda: consent_withdraw(actor=request.user, consent=grant, channel=Consent.Channel.WEB),
             success=f"Withdrawn: {use_label(grant.use)} for {_scope(grant.asset)}.",
         )
         if withdrawal is not None:
@@ -139,16 +152,50 @@ def consent_withdraw_confirm(request, consent_id):
     if hasattr(grant, "withdrawal"):
         messages.info(request, f"This grant was already withdrawn on {day(grant.withdrawal.created_at)}.")
         return redirect("member-consent")
+    if hasattr(grant, "reconfirmation"):
+        messages.info(request, "This grant was re-confirmed under a newer text: withdraw that grant instead.")
+        return redirect("member-consent")
     return render(
         request,
         "licensing/member/consent_withdraw.html",
         {
             "grant": grant,
             "use_label": use_label(grant.use),
-            "use_text": consent_text(grant.use),
+            "use_text": grant.text.text,
             "reach": selectors.withdrawal_reach(grant),
+            "download_url_seconds": settings.DOWNLOAD_URL_SECONDS,
         },
     )
+
+
+@member_required
+@require_POST
+def consent_reconfirm_now(request, consent_id):
+    """Re-confirm a grant under the text now in force; back to My consent."""
+    grant = consents_of(member_of(request.user)).filter(pk=consent_id, state=Consent.State.GRANTED).first()
+    if grant is None:
+        raise Http404("no such grant")
+    run_service_with_messages(
+        request,
+        lambda: consent_reconfirm(actor=request.user, consent=grant, channel=Consent.Channel.WEB),
+        success=f"Re-confirmed: {use_label(grant.use)} for {_scope(grant.asset)}, under the current text.",
+    )
+    return redirect("member-consent")
+
+
+@member_required
+def consent_record(request, consent_id):
+    """One decision as it was made: the exact text the member was shown, its hash, and the
+    links to its signed receipt."""
+    record = (
+        consents_of(member_of(request.user))
+        .select_related("supersedes", "reconfirms")
+        .filter(pk=consent_id)
+        .first()
+    )
+    if record is None:
+        raise Http404("no such consent record")
+    return render(request, "licensing/member/consent_record.html", {"record": record})
 
 
 urlpatterns = [
@@ -166,5 +213,7 @@ urlpatterns = [
         name="member-contribution-decline",
     ),
     path("consent/", consent, name="member-consent"),
+    path("consent/<id:consent_id>/", consent_record, name="member-consent-record"),
     path("consent/<id:consent_id>/withdraw/", consent_withdraw_confirm, name="member-consent-withdraw"),
+    path("consent/<id:consent_id>/reconfirm/", consent_reconfirm_now, name="member-consent-reconfirm"),
 ]

@@ -5,6 +5,7 @@ from django.shortcuts import render
 from django.urls import path
 
 from trust.lists import SearchFilter, csv_response, portal_list, wants_csv
+from trust.selectors import consent_statistics
 
 from ..models import Lease
 from ..selectors import transparency_entries, transparency_leases
@@ -85,7 +86,11 @@ def register(request):
     return render(
         request,
         "licensing/public/transparency.html",
-        {"listing": listing, "leases": transparency_entries(listing.rows)},
+        {
+            "listing": listing,
+            "leases": transparency_entries(listing.rows),
+            "consent_statistics": consent_statistics(),
+        },
     )
 
 

@@ -198,6 +198,7 @@ class PayoutBatchCsvView(APIView):
 class PayoutBatchPainView(APIView):
     permission_classes = [IsTrustAdmin]
 
+    @errors(409)  # batch_empty: a batch that paid nobody has no transfer to send
     @extend_schema(
         responses={(200, "application/xml"): str},
         summary="The batch as an ISO 20022 pain.001.001.09 credit transfer (admin)",

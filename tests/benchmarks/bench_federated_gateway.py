@@ -13,9 +13,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 
-from federation import biscuits, keys
+from federation import biscuits
 from tests.benchmarks.harness import database_url, wrk
 from tests.federation.two_trusts import PEER, TwoTrusts
+from trust import keys
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.django_db]
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))

@@ -5,9 +5,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from federation import keys
 from federation.models import Peer
 from tests.browser.conftest import axe_violations, describe
+from trust import keys
 
 
 def _peers() -> None:

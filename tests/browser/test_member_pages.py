@@ -110,7 +110,7 @@ def test_grant_a_use_then_withdraw_a_grant_through_the_confirmation_page(browser
     page.get_by_role("navigation", name="Member pages").get_by_role("link", name="Consent").click()
     assert page.get_by_role("heading", level=1).inner_text() == "My consent"
     voice = page.locator('tr[data-use="voice_synthesis"]')
-    assert "Not granted" in voice.locator("td.all-assets").inner_text()
+    assert "Not asked yet" in voice.locator("td.all-assets").inner_text()
     _accessible(page)
     browser.screenshot(page, "consent")
 
@@ -153,7 +153,7 @@ def test_grant_a_use_then_withdraw_a_grant_through_the_confirmation_page(browser
     messages = page.locator(".messages").inner_text()
     assert "Withdrawn: Training AI models for all your assets." in messages
     assert "3 takedown notices sent to Northlight Pictures" in messages
-    assert "Not granted" in page.locator('tr[data-use="training"] td.all-assets').inner_text()
+    assert "Withdrawn" in page.locator('tr[data-use="training"] td.all-assets').inner_text()
     assert Takedown.objects.filter(lease=lease).count() == 3
     assert payouts.member_earnings(_alex())["total_net_cents"] == earned
     _accessible(page)

@@ -49,6 +49,7 @@ ROLE_PAGES = {
         "/operations/studios/enrol/",
         "/operations/federation/",
         "/operations/federation/settlements/",
+        "/operations/consent-texts/",
     ],
 }
 PUBLIC_PAGES = [
@@ -75,6 +76,7 @@ NOT_PAGES = {
     "studio-derived-token-revoke",
     "member-contribution-accept",
     "member-contribution-decline",
+    "member-consent-reconfirm",
     "studio-token-revoke",
     "studio-takedown-acknowledge",
     "studio-takedown-attest",
@@ -89,6 +91,7 @@ NOT_PAGES = {
 # Pages with ids in their path, visited below with ids from the demo trust.
 DETAIL_PAGES = {
     "member-consent-withdraw",
+    "member-consent-record",
     "studio-request-lease",
     "studio-lease",
     "studio-lease-cancel",
@@ -129,7 +132,7 @@ def _detail_pages() -> dict[str, list[str]]:
     terms = LeaseTerms.objects.filter(active=True).first()
     dataset = Dataset.objects.first()
     return {
-        "member": [f"/member/consent/{grant.pk}/withdraw/"],
+        "member": [f"/member/consent/{grant.pk}/withdraw/", f"/member/consent/{grant.pk}/"],
         "studio": [
             f"/studio/leases/{active.pk}/",
             f"/studio/leases/{requested.pk}/cancel/",

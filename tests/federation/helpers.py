@@ -9,9 +9,10 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from federation import keys, signed_calls
+from federation import signed_calls
 from federation.models import Peer
 from licensing.models import LeasePart
+from trust import keys
 
 DEAD = "http://127.0.0.1:9"  # nothing listens on the discard port: a call there fails at once
 

@@ -9,7 +9,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from federation import biscuits, keys
+from federation import biscuits
+from trust import keys
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 HOME_KEY = keys.SigningKey(Ed25519PrivateKey.generate())

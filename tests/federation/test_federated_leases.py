@@ -11,10 +11,11 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 
-from federation import biscuits, keys
+from federation import biscuits
 from federation.models import Peer
 from licensing import services
 from licensing.models import Lease, LeasePart
+from trust import keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,13 +19,13 @@ import pytest
 import requests
 from django.utils import timezone
 
-from federation import keys
 from federation.models import Peer
 from licensing import services
 from licensing.models import ForwardedUsage, LeasePart
 from payouts import ledger
 from payouts import services as payouts
 from payouts.models import LeaseRevenue, Settlement
+from trust import keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

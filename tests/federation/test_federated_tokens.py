@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from federation import biscuits, keys, signed_calls
+from federation import biscuits, signed_calls
 from federation.models import Peer
 from licensing import federated
 from licensing import tokens as lease_tokens
@@ -22,6 +22,7 @@ from licensing.models import (
     RevocationCursor,
     UsageEvent,
 )
+from trust import keys
 
 from .helpers import bearer, download, live_peer, make_lease_federated, signed_call, signing_key
 

@@ -4,8 +4,9 @@ taken only when its document still holds a key already trusted."""
 import pytest
 from django.utils import timezone
 
-from federation import keys, services, signed_calls
+from federation import services, signed_calls
 from federation.models import Peer
+from trust import keys
 from trust.models import AuditEvent
 
 

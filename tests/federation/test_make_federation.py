@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from federation import keys
 from tests.servers import ROOT, free_port
+from trust import keys
 
 pytestmark = pytest.mark.embedded
 

@@ -4,10 +4,10 @@ suspension that both sides see, and the refusals of a wrong add."""
 import pytest
 import requests
 
-from federation import keys
 from federation.models import Peer
 from tests import factories
 from tests.servers import free_port
+from trust import keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,8 +5,9 @@ other trust's hello insert the same peer at once. One row, live, and no error ei
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from federation import keys, services, signed_calls
+from federation import services, signed_calls
 from federation.models import Peer
+from trust import keys
 
 pytestmark = pytest.mark.django_db
 

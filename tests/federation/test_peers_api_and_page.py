@@ -4,9 +4,9 @@ changes; a bad add answers a clear 4xx and keeps nothing."""
 import pytest
 from django.utils import timezone
 
-from federation import keys
 from federation.models import Peer
 from tests.conftest import bearer_client
+from trust import keys
 
 pytestmark = pytest.mark.django_db
 

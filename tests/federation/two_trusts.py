@@ -299,7 +299,7 @@ class TwoTrusts:
     # --- The story's setting, through the APIs ---------------------------------------------
 
     def _peer_and_share(self) -> None:
-        from federation.keys import fingerprint_of
+        from trust.keys import fingerprint_of
 
         admins = {slug: self.admin(slug) for slug in self.trusts}
         for slug, other in ((HOME, PEER), (PEER, HOME)):

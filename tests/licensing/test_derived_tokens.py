@@ -16,10 +16,11 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from federation import biscuits, keys
+from federation import biscuits
 from licensing import tokens as lease_tokens
 from licensing.models import DerivedToken, FederatedRevocation, Lease, LeasePart, UsageEvent
 from tests.federation.helpers import bearer, download, make_lease_federated, signing_key
+from trust import keys
 from trust.models import AuditEvent
 from trust.services import consent_grant
 

@@ -11,10 +11,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from federation import keys, signed_calls
+from federation import signed_calls
 from federation.models import Peer
 from licensing import federated, services
 from licensing.models import InboundLeasePart, Lease, LeasePart, PeerOffer, Studio
+from trust import keys
 
 pytestmark = pytest.mark.django_db
 

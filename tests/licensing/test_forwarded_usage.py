@@ -12,10 +12,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from federation import keys, signed_calls
+from federation import signed_calls
 from federation.models import Peer
 from licensing import federated, tasks
 from licensing.models import ForwardedUsage, InboundLeasePart, Lease, LeasePart, UsageEvent
+from trust import keys
 from trust.errors import BadGateway
 
 pytestmark = pytest.mark.django_db

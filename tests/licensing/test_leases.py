@@ -82,9 +82,15 @@ def test_a_download_records_one_event_and_redirects(world):
 
 
 def test_the_download_url_never_outlives_the_token(world, s3_settings):
-    LeaseToken.objects.filter(pk=world.token_a.pk).update(expires_at=timezone.now() + timedelta(seconds=90))
+    LeaseToken.objects.filter(pk=world.token_a.pk).update(expires_at=timezone.now() + timedelta(seconds=40))
     location = _download(world, world.alice_asset)["Location"]
-    assert 85 <= int(parse_qs(urlparse(location).query)["X-Amz-Expires"][0]) <= 90
+    assert 35 <= int(parse_qs(urlparse(location).query)["X-Amz-Expires"][0]) <= 40
+
+
+def test_an_s3_download_url_lives_60_seconds_by_default(world, s3_settings):
+    """So a withdrawal reaches every studio's links within a minute (DOWNLOAD_URL_SECONDS)."""
+    location = _download(world, world.alice_asset)["Location"]
+    assert int(parse_qs(urlparse(location).query)["X-Amz-Expires"][0]) == 60
 
 
 def test_a_refused_download_records_nothing(world):

@@ -77,6 +77,7 @@ ADMIN_ONLY = [
     ("post", "/api/v1/federation/peers/1/resume/", None),
     ("put", "/api/v1/terms/1/shared-with/", {"peers": []}),
     ("get", "/api/v1/federation/settlements/", None),
+    ("post", "/api/v1/consent-texts/", {"use": "training", "text": "A new text."}),
 ]
 MEMBER_ONLY = [
     ("get", "/api/v1/consents/", None),
@@ -86,6 +87,7 @@ MEMBER_ONLY = [
     ("get", "/api/v1/me/bank-account/", None),
     ("put", "/api/v1/me/bank-account/", {"iban": "DE89370400440532013000"}),
     ("post", "/api/v1/consents/1/withdraw/", None),
+    ("post", "/api/v1/consents/1/reconfirm/", None),
     ("get", "/api/v1/contributions/", None),
     ("post", "/api/v1/contributions/1/accept/", None),
     ("post", "/api/v1/contributions/1/decline/", None),
@@ -141,6 +143,8 @@ ANY_LOGIN = [
     ),
     ("get", "/api/v1/assets/{asset}/", None),
     ("post", "/api/v1/assets/{asset}/complete/", None),
+    # The member's own receipts, and every one for an administrator (others: 404).
+    ("get", "/api/v1/consents/1/receipt/", None),
     ("delete", "/api/v1/auth/token/", None),
     ("post", "/api/v1/auth/tokens/revoke-all/", None),
 ]
@@ -167,6 +171,7 @@ PEER_CALLS = [
 PUBLIC = [
     ("post", "/api/v1/auth/token/"),
     ("get", "/api/v1/transparency/leases/"),
+    ("get", "/api/v1/consent-texts/"),
     ("get", "/.well-known/guildtrust.json"),
 ]
 

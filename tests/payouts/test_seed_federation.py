@@ -9,9 +9,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from federation import keys
 from federation.models import Peer
 from tests import factories
+from trust import keys
 
 pytestmark = pytest.mark.django_db
 

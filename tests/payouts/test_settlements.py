@@ -20,13 +20,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from federation import keys, signed_calls
+from federation import signed_calls
 from federation.models import Peer
 from licensing import federated as licensing_federated
 from licensing import services as licensing
 from licensing.models import InboundLeasePart, Lease, LeasePart, UsageEvent
 from payouts import ledger, services, settlements
 from payouts.models import LeaseRevenue, PartShare, Period, Settlement
+from trust import keys
 from trust.errors import BadGateway
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ from payouts import selectors as payouts
 from payouts.charts import bar_chart
 from payouts.models import Period
 from trust import services as trust
-from trust.consent import CONSENT_TEXT, Use
+from trust.consent import Use, current_text
 from trust.models import Consent, Member
 from trust.templatetags.portal import money, period_label
 
@@ -315,7 +315,7 @@ def test_the_consent_matrix_lists_uses_in_order_capture_first(alex, demo):
     assert re.findall(r'<tr data-use="(\w+)"', html) == [use.value for use in Use]
     capture_row = html.split('<tr data-use="capture"')[1].split("</tr>")[0]
     assert "First opt-in" in capture_row and "Without it, nothing else applies." in capture_row
-    assert CONSENT_TEXT[Use.VOICE_SYNTHESIS] in _text(response)
+    assert current_text(Use.VOICE_SYNTHESIS).text in _text(response)
     headers = re.findall(
         r'<th scope="col"[^>]*>([^<]+)', html.split("consent-matrix")[1].split("</thead>")[0]
     )
@@ -332,8 +332,9 @@ def test_matrix_cells_say_granted_or_not_and_per_asset_cells_name_the_all_assets
     grant = demo.consents.get(use="training", asset__isnull=True)
     assert reverse("member-consent-withdraw", args=[grant.pk]) in training
     assert training.count("by your grant for all assets") == 3  # one per asset
-    assert "Not granted" not in training
-    assert voice.count("Not granted") == 4 and voice.count('type="submit"') == 4
+    assert "Not asked yet" not in training
+    # Not asked yet, in words: a Grant and a Refuse button for all assets and for each asset.
+    assert voice.count("Not asked yet") == 4 and voice.count('type="submit"') == 8
 
 
 def test_granting_a_use_for_all_assets_records_it_through_the_service(alex, demo):
@@ -374,7 +375,7 @@ def test_granting_for_someone_elses_asset_is_a_404_and_writes_nothing(alex, demo
 def test_a_malformed_grant_is_refused_with_a_message(alex, demo):
     before = Consent.objects.count()
     response = alex.post(reverse("member-consent"), {"use": "mind_reading", "asset": "x"}, follow=True)
-    assert any("Nothing was granted" in m for m in _messages(response))
+    assert any("Nothing was recorded" in m for m in _messages(response))
     assert Consent.objects.count() == before
 
 
@@ -437,7 +438,7 @@ def test_confirming_withdraws_issues_takedowns_and_keeps_what_was_earned(alex, d
     assert any("3 takedown notices sent to Northlight Pictures" in m for m in messages)
     assert payouts.member_earnings(demo) == earned
     training = response.content.decode().split('<tr data-use="training"')[1].split("</tr>")[0]
-    assert training.count("Not granted") == 4
+    assert training.count("Withdrawn") == 4 and "Not asked yet" not in training
 
 
 def test_withdrawing_again_is_refused_and_writes_nothing(alex, demo):
@@ -673,10 +674,13 @@ def test_a_statement_cell_a_spreadsheet_would_run_is_defused():
 
 @pytest.mark.parametrize("unicode_font", [True, False])
 def test_the_pdf_prints_any_name_with_or_without_a_unicode_font(monkeypatch, unicode_font):
+    from pathlib import Path
+
     from payouts import statements
+    from trust import pdf
 
     if not unicode_font:
-        monkeypatch.setattr(statements, "UNICODE_FONTS", [statements.Path("/nonexistent/font.ttf")])
+        monkeypatch.setattr(pdf, "UNICODE_FONTS", [Path("/nonexistent/font.ttf")])
     today = timezone.now().date()
     statement = {
         "trust_name": "Guildtrust",

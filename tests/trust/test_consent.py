@@ -84,9 +84,10 @@ def test_withdrawing_twice_is_a_conflict(cast):
 
 def test_a_grant_records_terms_version_and_text_hash(cast):
     consent = grant(cast.alice, "voice_synthesis")
-    assert consent.terms_version
-    assert consent.consent_text_sha256 == vocabulary.consent_text_sha256(
-        "voice_synthesis", consent.terms_version
+    assert consent.terms_version == consent.text.terms_version
+    assert consent.consent_text_sha256 == consent.text.sha256
+    assert consent.consent_text_sha256 == vocabulary.notice_sha256(
+        terms_version=consent.terms_version, text="Studios may synthesise speech in this voice."
     )
 
 

@@ -1,8 +1,17 @@
 from rest_framework import serializers
 
 from trust.api.validation import OBJECT_SIZE_MAX, TextField, row_id
-from trust.consent import Use
-from trust.models import Asset, AssetContributor, AuditEvent, Consent, Dataset, DatasetVersion, Member
+from trust.consent import DEFAULT_LANGUAGE, Use
+from trust.models import (
+    Asset,
+    AssetContributor,
+    AuditEvent,
+    Consent,
+    ConsentText,
+    Dataset,
+    DatasetVersion,
+    Member,
+)
 
 # A share's shape (digits, an optional decimal point and more digits); its range and sum are the
 # service's rules (422).
@@ -159,14 +168,58 @@ class AssetCreatedSerializer(AssetOutputSerializer):
         fields = [*AssetOutputSerializer.Meta.fields, "upload"]
 
 
+LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+
+
 class ConsentInputSerializer(serializers.Serializer):
     use = serializers.ChoiceField(choices=Use.choices)
     asset = serializers.UUIDField(required=False, allow_null=True, help_text="empty: all my assets")
+    decision = serializers.ChoiceField(
+        choices=[("grant", "grant"), ("refuse", "refuse")],
+        default="grant",
+        help_text="`grant` (the default) or `refuse`: an explicit no, recorded like a grant, never "
+        "counted as one. Refusing what an active grant of mine covers is a 409 `consent_granted` "
+        "(withdraw it first).",
+    )
+    language = serializers.RegexField(
+        LANGUAGE,
+        max_length=16,
+        required=False,
+        default=DEFAULT_LANGUAGE,
+        help_text="the language of the text I was shown (422 `no_consent_text` if none is published)",
+    )
+
+
+class ConsentTextSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConsentText
+        fields = ["id", "use", "version", "language", "effective_at", "terms_version", "sha256", "text"]
+        extra_kwargs = {
+            "sha256": {"help_text": "SHA-256 (hex) of the terms version, a newline, and the text"},
+        }
+
+
+class ConsentTextFilterSerializer(serializers.Serializer):
+    use = serializers.ChoiceField(choices=Use.choices, required=False)
+    language = serializers.RegexField(LANGUAGE, max_length=16, required=False)
+
+
+class ConsentTextInputSerializer(serializers.Serializer):
+    use = serializers.ChoiceField(choices=Use.choices)
+    text = TextField(max_length=10_000)
+    language = serializers.RegexField(LANGUAGE, max_length=16, required=False, default=DEFAULT_LANGUAGE)
+    effective_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="when it takes effect: now if empty or earlier (never before it is published)",
+    )
 
 
 class ConsentOutputSerializer(serializers.ModelSerializer):
     member = serializers.IntegerField(source="member_id")
     supersedes = serializers.IntegerField(source="supersedes_id", allow_null=True)
+    reconfirms = serializers.IntegerField(source="reconfirms_id", allow_null=True)
+    text = ConsentTextSerializer(help_text="the exact text this decision was made under")
     active = serializers.SerializerMethodField()
 
     class Meta:
@@ -179,15 +232,36 @@ class ConsentOutputSerializer(serializers.ModelSerializer):
             "state",
             "terms_version",
             "consent_text_sha256",
+            "text",
             "supersedes",
+            "reconfirms",
+            "channel",
             "created_at",
             "active",
         ]
 
     def get_active(self, consent) -> bool:
+        """A grant neither withdrawn nor re-confirmed by a newer grant."""
         if consent.state != Consent.State.GRANTED:
             return False
-        return not hasattr(consent, "withdrawal") or consent.withdrawal is None
+        return (
+            getattr(consent, "withdrawal", None) is None and getattr(consent, "reconfirmation", None) is None
+        )
+
+
+class ConsentReceiptSignatureSerializer(serializers.Serializer):
+    alg = TextField()
+    kid = TextField(help_text="the key's `kid` in /.well-known/guildtrust.json")
+    key_fingerprint = TextField(help_text="SHA-256 of the raw public key, hex")
+    public_keys_url = TextField()
+
+
+class ConsentReceiptSerializer(serializers.Serializer):
+    """A signed consent receipt (README: Consent receipts)."""
+
+    receipt = serializers.JSONField(help_text="the ISO/IEC TS 27560 consent record fields")
+    jws = TextField(help_text="compact JWS (EdDSA) whose payload is exactly `receipt`")
+    signature = ConsentReceiptSignatureSerializer()
 
 
 class DatasetInputSerializer(serializers.Serializer):

@@ -26,6 +26,13 @@ urlpatterns = [
         views.ConsentWithdrawView.as_view(),
         name="api-consent-withdraw",
     ),
+    path(
+        "consents/<id:consent_id>/reconfirm/",
+        views.ConsentReconfirmView.as_view(),
+        name="api-consent-reconfirm",
+    ),
+    path("consents/<id:consent_id>/receipt/", views.ConsentReceiptView.as_view(), name="api-consent-receipt"),
+    path("consent-texts/", views.ConsentTextListView.as_view(), name="api-consent-texts"),
     path("datasets/", views.DatasetListView.as_view(), name="api-datasets"),
     path("datasets/<id:dataset_id>/", views.DatasetDetailView.as_view(), name="api-dataset"),
     path("datasets/<id:dataset_id>/items/", views.DatasetItemsView.as_view(), name="api-dataset-items"),

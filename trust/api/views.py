@@ -1,13 +1,15 @@
 """HTTP <-> trust services. Views validate shape, call one service, render the result."""
 
 from django.contrib.auth import authenticate
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from trust import selectors, services, signin, tokens
+from trust import receipts, selectors, services, signin, tokens
 from trust.errors import Forbidden, NotFound, TooManyAttempts, Unauthorized
 from trust.models import AuditEvent, Consent, Dataset, Member, UserToken
 
@@ -166,11 +168,15 @@ class ConsentListView(PagedAPIView):
         )
 
     @errors(404, 409, 422)
-    @links(201, WithdrawConsent=("v1_consents_withdraw_create", {"consent_id": "$response.body#/id"}))
+    @links(
+        201,
+        WithdrawConsent=("v1_consents_withdraw_create", {"consent_id": "$response.body#/id"}),
+        ConsentReceipt=("v1_consents_receipt_retrieve", {"consent_id": "$response.body#/id"}),
+    )
     @extend_schema(
         request=s.ConsentInputSerializer,
         responses={201: s.ConsentOutputSerializer},
-        summary="Grant a use of one of my assets, or of all of them",
+        summary="Grant or refuse a use of one of my assets, or of all of them",
     )
     def post(self, request):
         member = _own_member(request.user)
@@ -178,8 +184,27 @@ class ConsentListView(PagedAPIView):
         asset = None
         if data.get("asset"):
             asset = selectors.asset_for(user=request.user, asset_id=data["asset"])
-        consent = services.consent_grant(actor=request.user, member=member, use=data["use"], asset=asset)
+        decide = services.consent_refuse if data["decision"] == "refuse" else services.consent_grant
+        consent = decide(
+            actor=request.user,
+            member=member,
+            use=data["use"],
+            asset=asset,
+            language=data["language"],
+            channel=Consent.Channel.API,
+        )
         return Response(s.ConsentOutputSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+
+def _own_consent(request, consent_id) -> Consent:
+    consent = (
+        Consent.objects.filter(pk=consent_id, member=_own_member(request.user))
+        .select_related("member", "text")
+        .first()
+    )
+    if consent is None:
+        raise NotFound("no such consent", code="consent_not_found")
+    return consent
 
 
 class ConsentWithdrawView(APIView):
@@ -192,12 +217,112 @@ class ConsentWithdrawView(APIView):
         summary="Withdraw a grant now: takedowns go to every active lease holding the data",
     )
     def post(self, request, consent_id):
-        member = _own_member(request.user)
-        consent = Consent.objects.filter(pk=consent_id, member=member).select_related("member").first()
-        if consent is None:
-            raise NotFound("no such consent", code="consent_not_found")
-        withdrawal = services.consent_withdraw(actor=request.user, consent=consent)
+        withdrawal = services.consent_withdraw(
+            actor=request.user, consent=_own_consent(request, consent_id), channel=Consent.Channel.API
+        )
         return Response(s.ConsentOutputSerializer(withdrawal).data)
+
+
+class ConsentReconfirmView(APIView):
+    permission_classes = [IsMember]
+
+    @errors(409)
+    @extend_schema(
+        request=None,
+        responses={201: s.ConsentOutputSerializer},
+        summary="Re-confirm a grant under the newer text now in force for its use",
+    )
+    def post(self, request, consent_id):
+        grant = services.consent_reconfirm(
+            actor=request.user, consent=_own_consent(request, consent_id), channel=Consent.Channel.API
+        )
+        return Response(s.ConsentOutputSerializer(grant).data, status=status.HTTP_201_CREATED)
+
+
+class PdfRenderer(BaseRenderer):
+    """A consent receipt as PDF, for `Accept: application/pdf` or `?format=pdf`."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return receipts.receipt_pdf(data)
+
+
+class ConsentReceiptView(APIView):
+    """The member's own decisions, and every one for an administrator; anyone else's is a 404."""
+
+    renderer_classes = [JSONRenderer, PdfRenderer]
+
+    @extend_schema(
+        responses={
+            (200, "application/json"): s.ConsentReceiptSerializer,
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+        },
+        summary="The signed receipt of a grant, refusal or withdrawal "
+        "(JSON; PDF with Accept: application/pdf or ?format=pdf)",
+    )
+    def get(self, request, consent_id):
+        consent = selectors.consent_for_receipt(user=request.user, consent_id=consent_id)
+        document = receipts.signed_receipt(consent)
+        response = Response(document)
+        if isinstance(request.accepted_renderer, PdfRenderer):
+            response["Content-Disposition"] = f'attachment; filename="{receipts.filename(document, "pdf")}"'
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Errors are JSON whatever was asked for: a refusal is never rendered as a receipt.
+        if response.status_code >= 400 and isinstance(
+            getattr(request, "accepted_renderer", None), PdfRenderer
+        ):
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class ConsentTextListView(PagedAPIView):
+    """Every version of every use's consent text: anyone may read them. Publishing a new
+    version is for administrators."""
+
+    def _reading(self) -> bool:
+        return getattr(self.request, "method", None) in ("GET", "HEAD", "OPTIONS")
+
+    def get_authenticators(self):
+        return [] if self._reading() else super().get_authenticators()
+
+    def get_permissions(self):
+        return [AllowAny()] if self._reading() else [IsTrustAdmin()]
+
+    @extend_schema(
+        parameters=[s.ConsentTextFilterSerializer],
+        responses=s.ConsentTextSerializer(many=True),
+        auth=[],
+        summary="Every version of every use's consent text: use, version, language, date, hash, text",
+    )
+    def get(self, request):
+        # A plain dict, so an empty `?use=` is a value to refuse (400), not an absent filter.
+        filters = s.ConsentTextFilterSerializer(data=request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        return self.paged(selectors.consent_texts(**filters.validated_data), s.ConsentTextSerializer)
+
+    @errors(409, 422)
+    @extend_schema(
+        request=s.ConsentTextInputSerializer,
+        responses={201: s.ConsentTextSerializer},
+        summary="Publish the next version of a use's consent text "
+        "(old grants keep theirs; members are asked to re-confirm)",
+    )
+    def post(self, request):
+        data = validated(s.ConsentTextInputSerializer, request)
+        published = services.consent_text_publish(
+            actor=request.user,
+            use=data["use"],
+            text=data["text"],
+            language=data["language"],
+            effective_at=data.get("effective_at"),
+        )
+        return Response(s.ConsentTextSerializer(published).data, status=status.HTTP_201_CREATED)
 
 
 class ContributionListView(PagedAPIView):

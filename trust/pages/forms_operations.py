@@ -2,6 +2,7 @@
 
 from django import forms
 
+from trust.consent import DEFAULT_LANGUAGE, Use
 from trust.portal import PortalForm
 
 
@@ -28,3 +29,20 @@ class MemberEnrolForm(PortalForm):
         help_text="Give it to the member privately; they can change it after signing in.",
     )
     listed_publicly = forms.BooleanField(label="Named in the public transparency register", required=False)
+
+
+class ConsentTextForm(PortalForm):
+    use = forms.ChoiceField(choices=Use.choices)
+    language = forms.RegexField(
+        regex=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        max_length=16,
+        initial=DEFAULT_LANGUAGE,
+        help_text="A language tag such as en or fr-CA.",
+    )
+    text = forms.CharField(
+        label="New text",
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Takes effect now as the next version. Grants made under older versions keep their "
+        "text; their members are offered to re-confirm.",
+    )

@@ -17,7 +17,7 @@ from ..consent import LICENSABLE_USES
 from ..lists import csv_response, portal_list, wants_csv
 from ..models import Asset, Dataset
 from ..portal import admin_required, run_service_with_messages
-from .forms_operations import DatasetForm, MemberEnrolForm
+from .forms_operations import ConsentTextForm, DatasetForm, MemberEnrolForm
 from .lists_operations import AuditFilter, CandidateAssetFilter, DatasetFilter, DraftAssetFilter, MemberFilter
 
 
@@ -195,7 +195,32 @@ def audit_log(request):
     return render(request, "trust/operations/audit.html", {"listing": listing, "chain": status})
 
 
+@admin_required
+@require_http_methods(["GET", "POST"])
+def consent_texts(request):
+    """Every use's consent text by version, the one in force, how many grants wait for
+    re-confirmation, and publishing the next version."""
+    form = ConsentTextForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        published = run_service_with_messages(
+            request,
+            lambda: services.consent_text_publish(actor=request.user, **form.cleaned_data),
+            success=lambda text: (
+                f"Published version {text.version} of the {text.get_use_display()} text: "
+                "members with older grants are offered to re-confirm."
+            ),
+        )
+        if published is not None:
+            return redirect("operations-consent-texts")
+    return render(
+        request,
+        "trust/operations/consent_texts.html",
+        {"form": form, "uses": selectors.consent_text_overview()},
+    )
+
+
 urlpatterns = [
+    path("consent-texts/", consent_texts, name="operations-consent-texts"),
     path("members/", members, name="operations-members"),
     path("members/enrol/", member_enrol, name="operations-member-enrol"),
     path("audit/", audit_log, name="operations-audit"),

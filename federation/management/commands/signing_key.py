@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from federation import keys
+from trust import keys
 
 
 class Command(BaseCommand):

@@ -76,6 +76,7 @@ ADMIN_ONLY = [
     ("post", "/api/v1/federation/peers/1/suspend/", None),
     ("post", "/api/v1/federation/peers/1/resume/", None),
     ("put", "/api/v1/terms/1/shared-with/", {"peers": []}),
+    ("get", "/api/v1/datasets/{dataset}/versions/1/croissant.json", None),
 ]
 MEMBER_ONLY = [
     ("get", "/api/v1/consents/", None),
@@ -114,6 +115,7 @@ LEASE_TOKEN_ONLY = [
             ]
         },
     ),
+    ("get", "/api/v1/leases/{lease}/croissant.json", None),
 ]
 ANY_LOGIN = [
     ("get", "/api/v1/assets/", None),
@@ -126,6 +128,19 @@ ANY_LOGIN = [
     ("get", "/api/v1/leases/{lease}/derived-tokens/", None),
     ("post", "/api/v1/leases/{lease}/derived-tokens/1/revoke/", None),
     ("get", "/api/v1/leases/{lease}/takedowns/", None),
+    ("get", "/api/v1/leases/{lease}/odrl.json", None),
+    ("get", "/api/v1/leases/{lease}/models/", None),
+    (
+        "post",
+        "/api/v1/leases/{lease}/models/",
+        {
+            "name": "m",
+            "version": "1",
+            "purpose": "p",
+            "dataset_versions": [{"dataset": "world", "version": 1}],
+            "training_started_on": "2020-01-01",
+        },
+    ),
     (
         "post",
         "/api/v1/assets/",
@@ -161,6 +176,7 @@ PEER_CALLS = [
 PUBLIC = [
     ("post", "/api/v1/auth/token/"),
     ("get", "/api/v1/transparency/leases/"),
+    ("get", "/api/v1/transparency/models/"),
     ("get", "/.well-known/guildtrust.json"),
 ]
 

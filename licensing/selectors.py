@@ -436,12 +436,13 @@ def register_models() -> QuerySet[TrainedModel]:
     )
 
 
-def register_model_entries(models) -> list[dict]:
+def register_model_entries(models, *, with_members: bool = True) -> list[dict]:
     """The public register's rows for `models` (a page of `register_models()`): which studio
-    trained which model, for what, when, on which dataset versions, under which lease, and how
-    many members' data that lease held, naming only those who opted in. Four queries a page."""
+    trained which model, for what, when, on which dataset versions, under which lease, and (with
+    `with_members`) how many members' data that lease held, naming only those who opted in.
+    Four queries a page; two without the members."""
     models = list(models)
-    counts, listed = _members_of_leases({model.lease_id for model in models})
+    counts, listed = _members_of_leases({m.lease_id for m in models}) if with_members and models else ({}, {})
     return [
         {
             "id": model.pk,

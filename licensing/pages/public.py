@@ -7,9 +7,11 @@ from django.urls import path
 from trust.lists import SearchFilter, csv_response, portal_list, wants_csv
 
 from ..models import Lease
-from ..selectors import transparency_entries, transparency_leases
+from ..selectors import register_model_entries, register_models, transparency_entries, transparency_leases
 
 CSV_CHUNK = 1000
+# The newest declared models the page shows; the API pages through them all.
+MODELS_SHOWN = 20
 
 
 class RegisterFilter(django_filters.FilterSet):
@@ -85,7 +87,12 @@ def register(request):
     return render(
         request,
         "licensing/public/transparency.html",
-        {"listing": listing, "leases": transparency_entries(listing.rows)},
+        {
+            "listing": listing,
+            "leases": transparency_entries(listing.rows),
+            "models": register_model_entries(register_models()[:MODELS_SHOWN]),
+            "models_total": register_models().count(),
+        },
     )
 
 

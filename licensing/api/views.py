@@ -13,6 +13,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -720,6 +721,17 @@ class TransparencyView(PagedAPIView):
 JSON_LD = "application/ld+json"
 
 
+class JsonLdRenderer(JSONRenderer):
+    """Lets a client ask for `Accept: application/ld+json` (JSON-LD is JSON) instead of a 406."""
+
+    media_type = JSON_LD
+    format = "jsonld"
+
+
+# JSON first: errors stay `application/json` for a client that accepts anything.
+JSON_LD_RENDERERS = [JSONRenderer, JsonLdRenderer]
+
+
 def _json_ld_stream(chunks) -> StreamingHttpResponse:
     response = StreamingHttpResponse(chunks, content_type=JSON_LD)
     response["Cache-Control"] = "no-store"
@@ -727,9 +739,11 @@ def _json_ld_stream(chunks) -> StreamingHttpResponse:
 
 
 class DatasetVersionCroissantView(APIView):
+    renderer_classes = JSON_LD_RENDERERS
     permission_classes = [IsTrustAdmin]
 
     @extend_schema(
+        operation_id="v1_datasets_versions_croissant_retrieve",
         responses={(200, JSON_LD): OpenApiTypes.OBJECT},
         summary="Croissant 1.1 card (JSON-LD, with Responsible-AI fields) of a frozen dataset version: every "
         "asset as a FileObject with its SHA-256, and a RecordSet of their fields; streamed (admin)",
@@ -755,10 +769,12 @@ def _lease_with_parts(lease_id) -> Lease:
 
 
 class LeaseCroissantView(APIView):
+    renderer_classes = JSON_LD_RENDERERS
     authentication_classes = LEASE_TOKEN_ONLY
     permission_classes = [HasLeaseToken]
 
     @extend_schema(
+        operation_id="v1_leases_croissant_retrieve",
         responses={(200, JSON_LD): OpenApiTypes.OBJECT},
         summary="Croissant 1.1 card of what this lease may use now: the manifest's assets with their "
         "download links, Responsible-AI fields and the lease's ODRL agreement as its licence; streamed "
@@ -777,11 +793,13 @@ class LeaseCroissantView(APIView):
 
 
 class LeaseOdrlView(APIView):
+    renderer_classes = JSON_LD_RENDERERS
     authentication_classes = LEASE_TOKEN_OR_LOGIN
     permission_classes = [HasLeaseTokenOrUser]
 
     @errors(409)
     @extend_schema(
+        operation_id="v1_leases_odrl_retrieve",
         responses={(200, JSON_LD): OpenApiTypes.OBJECT},
         summary="The lease's ODRL 2.2 agreement (JSON-LD): permissions per use with their time window and "
         "download cap, prohibitions, duties to pay, report usage and delete on takedown (studio staff of the "

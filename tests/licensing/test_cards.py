@@ -232,6 +232,16 @@ def test_the_agreement_refuses_another_leases_token_and_ended_tokens(world, anon
     assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
 
 
+def test_a_client_asking_for_json_ld_gets_it(world, as_user):
+    client = as_user(world.cast.carol)
+    response = client.get(f"/api/v1/leases/{world.lease_a.pk}/odrl.json", HTTP_ACCEPT="application/ld+json")
+    assert response.status_code == 200 and response["Content-Type"] == "application/ld+json"
+    card = bearer_client(world.secret_a).get(
+        f"/api/v1/leases/{world.lease_a.pk}/croissant.json", HTTP_ACCEPT="application/ld+json"
+    )
+    assert card.status_code == 200 and card["Content-Type"] == "application/ld+json"
+
+
 def test_a_requested_lease_has_no_agreement_yet(world, as_user):
     lease = licensing.lease_request(actor=world.cast.carol, terms=world.terms, purpose="later")
     response = as_user(world.cast.carol).get(f"/api/v1/leases/{lease.pk}/odrl.json")

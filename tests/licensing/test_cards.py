@@ -284,3 +284,51 @@ def test_a_cards_queries_do_not_grow_with_its_assets(world, as_user, django_asse
         card = json_body(client.get(f"/api/v1/datasets/{world.dataset.pk}/versions/2/croissant.json"))
     assert len(card["distribution"]) == 32
     assert len(card["recordSet"][0]["data"]) == 32
+
+
+def test_a_federated_leases_agreement_states_each_trusts_part(world, as_user):
+    from federation.models import Peer
+    from licensing.models import LeasePart
+
+    peer = Peer.objects.create(
+        slug="equity-uk",
+        name="Equity UK Performers Data Trust",
+        currency="USD",
+        base_url="https://equity-uk.example/",
+        api_url="https://equity-uk.example/api/v1/",
+    )
+    lease = world.lease_a
+    LeasePart.objects.create(
+        lease=lease,
+        peer=peer,
+        remote_terms_id=7,
+        remote_lease_id=12,
+        status=LeasePart.Status.APPROVED,
+        starts_at=lease.starts_at,
+        ends_at=lease.ends_at,
+        offer={
+            "permitted_uses": ["voice_synthesis"],
+            "download_cap": 40,
+            "price_per_download_cents": 5,
+            "dataset": {"slug": "eq-voices"},
+        },
+    )
+    policy = expand(json_body(as_user(world.cast.carol).get(f"/api/v1/leases/{lease.pk}/odrl.json")))
+    theirs = [p for p in policy[ODRL + "permission"] if ODRL + "assigner" in p]
+    assert {p[ODRL + "assigner"][0]["@id"] for p in theirs} == {"https://equity-uk.example/"}
+    assert {p[ODRL + "target"][0]["@id"] for p in theirs} == {
+        "https://equity-uk.example/api/v1/terms/7#eq-voices"
+    }
+    use = _only(theirs, **{ODRL + "action": [{"@id": ODRL + "use"}]})
+    assert _constraints(use)[(ODRL + "purpose", ODRL + "eq")] == GT + "voice_synthesis"
+    download = _only(theirs, **{ODRL + "action": [{"@id": ODRL + "reproduce"}]})
+    assert _constraints(download)[(ODRL + "count", ODRL + "lteq")] == (40, XSD + "integer")
+    # This trust's own permissions keep the policy's assigner (no assigner of their own).
+    ours = [p for p in policy[ODRL + "permission"] if ODRL + "assigner" not in p]
+    assert {_constraints(p).get((ODRL + "purpose", ODRL + "eq")) for p in ours} == {GT + "training", None}
+    amounts = [
+        _constraints(duty[ODRL + "action"][0])[(ODRL + "payAmount", ODRL + "eq")][0]
+        for duty in policy[ODRL + "obligation"]
+        if duty[ODRL + "action"][0].get(RDF_VALUE)
+    ]
+    assert "0.05" in amounts

@@ -197,6 +197,8 @@ class PayoutBatchCsvView(APIView):
 class PayoutBatchPainView(APIView):
     permission_classes = [IsTrustAdmin]
 
+    # 409 `batch_empty`: a batch that paid nobody has no transfer to send.
+    @errors(409)
     @extend_schema(
         responses={(200, "application/xml"): str},
         summary="The batch as an ISO 20022 pain.001.001.09 credit transfer (admin)",

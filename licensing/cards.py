@@ -10,11 +10,14 @@ consent uses, the takedown notice) are IRIs of the Guildtrust vocabulary (`GUILD
 identifiers, not pages to fetch."""
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Max, Min
+from django.db import connection
+from django.db.models import F, Func, Max, Min, QuerySet, TextField, Value
+from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,7 +26,7 @@ from trust.models import Asset, DatasetVersion, DatasetVersionItem
 from trust.selectors import consent_coverage
 
 from .models import Lease, LeasePart, UsageEvent
-from .selectors import effective_end, manifest_rows, takedown_deadline
+from .selectors import effective_end, lease_licensable_now, takedown_deadline
 
 GUILDTRUST_VOCAB = "https://guildtrust.org/ns#"
 CROISSANT_1_1 = "http://mlcommons.org/croissant/1.1"
@@ -347,9 +350,6 @@ def agreement(lease: Lease) -> dict:
 # --- Croissant ------------------------------------------------------------------------------------
 
 
-AssetRows = Callable[[], Iterable[tuple]]
-
-
 def _sensitive_information(kinds: Iterable[str]) -> list[str]:
     present = set(kinds)
     found = [text for kind, text in SENSITIVE_INFORMATION.items() if kind in present]
@@ -455,76 +455,107 @@ def _record_set(with_data: bool) -> str:
     return text[:-1] + ',"data":[' if with_data else text
 
 
-def card_chunks(head: dict, rows: AssetRows, content_url: Callable[[str], str]) -> Iterator[bytes]:
-    """The card in chunks of CARD_CHUNK_ROWS files: `head`, then a FileObject per asset row
-    ((id, kind, title, content_type, sha256, size), from `rows()`, read twice through a
-    server-side cursor), then the `assets` RecordSet with one inline record per row. The
-    worker holds one chunk at a time, however many assets the card has."""
-    yield (_json(head)[:-1] + ',"distribution":[').encode()
-    separator, count = "", 0
-    for batch in _batches(rows()):
-        texts = [
-            _json(
-                {
-                    "@type": "cr:FileObject",
-                    "@id": str(pk),
-                    "name": str(pk),
-                    "description": title,
-                    "contentUrl": content_url(str(pk)),
-                    "encodingFormat": content_type,
-                    "contentSize": f"{size} B",
-                    "sha256": sha,
-                }
-            )
-            for pk, kind, title, content_type, sha, size in batch
+@dataclass(frozen=True)
+class CardFiles:
+    """Where a card's files come from: `rows`, a queryset in id order, and the column of it that
+    holds each field of FIELDS; each file's contentUrl is `url_prefix` + id + `url_suffix`."""
+
+    rows: QuerySet
+    columns: dict
+    url_prefix: str
+    url_suffix: str
+
+    def _texts(self, pairs, python_entry) -> Iterator[str]:
+        """Each row's JSON text, through a server-side cursor. On PostgreSQL the database writes
+        the JSON (the worker passes text along, as the manifest does); elsewhere Python does."""
+        if connection.vendor == "postgresql":
+            arguments = [part for key, value in pairs for part in (Value(key), value)]
+            entry = Func(*arguments, function="json_build_object", output_field=TextField())
+            texts = self.rows.values_list(Cast(entry, TextField()), flat=True)
+            yield from texts.iterator(chunk_size=CARD_CHUNK_ROWS)
+            return
+        names = list(self.columns)
+        for values in self.rows.values_list(*self.columns.values()).iterator(chunk_size=CARD_CHUNK_ROWS):
+            yield _json(python_entry(dict(zip(names, values, strict=True))))
+
+    def files(self) -> Iterator[str]:
+        column = {name: F(column) for name, column in self.columns.items()}
+        pk = Cast(column["id"], TextField())
+        pairs = [
+            ("@type", Value("cr:FileObject")),
+            ("@id", pk),
+            ("name", pk),
+            ("description", column["title"]),
+            (
+                "contentUrl",
+                Concat(Value(self.url_prefix), pk, Value(self.url_suffix), output_field=TextField()),
+            ),
+            ("encodingFormat", column["content_type"]),
+            ("contentSize", Concat(Cast(column["size"], TextField()), Value(" B"), output_field=TextField())),
+            ("sha256", column["sha256"]),
         ]
-        count += len(texts)
-        yield (separator + ",".join(texts)).encode()
+
+        def entry(row):
+            pk = str(row["id"])
+            return {
+                "@type": "cr:FileObject",
+                "@id": pk,
+                "name": pk,
+                "description": row["title"],
+                "contentUrl": f"{self.url_prefix}{pk}{self.url_suffix}",
+                "encodingFormat": row["content_type"],
+                "contentSize": f"{row['size']} B",
+                "sha256": row["sha256"],
+            }
+
+        return self._texts(pairs, entry)
+
+    def records(self) -> Iterator[str]:
+        pairs = [(f"assets/{name}", F(self.columns[name])) for name, _, _ in FIELDS]
+
+        def entry(row):
+            return {f"assets/{name}": str(row[name]) if name == "id" else row[name] for name, _, _ in FIELDS}
+
+        return self._texts(pairs, entry)
+
+
+def _chunked(texts: Iterator[str]) -> Iterator[str]:
+    """The texts joined by commas, CARD_CHUNK_ROWS at a time."""
+    batch = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) == CARD_CHUNK_ROWS:
+            yield ",".join(batch)
+            batch = []
+    if batch:
+        yield ",".join(batch)
+
+
+def card_chunks(head: dict, files: CardFiles) -> Iterator[bytes]:
+    """The card in chunks of CARD_CHUNK_ROWS files: `head`, then a FileObject per file, then the
+    `assets` RecordSet with one inline record per file (the rows are read twice, each time
+    through a server-side cursor). The worker holds one chunk at a time, however many assets
+    the card has."""
+    yield (_json(head)[:-1] + ',"distribution":[').encode()
+    separator = ""
+    for chunk in _chunked(files.files()):
+        yield (separator + chunk).encode()
         separator = ","
-    if not count:
+    if not separator:
         # Croissant refuses a record set with no records: an empty card has none.
         yield b'],"recordSet":[]}'
         return
     yield ('],"recordSet":[' + _record_set(with_data=True)).encode()
     separator = ""
-    for batch in _batches(rows()):
-        texts = [
-            _json(
-                {
-                    "assets/id": str(pk),
-                    "assets/kind": kind,
-                    "assets/title": title,
-                    "assets/content_type": content_type,
-                    "assets/sha256": sha,
-                    "assets/size": size,
-                }
-            )
-            for pk, kind, title, content_type, sha, size in batch
-        ]
-        yield (separator + ",".join(texts)).encode()
+    for chunk in _chunked(files.records()):
+        yield (separator + chunk).encode()
         separator = ","
     yield b"]}]}"
 
 
-def _batches(rows: Iterable[tuple]) -> Iterator[list[tuple]]:
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == CARD_CHUNK_ROWS:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def version_rows(version: DatasetVersion):
-    """(id, kind, title, content_type, sha256, size) of every asset frozen into the version,
-    in id order; the hash and size are the version's."""
-    return (
-        DatasetVersionItem.objects.filter(version=version)
-        .order_by("asset_id")
-        .values_list("asset_id", "asset__kind", "asset__title", "asset__content_type", "sha256", "size")
-    )
+def version_rows(version: DatasetVersion) -> QuerySet[DatasetVersionItem]:
+    """The version's items in asset id order: each asset's hash and size are the version's."""
+    return DatasetVersionItem.objects.filter(version=version).order_by("asset_id")
 
 
 def version_card(version: DatasetVersion) -> Iterator[bytes]:
@@ -556,9 +587,15 @@ def version_card(version: DatasetVersion) -> Iterator[bytes]:
         ],
         extra={"license": {"@type": "sc:CreativeWork", "name": "Leased under per-lease ODRL agreements"}},
     )
-    return card_chunks(
-        head, lambda: rows.iterator(chunk_size=CARD_CHUNK_ROWS), lambda pk: _absolute(f"/api/v1/assets/{pk}/")
-    )
+    columns = {
+        "id": "asset_id",
+        "kind": "asset__kind",
+        "title": "asset__title",
+        "content_type": "asset__content_type",
+        "sha256": "sha256",
+        "size": "size",
+    }
+    return card_chunks(head, CardFiles(rows, columns, _absolute("/api/v1/assets/"), "/"))
 
 
 def lease_card(lease: Lease, *, iri: str, assets_base: str, only=None) -> Iterator[bytes]:
@@ -566,7 +603,7 @@ def lease_card(lease: Lease, *, iri: str, assets_base: str, only=None) -> Iterat
     lists, with gateway download links, the lease's uses as intended uses and the others as
     prohibited, and the lease's ODRL agreement as its licence (`odrl:hasPolicy`)."""
     now = timezone.now()
-    rows = manifest_rows(lease)
+    rows = lease_licensable_now(lease).order_by("pk")
     if only is not None:
         rows = rows.filter(pk__in=list(only))
     kinds = rows.order_by().values_list("kind", flat=True).distinct()
@@ -596,6 +633,5 @@ def lease_card(lease: Lease, *, iri: str, assets_base: str, only=None) -> Iterat
             "odrl:hasPolicy": policy,
         },
     )
-    return card_chunks(
-        head, lambda: rows.iterator(chunk_size=CARD_CHUNK_ROWS), lambda pk: f"{assets_base}{pk}/download/"
-    )
+    columns = {name: "pk" if name == "id" else name for name, _, _ in FIELDS}
+    return card_chunks(head, CardFiles(rows, columns, assets_base, "/download/"))

@@ -332,3 +332,17 @@ def test_a_federated_leases_agreement_states_each_trusts_part(world, as_user):
         if duty[ODRL + "action"][0].get(RDF_VALUE)
     ]
     assert "0.05" in amounts
+
+
+@pytest.mark.embedded
+def test_on_the_embedded_default_python_writes_the_same_cards(world, as_user):
+    """SQLite has no json_build_object: the cards' entries are encoded in Python there."""
+    version = _version_card(world, as_user)
+    lease = _lease_card(world)
+    for card in (version, lease):
+        assert len(_records(card)) == 2
+        assert {f["sha256"] for f in card["distribution"]} == {
+            world.alice_asset.sha256,
+            world.bob_asset.sha256,
+        }
+        assert all(f["contentSize"].endswith(" B") for f in card["distribution"])

@@ -24,6 +24,7 @@ from .models import (
     Studio,
     StudioStaff,
     Takedown,
+    TrainedModel,
     UsageEvent,
     UsageEventKey,
 )
@@ -218,6 +219,15 @@ class UsageEventKeyAdmin(ReadOnlyAdmin):
 class TakedownAdmin(ReadOnlyAdmin):
     list_display = ["lease", "asset", "status", "issued_at", "acknowledged_at", "attested_at"]
     list_filter = ["status"]
+
+
+@admin.register(TrainedModel)
+class TrainedModelAdmin(ReadOnlyAdmin):
+    """The model register: studios declare through the API; the trust only reads."""
+
+    list_display = ["name", "version", "lease", "training_started_on", "training_ended_on", "declared_at"]
+    list_select_related = ["lease__studio", "lease__terms"]
+    search_fields = ["name", "purpose"]
 
 
 @admin.register(LeaseAsset)

@@ -76,6 +76,7 @@ urlpatterns = [
         "takedowns/<id:takedown_id>/attest/", views.TakedownAttestView.as_view(), name="api-takedown-attest"
     ),
     path("transparency/leases/", views.TransparencyView.as_view(), name="api-transparency"),
+    path("me/models/", views.MyModelsView.as_view(), name="api-my-models"),
     path("transparency/models/", views.TransparencyModelsView.as_view(), name="api-transparency-models"),
     path(
         "leases/<id:lease_id>/croissant.json", views.LeaseCroissantView.as_view(), name="api-lease-croissant"

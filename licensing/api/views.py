@@ -24,12 +24,13 @@ from licensing import cards, federated, selectors, services, tokens
 from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown
 from trust.api.auth import UserTokenAuthentication, UserTokenNotAccepted
 from trust.api.pagination import PagedAPIView
-from trust.api.permissions import IsTrustAdmin
+from trust.api.permissions import IsMember, IsTrustAdmin
 from trust.api.schema import errors, links
 from trust.api.serializers import ErrorSerializer
 from trust.api.validation import found, validated
 from trust.errors import Conflict, Forbidden, Invalid, NotFound
 from trust.models import Dataset, DatasetVersion
+from trust.selectors import member_of
 
 from . import serializers as s
 from .auth import LeaseTokenAuthentication
@@ -875,3 +876,16 @@ class TransparencyModelsView(PagedAPIView):
         return self.paged(
             selectors.register_models(), s.RegisterModelSerializer, prepare=selectors.register_model_entries
         )
+
+
+class MyModelsView(PagedAPIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        responses=s.RegisterModelSerializer(many=True),
+        summary="Models trained on my data: those declared under leases that included my assets, most "
+        "recent training first (member)",
+    )
+    def get(self, request):
+        models = selectors.member_models(member_of(request.user))
+        return self.paged(models, s.RegisterModelSerializer, prepare=selectors.register_model_entries)

@@ -147,6 +147,15 @@ def test_a_member_sees_the_models_trained_on_their_data(world, as_user, client):
     assert "Northlight Crowd" in page
 
 
+def test_a_member_lists_the_models_trained_on_their_data_through_the_api(world, as_user):
+    _declare(world, as_user)
+    for member in (world.cast.alice, world.cast.bob):
+        (entry,) = as_user(member).get("/api/v1/me/models/").json()["results"]
+        assert entry["name"] == "Northlight Crowd" and entry["lease"] == world.lease_a.pk
+    # Dave's studio's lease holds the same version, but no model was declared under it.
+    assert as_user(world.cast.dave).get("/api/v1/me/models/").status_code == 403
+
+
 def test_a_withdrawal_lists_the_models_trained_before_it(world, as_user, client):
     _declare(world, as_user)
     later = (timezone.localdate() + timedelta(days=1)).isoformat()

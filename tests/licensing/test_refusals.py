@@ -83,6 +83,7 @@ MEMBER_ONLY = [
     ("post", "/api/v1/consents/", {"use": "training"}),
     ("get", "/api/v1/me/earnings/", None),
     ("get", "/api/v1/me/leases/", None),
+    ("get", "/api/v1/me/models/", None),
     ("get", "/api/v1/me/bank-account/", None),
     ("put", "/api/v1/me/bank-account/", {"iban": "DE89370400440532013000"}),
     ("post", "/api/v1/consents/1/withdraw/", None),

@@ -277,11 +277,14 @@ def agreement(lease: Lease) -> dict:
         if studio.home_peer_id
         else _absolute(f"/studios/{studio.pk}")
     )
+    # A part of a peer's federated lease is paid to the studio's home trust, which invoices the
+    # whole lease and owes this trust its part (FEDERATION.md); a local lease is paid here.
+    payee = studio.home_peer.base_url.rstrip("/") + "/" if studio.home_peer_id else trust
     pay = _pay_duties(
         flat_fee_cents=lease.flat_fee_cents,
         unit_prices={kind: lease.unit_price(kind) for kind in CHARGE_UNITS},
         currency=lease.currency,
-        payee=trust,
+        payee=payee,
     )
     permissions = _permissions(
         uses=lease.permitted_uses,

@@ -348,3 +348,33 @@ def test_on_the_embedded_default_python_writes_the_same_cards(world, as_user):
             world.bob_asset.sha256,
         }
         assert all(f["contentSize"].endswith(" B") for f in card["distribution"])
+
+
+def test_at_a_parts_trust_the_peers_studio_pays_its_home_trust(world, as_user):
+    from django.contrib.auth.models import Group
+
+    from federation.models import Peer
+    from licensing.models import Lease, Studio
+
+    home = Peer.objects.create(
+        slug="sag-aftra",
+        name="SAG-AFTRA",
+        currency="USD",
+        base_url="https://sag.example",
+        api_url="https://sag.example/api/v1/",
+    )
+    studio = Studio.objects.create(
+        name="Northlight Pictures",
+        group=Group.objects.create(name="peer studio"),
+        home_peer=home,
+        home_studio_id=3,
+    )
+    Lease.objects.filter(pk=world.lease_a.pk).update(studio=studio)
+    policy = expand(json_body(as_user(world.cast.admin).get(f"/api/v1/leases/{world.lease_a.pk}/odrl.json")))
+    assert policy[ODRL + "assignee"][0]["@id"] == "https://sag.example/studios/3"
+    payees = {
+        duty[ODRL + "compensatedParty"][0]["@id"]
+        for duty in policy[ODRL + "obligation"]
+        if ODRL + "compensatedParty" in duty
+    }
+    assert payees == {"https://sag.example/"}

@@ -25,6 +25,7 @@ from .models import (
     Studio,
     StudioStaff,
     Takedown,
+    TrainedModel,
     UsageEvent,
     UsageEventKey,
 )
@@ -246,6 +247,15 @@ class TakedownAdmin(ReadOnlyAdmin):
         "attested_at",
     ]
     list_filter = ["status", "peer"]
+
+
+@admin.register(TrainedModel)
+class TrainedModelAdmin(ReadOnlyAdmin):
+    """The model register: studios declare through the API; the trust only reads."""
+
+    list_display = ["name", "version", "lease", "training_started_on", "training_ended_on", "declared_at"]
+    list_select_related = ["lease__studio", "lease__terms"]
+    search_fields = ["name", "purpose"]
 
 
 @admin.register(LeaseAsset)

@@ -657,3 +657,34 @@ class RevocationCursor(models.Model):
 
     def __str__(self):
         return f"{self.peer_id} at {self.last_seen}"
+
+
+class TrainedModel(models.Model):
+    """A model a studio declares it trained under a lease: what the public register, the members
+    whose data it used, and a member withdrawing consent are shown. Declared by studio staff;
+    its dataset versions are the lease's own (`licensing.services.trained_model_declare`)."""
+
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="trained_models")
+    name = models.CharField(max_length=200)
+    version = models.CharField(max_length=100)
+    purpose = models.TextField()
+    dataset_versions = models.ManyToManyField(DatasetVersion, related_name="trained_models")
+    training_started_on = models.DateField()
+    # Empty while training goes on.
+    training_ended_on = models.DateField(null=True, blank=True)
+    declared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    declared_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-declared_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["lease", "name", "version"], name="model_version_once_per_lease"),
+            models.CheckConstraint(
+                condition=Q(training_ended_on__isnull=True)
+                | Q(training_ended_on__gte=models.F("training_started_on")),
+                name="model_training_ends_after_it_starts",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.version} (lease {self.lease_id})"

@@ -11,6 +11,7 @@ from django.db.models import (
     Case,
     Count,
     DateTimeField,
+    Exists,
     ExpressionWrapper,
     F,
     Func,
@@ -32,7 +33,15 @@ from guardian.shortcuts import get_objects_for_user
 from federation.models import Peer
 from trust.consent import FIRST_OPT_IN, Use, active_grants, current_texts, is_first_opt_in, standing_refusals
 from trust.errors import Conflict, Forbidden, Gone, NotFound
-from trust.models import Asset, AssetContributor, Consent, DatasetItem, DatasetVersionItem, Member
+from trust.models import (
+    Asset,
+    AssetContributor,
+    Consent,
+    DatasetItem,
+    DatasetVersion,
+    DatasetVersionItem,
+    Member,
+)
 from trust.selectors import (
     consent_changes,
     consent_coverage,
@@ -52,6 +61,7 @@ from .models import (
     Studio,
     StudioStaff,
     Takedown,
+    TrainedModel,
     UsageEvent,
 )
 
@@ -367,21 +377,7 @@ def transparency_entries(leases) -> list[dict]:
     approval. Members are named only if they opted in to being listed. Two queries for the
     whole page, whatever its size."""
     leases = list(leases)
-    ids = [lease.pk for lease in leases]
-    counts = dict(
-        Lease.objects.filter(pk__in=ids)
-        .annotate(members=Count("approval_assets__contributors__member", distinct=True))
-        .values_list("pk", "members")
-    )
-    listed: dict[int, list[str]] = {}
-    named = (
-        AssetContributor.objects.filter(asset__approved_in_leases__in=ids, member__listed_publicly=True)
-        .values_list("asset__approved_in_leases", "member__display_name")
-        .distinct()
-        .order_by("asset__approved_in_leases", "member__display_name")
-    )
-    for lease_id, name in named:
-        listed.setdefault(lease_id, []).append(name)
+    counts, listed = _members_of_leases([lease.pk for lease in leases])
     return [
         {
             "lease": lease.pk,
@@ -401,6 +397,105 @@ def transparency_entries(leases) -> list[dict]:
         }
         for lease in leases
     ]
+
+
+def _members_of_leases(ids) -> tuple[dict[int, int], dict[int, list[str]]]:
+    """For each of the leases `ids`: how many members' data it held at approval, and the names
+    of those who opted in to being listed publicly (no one else is ever named). Two queries."""
+    counts = dict(
+        Lease.objects.filter(pk__in=ids)
+        .annotate(members=Count("approval_assets__contributors__member", distinct=True))
+        .values_list("pk", "members")
+    )
+    listed: dict[int, list[str]] = {}
+    named = (
+        AssetContributor.objects.filter(asset__approved_in_leases__in=ids, member__listed_publicly=True)
+        .values_list("asset__approved_in_leases", "member__display_name")
+        .distinct()
+        .order_by("asset__approved_in_leases", "member__display_name")
+    )
+    for lease_id, name in named:
+        listed.setdefault(lease_id, []).append(name)
+    return counts, listed
+
+
+# --- The model register ---------------------------------------------------------------------------
+
+DATASET_VERSIONS_PREFETCH = Prefetch(
+    "dataset_versions",
+    queryset=DatasetVersion.objects.select_related("dataset").order_by("dataset", "number"),
+)
+
+
+def lease_models(lease: Lease) -> QuerySet[TrainedModel]:
+    """The models declared on a lease, newest first."""
+    return (
+        TrainedModel.objects.filter(lease=lease)
+        .prefetch_related(DATASET_VERSIONS_PREFETCH)
+        .order_by("-declared_at", "-pk")
+    )
+
+
+def register_models() -> QuerySet[TrainedModel]:
+    """The models the public register lists: every declared one, newest first."""
+    return (
+        TrainedModel.objects.filter(lease__status__in=Lease.APPROVED_STATUSES)
+        .select_related("lease__studio")
+        .prefetch_related(DATASET_VERSIONS_PREFETCH)
+        .order_by("-declared_at", "-pk")
+    )
+
+
+def register_model_entries(models, *, with_members: bool = True) -> list[dict]:
+    """The public register's rows for `models` (a page of `register_models()`): which studio
+    trained which model, for what, when, on which dataset versions, under which lease, and (with
+    `with_members`) how many members' data that lease held, naming only those who opted in.
+    Four queries a page; two without the members."""
+    models = list(models)
+    counts, listed = _members_of_leases({m.lease_id for m in models}) if with_members and models else ({}, {})
+    return [
+        {
+            "id": model.pk,
+            "name": model.name,
+            "version": model.version,
+            "purpose": model.purpose,
+            "studio": model.lease.studio.name,
+            "lease": model.lease_id,
+            "training_started_on": model.training_started_on,
+            "training_ended_on": model.training_ended_on,
+            "declared_at": model.declared_at,
+            "datasets": [
+                {
+                    "dataset": version.dataset.slug,
+                    "title": version.dataset.title,
+                    "version": version.number,
+                    "manifest_sha256": version.manifest_sha256,
+                }
+                for version in model.dataset_versions.all()
+            ],
+            "member_count": counts.get(model.lease_id, 0),
+            "listed_members": listed.get(model.lease_id, []),
+        }
+        for model in models
+    ]
+
+
+def models_trained_on(asset_ids, *, before=None) -> QuerySet[TrainedModel]:
+    """Models declared on approved leases whose pinned version holds any of `asset_ids` (the
+    same reach as "who used my data"), and with `before`, only those whose training had
+    started by then: what a member withdrawing consent is told was already trained."""
+    holding = DatasetVersionItem.objects.filter(version=OuterRef("lease__version"), asset_id__in=asset_ids)
+    models = TrainedModel.objects.filter(lease__status__in=Lease.APPROVED_STATUSES).filter(Exists(holding))
+    if before is not None:
+        models = models.filter(training_started_on__lte=timezone.localdate(before))
+    return models.select_related("lease__studio", "lease__version__dataset").order_by(
+        "-training_started_on", "-pk"
+    )
+
+
+def member_models(member: Member) -> QuerySet[TrainedModel]:
+    """The models trained under leases that included any of the member's assets."""
+    return models_trained_on(AssetContributor.objects.filter(member=member).values("asset_id"))
 
 
 def active_leases_holding(asset_ids) -> QuerySet[Lease]:

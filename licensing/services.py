@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
@@ -36,6 +36,7 @@ from .models import (
     Studio,
     StudioStaff,
     Takedown,
+    TrainedModel,
     UsageEvent,
     UsageEventKey,
 )
@@ -858,3 +859,71 @@ def takedown_attest_deletion(*, actor, takedown: Takedown, statement: str) -> Ta
     )
     hooks.takedowns_changed([takedown])
     return takedown
+
+
+# --- The model register ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def trained_model_declare(
+    *,
+    actor,
+    lease: Lease,
+    name: str,
+    version: str,
+    purpose: str,
+    dataset_versions: Sequence[tuple[str, int]],
+    training_started_on,
+    training_ended_on=None,
+) -> TrainedModel:
+    """Record a model the lease's studio says it trained under the lease: on the lease's own
+    dataset version (the only one it was given), with training starting inside the lease's time
+    and no date in the future. One declaration per (name, version) per lease."""
+    require_studio_staff(actor, lease.studio)
+    if lease.status not in Lease.APPROVED_STATUSES:
+        raise Conflict(
+            f"this lease is {lease.status}: no data was licensed under it", code="lease_not_approved"
+        )
+    pinned = (lease.version.dataset.slug, lease.version.number)
+    foreign = sorted({(slug, number) for slug, number in dataset_versions} - {pinned})
+    if foreign:
+        named = ", ".join(f"{slug} v{number}" for slug, number in foreign)
+        raise Invalid(
+            f"this lease licenses {pinned[0]} v{pinned[1]} only, not {named}", code="version_not_in_lease"
+        )
+    today = timezone.localdate()
+    starts, ends = timezone.localdate(lease.starts_at), timezone.localdate(effective_end(lease))
+    if not starts <= training_started_on <= min(ends, today):
+        raise Invalid(
+            f"training must start between the lease's start ({starts}) and its end ({ends}), "
+            "and not after today",
+            code="training_outside_lease",
+        )
+    if training_ended_on is not None and not training_started_on <= training_ended_on <= today:
+        raise Invalid(
+            "training must end on or after its start, and not after today", code="training_dates_invalid"
+        )
+    try:
+        # A savepoint, so a declaration racing an identical one is a 409, not a broken transaction.
+        with transaction.atomic():
+            model = TrainedModel.objects.create(
+                lease=lease,
+                name=name,
+                version=version,
+                purpose=purpose,
+                training_started_on=training_started_on,
+                training_ended_on=training_ended_on,
+                declared_by=actor,
+            )
+    except IntegrityError as error:
+        raise Conflict(
+            f"{name} {version} is already declared on this lease", code="model_already_declared"
+        ) from error
+    model.dataset_versions.add(lease.version)
+    audit.record(
+        actor=actor,
+        action="model.declared",
+        subject=model,
+        data={"lease": lease.pk, "name": name, "version": version, "dataset_version": lease.version_id},
+    )
+    return model

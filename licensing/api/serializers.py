@@ -681,3 +681,72 @@ def home_lease_id_of(data) -> int:
     serializer = _HomeLeaseIdSerializer(data=data if isinstance(data, dict) else {})
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data["home_lease_id"]
+
+
+class DatasetVersionRefSerializer(serializers.Serializer):
+    dataset = serializers.SlugField(max_length=50, help_text="the dataset's slug")
+    version = serializers.IntegerField(min_value=1, max_value=COUNT_MAX, help_text="the version's number")
+
+
+class TrainedModelInputSerializer(serializers.Serializer):
+    name = TextField(max_length=200)
+    version = TextField(max_length=100)
+    purpose = TextField(max_length=5000)
+    dataset_versions = DatasetVersionRefSerializer(
+        many=True,
+        min_length=1,
+        max_length=20,
+        help_text="the dataset versions the model was trained on: under a lease, its pinned version only",
+    )
+    training_started_on = serializers.DateField()
+    training_ended_on = serializers.DateField(
+        required=False, allow_null=True, default=None, help_text="empty while training goes on"
+    )
+
+
+class ModelDatasetSerializer(serializers.Serializer):
+    dataset = serializers.SlugField()
+    title = TextField()
+    version = serializers.IntegerField()
+    manifest_sha256 = TextField()
+
+
+class TrainedModelOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    lease = serializers.IntegerField(source="lease_id")
+    name = TextField()
+    version = TextField()
+    purpose = TextField()
+    dataset_versions = serializers.SerializerMethodField()
+    training_started_on = serializers.DateField()
+    training_ended_on = serializers.DateField(allow_null=True)
+    declared_at = serializers.DateTimeField()
+
+    @extend_schema_field(ModelDatasetSerializer(many=True))
+    def get_dataset_versions(self, model):
+        return [
+            {
+                "dataset": version.dataset.slug,
+                "title": version.dataset.title,
+                "version": version.number,
+                "manifest_sha256": version.manifest_sha256,
+            }
+            for version in model.dataset_versions.all()
+        ]
+
+
+class RegisterModelSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = TextField()
+    version = TextField()
+    purpose = TextField()
+    studio = TextField()
+    lease = serializers.IntegerField()
+    training_started_on = serializers.DateField()
+    training_ended_on = serializers.DateField(allow_null=True)
+    declared_at = serializers.DateTimeField()
+    datasets = ModelDatasetSerializer(many=True)
+    member_count = serializers.IntegerField(help_text="members whose data the lease held at approval")
+    listed_members = serializers.ListField(
+        child=TextField(), help_text="of those, the members who opted in to being named publicly"
+    )

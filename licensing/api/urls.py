@@ -87,4 +87,16 @@ urlpatterns = [
         "takedowns/<id:takedown_id>/attest/", views.TakedownAttestView.as_view(), name="api-takedown-attest"
     ),
     path("transparency/leases/", views.TransparencyView.as_view(), name="api-transparency"),
+    path("me/models/", views.MyModelsView.as_view(), name="api-my-models"),
+    path("transparency/models/", views.TransparencyModelsView.as_view(), name="api-transparency-models"),
+    path(
+        "leases/<id:lease_id>/croissant.json", views.LeaseCroissantView.as_view(), name="api-lease-croissant"
+    ),
+    path("leases/<id:lease_id>/odrl.json", views.LeaseOdrlView.as_view(), name="api-lease-odrl"),
+    path("leases/<id:lease_id>/models/", views.LeaseModelsView.as_view(), name="api-lease-models"),
+    path(
+        "datasets/<id:dataset_id>/versions/<id:number>/croissant.json",
+        views.DatasetVersionCroissantView.as_view(),
+        name="api-dataset-version-croissant",
+    ),
 ]

@@ -8,26 +8,29 @@ from django.conf import settings
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config import metrics
 from federation.api.auth import PeerCallView
 from federation.models import Peer
-from licensing import federated, selectors, services, tokens
+from licensing import cards, federated, selectors, services, tokens
 from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown
 from trust.api.auth import UserTokenAuthentication, UserTokenNotAccepted
 from trust.api.pagination import PagedAPIView
-from trust.api.permissions import IsTrustAdmin
+from trust.api.permissions import IsMember, IsTrustAdmin
 from trust.api.schema import errors, links
 from trust.api.serializers import ErrorSerializer
 from trust.api.validation import found, validated
-from trust.errors import Forbidden, Invalid, NotFound
-from trust.models import Dataset
+from trust.errors import Conflict, Forbidden, Invalid, NotFound
+from trust.models import Dataset, DatasetVersion
+from trust.selectors import member_of
 
 from . import serializers as s
 from .auth import LeaseTokenAuthentication
@@ -777,3 +780,177 @@ class TransparencyView(PagedAPIView):
         return self.paged(
             selectors.transparency_leases(), s.RegisterEntrySerializer, prepare=selectors.transparency_entries
         )
+
+
+# --- Open formats: Croissant dataset cards and ODRL agreements ------------------------------------
+
+JSON_LD = "application/ld+json"
+
+
+class JsonLdRenderer(JSONRenderer):
+    """Lets a client ask for `Accept: application/ld+json` (JSON-LD is JSON) instead of a 406."""
+
+    media_type = JSON_LD
+    format = "jsonld"
+
+
+# JSON first: errors stay `application/json` for a client that accepts anything.
+JSON_LD_RENDERERS = [JSONRenderer, JsonLdRenderer]
+
+
+def _json_ld_stream(chunks) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(chunks, content_type=JSON_LD)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatasetVersionCroissantView(APIView):
+    renderer_classes = JSON_LD_RENDERERS
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(
+        operation_id="v1_datasets_versions_croissant_retrieve",
+        responses={(200, JSON_LD): OpenApiTypes.OBJECT},
+        summary="Croissant 1.1 card (JSON-LD, with Responsible-AI fields) of a frozen dataset version: every "
+        "asset as a FileObject with its SHA-256, and a RecordSet of their fields; streamed (admin)",
+    )
+    def get(self, request, dataset_id, number):
+        version = (
+            DatasetVersion.objects.select_related("dataset")
+            .filter(dataset_id=dataset_id, number=number)
+            .first()
+        )
+        if version is None:
+            raise NotFound("no such dataset version", code="version_not_found")
+        return _json_ld_stream(cards.version_card(version))
+
+
+def _lease_with_parts(lease_id) -> Lease:
+    """The lease as its documents need it: version, studio and parts loaded."""
+    return (
+        Lease.objects.select_related("version__dataset", "studio__home_peer")
+        .prefetch_related(selectors.PARTS_PREFETCH)
+        .get(pk=lease_id)
+    )
+
+
+class LeaseCroissantView(APIView):
+    renderer_classes = JSON_LD_RENDERERS
+    authentication_classes = LEASE_TOKEN_ONLY
+    permission_classes = [HasLeaseToken]
+
+    @extend_schema(
+        operation_id="v1_leases_croissant_retrieve",
+        responses={(200, JSON_LD): OpenApiTypes.OBJECT},
+        summary="Croissant 1.1 card of what this lease may use now: the manifest's assets with their "
+        "download links, Responsible-AI fields and the lease's ODRL agreement as its licence; streamed "
+        "(lease token)",
+    )
+    def get(self, request, lease_id):
+        lease = _lease_with_parts(tokens.lease_of_token(token=request.auth, lease_id=lease_id).pk)
+        iri = request.build_absolute_uri(reverse("api-lease-croissant", kwargs={"lease_id": lease.pk}))
+        base = request.build_absolute_uri(reverse("api-lease-manifest", kwargs={"lease_id": lease.pk}))
+        only = request.auth.verified.assets if isinstance(request.auth, tokens.FederatedAccess) else None
+        return _json_ld_stream(
+            cards.lease_card(
+                lease, iri=iri, assets_base=base.removesuffix("manifest/") + "assets/", only=only
+            )
+        )
+
+
+class LeaseOdrlView(APIView):
+    renderer_classes = JSON_LD_RENDERERS
+    authentication_classes = LEASE_TOKEN_OR_LOGIN
+    permission_classes = [HasLeaseTokenOrUser]
+
+    @errors(409)
+    @extend_schema(
+        operation_id="v1_leases_odrl_retrieve",
+        responses={(200, JSON_LD): OpenApiTypes.OBJECT},
+        summary="The lease's ODRL 2.2 agreement (JSON-LD): permissions per use with their time window and "
+        "download cap, prohibitions, duties to pay, report usage and delete on takedown (studio staff of the "
+        "lease, admin, or the lease token); 409 before approval",
+    )
+    def get(self, request, lease_id):
+        if isinstance(request.auth, LeaseToken | tokens.FederatedAccess):
+            lease = tokens.lease_of_token(token=request.auth, lease_id=lease_id)
+        else:
+            lease = selectors.lease_for(user=request.user, lease_id=lease_id)
+        if lease.status not in Lease.APPROVED_STATUSES:
+            raise Conflict(
+                f"this lease is {lease.status}: it has no agreement until it is approved",
+                code="lease_not_approved",
+            )
+        response = Response(cards.agreement(_lease_with_parts(lease.pk)), content_type=JSON_LD)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+# --- The model register -----------------------------------------------------------------------------
+
+
+class LeaseModelsView(PagedAPIView):
+    @extend_schema(
+        responses=s.TrainedModelOutputSerializer(many=True),
+        summary="Models declared as trained under this lease (studio staff of the lease, admin)",
+    )
+    def get(self, request, lease_id):
+        lease = selectors.lease_for(user=request.user, lease_id=lease_id)
+        return self.paged(selectors.lease_models(lease), s.TrainedModelOutputSerializer)
+
+    @errors(409, 422)
+    @extend_schema(
+        request=s.TrainedModelInputSerializer,
+        responses={
+            201: s.TrainedModelOutputSerializer,
+            422: OpenApiResponse(
+                ErrorSerializer,
+                description="version_not_in_lease, training_outside_lease, training_dates_invalid",
+            ),
+        },
+        summary="Declare a model trained under this lease, on its dataset version (studio staff of the "
+        "lease)",
+    )
+    def post(self, request, lease_id):
+        lease = selectors.lease_for(user=request.user, lease_id=lease_id)
+        data = validated(s.TrainedModelInputSerializer, request)
+        model = services.trained_model_declare(
+            actor=request.user,
+            lease=lease,
+            name=data["name"],
+            version=data["version"],
+            purpose=data["purpose"],
+            dataset_versions=[(ref["dataset"], ref["version"]) for ref in data["dataset_versions"]],
+            training_started_on=data["training_started_on"],
+            training_ended_on=data["training_ended_on"],
+        )
+        model = selectors.lease_models(lease).get(pk=model.pk)
+        return Response(s.TrainedModelOutputSerializer(model).data, status=status.HTTP_201_CREATED)
+
+
+class TransparencyModelsView(PagedAPIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=s.RegisterModelSerializer(many=True),
+        summary="Public register of models: which studio trained which model on which dataset versions, "
+        "under which lease, naming only members who opted in",
+    )
+    def get(self, request):
+        return self.paged(
+            selectors.register_models(), s.RegisterModelSerializer, prepare=selectors.register_model_entries
+        )
+
+
+class MyModelsView(PagedAPIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        responses=s.RegisterModelSerializer(many=True),
+        summary="Models trained on my data: those declared under leases that included my assets, most "
+        "recent training first (member)",
+    )
+    def get(self, request):
+        models = selectors.member_models(member_of(request.user))
+        return self.paged(models, s.RegisterModelSerializer, prepare=selectors.register_model_entries)

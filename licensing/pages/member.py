@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from trust.consent import use_label
@@ -35,6 +36,9 @@ from trust.templatetags.portal import day
 
 from .. import selectors
 from .forms_member import ConsentDecisionForm
+
+# The newest models trained on the data a withdrawal reaches that its page lists.
+MODELS_SHOWN = 50
 
 
 def _percent(share: Decimal) -> str:
@@ -155,6 +159,13 @@ def consent_withdraw_confirm(request, consent_id):
     if hasattr(grant, "reconfirmation"):
         messages.info(request, "This grant was re-confirmed under a newer text: withdraw that grant instead.")
         return redirect("member-consent")
+    reach = selectors.withdrawal_reach(grant)
+    # One row past what is shown says whether there are more, without counting them all.
+    trained = list(
+        selectors.models_trained_on([asset.pk for asset in reach["assets"]], before=timezone.now())[
+            : MODELS_SHOWN + 1
+        ]
+    )
     return render(
         request,
         "licensing/member/consent_withdraw.html",
@@ -162,8 +173,10 @@ def consent_withdraw_confirm(request, consent_id):
             "grant": grant,
             "use_label": use_label(grant.use),
             "use_text": grant.text.text,
-            "reach": selectors.withdrawal_reach(grant),
+            "reach": reach,
             "download_url_seconds": settings.DOWNLOAD_URL_SECONDS,
+            "models": selectors.register_model_entries(trained[:MODELS_SHOWN], with_members=False),
+            "more_models": len(trained) > MODELS_SHOWN,
         },
     )
 

@@ -8,9 +8,11 @@ from trust.lists import SearchFilter, csv_response, portal_list, wants_csv
 from trust.selectors import consent_statistics
 
 from ..models import Lease
-from ..selectors import transparency_entries, transparency_leases
+from ..selectors import register_model_entries, register_models, transparency_entries, transparency_leases
 
 CSV_CHUNK = 1000
+# The newest declared models the page shows; the API pages through them all.
+MODELS_SHOWN = 20
 
 
 class RegisterFilter(django_filters.FilterSet):
@@ -90,6 +92,8 @@ def register(request):
             "listing": listing,
             "leases": transparency_entries(listing.rows),
             "consent_statistics": consent_statistics(),
+            "models": register_model_entries(register_models()[:MODELS_SHOWN]),
+            "models_total": register_models().count(),
         },
     )
 

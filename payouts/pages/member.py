@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 
+from licensing import selectors as licensing_selectors
 from trust import services as trust_services
 from trust.consent import in_use_order
 from trust.errors import NotFound
@@ -28,6 +29,8 @@ from .lists import MemberLeaseFilter, StatementFilter
 # The home chart shows the latest periods; every one of them has a row on the statements page.
 CHART_PERIODS = 12
 PAYOUTS_PER_PAGE = 50
+# The newest models trained on the member's data that "who used my data" lists.
+MODELS_SHOWN = 50
 
 
 @member_required
@@ -92,19 +95,27 @@ def _lease_csv(rows):
 
 @member_required
 def leases(request):
-    history = selectors.member_lease_history(member_of(request.user))
+    member = member_of(request.user)
+    history = selectors.member_lease_history(member)
     if wants_csv(request):
         rows = filtered_rows(request, history, MemberLeaseFilter)
         return csv_response("guildtrust-who-used-my-data.csv", LEASE_CSV_HEADER, _lease_csv(rows))
     listing = portal_list(request, history, MemberLeaseFilter)
-    vendors = selectors.member_lease_vendors(member_of(request.user), [row["lease"] for row in listing.rows])
+    vendors = selectors.member_lease_vendors(member, [row["lease"] for row in listing.rows])
     for row in listing.rows:
         row["uses"] = in_use_order(row["uses"])
         row["vendors"] = vendors.get(row["lease"], [])
+    # One row past what is shown says whether there are more, without counting them all.
+    trained = list(licensing_selectors.member_models(member)[: MODELS_SHOWN + 1])
     return render(
         request,
         "payouts/member/leases.html",
-        {"listing": listing, "totals": selectors.member_lease_totals(history)},
+        {
+            "listing": listing,
+            "totals": selectors.member_lease_totals(history),
+            "models": licensing_selectors.register_model_entries(trained[:MODELS_SHOWN], with_members=False),
+            "more_models": len(trained) > MODELS_SHOWN,
+        },
     )
 
 

@@ -68,7 +68,7 @@ def in_process_app(monkeypatch):
 OWNS = {
     "member": r"^v1_(consents|me|assets)_",
     "studio": r"^v1_(catalog|charges|takedowns)_"
-    r"|^v1_leases_(create|cancel_create|tokens_|derived_tokens_|takedowns_)",
+    r"|^v1_leases_(create|cancel_create|tokens_|derived_tokens_|takedowns_|models_)",
 }
 
 

@@ -81,7 +81,7 @@ def test_who_used_my_data_shows_the_leases_and_their_total(browser, demo_trust):
     page.get_by_role("link", name="Who used my data").first.click()
     assert page.get_by_role("heading", level=1).inner_text() == "Who used my data"
     api = page.request.get("/api/v1/me/leases/").json()["results"]
-    assert page.locator("table.data tbody tr").count() == len(api) == 1
+    assert page.locator("table.member-leases tbody tr").count() == len(api) == 1
     assert page.locator("#leases-total-net").inner_text() == money(sum(row["net_cents"] for row in api))
     _accessible(page)
     browser.screenshot(page, "leases")

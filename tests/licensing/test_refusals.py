@@ -78,12 +78,14 @@ ADMIN_ONLY = [
     ("put", "/api/v1/terms/1/shared-with/", {"peers": []}),
     ("get", "/api/v1/federation/settlements/", None),
     ("post", "/api/v1/consent-texts/", {"use": "training", "text": "A new text."}),
+    ("get", "/api/v1/datasets/{dataset}/versions/1/croissant.json", None),
 ]
 MEMBER_ONLY = [
     ("get", "/api/v1/consents/", None),
     ("post", "/api/v1/consents/", {"use": "training"}),
     ("get", "/api/v1/me/earnings/", None),
     ("get", "/api/v1/me/leases/", None),
+    ("get", "/api/v1/me/models/", None),
     ("get", "/api/v1/me/bank-account/", None),
     ("put", "/api/v1/me/bank-account/", {"iban": "DE89370400440532013000"}),
     ("post", "/api/v1/consents/1/withdraw/", None),
@@ -117,6 +119,7 @@ LEASE_TOKEN_ONLY = [
             ]
         },
     ),
+    ("get", "/api/v1/leases/{lease}/croissant.json", None),
 ]
 ANY_LOGIN = [
     ("get", "/api/v1/assets/", None),
@@ -129,6 +132,19 @@ ANY_LOGIN = [
     ("get", "/api/v1/leases/{lease}/derived-tokens/", None),
     ("post", "/api/v1/leases/{lease}/derived-tokens/1/revoke/", None),
     ("get", "/api/v1/leases/{lease}/takedowns/", None),
+    ("get", "/api/v1/leases/{lease}/odrl.json", None),
+    ("get", "/api/v1/leases/{lease}/models/", None),
+    (
+        "post",
+        "/api/v1/leases/{lease}/models/",
+        {
+            "name": "m",
+            "version": "1",
+            "purpose": "p",
+            "dataset_versions": [{"dataset": "world", "version": 1}],
+            "training_started_on": "2020-01-01",
+        },
+    ),
     (
         "post",
         "/api/v1/assets/",
@@ -172,6 +188,7 @@ PUBLIC = [
     ("post", "/api/v1/auth/token/"),
     ("get", "/api/v1/transparency/leases/"),
     ("get", "/api/v1/consent-texts/"),
+    ("get", "/api/v1/transparency/models/"),
     ("get", "/.well-known/guildtrust.json"),
 ]
 

@@ -345,11 +345,17 @@ def seeded_demo(request, _shared_demo, _module_objects, db, settings) -> None:
 
 @pytest.fixture(autouse=True)
 def _consent_texts_after_a_flush(request):
-    """A transactional test's flush empties every table, the rows data migrations made too: put
-    back the consent texts a migrated database has (trust migration 0007), before the test."""
-    if "transactional_db" not in request.fixturenames:
+    """A transactional test's flush empties every table, the rows data migrations made too, for
+    every test after it: put back the consent texts a migrated database has (trust migration
+    0007) before any test that uses the database (inside its transaction for `db` tests, so it is
+    done again after each rollback until the next flush: one cheap query per test)."""
+    uses_database = request.node.get_closest_marker("django_db") or {
+        "db",
+        "transactional_db",
+    } & set(request.fixturenames)
+    if not uses_database:
         return
-    request.getfixturevalue("transactional_db")
+    request.getfixturevalue("_django_db_helper")
     from trust.models import ConsentText
 
     if not ConsentText.objects.exists():

@@ -78,6 +78,7 @@ def forward_usage(self, part_id: int) -> None:
     _deliver(self, federated.usage_forward, part_id=part_id)
 
 
+@shared_task(bind=True, acks_late=True, max_retries=12)
 def relay_takedown(self, takedown_id: int) -> None:
     _deliver(self, federated.takedown_relay, takedown_id=takedown_id)
 

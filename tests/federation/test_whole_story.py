@@ -403,14 +403,27 @@ def test_the_whole_federated_story_between_two_live_trusts(two_seeded_trusts):
         63,
         581,
     )
-    earned = {
-        name: trusts.member(PEER, name).get("/api/v1/me/earnings/").json()
-        for name in ("alice", "bob", "cleo")
-    }
+    members = {name: trusts.member(PEER, name) for name in ("alice", "bob", "cleo")}
+    earned = {name: person.get("/api/v1/me/earnings/").json() for name, person in members.items()}
     assert {name: (e["total_net_cents"], e["total_pension_cents"]) for name, e in earned.items()} == {
         "alice": (257, 28),
         "bob": (164, 18),
         "cleo": (160, 17),
+    }
+    # "Who used my data" at equity-uk: the studio of sag-aftra, and the vendor where it was one.
+    used = {
+        name: [
+            row for row in person.get("/api/v1/me/leases/").json()["results"] if row["lease"] == peer_lease
+        ]
+        for name, person in members.items()
+    }
+    assert {
+        name: [(r["studio"], r["vendors"], r["downloads_of_my_assets"], r["net_cents"]) for r in rows]
+        for name, rows in used.items()
+    } == {
+        "alice": [("Northlight Pictures", [], 2, 257)],
+        "bob": [("Northlight Pictures", ["Pixel Forge VFX"], 2, 164)],
+        "cleo": [("Northlight Pictures", [], 1, 160)],
     }
     assert (
         trusts.shell(

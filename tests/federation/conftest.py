@@ -1,7 +1,8 @@
 """A second trust for federation tests: `equity-uk`, a whole Guildtrust in its own process with
 its own PostgreSQL database and key, beside the trust under test (`sag-aftra`, this process).
 `two_trusts`: both trusts as processes on the real stack, federated, with an active federated
-lease (tests/federation/two_trusts.py; a module elsewhere enters `TwoTrusts` itself)."""
+lease (tests/federation/two_trusts.py; a module elsewhere enters `TwoTrusts` itself);
+`two_seeded_trusts`: the same two trusts seeded and not yet peered (the whole-story test)."""
 
 import os
 import tempfile
@@ -71,15 +72,37 @@ def equity_admin(equity_uk) -> PeerAdmin:
     return PeerAdmin(equity_uk)
 
 
-@pytest.fixture(scope="module")
-def two_trusts(django_db_setup):
-    """sag-aftra and equity-uk on the real stack, federated, with an active federated lease
-    (tests/federation/two_trusts.py). Started once per module that asks for it."""
+def _two_trusts(**options):
+    """TwoTrusts on this run's PostgreSQL and Redis. TWO_TRUSTS_REDIS_DBS ("14,15": home's,
+    peer's) names the trusts' Redis databases when the two beside REDIS_URL's are another run's."""
     if django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") or not os.environ.get("REDIS_URL"):
         pytest.skip("two trusts on the real stack need PostgreSQL and REDIS_URL")
     from tests.federation.two_trusts import TwoTrusts
 
+    named = os.environ.get("TWO_TRUSTS_REDIS_DBS", "")
+    databases = tuple(int(n) for n in named.split(",")) if named else None
     database = django_settings.DATABASES["default"]["NAME"]
-    with TwoTrusts(database_url=_database_url(database), redis_url=os.environ["REDIS_URL"]) as trusts:
+    return TwoTrusts(
+        database_url=_database_url(database),
+        redis_url=os.environ["REDIS_URL"],
+        redis_databases=databases,
+        **options,
+    )
+
+
+@pytest.fixture(scope="module")
+def two_trusts(django_db_setup):
+    """sag-aftra and equity-uk on the real stack, federated, with an active federated lease
+    (tests/federation/two_trusts.py). Started once per module that asks for it."""
+    with _two_trusts() as trusts:
+        print(f"\ntwo trusts started in {trusts.startup_seconds}")
+        yield trusts
+
+
+@pytest.fixture(scope="module")
+def two_seeded_trusts(django_db_setup):
+    """sag-aftra and equity-uk on the real stack, each with its members, assets, dataset and
+    terms, and nothing between them yet: the whole-story test peers them itself."""
+    with _two_trusts(story=False) as trusts:
         print(f"\ntwo trusts started in {trusts.startup_seconds}")
         yield trusts

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from federation import signed_calls
 from federation.models import Peer
+from tests.licensing.test_refusals import PEER_CALLS
 from trust import keys
 
 pytestmark = pytest.mark.django_db
@@ -174,3 +175,62 @@ def test_outgoing_calls_to_a_suspended_peer_are_not_sent(peer):
     with pytest.raises(Forbidden) as refused:
         signed_calls.peer_call(peer, "GET", "/api/v1/anything/")
     assert refused.value.code == "peer_not_live"
+
+
+# Every inbound trust-to-trust endpoint, not only the suspension notice above: each wrong
+# signature, clock or nonce, and each peer that may not call, refused before its view runs.
+INBOUND = [(method, path.replace("{lease}", "1")) for method, path, _ in PEER_CALLS]
+# Peering's own messages are heard from a peer whose peering is not live (yet, or any more).
+PEERING_MESSAGES = {"/api/v1/federation/inbound/hello/", "/api/v1/federation/inbound/suspension/"}
+
+
+def _signed(method: str, path: str, *, key, body: bytes = b"{}", sign_body=None, **token_args):
+    token = signed_calls.call_token(
+        audience="sag-aftra",
+        method=method,
+        path=path,
+        body=sign_body if sign_body is not None else body,
+        key=key,
+        issuer=token_args.pop("issuer", "equity-uk"),
+        **token_args,
+    )
+    data = body if method == "post" else None
+    response = APIClient().generic(
+        method.upper(), path, data or b"", content_type="application/json", HTTP_AUTHORIZATION=f"Peer {token}"
+    )
+    return response, token
+
+
+@pytest.mark.parametrize(("method", "path"), INBOUND, ids=[f"{m.upper()} {p}" for m, p in INBOUND])
+def test_every_inbound_call_refuses_a_wrong_signature_clock_or_nonce(peer, peer_key, method, path):
+    body = b"{}" if method == "post" else b""
+    wrong = {
+        "unknown_key": {"key": _key()},
+        "bad_signature": {"key": peer_key, "sign_body": b'{"forged": true}'},
+        "clock_skew": {"key": peer_key, "now": time.time() + 180},
+        "unknown_peer": {"key": peer_key, "issuer": "nobody"},
+    }
+    for code, args in wrong.items():
+        response, _ = _signed(method, path, body=body, **args)
+        assert (response.status_code, response.json()["code"]) == (401, code), (code, response.content)
+    expired, _ = _signed(method, path, body=body, key=peer_key, now=time.time() - 3600)
+    assert (expired.status_code, expired.json()["code"]) == (401, "clock_skew")
+
+    first, token = _signed(method, path, body=body, key=peer_key)
+    assert first.status_code != 401, first.content  # heard (its view may refuse the empty body)
+    again = APIClient().generic(
+        method.upper(), path, body, content_type="application/json", HTTP_AUTHORIZATION=f"Peer {token}"
+    )
+    assert (again.status_code, again.json()["code"]) == (401, "replayed")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [case for case in INBOUND if case[1] not in PEERING_MESSAGES],
+    ids=[f"{m.upper()} {p}" for m, p in INBOUND if p not in PEERING_MESSAGES],
+)
+@pytest.mark.parametrize("suspended_by", ["us", "them"])
+def test_every_federated_call_of_a_suspended_peer_is_refused(peer, peer_key, method, path, suspended_by):
+    Peer.objects.filter(pk=peer.pk).update(**{f"suspended_by_{suspended_by}_at": timezone.now()})
+    response, _ = _signed(method, path, body=b"{}" if method == "post" else b"", key=peer_key)
+    assert (response.status_code, response.json()["code"]) == (403, "peer_not_live"), response.content

@@ -51,7 +51,7 @@ for n, name in enumerate(("alice", "bob", "cleo")):
     member = factories.MemberFactory(
         user__username=f"{name}", member_number=f"{prefix}-{n:04d}", display_name=f"{name.title()} of {slug}"
     )
-    factories.grant_all(member, "training")
+    factories.grant_all(member, "training", "crowd_generation")
     asset = factories.make_asset(
         admin=admin, contributors=[(member, "1")], data=b"%s scan of %s" % (slug.encode(), name.encode())
     )
@@ -64,7 +64,7 @@ terms = licensing.terms_create(
     actor=admin, dataset=dataset, title=f"{slug} crowd, training", permitted_uses=["training"],
     duration_days=30, flat_fee_cents=50000, download_cap=1000000,
 )
-seeded = {"members": members, "terms": terms.pk}
+seeded = {"members": members, "terms": terms.pk, "dataset": dataset.pk}
 if slug == "sag-aftra":
     studio, _ = factories.make_studio(admin=admin, name="Northlight Pictures", staff_username="studio")
     seeded["studio"] = studio.pk
@@ -138,10 +138,14 @@ class TwoTrusts:
 
     `database_url` names the PostgreSQL server and the prefix of the trusts' databases;
     `redis_url` the machine's Redis (the trusts use and flush the two database numbers beside
-    its own, never 0: 7 and 8 beside 6, 14 and 13 beside `make test`'s 15)."""
+    its own, never 0: 7 and 8 beside 6, 14 and 13 beside `make test`'s 15), or the two
+    `redis_databases` given (home's, peer's). With `story=False` both trusts stop after their
+    seeding (no peering, sharing, lease or token): the whole-story test does those itself."""
 
     database_url: str
     redis_url: str
+    redis_databases: tuple[int, int] | None = None
+    story: bool = True
     home: TrustProcess = field(init=False)
     peer: TrustProcess = field(init=False)
     s3: S3Server = field(init=False)
@@ -180,7 +184,10 @@ class TwoTrusts:
         # The two database numbers beside the suite's (never 0, which a developer's own tools
         # likely use): they are flushed here.
         suite_db = int(db or 0)
-        numbers = [n for n in (suite_db + 1, suite_db + 2, suite_db - 1, suite_db - 2) if 0 < n <= 15][:2]
+        numbers = (
+            self.redis_databases
+            or [n for n in (suite_db + 1, suite_db + 2, suite_db - 1, suite_db - 2) if 0 < n <= 15][:2]
+        )
         redis_urls = {HOME: f"{base}/{numbers[0]}", PEER: f"{base}/{numbers[1]}"}
         for url in redis_urls.values():
             redis.Redis.from_url(url).flushdb()  # no task left over from an earlier run
@@ -238,11 +245,11 @@ class TwoTrusts:
                 slug: json.loads(seed.result().strip().splitlines()[-1]) for slug, seed in seeds.items()
             }
         clock = self._timed("members, assets (S3), datasets and terms", clock)
-
-        self._peer_and_share()
-        clock = self._timed("peered and terms shared (APIs)", clock)
-        self._federated_lease()
-        self._timed("federated lease active, ft_ token minted (APIs, workers)", clock)
+        if self.story:
+            self._peer_and_share()
+            clock = self._timed("peered and terms shared (APIs)", clock)
+            self._federated_lease()
+            self._timed("federated lease active, ft_ token minted (APIs, workers)", clock)
         self.startup_seconds["total"] = round(time.monotonic() - began, 2)
 
     @property
@@ -324,11 +331,17 @@ class TwoTrusts:
             terms = self.seeded[slug]["terms"]
             shared = admins[slug].put(f"/api/v1/terms/{terms}/shared-with/", {"peers": [other]})
             assert shared.status_code == 200, (slug, shared.text)
-        # The home trust's beat fetches peers' offers every minute; the story does not wait.
-        self.shell(
-            HOME,
-            "from federation.models import Peer; from licensing import services; "
-            f"print(services.peer_offers_refresh(peer=Peer.objects.get(slug={PEER!r})))",
+        self.refresh_offers()
+
+    def refresh_offers(self) -> int:
+        """The home trust's beat fetches peers' offers every minute; a test does not wait for it
+        but runs its job now. How many offers equity-uk shares with the home trust."""
+        return int(
+            self.shell(
+                HOME,
+                "from federation.models import Peer; from licensing import services; "
+                f"print(services.peer_offers_refresh(peer=Peer.objects.get(slug={PEER!r})))",
+            )
         )
 
     def _federated_lease(self) -> None:

@@ -22,6 +22,10 @@ class BillingLimitExceeded(ValueError):
     """A lease's charges for a period pass MAX_BILLABLE_CENTS_PER_LEASE_PERIOD."""
 
 
+# A federated lease the home trust approved (its part starts) but another trust rejected, or
+# the studio cancelled while the other parts were undecided, was never active: no flat fee.
+NEVER_ACTIVE = (Lease.Status.REJECTED, Lease.Status.CANCELLED)
+
 # Charged to the asset the event names; everything else is shared across the lease's assets.
 PER_ASSET_KINDS = {UsageEvent.Kind.DOWNLOAD, UsageEvent.Kind.GENERATED_SECOND}
 
@@ -96,8 +100,8 @@ def meter_period(period: Period) -> int:
         cursor.execute(
             f"""INSERT INTO {charges} ({columns})
             SELECT %s, l.id, %s, NULL, 1, l.flat_fee_cents FROM {leases} l
-            WHERE l.starts_at >= %s AND l.starts_at < %s AND {not_posted}""",
-            [period.pk, FLAT_FEE, start, end, period.pk],
+            WHERE l.starts_at >= %s AND l.starts_at < %s AND l.status NOT IN (%s, %s) AND {not_posted}""",
+            [period.pk, FLAT_FEE, start, end, *NEVER_ACTIVE, period.pk],
         )
         written += cursor.rowcount
         # A part of a peer's federated lease: its shares of the lease's flat fee and training

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from federation.models import Peer
 from licensing import services as licensing
-from licensing.models import LeasePart
+from licensing.models import Lease, LeasePart
 from payouts import federated, services, split
 from payouts.metering import LeaseCharges
 from payouts.models import LeaseRevenue, MemberEarning, Period
@@ -157,3 +157,21 @@ def test_home_members_are_paid_exactly_the_home_parts_share_worked_by_hand(world
     # Lease B (local) is untouched: its whole 1000 flat fee.
     assert LeaseRevenue.objects.get(period=period, lease=world.lease_b).revenue_cents == 1000
     assert period.revenue_cents == 1520
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ended", [Lease.Status.REJECTED, Lease.Status.CANCELLED])
+def test_a_federated_lease_approved_here_but_never_active_is_charged_no_flat_fee(world, ended):
+    """The home trust approved its part (the lease has a start), then another trust rejected its
+    part (or the studio cancelled while it was undecided): the studio never had the data."""
+    lease = world.lease_a
+    Lease.objects.filter(pk=lease.pk).update(status=ended)
+    now = timezone.now()
+    period = services.period_create(
+        actor=world.cast.admin, start=now - timedelta(hours=1), end=timezone.now()
+    )
+    period = services.period_close(period_id=period.pk)
+    assert period.status == Period.Status.CLOSED, period.failure_reason
+    assert not LeaseRevenue.objects.filter(period=period, lease=lease).exists()
+    # The other studio's lease, active, still pays its fee.
+    assert LeaseRevenue.objects.get(period=period, lease=world.lease_b).flat_fee_cents > 0

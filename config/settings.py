@@ -337,6 +337,9 @@ TRUST_CONSENT_TERMS_VERSION = env.str("TRUST_CONSENT_TERMS_VERSION", default="20
 USER_TOKEN_LIFETIME_HOURS = env.int("USER_TOKEN_LIFETIME_HOURS", default=24)
 LEASE_TOKEN_DEFAULT_DAYS = env.int("LEASE_TOKEN_DEFAULT_DAYS", default=7)
 DOWNLOAD_URL_SECONDS = env.int("DOWNLOAD_URL_SECONDS", default=300)
+# The pull window: one download per asset per token is billed (and counted against the cap)
+# within this many seconds of the last billed one; a URL refresh or resume inside it is free. 0: off.
+PULL_WINDOW_SECONDS = env.int("PULL_WINDOW_SECONDS", default=24 * 3600)
 # How long a process believes the object store reachable after it last answered, so a download
 # does not ask it (a HEAD) every time; any call that finds it unreachable ends this at once.
 STORAGE_REACHABLE_SECONDS = env.float("STORAGE_REACHABLE_SECONDS", default=1.0)

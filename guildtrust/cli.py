@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     pull.add_argument("--to", required=True, help="folder to pull into (created; run again to resume)")
     pull.add_argument("--jobs", type=int, default=8, help="downloads at once (default 8)")
     pull.add_argument("--quiet", action="store_true", help="no progress bar")
+    pull.add_argument("--summary", help="also write the summary as JSON to this file (for scripts)")
 
     report = commands.add_parser("report", parents=[common], help="send usage events from a JSON-lines file")
     report.add_argument("--file", required=True, help="one event per line: kind, quantity, occurred_at, ...")
@@ -87,6 +88,9 @@ def cmd_pull(args) -> int:
     with _lease(args, jobs=args.jobs) as lease:
         summary = lease.download(args.to, jobs=args.jobs, progress=not args.quiet and sys.stderr.isatty())
     _say(*summary.lines())
+    if args.summary:
+        with open(args.summary, "w", encoding="utf-8") as out:
+            json.dump(summary.as_dict(), out, indent=1)
     if summary.exit_code:
         _say(f"guildtrust: {errors.EXIT_CODES.get(summary.exit_code, 'failed')} (exit {summary.exit_code})")
     return summary.exit_code

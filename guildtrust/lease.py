@@ -83,6 +83,18 @@ class PullSummary:
 
     _failures: list = field(default_factory=list, repr=False)
 
+    def as_dict(self) -> dict:
+        counts = ("files", "fetched", "skipped", "resumed", "corrupt_refetched", "urls_refreshed")
+        return {
+            **{name: getattr(self, name) for name in counts},
+            "bytes_fetched": self.bytes_fetched,
+            "seconds": round(self.seconds, 3),
+            "withdrawn": self.withdrawn,
+            "failed": self.failed,
+            "stopped_by": str(self.stopped_by) if self.stopped_by else None,
+            "exit_code": self.exit_code,
+        }
+
     def lines(self) -> list[str]:
         rate = self.bytes_fetched / self.seconds if self.seconds else 0.0
         out = [
@@ -385,13 +397,19 @@ class Lease:
                 with lock:
                     summary.resumed += 1
                 bar.bytes(offset)
-            received = 0
-            with partial.open("ab") as out:
+            received, out = 0, None
+            try:
                 for chunk in self._chunks(entry, offset, summary, stop):
+                    # Opened at the first byte: a refusal leaves no empty `.part` behind.
+                    out = out or partial.open("ab")
                     out.write(chunk)
                     hasher.update(chunk)
                     received += len(chunk)
                     bar.bytes(len(chunk))
+            finally:
+                if out is not None:
+                    out.close()
+            partial.touch()  # an empty asset has no first byte
             with lock:
                 summary.bytes_fetched += received
             if not expected or hasher.hexdigest() == expected:

@@ -39,7 +39,9 @@ def extension_of(content_type: str, original: str = "") -> str:
 
 def stem_of(title: str) -> str:
     """The title as ASCII letters, digits, dots, dashes and single spaces turned to dashes."""
-    ascii_title = unicodedata.normalize("NFKD", title or "").encode("ascii", "ignore").decode()
+    # Apostrophes vanish ("Zoë's" -> "Zoes"); other punctuation separates words.
+    title = re.sub(r"['\u2019]", "", title or "")
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     stem = _SPACES.sub("-", _UNSAFE.sub(" ", ascii_title).strip()).strip(" .-_")
     stem = stem[:STEM_MAX].rstrip(" .-_")
     if stem.lower().split(".")[0] in RESERVED:

@@ -98,7 +98,8 @@ class PullSummary:
     def lines(self) -> list[str]:
         rate = self.bytes_fetched / self.seconds if self.seconds else 0.0
         out = [
-            f"{self.files} files: {self.fetched} fetched, {self.skipped} already there and verified"
+            f"{self.files} file{'' if self.files == 1 else 's'}: {self.fetched} fetched, "
+            f"{self.skipped} already there and verified"
             + (f", {self.resumed} resumed" if self.resumed else "")
             + (f", {self.corrupt_refetched} corrupt ones fetched again" if self.corrupt_refetched else ""),
             f"{_size(self.bytes_fetched)} in {self.seconds:.1f} s ({_size(rate)}/s)"
@@ -340,13 +341,18 @@ class Lease:
                     summary.failed[str(entry["id"])] = f"{type(error).__name__}: {error}"
                     summary._failures.append(error)
 
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="guildtrust")
         try:
-            with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="guildtrust") as pool:
-                futures = [pool.submit(pull, entry) for entry in entries]
-                wait(futures, return_when=FIRST_EXCEPTION)
-                for future in futures:
-                    future.result()
+            futures = [pool.submit(pull, entry) for entry in entries]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:
+                future.result()
+        except BaseException:
+            # Ctrl-C (or a bug): stop every worker at its next chunk; `.part` files stay, to resume.
+            stop.set()
+            raise
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
             summary.seconds = time.monotonic() - started
         return summary
@@ -400,6 +406,8 @@ class Lease:
             received, out = 0, None
             try:
                 for chunk in self._chunks(entry, offset, summary, stop):
+                    if stop.is_set():
+                        raise _Stop()
                     # Opened at the first byte: a refusal leaves no empty `.part` behind.
                     out = out or partial.open("ab")
                     out.write(chunk)

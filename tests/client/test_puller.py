@@ -252,3 +252,28 @@ def test_the_client_imports_nothing_of_the_server():
     )
     answer = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=os.getcwd())
     assert answer.stdout.strip() == "ok", answer.stderr
+
+
+def test_ctrl_c_stops_the_pull_at_once_and_says_how_to_resume(pulled_lease, tmp_path):
+    folder = tmp_path / "pull"
+    process = puller(
+        "pull",
+        *("--url", pulled_lease.url, "--lease", str(pulled_lease.lease.pk), "--to", str(folder)),
+        *("--jobs", "8", "--quiet"),
+        secret=pulled_lease.secret,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if folder.exists() and len(_files(folder)) >= 20:
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=20)
+
+    assert process.returncode == 130, stderr
+    assert "interrupted; run the same command again to resume" in stderr
+    assert len(_files(folder)) < ASSETS
+    code, summary, stderr = _pull(pulled_lease, folder)
+    assert code == 0, stderr
+    _assert_pulled_whole(pulled_lease, folder)
+    assert pulled_lease.billed() == ASSETS

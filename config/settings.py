@@ -258,6 +258,8 @@ CELERY_BEAT_SCHEDULE = {
     # usage_event's month partitions, made ahead (PostgreSQL only; a no-op on SQLite).
     "make-usage-partitions": {"task": "licensing.tasks.make_usage_partitions", "schedule": 86400.0},
     "fetch-peer-offers": {"task": "licensing.tasks.fetch_peer_offers", "schedule": 60.0},
+    # Pull windows that ended: their rows only ever answer "billed already?" inside the window.
+    "prune-pull-windows": {"task": "licensing.tasks.prune_pull_windows", "schedule": 3600.0},
     # Revoked federated tokens pulled from each home trust (the push may not have arrived):
     # FEDERATION.md's bound is 5 s everywhere.
     "pull-federated-revocations": {"task": "licensing.tasks.pull_revocations", "schedule": 2.0},

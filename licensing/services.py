@@ -525,6 +525,30 @@ def _pull_window_claim(*, token_key: str, asset_id, at: datetime) -> bool:
         return cursor.fetchone() is not None
 
 
+# Rows deleted per statement when pruning, so no statement holds many row locks for long.
+PULL_WINDOW_PRUNE_BATCH = 10_000
+
+
+def pull_windows_prune(*, now: datetime | None = None) -> int:
+    """Delete the pull windows that have ended (all of them with the window off); returns how
+    many. A download after its window is billed whether its row is there or not, so this only
+    keeps the table to the windows still open. In batches; safe to run at any time, twice."""
+    since = _pull_window_since(now or timezone.now()) or (now or timezone.now())
+    table, deleted = PullWindow._meta.db_table, 0
+    moment = PullWindow._meta.get_field("opened_at").get_db_prep_value(since, connection)
+    with connection.cursor() as cursor:
+        while True:
+            # No index on opened_at: it would cost every billed download an insert; an hourly
+            # scan costs less.
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE opened_at <= %s LIMIT %s)",
+                [moment, PULL_WINDOW_PRUNE_BATCH],
+            )
+            deleted += cursor.rowcount
+            if cursor.rowcount < PULL_WINDOW_PRUNE_BATCH:
+                return deleted
+
+
 def _download_in_one_statement(
     *, lease: Lease, token: LeaseToken, asset_id, at: datetime
 ) -> tuple[Asset, bool] | None:

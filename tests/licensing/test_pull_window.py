@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from federation import biscuits
+from licensing import services as licensing
 from licensing import tokens as lease_tokens
 from licensing.models import Lease, LeaseDownloadCount, PullWindow, UsageEvent
 from tests.conftest import bearer_client
@@ -128,4 +129,19 @@ def test_a_federated_token_is_keyed_by_its_revocation_id_and_a_vendors_token_by_
         format="json",
     ).json()["token"]
     assert download(derived, world.lease_a.pk, world.alice_asset.pk).status_code == 302
+    assert _billed(world.lease_a, world.alice_asset) == 2
+
+
+@pytest.mark.embedded
+def test_pruning_deletes_the_windows_that_ended_and_keeps_the_open_ones(world, settings):
+    settings.PULL_WINDOW_SECONDS = 3600
+    for asset in (world.alice_asset, world.bob_asset):
+        assert _download(world.secret_a, world.lease_a, asset).status_code == 302
+    PullWindow.objects.filter(asset=world.alice_asset).update(opened_at=timezone.now() - timedelta(hours=2))
+
+    assert licensing.pull_windows_prune() == 1
+    assert licensing.pull_windows_prune() == 0
+    assert list(PullWindow.objects.values_list("asset_id", flat=True)) == [world.bob_asset.pk]
+    # Pruned or not, the next download after a window is billed.
+    assert _download(world.secret_a, world.lease_a, world.alice_asset).status_code == 302
     assert _billed(world.lease_a, world.alice_asset) == 2

@@ -317,12 +317,15 @@ class Lease:
             total_files=len(entries),
             enabled=progress,
         )
-        stop = threading.Event()
+        # `stop`: a refusal ends the pull, no new transfer starts (those under way, already
+        # authorised, finish). `abort`: Ctrl-C, every transfer stops at its next chunk.
+        stop, abort = threading.Event(), threading.Event()
         lock = threading.Lock()
 
         def pull(entry):
             try:
-                self._pull_one(entry, folder / names[str(entry["id"])], summary, bar, lock, stop)
+                target = folder / names[str(entry["id"])]
+                self._pull_one(entry, target, summary, bar, lock, stop, abort)
             except _Stop:
                 pass
             except errors.GuildtrustError as error:
@@ -350,6 +353,7 @@ class Lease:
         except BaseException:
             # Ctrl-C (or a bug): stop every worker at its next chunk; `.part` files stay, to resume.
             stop.set()
+            abort.set()
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -375,7 +379,7 @@ class Lease:
             os.replace(temporary, state)
         return names
 
-    def _pull_one(self, entry, final: Path, summary: PullSummary, bar: _Progress, lock, stop) -> None:
+    def _pull_one(self, entry, final: Path, summary: PullSummary, bar: _Progress, lock, stop, abort) -> None:
         expected, size = entry.get("sha256"), int(entry.get("size") or 0)
         if stop.is_set():
             raise _Stop()
@@ -406,7 +410,7 @@ class Lease:
             received, out = 0, None
             try:
                 for chunk in self._chunks(entry, offset, summary, stop):
-                    if stop.is_set():
+                    if abort.is_set():
                         raise _Stop()
                     # Opened at the first byte: a refusal leaves no empty `.part` behind.
                     out = out or partial.open("ab")

@@ -210,12 +210,15 @@ class Lease:
         """The asset's bytes from `offset` on, across retries and URL refreshes: a transfer
         cut short continues with a range from the last byte received."""
         backoff: Backoff = self.connection.backoff
-        url, refreshes, attempt = None, 0, 0
+        url, refreshes, attempt, authorised = None, 0, 0, False
         while True:
-            if stop is not None and stop.is_set():
+            # A refusal elsewhere stops transfers not yet authorised; one already authorised (and
+            # billed) finishes, its URL refreshes being free inside the pull window.
+            if stop is not None and stop.is_set() and not authorised:
                 raise _Stop()
             if url is None:
                 url = self._location(entry)
+                authorised = True
             headers = {"Range": f"bytes={offset}-"} if offset else {}
             try:
                 # The presigned URL carries its own signature: the lease token is not sent to storage.

@@ -215,7 +215,7 @@ def test_a_reached_cap_stops_the_pull_with_exit_code_7(committed_cast, stored_ob
 
     assert code == errors.CAP_REACHED == 7, stderr
     assert "download_cap_reached" in stderr
-    assert summary["fetched"] == 50
+    assert summary["fetched"] == 50, (json.dumps(summary), capped.billed(), stderr)
     assert capped.billed() == 50
 
 

@@ -145,10 +145,10 @@ def pulled_lease(committed_cast, stored_objects, server) -> PulledLease:
     return make_lease(committed_cast, stored_objects, url=server.url)
 
 
-def puller(*args: str, secret: str, **popen) -> subprocess.Popen:
+def puller(*args: str, secret: str, env_extra: dict | None = None, **popen) -> subprocess.Popen:
     """`guildtrust ARGS` as a process of its own, the token in its environment only."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("GUILDTRUST_")}
-    env |= {"GUILDTRUST_TOKEN": secret, "PYTHONUNBUFFERED": "1"}
+    env |= {"GUILDTRUST_TOKEN": secret, "PYTHONUNBUFFERED": "1"} | (env_extra or {})
     return subprocess.Popen(
         [sys.executable, "-m", "guildtrust", *args],
         cwd=ROOT,

@@ -22,6 +22,7 @@ from licensing import tokens as lease_tokens
 from licensing.models import Lease
 from tests.client.conftest import ASSETS, URL_SECONDS, make_lease, puller
 from trust import services as trust
+from trust.tokens import user_token_mint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -277,3 +278,31 @@ def test_ctrl_c_stops_the_pull_at_once_and_says_how_to_resume(pulled_lease, tmp_
     assert code == 0, stderr
     _assert_pulled_whole(pulled_lease, folder)
     assert pulled_lease.billed() == ASSETS
+
+
+def test_tokens_lists_mints_and_revokes_with_a_staff_login_and_manifest_prints_the_manifest(
+    committed_cast, pulled_lease, tmp_path
+):
+    staff = {"GUILDTRUST_USER_TOKEN": user_token_mint(user=committed_cast.carol)[1]}
+    lease_args = ("--url", pulled_lease.url, "--lease", str(pulled_lease.lease.pk))
+
+    def run(*args, env=None):
+        process = puller(*args, secret=pulled_lease.secret, env_extra=env)
+        out, err = process.communicate(timeout=60)
+        return process.returncode, out, err
+
+    code, out, err = run("tokens", "mint", *lease_args, "--name", "render farm", env=staff)
+    assert code == 0, err
+    minted = out.strip()
+    assert minted.startswith("lt_") and "shown once" in err
+    code, out, _ = run("tokens", "list", *lease_args, env=staff)
+    assert code == 0 and "render farm" in out and "active" in out
+    token_id = next(line.split()[0] for line in out.splitlines() if "render farm" in line)
+    assert run("tokens", "revoke", *lease_args, "--id", token_id, env=staff)[0] == 0
+    assert "revoked" in run("tokens", "list", *lease_args, env=staff)[1]
+    # Without a staff login: a usage error, not a lease token sent where it does not belong.
+    assert run("tokens", "list", *lease_args)[0] == errors.USAGE
+
+    code, out, err = run("manifest", *lease_args, "--out", str(tmp_path / "m.json"))
+    assert code == 0, err
+    assert len(json.loads((tmp_path / "m.json").read_text())["assets"]) == ASSETS

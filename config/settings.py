@@ -261,6 +261,8 @@ CELERY_BEAT_SCHEDULE = {
     # usage_event's month partitions, made ahead (PostgreSQL only; a no-op on SQLite).
     "make-usage-partitions": {"task": "licensing.tasks.make_usage_partitions", "schedule": 86400.0},
     "fetch-peer-offers": {"task": "licensing.tasks.fetch_peer_offers", "schedule": 60.0},
+    # Pull windows that ended: their rows only ever answer "billed already?" inside the window.
+    "prune-pull-windows": {"task": "licensing.tasks.prune_pull_windows", "schedule": 3600.0},
     # Revoked federated tokens pulled from each home trust (the push may not have arrived):
     # FEDERATION.md's bound is 5 s everywhere.
     "pull-federated-revocations": {"task": "licensing.tasks.pull_revocations", "schedule": 2.0},
@@ -350,6 +352,9 @@ LEASE_TOKEN_DEFAULT_DAYS = env.int("LEASE_TOKEN_DEFAULT_DAYS", default=7)
 # A presigned download URL lives at most this long, so a withdrawal reaches every studio's
 # links within it (the member's withdrawal page states the bound from this setting).
 DOWNLOAD_URL_SECONDS = env.int("DOWNLOAD_URL_SECONDS", default=60)
+# The pull window: one download per asset per token is billed (and counted against the cap)
+# within this many seconds of the last billed one; a URL refresh or resume inside it is free. 0: off.
+PULL_WINDOW_SECONDS = env.int("PULL_WINDOW_SECONDS", default=24 * 3600)
 # How long a process believes the object store reachable after it last answered, so a download
 # does not ask it (a HEAD) every time; any call that finds it unreachable ends this at once.
 STORAGE_REACHABLE_SECONDS = env.float("STORAGE_REACHABLE_SECONDS", default=1.0)

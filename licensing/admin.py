@@ -21,6 +21,7 @@ from .models import (
     LeaseToken,
     PeerCatalogue,
     PeerOffer,
+    PullWindow,
     RevocationCursor,
     Studio,
     StudioStaff,
@@ -269,6 +270,14 @@ class LeaseAssetAdmin(ReadOnlyAdmin):
 @admin.register(LeaseDownloadCount)
 class LeaseDownloadCountAdmin(ReadOnlyAdmin):
     list_display = ["lease", "used"]
+
+
+@admin.register(PullWindow)
+class PullWindowAdmin(ReadOnlyAdmin):
+    """When each token last had each asset's download billed (the gateway's pull window)."""
+
+    list_display = ["token_key", "asset_id", "opened_at"]
+    search_fields = ["token_key"]
 
 
 @admin.register(PeerOffer)

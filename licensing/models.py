@@ -334,6 +334,30 @@ class LeaseDownloadCount(models.Model):
         return f"{self.used} downloads on lease {self.lease_id}"
 
 
+class PullWindow(models.Model):
+    """When a token (`token_key`) last had a download of an asset recorded: within
+    PULL_WINDOW_SECONDS of `opened_at` the gateway hands the same token a fresh URL for that asset
+    without recording (or billing, or counting against the cap) another download. A token's key
+    is `lt:<its id>` for an `lt_` token and `ft:<revocation id>` for an `ft_` token, which has
+    no LeaseToken row at a peer trust (its revocation id is the one name every trust knows it by)."""
+
+    # Keyed by the token, which names its lease; written only by the gateway's statement.
+    token_key = models.CharField(max_length=200)
+    asset = models.ForeignKey(
+        Asset, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    opened_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # Also the index of the gateway's one lookup per download.
+            models.UniqueConstraint(fields=["token_key", "asset"], name="pull_window_once_per_token_asset")
+        ]
+
+    def __str__(self):
+        return f"{self.token_key} pulled {self.asset_id} at {self.opened_at}"
+
+
 class UsageEventKey(models.Model):
     """Each reported `event_key` once per lease: what makes a usage report idempotent. Kept
     beside UsageEvent rather than as its unique constraint because usage_event is partitioned by

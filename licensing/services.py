@@ -6,6 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -33,6 +34,7 @@ from .models import (
     LeaseToken,
     PeerCatalogue,
     PeerOffer,
+    PullWindow,
     Studio,
     StudioStaff,
     Takedown,
@@ -49,7 +51,7 @@ from .selectors import (
     require_studio_staff,
     withdrawal_takedowns,
 )
-from .tokens import FederatedAccess, lease_of_token, usage_allowed_by_token
+from .tokens import FederatedAccess, lease_of_token, pull_window_key, usage_allowed_by_token
 
 # The most any price or fee of lease terms may be, in cents: a unit price times the largest
 # quantity one usage event may carry still fits a 64-bit column (10^10 x 10^8 < 2^63). The API
@@ -506,50 +508,124 @@ def _record_download(*, lease: Lease, asset: Asset, token: LeaseToken, at: datet
         )
 
 
-def _download_in_one_statement(*, lease: Lease, token: LeaseToken, asset_id, at: datetime) -> Asset | None:
+def _pull_window_since(at: datetime) -> datetime | None:
+    """The earliest billed download that still covers a download at `at`; None: no window."""
+    seconds = settings.PULL_WINDOW_SECONDS
+    return at - timedelta(seconds=seconds) if seconds > 0 else None
+
+
+def _pull_window_claim(*, token_key: str, asset_id, at: datetime) -> bool:
+    """Open the token's pull window on the asset at `at` unless one is open: True when this
+    download is the billed one, False when it is a refresh inside the window. In the caller's
+    transaction, so a refusal after it (the cap) leaves no window open."""
+    since = _pull_window_since(at)
+    if since is None:
+        return True
+    moment = partial(PullWindow._meta.get_field("opened_at").get_db_prep_value, connection=connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {PullWindow._meta.db_table} AS pulled (token_key, asset_id, opened_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT (token_key, asset_id) DO UPDATE SET opened_at = "
+            "EXCLUDED.opened_at WHERE pulled.opened_at <= %s RETURNING 1",
+            [token_key, Asset._meta.pk.get_db_prep_value(asset_id, connection), moment(at), moment(since)],
+        )
+        return cursor.fetchone() is not None
+
+
+# Rows deleted per statement when pruning, so no statement holds many row locks for long.
+PULL_WINDOW_PRUNE_BATCH = 10_000
+
+
+def pull_windows_prune(*, now: datetime | None = None) -> int:
+    """Delete the pull windows that have ended (all of them with the window off); returns how
+    many. A download after its window is billed whether its row is there or not, so this only
+    keeps the table to the windows still open. In batches; safe to run at any time, twice."""
+    since = _pull_window_since(now or timezone.now()) or (now or timezone.now())
+    table, deleted = PullWindow._meta.db_table, 0
+    moment = PullWindow._meta.get_field("opened_at").get_db_prep_value(since, connection)
+    with connection.cursor() as cursor:
+        while True:
+            # No index on opened_at: it would cost every billed download an insert; an hourly
+            # scan costs less.
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE opened_at <= %s LIMIT %s)",
+                [moment, PULL_WINDOW_PRUNE_BATCH],
+            )
+            deleted += cursor.rowcount
+            if cursor.rowcount < PULL_WINDOW_PRUNE_BATCH:
+                return deleted
+
+
+def _download_in_one_statement(
+    *, lease: Lease, token: LeaseToken, asset_id, at: datetime
+) -> tuple[Asset, bool] | None:
     """The download's checks and writes as one statement (PostgreSQL), so it is atomic without a
-    transaction of its own and costs one round trip: the licensable asset (`LeaseAsset`), every
-    usage guard's rows locked FOR SHARE as the guard itself locks them, the cap's conditional
-    UPDATE of the counter, and the `download` event, as `UsageEvent` defines it. Returns the
-    asset when the event was recorded; None when anything refused it (not licensable, a guard, the
+    transaction of its own and costs one round trip: the licensable asset (`LeaseAsset`), the
+    token's pull window on it, every usage guard's rows locked FOR SHARE as the guard itself
+    locks them, the cap's conditional UPDATE of the counter, the window opened, and the
+    `download` event, as `UsageEvent` defines it. Returns (asset, True) when the event was
+    recorded, (asset, False) for a refresh inside the token's pull window (licensable still,
+    nothing recorded or counted); None when anything refused it (not licensable, a guard, the
     cap, a counter not yet created) or when the guards have no query: nothing was written, and
-    the caller takes the transactional path, which raises the exact refusal."""
+    the caller takes the transactional path, which raises the exact refusal.
+
+    Two first downloads of one asset with one token at the same instant: the window's unique
+    key lets one record its event; the other gives back the cap it took (a second statement,
+    only then) and is served as a refresh by the transactional path."""
     guards = hooks.usage_guard_queries()
     if connection.vendor != "postgresql" or guards is None:
         return None
     capped = lease.download_cap is not None
+    since = _pull_window_since(at)
     events, licensable, assets = (
         UsageEvent._meta.db_table,
         LeaseAsset._meta.db_table,
         Asset._meta.db_table,
     )
-    counter = LeaseDownloadCount._meta.db_table
+    counter, windows = LeaseDownloadCount._meta.db_table, PullWindow._meta.db_table
     guard_ctes = "".join(f"guard{n}(refused) AS MATERIALIZED ({sql}), " for n, sql in enumerate(guards))
     refused = " OR ".join(f"EXISTS (SELECT 1 FROM guard{n} WHERE refused)" for n in range(len(guards)))
     allowed = f"EXISTS (SELECT 1 FROM asset) AND NOT ({refused or 'false'})"
+    billed = f"{allowed} AND NOT EXISTS (SELECT 1 FROM fresh)"
     sql = f"""
         WITH asset AS MATERIALIZED (
             SELECT a.object_key, a.title, a.content_type FROM {licensable} la
             JOIN {assets} a ON a.id = la.asset_id WHERE la.lease_id = %(lease)s AND la.asset_id = %(asset)s
+        ), fresh AS MATERIALIZED (
+            SELECT 1 FROM {windows} WHERE %(windowed)s AND token_key = %(token_key)s
+            AND asset_id = %(asset)s AND opened_at > %(since)s
         ), {guard_ctes}taken AS (
             UPDATE {counter} SET used = used + 1
-            WHERE %(capped)s AND lease_id = %(lease)s AND used < %(cap)s AND {allowed}
+            WHERE %(capped)s AND lease_id = %(lease)s AND used < %(cap)s AND {billed}
             RETURNING used
+        ), opened AS (
+            INSERT INTO {windows} AS pulled (token_key, asset_id, opened_at)
+            SELECT %(token_key)s, %(asset)s, %(at)s
+            WHERE %(windowed)s AND {billed} AND (NOT %(capped)s OR EXISTS (SELECT 1 FROM taken))
+            ON CONFLICT (token_key, asset_id) DO UPDATE SET opened_at = EXCLUDED.opened_at
+            WHERE pulled.opened_at <= %(since)s
+            RETURNING 1
         ), recorded AS (
             INSERT INTO {events} (lease_id, event_key, kind, asset_id, quantity, occurred_at,
                 recorded_at, source, token_id, vendor)
             SELECT %(lease)s, %(key)s, %(kind)s, %(asset)s, 1, %(at)s, %(at)s, %(source)s, %(token)s,
                 %(vendor)s
-            WHERE {allowed} AND (NOT %(capped)s OR EXISTS (SELECT 1 FROM taken))
+            WHERE {billed} AND (NOT %(capped)s OR EXISTS (SELECT 1 FROM taken))
+            AND (NOT %(windowed)s OR EXISTS (SELECT 1 FROM opened))
             RETURNING 1
         )
-        SELECT object_key, title, content_type FROM asset WHERE EXISTS (SELECT 1 FROM recorded)
+        SELECT object_key, title, content_type, EXISTS (SELECT 1 FROM recorded),
+            EXISTS (SELECT 1 FROM fresh), EXISTS (SELECT 1 FROM taken)
+        FROM asset
     """
     params = {
         "lease": lease.pk,
         "asset": Asset._meta.pk.get_db_prep_value(asset_id, connection),
         "capped": capped,
         "cap": lease.download_cap if capped else 0,
+        "windowed": since is not None,
+        "since": since or at,
+        "token_key": pull_window_key(token),
         "key": f"gateway:{uuid.uuid4()}",
         "kind": UsageEvent.Kind.DOWNLOAD,
         "source": UsageEvent.Source.GATEWAY,
@@ -560,16 +636,25 @@ def _download_in_one_statement(*, lease: Lease, token: LeaseToken, asset_id, at:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    if row is None:
+        if row is None:
+            return None
+        object_key, title, content_type, recorded, fresh, taken = row
+        if taken and not recorded:
+            # Another download of this asset with this token opened the window between our
+            # snapshot and our insert, and was billed: give back the cap we took for nothing.
+            cursor.execute(f"UPDATE {counter} SET used = used - 1 WHERE lease_id = %s", [lease.pk])
+    if not (recorded or fresh):
         return None
-    return Asset(pk=asset_id, object_key=row[0], title=row[1], content_type=row[2])
+    return Asset(pk=asset_id, object_key=object_key, title=title, content_type=content_type), recorded
 
 
 def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
     """Authorise one download: consent re-checked now, the cap enforced, one `download` event
-    recorded, then a presigned URL that lives at most DOWNLOAD_URL_SECONDS and never past the
-    token's expiry. The URL answers with the asset's media type and a filename made from its
-    title. Nothing is recorded for a refused download, nor while the object store is unreachable.
+    recorded (none for a refresh: the same token's download of the same asset again within
+    PULL_WINDOW_SECONDS of the one billed, which also takes nothing from the cap), then a
+    presigned URL that lives at most DOWNLOAD_URL_SECONDS and never past the token's expiry. The
+    URL answers with the asset's media type and a filename made from its title. Nothing is
+    recorded for a refused download, nor while the object store is unreachable.
 
     Two database round trips in the common case: the token with its lease (authentication), then
     one statement that checks and records (`_download_in_one_statement`). Anything it refuses is
@@ -588,14 +673,17 @@ def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
     except ServiceUnavailable:
         downloadable_asset(lease, asset_id)  # a refused asset is refused first, as always
         raise
-    asset = _download_in_one_statement(lease=lease, token=token, asset_id=asset_id, at=now)
-    if asset is None:
+    served = _download_in_one_statement(lease=lease, token=token, asset_id=asset_id, at=now)
+    if served is not None:
+        asset = served[0]
+    else:
         asset = downloadable_asset(lease, asset_id)
         with transaction.atomic():
-            hooks.check_usage_allowed([now])
-            _record_download(lease=lease, asset=asset, token=token, at=now)
-            if lease.download_cap is not None:
-                _take_download(lease)
+            if _pull_window_claim(token_key=pull_window_key(token), asset_id=asset_id, at=now):
+                hooks.check_usage_allowed([now])
+                _record_download(lease=lease, asset=asset, token=token, at=now)
+                if lease.download_cap is not None:
+                    _take_download(lease)
     # Committed: the event exists before the redirect leaves, whatever happens to this worker next.
     seconds = min(settings.DOWNLOAD_URL_SECONDS, int((token.expires_at - now).total_seconds()))
     return store.presigned_get(

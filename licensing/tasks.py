@@ -22,6 +22,11 @@ def make_usage_partitions() -> list[str]:
     return partitions.ensure_partitions_ahead(now=timezone.now())
 
 
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def prune_pull_windows() -> int:
+    return services.pull_windows_prune()
+
+
 @shared_task(acks_late=True)
 def fetch_peer_offers() -> int:
     """Beat: one fetch task per live peer, so a slow peer delays no other."""

@@ -241,6 +241,15 @@ def lease_token_authenticate(secret: str, *, for_usage_report: bool = False) -> 
     return token
 
 
+def pull_window_key(token) -> str:
+    """The name the gateway's pull window (PullWindow) keys a token by: `lt:<id>` for an `lt_`
+    token; `ft:<revocation id>` for an `ft_` token, at its home trust as at a peer where it has
+    no LeaseToken row (a vendor's derived token is its last block's id: a window of its own)."""
+    if isinstance(token, FederatedAccess):
+        return f"ft:{token.verified.token_id}"
+    return f"lt:{token.pk}"
+
+
 def lease_of_token(*, token: LeaseToken, lease_id) -> Lease:
     """The token's lease if it is the one asked for. A token opens one lease; asking about
     another reveals nothing about it."""

@@ -683,7 +683,8 @@ class DownloadView(APIView):
             302: OpenApiResponse(description="redirect to a presigned URL (at most 5 minutes)"),
             503: OpenApiResponse(ErrorSerializer, description="object storage unreachable: nothing recorded"),
         },
-        summary="Download one asset: consent re-checked, one download recorded (lease token)",
+        summary="Download one asset: consent re-checked, one download recorded per asset and token per pull "
+        "window (a refresh inside it gets a fresh URL, unbilled) (lease token)",
     )
     def get(self, request, lease_id, asset_id):
         url = services.gateway_download(token=request.auth, lease_id=lease_id, asset_id=asset_id)

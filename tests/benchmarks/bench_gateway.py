@@ -13,6 +13,10 @@ from tests.benchmarks.harness import SCALE, CountingClient, Gunicorn, scaled, wr
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.django_db(transaction=True)]
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+# The pull window of the server under test. The load asks for the same 200 assets with one
+# token again and again: 0 (the default here) bills every request, the gateway's full write path;
+# with a window (86400, the app's default) all but the first of each are refreshes.
+PULL_WINDOW = os.environ.get("BENCH_PULL_WINDOW_SECONDS", "0")
 
 
 def s3_env(s3_server) -> dict:
@@ -32,7 +36,8 @@ def test_gateway_download_against_a_bare_view(committed_cast, s3_server):
     data = big_lease(cast=committed_cast, count=assets, download_cap=10**9)
     auth = {"Authorization": f"Bearer {data.secret}"}
     paths = [f"/api/v1/leases/{data.lease.pk}/assets/{a}/download/" for a in data.asset_ids]
-    with Gunicorn(env=s3_env(s3_server), log_name="bench-gateway.log") as server:
+    env = s3_env(s3_server) | {"PULL_WINDOW_SECONDS": PULL_WINDOW}
+    with Gunicorn(env=env, log_name="bench-gateway.log") as server:
         wrk(server.base + "/bare/ok/", seconds=3)  # warm-up: imports, connections, clients
         wrk(server.base + paths[0], seconds=3, headers=auth, paths=paths)
         bare = wrk(server.base + "/bare/ok/", seconds=SECONDS)
@@ -49,14 +54,18 @@ def test_gateway_download_against_a_bare_view(committed_cast, s3_server):
     assert gateway.p99_ms and bare.p99_ms, (gateway.raw, bare.raw)
     ratio = gateway.requests_per_s / bare.requests_per_s
     p99_ratio = gateway.p99_ms / bare.p99_ms
-    met = ratio >= 0.5 and p99_ratio <= 2 and recorded >= answered
+    billed_every_time = PULL_WINDOW == "0"
+    kept = recorded >= answered or not billed_every_time
+    kill_verdict = "met" if recorded >= answered else "NOT met" if billed_every_time else "n/a: refreshes"
+    met = ratio >= 0.5 and p99_ratio <= 2 and kept
     print(
         f"\n| gateway download, lease with a cap, {assets:,} assets (BENCH_SCALE={SCALE}, 32 conn, "
-        f"{SECONDS}s) | {gateway.row()} | bare JSON view {bare.row()} | {ratio:.2f}x req/s, "
+        f"{SECONDS}s, pull window {PULL_WINDOW} s) | {gateway.row()} | bare JSON view {bare.row()} "
+        f"| {ratio:.2f}x req/s, "
         f"p99 {p99_ratio:.2f}x | goal >= 0.5x, p99 <= 2x | {'met' if met else 'NOT met'} |"
         f"\n| gateway, one worker killed -9 mid-load | {answered:,} redirects answered, {recorded:,} "
         f"download events ({client.statuses['dropped']} dropped) | - | lost {max(answered - recorded, 0)} "
-        f"| goal: none lost | {'met' if recorded >= answered else 'NOT met'} |"
+        f"| goal: none lost | {kill_verdict} |"
         f"\n| approving the {assets:,}-asset lease (fresh statistics) | {data.approve_s:.2f} s "
         "| - | - | - | - |"
     )

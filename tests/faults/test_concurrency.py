@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from licensing import services as licensing
 from licensing import tokens as lease_tokens
-from licensing.models import UsageEvent
+from licensing.models import LeaseDownloadCount, UsageEvent
 from payouts import ledger
 from payouts import services as payouts
 from payouts.models import LedgerTransaction, Period
@@ -57,9 +57,17 @@ def test_fifty_parallel_downloads_on_a_lease_capped_at_ten_grant_exactly_ten(
 ):
     lease, secret = _capped_lease_token(committed_world, cap=10)
     url = f"{stack.url}/api/v1/leases/{lease.pk}/assets/{committed_world.alice_asset.pk}/download/"
+    # A token each: one token's downloads of one asset are billed once per pull window.
+    secrets = iter(
+        [secret]
+        + [
+            lease_tokens.lease_token_mint(actor=committed_world.cast.carol, lease=lease, name=f"rig {n}")[1]
+            for n in range(PARALLEL - 1)
+        ]
+    )
 
     def download():
-        return requests.get(url, headers=bearer(secret), allow_redirects=False, timeout=60)
+        return requests.get(url, headers=bearer(next(secrets)), allow_redirects=False, timeout=60)
 
     answers = _all_at_once(download)
 
@@ -67,6 +75,28 @@ def test_fifty_parallel_downloads_on_a_lease_capped_at_ten_grant_exactly_ten(
     assert statuses == [302] * 10 + [409] * 40
     assert {a.json()["code"] for a in answers if a.status_code == 409} == {"download_cap_reached"}
     assert UsageEvent.objects.filter(lease=lease, kind=UsageEvent.Kind.DOWNLOAD).count() == 10
+
+
+def test_fifty_parallel_downloads_of_one_asset_with_one_token_bill_one_and_take_one_from_the_cap(
+    stack, s3_settings, committed_world
+):
+    """Inside the pull window: every request gets its URL, one download is billed, and the
+    requests that lost the race for the window give back the cap they took."""
+    lease, secret = _capped_lease_token(committed_world, cap=10)
+    base = f"{stack.url}/api/v1/leases/{lease.pk}/assets"
+    first = requests.get(
+        f"{base}/{committed_world.bob_asset.pk}/download/", headers=bearer(secret), allow_redirects=False
+    )
+    assert first.status_code == 302  # the lease's first capped download makes its counter
+    url = f"{base}/{committed_world.alice_asset.pk}/download/"
+
+    answers = _all_at_once(
+        lambda: requests.get(url, headers=bearer(secret), allow_redirects=False, timeout=60)
+    )
+
+    assert [answer.status_code for answer in answers] == [302] * PARALLEL
+    assert UsageEvent.objects.filter(lease=lease, kind=UsageEvent.Kind.DOWNLOAD).count() == 2
+    assert LeaseDownloadCount.objects.get(lease=lease).used == 2
 
 
 def test_fifty_parallel_identical_usage_reports_record_one_event(stack, committed_world):

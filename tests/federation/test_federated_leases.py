@@ -11,6 +11,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 
+import guildtrust
 from federation import biscuits
 from federation.models import Peer
 from licensing import services
@@ -333,3 +334,26 @@ def test_a_vendor_token_is_narrower_at_the_peer_names_its_vendor_there_and_is_re
         requests.get(allowed["download_url"], headers=parent, timeout=60, allow_redirects=False).status_code
         == 302
     )
+
+
+def test_the_puller_pulls_a_federated_lease_from_both_trusts_gateways_with_one_token(
+    peered, committed_world, as_user, equity_admin, tmp_path
+):
+    """`guildtrust` follows each manifest entry's own download_url: the home trust's assets
+    from its gateway, the part's from equity-uk's, all verified; a second pull fetches nothing."""
+    studio, lease_id = _request(as_user, committed_world, peered, "Puller, two unions")
+    theirs = _their_lease(equity_admin, "Puller, two unions")
+    assert equity_admin.post(f"/api/v1/leases/{theirs['id']}/approve/").status_code == 200
+    assert peered["home_admin"].post(f"/api/v1/leases/{lease_id}/approve/").json()["status"] == "active"
+    token = studio.post(f"/api/v1/leases/{lease_id}/tokens/", {"name": "puller"}, format="json").json()[
+        "token"
+    ]
+
+    lease = guildtrust.open_lease(peered["home"].url, token, lease=lease_id)
+    summary = lease.download(tmp_path / "pull", jobs=4)
+
+    assert summary.exit_code == 0, summary.lines()
+    assert summary.fetched == 5
+    assert sorted(a["trust"] for a in lease.assets) == ["equity-uk"] * 3 + ["sag-aftra"] * 2
+    again = guildtrust.open_lease(peered["home"].url, token, lease=lease_id).download(tmp_path / "pull")
+    assert (again.skipped, again.fetched) == (5, 0)

@@ -19,6 +19,7 @@ from licensing.models import (
     FederatedRevocation,
     InboundLeasePart,
     LeaseToken,
+    PullWindow,
     RevocationCursor,
     UsageEvent,
 )
@@ -70,6 +71,20 @@ def test_a_token_signed_by_the_home_trust_downloads_here_without_calling_it(worl
         str(world.alice_asset.pk),
         str(world.bob_asset.pk),
     }
+
+
+def test_at_a_parts_trust_the_pull_window_knows_an_ft_token_by_its_revocation_id(world, part, home_key):
+    """No LeaseToken row here: the second download of an asset with the same home-signed token
+    is a refresh (a URL, no event), keyed by the token's revocation id; another token is billed."""
+    token = biscuits.mint(_grant(world), key=home_key)
+    for _ in range(2):
+        assert download(token, world.lease_a.pk, world.alice_asset.pk).status_code == 302
+    assert UsageEvent.objects.filter(lease=world.lease_a, kind="download").count() == 1
+    (revocation_id,) = biscuits.revocation_ids(token)
+    assert list(PullWindow.objects.values_list("token_key", flat=True)) == [f"ft:{revocation_id}"]
+    other = biscuits.mint(_grant(world), key=home_key)
+    assert download(other, world.lease_a.pk, world.alice_asset.pk).status_code == 302
+    assert UsageEvent.objects.filter(lease=world.lease_a, kind="download").count() == 2
 
 
 def test_a_token_signed_by_a_key_this_trust_does_not_know_is_refused(world, part):

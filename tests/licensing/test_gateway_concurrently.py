@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from licensing.models import Lease, LeaseAsset, UsageEvent
+from licensing.models import Lease, LeaseAsset, LeaseDownloadCount, UsageEvent
 from tests.conftest import bearer_client
 from trust import services as trust
 
@@ -38,7 +38,8 @@ def _in_parallel(count: int, work) -> list:
     return results
 
 
-def test_a_cap_of_n_lets_exactly_n_of_fifty_parallel_downloads_through(committed_world):
+def test_a_cap_of_n_lets_exactly_n_of_fifty_parallel_downloads_through(committed_world, settings):
+    settings.PULL_WINDOW_SECONDS = 0  # every download of the same asset is billed
     world = committed_world
     Lease.objects.filter(pk=world.lease_a.pk).update(download_cap=7)
     url = f"/api/v1/leases/{world.lease_a.pk}/assets/{world.alice_asset.pk}/download/"
@@ -46,6 +47,26 @@ def test_a_cap_of_n_lets_exactly_n_of_fifty_parallel_downloads_through(committed
     assert Counter(statuses) == {302: 7, 409: 43}
     downloads = UsageEvent.objects.filter(lease=world.lease_a, kind=UsageEvent.Kind.DOWNLOAD)
     assert downloads.count() == 7
+
+
+def test_fifty_parallel_downloads_of_one_asset_with_one_token_bill_one_and_take_one_from_the_cap(
+    committed_world,
+):
+    world = committed_world
+    Lease.objects.filter(pk=world.lease_a.pk).update(download_cap=7)
+    url = f"/api/v1/leases/{world.lease_a.pk}/assets/{world.alice_asset.pk}/download/"
+    # The lease's first capped download creates the counter: take it before the race.
+    assert (
+        bearer_client(world.secret_a)
+        .get(f"/api/v1/leases/{world.lease_a.pk}/assets/{world.bob_asset.pk}/download/")
+        .status_code
+        == 302
+    )
+    statuses = _in_parallel(50, lambda: bearer_client(world.secret_a).get(url).status_code)
+    assert Counter(statuses) == {302: 50}
+    downloads = UsageEvent.objects.filter(lease=world.lease_a, kind=UsageEvent.Kind.DOWNLOAD)
+    assert downloads.filter(asset=world.alice_asset).count() == 1
+    assert LeaseDownloadCount.objects.get(lease_id=world.lease_a.pk).used == 2
 
 
 def test_two_members_granting_at_once_make_their_shared_asset_licensable(committed_world):

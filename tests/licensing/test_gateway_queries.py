@@ -9,16 +9,32 @@ from tests.conftest import bearer_client, json_body
 pytestmark = pytest.mark.django_db
 
 
+def _download_url(world, asset) -> str:
+    return f"/api/v1/leases/{world.lease_a.pk}/assets/{asset.pk}/download/"
+
+
 def test_a_capped_download_is_a_handful_of_statements(world, django_assert_max_num_queries):
     Lease.objects.filter(pk=world.lease_a.pk).update(download_cap=100)
     client = bearer_client(world.secret_a)
-    url = f"/api/v1/leases/{world.lease_a.pk}/assets/{world.alice_asset.pk}/download/"
-    assert client.get(url).status_code == 302  # the first writes the token's last use and the counter
-    # The token with its lease; then asset, period guard, cap and event in one statement.
+    # The first writes the token's last use and the counter.
+    assert client.get(_download_url(world, world.alice_asset)).status_code == 302
+    # The token with its lease; then asset, pull window, period guard, cap and event in one statement.
     with django_assert_max_num_queries(2) as captured:
-        assert client.get(url).status_code == 302
+        assert client.get(_download_url(world, world.bob_asset)).status_code == 302
     assert "INSERT INTO" in captured.captured_queries[-1]["sql"]
     assert LeaseDownloadCount.objects.get(lease_id=world.lease_a.pk).used == 2
+
+
+def test_a_refresh_inside_the_pull_window_is_as_few_statements_and_takes_no_cap(
+    world, django_assert_max_num_queries
+):
+    Lease.objects.filter(pk=world.lease_a.pk).update(download_cap=100)
+    client = bearer_client(world.secret_a)
+    url = _download_url(world, world.alice_asset)
+    assert client.get(url).status_code == 302
+    with django_assert_max_num_queries(2):
+        assert client.get(url).status_code == 302
+    assert LeaseDownloadCount.objects.get(lease_id=world.lease_a.pk).used == 1
 
 
 def test_the_manifest_reads_its_rows_in_one_statement(world, django_assert_max_num_queries):

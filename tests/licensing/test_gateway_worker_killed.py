@@ -16,7 +16,10 @@ def test_every_redirect_a_client_got_has_its_event_when_a_worker_is_killed(commi
     world = committed_world
     url = f"/api/v1/leases/{world.lease_a.pk}/assets/{world.alice_asset.pk}/download/"
     auth = {"Authorization": f"Bearer {world.secret_a}"}
-    with Gunicorn(workers=2, log_name="gateway-worker-killed.log") as server:
+    # Every download of the one asset billed (no pull window), so each 302 has an event of its own.
+    with Gunicorn(
+        workers=2, env={"PULL_WINDOW_SECONDS": "0"}, log_name="gateway-worker-killed.log"
+    ) as server:
         with CountingClient(server.base, url, threads=8, headers=auth) as client:
             deadline = time.monotonic() + 60
             while client.statuses[302] < 20 and time.monotonic() < deadline:

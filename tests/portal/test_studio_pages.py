@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from licensing import selectors
 from licensing import services as licensing
+from licensing import tokens as lease_tokens
 from licensing.models import Lease, LeaseToken, Takedown
 from tests.conftest import bearer_client, json_body
 from trust import services as trust
@@ -450,9 +451,18 @@ def test_the_lease_page_shows_the_downloads_left_the_gateway_counts_against_the_
 
     assert bearer_client(world.secret_a).get(url).status_code == 302
     assert "1 of 2 capped downloads left." in _text(carol_client.get(page))
+    # The same asset with the same token again: a refresh inside the pull window, not counted.
     assert bearer_client(world.secret_a).get(url).status_code == 302
+    assert "1 of 2 capped downloads left." in _text(carol_client.get(page))
+    assert (
+        bearer_client(world.secret_a)
+        .get(url.replace(str(world.alice_asset.pk), str(world.bob_asset.pk)))
+        .status_code
+        == 302
+    )
     assert "0 of 2 capped downloads left." in _text(carol_client.get(page))
-    refused = bearer_client(world.secret_a).get(url)
+    _, other_token = lease_tokens.lease_token_mint(actor=world.cast.carol, lease=world.lease_a, name="rig 2")
+    refused = bearer_client(other_token).get(url)
     assert refused.status_code == 409 and refused.json()["code"] == "download_cap_reached"
     lease = Lease.objects.get(pk=world.lease_a.pk)
     assert selectors.downloads_left(lease) == 0

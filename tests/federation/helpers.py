@@ -24,19 +24,19 @@ def signing_key() -> keys.SigningKey:
 def live_peer(slug: str, key: keys.SigningKey, **fields) -> Peer:
     """A peering both sides opted into, with `key` as the peer's published key."""
     now = timezone.now()
-    return Peer.objects.create(
-        slug=slug,
-        name=slug,
-        currency="GBP",
-        base_url=DEAD,
-        api_url=f"{DEAD}/api/v1/",
-        public_keys=[{"kid": key.kid, "alg": "Ed25519", "key": key.public_hex}],
-        fingerprint=key.fingerprint,
-        added_by_us_at=now,
-        added_by_them_at=now,
-        keys_fetched_at=now,
-        **fields,
-    )
+    row = {
+        "slug": slug,
+        "name": slug,
+        "currency": "GBP",
+        "base_url": DEAD,
+        "api_url": f"{DEAD}/api/v1/",
+        "public_keys": [{"kid": key.kid, "alg": "Ed25519", "key": key.public_hex}],
+        "fingerprint": key.fingerprint,
+        "added_by_us_at": now,
+        "added_by_them_at": now,
+        "keys_fetched_at": now,
+    }
+    return Peer.objects.create(**(row | fields))
 
 
 def bearer(token: str) -> APIClient:

@@ -3,53 +3,24 @@ asset (FEDERATION.md, "Metering and money across trusts"). The other trust is a 
 home its answers come from a stand-in for `peer_call`; as the part's trust, its calls are signed
 with a key this test holds."""
 
-import json
 import uuid
 from datetime import timedelta
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from federation import signed_calls
-from federation.models import Peer
 from licensing import federated, tasks
 from licensing.models import ForwardedUsage, InboundLeasePart, Lease, LeasePart, UsageEvent
+from tests.federation.helpers import bearer, live_peer, signed_call, signing_key
 from trust import keys
 from trust.errors import BadGateway
 
 pytestmark = pytest.mark.django_db
 
-DEAD = "http://127.0.0.1:9"
 EQUITY_ASSET = uuid.UUID("0b5e2d8c-1a1e-4a55-9c1e-2a4f6b2d7e01")
 INBOUND_USAGE = "/api/v1/federation/inbound/usage/"
-
-
-def _key() -> keys.SigningKey:
-    return keys.SigningKey(Ed25519PrivateKey.generate())
-
-
-def _peer(slug: str, key: keys.SigningKey) -> Peer:
-    now = timezone.now()
-    return Peer.objects.create(
-        slug=slug,
-        name=slug,
-        currency="USD",
-        base_url=DEAD,
-        api_url=f"{DEAD}/api/v1/",
-        public_keys=[{"kid": key.kid, "alg": "Ed25519", "key": key.public_hex}],
-        fingerprint=key.fingerprint,
-        added_by_us_at=now,
-        added_by_them_at=now,
-        keys_fetched_at=now,
-    )
-
-
-def _bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 # --- At the home trust (sag-aftra); equity-uk holds a part ---------------------------------------
@@ -61,7 +32,7 @@ def home(world, settings):
     there, crowd generation at 3 cents a second), whose trust does not answer."""
     settings.TRUST_SLUG = "sag-aftra"
     lease = world.lease_a
-    equity = _peer("equity-uk", _key())
+    equity = live_peer("equity-uk", signing_key(), currency="USD")
     LeasePart.objects.create(lease=lease, peer=None, status="approved", licensable_at_approval=2)
     part = LeasePart.objects.create(
         lease=lease,
@@ -79,7 +50,7 @@ def home(world, settings):
     studio = APIClient()
     studio.force_authenticate(world.cast.carol)
     token = studio.post(f"/api/v1/leases/{lease.pk}/tokens/", {"name": "farm"}, format="json").json()["token"]
-    return part, _bearer(token)
+    return part, bearer(token)
 
 
 def _event(key: str, **fields) -> dict:
@@ -217,8 +188,8 @@ def test_a_whole_batch_refused_for_good_by_the_part_is_marked_refused(world, hom
 def part_here(world, settings):
     """lease_a here is equity-uk's part of sag-aftra's lease 77, permitting crowd generation."""
     settings.TRUST_SLUG = "equity-uk"
-    key = _key()
-    home_peer = _peer("sag-aftra", key)
+    key = signing_key()
+    home_peer = live_peer("sag-aftra", key, currency="USD")
     InboundLeasePart.objects.create(
         peer=home_peer, home_lease_id=77, lease=world.lease_a, reported_status="approved"
     )
@@ -227,13 +198,7 @@ def part_here(world, settings):
 
 
 def _signed_post(path: str, payload: dict, *, key: keys.SigningKey, issuer: str = "sag-aftra"):
-    body = json.dumps(payload).encode()
-    token = signed_calls.call_token(
-        audience="equity-uk", method="POST", path=path, body=body, key=key, issuer=issuer
-    )
-    return APIClient().post(
-        path, data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Peer {token}"
-    )
+    return signed_call("POST", path, payload, key=key, issuer=issuer, audience="equity-uk")
 
 
 def _forwarded(world, key, **fields):
@@ -292,8 +257,8 @@ def test_forwarded_usage_is_refused_unsigned_from_another_trust_or_for_a_lease_w
     _, key = part_here
     body = {"home_lease_id": 77, "events": [_forwarded(world, "g-1")]}
     assert APIClient().post(INBOUND_USAGE, body, format="json").status_code == 401
-    stranger = _key()
-    _peer("actra", stranger)
+    stranger = signing_key()
+    live_peer("actra", stranger, currency="USD")
     from_actra = _signed_post(INBOUND_USAGE, body, key=stranger, issuer="actra")
     assert (from_actra.status_code, from_actra.json()["code"]) == (404, "part_not_found")
     forged = _signed_post(INBOUND_USAGE, body, key=stranger, issuer="sag-aftra")

@@ -11,28 +11,24 @@ at equity-uk.
   equity-uk's part: 4 x 7 = 28 downloads + 45 x 3 = 135 generated + 600 + 180 = 943
   the studio is invoiced 1000 + 300 + 135 + 28 = 1463 = 520 (home part) + 943."""
 
-import json
 import uuid
 from datetime import timedelta
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from federation import signed_calls
-from federation.models import Peer
 from licensing import federated as licensing_federated
 from licensing import services as licensing
 from licensing.models import InboundLeasePart, Lease, LeasePart, UsageEvent
 from payouts import ledger, services, settlements
 from payouts.models import LeaseRevenue, PartShare, Period, Settlement
-from trust import keys
+from tests.federation.helpers import live_peer, signed_call, signing_key
 from trust.errors import BadGateway
 
 pytestmark = pytest.mark.django_db
 
-DEAD = "http://127.0.0.1:9"
 EQUITY_ASSET = uuid.UUID("0b5e2d8c-1a1e-4a55-9c1e-2a4f6b2d7e01")
 PART_FIGURES = {
     "downloads_cents": 28,
@@ -43,26 +39,6 @@ PART_FIGURES = {
 }
 
 
-def _key() -> keys.SigningKey:
-    return keys.SigningKey(Ed25519PrivateKey.generate())
-
-
-def _peer(slug: str, key: keys.SigningKey) -> Peer:
-    now = timezone.now()
-    return Peer.objects.create(
-        slug=slug,
-        name=f"{slug} trust",
-        currency="USD",
-        base_url=DEAD,
-        api_url=f"{DEAD}/api/v1/",
-        public_keys=[{"kid": key.kid, "alg": "Ed25519", "key": key.public_hex}],
-        fingerprint=key.fingerprint,
-        added_by_us_at=now,
-        added_by_them_at=now,
-        keys_fetched_at=now,
-    )
-
-
 # --- At the home trust (sag-aftra) ---------------------------------------------------------------
 
 
@@ -70,7 +46,7 @@ def _peer(slug: str, key: keys.SigningKey) -> Peer:
 def home(world, settings):
     settings.TRUST_SLUG = "sag-aftra"
     lease = world.lease_a
-    equity = _peer("equity-uk", _key())
+    equity = live_peer("equity-uk", signing_key(), currency="USD", name="equity-uk trust")
     LeasePart.objects.create(lease=lease, peer=None, status="approved", licensable_at_approval=2)
     LeasePart.objects.create(
         lease=lease,
@@ -224,8 +200,8 @@ def part_here(world, settings):
     """lease A here is equity-uk's part of sag-aftra's lease 77, priced 7 a download and 3 a
     generated second, charging no flat fee or training runs of its own (as approval makes it)."""
     settings.TRUST_SLUG = "equity-uk"
-    key = _key()
-    home_peer = _peer("sag-aftra", key)
+    key = signing_key()
+    home_peer = live_peer("sag-aftra", key, currency="USD", name="sag-aftra trust")
     InboundLeasePart.objects.create(
         peer=home_peer, home_lease_id=77, lease=world.lease_a, reported_status="approved"
     )
@@ -273,14 +249,7 @@ def part_here(world, settings):
 
 
 def _signed(method: str, path: str, payload: dict | None = None, *, key, issuer: str = "sag-aftra"):
-    body = json.dumps(payload).encode() if payload is not None else b""
-    token = signed_calls.call_token(
-        audience="equity-uk", method=method, path=path, body=body, key=key, issuer=issuer
-    )
-    client = APIClient()
-    if method == "GET":
-        return client.get(path, HTTP_AUTHORIZATION=f"Peer {token}")
-    return client.post(path, data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Peer {token}")
+    return signed_call(method, path, payload, key=key, issuer=issuer, audience="equity-uk")
 
 
 def _window(start, end) -> str:
@@ -301,8 +270,8 @@ def test_the_parts_trust_counts_its_downloads_for_the_home_trust_only(world, par
     answer = _signed("GET", path, key=key)
     assert answer.status_code == 200, answer.content
     assert answer.json() == {"downloads": [{"home_lease_id": 77, "quantity": 4}]}
-    stranger = _key()
-    _peer("actra", stranger)
+    stranger = signing_key()
+    live_peer("actra", stranger, currency="USD", name="actra trust")
     assert _signed("GET", path, key=stranger, issuer="actra").json() == {"downloads": []}
     assert APIClient().get(path).status_code == 401
 
@@ -350,8 +319,8 @@ def test_a_settlement_from_a_trust_that_is_not_the_leases_home_or_unsigned_is_re
     _, key, start, end = part_here
     path = "/api/v1/federation/inbound/settlements/"
     assert APIClient().post(path, _statement(start, end), format="json").status_code == 401
-    stranger = _key()
-    _peer("actra", stranger)
+    stranger = signing_key()
+    live_peer("actra", stranger, currency="USD", name="actra trust")
     refused = _signed("POST", path, _statement(start, end), key=stranger, issuer="actra")
     assert (refused.status_code, refused.json()["code"]) == (404, "part_not_found")
     forged = _signed("POST", path, _statement(start, end), key=stranger)
@@ -361,7 +330,7 @@ def test_a_settlement_from_a_trust_that_is_not_the_leases_home_or_unsigned_is_re
 
 def test_approving_a_peers_part_charges_no_flat_fee_or_training_and_reports_its_prices(world, settings):
     settings.TRUST_SLUG = "equity-uk"
-    home_peer = _peer("sag-aftra", _key())
+    home_peer = live_peer("sag-aftra", signing_key(), currency="USD", name="sag-aftra trust")
     lease = licensing.lease_request(actor=world.cast.carol, terms=world.terms, purpose="part")
     InboundLeasePart.objects.create(
         peer=home_peer, home_lease_id=88, lease=lease, reported_status="requested"

@@ -175,6 +175,7 @@ def building(django_db_blocker, objects_root: Path):
                 S3_BUCKET="",
             ),
         ):
+            restore_consent_texts()
             yield
     finally:
         celery_app.conf.CELERY_TASK_ALWAYS_EAGER = previous
@@ -343,12 +344,22 @@ def seeded_demo(request, _shared_demo, _module_objects, db, settings) -> None:
     settings.LOCAL_OBJECT_ROOT = _module_objects
 
 
+def restore_consent_texts() -> None:
+    """A transactional test's flush (or a module's) empties every table, the rows data
+    migrations made too, for every test after it: put back the consent texts a migrated
+    database has (trust migration 0007)."""
+    from trust.models import ConsentText
+
+    if not ConsentText.objects.exists():
+        seed = importlib.import_module("trust.migrations.0007_seed_consent_texts_link_decisions")
+        seed.seed_first_texts(ConsentText, django_settings.TRUST_CONSENT_TERMS_VERSION)
+
+
 @pytest.fixture(autouse=True)
 def _consent_texts_after_a_flush(request):
-    """A transactional test's flush empties every table, the rows data migrations made too, for
-    every test after it: put back the consent texts a migrated database has (trust migration
-    0007) before any test that uses the database (inside its transaction for `db` tests, so it is
-    done again after each rollback until the next flush: one cheap query per test)."""
+    """Before any test that uses the database (inside its transaction for `db` tests, so it is
+    done again after each rollback until the next flush: one cheap query per test). Rows built
+    once per module are built with them too (`building`)."""
     uses_database = request.node.get_closest_marker("django_db") or {
         "db",
         "transactional_db",
@@ -356,11 +367,7 @@ def _consent_texts_after_a_flush(request):
     if not uses_database:
         return
     request.getfixturevalue("_django_db_helper")
-    from trust.models import ConsentText
-
-    if not ConsentText.objects.exists():
-        seed = importlib.import_module("trust.migrations.0007_seed_consent_texts_link_decisions")
-        seed.seed_first_texts(ConsentText, django_settings.TRUST_CONSENT_TERMS_VERSION)
+    restore_consent_texts()
 
 
 @pytest.fixture(autouse=True)

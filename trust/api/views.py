@@ -16,7 +16,7 @@ from trust.models import AuditEvent, Consent, Dataset, Member, UserToken
 
 from . import serializers as s
 from .pagination import PagedAPIView
-from .permissions import IsMember, IsTrustAdmin
+from .permissions import IsMember, IsMemberOrAuthority, IsTrustAdmin
 from .schema import errors, links
 from .validation import found, validated
 
@@ -176,7 +176,9 @@ def _member_decided_by(user, member_id) -> Member:
 
 
 class ConsentListView(PagedAPIView):
-    @errors(403, 404)
+    permission_classes = [IsMemberOrAuthority]
+
+    @errors(404)
     @extend_schema(
         parameters=[s.ConsentHistoryFilterSerializer],
         responses=s.ConsentOutputSerializer(many=True),
@@ -188,7 +190,7 @@ class ConsentListView(PagedAPIView):
         member = _member_decided_by(request.user, filters.validated_data.get("member"))
         return self.paged(selectors.consent_history(member=member), s.ConsentOutputSerializer)
 
-    @errors(403, 404, 409, 422)
+    @errors(404, 409, 422)
     @links(
         201,
         WithdrawConsent=("v1_consents_withdraw_create", {"consent_id": "$response.body#/id"}),
@@ -234,7 +236,9 @@ def _own_consent(request, consent_id) -> Consent:
 
 
 class ConsentWithdrawView(APIView):
-    @errors(403, 404, 409)
+    permission_classes = [IsMemberOrAuthority]
+
+    @errors(404, 409)
     @extend_schema(
         request=None,
         responses=s.ConsentOutputSerializer,
@@ -248,7 +252,9 @@ class ConsentWithdrawView(APIView):
 
 
 class ConsentReconfirmView(APIView):
-    @errors(403, 404, 409)
+    permission_classes = [IsMemberOrAuthority]
+
+    @errors(404, 409)
     @extend_schema(
         request=None,
         responses={201: s.ConsentOutputSerializer},

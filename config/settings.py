@@ -426,6 +426,7 @@ SPECTACULAR_SETTINGS = {
         # The uses a lease may permit (every use but capture): terms, and vendor tokens narrowing them.
         "PermittedUsesEnum": "trust.consent.LICENSABLE_USES",
         "ContributionStatusEnum": "trust.models.AssetContributor.Status",
+        "ConsentAuthorityEnum": "trust.models.Authority",
     },
 }
 

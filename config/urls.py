@@ -29,6 +29,7 @@ urlpatterns = [
     # The portal: people's pages. Each role's URLs are gathered from the apps that own the data.
     path("", include("trust.pages.public")),
     path("accounts/", include("trust.pages.accounts")),
+    path("", include("trust.pages.estate")),
     path("transparency/", include("licensing.pages.public")),
     path("member/", include("payouts.pages.member")),
     path("member/", include("licensing.pages.member")),

@@ -14,12 +14,15 @@ from .models import (
     AssetContributor,
     AuditEvent,
     Consent,
+    ConsentAuthority,
     ConsentText,
     Dataset,
     DatasetItem,
     DatasetVersion,
     DatasetVersionItem,
+    EstateRepresentative,
     Member,
+    MemberDeath,
     UserToken,
 )
 
@@ -295,3 +298,24 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["seq", "created_at", "actor_label", "action", "subject_type", "subject_id"]
     list_filter = ["action"]
     search_fields = ["subject_id", "action"]
+
+
+# Deaths and authorities are recorded through their services (the operations page, the API),
+# with their evidence and audit events; here they are read only.
+@admin.register(EstateRepresentative)
+class EstateRepresentativeAdmin(ReadOnlyAdmin):
+    list_display = ["member", "user", "named_at"]
+    search_fields = ["member__member_number", "user__username"]
+
+
+@admin.register(MemberDeath)
+class MemberDeathAdmin(ReadOnlyAdmin):
+    list_display = ["member", "died_on", "evidence", "recorded_at", "recorded_by"]
+    search_fields = ["member__member_number", "evidence"]
+
+
+@admin.register(ConsentAuthority)
+class ConsentAuthorityAdmin(ReadOnlyAdmin):
+    list_display = ["member", "kind", "user", "since", "evidence"]
+    list_filter = ["kind"]
+    search_fields = ["member__member_number", "user__username"]

@@ -8,6 +8,15 @@ from .consent import Use, notice_sha256
 from .tokens import TokenQuerySet, TokenState, token_state
 
 
+class Authority(models.TextChoices):
+    """Who decides a member's consent: the member while alive; after their death the estate
+    representative recorded for them, or, failing one, the union (the trust's administrators)."""
+
+    MEMBER = "member", "The member"
+    ESTATE_REPRESENTATIVE = "estate_representative", "The member's estate representative"
+    UNION = "union", "The union, for the late member"
+
+
 class Member(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="member")
     member_number = models.CharField(max_length=32, unique=True)
@@ -200,6 +209,8 @@ class Consent(models.Model):
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.UNRECORDED)
     created_at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # In whose right the actor decided: the member, or after their death their authority.
+    authority = models.CharField(max_length=32, choices=Authority.choices, default=Authority.MEMBER)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -339,3 +350,58 @@ class AuditHead(models.Model):
 
     def __str__(self):
         return f"audit head #{self.seq}"
+
+
+class EstateRepresentative(models.Model):
+    """Whom a member names, while alive, to decide on their consent after their death. One row
+    per member, replaced by the member; the audit log keeps earlier choices."""
+
+    member = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="estate_representative")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    named_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"estate representative of {self.member.member_number}: {self.user}"
+
+
+class MemberDeath(models.Model):
+    """An administrator's record that a member died, with the evidence it rests on (a reference:
+    a certificate number, a probate document's identifier). From `recorded_at` the member's own
+    login decides nothing more; `ConsentAuthority` says who does."""
+
+    member = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="death")
+    died_on = models.DateField()
+    evidence = models.CharField(max_length=500)
+    recorded_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self):
+        return f"{self.member.member_number} died {self.died_on}"
+
+
+class ConsentAuthority(models.Model):
+    """Who holds a late member's consent authority from `since`: append-only, the newest row is
+    in force. A row names a user for an estate representative, and none for the union."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="authorities")
+    kind = models.CharField(max_length=32, choices=Authority.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    evidence = models.CharField(max_length=500)
+    since = models.DateTimeField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["member", "since", "id"]
+        indexes = [models.Index(fields=["user", "member"], name="authority_user_member")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="estate_representative", user__isnull=False)
+                | Q(kind="union", user__isnull=True),
+                name="authority_names_its_holder",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} for {self.member.member_number} since {self.since}"

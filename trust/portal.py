@@ -14,9 +14,16 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from .errors import DomainError, NotFound
-from .selectors import is_trust_admin, member_of
+from .selectors import is_trust_admin, member_of, members_in_authority_of
 
-ROLE_HOMES = {"admin": "operations-home", "member": "member-home", "studio": "studio-home"}
+ROLE_HOMES = {
+    "admin": "operations-home",
+    "member": "member-home",
+    "studio": "studio-home",
+    "estate": "member-estates",
+}
+# The late member whose pages the signed-in authority holder is looking at (a member id).
+ACTING_FOR = "acting_for_member"
 
 
 def role_of(user) -> str | None:
@@ -30,7 +37,24 @@ def role_of(user) -> str | None:
         return "member"
     if getattr(user, "studio_staff", None) is not None:
         return "studio"
+    # A late member's estate representative with no role of their own.
+    if members_in_authority_of(user).exists():
+        return "estate"
     return None
+
+
+def acting_for(request):
+    """The late member whose pages the user chose to see (on their estates page), while the user
+    still holds that member's consent authority; None otherwise."""
+    member_id = request.session.get(ACTING_FOR) if hasattr(request, "session") else None
+    if member_id is None or not request.user.is_authenticated:
+        return None
+    return members_in_authority_of(request.user).filter(pk=member_id).first()
+
+
+def member_in_view(request):
+    """Whose member pages these are: the late member the user acts for, else the user's own."""
+    return acting_for(request) or member_of(request.user)
 
 
 def role_required(role: str) -> Callable:
@@ -52,8 +76,22 @@ def role_required(role: str) -> Callable:
 
 
 admin_required = role_required("admin")
-member_required = role_required("member")
 studio_required = role_required("studio")
+
+
+def member_required(view):
+    """A member's pages: for the member, or for whoever acts for a late member they hold the
+    consent authority of. Anyone else gets a 403 and none of the page's data."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if acting_for(request) is None and role_of(request.user) != "member":
+            raise PermissionDenied("these pages are for the trust's member role")
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def run_service_with_messages(request, action: Callable, *, success: str | Callable):
@@ -73,8 +111,16 @@ def run_service_with_messages(request, action: Callable, *, success: str | Calla
 
 def portal_context(request) -> dict:
     role = role_of(getattr(request, "user", None))
+    late_member = acting_for(request) if role else None
+    if late_member is not None:
+        role = "member"  # the member's own navigation, for the member acted for
     # The trust's own name on every page: two trusts may be open side by side (make federation).
-    return {"portal_role": role, "portal_home": ROLE_HOMES.get(role), "trust_name": settings.TRUST_NAME}
+    return {
+        "portal_role": role,
+        "portal_home": ROLE_HOMES.get(role),
+        "trust_name": settings.TRUST_NAME,
+        "acting_for": late_member,
+    }
 
 
 class PlainLabels:

@@ -16,7 +16,7 @@ from django.conf import settings
 
 from . import keys
 from .consent import use_label
-from .models import Consent
+from .models import Authority, Consent
 from .pdf import TrustPDF
 
 SCHEMA = "guildtrust.consent-receipt.v1"
@@ -66,6 +66,10 @@ def receipt_of(consent: Consent) -> dict:
             "description": Consent.Channel(consent.channel).label,
             "actor": consent.actor.get_username(),
             "acting_for_subject": acting_for_subject,
+            # In whose right the actor decided: the member, or after their death their estate
+            # representative or the union.
+            "authority": consent.authority,
+            "authority_description": Authority(consent.authority).label,
         },
         "jurisdiction": settings.TRUST_JURISDICTION,
         "timestamps": {
@@ -159,7 +163,11 @@ def receipt_pdf(document: dict) -> bytes:
         (
             "Method",
             f"{receipt['method']['description']}, by {receipt['method']['actor']}"
-            + (" acting for the member" if receipt["method"]["acting_for_subject"] else " (the member)"),
+            + (
+                f" acting for the member ({receipt['method']['authority_description']})"
+                if receipt["method"]["acting_for_subject"]
+                else " (the member)"
+            ),
         ),
         ("Jurisdiction", receipt["jurisdiction"]),
         ("Recorded at", receipt["timestamps"]["recorded_at"]),

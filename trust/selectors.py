@@ -13,11 +13,14 @@ from .models import (
     Asset,
     AssetContributor,
     AuditEvent,
+    Authority,
     Consent,
+    ConsentAuthority,
     ConsentText,
     Dataset,
     DatasetVersion,
     DatasetVersionItem,
+    EstateRepresentative,
     Member,
 )
 
@@ -30,6 +33,52 @@ def member_of(user) -> Member | None:
     if not (user and user.is_authenticated):
         return None
     return Member.objects.filter(user_id=user.pk).first()
+
+
+def authority_in_force(member: Member) -> ConsentAuthority | None:
+    """Who holds a late member's consent authority now (the newest row), or None while the
+    member is alive (no death recorded: they decide themself)."""
+    return ConsentAuthority.objects.filter(member=member).order_by("-since", "-id").first()
+
+
+def estate_representative_of(member: Member) -> dict:
+    """Whom the member named to decide after their death: {user, username, named_at}, all None
+    when they named no one."""
+    named = EstateRepresentative.objects.filter(member=member).select_related("user").first()
+    if named is None:
+        return {"user_id": None, "username": None, "named_at": None}
+    return {"user_id": named.user_id, "username": named.user.get_username(), "named_at": named.named_at}
+
+
+def deciding_authority(*, user, member: Member) -> str | None:
+    """In whose right `user` may decide on `member`'s consent now: `member` for the living member
+    themself; after a recorded death `estate_representative` for the user the authority names,
+    or `union` for an administrator while the union holds it; None for anyone else (the late
+    member's own login included)."""
+    if not (user and user.is_authenticated):
+        return None
+    authority = authority_in_force(member)
+    if authority is None:
+        return Authority.MEMBER if member.user_id == user.pk else None
+    if authority.kind == Authority.UNION:
+        return Authority.UNION if is_trust_admin(user) else None
+    return Authority.ESTATE_REPRESENTATIVE if authority.user_id == user.pk else None
+
+
+def members_in_authority_of(user) -> QuerySet[Member]:
+    """The late members whose consent `user` decides now: as the estate representative the
+    newest authority row names, or, for an administrator, those the union holds. One query."""
+    if not (user and user.is_authenticated):
+        return Member.objects.none()
+    newest = ConsentAuthority.objects.filter(member=OuterRef("pk")).order_by("-since", "-id")
+    members = Member.objects.annotate(
+        authority_kind=Subquery(newest.values("kind")[:1]),
+        authority_user=Subquery(newest.values("user")[:1]),
+    )
+    holds = Q(authority_kind=Authority.ESTATE_REPRESENTATIVE, authority_user=user.pk)
+    if is_trust_admin(user):
+        holds |= Q(authority_kind=Authority.UNION)
+    return members.filter(holds).select_related("death", "user").order_by("member_number")
 
 
 def licensable_assets(
@@ -110,6 +159,15 @@ def assets_visible_to(user) -> QuerySet[Asset]:
     return Asset.objects.filter(pk__in=mine.values("asset_id"))
 
 
+def asset_of_member(*, member: Member, asset_id) -> Asset:
+    """One of `member`'s accepted assets (for a decision an authority makes on their behalf)."""
+    mine = AssetContributor.objects.accepted().filter(member=member, asset_id=asset_id)
+    asset = Asset.objects.filter(pk__in=mine.values("asset_id")).first()
+    if asset is None:
+        raise NotFound("no such asset", code="asset_not_found")
+    return asset
+
+
 def asset_for(*, user, asset_id) -> Asset:
     asset = assets_visible_to(user).filter(pk=asset_id).first()
     if asset is None:
@@ -132,7 +190,9 @@ def consent_for_receipt(*, user, consent_id) -> Consent:
     rows = decisions_with_receipt_data()
     if not is_trust_admin(user):
         member = member_of(user)
-        rows = rows.filter(member=member) if member else rows.none()
+        # A late member's authority reads the receipts of the member it decides for.
+        mine = Q(member=member) if member else Q(pk__in=[])
+        rows = rows.filter(mine | Q(member__in=members_in_authority_of(user)))
     consent = rows.filter(pk=consent_id).first()
     if consent is None:
         raise NotFound("no such consent", code="consent_not_found")

@@ -24,16 +24,20 @@ from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import (
     Asset,
     AssetContributor,
+    Authority,
     Consent,
+    ConsentAuthority,
     ConsentText,
     Dataset,
     DatasetItem,
     DatasetVersion,
     DatasetVersionItem,
+    EstateRepresentative,
     Member,
+    MemberDeath,
 )
 from .queue import enqueue_on_commit
-from .selectors import is_trust_admin, member_of
+from .selectors import authority_in_force, deciding_authority, is_trust_admin, member_of
 from .signals import consent_withdrawn, licensability_changed
 from .storage import MultipartError, UploadedPart, get_object_store, measure
 
@@ -436,22 +440,39 @@ def _text_in_force(use: str, language: str) -> ConsentText:
     return text
 
 
+def _authority_to_decide(*, actor, member: Member) -> str:
+    """In whose right `actor` decides for `member` (see `selectors.deciding_authority`), or a 403:
+    `authority_passed` for the late member's own login, `not_your_consent` for anyone else. The
+    caller holds the member's row lock, so a death recorded meanwhile is seen."""
+    authority = deciding_authority(user=actor, member=member)
+    if authority is not None:
+        return authority
+    if member.user_id == getattr(actor, "pk", None):
+        raise Forbidden(
+            "this member's death is recorded: their estate representative or the union decides now",
+            code="authority_passed",
+        )
+    raise Forbidden(
+        "only the member, or after their death their authority, can decide", code="not_your_consent"
+    )
+
+
 def _decide(
     *, actor, member: Member, use: str, asset: Asset | None, language: str
-) -> tuple[ConsentText, object]:
-    """What every decision checks first: the member decides for themself, on an asset they
-    contribute to (or all of theirs), under the text in force; one decision at a time per member."""
-    if member.user_id != getattr(actor, "pk", None):
-        raise Forbidden("only the member can decide on their own consent", code="not_your_consent")
+) -> tuple[ConsentText, object, str]:
+    """What every decision checks first: the member decides for themself (after their death,
+    their authority does), on an asset they contribute to (or all of theirs), under the text in
+    force; one decision at a time per member."""
+    Member.objects.select_for_update().get(pk=member.pk)
+    authority = _authority_to_decide(actor=actor, member=member)
     text = _text_in_force(use, language)
     if asset is not None and not asset.contributors.accepted().filter(member=member).exists():
         raise NotFound("no such asset", code="asset_not_found")
-    Member.objects.select_for_update().get(pk=member.pk)
-    return text, timezone.now()
+    return text, timezone.now(), authority
 
 
 def _record_decision(
-    *, actor, member, use, asset, text, state, channel, now, audit_data=None, **links
+    *, actor, member, use, asset, text, state, channel, now, authority, audit_data=None, **links
 ) -> Consent:
     decision = Consent.objects.create(
         member=member,
@@ -464,6 +485,7 @@ def _record_decision(
         channel=channel,
         created_at=now,
         actor=actor,
+        authority=authority,
         **links,
     )
     audit.record(
@@ -478,6 +500,7 @@ def _record_decision(
             "text_version": text.version,
             "language": text.language,
             "text_sha256": text.sha256,
+            "authority": authority,
             **(audit_data or {}),
         },
     )
@@ -498,7 +521,7 @@ def consent_grant(
     their assets, under the text in force for the use (the grant points at it). A second
     active grant for the same scope is refused. A standing refusal of the scope simply ends:
     the member changed their mind, and both decisions stay in the history."""
-    text, now = _decide(actor=actor, member=member, use=use, asset=asset, language=language)
+    text, now, authority = _decide(actor=actor, member=member, use=use, asset=asset, language=language)
     if active_grants(use=use, at=now).filter(member=member, asset=asset).exists():
         raise Conflict("this consent is already granted", code="already_granted")
     consent = _record_decision(
@@ -510,6 +533,7 @@ def consent_grant(
         state=Consent.State.GRANTED,
         channel=channel,
         now=now,
+        authority=authority,
     )
     licensability_changed.send(sender=Consent, assets=_grant_scope(consent))
     return consent
@@ -531,7 +555,7 @@ def consent_refuse(
     covers (that scope, or all their assets; for all assets, any grant of the use) is a 409
     `consent_granted`: withdrawing is its own decision, with its own confirmation and takedowns,
     so the member withdraws first and may then refuse. Refusing twice is a 409 `already_refused`."""
-    text, now = _decide(actor=actor, member=member, use=use, asset=asset, language=language)
+    text, now, authority = _decide(actor=actor, member=member, use=use, asset=asset, language=language)
     grants = active_grants(use=use, at=now).filter(member=member)
     if asset is not None:
         grants = grants.filter(Q(asset__isnull=True) | Q(asset=asset))
@@ -550,6 +574,7 @@ def consent_refuse(
         state=Consent.State.REFUSED,
         channel=channel,
         now=now,
+        authority=authority,
     )
 
 
@@ -561,7 +586,7 @@ def consent_reconfirm(*, actor, consent: Consent, channel: str = Consent.Channel
     stops being covered: no licensing change, no takedown, no signal. The old grant keeps its
     text and meaning."""
     grant = Consent.objects.select_related("member", "text", "asset").get(pk=consent.pk)
-    text, now = _decide(
+    text, now, authority = _decide(
         actor=actor, member=grant.member, use=grant.use, asset=None, language=grant.text.language
     )
     if not active_grants(use=grant.use, at=now).filter(pk=grant.pk).exists():
@@ -577,6 +602,7 @@ def consent_reconfirm(*, actor, consent: Consent, channel: str = Consent.Channel
         state=Consent.State.GRANTED,
         channel=channel,
         now=now,
+        authority=authority,
         audit_data={"reconfirms": grant.pk, "previous_text_version": grant.text.version},
         reconfirms=grant,
     )
@@ -632,8 +658,8 @@ def consent_withdraw(*, actor, consent: Consent, channel: str = Consent.Channel.
     """End a grant now with a new record under the grant's own text; licensing is told so it
     can issue takedowns. A grant re-confirmed under a newer text is withdrawn through the grant
     that re-confirmed it (409 `reconfirmed` otherwise)."""
-    if consent.member.user_id != getattr(actor, "pk", None):
-        raise Forbidden("only the member can withdraw their own consent", code="not_your_consent")
+    Member.objects.select_for_update().get(pk=consent.member_id)
+    authority = _authority_to_decide(actor=actor, member=consent.member)
     if consent.state != Consent.State.GRANTED:
         raise Conflict("only a grant can be withdrawn", code="not_a_grant")
     consent = Consent.objects.select_for_update().get(pk=consent.pk)
@@ -657,6 +683,7 @@ def consent_withdraw(*, actor, consent: Consent, channel: str = Consent.Channel.
                 channel=channel,
                 created_at=timezone.now(),
                 actor=actor,
+                authority=authority,
             )
     except IntegrityError as error:
         raise Conflict("this consent is already withdrawn", code="already_withdrawn") from error
@@ -669,12 +696,136 @@ def consent_withdraw(*, actor, consent: Consent, channel: str = Consent.Channel.
             "member": consent.member.member_number,
             "use": consent.use,
             "asset": str(consent.asset_id) if consent.asset_id else None,
+            "authority": authority,
         },
     )
     # The licensable set first: the withdrawal is in force for downloads when this commits.
     licensability_changed.send(sender=Consent, assets=_grant_scope(consent))
     consent_withdrawn.send(sender=Consent, withdrawal=withdrawal, actor=actor)
     return withdrawal
+
+
+UNION = "union"
+
+
+def _authority_holder(*, member: Member, authority) -> tuple[str, object]:
+    """(kind, user) for an authority given as a user id or "union". The holder is an active
+    user other than the member; an administrator's own account is not a holder (administrators
+    act as the union)."""
+    if authority == UNION:
+        return Authority.UNION, None
+    holder = User.objects.filter(pk=authority, is_active=True).first() if str(authority).isdigit() else None
+    if holder is None:
+        raise Invalid('the authority must be an active user\'s id or "union"', code="unknown_user")
+    if holder.pk == member.user_id:
+        raise Invalid("a member cannot be their own estate representative", code="authority_is_the_member")
+    if is_trust_admin(holder):
+        raise Invalid('administrators act as the union: give "union"', code="authority_is_an_administrator")
+    return Authority.ESTATE_REPRESENTATIVE, holder
+
+
+def _authority_audit(kind: str, holder) -> dict:
+    return {"authority": kind, "authority_user": holder.get_username() if holder else None}
+
+
+@transaction.atomic
+def estate_representative_name(*, actor, member: Member, username: str) -> EstateRepresentative:
+    """The member names, while alive, who decides on their consent after their death (the user
+    must hold an account with the trust). Naming again replaces the choice; audited."""
+    Member.objects.select_for_update().get(pk=member.pk)
+    if member.user_id != getattr(actor, "pk", None):
+        raise Forbidden("only the member can name their estate representative", code="not_your_member")
+    if authority_in_force(member) is not None:
+        raise Conflict("this member's death is recorded", code="member_deceased")
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise Invalid("no account with this login", code="unknown_user")
+    _, holder = _authority_holder(member=member, authority=user.pk)
+    named, _ = EstateRepresentative.objects.update_or_create(
+        member=member, defaults={"user": holder, "named_at": timezone.now()}
+    )
+    audit.record(
+        actor=actor,
+        action="member.estate_representative_named",
+        subject=member,
+        data={"member": member.member_number, "representative": holder.get_username()},
+    )
+    return named
+
+
+@transaction.atomic
+def member_record_death(*, actor, member: Member, died_on, evidence: str, authority=None) -> MemberDeath:
+    """An administrator records a member's death with the evidence it rests on (audited with
+    it). From this commit the member's own login decides nothing; the authority decides: the
+    estate representative the member named, or, failing one (or with `authority="union"`), the
+    union. A user other than the one the member named is refused here (422
+    `not_the_named_representative`): a court appointment is an authority change, with its
+    own evidence. Grants the member made stay in force (README: Estate and union authority)."""
+    require_trust_admin(actor)
+    evidence = (evidence or "").strip()
+    if not evidence:
+        raise Invalid("a death is recorded with the evidence it rests on", code="evidence_required")
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if MemberDeath.objects.filter(member=member).exists():
+        raise Conflict("this member's death is already recorded", code="death_already_recorded")
+    now = timezone.now()
+    if died_on > timezone.localdate(now):
+        raise Invalid("the date of death cannot be in the future", code="date_in_future")
+    named = EstateRepresentative.objects.filter(member=member).first()
+    if authority is None:
+        authority = named.user_id if named else UNION
+    kind, holder = _authority_holder(member=member, authority=authority)
+    if holder is not None and (named is None or named.user_id != holder.pk):
+        raise Invalid(
+            'the authority passes to the representative the member named, or "union"',
+            code="not_the_named_representative",
+        )
+    death = MemberDeath.objects.create(
+        member=member, died_on=died_on, evidence=evidence, recorded_at=now, recorded_by=actor
+    )
+    ConsentAuthority.objects.create(
+        member=member, kind=kind, user=holder, evidence=evidence, since=now, recorded_by=actor
+    )
+    audit.record(
+        actor=actor,
+        action="member.death_recorded",
+        subject=member,
+        data={
+            "member": member.member_number,
+            "died_on": died_on.isoformat(),
+            "evidence": evidence,
+            **_authority_audit(kind, holder),
+        },
+    )
+    return death
+
+
+@transaction.atomic
+def consent_authority_change(*, actor, member: Member, authority, evidence: str) -> ConsentAuthority:
+    """An administrator passes a late member's consent authority to another holder (a court
+    appoints an executor, a representative resigns: then the union), on the evidence given.
+    Decisions the previous holder made stay as they were made; audited."""
+    require_trust_admin(actor)
+    evidence = (evidence or "").strip()
+    if not evidence:
+        raise Invalid("an authority change is recorded with its evidence", code="evidence_required")
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    current = authority_in_force(member)
+    if current is None:
+        raise Conflict("the member's death is not recorded: they decide themself", code="member_alive")
+    kind, holder = _authority_holder(member=member, authority=authority)
+    if current.kind == kind and current.user_id == (holder.pk if holder else None):
+        raise Conflict("this authority already holds the member's consent", code="authority_unchanged")
+    changed = ConsentAuthority.objects.create(
+        member=member, kind=kind, user=holder, evidence=evidence, since=timezone.now(), recorded_by=actor
+    )
+    audit.record(
+        actor=actor,
+        action="member.authority_changed",
+        subject=member,
+        data={"member": member.member_number, "evidence": evidence, **_authority_audit(kind, holder)},
+    )
+    return changed
 
 
 @transaction.atomic

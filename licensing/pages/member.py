@@ -16,14 +16,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from trust.consent import use_label
 from trust.errors import NotFound
 from trust.models import AssetContributor, Consent
-from trust.portal import member_required, run_service_with_messages
+from trust.portal import member_in_view, member_required, run_service_with_messages
 from trust.selectors import (
-    asset_for,
+    asset_of_member,
     consent_history,
     consents_of,
     contribution_for,
     contributions_of,
-    member_of,
 )
 from trust.services import (
     consent_grant,
@@ -48,7 +47,7 @@ def _percent(share: Decimal) -> str:
 
 @member_required
 def assets(request):
-    member = member_of(request.user)
+    member = member_in_view(request)
     overview = selectors.member_asset_overview(member)
     for row in overview:
         row["share_percent"] = _percent(row["share"])
@@ -88,7 +87,7 @@ def _scope(asset) -> str:
 @member_required
 @require_http_methods(["GET", "POST"])
 def consent(request):
-    member = member_of(request.user)
+    member = member_in_view(request)
     if request.method == "POST":
         form = ConsentDecisionForm(request.POST)
         if not form.is_valid():
@@ -99,7 +98,7 @@ def consent(request):
         use, asset_id = form.cleaned_data["use"], form.cleaned_data["asset"]
         refusing = form.cleaned_data["decision"] == "refuse"
         try:
-            asset = asset_for(user=request.user, asset_id=asset_id) if asset_id else None
+            asset = asset_of_member(member=member, asset_id=asset_id) if asset_id else None
         except NotFound as error:
             raise Http404(error.detail) from error
         decide = consent_refuse if refusing else consent_grant
@@ -135,7 +134,7 @@ def _takedown_message(withdrawal) -> str:
 @member_required
 @require_http_methods(["GET", "POST"])
 def consent_withdraw_confirm(request, consent_id):
-    member = member_of(request.user)
+    member = member_in_view(request)
     grant = (
         consents_of(member)
         .filter(pk=consent_id, state=Consent.State.GRANTED)
@@ -185,7 +184,7 @@ def consent_withdraw_confirm(request, consent_id):
 @require_POST
 def consent_reconfirm_now(request, consent_id):
     """Re-confirm a grant under the text now in force; back to My consent."""
-    grant = consents_of(member_of(request.user)).filter(pk=consent_id, state=Consent.State.GRANTED).first()
+    grant = consents_of(member_in_view(request)).filter(pk=consent_id, state=Consent.State.GRANTED).first()
     if grant is None:
         raise Http404("no such grant")
     run_service_with_messages(
@@ -201,7 +200,7 @@ def consent_record(request, consent_id):
     """One decision as it was made: the exact text the member was shown, its hash, and the
     links to its signed receipt."""
     record = (
-        consents_of(member_of(request.user))
+        consents_of(member_in_view(request))
         .select_related("supersedes", "reconfirms")
         .filter(pk=consent_id)
         .first()

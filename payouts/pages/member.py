@@ -15,8 +15,7 @@ from trust import services as trust_services
 from trust.consent import in_use_order
 from trust.errors import NotFound
 from trust.lists import csv_response, filtered_queryset, filtered_rows, portal_list, wants_csv
-from trust.portal import member_required, run_service_with_messages
-from trust.selectors import member_of
+from trust.portal import member_in_view, member_required, run_service_with_messages
 from trust.templatetags.portal import period_label, period_last_day
 
 from .. import selectors, statements
@@ -35,7 +34,7 @@ MODELS_SHOWN = 50
 
 @member_required
 def home(request):
-    member = member_of(request.user)
+    member = member_in_view(request)
     earnings = selectors.member_earnings(member)
     periods = selectors.member_earnings_by_period(member, earnings=earnings)
     shown = periods[-CHART_PERIODS:]
@@ -95,7 +94,7 @@ def _lease_csv(rows):
 
 @member_required
 def leases(request):
-    member = member_of(request.user)
+    member = member_in_view(request)
     history = selectors.member_lease_history(member)
     if wants_csv(request):
         rows = filtered_rows(request, history, MemberLeaseFilter)
@@ -153,7 +152,7 @@ def _payouts_csv(request, member):
 @member_required
 def payouts(request):
     """Every payout to the member, and where the next ones go (changed with their password)."""
-    member = member_of(request.user)
+    member = member_in_view(request)
     if wants_csv(request):
         return _payouts_csv(request, member)
     form = BankAccountForm(request.POST or None)
@@ -187,7 +186,7 @@ def payouts(request):
 
 @member_required
 def statement_list(request):
-    member = member_of(request.user)
+    member = member_in_view(request)
     rows = selectors.member_statement_rows(member)
     if wants_csv(request):
         return csv_response(
@@ -219,7 +218,7 @@ def statement_list(request):
 
 def _statement(request, period_id: int) -> dict:
     try:
-        return selectors.member_statement(member_of(request.user), period_id)
+        return selectors.member_statement(member_in_view(request), period_id)
     except NotFound as error:
         raise Http404(error.detail) from error
 

@@ -30,6 +30,7 @@ ROLE_PAGES = {
         "/member/leases/",
         "/member/statements/",
         "/member/payouts/",
+        "/member/estates/",
     ],
     "studio": ["/studio/", "/studio/leases/", "/studio/charges/"],
     "admin": [
@@ -87,6 +88,8 @@ NOT_PAGES = {
     "operations-dataset-assets",
     "operations-peer-suspend",
     "operations-peer-resume",
+    "member-estate-open",
+    "member-estate-close",
 }
 # Pages with ids in their path, visited below with ids from the demo trust.
 DETAIL_PAGES = {
@@ -104,6 +107,7 @@ DETAIL_PAGES = {
     "operations-payout-batch",
     "operations-studio",
     "operations-terms-share",
+    "operations-member-death",
     "password_reset_confirm",
 }
 PORTAL_PREFIXES = ("member/", "studio/", "operations/", "accounts/", "transparency/")
@@ -151,6 +155,7 @@ def _detail_pages() -> dict[str, list[str]]:
             f"/operations/payouts/batches/{batch.pk}/",
             f"/operations/studios/{studio.pk}/",
             f"/operations/terms/{terms.pk}/share/",
+            f"/operations/members/{grant.member_id}/death/",
         ],
     }
 

@@ -78,6 +78,8 @@ ADMIN_ONLY = [
     ("put", "/api/v1/terms/1/shared-with/", {"peers": []}),
     ("get", "/api/v1/federation/settlements/", None),
     ("post", "/api/v1/consent-texts/", {"use": "training", "text": "A new text."}),
+    ("post", "/api/v1/members/1/death/", {"date": "2026-01-01", "evidence": "certificate 1"}),
+    ("post", "/api/v1/members/1/authority/", {"authority": "union", "evidence": "court order 1"}),
     ("get", "/api/v1/datasets/{dataset}/versions/1/croissant.json", None),
 ]
 MEMBER_ONLY = [
@@ -88,6 +90,8 @@ MEMBER_ONLY = [
     ("get", "/api/v1/me/models/", None),
     ("get", "/api/v1/me/bank-account/", None),
     ("put", "/api/v1/me/bank-account/", {"iban": "DE89370400440532013000"}),
+    ("get", "/api/v1/me/estate-representative/", None),
+    ("put", "/api/v1/me/estate-representative/", {"username": "bob"}),
     ("post", "/api/v1/consents/1/withdraw/", None),
     ("post", "/api/v1/consents/1/reconfirm/", None),
     ("get", "/api/v1/contributions/", None),

@@ -6,6 +6,7 @@ from trust.models import (
     Asset,
     AssetContributor,
     AuditEvent,
+    Authority,
     Consent,
     ConsentText,
     Dataset,
@@ -172,6 +173,13 @@ LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 
 class ConsentInputSerializer(serializers.Serializer):
+    member = row_id(
+        required=False,
+        allow_null=True,
+        help_text="empty: my own consent. A late member's id: decided as their estate "
+        "representative or, for an administrator, as the union (404 for a member I hold no "
+        "authority over; 403 `authority_passed` for a late member's own login)",
+    )
     use = serializers.ChoiceField(choices=Use.choices)
     asset = serializers.UUIDField(required=False, allow_null=True, help_text="empty: all my assets")
     decision = serializers.ChoiceField(
@@ -188,6 +196,10 @@ class ConsentInputSerializer(serializers.Serializer):
         default=DEFAULT_LANGUAGE,
         help_text="the language of the text I was shown (422 `no_consent_text` if none is published)",
     )
+
+
+class ConsentHistoryFilterSerializer(serializers.Serializer):
+    member = row_id(required=False, help_text="a late member whose authority I hold; empty: my own history")
 
 
 class ConsentTextSerializer(serializers.ModelSerializer):
@@ -236,6 +248,7 @@ class ConsentOutputSerializer(serializers.ModelSerializer):
             "supersedes",
             "reconfirms",
             "channel",
+            "authority",
             "created_at",
             "active",
         ]
@@ -335,3 +348,59 @@ class BankAccountOutputSerializer(serializers.Serializer):
     account_name = TextField(source="payout_account_name")
     iban = TextField(source="payout_iban")
     bic = TextField(source="payout_bic")
+
+
+AUTHORITY_HELP = "a user's id (the estate representative) or \"union\" (the trust's administrators)"
+
+
+class AuthorityField(serializers.RegexField):
+    """A user id or the word "union"."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", AUTHORITY_HELP)
+        super().__init__(r"^(union|[1-9][0-9]{0,17})$", max_length=20, **kwargs)
+
+
+class DeathInputSerializer(serializers.Serializer):
+    date = serializers.DateField(help_text="the date of death (not in the future: 422 `date_in_future`)")
+    evidence = TextField(
+        max_length=500, help_text="the reference of the evidence: certificate number, probate document id"
+    )
+    authority = AuthorityField(
+        required=False,
+        help_text=f"{AUTHORITY_HELP}; empty: the representative the member named, or the union. A user "
+        "other than the one the member named is a 422 `not_the_named_representative`",
+    )
+
+
+class AuthorityChangeInputSerializer(serializers.Serializer):
+    authority = AuthorityField()
+    evidence = TextField(max_length=500, help_text="the reference of the evidence: a court appointment")
+
+
+class ConsentAuthoritySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Authority.choices)
+    user = serializers.IntegerField(source="user_id", allow_null=True, help_text="empty for the union")
+    since = serializers.DateTimeField()
+    evidence = TextField()
+
+
+class DeathOutputSerializer(serializers.Serializer):
+    member = serializers.IntegerField(source="member_id")
+    date = serializers.DateField(source="died_on")
+    evidence = TextField()
+    recorded_at = serializers.DateTimeField()
+    authority = ConsentAuthoritySerializer(help_text="who decides the member's consent from now on")
+
+
+class EstateRepresentativeInputSerializer(serializers.Serializer):
+    username = TextField(
+        max_length=150,
+        help_text="the login of the person (with an account at the trust) who decides after my death",
+    )
+
+
+class EstateRepresentativeOutputSerializer(serializers.Serializer):
+    user = serializers.IntegerField(source="user_id", allow_null=True)
+    username = TextField(allow_null=True)
+    named_at = serializers.DateTimeField(allow_null=True)

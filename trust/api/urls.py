@@ -6,6 +6,10 @@ urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
     path("auth/tokens/revoke-all/", views.TokenRevokeAllView.as_view(), name="api-token-revoke-all"),
     path("members/", views.MemberListView.as_view(), name="api-members"),
+    path("members/<id:member_id>/death/", views.MemberDeathView.as_view(), name="api-member-death"),
+    path(
+        "members/<id:member_id>/authority/", views.MemberAuthorityView.as_view(), name="api-member-authority"
+    ),
     path("assets/", views.AssetListView.as_view(), name="api-assets"),
     path("assets/<uuid:asset_id>/", views.AssetDetailView.as_view(), name="api-asset"),
     path("assets/<uuid:asset_id>/complete/", views.AssetCompleteView.as_view(), name="api-asset-complete"),
@@ -43,4 +47,9 @@ urlpatterns = [
     ),
     path("audit/", views.AuditLogView.as_view(), name="api-audit"),
     path("me/bank-account/", views.MyBankAccountView.as_view(), name="api-my-bank-account"),
+    path(
+        "me/estate-representative/",
+        views.MyEstateRepresentativeView.as_view(),
+        name="api-my-estate-representative",
+    ),
 ]

@@ -1,6 +1,7 @@
 """HTTP <-> trust services. Views validate shape, call one service, render the result."""
 
 from django.contrib.auth import authenticate
+from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -15,7 +16,7 @@ from trust.models import AuditEvent, Consent, Dataset, Member, UserToken
 
 from . import serializers as s
 from .pagination import PagedAPIView
-from .permissions import IsMember, IsTrustAdmin
+from .permissions import IsMember, IsMemberOrAuthority, IsTrustAdmin
 from .schema import errors, links
 from .validation import found, validated
 
@@ -158,14 +159,36 @@ def _own_member(user):
     return selectors.member_of(user)
 
 
-class ConsentListView(PagedAPIView):
-    permission_classes = [IsMember]
+def _member_decided_by(user, member_id) -> Member:
+    """The member whose consent `user` decides: their own (no id given), or a late member's whose
+    authority they hold. Any other member is not found; a user who is no member and names none
+    is a 403."""
+    if member_id is None:
+        member = _own_member(user)
+        if member is None:
+            raise Forbidden("only members, or a late member's authority, may do this", code="members_only")
+        return member
+    member = Member.objects.filter(pk=member_id).first()
+    own = member is not None and member.user_id == user.pk
+    if not own and not selectors.members_in_authority_of(user).filter(pk=member_id).exists():
+        raise NotFound("no such member", code="member_not_found")
+    return member
 
-    @extend_schema(responses=s.ConsentOutputSerializer(many=True), summary="My consent history")
+
+class ConsentListView(PagedAPIView):
+    permission_classes = [IsMemberOrAuthority]
+
+    @errors(404)
+    @extend_schema(
+        parameters=[s.ConsentHistoryFilterSerializer],
+        responses=s.ConsentOutputSerializer(many=True),
+        summary="My consent history, or that of a late member whose authority I hold",
+    )
     def get(self, request):
-        return self.paged(
-            selectors.consent_history(member=_own_member(request.user)), s.ConsentOutputSerializer
-        )
+        filters = s.ConsentHistoryFilterSerializer(data=request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        member = _member_decided_by(request.user, filters.validated_data.get("member"))
+        return self.paged(selectors.consent_history(member=member), s.ConsentOutputSerializer)
 
     @errors(404, 409, 422)
     @links(
@@ -176,14 +199,15 @@ class ConsentListView(PagedAPIView):
     @extend_schema(
         request=s.ConsentInputSerializer,
         responses={201: s.ConsentOutputSerializer},
-        summary="Grant or refuse a use of one of my assets, or of all of them",
+        summary="Grant or refuse a use of one of my assets, or of all of them (or, as a late "
+        "member's authority, of theirs)",
     )
     def post(self, request):
-        member = _own_member(request.user)
         data = validated(s.ConsentInputSerializer, request)
+        member = _member_decided_by(request.user, data.get("member"))
         asset = None
         if data.get("asset"):
-            asset = selectors.asset_for(user=request.user, asset_id=data["asset"])
+            asset = selectors.asset_of_member(member=member, asset_id=data["asset"])
         decide = services.consent_refuse if data["decision"] == "refuse" else services.consent_grant
         consent = decide(
             actor=request.user,
@@ -197,8 +221,12 @@ class ConsentListView(PagedAPIView):
 
 
 def _own_consent(request, consent_id) -> Consent:
+    """A decision of the caller's own member, or of a late member whose authority they hold."""
+    member = _own_member(request.user)
+    mine = Q(member=member) if member else Q(pk__in=[])
     consent = (
-        Consent.objects.filter(pk=consent_id, member=_own_member(request.user))
+        Consent.objects.filter(mine | Q(member__in=selectors.members_in_authority_of(request.user)))
+        .filter(pk=consent_id)
         .select_related("member", "text")
         .first()
     )
@@ -208,9 +236,9 @@ def _own_consent(request, consent_id) -> Consent:
 
 
 class ConsentWithdrawView(APIView):
-    permission_classes = [IsMember]
+    permission_classes = [IsMemberOrAuthority]
 
-    @errors(409)
+    @errors(404, 409)
     @extend_schema(
         request=None,
         responses=s.ConsentOutputSerializer,
@@ -224,9 +252,9 @@ class ConsentWithdrawView(APIView):
 
 
 class ConsentReconfirmView(APIView):
-    permission_classes = [IsMember]
+    permission_classes = [IsMemberOrAuthority]
 
-    @errors(409)
+    @errors(404, 409)
     @extend_schema(
         request=None,
         responses={201: s.ConsentOutputSerializer},
@@ -474,3 +502,81 @@ class MyBankAccountView(APIView):
             **validated(s.BankAccountInputSerializer, request),
         )
         return Response(s.BankAccountOutputSerializer(member).data)
+
+
+def _member(member_id) -> Member:
+    return found(Member.objects.all(), member_id, what="member")
+
+
+def _death_body(death) -> dict:
+    return s.DeathOutputSerializer(
+        {**vars(death), "authority": selectors.authority_in_force(death.member)}
+    ).data
+
+
+class MemberDeathView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @errors(404, 409, 422)
+    @extend_schema(
+        request=s.DeathInputSerializer,
+        responses={200: s.DeathOutputSerializer},
+        summary="Record a member's death with its evidence: consent authority passes to their "
+        "estate representative or the union (admin)",
+    )
+    def post(self, request, member_id):
+        data = validated(s.DeathInputSerializer, request)
+        death = services.member_record_death(
+            actor=request.user,
+            member=_member(member_id),
+            died_on=data["date"],
+            evidence=data["evidence"],
+            authority=data.get("authority"),
+        )
+        return Response(_death_body(death))
+
+
+class MemberAuthorityView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @errors(404, 409, 422)
+    @extend_schema(
+        request=s.AuthorityChangeInputSerializer,
+        responses={200: s.ConsentAuthoritySerializer},
+        summary="Pass a late member's consent authority to another holder, on evidence (admin)",
+    )
+    def post(self, request, member_id):
+        data = validated(s.AuthorityChangeInputSerializer, request)
+        changed = services.consent_authority_change(
+            actor=request.user,
+            member=_member(member_id),
+            authority=data["authority"],
+            evidence=data["evidence"],
+        )
+        return Response(s.ConsentAuthoritySerializer(changed).data)
+
+
+class MyEstateRepresentativeView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        responses=s.EstateRepresentativeOutputSerializer,
+        summary="Who decides on my consent after my death (member)",
+    )
+    def get(self, request):
+        named = selectors.estate_representative_of(selectors.member_of(request.user))
+        return Response(s.EstateRepresentativeOutputSerializer(named).data)
+
+    @errors(409, 422)
+    @extend_schema(
+        request=s.EstateRepresentativeInputSerializer,
+        responses=s.EstateRepresentativeOutputSerializer,
+        summary="Name who decides on my consent after my death (member)",
+    )
+    def put(self, request):
+        member = selectors.member_of(request.user)
+        services.estate_representative_name(
+            actor=request.user, member=member, **validated(s.EstateRepresentativeInputSerializer, request)
+        )
+        named = selectors.estate_representative_of(member)
+        return Response(s.EstateRepresentativeOutputSerializer(named).data)

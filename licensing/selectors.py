@@ -502,6 +502,33 @@ def active_leases_holding(asset_ids) -> QuerySet[Lease]:
     return Lease.objects.active().filter(version__items__asset_id__in=list(asset_ids)).distinct()
 
 
+def retention_cutoff(at: datetime) -> datetime:
+    """Leases that ended after this may still hold what they downloaded (TAKEDOWN_RETENTION_DAYS)."""
+    return at - timedelta(days=settings.TAKEDOWN_RETENTION_DAYS)
+
+
+def ended_leases_retaining(asset_ids, *, at: datetime) -> dict[int, set]:
+    """Leases that ended (expired, or revoked) within the retention before `at` and downloaded
+    any of `asset_ids`, as lease id -> the downloaded asset ids: one grouped query over the
+    usage of those leases only."""
+    cutoff = retention_cutoff(at)
+    ended = Lease.objects.filter(
+        Q(status=Lease.Status.EXPIRED, ends_at__gte=cutoff)
+        | Q(status=Lease.Status.REVOKED, revoked_at__gte=cutoff)
+    )
+    rows = (
+        UsageEvent.objects.filter(
+            lease_id__in=ended.values("pk"), kind=UsageEvent.Kind.DOWNLOAD, asset_id__in=list(asset_ids)
+        )
+        .values_list("lease_id", "asset_id")
+        .distinct()
+    )
+    downloaded: dict[int, set] = {}
+    for lease_id, asset_id in rows:
+        downloaded.setdefault(lease_id, set()).add(asset_id)
+    return downloaded
+
+
 # --- Administrator pages: leases and terms ---------------------------------------------------
 
 
@@ -800,15 +827,21 @@ def withdrawal_takedowns(grant, *, at: datetime | None = None) -> dict[int, list
     (sorted): for every active lease holding an asset in the grant's scope, the held assets the
     lease may use for its uses with the grant in force and may not once it is withdrawn (the
     trust's one licensability rule, asked both ways), less those with a notice still open on
-    that lease. The member's withdraw page previews exactly this; the service issues exactly
-    this. Asked the same way before and after the withdrawal is recorded."""
+    that lease. A lease that ended within the retention (`ended_leases_retaining`) is asked the
+    same for the assets it downloaded. The member's withdraw page previews exactly this; the
+    service issues exactly this. Asked the same way before and after the withdrawal is recorded."""
 
     at = at or timezone.now()
     asset_ids = list(_grant_scope(grant).values_list("pk", flat=True))
     due: dict[int, list] = {}
-    leases = active_leases_holding(asset_ids).order_by("pk")
+    retained = ended_leases_retaining(asset_ids, at=at)
+    leases = Lease.objects.filter(
+        Q(pk__in=active_leases_holding(asset_ids).values("pk")) | Q(pk__in=list(retained))
+    ).order_by("pk")
     for lease_id, version_id, uses in leases.values_list("pk", "version_id", "permitted_uses"):
-        held = Asset.objects.filter(version_items__version_id=version_id, pk__in=asset_ids)
+        held = Asset.objects.filter(
+            version_items__version_id=version_id, pk__in=retained.get(lease_id, asset_ids)
+        )
         before = set(
             licensable_assets(assets=held, uses=uses, at=at, as_if_in_force=grant.pk).values_list(
                 "pk", flat=True

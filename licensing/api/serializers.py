@@ -570,6 +570,12 @@ class RelayedTakedownSerializer(serializers.Serializer):
     asset = serializers.UUIDField(help_text="the asset's id at the calling trust")
     kind = serializers.ChoiceField(choices=Asset.Kind.choices)
     issued_at = serializers.DateTimeField(required=False, help_text="when the calling trust issued it")
+    acknowledge_due_at = serializers.DateTimeField(
+        required=False, help_text="the calling trust's deadline for the studio to acknowledge it"
+    )
+    attest_due_at = serializers.DateTimeField(
+        required=False, help_text="the calling trust's deadline for the studio to attest deletion"
+    )
 
 
 class RelayedTakedownAnswerSerializer(serializers.Serializer):

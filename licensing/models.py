@@ -482,6 +482,21 @@ class Takedown(models.Model):
     def __str__(self):
         return f"takedown of {self.asset_ref} on lease {self.lease_id}"
 
+    # What "who used my data" calls each notice's state (item 9 of issue 12); overdue wins.
+    MEMBER_STATES = {
+        Status.ISSUED: "notified",
+        Status.ACKNOWLEDGED: "acknowledged",
+        Status.DELETION_ATTESTED: "attested",
+    }
+
+    @classmethod
+    def member_state(cls, *, status: str, acknowledge_due_at, attest_due_at, at) -> str:
+        """notified, acknowledged, attested, or overdue (a step past its deadline at `at`)."""
+        overdue = status != cls.Status.DELETION_ATTESTED and (
+            at >= attest_due_at or (status == cls.Status.ISSUED and at >= acknowledge_due_at)
+        )
+        return "overdue" if overdue else cls.MEMBER_STATES[status]
+
     def overdue(self, at=None) -> str:
         """In words, the step the studio let pass its deadline at `at` (empty: none)."""
         at = at or timezone.now()

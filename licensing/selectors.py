@@ -11,6 +11,7 @@ from django.db.models import (
     Case,
     Count,
     DateTimeField,
+    DurationField,
     Exists,
     ExpressionWrapper,
     F,
@@ -577,7 +578,7 @@ def leases_active_with_takedowns() -> QuerySet[Lease]:
     return (
         Lease.objects.active()
         .select_related("studio", "terms", "version__dataset")
-        .annotate(open_takedowns=_open_takedowns_count())
+        .annotate(open_takedowns=_open_takedowns_count(), overdue_takedowns=_overdue_takedowns_count())
         .order_by("ends_at", "pk")
     )
 
@@ -596,7 +597,11 @@ def leases_closed() -> QuerySet[Lease]:
     return (
         Lease.objects.closed()
         .select_related("studio", "terms__dataset", "version__dataset")
-        .annotate(closed_at=closed_at, open_takedowns=_open_takedowns_count())
+        .annotate(
+            closed_at=closed_at,
+            open_takedowns=_open_takedowns_count(),
+            overdue_takedowns=_overdue_takedowns_count(),
+        )
         .order_by(F("closed_at").desc(nulls_last=True), "-pk")
     )
 
@@ -638,7 +643,7 @@ def leases_visible_with_open_takedowns(user) -> QuerySet[Lease]:
     return (
         leases_visible_to(user)
         .select_related("terms__dataset", "version__dataset")
-        .annotate(open_takedowns=_open_takedowns_count())
+        .annotate(open_takedowns=_open_takedowns_count(), overdue_takedowns=_overdue_takedowns_count())
         .order_by("-requested_at", "-pk")
     )
 
@@ -922,15 +927,19 @@ def takedown_deadline() -> timedelta:
 
 
 def takedowns_past_half_time(*, at: datetime | None = None) -> QuerySet[Takedown]:
-    """Open takedown notices issued more than half their deadline ago, the oldest first, each
-    with its `due_at` (issued_at + the deadline) and the lease's studio: the ones an
-    administrator should chase before they are overdue."""
+    """Open takedown notices more than half way from their issue to their attestation deadline
+    (each notice's own, from its lease's terms), overdue ones included, the oldest first, each
+    with its `due_at` (the attestation deadline) and the lease's studio: the ones an
+    administrator should chase."""
     at = at or timezone.now()
-    deadline = takedown_deadline()
+    half = ExpressionWrapper((F("attest_due_at") - F("issued_at")) / 2, output_field=DurationField())
     return (
         Takedown.objects.open()
-        .filter(issued_at__lte=at - deadline / 2)
-        .annotate(due_at=ExpressionWrapper(F("issued_at") + deadline, output_field=DateTimeField()))
+        .annotate(
+            due_at=F("attest_due_at"),
+            half_time_at=ExpressionWrapper(F("issued_at") + half, output_field=DateTimeField()),
+        )
+        .filter(half_time_at__lte=at)
         .select_related("lease__studio", "asset", "peer")
         .order_by("issued_at", "pk")
     )
@@ -939,6 +948,29 @@ def takedowns_past_half_time(*, at: datetime | None = None) -> QuerySet[Takedown
 def _open_takedowns_count():
     """Per lease, the notices `Takedown.objects.open()` counts."""
     return Count("takedowns", filter=Q(takedowns__status__in=Takedown.OPEN_STATUSES))
+
+
+def overdue_takedowns_q(at: datetime, prefix: str = "") -> Q:
+    """Open notices a step of which is past its deadline at `at` (`Takedown.overdue` in SQL):
+    attestation due, or still unacknowledged past the acknowledgement deadline."""
+    return Q(**{f"{prefix}status__in": Takedown.OPEN_STATUSES}) & (
+        Q(**{f"{prefix}attest_due_at__lte": at})
+        | Q(**{f"{prefix}status": Takedown.Status.ISSUED, f"{prefix}acknowledge_due_at__lte": at})
+    )
+
+
+def _overdue_takedowns_count(at: datetime | None = None):
+    """Per lease, its open notices past a deadline at `at` (default now)."""
+    return Count("takedowns", filter=overdue_takedowns_q(at or timezone.now(), "takedowns__"))
+
+
+def takedowns_overdue(*, at: datetime | None = None) -> QuerySet[Takedown]:
+    """Open notices past a deadline at `at`, the most overdue first, with the lease's studio."""
+    return (
+        Takedown.objects.filter(overdue_takedowns_q(at or timezone.now()))
+        .select_related("lease__studio", "asset", "peer")
+        .order_by("attest_due_at", "pk")
+    )
 
 
 def catalogue_offer(terms: LeaseTerms, *, at: datetime | None = None, dataset: dict | None = None) -> dict:

@@ -932,14 +932,15 @@ def takedowns_past_half_time(*, at: datetime | None = None) -> QuerySet[Takedown
     with its `due_at` (the attestation deadline) and the lease's studio: the ones an
     administrator should chase."""
     at = at or timezone.now()
-    half = ExpressionWrapper((F("attest_due_at") - F("issued_at")) / 2, output_field=DurationField())
+    now = Value(at, output_field=DateTimeField())
+    # Half way: no more time left before the deadline than has passed since the issue (a
+    # comparison of two time differences, which PostgreSQL and SQLite both compute).
+    left = ExpressionWrapper(F("attest_due_at") - now, output_field=DurationField())
+    passed = ExpressionWrapper(now - F("issued_at"), output_field=DurationField())
     return (
         Takedown.objects.open()
-        .annotate(
-            due_at=F("attest_due_at"),
-            half_time_at=ExpressionWrapper(F("issued_at") + half, output_field=DateTimeField()),
-        )
-        .filter(half_time_at__lte=at)
+        .annotate(due_at=F("attest_due_at"), time_left=left, time_passed=passed)
+        .filter(time_left__lte=F("time_passed"))
         .select_related("lease__studio", "asset", "peer")
         .order_by("issued_at", "pk")
     )

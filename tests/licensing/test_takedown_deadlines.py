@@ -413,3 +413,28 @@ def test_who_used_my_data_shows_each_withdrawn_assets_takedown_state_per_lease(
     # Alice shares Bob's asset but withdrew nothing: no notice is hers.
     alice_rows = _signed_in(world.cast.alice.user).get(reverse("member-leases")).context["listing"].rows
     assert all(row["takedowns"] == [] for row in alice_rows)
+
+
+@pytest.mark.embedded
+def test_on_the_embedded_default_deadlines_suspend_and_the_pages_count_them(world):
+    """SQLite does the deadline arithmetic too: the half-time filter, the overdue counts, the job."""
+    from licensing import selectors
+    from payouts import selectors as payouts
+
+    _withdraw(world.cast.bob)
+    notice = Takedown.objects.get(lease=world.lease_a)
+    assert list(selectors.takedowns_past_half_time(at=notice.issued_at + timedelta(days=14))) == []
+    halfway = notice.issued_at + timedelta(days=15)
+    assert {t.lease_id for t in selectors.takedowns_past_half_time(at=halfway)} == {
+        world.lease_a.pk,
+        world.lease_b.pk,
+    }
+    assert deadlines.leases_suspend_overdue(at=notice.attest_due_at) == sorted(
+        [world.lease_a.pk, world.lease_b.pk]
+    )
+    assert _refusal(_download(world.secret_a, world.lease_a, world.alice_asset)) == SUSPENDED
+    assert selectors.takedowns_overdue(at=notice.attest_due_at).count() == 2
+    rows = payouts.member_lease_takedowns(world.cast.bob, [world.lease_a.pk], at=notice.attest_due_at)
+    assert [n["state"] for n in rows[world.lease_a.pk]] == ["overdue"]
+    _attest(world, notice)
+    assert _download(world.secret_a, world.lease_a, world.alice_asset).status_code == 302

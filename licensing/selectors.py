@@ -871,7 +871,8 @@ def withdrawal_takedowns(grant, *, at: datetime | None = None) -> dict[int, list
 def withdrawal_reach(consent, *, at: datetime | None = None) -> dict:
     """What withdrawing the grant `consent` would reach: the member's assets in its scope; the
     member's other active grants of the same use that keep covering some of them; and every
-    active lease holding any of them (`active_leases_holding`), each with the assets it holds,
+    active lease holding any of them (`active_leases_holding`) or ended within the retention
+    having downloaded any (`ended_leases_retaining`, `ended`), each with the assets it holds,
     whether it relies on the use (capture underlies every use), and the held assets that get
     takedown notices (`withdrawal_takedowns`, what the service will issue)."""
 
@@ -891,13 +892,21 @@ def withdrawal_reach(consent, *, at: datetime | None = None) -> dict:
     due = withdrawal_takedowns(consent, at=at)
     underlies_every_use = is_first_opt_in(consent.use)
     leases = []
-    holding = active_leases_holding(assets).select_related("studio", "version__dataset")
+    # Active leases holding the assets, then those that ended within the retention and
+    # downloaded some of them (`withdrawal_takedowns` asks both).
+    retained = ended_leases_retaining(list(assets), at=at)
+    holding = Lease.objects.filter(
+        Q(pk__in=active_leases_holding(assets).values("pk")) | Q(pk__in=list(retained))
+    ).select_related("studio", "version__dataset")
     for lease in holding.order_by("ends_at", "pk"):
         held = set(lease.version.items.filter(asset_id__in=list(assets)).values_list("asset_id", flat=True))
+        if lease.pk in retained:
+            held &= retained[lease.pk]
         losing = set(due.get(lease.pk, []))
         leases.append(
             {
                 "lease": lease,
+                "ended": lease.pk in retained,
                 "assets": [asset for asset_id, asset in assets.items() if asset_id in held],
                 "relies_on_use": underlies_every_use or consent.use in lease.permitted_uses,
                 "losing": [asset for asset_id, asset in assets.items() if asset_id in losing],

@@ -438,3 +438,19 @@ def test_on_the_embedded_default_deadlines_suspend_and_the_pages_count_them(worl
     assert [n["state"] for n in rows[world.lease_a.pk]] == ["overdue"]
     _attest(world, notice)
     assert _download(world.secret_a, world.lease_a, world.alice_asset).status_code == 302
+
+
+def test_the_withdraw_page_previews_the_notice_to_an_ended_lease_that_downloaded(world, settings):
+    from licensing import selectors
+
+    settings.TAKEDOWN_RETENTION_DAYS = 30
+    assert _download(world.secret_a, world.lease_a, world.bob_asset).status_code == 302
+    _expire(world.lease_a, ended_days_ago=5)
+    grant = world.cast.bob.consents.get(use="training", state="granted")
+    rows = {row["lease"].pk: row for row in selectors.withdrawal_reach(grant)["leases"]}
+    assert rows[world.lease_a.pk]["ended"] and [a.pk for a in rows[world.lease_a.pk]["losing"]] == [
+        world.bob_asset.pk
+    ]
+    assert not rows[world.lease_b.pk]["ended"]
+    page = _signed_in(world.cast.bob.user).get(reverse("member-consent-withdraw", args=[grant.pk]))
+    assert "(ended, downloaded your assets)" in page.content.decode()

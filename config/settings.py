@@ -258,6 +258,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Copied into django-celery-beat's tables when beat starts; administrators can retune it there.
 CELERY_BEAT_SCHEDULE = {
     "expire-ended-leases": {"task": "licensing.tasks.expire_leases", "schedule": 300.0},
+    # Leases with a takedown notice past its attestation deadline: their tokens are suspended.
+    "suspend-overdue-leases": {"task": "licensing.tasks.suspend_overdue_leases", "schedule": 300.0},
     # usage_event's month partitions, made ahead (PostgreSQL only; a no-op on SQLite).
     "make-usage-partitions": {"task": "licensing.tasks.make_usage_partitions", "schedule": 86400.0},
     "fetch-peer-offers": {"task": "licensing.tasks.fetch_peer_offers", "schedule": 60.0},
@@ -316,8 +318,16 @@ TRUST_NAME = env.str("TRUST_NAME", default="Guildtrust Performers Data Trust")
 TRUST_IBAN = env.str("TRUST_IBAN", default="DE89370400440532013000")
 TRUST_BIC = env.str("TRUST_BIC", default="COBADEFFXXX")
 # Days a studio has to attest deletion after a takedown notice is issued; past half of them the
-# administrator's overview lists the notice.
+# administrator's overview lists the notice. The default of new lease terms'
+# `takedown_attest_days` (each lease keeps its terms' copy); past it the lease's tokens are
+# suspended (`suspend-overdue-leases`) until the studio attests.
 TAKEDOWN_DEADLINE_DAYS = env.int("TAKEDOWN_DEADLINE_DAYS", default=30)
+# Days a studio has to acknowledge a notice: the default of new terms' `takedown_acknowledge_days`.
+TAKEDOWN_ACKNOWLEDGE_DAYS = env.int("TAKEDOWN_ACKNOWLEDGE_DAYS", default=7)
+# Retention: how long after a lease ends (expires or is revoked) the studio may still hold what
+# it downloaded under it. A consent withdrawn within it sends a takedown notice to that ended
+# lease for every withdrawn asset it downloaded.
+TAKEDOWN_RETENTION_DAYS = env.int("TAKEDOWN_RETENTION_DAYS", default=30)
 # Federation (FEDERATION.md): this trust's slug among its peers, and its Ed25519 signing keys
 # (trust.keys: hex seeds, comma-separated, the signing one first). Never in code or the
 # database: from the environment, or generated once into var/ on the embedded default.

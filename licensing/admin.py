@@ -100,6 +100,8 @@ class LeaseTermsForm(forms.ModelForm):
             "duration_days",
             *PRICE_FIELDS,
             "download_cap",
+            "takedown_acknowledge_days",
+            "takedown_attest_days",
             "currency",
         ]
 

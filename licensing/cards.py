@@ -315,7 +315,7 @@ def agreement(lease: Lease) -> dict:
             payee=trust,
         )
     usage_url = _absolute(reverse("api-lease-usage", kwargs={"lease_id": lease.pk}))
-    deadline_days = takedown_deadline().days
+    deadline_days = lease.takedown_attest_days  # the lease's copy of its terms' days
     obligations = [
         *pay,
         {
@@ -387,7 +387,8 @@ def _consent_limits(generated_at) -> str:
         "withdraw at any time; withdrawal takes effect at once: the asset leaves every lease's manifest "
         "and card, its "
         "downloads are refused, and every active lease that held it gets a takedown notice the studio must "
-        f"act on within {takedown_deadline().days} days. So the set of assets re-cuts itself: this card "
+        f"act on within the days its lease's terms set ({takedown_deadline().days} by default). "
+        "So the set of assets re-cuts itself: this card "
         f"describes it as of {generated_at.isoformat()}."
     )
 

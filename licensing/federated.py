@@ -42,7 +42,7 @@ from trust.consent import permits_generation
 from trust.errors import BadGateway, Conflict, Forbidden, Gone, Invalid, NotFound
 from trust.queue import enqueue_on_commit, enqueue_on_commit_or_resend
 
-from . import hooks
+from . import deadlines, hooks
 from .models import (
     FederatedRevocation,
     ForwardedUsage,
@@ -905,6 +905,9 @@ def takedown_relay(*, takedown_id: int) -> None:
             "asset": str(takedown.asset_id),
             "kind": takedown.asset_kind,
             "issued_at": takedown.issued_at.isoformat(),
+            # This trust's deadlines: the studio sees them at home; this trust enforces them.
+            "acknowledge_due_at": takedown.acknowledge_due_at.isoformat(),
+            "attest_due_at": takedown.attest_due_at.isoformat(),
         }
         answer = signed_calls.peer_call(inbound.peer, "POST", INBOUND_TAKEDOWNS, payload)
         Takedown.objects.filter(pk=takedown.pk, relayed_status="").update(
@@ -927,12 +930,21 @@ def takedown_relay(*, takedown_id: int) -> None:
 
 
 def relayed_takedown_received(
-    *, peer: Peer, home_lease_id: int, takedown_id: int, asset_id, kind: str
+    *,
+    peer: Peer,
+    home_lease_id: int,
+    takedown_id: int,
+    asset_id,
+    kind: str,
+    issued_at=None,
+    acknowledge_due_at=None,
+    attest_due_at=None,
 ) -> Takedown:
     """At the home trust: `peer` issued a takedown notice on its part of our lease
     `home_lease_id`. Recorded once (by the peer's notice id) against the lease, for the studio to
-    acknowledge and attest here. Only a trust holding a part of that lease may send one (404
-    `part_not_found`)."""
+    acknowledge and attest here, with the issuing trust's deadlines (a peer that sends none: the
+    lease's own days from the issue time). Only a trust holding a part of that lease may send one
+    (404 `part_not_found`)."""
     if not LeasePart.objects.filter(lease_id=home_lease_id, peer=peer).exists():
         raise NotFound(
             f"no lease here has a part at {peer.slug} numbered {home_lease_id}", code="part_not_found"
@@ -940,10 +952,17 @@ def relayed_takedown_received(
     existing = Takedown.objects.filter(peer=peer, remote_takedown_id=takedown_id)
     if (found := existing.first()) is not None:
         return found
+    issued_at = min(issued_at or timezone.now(), timezone.now())
+    own_acknowledge, own_attest = deadlines.takedown_deadlines(Lease.objects.get(pk=home_lease_id), issued_at)
+    acknowledge_due_at = max(acknowledge_due_at or own_acknowledge, issued_at)
+    attest_due_at = max(attest_due_at or own_attest, acknowledge_due_at)
     try:
         with transaction.atomic():
             takedown = Takedown.objects.create(
                 lease_id=home_lease_id,
+                issued_at=issued_at,
+                acknowledge_due_at=acknowledge_due_at,
+                attest_due_at=attest_due_at,
                 peer=peer,
                 remote_takedown_id=takedown_id,
                 remote_asset_id=asset_id,
@@ -999,6 +1018,8 @@ def takedown_status_received(
             takedown.attested_at, takedown.attestation = attested_at or now, attestation.strip()
         takedown.relayed_status, takedown.relayed_at = status, now
         takedown.save()
+        if status == Takedown.Status.DELETION_ATTESTED:
+            deadlines.lease_restore_if_attested(lease_id=takedown.lease_id, actor=None)
         audit.record(
             actor=None,
             action=f"takedown.{status}",

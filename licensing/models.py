@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from trust.models import Asset, Dataset, DatasetVersion
@@ -54,6 +54,14 @@ class StudioStaff(models.Model):
         return f"{self.user} at {self.studio}"
 
 
+def default_acknowledge_days() -> int:
+    return settings.TAKEDOWN_ACKNOWLEDGE_DAYS
+
+
+def default_attest_days() -> int:
+    return settings.TAKEDOWN_DEADLINE_DAYS
+
+
 class LeaseTerms(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="terms")
     title = models.CharField(max_length=300)
@@ -64,6 +72,9 @@ class LeaseTerms(models.Model):
     price_per_training_run_cents = models.BigIntegerField(default=0)
     price_per_generated_second_cents = models.BigIntegerField(default=0)
     download_cap = models.PositiveIntegerField(null=True, blank=True, help_text="empty: no cap")
+    # Days from a takedown notice the studio has to acknowledge it and to attest deletion.
+    takedown_acknowledge_days = models.PositiveIntegerField(default=default_acknowledge_days)
+    takedown_attest_days = models.PositiveIntegerField(default=default_attest_days)
     currency = models.CharField(max_length=3)
     active = models.BooleanField(default=True)
     # The peer trusts whose studios see these terms in their catalogue (FEDERATION.md).
@@ -82,6 +93,11 @@ class LeaseTerms(models.Model):
                 name="terms_prices_not_negative",
             ),
             models.CheckConstraint(condition=Q(duration_days__gte=1), name="terms_duration_positive"),
+            models.CheckConstraint(
+                condition=Q(takedown_acknowledge_days__gte=1)
+                & Q(takedown_attest_days__gte=F("takedown_acknowledge_days")),
+                name="terms_takedown_windows_ordered",
+            ),
         ]
 
     def __str__(self):
@@ -147,10 +163,16 @@ class Lease(models.Model):
     price_per_training_run_cents = models.BigIntegerField(default=0)
     price_per_generated_second_cents = models.BigIntegerField(default=0)
     download_cap = models.PositiveIntegerField(null=True, blank=True)
+    takedown_acknowledge_days = models.PositiveIntegerField(default=default_acknowledge_days)
+    takedown_attest_days = models.PositiveIntegerField(default=default_attest_days)
     currency = models.CharField(max_length=3, blank=True)
     starts_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Set by the deadline job when a takedown notice on this lease (at this trust: for a part of a
+    # peer's lease, this trust's part) passed its attestation deadline: every token of the lease,
+    # `lt_` and `ft_`, is refused here (423 `tokens_suspended`) until the studio attests.
+    tokens_suspended_at = models.DateTimeField(null=True, blank=True)
     # Assets of the pinned version licensable at approval: the flat fee and training runs
     # are shared equally among these.
     approval_assets = models.ManyToManyField(Asset, related_name="approved_in_leases", blank=True)
@@ -411,7 +433,10 @@ class Takedown(models.Model):
         null=True, blank=True, help_text="the trust.Consent withdrawal that caused it (this trust's notices)"
     )
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.ISSUED)
-    issued_at = models.DateTimeField(auto_now_add=True)
+    issued_at = models.DateTimeField(default=timezone.now)
+    # From the issue time and the lease's takedown days (a relayed notice: its trust's deadlines).
+    acknowledge_due_at = models.DateTimeField()
+    attest_due_at = models.DateTimeField()
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -453,6 +478,11 @@ class Takedown(models.Model):
                 name="relayed_takedown_once",
             ),
             models.CheckConstraint(
+                name="takedown_deadlines_in_order",
+                condition=Q(acknowledge_due_at__gte=F("issued_at"))
+                & Q(attest_due_at__gte=F("acknowledge_due_at")),
+            ),
+            models.CheckConstraint(
                 name="takedown_names_its_asset",
                 condition=Q(peer__isnull=True, asset__isnull=False, withdrawal_id__isnull=False)
                 | Q(
@@ -464,8 +494,43 @@ class Takedown(models.Model):
             ),
         ]
 
+        indexes = [
+            # The deadline job's scan: open notices by attestation deadline.
+            models.Index(
+                fields=["attest_due_at"],
+                condition=Q(status__in=["issued", "acknowledged"]),
+                name="open_takedown_attest_due",
+            )
+        ]
+
     def __str__(self):
         return f"takedown of {self.asset_ref} on lease {self.lease_id}"
+
+    # What "who used my data" calls each notice's state (item 9 of issue 12); overdue wins.
+    MEMBER_STATES = {
+        Status.ISSUED: "notified",
+        Status.ACKNOWLEDGED: "acknowledged",
+        Status.DELETION_ATTESTED: "attested",
+    }
+
+    @classmethod
+    def member_state(cls, *, status: str, acknowledge_due_at, attest_due_at, at) -> str:
+        """notified, acknowledged, attested, or overdue (a step past its deadline at `at`)."""
+        overdue = status != cls.Status.DELETION_ATTESTED and (
+            at >= attest_due_at or (status == cls.Status.ISSUED and at >= acknowledge_due_at)
+        )
+        return "overdue" if overdue else cls.MEMBER_STATES[status]
+
+    def overdue(self, at=None) -> str:
+        """In words, the step the studio let pass its deadline at `at` (empty: none)."""
+        at = at or timezone.now()
+        if self.status == self.Status.DELETION_ATTESTED:
+            return ""
+        if at >= self.attest_due_at:
+            return "deletion attestation overdue"
+        if self.status == self.Status.ISSUED and at >= self.acknowledge_due_at:
+            return "acknowledgement overdue"
+        return ""
 
     @property
     def asset_ref(self):

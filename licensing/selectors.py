@@ -11,6 +11,7 @@ from django.db.models import (
     Case,
     Count,
     DateTimeField,
+    DurationField,
     Exists,
     ExpressionWrapper,
     F,
@@ -502,6 +503,33 @@ def active_leases_holding(asset_ids) -> QuerySet[Lease]:
     return Lease.objects.active().filter(version__items__asset_id__in=list(asset_ids)).distinct()
 
 
+def retention_cutoff(at: datetime) -> datetime:
+    """Leases that ended after this may still hold what they downloaded (TAKEDOWN_RETENTION_DAYS)."""
+    return at - timedelta(days=settings.TAKEDOWN_RETENTION_DAYS)
+
+
+def ended_leases_retaining(asset_ids, *, at: datetime) -> dict[int, set]:
+    """Leases that ended (expired, or revoked) within the retention before `at` and downloaded
+    any of `asset_ids`, as lease id -> the downloaded asset ids: one grouped query over the
+    usage of those leases only."""
+    cutoff = retention_cutoff(at)
+    ended = Lease.objects.filter(
+        Q(status=Lease.Status.EXPIRED, ends_at__gte=cutoff)
+        | Q(status=Lease.Status.REVOKED, revoked_at__gte=cutoff)
+    )
+    rows = (
+        UsageEvent.objects.filter(
+            lease_id__in=ended.values("pk"), kind=UsageEvent.Kind.DOWNLOAD, asset_id__in=list(asset_ids)
+        )
+        .values_list("lease_id", "asset_id")
+        .distinct()
+    )
+    downloaded: dict[int, set] = {}
+    for lease_id, asset_id in rows:
+        downloaded.setdefault(lease_id, set()).add(asset_id)
+    return downloaded
+
+
 # --- Administrator pages: leases and terms ---------------------------------------------------
 
 
@@ -550,7 +578,7 @@ def leases_active_with_takedowns() -> QuerySet[Lease]:
     return (
         Lease.objects.active()
         .select_related("studio", "terms", "version__dataset")
-        .annotate(open_takedowns=_open_takedowns_count())
+        .annotate(open_takedowns=_open_takedowns_count(), overdue_takedowns=_overdue_takedowns_count())
         .order_by("ends_at", "pk")
     )
 
@@ -569,7 +597,11 @@ def leases_closed() -> QuerySet[Lease]:
     return (
         Lease.objects.closed()
         .select_related("studio", "terms__dataset", "version__dataset")
-        .annotate(closed_at=closed_at, open_takedowns=_open_takedowns_count())
+        .annotate(
+            closed_at=closed_at,
+            open_takedowns=_open_takedowns_count(),
+            overdue_takedowns=_overdue_takedowns_count(),
+        )
         .order_by(F("closed_at").desc(nulls_last=True), "-pk")
     )
 
@@ -611,7 +643,7 @@ def leases_visible_with_open_takedowns(user) -> QuerySet[Lease]:
     return (
         leases_visible_to(user)
         .select_related("terms__dataset", "version__dataset")
-        .annotate(open_takedowns=_open_takedowns_count())
+        .annotate(open_takedowns=_open_takedowns_count(), overdue_takedowns=_overdue_takedowns_count())
         .order_by("-requested_at", "-pk")
     )
 
@@ -800,15 +832,21 @@ def withdrawal_takedowns(grant, *, at: datetime | None = None) -> dict[int, list
     (sorted): for every active lease holding an asset in the grant's scope, the held assets the
     lease may use for its uses with the grant in force and may not once it is withdrawn (the
     trust's one licensability rule, asked both ways), less those with a notice still open on
-    that lease. The member's withdraw page previews exactly this; the service issues exactly
-    this. Asked the same way before and after the withdrawal is recorded."""
+    that lease. A lease that ended within the retention (`ended_leases_retaining`) is asked the
+    same for the assets it downloaded. The member's withdraw page previews exactly this; the
+    service issues exactly this. Asked the same way before and after the withdrawal is recorded."""
 
     at = at or timezone.now()
     asset_ids = list(_grant_scope(grant).values_list("pk", flat=True))
     due: dict[int, list] = {}
-    leases = active_leases_holding(asset_ids).order_by("pk")
+    retained = ended_leases_retaining(asset_ids, at=at)
+    leases = Lease.objects.filter(
+        Q(pk__in=active_leases_holding(asset_ids).values("pk")) | Q(pk__in=list(retained))
+    ).order_by("pk")
     for lease_id, version_id, uses in leases.values_list("pk", "version_id", "permitted_uses"):
-        held = Asset.objects.filter(version_items__version_id=version_id, pk__in=asset_ids)
+        held = Asset.objects.filter(
+            version_items__version_id=version_id, pk__in=retained.get(lease_id, asset_ids)
+        )
         before = set(
             licensable_assets(assets=held, uses=uses, at=at, as_if_in_force=grant.pk).values_list(
                 "pk", flat=True
@@ -833,7 +871,8 @@ def withdrawal_takedowns(grant, *, at: datetime | None = None) -> dict[int, list
 def withdrawal_reach(consent, *, at: datetime | None = None) -> dict:
     """What withdrawing the grant `consent` would reach: the member's assets in its scope; the
     member's other active grants of the same use that keep covering some of them; and every
-    active lease holding any of them (`active_leases_holding`), each with the assets it holds,
+    active lease holding any of them (`active_leases_holding`) or ended within the retention
+    having downloaded any (`ended_leases_retaining`, `ended`), each with the assets it holds,
     whether it relies on the use (capture underlies every use), and the held assets that get
     takedown notices (`withdrawal_takedowns`, what the service will issue)."""
 
@@ -853,13 +892,21 @@ def withdrawal_reach(consent, *, at: datetime | None = None) -> dict:
     due = withdrawal_takedowns(consent, at=at)
     underlies_every_use = is_first_opt_in(consent.use)
     leases = []
-    holding = active_leases_holding(assets).select_related("studio", "version__dataset")
+    # Active leases holding the assets, then those that ended within the retention and
+    # downloaded some of them (`withdrawal_takedowns` asks both).
+    retained = ended_leases_retaining(list(assets), at=at)
+    holding = Lease.objects.filter(
+        Q(pk__in=active_leases_holding(assets).values("pk")) | Q(pk__in=list(retained))
+    ).select_related("studio", "version__dataset")
     for lease in holding.order_by("ends_at", "pk"):
         held = set(lease.version.items.filter(asset_id__in=list(assets)).values_list("asset_id", flat=True))
+        if lease.pk in retained:
+            held &= retained[lease.pk]
         losing = set(due.get(lease.pk, []))
         leases.append(
             {
                 "lease": lease,
+                "ended": lease.pk in retained,
                 "assets": [asset for asset_id, asset in assets.items() if asset_id in held],
                 "relies_on_use": underlies_every_use or consent.use in lease.permitted_uses,
                 "losing": [asset for asset_id, asset in assets.items() if asset_id in losing],
@@ -889,15 +936,20 @@ def takedown_deadline() -> timedelta:
 
 
 def takedowns_past_half_time(*, at: datetime | None = None) -> QuerySet[Takedown]:
-    """Open takedown notices issued more than half their deadline ago, the oldest first, each
-    with its `due_at` (issued_at + the deadline) and the lease's studio: the ones an
-    administrator should chase before they are overdue."""
+    """Open takedown notices more than half way from their issue to their attestation deadline
+    (each notice's own, from its lease's terms), overdue ones included, the oldest first, each
+    with its `due_at` (the attestation deadline) and the lease's studio: the ones an
+    administrator should chase."""
     at = at or timezone.now()
-    deadline = takedown_deadline()
+    now = Value(at, output_field=DateTimeField())
+    # Half way: no more time left before the deadline than has passed since the issue (a
+    # comparison of two time differences, which PostgreSQL and SQLite both compute).
+    left = ExpressionWrapper(F("attest_due_at") - now, output_field=DurationField())
+    passed = ExpressionWrapper(now - F("issued_at"), output_field=DurationField())
     return (
         Takedown.objects.open()
-        .filter(issued_at__lte=at - deadline / 2)
-        .annotate(due_at=ExpressionWrapper(F("issued_at") + deadline, output_field=DateTimeField()))
+        .annotate(due_at=F("attest_due_at"), time_left=left, time_passed=passed)
+        .filter(time_left__lte=F("time_passed"))
         .select_related("lease__studio", "asset", "peer")
         .order_by("issued_at", "pk")
     )
@@ -906,6 +958,29 @@ def takedowns_past_half_time(*, at: datetime | None = None) -> QuerySet[Takedown
 def _open_takedowns_count():
     """Per lease, the notices `Takedown.objects.open()` counts."""
     return Count("takedowns", filter=Q(takedowns__status__in=Takedown.OPEN_STATUSES))
+
+
+def overdue_takedowns_q(at: datetime, prefix: str = "") -> Q:
+    """Open notices a step of which is past its deadline at `at` (`Takedown.overdue` in SQL):
+    attestation due, or still unacknowledged past the acknowledgement deadline."""
+    return Q(**{f"{prefix}status__in": Takedown.OPEN_STATUSES}) & (
+        Q(**{f"{prefix}attest_due_at__lte": at})
+        | Q(**{f"{prefix}status": Takedown.Status.ISSUED, f"{prefix}acknowledge_due_at__lte": at})
+    )
+
+
+def _overdue_takedowns_count(at: datetime | None = None):
+    """Per lease, its open notices past a deadline at `at` (default now)."""
+    return Count("takedowns", filter=overdue_takedowns_q(at or timezone.now(), "takedowns__"))
+
+
+def takedowns_overdue(*, at: datetime | None = None) -> QuerySet[Takedown]:
+    """Open notices past a deadline at `at`, the most overdue first, with the lease's studio."""
+    return (
+        Takedown.objects.filter(overdue_takedowns_q(at or timezone.now()))
+        .select_related("lease__studio", "asset", "peer")
+        .order_by("attest_due_at", "pk")
+    )
 
 
 def catalogue_offer(terms: LeaseTerms, *, at: datetime | None = None, dataset: dict | None = None) -> dict:

@@ -24,7 +24,7 @@ from trust.models import Asset, AssetContributor, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
 from trust.services import require_trust_admin, user_create
 
-from . import federated, hooks, partitions
+from . import deadlines, federated, hooks, partitions
 from .models import (
     InboundLeasePart,
     Lease,
@@ -46,6 +46,7 @@ from .selectors import (
     active_leases_holding,
     downloadable_asset,
     effective_end,
+    ended_leases_retaining,
     first_use_after_withdrawal,
     require_live,
     require_studio_staff,
@@ -133,11 +134,23 @@ def terms_create(
     price_per_training_run_cents: int = 0,
     price_per_generated_second_cents: int = 0,
     download_cap: int | None = None,
+    takedown_acknowledge_days: int | None = None,
+    takedown_attest_days: int | None = None,
     currency: str | None = None,
     active: bool = True,
 ) -> LeaseTerms:
-    """Lease terms an administrator offers in the catalogue."""
+    """Lease terms an administrator offers in the catalogue. The takedown days default to the
+    trust's settings; a studio never gets less time to attest than to acknowledge."""
     require_trust_admin(actor)
+    windows = {
+        "takedown_acknowledge_days": takedown_acknowledge_days or settings.TAKEDOWN_ACKNOWLEDGE_DAYS,
+        "takedown_attest_days": takedown_attest_days or settings.TAKEDOWN_DEADLINE_DAYS,
+    }
+    if windows["takedown_attest_days"] < windows["takedown_acknowledge_days"]:
+        raise Invalid(
+            "the days to attest deletion cannot be fewer than the days to acknowledge",
+            code="takedown_windows_out_of_order",
+        )
     currency = currency or settings.TRUST_CURRENCY
     prices = {
         "flat_fee_cents": flat_fee_cents,
@@ -156,6 +169,7 @@ def terms_create(
         download_cap=download_cap,
         currency=currency,
         active=active,
+        **windows,
         **prices,
     )
     audit.record(
@@ -168,6 +182,7 @@ def terms_create(
             "duration_days": duration_days,
             "download_cap": download_cap,
             "currency": currency,
+            **windows,
             **prices,
         },
     )
@@ -300,6 +315,8 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
     lease.price_per_training_run_cents = terms.price_per_training_run_cents
     lease.price_per_generated_second_cents = terms.price_per_generated_second_cents
     lease.download_cap = terms.download_cap
+    lease.takedown_acknowledge_days = terms.takedown_acknowledge_days
+    lease.takedown_attest_days = terms.takedown_attest_days
     lease.currency = terms.currency
     if InboundLeasePart.objects.filter(lease_id=lease.pk).exists():
         # A part of a peer's federated lease: the flat fee and training runs are the whole lease's,
@@ -884,28 +901,49 @@ def usage_record_forwarded(*, lease: Lease, events: Sequence[Mapping]) -> tuple[
 def takedowns_issue_for_withdrawal(*, withdrawal: Consent) -> list[Takedown]:
     """Issue the takedown notices `withdrawal_takedowns` names for the withdrawn grant: every
     active lease holding an asset the withdrawal touches that the lease could use and no longer
-    can gets one notice (never a second while one is open). The member's withdraw page
-    previewed the same selector, so it promised exactly these."""
+    can gets one notice (never a second while one is open), and so does every lease that ended
+    within the retention and downloaded such an asset. Each notice's deadlines come from its
+    lease's terms (`deadlines.takedown_deadlines`). The member's withdraw page previewed the
+    same selector, so it promised exactly these."""
     grant = withdrawal.supersedes
     scope = grant.member.contributions.all()
     if grant.asset_id:
         scope = scope.filter(asset_id=grant.asset_id)
-    lease_ids = list(
-        active_leases_holding(scope.values_list("asset_id", flat=True)).values_list("pk", flat=True)
-    )
+    asset_ids = list(scope.values_list("asset_id", flat=True))
+    now = timezone.now()
+    lease_ids = list(active_leases_holding(asset_ids).values_list("pk", flat=True))
+    lease_ids += list(ended_leases_retaining(asset_ids, at=now))
     # Locked in pk order so concurrent withdrawals never deadlock, and count open notices once.
-    list(Lease.objects.filter(pk__in=lease_ids).order_by("pk").select_for_update().values_list("pk"))
+    leases = {
+        lease.pk: lease
+        for lease in Lease.objects.filter(pk__in=lease_ids)
+        .order_by("pk")
+        .select_for_update()
+        .only("pk", "takedown_acknowledge_days", "takedown_attest_days")
+    }
     issued = []
-    for lease_id, asset_ids in withdrawal_takedowns(grant, at=timezone.now()).items():
+    for lease_id, asset_ids in withdrawal_takedowns(grant, at=now).items():
+        acknowledge_due_at, attest_due_at = deadlines.takedown_deadlines(leases[lease_id], now)
         for asset_id in asset_ids:
             takedown = Takedown.objects.create(
-                lease_id=lease_id, asset_id=asset_id, withdrawal_id=withdrawal.pk
+                lease_id=lease_id,
+                asset_id=asset_id,
+                withdrawal_id=withdrawal.pk,
+                issued_at=now,
+                acknowledge_due_at=acknowledge_due_at,
+                attest_due_at=attest_due_at,
             )
             audit.record(
                 actor=None,
                 action="takedown.issued",
                 subject=takedown,
-                data={"lease": lease_id, "asset": str(asset_id), "withdrawal": withdrawal.pk},
+                data={
+                    "lease": lease_id,
+                    "asset": str(asset_id),
+                    "withdrawal": withdrawal.pk,
+                    "acknowledge_by": acknowledge_due_at,
+                    "attest_by": attest_due_at,
+                },
             )
             issued.append(takedown)
     hooks.takedowns_changed(issued)
@@ -939,6 +977,7 @@ def takedown_attest_deletion(*, actor, takedown: Takedown, statement: str) -> Ta
     takedown.attested_at, takedown.attested_by = timezone.now(), actor
     takedown.attestation = statement.strip()
     takedown.save(update_fields=["status", "attested_at", "attested_by", "attestation"])
+    deadlines.lease_restore_if_attested(lease_id=takedown.lease_id, actor=actor)
     audit.record(
         actor=actor,
         action="takedown.deletion_attested",

@@ -7,7 +7,7 @@ from django.utils import timezone
 from federation.models import Peer
 from trust.errors import BadGateway, Forbidden
 
-from . import federated, partitions, services
+from . import deadlines, federated, partitions, services
 
 log = logging.getLogger(__name__)
 
@@ -15,6 +15,11 @@ log = logging.getLogger(__name__)
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def expire_leases() -> int:
     return services.leases_expire_due()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def suspend_overdue_leases() -> int:
+    return len(deadlines.leases_suspend_overdue())
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)

@@ -54,7 +54,12 @@ def _lease_has_ended(lease: Lease, at: datetime) -> bool:
 def lease_token_state(token: LeaseToken, *, at: datetime | None = None) -> TokenState:
     """The token's state at `at`, its lease's end included."""
     at = at or timezone.now()
-    return token_state(token, at=at, lease_ended=_lease_has_ended(token.lease, at))
+    return token_state(
+        token,
+        at=at,
+        lease_ended=_lease_has_ended(token.lease, at),
+        lease_suspended=token.lease.tokens_suspended_at is not None,
+    )
 
 
 @transaction.atomic
@@ -220,7 +225,9 @@ def lease_token_check(secret: str) -> None:
     token = _token_by_hash(hash_secret(secret)) if kind_of(secret) == TokenKind.LEASE else None
     if token is None:
         raise Unauthorized("unknown token", code="token_invalid")
-    refuse_unless_active(lease_token_state(token))
+    state = lease_token_state(token)
+    if state != TokenState.SUSPENDED:  # a call of people's refuses every lease token alike (403)
+        refuse_unless_active(state)
 
 
 def lease_token_authenticate(secret: str, *, for_usage_report: bool = False) -> LeaseToken:
@@ -237,6 +244,8 @@ def lease_token_authenticate(secret: str, *, for_usage_report: bool = False) -> 
     if state == TokenState.LEASE_ENDED and not (for_usage_report and may_report_after_the_end(token)):
         require_live(token.lease, at=now)  # the lease's own refusal: 410 revoked or expired
     refuse_unless_active(state)
+    if token.lease.tokens_suspended_at is not None:
+        refuse_unless_active(TokenState.SUSPENDED)  # usage of an ended lease too, until attested
     record_use(token, at=now)
     return token
 
@@ -348,6 +357,9 @@ def federated_token_authenticate(
         raise Forbidden("this token is for another lease", code="token_not_for_this")
     if not (for_usage_report and lease.status in Lease.APPROVED_STATUSES):
         require_live(lease, at=now)
+    if lease.tokens_suspended_at is not None:
+        # This trust's own part is suspended for an overdue takedown of its own (licensing.deadlines).
+        refuse_unless_active(TokenState.SUSPENDED)
     row = None
     if issuer is None:
         row = LeaseToken.objects.filter(revocation_id=verified.revocation_ids[0]).first()

@@ -24,11 +24,11 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Right
 from django.utils import timezone
 
-from licensing.models import Lease, UsageEvent
-from licensing.selectors import takedowns_past_half_time
+from licensing.models import Lease, Takedown, UsageEvent
+from licensing.selectors import takedowns_overdue, takedowns_past_half_time
 from trust.consent import in_use_order
 from trust.errors import NotFound
-from trust.models import DatasetVersionItem, Member
+from trust.models import Consent, DatasetVersionItem, Member
 from trust.templatetags.portal import period_label, period_last_day
 
 from . import ledger
@@ -288,6 +288,44 @@ def member_lease_vendors(member: Member, lease_ids) -> dict[int, list[str]]:
     return vendors
 
 
+def member_lease_takedowns(member: Member, lease_ids, *, at=None) -> dict[int, list[dict]]:
+    """Per lease of `lease_ids`, the takedown notices the member's own withdrawals issued, one
+    row per withdrawn asset: `asset`, `title`, `state` (notified, acknowledged, attested or
+    overdue), `attest_due_at`, `attested_at`. One query for a page of leases."""
+    at = at or timezone.now()
+    withdrawals = Consent.objects.filter(member=member, state=Consent.State.WITHDRAWN).values("pk")
+    rows = (
+        Takedown.objects.filter(lease_id__in=lease_ids, withdrawal_id__in=withdrawals)
+        .order_by("lease_id", "asset__title", "asset_id")
+        .values(
+            "lease_id",
+            "asset_id",
+            "asset__title",
+            "status",
+            "acknowledge_due_at",
+            "attest_due_at",
+            "attested_at",
+        )
+    )
+    notices: dict[int, list[dict]] = defaultdict(list)
+    for row in rows:
+        notices[row["lease_id"]].append(
+            {
+                "asset": row["asset_id"],
+                "title": row["asset__title"],
+                "state": Takedown.member_state(
+                    status=row["status"],
+                    acknowledge_due_at=row["acknowledge_due_at"],
+                    attest_due_at=row["attest_due_at"],
+                    at=at,
+                ),
+                "attest_due_at": row["attest_due_at"],
+                "attested_at": row["attested_at"],
+            }
+        )
+    return notices
+
+
 def studio_charge_lines(studio) -> QuerySet:
     """What the studio owes, one row per lease and closed period (newest period first): the
     period, the lease, its dataset, the flat fee, metered usage and their total."""
@@ -459,7 +497,8 @@ def operations_overview(*, at=None) -> dict:
     the last closed period's result, settlements with peer trusts that disagree, whether the
     whole ledger balances, what the trust owes
     members (the largest balances first) and their pension plan, members owed money the next
-    batch cannot pay (and why), and takedown notices past half their time."""
+    batch cannot pay (and why), takedown notices past half their time or overdue, and leases
+    whose tokens are suspended for one."""
 
     at = at or timezone.now()
     totals = payout_totals()
@@ -471,7 +510,7 @@ def operations_overview(*, at=None) -> dict:
         or 0
     )
     trial_balance = ledger.books_total()
-    overdue_takedowns = takedowns_past_half_time(at=at)
+    half_time_takedowns = takedowns_past_half_time(at=at)
     # Largest balances first, ordered by the kept balance itself (owed is its negation), so the
     # owed-accounts index gives the first rows without sorting every member's account.
     largest_first = ("balance_cents", "member_number")
@@ -506,8 +545,10 @@ def operations_overview(*, at=None) -> dict:
         "cannot_be_paid_count": (
             totals[Unpayable.NO_BANK_DETAILS]["members"] + totals[Unpayable.BELOW_MINIMUM]["members"]
         ),
-        "takedowns_past_half_time": list(overdue_takedowns[:OVERVIEW_ROWS]),
-        "takedowns_past_half_time_count": overdue_takedowns.count(),
+        "takedowns_past_half_time": list(half_time_takedowns[:OVERVIEW_ROWS]),
+        "takedowns_past_half_time_count": half_time_takedowns.count(),
+        "takedowns_overdue_count": takedowns_overdue(at=at).count(),
+        "leases_tokens_suspended": Lease.objects.filter(tokens_suspended_at__isnull=False).count(),
         "takedown_deadline_days": settings.TAKEDOWN_DEADLINE_DAYS,
     }
 

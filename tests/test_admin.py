@@ -150,6 +150,9 @@ def _leaseterms_add(client, cast, world):
         "price_per_training_run_cents": 0,
         "price_per_generated_second_cents": 2,
         "download_cap": "",
+        # The form shows the trust's defaults; an administrator posts them back or changes them.
+        "takedown_acknowledge_days": 3,
+        "takedown_attest_days": 14,
         "currency": "XXX",
         "active": "on",
     }
@@ -161,6 +164,7 @@ def _leaseterms_add(client, cast, world):
     assert client.post(_url(LeaseTerms, "add/"), form).status_code == 302
     terms = LeaseTerms.objects.get(title="Voice work")
     assert (terms.permitted_uses, terms.flat_fee_cents) == (["voice_synthesis"], 500)
+    assert (terms.takedown_acknowledge_days, terms.takedown_attest_days) == (3, 14)
     assert _audited("terms.created") == created + 1
 
 

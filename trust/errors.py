@@ -37,6 +37,14 @@ class Gone(DomainError):
     code = "gone"
 
 
+class Locked(DomainError):
+    """The object is held until someone acts on it (a lease's tokens suspended until the studio
+    attests an overdue takedown)."""
+
+    status = 423
+    code = "locked"
+
+
 class BodyTooLarge(DomainError):
     status = 413
     code = "body_too_large"

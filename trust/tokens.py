@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from .errors import Forbidden, Unauthorized
+from .errors import Forbidden, Locked, Unauthorized
 
 # A token's last use is written at most this often: authentication should not write on every hit.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -37,6 +37,9 @@ class TokenState(models.TextChoices):
     REVOKED = "revoked", "Revoked"
     # A lease token whose lease was revoked or reached its end: it opens nothing any more.
     LEASE_ENDED = "lease_ended", "Lease ended"
+    # A lease token whose lease has a takedown notice past its attestation deadline: refused
+    # (423 `tokens_suspended`) until the studio attests deletion (licensing.deadlines).
+    SUSPENDED = "suspended", "Suspended"
 
 
 class TokenQuerySet(models.QuerySet):
@@ -77,9 +80,12 @@ def parse_authorization(header: bytes) -> str | None:
         raise Unauthorized("unknown token", code="token_invalid") from None
 
 
-def token_state(token, *, at: datetime | None = None, lease_ended: bool = False) -> TokenState:
+def token_state(
+    token, *, at: datetime | None = None, lease_ended: bool = False, lease_suspended: bool = False
+) -> TokenState:
     """THE state of a token of either kind at `at`. Revocation wins over everything; a lease
-    token whose lease has ended reads as that even when its own expiry has also passed."""
+    token whose lease has ended reads as that even when its own expiry has also passed; a
+    suspension only matters to a token that would otherwise work."""
     at = at or timezone.now()
     if token.revoked_at is not None:
         return TokenState.REVOKED
@@ -87,16 +93,24 @@ def token_state(token, *, at: datetime | None = None, lease_ended: bool = False)
         return TokenState.LEASE_ENDED
     if token.expires_at <= at:
         return TokenState.EXPIRED
+    if lease_suspended:
+        return TokenState.SUSPENDED
     return TokenState.ACTIVE
 
 
 def refuse_unless_active(state: TokenState) -> None:
-    """The 401 for a revoked or expired token. A token of an ended lease is refused by the lease
-    itself (410), so the caller asks the lease before calling this."""
+    """The 401 for a revoked or expired token, the 423 for a suspended lease's token. A token of
+    an ended lease is refused by the lease itself (410), so the caller asks the lease first."""
     if state == TokenState.REVOKED:
         raise Unauthorized("this token was revoked", code="token_revoked")
     if state == TokenState.EXPIRED:
         raise Unauthorized("this token has expired", code="token_expired")
+    if state == TokenState.SUSPENDED:
+        raise Locked(
+            "this lease's tokens are suspended: a takedown notice passed its deadline for attesting "
+            "deletion; they work again as soon as the studio attests it",
+            code="tokens_suspended",
+        )
 
 
 def record_use(token, *, at: datetime) -> None:

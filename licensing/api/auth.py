@@ -15,7 +15,8 @@ class LeaseTokenAuthentication(BaseAuthentication):
     `Bearer ft_...` (a federated lease's token): verified offline for the lease (and asset) in
     the URL, request.auth is the `FederatedAccess` it opens."""
 
-    refusal_statuses = (401, 410)  # unknown, expired or revoked token; ended or revoked lease
+    # Unknown, expired or revoked token; ended or revoked lease; tokens suspended for an overdue takedown.
+    refusal_statuses = (401, 410, 423)
 
     def authenticate(self, request):
         bearer = bearer_secret(request)

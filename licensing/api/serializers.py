@@ -66,6 +66,24 @@ class TermsInputSerializer(serializers.Serializer):
     download_cap = serializers.IntegerField(
         min_value=1, max_value=COUNT_MAX, required=False, allow_null=True, default=None
     )
+    takedown_acknowledge_days = serializers.IntegerField(
+        min_value=1,
+        max_value=3650,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="days a studio has to acknowledge a takedown notice (default TAKEDOWN_ACKNOWLEDGE_DAYS)",
+    )
+    takedown_attest_days = serializers.IntegerField(
+        min_value=1,
+        max_value=3650,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="days a studio has to attest deletion after a notice (default TAKEDOWN_DEADLINE_DAYS); "
+        "at least the acknowledgement days (422 `takedown_windows_out_of_order`); past it the lease's "
+        "tokens are suspended until the studio attests",
+    )
     currency = TextField(min_length=3, max_length=3, required=False)
     active = serializers.BooleanField(required=False, default=True)
 
@@ -97,6 +115,8 @@ class TermsOutputSerializer(serializers.ModelSerializer):
             "price_per_training_run_cents",
             "price_per_generated_second_cents",
             "download_cap",
+            "takedown_acknowledge_days",
+            "takedown_attest_days",
             "currency",
             "active",
             "shared_with",
@@ -224,6 +244,8 @@ class LeaseOutputSerializer(serializers.ModelSerializer):
             "price_per_training_run_cents",
             "price_per_generated_second_cents",
             "download_cap",
+            "takedown_acknowledge_days",
+            "takedown_attest_days",
             "currency",
             "requested_at",
             "decided_at",
@@ -231,6 +253,7 @@ class LeaseOutputSerializer(serializers.ModelSerializer):
             "starts_at",
             "ends_at",
             "revoked_at",
+            "tokens_suspended_at",
             "parts",
             "federated_from",
         ]
@@ -545,6 +568,11 @@ class TakedownOutputSerializer(serializers.ModelSerializer):
         source="asset_ref", read_only=True, help_text="the asset's id at that trust"
     )
     kind = serializers.CharField(source="asset_kind", read_only=True)
+    overdue = serializers.CharField(
+        read_only=True,
+        help_text="empty, or in words the step past its deadline: `acknowledgement overdue`, "
+        "`deletion attestation overdue`",
+    )
 
     class Meta:
         model = Takedown
@@ -556,6 +584,9 @@ class TakedownOutputSerializer(serializers.ModelSerializer):
             "kind",
             "status",
             "issued_at",
+            "acknowledge_due_at",
+            "attest_due_at",
+            "overdue",
             "acknowledged_at",
             "attested_at",
             "attestation",
@@ -570,6 +601,12 @@ class RelayedTakedownSerializer(serializers.Serializer):
     asset = serializers.UUIDField(help_text="the asset's id at the calling trust")
     kind = serializers.ChoiceField(choices=Asset.Kind.choices)
     issued_at = serializers.DateTimeField(required=False, help_text="when the calling trust issued it")
+    acknowledge_due_at = serializers.DateTimeField(
+        required=False, help_text="the calling trust's deadline for the studio to acknowledge it"
+    )
+    attest_due_at = serializers.DateTimeField(
+        required=False, help_text="the calling trust's deadline for the studio to attest deletion"
+    )
 
 
 class RelayedTakedownAnswerSerializer(serializers.Serializer):

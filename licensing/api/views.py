@@ -640,6 +640,9 @@ class InboundTakedownsView(PeerCallView):
             takedown_id=data["takedown"],
             asset_id=data["asset"],
             kind=data["kind"],
+            issued_at=data.get("issued_at"),
+            acknowledge_due_at=data.get("acknowledge_due_at"),
+            attest_due_at=data.get("attest_due_at"),
         )
         return Response({"id": takedown.pk, "status": takedown.status})
 

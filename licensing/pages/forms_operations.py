@@ -77,6 +77,20 @@ class TermsForm(PortalForm):
         min_value=1,
         help_text="Leave empty for no cap.",
     )
+    takedown_acknowledge_days = forms.IntegerField(
+        label="Days to acknowledge a takedown",
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="Leave empty for the trust's default.",
+    )
+    takedown_attest_days = forms.IntegerField(
+        label="Days to attest deletion",
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="Past this the lease's tokens are suspended until the studio attests. Empty: the default.",
+    )
 
     def service_arguments(self) -> dict:
         """The cleaned data under `terms_create`'s keyword names."""
@@ -91,6 +105,8 @@ class TermsForm(PortalForm):
             "price_per_training_run_cents": data["price_per_training_run"],
             "price_per_generated_second_cents": data["price_per_generated_second"],
             "download_cap": data["download_cap"],
+            "takedown_acknowledge_days": data["takedown_acknowledge_days"],
+            "takedown_attest_days": data["takedown_attest_days"],
         }
 
 

@@ -174,6 +174,7 @@ def consent_withdraw_confirm(request, consent_id):
             "use_text": grant.text.text,
             "reach": reach,
             "download_url_seconds": settings.DOWNLOAD_URL_SECONDS,
+            "retention_days": settings.TAKEDOWN_RETENTION_DAYS,
             "models": selectors.register_model_entries(trained[:MODELS_SHOWN], with_members=False),
             "more_models": len(trained) > MODELS_SHOWN,
         },

@@ -100,10 +100,13 @@ def leases(request):
         rows = filtered_rows(request, history, MemberLeaseFilter)
         return csv_response("guildtrust-who-used-my-data.csv", LEASE_CSV_HEADER, _lease_csv(rows))
     listing = portal_list(request, history, MemberLeaseFilter)
-    vendors = selectors.member_lease_vendors(member, [row["lease"] for row in listing.rows])
+    lease_ids = [row["lease"] for row in listing.rows]
+    vendors = selectors.member_lease_vendors(member, lease_ids)
+    takedowns = selectors.member_lease_takedowns(member, lease_ids)
     for row in listing.rows:
         row["uses"] = in_use_order(row["uses"])
         row["vendors"] = vendors.get(row["lease"], [])
+        row["takedowns"] = takedowns.get(row["lease"], [])
     # One row past what is shown says whether there are more, without counting them all.
     trained = list(licensing_selectors.member_models(member)[: MODELS_SHOWN + 1])
     return render(

@@ -357,3 +357,79 @@ def test_the_puller_pulls_a_federated_lease_from_both_trusts_gateways_with_one_t
     assert sorted(a["trust"] for a in lease.assets) == ["equity-uk"] * 3 + ["sag-aftra"] * 2
     again = guildtrust.open_lease(peered["home"].url, token, lease=lease_id).download(tmp_path / "pull")
     assert (again.skipped, again.fetched) == (5, 0)
+
+
+# At equity-uk: equity-0 withdraws training (the notice on its part is relayed to sag-aftra);
+# prints the withdrawn asset's id.
+EQUITY_WITHDRAW = """
+from trust import services as trust
+from trust.models import Consent
+grant = Consent.objects.get(member__user__username="equity-0", use="training", state="granted")
+trust.consent_withdraw(actor=grant.member.user, consent=grant)
+print(grant.member.contributions.get().asset_id)
+"""
+# At equity-uk: its notices on its part {lease} issued 31 days ago, then the deadline job (time
+# moved, not slept); prints the leases it suspended.
+EQUITY_OVERDUE = """
+from datetime import timedelta
+from django.db.models import F
+from licensing import deadlines
+from licensing.models import Takedown
+month = timedelta(days=31)
+Takedown.objects.filter(lease_id={lease}).update(
+    issued_at=F("issued_at") - month,
+    acknowledge_due_at=F("acknowledge_due_at") - month,
+    attest_due_at=F("attest_due_at") - month,
+)
+print(deadlines.leases_suspend_overdue())
+"""
+EQUITY_REGRANT = """
+from trust import services as trust
+from trust.models import Member
+member = Member.objects.get(user__username="equity-0")
+if not member.consents.filter(use="training", state="granted").exists():
+    trust.consent_grant(actor=member.user, member=member, use="training")
+print("ok")
+"""
+
+
+def test_an_overdue_notice_at_the_peer_suspends_its_part_for_the_ft_token_until_the_studio_attests_at_home(
+    peered, committed_world, as_user, equity_uk, equity_admin
+):
+    from licensing.models import Takedown
+
+    studio, lease_id = _request(as_user, committed_world, peered, "Overdue takedown, two unions")
+    theirs = _their_lease(equity_admin, "Overdue takedown, two unions")
+    assert equity_admin.post(f"/api/v1/leases/{theirs['id']}/approve/").status_code == 200
+    assert peered["home_admin"].post(f"/api/v1/leases/{lease_id}/approve/").json()["status"] == "active"
+    token = studio.post(f"/api/v1/leases/{lease_id}/tokens/", {"name": "farm"}, format="json").json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    manifest = requests.get(
+        f"{peered['home'].url}/api/v1/leases/{lease_id}/manifest/", headers=bearer, timeout=60
+    )
+    listed = manifest.json()["assets"]
+
+    def download(asset):
+        return requests.get(asset["download_url"], headers=bearer, timeout=60, allow_redirects=False)
+
+    try:
+        withdrawn = equity_uk.manage("shell", "-c", EQUITY_WITHDRAW).strip().splitlines()[-1]
+        theirs_left = next(a for a in listed if a["trust"] == "equity-uk" and a["id"] != withdrawn)
+        ours = next(a for a in listed if a["trust"] == "sag-aftra")
+        relayed = Takedown.objects.get(lease_id=lease_id, peer__slug="equity-uk")  # relayed at once
+        assert relayed.attest_due_at - relayed.issued_at == timedelta(days=30)
+
+        suspended = equity_uk.manage("shell", "-c", EQUITY_OVERDUE.format(lease=theirs["id"]))
+        assert suspended.strip().splitlines()[-1] == f"[{theirs['id']}]"
+        refused = download(theirs_left)
+        assert (refused.status_code, refused.json()["code"]) == (423, "tokens_suspended")
+        assert download(ours).status_code == 302  # the home part keeps serving
+
+        # The studio attests at home; the step reaches equity-uk, which lifts its suspension.
+        notice = f"/api/v1/takedowns/{relayed.pk}"
+        assert studio.post(f"{notice}/acknowledge/").status_code == 200
+        attested = studio.post(f"{notice}/attest/", {"statement": "Deleted everywhere."}, format="json")
+        assert attested.status_code == 200, attested.content
+        assert _until(lambda: download(theirs_left).status_code == 302, deadline=time.monotonic() + 10)
+    finally:
+        equity_uk.manage("shell", "-c", EQUITY_REGRANT)

@@ -93,6 +93,8 @@ def test_a_withdrawal_here_refuses_the_ft_token_at_once_and_relays_the_notice_to
                 "asset": str(world.bob_asset.pk),
                 "kind": world.bob_asset.kind,
                 "issued_at": notice.issued_at.isoformat(),
+                "acknowledge_due_at": notice.acknowledge_due_at.isoformat(),
+                "attest_due_at": notice.attest_due_at.isoformat(),
             },
         )
     ]

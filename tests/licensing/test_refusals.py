@@ -2,7 +2,8 @@
 other member, the other studio, an expired token, a revoked token.
 
 Statuses follow DESIGN: 401 no/bad/expired/revoked token, 403 a token without rights, 404
-what the caller may not know exists, 410 an ended or revoked lease."""
+what the caller may not know exists, 410 an ended or revoked lease, 423 a lease whose tokens
+are suspended for an overdue takedown."""
 
 import re
 from datetime import timedelta
@@ -327,6 +328,15 @@ def test_an_ended_lease_is_gone(world, method, path, body):
     response = call(bearer_client(world.secret_a), world, method, path, body)
     assert response.status_code == 410
     assert response.json()["code"] == "lease_expired"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), LEASE_TOKEN_ONLY, ids=_ids(LEASE_TOKEN_ONLY))
+def test_a_suspended_leases_token_is_refused_with_423(world, method, path, body):
+    # An overdue takedown's suspension (licensing.deadlines) refuses every lease-token call alike.
+    type(world.lease_a).objects.filter(pk=world.lease_a.pk).update(tokens_suspended_at=timezone.now())
+    response = call(bearer_client(world.secret_a), world, method, path, body)
+    assert response.status_code == 423
+    assert response.json()["code"] == "tokens_suspended"
 
 
 LEASE_BY_STAFF = [c for c in ANY_LOGIN if "{lease}" in c[1]]

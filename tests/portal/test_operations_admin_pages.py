@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -287,7 +288,10 @@ def test_overview_lists_open_takedowns_past_half_their_time(as_admin, world, set
     takedowns = list(Takedown.objects.order_by("pk"))
     assert takedowns
     old, recent = takedowns[0], takedowns[1:]
-    Takedown.objects.filter(pk=old.pk).update(issued_at=timezone.now() - timedelta(days=16))
+    sixteen_days_earlier = {
+        field: F(field) - timedelta(days=16) for field in ("issued_at", "acknowledge_due_at", "attest_due_at")
+    }
+    Takedown.objects.filter(pk=old.pk).update(**sixteen_days_earlier)
     response = as_admin.get("/operations/")
     overview = response.context["overview"]
     assert overview["takedowns_past_half_time_count"] == 1
@@ -295,8 +299,8 @@ def test_overview_lists_open_takedowns_past_half_their_time(as_admin, world, set
     assert due.pk == old.pk
     assert due.due_at == Takedown.objects.get(pk=old.pk).issued_at + timedelta(days=30)
     assert f"Lease #{old.lease_id}" in response.content.decode()
-    # Past half of a shorter deadline, every notice is listed; an attested one never is.
-    settings.TAKEDOWN_DEADLINE_DAYS = 0
+    # Past half of their time, every notice is listed; an attested one never is.
+    Takedown.objects.exclude(pk=old.pk).update(**sixteen_days_earlier)
     assert as_admin.get("/operations/").context["overview"]["takedowns_past_half_time_count"] == len(
         takedowns
     )

@@ -27,6 +27,8 @@ MEANINGS = {
     410: "The lease has ended or was revoked.",
     413: "The request body is larger than the API accepts (`body_too_large`).",
     415: "The body's media type is not one this call reads.",
+    423: "The lease's tokens are suspended (`tokens_suspended`): a takedown notice passed its "
+    "attestation deadline; they work again once the studio attests deletion.",
     422: "Well-formed input that the trust's rules refuse.",
     429: "Too many attempts: wait before trying again (see `Retry-After`).",
     503: "A service the call needs (queue, object storage, sign-in counts) is unreachable; nothing recorded.",

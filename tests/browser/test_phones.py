@@ -14,7 +14,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from licensing.models import Lease, LeaseTerms, Studio
-from payouts.models import PayoutBatch, Period
+from payouts.models import Invoice, PayoutBatch, Period
 from tests.browser.conftest import axe_violations, describe
 from trust.models import Consent, Dataset
 
@@ -31,7 +31,7 @@ ROLE_PAGES = {
         "/member/statements/",
         "/member/payouts/",
     ],
-    "studio": ["/studio/", "/studio/leases/", "/studio/charges/"],
+    "studio": ["/studio/", "/studio/leases/", "/studio/charges/", "/studio/invoices/"],
     "admin": [
         "/operations/",
         "/operations/leases/",
@@ -42,6 +42,7 @@ ROLE_PAGES = {
         "/operations/payouts/",
         "/operations/payouts/batches/",
         "/operations/payouts/batches/new/",
+        "/operations/invoices/",
         "/operations/audit/",
         "/operations/members/",
         "/operations/members/enrol/",
@@ -87,6 +88,10 @@ NOT_PAGES = {
     "operations-dataset-assets",
     "operations-peer-suspend",
     "operations-peer-resume",
+    "studio-invoice-document",
+    "operations-invoice-document",
+    "operations-invoice-payment",
+    "operations-invoice-void",
 }
 # Pages with ids in their path, visited below with ids from the demo trust.
 DETAIL_PAGES = {
@@ -104,6 +109,8 @@ DETAIL_PAGES = {
     "operations-payout-batch",
     "operations-studio",
     "operations-terms-share",
+    "studio-invoice",
+    "operations-invoice",
     "password_reset_confirm",
 }
 PORTAL_PREFIXES = ("member/", "studio/", "operations/", "accounts/", "transparency/")
@@ -131,12 +138,14 @@ def _detail_pages() -> dict[str, list[str]]:
     grant = Consent.objects.filter(member__user__username="member", state=Consent.State.GRANTED).first()
     terms = LeaseTerms.objects.filter(active=True).first()
     dataset = Dataset.objects.first()
+    invoice = Invoice.objects.order_by("pk").first()
     return {
         "member": [f"/member/consent/{grant.pk}/withdraw/", f"/member/consent/{grant.pk}/"],
         "studio": [
             f"/studio/leases/{active.pk}/",
             f"/studio/leases/{requested.pk}/cancel/",
             f"/studio/catalogue/{terms.pk}/request/",
+            f"/studio/invoices/{invoice.pk}/",
         ],
         "admin": [
             f"/operations/leases/{active.pk}/",
@@ -151,6 +160,7 @@ def _detail_pages() -> dict[str, list[str]]:
             f"/operations/payouts/batches/{batch.pk}/",
             f"/operations/studios/{studio.pk}/",
             f"/operations/terms/{terms.pk}/share/",
+            f"/operations/invoices/{invoice.pk}/",
         ],
     }
 

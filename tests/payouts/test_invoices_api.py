@@ -141,3 +141,50 @@ def test_an_invoice_past_its_due_date_is_overdue(world, closed, as_user):
     Invoice.objects.filter(pk=invoice.pk).update(due_at=timezone.now() - timedelta(days=1))
     listed = as_user(world.cast.carol).get("/api/v1/invoices/").json()["results"][0]
     assert listed["overdue"] is True
+
+
+def _login(client, who):
+    client.force_login(getattr(who, "user", who))
+    return client
+
+
+def test_another_studios_invoice_page_is_not_found(world, closed, client):
+    theirs = _invoice_of(world, closed, world.cast.studio_b)
+    _login(client, world.cast.carol)
+    assert client.get(f"/studio/invoices/{theirs.pk}/").status_code == 404
+    assert client.get(f"/studio/invoices/{theirs.pk}/pdf/").status_code == 404
+    page = client.get("/studio/invoices/").content.decode()
+    assert _invoice_of(world, closed, world.cast.studio_a).number in page
+    assert theirs.number not in page
+
+
+@pytest.mark.parametrize("who", ["alice", "carol"])
+def test_only_an_administrator_posts_a_payment_from_the_page(world, closed, client, who):
+    invoice = _invoice_of(world, closed, world.cast.studio_a)
+    _login(client, getattr(world.cast, who))
+    response = client.post(
+        f"/operations/invoices/{invoice.pk}/payments/",
+        {"amount": "12.00", "paid_at": timezone.localdate().isoformat(), "reference": "x"},
+    )
+    assert response.status_code == 403
+    invoice.refresh_from_db()
+    assert invoice.paid_cents == 0
+
+
+def test_the_administrators_page_records_a_payment_in_currency_units(world, closed, client):
+    invoice = _invoice_of(world, closed, world.cast.studio_a)
+    _login(client, world.cast.admin)
+    response = client.post(
+        f"/operations/invoices/{invoice.pk}/payments/",
+        {"amount": "12.00", "paid_at": timezone.localdate().isoformat(), "reference": "WIRE"},
+    )
+    assert response.status_code == 302
+    invoice.refresh_from_db()
+    assert (invoice.paid_cents, invoice.status) == (1200, "paid")
+    over = client.post(
+        f"/operations/invoices/{invoice.pk}/payments/",
+        {"amount": "0.01", "paid_at": timezone.localdate().isoformat(), "reference": "again"},
+    )
+    assert over.status_code == 200  # the page again, with the refusal shown
+    invoice.refresh_from_db()
+    assert invoice.paid_cents == 1200

@@ -6,7 +6,7 @@ from fpdf.fonts import FontFace
 
 from trust.csv_export import csv_text
 from trust.pdf import TrustPDF
-from trust.templatetags.portal import money
+from trust.templatetags.portal import money, period_first_day, period_label, period_last_day
 
 from .models import Invoice
 from .statements import amount, safe_filename_part
@@ -31,8 +31,9 @@ def invoice_csv(invoice: Invoice) -> str:
         ("invoice", invoice.number),
         ("issuer", settings.TRUST_NAME),
         ("studio", invoice.studio.name),
-        ("period_start", f"{invoice.period.start:%Y-%m-%d}"),
-        ("period_end", f"{invoice.period.end:%Y-%m-%d}"),
+        ("period", period_label(invoice.period.start, invoice.period.end)),
+        ("period_first_day", f"{period_first_day(invoice.period.start):%Y-%m-%d}"),
+        ("period_last_day", f"{period_last_day(invoice.period.start, invoice.period.end):%Y-%m-%d}"),
         ("issued", f"{invoice.issued_at:%Y-%m-%d}"),
         ("due", f"{invoice.due_at:%Y-%m-%d}"),
         ("currency", invoice.currency),
@@ -78,7 +79,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     pdf.ln(3)
     for label, value in (
         ("Billed to", invoice.studio.name),
-        ("Period", f"{invoice.period.start:%Y-%m-%d} – {invoice.period.end:%Y-%m-%d}"),
+        ("Period", period_label(invoice.period.start, invoice.period.end)),
         ("Issued", f"{invoice.issued_at:%Y-%m-%d}"),
         ("Due", f"{invoice.due_at:%Y-%m-%d}"),
         ("Currency", f"{invoice.currency} (all amounts)"),

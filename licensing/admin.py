@@ -100,6 +100,7 @@ class LeaseTermsForm(forms.ModelForm):
             *PRICE_FIELDS,
             "download_cap",
             "currency",
+            "payment_days",
         ]
 
 

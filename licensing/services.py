@@ -133,8 +133,10 @@ def terms_create(
     download_cap: int | None = None,
     currency: str | None = None,
     active: bool = True,
+    payment_days: int | None = None,
 ) -> LeaseTerms:
-    """Lease terms an administrator offers in the catalogue."""
+    """Lease terms an administrator offers in the catalogue. `payment_days`: the days a studio
+    has to pay the invoices these terms' leases appear on (empty: INVOICE_PAYMENT_DAYS)."""
     require_trust_admin(actor)
     currency = currency or settings.TRUST_CURRENCY
     prices = {
@@ -154,6 +156,7 @@ def terms_create(
         download_cap=download_cap,
         currency=currency,
         active=active,
+        payment_days=payment_days,
         **prices,
     )
     audit.record(

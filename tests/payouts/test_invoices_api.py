@@ -188,3 +188,18 @@ def test_the_administrators_page_records_a_payment_in_currency_units(world, clos
     assert over.status_code == 200  # the page again, with the refusal shown
     invoice.refresh_from_db()
     assert invoice.paid_cents == 1200
+
+
+def test_an_administrator_sets_the_days_to_pay_on_new_terms(world, as_user):
+    body = {
+        "dataset": world.dataset.pk,
+        "title": "Net 14",
+        "permitted_uses": ["training"],
+        "duration_days": 30,
+        "payment_days": 14,
+    }
+    response = as_user(world.cast.admin).post("/api/v1/terms/", body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["payment_days"] == 14
+    too_long = as_user(world.cast.admin).post("/api/v1/terms/", {**body, "payment_days": 366}, format="json")
+    assert too_long.status_code == 400

@@ -215,8 +215,9 @@ def test_invoices_minus_payments_is_the_receivable(world, runs, payments):
         transaction.set_rollback(True)
 
 
-def test_issuing_takes_the_same_queries_whatever_the_studios(world, django_assert_max_num_queries):
-    """Set-based: a handful of statements for the whole period, not one per studio or lease."""
+def test_issuing_a_periods_invoices_takes_a_handful_of_queries(world, django_assert_max_num_queries):
+    """Set-based: a handful of statements for the whole period (pinned here with two studios;
+    nothing in `issue_for_period` queries per studio or lease)."""
     from payouts.models import Period
 
     period = _closed_period(world, _runs(2))

@@ -306,6 +306,8 @@ if not (
         "together be at most 10000 basis points (100%)"
     )
 TRUST_MINIMUM_PAYOUT_CENTS = env.int("TRUST_MINIMUM_PAYOUT_CENTS", default=2500)
+# Days a studio has to pay an invoice when none of its leases' terms sets its own payment days.
+INVOICE_PAYMENT_DAYS = env.int("INVOICE_PAYMENT_DAYS", default=30)
 # A period close posts its leases in batches, one Celery task each (any number of workers take
 # them): at most this many leases, or this many metered charge rows, per batch.
 PERIOD_CLOSE_BATCH_LEASES = env.int("PERIOD_CLOSE_BATCH_LEASES", default=100)

@@ -103,6 +103,7 @@ class LeaseTermsForm(forms.ModelForm):
             "takedown_acknowledge_days",
             "takedown_attest_days",
             "currency",
+            "payment_days",
         ]
 
 

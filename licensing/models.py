@@ -77,6 +77,9 @@ class LeaseTerms(models.Model):
     takedown_attest_days = models.PositiveIntegerField(default=default_attest_days)
     currency = models.CharField(max_length=3)
     active = models.BooleanField(default=True)
+    # Days the studio has to pay the invoice these terms' leases appear on; empty: the trust's
+    # default (INVOICE_PAYMENT_DAYS).
+    payment_days = models.PositiveIntegerField(null=True, blank=True)
     # The peer trusts whose studios see these terms in their catalogue (FEDERATION.md).
     shared_with = models.ManyToManyField("federation.Peer", blank=True, related_name="shared_terms")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -138,9 +138,12 @@ def terms_create(
     takedown_attest_days: int | None = None,
     currency: str | None = None,
     active: bool = True,
+    payment_days: int | None = None,
 ) -> LeaseTerms:
     """Lease terms an administrator offers in the catalogue. The takedown days default to the
-    trust's settings; a studio never gets less time to attest than to acknowledge."""
+    trust's settings; a studio never gets less time to attest than to acknowledge. `payment_days`:
+    the days a studio has to pay the invoices these terms' leases appear on (empty:
+    INVOICE_PAYMENT_DAYS)."""
     require_trust_admin(actor)
     windows = {
         "takedown_acknowledge_days": takedown_acknowledge_days or settings.TAKEDOWN_ACKNOWLEDGE_DAYS,
@@ -170,6 +173,7 @@ def terms_create(
         currency=currency,
         active=active,
         **windows,
+        payment_days=payment_days,
         **prices,
     )
     audit.record(

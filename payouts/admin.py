@@ -2,10 +2,14 @@ from django.contrib import admin
 
 from trust.admin import ReadOnlyAdmin, ServiceAdmin, run_for_each
 
-from . import services
+from . import invoices, services
 from .models import (
     Account,
     CloseBatch,
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    InvoicePayment,
     LeaseRevenue,
     LedgerEntry,
     LedgerTransaction,
@@ -77,9 +81,42 @@ admin.site.register(
         PayoutItem,
         PeriodCharge,
         CloseBatch,
+        InvoiceCounter,
+        InvoiceLine,
+        InvoicePayment,
     ],
     ReadOnlyAdmin,
 )
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyAdmin):
+    """Issued by period closes; payments are recorded on the invoice's page in /operations/."""
+
+    list_display = [
+        "number",
+        "studio",
+        "period",
+        "issued_at",
+        "due_at",
+        "total_cents",
+        "paid_cents",
+        "status",
+    ]
+    list_filter = ["status"]
+    actions = ["void"]
+
+    @admin.action(description="Void the selected open invoices with no payment")
+    def void(self, request, queryset):
+        run_for_each(
+            self,
+            request,
+            queryset,
+            lambda invoice: invoices.invoice_void(
+                actor=request.user, invoice=invoice, reason="voided in the admin"
+            ),
+            "voided",
+        )
 
 
 @admin.register(Settlement)

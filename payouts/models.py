@@ -245,6 +245,10 @@ class Account(models.Model):
         # and what a peer owes it (as a part's trust).
         PEER_PAYABLE = "peer_payable"
         PEER_RECEIVABLE = "peer_receivable"
+        # Money studios paid on their invoices, and invoices voided unpaid (revenue foregone:
+        # the members' royalties of a voided invoice stay earned, the trust bears them).
+        BANK = "bank"
+        INVOICES_VOIDED = "invoices_voided"
 
     code = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -445,3 +449,105 @@ class Settlement(models.Model):
     def figures(self, *, theirs: bool = False) -> dict:
         prefix = "peer_" if theirs else ""
         return {name: getattr(self, prefix + name) for name in (*self.COMPONENTS, "total_cents")}
+
+
+class InvoiceCounter(models.Model):
+    """The last invoice number issued in a year. Its row is locked FOR UPDATE by the close step
+    that issues invoices, in the same transaction as the invoices: a close that fails rolls the
+    counter back with them, so numbers are gapless and never issued twice."""
+
+    year = models.PositiveIntegerField(unique=True)
+    last_sequence = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.year}: {self.last_sequence}"
+
+
+class Invoice(models.Model):
+    """What one studio owes for one closed period: its leases' revenue posted to its receivable
+    at the close, and the federated parts' settlements agreed since its last invoice."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        PAID = "paid"
+        VOID = "void"
+
+    number = models.CharField(max_length=40, unique=True)
+    year = models.PositiveIntegerField()
+    sequence = models.PositiveIntegerField()
+    studio = models.ForeignKey(Studio, on_delete=models.PROTECT, related_name="invoices")
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="invoices")
+    issued_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    currency = models.CharField(max_length=3)
+    total_cents = models.BigIntegerField()
+    paid_cents = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-year", "-sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["year", "sequence"], name="one_invoice_per_number"),
+            models.UniqueConstraint(fields=["period", "studio"], name="one_invoice_per_studio_period"),
+            models.CheckConstraint(condition=Q(total_cents__gt=0), name="invoice_total_positive"),
+            models.CheckConstraint(
+                condition=Q(paid_cents__gte=0) & Q(paid_cents__lte=F("total_cents")),
+                name="invoice_never_overpaid",
+            ),
+        ]
+        indexes = [models.Index(fields=["studio", "-issued_at"], name="invoice_studio_issued")]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def outstanding_cents(self) -> int:
+        return 0 if self.status == self.Status.VOID else self.total_cents - self.paid_cents
+
+
+class InvoiceLine(models.Model):
+    """One lease's charge for one use at one unit price, or one federated part's settlement."""
+
+    class Use(models.TextChoices):
+        FLAT_FEE = "flat_fee", "Flat fee"
+        DOWNLOAD = "download", "Downloads"
+        TRAINING_RUN = "training_run", "Training runs"
+        GENERATED_SECOND = "generated_second", "Generated seconds"
+        PEER_PART = "peer_part", "Part at a peer trust"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="+")
+    use = models.CharField(max_length=32, choices=Use.choices)
+    description = models.CharField(max_length=300)
+    quantity = models.BigIntegerField()
+    unit_price_cents = models.BigIntegerField()
+    amount_cents = models.BigIntegerField()
+    # A settlement is invoiced once, on the first invoice issued after it was agreed and posted.
+    settlement = models.OneToOneField(
+        "Settlement", on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_line"
+    )
+
+    class Meta:
+        ordering = ["invoice", "id"]
+
+    def __str__(self):
+        return f"{self.invoice_id}: {self.description} {self.amount_cents}"
+
+
+class InvoicePayment(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    amount_cents = models.BigIntegerField()
+    paid_at = models.DateField()
+    reference = models.CharField(max_length=140)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["invoice", "paid_at", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount_cents__gt=0), name="payment_positive")]
+
+    def __str__(self):
+        return f"{self.amount_cents} on {self.invoice_id}"

@@ -86,6 +86,14 @@ class TermsInputSerializer(serializers.Serializer):
     )
     currency = TextField(min_length=3, max_length=3, required=False)
     active = serializers.BooleanField(required=False, default=True)
+    payment_days = serializers.IntegerField(
+        min_value=0,
+        max_value=365,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="days a studio has to pay an invoice with these terms' leases (empty: the trust's default)",
+    )
 
 
 class DatasetSummarySerializer(serializers.Serializer):
@@ -119,6 +127,7 @@ class TermsOutputSerializer(serializers.ModelSerializer):
             "takedown_attest_days",
             "currency",
             "active",
+            "payment_days",
             "shared_with",
             "created_at",
         ]

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from payouts.models import PayoutBatch, PayoutItem, Period, RateSetting
+from payouts.invoices import is_overdue
+from payouts.models import Invoice, InvoiceLine, InvoicePayment, PayoutBatch, PayoutItem, Period, RateSetting
 from payouts.selectors import period_books_check
 from trust.api.validation import TextField, cents
 
@@ -268,3 +269,63 @@ class PartDownloadsSerializer(serializers.Serializer):
 
 class PartDownloadsAnswerSerializer(serializers.Serializer):
     downloads = PartDownloadsSerializer(many=True)
+
+
+# Invoices ---------------------------------------------------------------------------------------
+
+
+class InvoiceLineSerializer(serializers.ModelSerializer):
+    lease = serializers.IntegerField(source="lease_id")
+
+    class Meta:
+        model = InvoiceLine
+        fields = ["lease", "use", "description", "quantity", "unit_price_cents", "amount_cents"]
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    studio = serializers.CharField(source="studio.name")
+    studio_id = serializers.IntegerField()
+    period = serializers.IntegerField(source="period_id")
+    outstanding_cents = serializers.IntegerField(read_only=True)
+    overdue = serializers.SerializerMethodField(help_text="open and past its due date")
+    lines = InvoiceLineSerializer(many=True)
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "number",
+            "studio",
+            "studio_id",
+            "period",
+            "issued_at",
+            "due_at",
+            "currency",
+            "total_cents",
+            "paid_cents",
+            "outstanding_cents",
+            "status",
+            "overdue",
+            "lines",
+        ]
+
+    def get_overdue(self, invoice) -> bool:
+        return is_overdue(invoice)
+
+
+class InvoicePaymentInputSerializer(serializers.Serializer):
+    amount_cents = cents(min_value=1)
+    paid_at = serializers.DateField(help_text="the day the money arrived (not in the future)")
+    reference = TextField(max_length=140, help_text="the bank's or the studio's reference")
+
+
+class InvoicePaymentSerializer(serializers.ModelSerializer):
+    invoice = serializers.IntegerField(source="invoice_id")
+
+    class Meta:
+        model = InvoicePayment
+        fields = ["id", "invoice", "amount_cents", "paid_at", "reference", "recorded_at"]
+
+
+class InvoiceVoidInputSerializer(serializers.Serializer):
+    reason = TextField(max_length=500, required=False, allow_blank=True, default="")

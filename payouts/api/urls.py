@@ -20,6 +20,13 @@ urlpatterns = [
     path("periods/<id:period_id>/close/", views.PeriodCloseView.as_view(), name="api-period-close"),
     path("me/earnings/", views.MyEarningsView.as_view(), name="api-my-earnings"),
     path("me/leases/", views.MyLeasesView.as_view(), name="api-my-leases"),
+    path("invoices/", views.InvoiceListView.as_view(), name="api-invoices"),
+    path("invoices/<id:invoice_id>/pdf/", views.InvoicePdfView.as_view(), name="api-invoice-pdf"),
+    path("invoices/<id:invoice_id>/csv/", views.InvoiceCsvView.as_view(), name="api-invoice-csv"),
+    path(
+        "invoices/<id:invoice_id>/payments/", views.InvoicePaymentView.as_view(), name="api-invoice-payments"
+    ),
+    path("invoices/<id:invoice_id>/void/", views.InvoiceVoidView.as_view(), name="api-invoice-void"),
     path("charges/", views.StudioChargesView.as_view(), name="api-studio-charges"),
     path("payouts/balances/", views.MemberBalanceListView.as_view(), name="api-payout-balances"),
     path("payouts/batches/", views.PayoutBatchListView.as_view(), name="api-payout-batches"),

@@ -7,10 +7,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from federation.api.auth import PeerCallView
-from licensing.api.permissions import IsStudioStaff
+from licensing.api.permissions import IsStudioStaff, IsStudioStaffOrAdmin
 from licensing.selectors import studio_of
-from payouts import payout_files, selectors, services, settlements
-from payouts.models import PayoutBatch, Period
+from payouts import invoice_documents, invoices, payout_files, selectors, services, settlements
+from payouts.models import Invoice, PayoutBatch, Period
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsMember, IsTrustAdmin
 from trust.api.schema import errors, links
@@ -295,3 +295,84 @@ class InboundPartDownloadsView(PeerCallView):
         return Response(
             {"downloads": settlements.downloads_for_peer(peer=request.auth, start=start, end=end)}
         )
+
+
+# Invoices ---------------------------------------------------------------------------------------
+
+
+def _visible_invoice(request, invoice_id):
+    """The invoice, if the caller may see it: another studio's is a 404 like a missing one."""
+    return found(invoices.invoices_visible_to(request.user), invoice_id, what="invoice")
+
+
+class InvoiceListView(PagedAPIView):
+    permission_classes = [IsStudioStaffOrAdmin]
+
+    @extend_schema(
+        responses=s.InvoiceSerializer(many=True),
+        summary="Invoices, newest first: a studio's own for its staff, every studio's for an administrator",
+    )
+    def get(self, request):
+        rows = invoices.invoices_visible_to(request.user).prefetch_related("lines")
+        return self.paged(rows, s.InvoiceSerializer)
+
+
+class InvoicePdfView(APIView):
+    permission_classes = [IsStudioStaffOrAdmin]
+
+    @extend_schema(responses={(200, "application/pdf"): bytes}, summary="The invoice as PDF")
+    def get(self, request, invoice_id):
+        invoice = _visible_invoice(request, invoice_id)
+        return _file_response(
+            invoice_documents.invoice_pdf(invoice),
+            content_type="application/pdf",
+            filename=invoice_documents.filename(invoice, "pdf"),
+        )
+
+
+class InvoiceCsvView(APIView):
+    permission_classes = [IsStudioStaffOrAdmin]
+
+    @extend_schema(responses={(200, "text/csv"): str}, summary="The invoice as CSV")
+    def get(self, request, invoice_id):
+        invoice = _visible_invoice(request, invoice_id)
+        return _file_response(
+            invoice_documents.invoice_csv(invoice),
+            content_type="text/csv",
+            filename=invoice_documents.filename(invoice, "csv"),
+        )
+
+
+class InvoicePaymentView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @errors(409, 422)
+    @extend_schema(
+        request=s.InvoicePaymentInputSerializer,
+        responses={201: s.InvoicePaymentSerializer},
+        summary="Record a studio's payment on an invoice; partial payments add up, over-payment is "
+        "refused (admin)",
+    )
+    def post(self, request, invoice_id):
+        invoice = found(Invoice.objects, invoice_id, what="invoice")
+        payment = invoices.invoice_payment_record(
+            actor=request.user, invoice=invoice, **validated(s.InvoicePaymentInputSerializer, request)
+        )
+        return Response(s.InvoicePaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+class InvoiceVoidView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @errors(409)
+    @extend_schema(
+        request=s.InvoiceVoidInputSerializer,
+        responses=s.InvoiceSerializer,
+        summary="Void an open invoice with no payment: its total leaves the studio's receivable (admin)",
+    )
+    def post(self, request, invoice_id):
+        invoice = found(Invoice.objects, invoice_id, what="invoice")
+        invoice = invoices.invoice_void(
+            actor=request.user, invoice=invoice, **validated(s.InvoiceVoidInputSerializer, request)
+        )
+        return Response(s.InvoiceSerializer(invoice).data)

@@ -12,6 +12,7 @@ from trust.templatetags.portal import period_label
 
 from ..selectors import studio_charge_lines
 from ..statements import amount
+from . import invoices as invoice_pages
 from .lists import StudioChargeFilter
 
 CSV_HEADER = [
@@ -80,4 +81,4 @@ def charges(request):
     )
 
 
-urlpatterns = [path("charges/", charges, name="studio-charges")]
+urlpatterns = [path("charges/", charges, name="studio-charges"), *invoice_pages.studio_urls]

@@ -14,7 +14,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from licensing.models import Lease, LeaseTerms, Studio
-from payouts.models import PayoutBatch, Period
+from payouts.models import Invoice, PayoutBatch, Period
 from tests.browser.conftest import axe_violations, describe
 from trust.models import Consent, Dataset
 
@@ -32,7 +32,7 @@ ROLE_PAGES = {
         "/member/payouts/",
         "/member/estates/",
     ],
-    "studio": ["/studio/", "/studio/leases/", "/studio/charges/"],
+    "studio": ["/studio/", "/studio/leases/", "/studio/charges/", "/studio/invoices/"],
     "admin": [
         "/operations/",
         "/operations/leases/",
@@ -43,6 +43,7 @@ ROLE_PAGES = {
         "/operations/payouts/",
         "/operations/payouts/batches/",
         "/operations/payouts/batches/new/",
+        "/operations/invoices/",
         "/operations/audit/",
         "/operations/members/",
         "/operations/members/enrol/",
@@ -90,6 +91,10 @@ NOT_PAGES = {
     "operations-peer-resume",
     "member-estate-open",
     "member-estate-close",
+    "studio-invoice-document",
+    "operations-invoice-document",
+    "operations-invoice-payment",
+    "operations-invoice-void",
 }
 # Pages with ids in their path, visited below with ids from the demo trust.
 DETAIL_PAGES = {
@@ -108,6 +113,8 @@ DETAIL_PAGES = {
     "operations-studio",
     "operations-terms-share",
     "operations-member-death",
+    "studio-invoice",
+    "operations-invoice",
     "password_reset_confirm",
 }
 PORTAL_PREFIXES = ("member/", "studio/", "operations/", "accounts/", "transparency/")
@@ -135,12 +142,14 @@ def _detail_pages() -> dict[str, list[str]]:
     grant = Consent.objects.filter(member__user__username="member", state=Consent.State.GRANTED).first()
     terms = LeaseTerms.objects.filter(active=True).first()
     dataset = Dataset.objects.first()
+    invoice = Invoice.objects.order_by("pk").first()
     return {
         "member": [f"/member/consent/{grant.pk}/withdraw/", f"/member/consent/{grant.pk}/"],
         "studio": [
             f"/studio/leases/{active.pk}/",
             f"/studio/leases/{requested.pk}/cancel/",
             f"/studio/catalogue/{terms.pk}/request/",
+            f"/studio/invoices/{invoice.pk}/",
         ],
         "admin": [
             f"/operations/leases/{active.pk}/",
@@ -156,6 +165,7 @@ def _detail_pages() -> dict[str, list[str]]:
             f"/operations/studios/{studio.pk}/",
             f"/operations/terms/{terms.pk}/share/",
             f"/operations/members/{grant.member_id}/death/",
+            f"/operations/invoices/{invoice.pk}/",
         ],
     }
 

@@ -10,7 +10,7 @@ from trust.models import Consent
 
 ROLE_PAGES = {
     "member": ["/member/", "/member/assets/", "/member/consent/", "/member/leases/", "/member/statements/"],
-    "studio": ["/studio/", "/studio/leases/", "/studio/charges/"],
+    "studio": ["/studio/", "/studio/leases/", "/studio/charges/", "/studio/invoices/"],
     "admin": [
         "/operations/",
         "/operations/leases/",
@@ -18,6 +18,7 @@ ROLE_PAGES = {
         "/operations/rates/",
         "/operations/datasets/",
         "/operations/periods/",
+        "/operations/invoices/",
     ],
 }
 

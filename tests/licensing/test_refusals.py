@@ -82,6 +82,8 @@ ADMIN_ONLY = [
     ("post", "/api/v1/members/1/death/", {"date": "2026-01-01", "evidence": "certificate 1"}),
     ("post", "/api/v1/members/1/authority/", {"authority": "union", "evidence": "court order 1"}),
     ("get", "/api/v1/datasets/{dataset}/versions/1/croissant.json", None),
+    ("post", "/api/v1/invoices/1/payments/", {"amount_cents": 1, "paid_at": "2020-01-01", "reference": "r"}),
+    ("post", "/api/v1/invoices/1/void/", {"reason": "r"}),
 ]
 MEMBER_ONLY = [
     ("get", "/api/v1/consents/", None),
@@ -106,6 +108,12 @@ STUDIO_ONLY = [
     ("get", "/api/v1/charges/", None),
     ("post", "/api/v1/takedowns/1/acknowledge/", None),
     ("post", "/api/v1/takedowns/1/attest/", {"statement": "deleted"}),
+]
+# Studio staff see their own studio's (another studio's is a 404), administrators every one.
+STUDIO_OR_ADMIN = [
+    ("get", "/api/v1/invoices/", None),
+    ("get", "/api/v1/invoices/1/pdf/", None),
+    ("get", "/api/v1/invoices/1/csv/", None),
 ]
 LEASE_TOKEN_ONLY = [
     ("get", "/api/v1/leases/{lease}/manifest/", None),
@@ -169,7 +177,7 @@ ANY_LOGIN = [
     ("delete", "/api/v1/auth/token/", None),
     ("post", "/api/v1/auth/tokens/revoke-all/", None),
 ]
-EVERY_PROTECTED = ADMIN_ONLY + MEMBER_ONLY + STUDIO_ONLY + LEASE_TOKEN_ONLY + ANY_LOGIN
+EVERY_PROTECTED = ADMIN_ONLY + MEMBER_ONLY + STUDIO_ONLY + STUDIO_OR_ADMIN + LEASE_TOKEN_ONLY + ANY_LOGIN
 # Trust-to-trust calls: a signed call of a live peer and nothing else (tests/federation/
 # test_signed_calls.py tries every way a signature can be wrong).
 PEER_CALLS = [
@@ -261,8 +269,8 @@ def test_admin_endpoints_refuse_members_studios_and_outsiders(world, as_user, wh
 
 @pytest.mark.parametrize(
     ("method", "path", "body"),
-    ADMIN_ONLY + MEMBER_ONLY + STUDIO_ONLY,
-    ids=_ids(ADMIN_ONLY + MEMBER_ONLY + STUDIO_ONLY),
+    ADMIN_ONLY + MEMBER_ONLY + STUDIO_ONLY + STUDIO_OR_ADMIN,
+    ids=_ids(ADMIN_ONLY + MEMBER_ONLY + STUDIO_ONLY + STUDIO_OR_ADMIN),
 )
 def test_a_lease_token_opens_no_user_endpoint(world, method, path, body):
     response = call(bearer_client(world.secret_a), world, method, path, body)
@@ -282,6 +290,14 @@ def test_member_endpoints_refuse_non_members(world, as_user, who, method, path, 
 def test_studio_endpoints_refuse_members_and_outsiders(world, as_user, who, method, path, body):
     response = call(as_user(getattr(world.cast, who)), world, method, path, body)
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("method", "path", "body"), STUDIO_OR_ADMIN, ids=_ids(STUDIO_OR_ADMIN))
+@pytest.mark.parametrize("who", ["alice", "outsider"])
+def test_invoices_refuse_members_and_outsiders(world, as_user, who, method, path, body):
+    response = call(as_user(getattr(world.cast, who)), world, method, path, body)
+    assert response.status_code == 403
+    assert response.json()["code"] == "studio_only"
 
 
 @pytest.mark.parametrize(("method", "path", "body"), LEASE_TOKEN_ONLY, ids=_ids(LEASE_TOKEN_ONLY))

@@ -27,8 +27,9 @@ from tqdm import tqdm
 
 from licensing import services as licensing
 from licensing import tokens as lease_tokens
+from payouts import invoices
 from payouts import services as payouts
-from payouts.models import Period
+from payouts.models import Invoice, Period
 from trust import services as trust
 from trust.consent import Use
 from trust.models import Asset
@@ -185,6 +186,21 @@ class Command(BaseCommand):
             help="whose story: the default trust's, or the second trust's of `make federation`",
         )
 
+    def _studio_pays_last_invoice(self, admin, *, paid_on, whole: bool) -> None:
+        """The studio paid its previous invoice (issued by the close before) before this close: in
+        full the first time, half the next (the demo shows a paid, a partly paid and an unpaid
+        invoice)."""
+        paid = Invoice.objects.filter(status=Invoice.Status.OPEN).order_by("sequence").first()
+        if paid is None or Invoice.objects.filter(paid_cents__gt=0).count() >= 2:
+            return
+        invoices.invoice_payment_record(
+            actor=admin,
+            invoice=paid,
+            amount_cents=paid.total_cents if whole else paid.total_cents // 2,
+            paid_at=paid_on,
+            reference=f"NORTHLIGHT {paid.number}",
+        )
+
     def handle(self, *args, **options):
         User = get_user_model()
         self.cast = cast = CASTS[options["cast"]]
@@ -335,6 +351,9 @@ class Command(BaseCommand):
                 clock.at(start + timedelta(days=4, hours=14))
             else:
                 clock.at(start + timedelta(days=1, hours=9))
+                self._studio_pays_last_invoice(
+                    admin, paid_on=(start - timedelta(days=2)).date(), whole=back == 2
+                )
                 payouts.period_close(period_id=Period.objects.get(end=start).pk)
                 if back == 2:  # the first payout, once two months of royalties are in
                     clock.at(start + timedelta(days=1, hours=11))

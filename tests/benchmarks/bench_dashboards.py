@@ -66,12 +66,13 @@ def load_member_history(world, *, leases: int = MEMBER_LEASES, months: int = HIS
         INSERT INTO licensing_lease (studio_id, terms_id, purpose, status, requested_by_id, requested_at,
             decided_by_id, decided_at, decision_reason, version_id, permitted_uses, flat_fee_cents,
             price_per_download_cents, price_per_training_run_cents, price_per_generated_second_cents,
-            download_cap, currency, starts_at, ends_at, revoked_at)
+            download_cap, currency, starts_at, ends_at, revoked_at, takedown_acknowledge_days,
+            takedown_attest_days)
         SELECT %(studio)s, %(terms)s, 'History film ' || n,
             CASE WHEN n %% 4 = 0 THEN 'expired' ELSE 'active' END,
             %(carol)s, now() - n * interval '1 day', %(admin)s, now() - n * interval '1 day', '', %(version)s,
             '["training"]'::jsonb, 1000, 10, 100, 0, NULL, 'USD', now() - n * interval '1 day',
-            now() + interval '30 days' - n * interval '1 day', NULL
+            now() + interval '30 days' - n * interval '1 day', NULL, 7, 30
         FROM generate_series(1, %(leases)s) n
         """,
         params,
@@ -204,7 +205,8 @@ def load_operations(world, *, members: int, leases: int) -> None:
         INSERT INTO licensing_lease (studio_id, terms_id, purpose, status, requested_by_id, requested_at,
             decided_by_id, decided_at, decision_reason, version_id, permitted_uses, flat_fee_cents,
             price_per_download_cents, price_per_training_run_cents, price_per_generated_second_cents,
-            download_cap, currency, starts_at, ends_at, revoked_at)
+            download_cap, currency, starts_at, ends_at, revoked_at, takedown_acknowledge_days,
+            takedown_attest_days)
         SELECT CASE WHEN n %% 2 = 0 THEN %(studio_a)s ELSE %(studio_b)s END, %(terms)s, 'Film ' || n,
             s.status, %(carol)s, now() - (n %% 700) * interval '1 hour',
             CASE WHEN s.status = 'requested' THEN NULL ELSE %(admin)s END,
@@ -213,7 +215,7 @@ def load_operations(world, *, members: int, leases: int) -> None:
             '["training"]'::jsonb, 1000, 10, 100, 0, NULL, 'USD',
             CASE WHEN s.status = 'requested' THEN NULL ELSE now() - (n %% 700) * interval '1 hour' END,
             CASE WHEN s.status = 'requested' THEN NULL ELSE now() + interval '30 days' END,
-            CASE WHEN s.status = 'revoked' THEN now() END
+            CASE WHEN s.status = 'revoked' THEN now() END, 7, 30
         FROM generate_series(1, %(leases)s) n
         CROSS JOIN LATERAL (SELECT CASE WHEN n %% 20 = 0 THEN 'requested' WHEN n %% 10 = 1 THEN 'revoked'
                                         WHEN n %% 4 = 2 THEN 'expired' ELSE 'active' END AS status) s;

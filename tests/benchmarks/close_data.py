@@ -104,10 +104,11 @@ def build(size: str, *, first_start: datetime | None = None) -> CloseData:
         _execute(
             """INSERT INTO licensing_lease (studio_id, terms_id, purpose, status, requested_by_id,
                    requested_at, decision_reason, permitted_uses, flat_fee_cents, price_per_download_cents,
-                   price_per_training_run_cents, price_per_generated_second_cents, currency, starts_at,
-                   ends_at)
+                   price_per_training_run_cents, price_per_generated_second_cents, takedown_acknowledge_days,
+                   takedown_attest_days, currency, starts_at, ends_at)
                SELECT l.studio_id, l.terms_id, 'bench ' || n, 'active', l.requested_by_id, now(), '',
-                      l.permitted_uses, 100000 + n, 5 + n %% 7, 1000 + n %% 13, 1 + n %% 3, 'USD',
+                      l.permitted_uses, 100000 + n, 5 + n %% 7, 1000 + n %% 13, 1 + n %% 3,
+                      l.takedown_acknowledge_days, l.takedown_attest_days, 'USD',
                       CASE WHEN n %% 10 = 0 THEN %s + n * interval '1 second' ELSE %s END,
                       %s + interval '3650 days'
                FROM licensing_lease l, generate_series(0, %s - 1) n WHERE l.id = %s""",

@@ -9,23 +9,24 @@ flat fee and training price are its local leases', never this lease's). Licensab
 
 What the studio does, by trust:
   downloads at sag-aftra: its 3 assets once                                     3 x 5 = 15
-  downloads at equity-uk: its 3 assets once, alice again while sag-aftra is
-    down, bob once with the vendor's token (refusals count nothing)           5 x 7 = 35
+  downloads at equity-uk: its 3 assets once, bob once with the vendor's token  4 x 7 = 28
+    (alice again while sag-aftra is down is a refresh inside the token's pull window:
+    served, not billed; refusals count nothing)
   reported at sag-aftra: 3 training runs                                       3 x 67 = 201
     40 generated seconds of equity-uk's alice (forwarded)                     40 x 3 = 120
     10 generated seconds of sag-aftra's bob                                    10 x 2 = 20
 Split by licensable count 3:3, floor then largest remainder, ties by slug (equity-uk first):
   flat fee 1001 -> 500 + 500, 1 left over, tie -> equity-uk 501, sag-aftra 500
   training 201  -> 100 + 100, 1 left over, tie -> equity-uk 101, sag-aftra 100
-equity-uk's part: 35 + 120 + 501 + 101 = 757 (the settlement, at both trusts)
-sag-aftra's part: 15 + 20 + 500 + 100 = 635; the studio owes 1392 = 1001 + 201 + 15 + 35 + 20 + 120.
+equity-uk's part: 28 + 120 + 501 + 101 = 750 (the settlement, at both trusts)
+sag-aftra's part: 15 + 20 + 500 + 100 = 635; the studio owes 1385 = 1001 + 201 + 15 + 28 + 20 + 120.
 
-equity-uk pays its members from 757 at its own rates (admin fee 15 %, pension 10 %):
-  fee 757 x 15 % = 113.55 -> 113; pool 644. Shares of the pool, by revenue attributed (x 3, the
-  shared 602 split equally over 3 assets): alice 602 + 3 x (2 x 7 + 120) = 1004, bob 602 + 3 x 14
-  = 644, cleo 602 + 3 x 7 = 623 (of 2271):
-  alice 644 x 1004 / 2271 = 284 r 1612, bob 182 r 1414, cleo 176 r 1516: 642, 2 left over to the
-  largest remainders -> alice 285, bob 182, cleo 177; pension 10 % -> 28, 18, 17; net 257, 164, 160."""
+equity-uk pays its members from 750 at its own rates (admin fee 15 %, pension 10 %):
+  fee 750 x 15 % = 112.5 -> 112; pool 638. Shares of the pool, by revenue attributed (x 3, the
+  shared 602 split equally over 3 assets): alice 602 + 3 x (7 + 120) = 983, bob 602 + 3 x 14
+  = 644, cleo 602 + 3 x 7 = 623 (of 2250):
+  alice 638 x 983 / 2250 = 278 r 1654, bob 182 r 1372, cleo 176 r 1474: 636, 2 left over to the
+  largest remainders -> alice 279, bob 182, cleo 177; pension 10 % -> 27, 18, 17; net 252, 164, 160."""
 
 import hashlib
 import time
@@ -361,11 +362,11 @@ def test_the_whole_federated_story_between_two_live_trusts(two_seeded_trusts):
     at_peer = settled(peer_admin)
     assert at_peer
     figures = {
-        "downloads_cents": 35,
+        "downloads_cents": 28,
         "generated_cents": 120,
         "flat_fee_share_cents": 501,
         "training_share_cents": 101,
-        "total_cents": 757,
+        "total_cents": 750,
     }
     (ours,), (theirs,) = at_home, at_peer
     assert (ours["role"], ours["peer"], ours["lease"], ours["direction"]) == (
@@ -382,7 +383,7 @@ def test_the_whole_federated_story_between_two_live_trusts(two_seeded_trusts):
     )
     for row in (ours, theirs):
         assert row["ours"] == row["theirs"] == figures, row
-        assert row["owed_cents"] == 757
+        assert row["owed_cents"] == 750
     # The home ledger: the studio owes the whole lease, sag-aftra owes equity-uk its part.
     studio_id = studio.get(f"/api/v1/leases/{lease}/").json()["studio"]
     assert (
@@ -392,21 +393,21 @@ def test_the_whole_federated_story_between_two_live_trusts(two_seeded_trusts):
             f"print(ledger.balance_of('studio:{studio_id}:receivable'), "
             f"ledger.balance_of('peer:{PEER}:payable'), ledger.trial_balance())",
         )
-        == "1392 -757 0"
+        == "1385 -750 0"
     )
 
     # equity-uk closes its own period once the shares have arrived, paying its members itself.
     peer_period = _period_closed(peer_admin, began)
-    assert peer_period["revenue_cents"] == 757 and peer_period["ledger_balanced"], peer_period
+    assert peer_period["revenue_cents"] == 750 and peer_period["ledger_balanced"], peer_period
     assert (peer_period["admin_fee_cents"], peer_period["pension_cents"], peer_period["net_cents"]) == (
-        113,
-        63,
-        581,
+        112,
+        62,
+        576,
     )
     members = {name: trusts.member(PEER, name) for name in ("alice", "bob", "cleo")}
     earned = {name: person.get("/api/v1/me/earnings/").json() for name, person in members.items()}
     assert {name: (e["total_net_cents"], e["total_pension_cents"]) for name, e in earned.items()} == {
-        "alice": (257, 28),
+        "alice": (252, 27),
         "bob": (164, 18),
         "cleo": (160, 17),
     }
@@ -421,7 +422,7 @@ def test_the_whole_federated_story_between_two_live_trusts(two_seeded_trusts):
         name: [(r["studio"], r["vendors"], r["downloads_of_my_assets"], r["net_cents"]) for r in rows]
         for name, rows in used.items()
     } == {
-        "alice": [("Northlight Pictures", [], 2, 257)],
+        "alice": [("Northlight Pictures", [], 1, 252)],
         "bob": [("Northlight Pictures", ["Pixel Forge VFX"], 2, 164)],
         "cleo": [("Northlight Pictures", [], 1, 160)],
     }
@@ -431,7 +432,7 @@ def test_the_whole_federated_story_between_two_live_trusts(two_seeded_trusts):
             "from payouts import ledger; "
             f"print(ledger.balance_of('peer:{HOME}:receivable'), ledger.trial_balance())",
         )
-        == "757 0"
+        == "750 0"
     )
     steps["7. story total (s)"] = round(time.monotonic() - story_began, 2)
     print(f"\nwhole story: fixture {trusts.startup_seconds}, steps {steps}")

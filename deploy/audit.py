@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-BANDIT_TARGETS = ["trust", "licensing", "payouts", "federation", "config"]
+BANDIT_TARGETS = ["trust", "licensing", "payouts", "federation", "config", "guildtrust"]
 
 
 def pip_audit() -> int:

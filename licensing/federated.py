@@ -730,13 +730,9 @@ def forwarded_usage_insert(*, lease: Lease, rows: list[tuple], now) -> int:
             )
             peers = [row[0] for row in cursor.fetchall()]
     else:
-        # The embedded default (SQLite) holds one writer at a time: read the known keys, then insert.
-        keys = [row[1] for row in rows]
-        known = set(
-            UsageEventKey.objects.filter(lease=lease, event_key__in=keys).values_list("event_key", flat=True)
-        )
-        fresh = [row for row in rows if row[1] not in known]
-        UsageEventKey.objects.bulk_create([UsageEventKey(lease=lease, event_key=row[1]) for row in fresh])
+        from .services import take_new_event_keys
+
+        fresh = take_new_event_keys(lease, rows, key_of=lambda row: row[1])
         ForwardedUsage.objects.bulk_create(
             [
                 ForwardedUsage(

@@ -821,14 +821,7 @@ def _insert_reported_usage(
                 [batch, lease.pk, lease.pk, now, source, token.pk if token else None, vendor_of(token)],
             )
             return cursor.rowcount
-    # The embedded default (SQLite) holds one writer at a time: read the known keys, then insert.
-    known = set(
-        UsageEventKey.objects.filter(lease=lease, event_key__in=[row[0] for row in rows]).values_list(
-            "event_key", flat=True
-        )
-    )
-    fresh = [row for row in rows if row[0] not in known]
-    UsageEventKey.objects.bulk_create([UsageEventKey(lease=lease, event_key=row[0]) for row in fresh])
+    fresh = take_new_event_keys(lease, rows, key_of=lambda row: row[0])
     UsageEvent.objects.bulk_create(
         [
             UsageEvent(
@@ -848,6 +841,20 @@ def _insert_reported_usage(
         batch_size=500,
     )
     return len(fresh)
+
+
+def take_new_event_keys(lease: Lease, rows: list[tuple], *, key_of) -> list[tuple]:
+    """On the embedded default (SQLite holds one writer at a time): the rows whose event key the
+    lease has not seen, their keys taken in UsageEventKey (a key is one event per lease, reported
+    here or forwarded to another trust). PostgreSQL does the same in the insert's own statement."""
+    known = set(
+        UsageEventKey.objects.filter(lease=lease, event_key__in=[key_of(row) for row in rows]).values_list(
+            "event_key", flat=True
+        )
+    )
+    fresh = [row for row in rows if key_of(row) not in known]
+    UsageEventKey.objects.bulk_create([UsageEventKey(lease=lease, event_key=key_of(row)) for row in fresh])
+    return fresh
 
 
 def usage_report(*, token: LeaseToken, lease_id, events: Sequence[Mapping]) -> tuple[int, int]:

@@ -56,6 +56,9 @@ def test_the_administrator_sees_and_approves_an_incoming_federated_request(
     heading = page.get_by_role("heading", level=1).inner_text()
     assert heading == f"Lease #{lease.pk}: Thames Animation (studio of Equity UK Performers Trust)"
     assert "Equity UK Performers Trust" in page.locator(".federated-from").inner_text()
+    # Requested by the peer's studio, not by the proxy account that records it here.
+    requested = page.locator("main").inner_text()
+    assert "by Thames Animation, a studio of a peer trust" in requested and "peer:" not in requested
     assert "Crowd scene over two unions' performers" in page.locator("main").inner_text()
     _accessible(page)
     browser.screenshot(page, f"incoming-federated-lease-{viewport['width']}")

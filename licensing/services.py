@@ -485,17 +485,20 @@ def _take_download(lease: Lease) -> None:
         if cap > 0:
             cursor.execute(take, [lease.pk, cap])
             row = cursor.fetchone()
-        if row is None and cap > 0 and not LeaseDownloadCount.objects.filter(lease_id=lease.pk).exists():
-            # The lease's first capped download: count from the events recorded so far (this one
-            # included). A concurrent first download waits on the key, then takes one more.
-            cursor.execute(
-                f"INSERT INTO {counter} (lease_id, used) SELECT %s, count(*) FROM "
-                f"{UsageEvent._meta.db_table} WHERE lease_id = %s AND kind = %s "
-                "ON CONFLICT (lease_id) DO NOTHING RETURNING used",
-                [lease.pk, lease.pk, UsageEvent.Kind.DOWNLOAD],
-            )
-            row = cursor.fetchone()
+        if row is None and cap > 0:
+            if not LeaseDownloadCount.objects.filter(lease_id=lease.pk).exists():
+                # The lease's first capped download: count from the events recorded so far (this
+                # one included). A concurrent first download waits on the key, then takes one more.
+                cursor.execute(
+                    f"INSERT INTO {counter} (lease_id, used) SELECT %s, count(*) FROM "
+                    f"{UsageEvent._meta.db_table} WHERE lease_id = %s AND kind = %s "
+                    "ON CONFLICT (lease_id) DO NOTHING RETURNING used",
+                    [lease.pk, lease.pk, UsageEvent.Kind.DOWNLOAD],
+                )
+                row = cursor.fetchone()
             if row is None:
+                # Take again: the counter may have been committed by a concurrent first download
+                # after our first UPDATE found nothing (then it is there now), or the cap is reached.
                 cursor.execute(take, [lease.pk, cap])
                 row = cursor.fetchone()
     if row is None or row[0] > cap:

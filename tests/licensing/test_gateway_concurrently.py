@@ -49,6 +49,43 @@ def test_a_cap_of_n_lets_exactly_n_of_fifty_parallel_downloads_through(committed
     assert downloads.count() == 7
 
 
+def test_the_first_downloads_of_a_capped_lease_racing_each_other_are_never_refused_below_the_cap(
+    committed_world, settings
+):
+    # The first capped download makes the lease's counter; one that found no counter a moment
+    # before another committed it must take from it, not read "no row" as "cap reached".
+    settings.PULL_WINDOW_SECONDS = 0
+    world = committed_world
+    Lease.objects.filter(pk=world.lease_a.pk).update(download_cap=1000)
+    url = f"/api/v1/leases/{world.lease_a.pk}/assets/{world.alice_asset.pk}/download/"
+    statuses = _in_parallel(40, lambda: bearer_client(world.secret_a).get(url).status_code)
+    assert Counter(statuses) == {302: 40}
+    assert LeaseDownloadCount.objects.get(lease_id=world.lease_a.pk).used == 40
+
+
+def test_a_counter_committed_between_finding_none_and_looking_again_is_taken_from(
+    committed_world, monkeypatch
+):
+    # The interleaving above, made certain: this download's UPDATE finds no counter, then another
+    # first download commits one (with 3 taken) just before this one looks for it.
+    world = committed_world
+    Lease.objects.filter(pk=world.lease_a.pk).update(download_cap=5)
+
+    class CommittedMeanwhile:
+        _meta = LeaseDownloadCount._meta
+
+        class objects:
+            @staticmethod
+            def filter(lease_id):
+                LeaseDownloadCount.objects.create(lease_id=lease_id, used=3)
+                return LeaseDownloadCount.objects.filter(lease_id=lease_id)
+
+    monkeypatch.setattr("licensing.services.LeaseDownloadCount", CommittedMeanwhile)
+    url = f"/api/v1/leases/{world.lease_a.pk}/assets/{world.alice_asset.pk}/download/"
+    assert bearer_client(world.secret_a).get(url).status_code == 302
+    assert LeaseDownloadCount.objects.get(lease_id=world.lease_a.pk).used == 4
+
+
 def test_fifty_parallel_downloads_of_one_asset_with_one_token_bill_one_and_take_one_from_the_cap(
     committed_world,
 ):

@@ -61,6 +61,34 @@ def make_lease_federated(lease) -> Peer:
     return equity
 
 
+def priced_equity_part(lease, *, equity_assets: int, home_assets: int = 2, **peer_fields) -> LeasePart:
+    """`lease` made federated with prices: its home part here (`home_assets` licensable at
+    approval) and an approved part at equity-uk (lease 55 there, `equity_assets` licensable),
+    permitting crowd generation at 7 cents a download and 3 a generated second; its trust is down."""
+    equity = live_peer("equity-uk", signing_key(), currency="USD", **peer_fields)
+    LeasePart.objects.create(lease=lease, peer=None, status="approved", licensable_at_approval=home_assets)
+    return LeasePart.objects.create(
+        lease=lease,
+        peer=equity,
+        status="approved",
+        remote_lease_id=55,
+        remote_terms_id=3,
+        licensable_at_approval=equity_assets,
+        starts_at=lease.starts_at,
+        ends_at=lease.ends_at,
+        offer={"permitted_uses": ["crowd_generation"]},
+        price_per_download_cents=7,
+        price_per_generated_second_cents=3,
+    )
+
+
+def studio_token(studio_user, lease) -> str:
+    """A new lease token for `lease`, minted through the API by its studio's `studio_user`."""
+    studio = APIClient()
+    studio.force_authenticate(studio_user)
+    return studio.post(f"/api/v1/leases/{lease.pk}/tokens/", {"name": "farm"}, format="json").json()["token"]
+
+
 def signed_call(method: str, path: str, body: dict | None, *, key, issuer: str, audience: str):
     """A trust-to-trust call to this trust, signed by `issuer` with `key`."""
     raw = json.dumps(body or {}, separators=(",", ":")).encode()

@@ -13,7 +13,14 @@ from rest_framework.test import APIClient
 from federation import signed_calls
 from licensing import federated, tasks
 from licensing.models import ForwardedUsage, InboundLeasePart, Lease, LeasePart, UsageEvent
-from tests.federation.helpers import bearer, live_peer, signed_call, signing_key
+from tests.federation.helpers import (
+    bearer,
+    live_peer,
+    priced_equity_part,
+    signed_call,
+    signing_key,
+    studio_token,
+)
 from trust import keys
 from trust.errors import BadGateway
 
@@ -31,25 +38,8 @@ def home(world, settings):
     """lease_a made federated: its home part here and an approved part at equity-uk (lease 55
     there, crowd generation at 3 cents a second), whose trust does not answer."""
     settings.TRUST_SLUG = "sag-aftra"
-    lease = world.lease_a
-    equity = live_peer("equity-uk", signing_key(), currency="USD")
-    LeasePart.objects.create(lease=lease, peer=None, status="approved", licensable_at_approval=2)
-    part = LeasePart.objects.create(
-        lease=lease,
-        peer=equity,
-        status="approved",
-        remote_lease_id=55,
-        remote_terms_id=3,
-        licensable_at_approval=6,
-        starts_at=lease.starts_at,
-        ends_at=lease.ends_at,
-        offer={"permitted_uses": ["crowd_generation"]},
-        price_per_download_cents=7,
-        price_per_generated_second_cents=3,
-    )
-    studio = APIClient()
-    studio.force_authenticate(world.cast.carol)
-    token = studio.post(f"/api/v1/leases/{lease.pk}/tokens/", {"name": "farm"}, format="json").json()["token"]
+    part = priced_equity_part(world.lease_a, equity_assets=6)
+    token = studio_token(world.cast.carol, world.lease_a)
     return part, bearer(token)
 
 

@@ -24,7 +24,7 @@ from licensing import services as licensing
 from licensing.models import InboundLeasePart, Lease, LeasePart, UsageEvent
 from payouts import ledger, services, settlements
 from payouts.models import LeaseRevenue, PartShare, Period, Settlement
-from tests.federation.helpers import live_peer, signed_call, signing_key
+from tests.federation.helpers import live_peer, priced_equity_part, signed_call, signing_key, studio_token
 from trust.errors import BadGateway
 
 pytestmark = pytest.mark.django_db
@@ -46,24 +46,8 @@ PART_FIGURES = {
 def home(world, settings):
     settings.TRUST_SLUG = "sag-aftra"
     lease = world.lease_a
-    equity = live_peer("equity-uk", signing_key(), currency="USD", name="equity-uk trust")
-    LeasePart.objects.create(lease=lease, peer=None, status="approved", licensable_at_approval=2)
-    LeasePart.objects.create(
-        lease=lease,
-        peer=equity,
-        status="approved",
-        remote_lease_id=55,
-        remote_terms_id=3,
-        licensable_at_approval=3,
-        starts_at=lease.starts_at,
-        ends_at=lease.ends_at,
-        offer={"permitted_uses": ["crowd_generation"]},
-        price_per_download_cents=7,
-        price_per_generated_second_cents=3,
-    )
-    studio = APIClient()
-    studio.force_authenticate(world.cast.carol)
-    token = studio.post(f"/api/v1/leases/{lease.pk}/tokens/", {"name": "farm"}, format="json").json()["token"]
+    equity = priced_equity_part(lease, equity_assets=3, name="equity-uk trust").peer
+    token = studio_token(world.cast.carol, lease)
     reporter = APIClient()
     reporter.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     now = timezone.now()

@@ -5,33 +5,33 @@ script can branch on the exit status and a notebook on the exception."""
 
 from __future__ import annotations
 
-# The command's exit statuses (README, "For studios" lists them).
+# The command's exit statuses (README, "For studios" lists them); EXIT_CODES says what each means.
 OK = 0
-FAILED = 1  # anything not named below: a bug, a file the disk would not take
-USAGE = 2  # wrong arguments, no URL or no token
-TOKEN_INVALID = 3  # unknown token, a token for another lease, a key this trust does not know
-TOKEN_EXPIRED = 4  # the token or the lease has expired
-TOKEN_REVOKED = 5  # the token, a token it was derived from, or the lease was revoked
-ASSET_WITHDRAWN = 6  # a member withdrew consent: that asset may not be used (the others were pulled)
-CAP_REACHED = 7  # the lease's download cap is used up
-QUOTA = 8  # the trust kept asking us to slow down (429) past every retry
-UNAVAILABLE = 9  # the trust or its object store did not answer, after every retry
-VERIFY_FAILED = 10  # a file's SHA-256 did not match the manifest twice in a row
-LEASE_NOT_ACTIVE = 11  # the lease is not (or not yet) active
+FAILED = 1
+USAGE = 2
+TOKEN_INVALID = 3
+TOKEN_EXPIRED = 4
+TOKEN_REVOKED = 5
+ASSET_WITHDRAWN = 6
+CAP_REACHED = 7
+QUOTA = 8
+UNAVAILABLE = 9
+VERIFY_FAILED = 10
+LEASE_NOT_ACTIVE = 11
 
 EXIT_CODES = {
     OK: "every file pulled and verified",
-    FAILED: "some other failure (see the message)",
+    FAILED: "some other failure (see the message): a bug, a file the disk would not take",
     USAGE: "wrong arguments, or no server URL or token",
-    TOKEN_INVALID: "the token is unknown, or not for this lease",
+    TOKEN_INVALID: "the token is unknown, for another lease, or signed by a key this trust does not know",
     TOKEN_EXPIRED: "the token or the lease has expired",
-    TOKEN_REVOKED: "the token or the lease was revoked",
-    ASSET_WITHDRAWN: "consent for some assets was withdrawn: they were not pulled",
+    TOKEN_REVOKED: "the token, a token it was derived from, or the lease was revoked",
+    ASSET_WITHDRAWN: "consent for some assets was withdrawn: they were not pulled (the others were)",
     CAP_REACHED: "the lease's download cap is reached",
     QUOTA: "rate limited (429) past every retry",
     UNAVAILABLE: "the trust or its object store did not answer after every retry",
     VERIFY_FAILED: "a file did not match its SHA-256 after a refetch",
-    LEASE_NOT_ACTIVE: "the lease is not active",
+    LEASE_NOT_ACTIVE: "the lease is not (or not yet) active",
 }
 
 

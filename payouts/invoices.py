@@ -219,13 +219,32 @@ def _payment_days(lease_ids) -> dict[int, int]:
 
 @transaction.atomic
 def invoice_payment_record(
-    *, actor, invoice: Invoice, amount_cents: int, paid_at: date, reference: str
+    *, actor, invoice: Invoice, amount_cents: int, paid_at: date, reference: str, idempotency_key: str = ""
 ) -> InvoicePayment:
     """Record money a studio paid on an invoice: the bank account debited and the studio's
     receivable credited in one ledger transaction. Partial payments add up; paying more than is
-    outstanding is refused (422) and nothing is written. Fully paid: the invoice is `paid`."""
+    outstanding is refused (422) and nothing is written. Fully paid: the invoice is `paid`.
+
+    With an `idempotency_key`, the same payment sent again returns the one recorded
+    (`payment.replayed` is True) and writes nothing; the key reused for a different payment is
+    a conflict (409). Retries queue on the invoice's lock, so two at once record one payment."""
     require_trust_admin(actor)
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if idempotency_key:
+        earlier = invoice.payments.filter(idempotency_key=idempotency_key).first()
+        if earlier is not None:
+            same = (earlier.amount_cents, earlier.paid_at, earlier.reference) == (
+                amount_cents,
+                paid_at,
+                reference,
+            )
+            if not same:
+                raise Conflict(
+                    "this Idempotency-Key was used for a different payment on this invoice",
+                    code="idempotency_key_reused",
+                )
+            earlier.replayed = True
+            return earlier
     if invoice.status == Invoice.Status.VOID:
         raise Conflict("the invoice was voided: it takes no payment", code="invoice_void")
     if amount_cents < 1:
@@ -251,7 +270,9 @@ def invoice_payment_record(
         reference=reference,
         recorded_by=actor,
         transaction=txn,
+        idempotency_key=idempotency_key,
     )
+    payment.replayed = False
     invoice.paid_cents += amount_cents
     if invoice.paid_cents == invoice.total_cents:
         invoice.status = Invoice.Status.PAID

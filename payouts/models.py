@@ -544,10 +544,20 @@ class InvoicePayment(models.Model):
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
     transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="+")
+    # The caller's Idempotency-Key (API header, or the key the payment form was rendered with): the
+    # same payment sent twice, by a retry or a double click, is recorded once.
+    idempotency_key = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["invoice", "paid_at", "id"]
-        constraints = [models.CheckConstraint(condition=Q(amount_cents__gt=0), name="payment_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="payment_positive"),
+            models.UniqueConstraint(
+                fields=["invoice", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="payment_idempotency_key_once_per_invoice",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.amount_cents} on {self.invoice_id}"

@@ -16,6 +16,7 @@ from trust.api.permissions import IsMember, IsTrustAdmin
 from trust.api.schema import errors, links
 from trust.api.serializers import ErrorSerializer
 from trust.api.validation import found, validated
+from trust.errors import Invalid
 from trust.selectors import member_of
 
 from . import serializers as s
@@ -349,16 +350,32 @@ class InvoicePaymentView(APIView):
     @errors(409, 422)
     @extend_schema(
         request=s.InvoicePaymentInputSerializer,
-        responses={201: s.InvoicePaymentSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Any unique string (a UUID): the same payment sent again with it is "
+                "recorded once and answered 200; the key reused for another payment is 409.",
+            )
+        ],
+        responses={201: s.InvoicePaymentSerializer, 200: s.InvoicePaymentSerializer},
         summary="Record a studio's payment on an invoice; partial payments add up, over-payment is "
         "refused (admin)",
     )
     def post(self, request, invoice_id):
         invoice = found(Invoice.objects, invoice_id, what="invoice")
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 200:
+            raise Invalid("an Idempotency-Key is at most 200 characters", code="bad_idempotency_key")
         payment = invoices.invoice_payment_record(
-            actor=request.user, invoice=invoice, **validated(s.InvoicePaymentInputSerializer, request)
+            actor=request.user,
+            invoice=invoice,
+            idempotency_key=key,
+            **validated(s.InvoicePaymentInputSerializer, request),
         )
-        return Response(s.InvoicePaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+        answer = status.HTTP_200_OK if payment.replayed else status.HTTP_201_CREATED
+        return Response(s.InvoicePaymentSerializer(payment).data, status=answer)
 
 
 class InvoiceVoidView(APIView):

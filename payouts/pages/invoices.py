@@ -1,6 +1,7 @@
 """Invoice pages: studio staff see their studio's invoices, administrators every studio's and
 record payments or void from the invoice's page. Both call `payouts.invoices`, like the API."""
 
+import uuid
 from decimal import Decimal
 
 from django import forms
@@ -28,6 +29,9 @@ class PaymentForm(PortalForm):
     )
     paid_at = forms.DateField(label="Received on", widget=forms.DateInput(attrs={"type": "date"}))
     reference = forms.CharField(label="Bank reference", max_length=140)
+    # A new key each time the form is shown: submitting it twice (a double click, the back
+    # button) records the payment once.
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=200, required=False)
 
 
 class VoidForm(PortalForm):
@@ -64,7 +68,11 @@ def _detail(request, invoice_id, *, admin: bool, payment_form=None, void_form=No
         "admin": admin,
         "payment_form": payment_form
         or PaymentForm(
-            initial={"paid_at": timezone.localdate(), "amount": Decimal(invoice.outstanding_cents) / 100}
+            initial={
+                "paid_at": timezone.localdate(),
+                "amount": Decimal(invoice.outstanding_cents) / 100,
+                "idempotency_key": uuid.uuid4().hex,
+            }
         ),
         "void_form": void_form or VoidForm(),
     }
@@ -127,6 +135,7 @@ def operations_invoice_payment(request, invoice_id):
                 amount_cents=cents,
                 paid_at=form.cleaned_data["paid_at"],
                 reference=form.cleaned_data["reference"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
             ),
             success=f"Payment of {money(cents)} {invoice.currency} recorded on {invoice.number}.",
         )

@@ -1,14 +1,19 @@
 """The gateway under parallel load, on committed rows each request's own connection can see: a
 cap of N lets exactly N downloads through however many ask at once, and a consent granted by
-two members at once (each the last the shared asset needed) leaves it licensable."""
+two members at once (each the last the shared asset needed) leaves it licensable; two retries of
+one invoice payment at once record it once."""
 
 import threading
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from licensing.models import Lease, LeaseAsset, LeaseDownloadCount, UsageEvent
+from payouts import services
+from payouts.models import Invoice, InvoicePayment
 from tests.conftest import bearer_client
 from trust import services as trust
 
@@ -124,3 +129,37 @@ def test_two_members_granting_at_once_make_their_shared_asset_licensable(committ
     assert not [r for r in _in_parallel(2, grant) if isinstance(r, Exception)]
     held = set(LeaseAsset.objects.filter(asset=world.bob_asset).values_list("lease_id", flat=True))
     assert held == {world.lease_a.pk, world.lease_b.pk}
+
+
+def test_two_retries_of_one_payment_at_once_record_it_once(committed_world, as_user):
+    world = committed_world
+    licensing_report = bearer_client(world.secret_a).post(
+        f"/api/v1/leases/{world.lease_a.pk}/usage/",
+        {
+            "events": [
+                {"event_key": "r", "kind": "training_run", "quantity": 2, "occurred_at": timezone.now()}
+            ]
+        },
+        format="json",
+    )
+    assert licensing_report.status_code == 202
+    now = timezone.now()
+    period = services.period_create(actor=world.cast.admin, start=now - timedelta(hours=1), end=now)
+    services.period_close(period_id=period.pk)
+    invoice = Invoice.objects.get(period=period, studio=world.lease_a.studio)
+    body = {"amount_cents": 300, "paid_at": timezone.localdate().isoformat(), "reference": "WIRE"}
+
+    clients = iter([as_user(world.cast.admin), as_user(world.cast.admin)])
+    lock = threading.Lock()
+
+    def pay():
+        with lock:
+            client = next(clients)
+        return client.post(
+            f"/api/v1/invoices/{invoice.pk}/payments/", body, format="json", HTTP_IDEMPOTENCY_KEY="once"
+        ).status_code
+
+    assert Counter(_in_parallel(2, pay)) == {201: 1, 200: 1}
+    assert list(InvoicePayment.objects.filter(invoice=invoice).values_list("amount_cents", flat=True)) == [
+        300
+    ]

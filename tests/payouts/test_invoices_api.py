@@ -203,3 +203,51 @@ def test_an_administrator_sets_the_days_to_pay_on_new_terms(world, as_user):
     assert response.json()["payment_days"] == 14
     too_long = as_user(world.cast.admin).post("/api/v1/terms/", {**body, "payment_days": 366}, format="json")
     assert too_long.status_code == 400
+
+
+def test_a_payment_sent_again_with_its_idempotency_key_is_recorded_once(world, closed, as_user):
+    invoice = _invoice_of(world, closed, world.cast.studio_a)
+    admin = as_user(world.cast.admin)
+    url = f"/api/v1/invoices/{invoice.pk}/payments/"
+    body = {"amount_cents": 500, "paid_at": timezone.localdate().isoformat(), "reference": "WIRE 7"}
+    first = admin.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="pay-7")
+    again = admin.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="pay-7")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    invoice.refresh_from_db()
+    assert (invoice.paid_cents, invoice.payments.count()) == (500, 1)
+    assert ledger.balance_of(f"studio:{world.cast.studio_a.pk}:receivable") == 700
+    # The key names one payment: another amount under it is refused, and nothing is written.
+    other = admin.post(url, body | {"amount_cents": 600}, format="json", HTTP_IDEMPOTENCY_KEY="pay-7")
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_key_reused"
+    # Without a key (or with a new one) the same figures are a second payment, as before.
+    assert admin.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="pay-8").status_code == 201
+    invoice.refresh_from_db()
+    assert (invoice.paid_cents, invoice.payments.count()) == (1000, 2)
+    too_long = admin.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="k" * 201)
+    assert too_long.status_code == 422
+    assert too_long.json()["code"] == "bad_idempotency_key"
+
+
+def test_the_payment_form_submitted_twice_records_one_payment(world, closed, client):
+    invoice = _invoice_of(world, closed, world.cast.studio_a)
+    _login(client, world.cast.admin)
+    page = client.get(f"/operations/invoices/{invoice.pk}/")
+    key = page.context["payment_form"].initial["idempotency_key"]
+    assert f'value="{key}"' in page.content.decode()
+    form = {
+        "amount": "5.00",
+        "paid_at": timezone.localdate().isoformat(),
+        "reference": "WIRE",
+        "idempotency_key": key,
+    }
+    assert client.post(f"/operations/invoices/{invoice.pk}/payments/", form).status_code == 302
+    assert client.post(f"/operations/invoices/{invoice.pk}/payments/", form).status_code == 302
+    invoice.refresh_from_db()
+    assert (invoice.paid_cents, invoice.payments.count()) == (500, 1)
+    # The page shown again carries a new key: a second payment from it is its own.
+    assert (
+        client.get(f"/operations/invoices/{invoice.pk}/").context["payment_form"].initial["idempotency_key"]
+        != key
+    )

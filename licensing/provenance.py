@@ -197,17 +197,15 @@ def _media_type(content_type: str) -> str:
 
 def _uses_granted_by_every_contributor(asset_id, *, at) -> list[str]:
     """The consent uses every accepted contributor of the asset holds an active grant for at
-    `at`, on this asset or on all their assets: one query (a UNION over the uses)."""
+    `at`, on this asset or on all their assets: one query over every use."""
     contributors = AssetContributor.objects.accepted().filter(asset_id=asset_id)
-    held = None
-    for use in Use.values:
-        rows = (
-            active_grants(use=use, at=at)
-            .filter(Q(asset__isnull=True) | Q(asset_id=asset_id))
-            .filter(Exists(contributors.filter(member=OuterRef("member"))))
-            .values_list("use", "member_id")
-        )
-        held = rows if held is None else held.union(rows)
+    held = (
+        active_grants(use=Use.values, at=at)
+        .filter(Q(asset__isnull=True) | Q(asset_id=asset_id))
+        .filter(Exists(contributors.filter(member=OuterRef("member"))))
+        .values_list("use", "member_id")
+        .distinct()
+    )
     members_by_use: dict[str, set] = {}
     for use, member_id in held:
         members_by_use.setdefault(use, set()).add(member_id)

@@ -302,15 +302,20 @@ def test_without_a_configured_certificate_a_production_trust_signs_nothing(media
     assert response.json()["code"] == "c2pa_not_configured"
 
 
-def test_the_embedded_default_signs_with_a_local_chain_marked_untrusted(media, settings, tmp_path):
+@pytest.mark.embedded
+def test_the_embedded_default_signs_with_a_local_chain_marked_untrusted(world, settings, tmp_path):
+    """On `make run` (SQLite, the local object store): no certificate configured, so a local chain
+    is made under var/c2pa/ on first use; readers call it untrusted unless given its root."""
     settings.C2PA_SIGNING_CERT = settings.C2PA_SIGNING_KEY = ""
     settings.EMBEDDED_DEFAULT = True
     settings.VAR_DIR = tmp_path
-    response = sidecar(media, media.alice_asset)
+    cache.clear()
+    png = store_as(world.alice_asset, png_bytes(), content_type="image/png", title="Alice, face still")
+    response = sidecar(world, world.alice_asset)
     assert response.status_code == 200
     assert (tmp_path / "c2pa" / "chain.pem").exists()
-    state, failures, manifest = read(response.content, media.png, "image/png")
+    state, failures, manifest = read(response.content, png, "image/png")
     assert (state, failures) == ("Valid", ["signingCredential.untrusted"])
     assert "NOT TRUSTED" in manifest["signature_info"]["issuer"]
     local_root = (tmp_path / "c2pa" / "root.pem").read_bytes()
-    assert read(response.content, media.png, "image/png", anchor=local_root)[0] == "Trusted"
+    assert read(response.content, png, "image/png", anchor=local_root)[0] == "Trusted"

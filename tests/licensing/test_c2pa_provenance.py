@@ -12,15 +12,17 @@ import io
 import struct
 import wave
 import zlib
+from datetime import timedelta
 
 import c2pa
 import pytest
 import requests
 from django.core.cache import cache
+from django.utils import timezone
 
 from licensing import provenance
 from licensing import services as licensing
-from licensing.models import UsageEvent
+from licensing.models import Lease, UsageEvent
 from tests.conftest import bearer_client
 from trust import services as trust
 from trust.models import Asset, Consent, DatasetVersionItem
@@ -279,6 +281,13 @@ def test_a_revoked_lease_has_no_sidecar(media):
     licensing.lease_revoke(actor=media.cast.admin, lease=media.lease_a)
     response = sidecar(media, media.alice_asset)
     assert response.status_code == 410
+
+
+def test_an_ended_lease_has_no_sidecar(media):
+    Lease.objects.filter(pk=media.lease_a.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+    response = sidecar(media, media.alice_asset)
+    assert response.status_code == 410
+    assert response.json()["code"] == "lease_expired"
 
 
 def test_another_studios_token_finds_nothing(media):

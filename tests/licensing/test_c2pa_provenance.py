@@ -72,6 +72,25 @@ def wav_bytes(frames: int = 800) -> bytes:
     return buffer.getvalue()
 
 
+def mp4_bytes(payload: bytes = b"\x00" * 64) -> bytes:
+    """A minimal ISO BMFF (MP4) file: ftyp, a moov holding an mvhd, and an mdat."""
+
+    def box(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", 8 + len(body)) + kind + body
+
+    matrix = struct.pack(">9I", 0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000)
+    mvhd = (
+        bytes(4)
+        + struct.pack(">IIIIIH", 0, 0, 1000, 0, 0x00010000, 0x0100)
+        + bytes(10)
+        + matrix
+        + bytes(24)
+        + struct.pack(">I", 2)
+    )
+    ftyp = box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2mp41")
+    return ftyp + box(b"moov", box(b"mvhd", mvhd)) + box(b"mdat", payload)
+
+
 def store_as(asset, data: bytes, *, content_type: str, title: str) -> bytes:
     """Put `data` in the object store under the asset's key and record it as verified."""
     get_object_store().put_bytes(asset.object_key, data, content_type=content_type)
@@ -154,6 +173,21 @@ def test_audio_gets_a_sidecar_that_validates_too(media, signing):
         response.content, downloaded(media, media.bob_asset), "audio/wav", anchor=signing["root"].read_bytes()
     )
     assert (state, failures) == ("Trusted", [])
+
+
+def test_video_gets_a_sidecar_bound_by_its_boxes_and_tampering_breaks_it(media, signing):
+    store_as(media.alice_asset, mp4_bytes(), content_type="video/mp4", title="Alice, walk")
+    response = sidecar(media, media.alice_asset)
+    assert response.status_code == 200
+    root = signing["root"].read_bytes()
+    state, failures, manifest = read(
+        response.content, downloaded(media, media.alice_asset), "video/mp4", anchor=root
+    )
+    assert (state, failures) == ("Trusted", [])
+    assert any(a["label"].startswith("c2pa.hash.bmff") for a in manifest["assertions"])
+    state, failures, _ = read(response.content, mp4_bytes(b"\x01" * 64), "video/mp4", anchor=root)
+    assert state == "Invalid"
+    assert "assertion.bmffHash.mismatch" in failures
 
 
 def test_the_manifest_holds_member_numbers_consent_and_the_lease(media):

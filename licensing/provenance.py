@@ -335,6 +335,12 @@ def sign_sidecar(*, definition: dict, source, credentials: SigningCredentials) -
         )
         try:
             return builder.sign(signer, definition["format"], source, io.BytesIO())
+        except c2pa.C2paError.Signature as error:
+            # The trust's certificate or key, not the asset: a key not matching the certificate,
+            # a self-signed or otherwise unacceptable certificate.
+            raise ServiceUnavailable(
+                f"the trust's C2PA certificate and key cannot sign: {error}", code="c2pa_signing_failed"
+            ) from None
         except c2pa.C2paError as error:
             raise Conflict(
                 f"this asset's bytes cannot carry a C2PA manifest as {definition['format']}: {error}",

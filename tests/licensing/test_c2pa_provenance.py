@@ -345,6 +345,14 @@ def test_without_a_configured_certificate_a_production_trust_signs_nothing(media
     assert response.json()["code"] == "c2pa_not_configured"
 
 
+def test_a_key_that_does_not_match_the_certificate_signs_nothing(media, settings, tmp_path):
+    other = provenance.write_certificate_chain(tmp_path, organisation="Someone else")
+    settings.C2PA_SIGNING_KEY = str(other["key"])
+    response = sidecar(media, media.alice_asset)
+    assert response.status_code == 503
+    assert response.json()["code"] == "c2pa_signing_failed"
+
+
 @pytest.mark.embedded
 def test_the_embedded_default_signs_with_a_local_chain_marked_untrusted(world, settings, tmp_path):
     """On `make run` (SQLite, the local object store): no certificate configured, so a local chain

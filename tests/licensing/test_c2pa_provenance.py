@@ -161,6 +161,13 @@ def test_a_sidecar_validates_as_trusted_against_the_downloaded_bytes(media, sign
     assert manifest["signature_info"]["issuer"] == "Guildtrust test suite"
 
 
+def test_a_client_asking_for_application_c2pa_gets_the_sidecar(media):
+    path = f"/api/v1/leases/{media.lease_a.pk}/assets/{media.alice_asset.pk}/c2pa/"
+    response = bearer_client(media.secret_a).get(path, HTTP_ACCEPT="application/c2pa")
+    assert response.status_code == 200
+    assert read(response.content, media.png, "image/png")[0] == "Valid"
+
+
 def test_without_the_test_root_the_only_failure_is_the_untrusted_root(media):
     state, failures, _ = read(sidecar(media, media.alice_asset).content, media.png, "image/png")
     assert (state, failures) == ("Valid", ["signingCredential.untrusted"])

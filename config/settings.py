@@ -374,6 +374,18 @@ UPLOAD_URL_SECONDS = env.int("UPLOAD_URL_SECONDS", default=3600)
 # Above this size an upload is multipart: one presigned URL per part (S3 parts are 5 MiB at least).
 MULTIPART_THRESHOLD_BYTES = env.int("MULTIPART_THRESHOLD_BYTES", default=100 * 1024**2)
 MULTIPART_PART_BYTES = env.int("MULTIPART_PART_BYTES", default=64 * 1024**2)
+# C2PA provenance (licensing/provenance.py): the trust's signing chain (PEM: its signing
+# certificate first, then intermediates) and private key (PEM), as file paths. Unset on the
+# embedded default: a local chain, named as not trusted, is generated under var/c2pa/; unset
+# elsewhere: the `.c2pa` sidecars answer 503. README, "C2PA provenance", says how to install one.
+C2PA_SIGNING_CERT = env.str("C2PA_SIGNING_CERT", default="")
+C2PA_SIGNING_KEY = env.str("C2PA_SIGNING_KEY", default="")
+# The key's algorithm as c2pa names it (es256, es384, es512, ps256, ed25519...).
+C2PA_SIGNING_ALG = env.str("C2PA_SIGNING_ALG", default="es256")
+# An RFC 3161 time-stamp authority, so a signature stays valid after the certificate expires.
+C2PA_TSA_URL = env.str("C2PA_TSA_URL", default="")
+# A signed sidecar is kept this long in the cache, under a hash of everything it states.
+C2PA_CACHE_SECONDS = env.int("C2PA_CACHE_SECONDS", default=24 * 3600)
 
 REST_FRAMEWORK = {
     # People's calls take a `ut_` token or a session; the lease-data calls say so and take `lt_`

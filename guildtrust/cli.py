@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     pull.add_argument("--jobs", type=int, default=8, help="downloads at once (default 8)")
     pull.add_argument("--quiet", action="store_true", help="no progress bar")
     pull.add_argument("--summary", help="also write the summary as JSON to this file (for scripts)")
+    pull.add_argument(
+        "--c2pa", action="store_true", help="also save each image, audio and video's C2PA sidecar (NAME.c2pa)"
+    )
 
     report = commands.add_parser("report", parents=[common], help="send usage events from a JSON-lines file")
     report.add_argument("--file", required=True, help="one event per line: kind, quantity, occurred_at, ...")
@@ -87,6 +90,13 @@ def _say(*lines: str) -> None:
 def cmd_pull(args) -> int:
     with _lease(args, jobs=args.jobs) as lease:
         summary = lease.download(args.to, jobs=args.jobs, progress=not args.quiet and sys.stderr.isatty())
+        if args.c2pa and summary.stopped_by is None:
+            try:
+                sidecars = lease.save_provenance(args.to, jobs=args.jobs)
+            except errors.GuildtrustError as error:
+                summary.stopped_by = error
+            else:
+                _say(f"C2PA sidecars: {len(sidecars)} saved beside their files")
     _say(*summary.lines())
     if args.summary:
         with open(args.summary, "w", encoding="utf-8") as out:

@@ -5,7 +5,7 @@ and how it is hashed, and what makes a grant active. Models,
 services, selectors, forms, serializers, pages and the seed all ask this module."""
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from django.db import models
@@ -92,7 +92,11 @@ def current_text(use: str, *, language: str = DEFAULT_LANGUAGE, at: datetime | N
 
 
 def active_grants(
-    *, use: str, at: datetime, as_if_withdrawn: int | None = None, as_if_in_force: int | None = None
+    *,
+    use: str | Collection[str],
+    at: datetime,
+    as_if_withdrawn: int | None = None,
+    as_if_in_force: int | None = None,
 ) -> QuerySet:
     """What "active" means for a grant: grants for `use` made by `at`, neither withdrawn nor
     re-confirmed under a newer text by `at` (the re-confirming grant is then the active one).
@@ -106,7 +110,9 @@ def active_grants(
     reconfirmed = Consent.objects.filter(reconfirms=OuterRef("pk"), created_at__lte=at)
     if as_if_in_force is not None:
         withdrawn = withdrawn.exclude(supersedes_id=as_if_in_force)
-    grants = Consent.objects.filter(use=use, state=Consent.State.GRANTED, created_at__lte=at)
+    # Several uses at once (`use` a collection) for a question about every use in one query.
+    by_use = {"use": use} if isinstance(use, str) else {"use__in": list(use)}
+    grants = Consent.objects.filter(**by_use, state=Consent.State.GRANTED, created_at__lte=at)
     if as_if_withdrawn is not None:
         grants = grants.exclude(pk=as_if_withdrawn)
     return grants.exclude(Exists(withdrawn)).exclude(Exists(reconfirmed))

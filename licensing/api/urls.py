@@ -76,6 +76,11 @@ urlpatterns = [
         views.DownloadView.as_view(),
         name="api-lease-download",
     ),
+    path(
+        "leases/<id:lease_id>/assets/<uuid:asset_id>/c2pa/",
+        views.AssetProvenanceView.as_view(),
+        name="api-lease-asset-c2pa",
+    ),
     path("leases/<id:lease_id>/usage/", views.UsageView.as_view(), name="api-lease-usage"),
     path("leases/<id:lease_id>/takedowns/", views.LeaseTakedownsView.as_view(), name="api-lease-takedowns"),
     path(

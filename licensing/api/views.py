@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.conf import settings
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from config import metrics
 from federation.api.auth import PeerCallView
 from federation.models import Peer
-from licensing import cards, federated, selectors, services, tokens
+from licensing import cards, federated, provenance, selectors, services, tokens
 from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown
 from trust.api.auth import UserTokenAuthentication, UserTokenNotAccepted
 from trust.api.pagination import PagedAPIView
@@ -694,6 +694,41 @@ class DownloadView(APIView):
         metrics.gateway_download_served()
         response = HttpResponseRedirect(url)
         response["Cache-Control"] = "no-store"
+        return response
+
+
+class C2paRenderer(JSONRenderer):
+    """Lets a client ask for `Accept: application/c2pa` (a sidecar) instead of a 406; an error
+    is still JSON."""
+
+    media_type = provenance.SIDECAR_MEDIA_TYPE
+    format = "c2pa"
+
+
+class AssetProvenanceView(APIView):
+    authentication_classes = LEASE_TOKEN_ONLY
+    permission_classes = [HasLeaseToken]
+    renderer_classes = [JSONRenderer, C2paRenderer]
+
+    @errors(409, 503)
+    @extend_schema(
+        operation_id="v1_leases_assets_c2pa_retrieve",
+        responses={
+            (200, provenance.SIDECAR_MEDIA_TYPE): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="C2PA manifest store (JUMBF) bound to the asset's bytes, signed by the trust",
+            ),
+        },
+        summary="The asset's C2PA provenance as a `.c2pa` sidecar: whom the trust holds it for (member "
+        "numbers), the consent uses granted, and the CAWG training-and-data-mining assertion constraining "
+        "every AI use to this lease; images, audio and video only (409 otherwise); refused as the gateway "
+        "refuses; records no usage (lease token)",
+    )
+    def get(self, request, lease_id, asset_id):
+        sidecar = provenance.lease_asset_sidecar(token=request.auth, lease_id=lease_id, asset_id=asset_id)
+        response = HttpResponse(sidecar.manifest, content_type=provenance.SIDECAR_MEDIA_TYPE)
+        response["Content-Disposition"] = f'attachment; filename="{sidecar.filename}"'
+        response["Cache-Control"] = "private, no-store"
         return response
 
 

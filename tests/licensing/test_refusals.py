@@ -133,6 +133,7 @@ LEASE_TOKEN_ONLY = [
         },
     ),
     ("get", "/api/v1/leases/{lease}/croissant.json", None),
+    ("get", "/api/v1/leases/{lease}/assets/{asset}/c2pa/", None),
 ]
 ANY_LOGIN = [
     ("get", "/api/v1/assets/", None),

@@ -114,9 +114,19 @@ def test_the_csv_holds_every_payout_not_just_the_page(alice, paid_three_times, m
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="guildtrust-payouts-M-00001.csv"'
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["batch", "made_on", "paid_on", "amount", "currency", "account_ending"]
+    assert rows[0] == [
+        "batch",
+        "made_on",
+        "paid_on",
+        "amount",
+        "currency",
+        "account_ending",
+        "state",
+        "returned_on",
+    ]
     assert [r[3] for r in rows[1:]] == ["5.00", "13.68", "90.00"]
     assert {r[5] for r in rows[1:]} == {"3000"}
+    assert {(r[6], r[7]) for r in rows[1:]} == {("created", "")}
 
 
 # --- Bank details ---------------------------------------------------------------------------

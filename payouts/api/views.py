@@ -410,7 +410,7 @@ class PayoutBatchSentView(APIView):
         batch = payout_batches.payout_batch_mark_sent(
             actor=request.user, batch_id=batch_id, **validated(s.PayoutBatchSentInputSerializer, request)
         )
-        return Response(s.PayoutBatchSerializer(batch).data)
+        return Response(s.PayoutBatchSerializer(_with_items(batch.pk)).data)
 
 
 class PayoutBatchSettledView(APIView):
@@ -426,7 +426,7 @@ class PayoutBatchSettledView(APIView):
         batch = payout_batches.payout_batch_mark_settled(
             actor=request.user, batch_id=batch_id, **validated(s.PayoutBatchSettledInputSerializer, request)
         )
-        return Response(s.PayoutBatchSerializer(batch).data)
+        return Response(s.PayoutBatchSerializer(_with_items(batch.pk)).data)
 
 
 class PayoutReturnView(APIView):
@@ -447,5 +447,9 @@ class PayoutReturnView(APIView):
             reason=data["reason"],
             returned_on=data.get("returned_on"),
         )
-        batch = found(PayoutBatch.objects, batch_id, what="batch")
-        return Response(s.PayoutBatchSerializer(batch).data)
+        return Response(s.PayoutBatchSerializer(_with_items(batch_id)).data)
+
+
+def _with_items(batch_id: int) -> PayoutBatch:
+    """The batch and its payments with their members: three queries, however many payments."""
+    return PayoutBatch.objects.prefetch_related("items__member").get(pk=batch_id)

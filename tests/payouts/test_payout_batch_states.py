@@ -269,3 +269,24 @@ def test_any_returns_leave_transit_empty_and_the_bank_down_by_what_was_paid(cast
         expected = owed_before[member_id] if member_id in returned else 0
         assert selectors.member_balance_cents(MemberFactory._meta.model.objects.get(pk=member_id)) == expected
     assert ledger.trial_balance() == 0
+
+
+@pytest.mark.parametrize("payments", [3, 40])
+def test_each_step_costs_the_same_queries_however_many_payments(
+    cast, as_user, django_assert_max_num_queries, payments
+):
+    for n in range(payments):
+        _owed(MemberFactory(payout_iban=IBAN, payout_account_name=f"payee {n}"), 100 + n)
+    batch = services.payout_batch_create(actor=cast.admin, minimum_cents=1)
+    admin = as_user(cast.admin)
+    url = f"/api/v1/payouts/batches/{batch.pk}/"
+    member = batch.items.first().member
+    with django_assert_max_num_queries(30):
+        assert admin.post(url + "sent/", {}, format="json").status_code == 200
+    with django_assert_max_num_queries(30):
+        body = {"member": member.pk, "reason": "closed"}
+        assert admin.post(url + "returns/", body, format="json").status_code == 200
+    with django_assert_max_num_queries(30):
+        assert admin.post(url + "settled/", {}, format="json").status_code == 200
+    with django_assert_max_num_queries(20):
+        assert as_user(member).get("/api/v1/me/payouts/").status_code == 200

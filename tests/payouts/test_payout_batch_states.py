@@ -290,3 +290,31 @@ def test_each_step_costs_the_same_queries_however_many_payments(
         assert admin.post(url + "settled/", {}, format="json").status_code == 200
     with django_assert_max_num_queries(20):
         assert as_user(member).get("/api/v1/me/payouts/").status_code == 200
+
+
+@pytest.mark.parametrize("who", ["alice", "carol", None])
+@pytest.mark.parametrize("step", ["sent", "settled", "returns"])
+def test_only_an_administrator_moves_a_batch_on_its_page(client, cast, two_paid, who, step):
+    if who:
+        person = getattr(cast, who)
+        client.force_login(getattr(person, "user", person))
+    url = f"/operations/payouts/batches/{two_paid.pk}/{step}/"
+    response = client.post(url, {"day": str(timezone.localdate()), "member": cast.alice.pk, "reason": "x"})
+    assert response.status_code in (302, 403)
+    if response.status_code == 302:
+        assert response["Location"].startswith("/accounts/login/")
+    assert PayoutBatch.objects.get(pk=two_paid.pk).state == "created"
+    assert _balances() == {"transit": -1710, "bank": 0}
+
+
+def test_the_administrator_marks_a_batch_sent_on_its_page(client, cast, two_paid):
+    client.force_login(cast.admin)
+    response = client.post(
+        f"/operations/payouts/batches/{two_paid.pk}/sent/", {"day": "2001-01-01"}, follow=True
+    )
+    assert "cannot have been sent on 2001-01-01" in response.content.decode()
+    response = client.post(
+        f"/operations/payouts/batches/{two_paid.pk}/sent/", {"day": str(timezone.localdate())}, follow=True
+    )
+    assert "marked sent to the bank" in response.content.decode()
+    assert PayoutBatch.objects.get(pk=two_paid.pk).state == "sent"

@@ -116,3 +116,16 @@ def test_the_csv_names_an_account_number_where_there_is_no_iban(cast, settings):
 )
 def test_cents_are_written_exactly_as_the_bank_reads_them(cents, text):
     assert cents_as_decimal_text(cents) == text
+
+
+@pytest.mark.parametrize("payments", [3, 40])
+def test_the_files_read_a_fixed_number_of_queries_however_many_payments(
+    cast, django_assert_max_num_queries, payments
+):
+    for n in range(payments):
+        _owed(100 + n, payout_iban=GERMAN_IBAN)
+    batch = services.payout_batch_create(actor=cast.admin, minimum_cents=1)
+    with django_assert_max_num_queries(2):
+        SCHEMA.validate(batch_pain001(batch).decode())
+    with django_assert_max_num_queries(2):
+        assert len(batch_csv(batch).splitlines()) == payments + 1

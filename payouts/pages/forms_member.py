@@ -19,14 +19,14 @@ class BankAccountForm(PortalForm):
         ),
     )
     account_number = forms.CharField(
-        label="Account number, if your bank has no IBAN",
+        label="Account number, for banks in the US, Canada and elsewhere",
         max_length=42,
         required=False,
-        help_text="For banks outside the IBAN countries (the US, Canada...): give the BIC too.",
+        help_text="Only if your bank gives you no IBAN; give its BIC too.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     bic = forms.CharField(
-        label="BIC (optional with an IBAN)",
+        label="BIC (optional)",
         max_length=11,
         required=False,
         help_text="Leave empty to have it looked up from the IBAN; needed with an account number.",

@@ -451,6 +451,7 @@ SPECTACULAR_SETTINGS = {
         "PermittedUsesEnum": "trust.consent.LICENSABLE_USES",
         "ContributionStatusEnum": "trust.models.AssetContributor.Status",
         "ConsentAuthorityEnum": "trust.models.Authority",
+        "PayoutBatchStateEnum": "payouts.models.PayoutBatch.State",
     },
 }
 

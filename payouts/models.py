@@ -321,6 +321,13 @@ class PayoutBatch(models.Model):
     """Member balances at or above the minimum, moved out of their payable accounts in one go
     and exported as CSV and as an ISO 20022 pain.001 credit transfer."""
 
+    class State(models.TextChoices):
+        # created: money moved to payouts in transit; sent: the file went to the bank;
+        # settled: the bank paid it (in transit -> bank), less any payment it returned.
+        CREATED = "created", "Created"
+        SENT = "sent", "Sent to the bank"
+        SETTLED = "settled", "Settled"
+
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     minimum_cents = models.BigIntegerField()
@@ -328,6 +335,11 @@ class PayoutBatch(models.Model):
     execution_date = models.DateField()
     total_cents = models.BigIntegerField(default=0)
     item_count = models.PositiveIntegerField(default=0)
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.CREATED, db_default="created"
+    )
+    sent_on = models.DateField(null=True, blank=True)
+    settled_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -342,9 +354,14 @@ class PayoutItem(models.Model):
     amount_cents = models.BigIntegerField()
     # Snapshotted: the file must say where the money went even if the member changes banks.
     account_name = models.CharField(max_length=140)
-    iban = models.CharField(max_length=34)
+    iban = models.CharField(max_length=34, blank=True)
     bic = models.CharField(max_length=11, blank=True)
+    # An account outside the IBAN world (paid by a non-SEPA transfer): its number, with the BIC.
+    account_number = models.CharField(max_length=34, blank=True, default="", db_default="")
     transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="+")
+    # The bank could not pay it: the amount went back to the member's payable account.
+    returned_on = models.DateField(null=True, blank=True)
+    return_reason = models.CharField(max_length=200, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["batch", "member__member_number"]

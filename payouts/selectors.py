@@ -21,7 +21,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Right
+from django.db.models.functions import Coalesce, NullIf, Right
 from django.utils import timezone
 
 from licensing.models import Lease, Takedown, UsageEvent
@@ -376,6 +376,10 @@ def studio_charges_lines_of(studio, periods: list[dict]) -> list[dict]:
     return [{**row, "leases": lines[row["period"]]} for row in periods]
 
 
+# A member's account to pay into: an IBAN, or (outside the IBAN world) a number with a BIC.
+WITHOUT_BANK_DETAILS = Q(member__payout_iban="", member__payout_account_number="")
+
+
 class Unpayable:
     """Why a member who is owed money is not paid by the next batch."""
 
@@ -393,7 +397,7 @@ def member_balances(*, minimum_cents: int | None = None) -> QuerySet:
     as plain rows: the account, the member's number, name and bank details, `owed_cents`, and
     `reason` ("" when the next payout batch pays them, else an `Unpayable` code). Bank details
     are only ever written through `member_set_bank_account`, which validates them, so "has
-    bank details" is "has an IBAN"."""
+    bank details" is "has an IBAN or an account number (with its BIC)"."""
 
     minimum = settings.TRUST_MINIMUM_PAYOUT_CENTS if minimum_cents is None else minimum_cents
     # What the trust owes is a credit balance (negative): the account's kept balance, negated.
@@ -407,8 +411,9 @@ def member_balances(*, minimum_cents: int | None = None) -> QuerySet:
             account_name=F("member__payout_account_name"),
             iban=F("member__payout_iban"),
             bic=F("member__payout_bic"),
+            account_number=F("member__payout_account_number"),
             reason=Case(
-                When(member__payout_iban="", then=Value(Unpayable.NO_BANK_DETAILS)),
+                When(WITHOUT_BANK_DETAILS, then=Value(Unpayable.NO_BANK_DETAILS)),
                 When(balance_cents__gt=-minimum, then=Value(Unpayable.BELOW_MINIMUM)),
                 default=Value(""),
                 output_field=CharField(),
@@ -422,6 +427,7 @@ def member_balances(*, minimum_cents: int | None = None) -> QuerySet:
             "account_name",
             "iban",
             "bic",
+            "account_number",
             "owed_cents",
             "reason",
         )
@@ -453,8 +459,8 @@ def payout_totals(*, minimum_cents: int | None = None) -> dict:
         return {"members": row["members"] or 0, "cents": -(row["cents"] or 0)}
 
     everyone = figures(owed)
-    no_bank_details = figures(owed.filter(member__payout_iban=""))
-    below_minimum = figures(owed.filter(balance_cents__gt=-minimum).exclude(member__payout_iban=""))
+    no_bank_details = figures(owed.filter(WITHOUT_BANK_DETAILS))
+    below_minimum = figures(owed.filter(balance_cents__gt=-minimum).exclude(WITHOUT_BANK_DETAILS))
     payable = {key: everyone[key] - no_bank_details[key] - below_minimum[key] for key in ("members", "cents")}
     return {
         "payable": payable,
@@ -474,6 +480,9 @@ def payout_batches() -> QuerySet:
         "currency",
         "total_cents",
         "item_count",
+        "state",
+        "sent_on",
+        "settled_on",
     )
 
 
@@ -483,7 +492,16 @@ def payout_batch_items(batch: PayoutBatch) -> QuerySet:
         PayoutItem.objects.filter(batch=batch)
         .order_by("member__member_number")
         .values(
-            "member__member_number", "member__display_name", "account_name", "iban", "bic", "amount_cents"
+            "member_id",
+            "member__member_number",
+            "member__display_name",
+            "account_name",
+            "iban",
+            "account_number",
+            "bic",
+            "amount_cents",
+            "returned_on",
+            "return_reason",
         )
     )
 
@@ -516,9 +534,9 @@ def operations_overview(*, at=None) -> dict:
     largest_first = ("balance_cents", "member_number")
     # Missing bank details first: those the administrator can do something about.
     # (The reasons' own conditions, not `reason`: a filter on the CASE could not use the index.)
-    unpayable = list(owed.filter(member__payout_iban="").order_by(*largest_first)[:OVERVIEW_ROWS])
+    unpayable = list(owed.filter(WITHOUT_BANK_DETAILS).order_by(*largest_first)[:OVERVIEW_ROWS])
     below_minimum = owed.filter(balance_cents__gt=-settings.TRUST_MINIMUM_PAYOUT_CENTS).exclude(
-        member__payout_iban=""
+        WITHOUT_BANK_DETAILS
     )
     unpayable += below_minimum.order_by(*largest_first)[: OVERVIEW_ROWS - len(unpayable)]
     return {
@@ -566,23 +584,41 @@ def period_lease_revenues(period: Period) -> QuerySet[LeaseRevenue]:
 
 
 def member_paid_cents(member: Member) -> int:
-    """Everything the trust has paid the member so far."""
-    return PayoutItem.objects.filter(member=member).aggregate(total=Sum("amount_cents"))["total"] or 0
+    """Everything the trust has paid the member so far (a payment the bank returned was not)."""
+    paid = PayoutItem.objects.filter(member=member, returned_on__isnull=True)
+    return paid.aggregate(total=Sum("amount_cents"))["total"] or 0
 
 
 def member_payouts(member: Member) -> QuerySet:
     """Every payment the trust made to the member, newest first, as plain rows: the batch, when
     it was made and paid, the amount, and only the last four characters of the account it went
-    to (the account snapshotted in the batch, so a later change of bank does not rewrite it)."""
+    to (the account snapshotted in the batch, so a later change of bank does not rewrite it);
+    and where the payment stands: the batch's state and dates, and the day and reason the bank
+    returned it, if it did."""
     return (
         PayoutItem.objects.filter(member=member)
         .annotate(
             created_at=F("batch__created_at"),
             execution_date=F("batch__execution_date"),
             currency=F("batch__currency"),
-            account_ends=Right("iban", 4),
+            account_ends=Right(Coalesce(NullIf("iban", Value("")), "account_number"), 4),
+            batch_state=F("batch__state"),
+            sent_on=F("batch__sent_on"),
+            settled_on=F("batch__settled_on"),
         )
-        .values("batch_id", "amount_cents", "created_at", "execution_date", "currency", "account_ends")
+        .values(
+            "batch_id",
+            "amount_cents",
+            "created_at",
+            "execution_date",
+            "currency",
+            "account_ends",
+            "batch_state",
+            "sent_on",
+            "settled_on",
+            "returned_on",
+            "return_reason",
+        )
         .order_by("-batch__created_at", "-batch_id")
     )
 

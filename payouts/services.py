@@ -724,6 +724,7 @@ def payout_batch_create(*, actor, minimum_cents: int | None = None, execution_da
                 account_name=(row["account_name"] or row["display_name"])[:140],
                 iban=row["iban"],
                 bic=row["bic"],
+                account_number=row["account_number"],
                 transaction=txn,
             )
             for row, txn in zip(payable, transactions, strict=True)

@@ -111,7 +111,7 @@ class MemberAdmin(ServiceAdmin):
     list_display = ["member_number", "display_name", "user", "listed_publicly", "created_at"]
     search_fields = ["member_number", "display_name", "user__username"]
     list_filter = ["listed_publicly"]
-    bank_fields = ["payout_account_name", "payout_iban", "payout_bic"]
+    bank_fields = ["payout_account_name", "payout_iban", "payout_account_number", "payout_bic"]
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -144,6 +144,7 @@ class MemberAdmin(ServiceAdmin):
                 iban=data["payout_iban"],
                 bic=data["payout_bic"],
                 account_name=data["payout_account_name"],
+                account_number=data["payout_account_number"],
             )
         return member
 

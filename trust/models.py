@@ -27,6 +27,8 @@ class Member(models.Model):
     payout_account_name = models.CharField(max_length=140, blank=True)
     payout_iban = models.CharField(max_length=34, blank=True)
     payout_bic = models.CharField(max_length=11, blank=True)
+    # A bank without IBANs (US, Canada, ...): the account number, paid by BIC (non-SEPA).
+    payout_account_number = models.CharField(max_length=34, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -34,6 +36,11 @@ class Member(models.Model):
 
     def __str__(self):
         return f"{self.display_name} ({self.member_number})"
+
+    @property
+    def payout_account(self) -> str:
+        """The account royalties go to, IBAN or number: "" when none is on file."""
+        return self.payout_iban or self.payout_account_number
 
 
 class AssetQuerySet(models.QuerySet):

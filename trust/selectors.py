@@ -365,7 +365,7 @@ def members_overview() -> QuerySet:
     )
     return Member.objects.annotate(
         asset_count=Coalesce(Subquery(assets), 0),
-        has_bank_details=~Q(payout_iban=""),
+        has_bank_details=~Q(payout_iban="", payout_account_number=""),
     ).values(
         "pk",
         "member_number",

@@ -128,15 +128,18 @@ def member_set_bank_account(
     *,
     actor,
     member: Member,
-    iban: str,
+    iban: str = "",
     bic: str = "",
     account_name: str = "",
+    account_number: str = "",
     current_password: str | None = None,
 ) -> Member:
     """Where the member's royalties go. The member, who must give their current password again
-    (a stolen session or API token alone cannot redirect their money), or an administrator. The
+    (a stolen session or API token alone cannot redirect their money), or an administrator. An
     IBAN is checked (country format and check digits) and a BIC is looked up from it where one
-    is known. Nothing changes when any check fails; the audit event never holds the full IBAN."""
+    is known; a bank without IBANs is given as an account number with its BIC (paid by a
+    non-SEPA transfer). Nothing changes when any check fails; the audit event never holds the
+    full account number."""
     is_self = member.user_id == getattr(actor, "pk", None)
     if not is_self and not is_trust_admin(actor):
         raise Forbidden("only the member or an administrator can set bank details", code="not_your_account")
@@ -145,24 +148,42 @@ def member_set_bank_account(
             "your current password is needed to change your bank details, and the one given is not it",
             code="wrong_password",
         )
+    number = re.sub(r"[\s-]", "", account_number).upper()
+    if bool(iban.strip()) == bool(number):
+        raise Invalid(
+            "give either an IBAN or an account number with its BIC, not both", code="bad_bank_account"
+        )
     try:
-        parsed = IBAN(iban)
-        bank_bic = BIC(bic) if bic else parsed.bic
+        if number:
+            if not re.fullmatch(r"[A-Z0-9]{4,34}", number):
+                raise Invalid("an account number is 4 to 34 letters and digits", code="bad_bank_account")
+            if not bic:
+                raise Invalid("an account without an IBAN needs its bank's BIC", code="bad_bank_account")
+            bank_bic, compact_iban, country = BIC(bic), "", None
+        else:
+            parsed = IBAN(iban)
+            bank_bic, compact_iban, country = (
+                (BIC(bic) if bic else parsed.bic),
+                parsed.compact,
+                parsed.country_code,
+            )
     except SchwiftyException as error:
         raise Invalid(f"not a valid bank account: {error}", code="bad_bank_account") from error
-    previous_ends = member.payout_iban[-4:] if member.payout_iban else None
-    member.payout_iban = parsed.compact
+    on_file = member.payout_iban or member.payout_account_number
+    previous_ends = on_file[-4:] if on_file else None
+    member.payout_iban = compact_iban
+    member.payout_account_number = number
     member.payout_bic = str(bank_bic.compact) if bank_bic else ""
     member.payout_account_name = (account_name or member.display_name)[:140]
-    member.save(update_fields=["payout_iban", "payout_bic", "payout_account_name"])
+    member.save(update_fields=["payout_iban", "payout_account_number", "payout_bic", "payout_account_name"])
     # The audit log is readable by administrators: keep the account number itself out of it.
     audit.record(
         actor=actor,
         action="member.bank_account_set",
         subject=member,
         data={
-            "iban_ends": parsed.compact[-4:],
-            "country": parsed.country_code,
+            "iban_ends": (compact_iban or number)[-4:],
+            "country": country or (bank_bic.country_code if bank_bic else None),
             "previous_ends": previous_ends,
         },
     )

@@ -123,7 +123,17 @@ class PayoutItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PayoutItem
-        fields = ["member", "member_number", "amount_cents", "account_name", "iban", "bic"]
+        fields = [
+            "member",
+            "member_number",
+            "amount_cents",
+            "account_name",
+            "iban",
+            "account_number",
+            "bic",
+            "returned_on",
+            "return_reason",
+        ]
 
 
 class PayoutBatchSerializer(serializers.ModelSerializer):
@@ -139,8 +149,41 @@ class PayoutBatchSerializer(serializers.ModelSerializer):
             "execution_date",
             "total_cents",
             "item_count",
+            "state",
+            "sent_on",
+            "settled_on",
             "items",
         ]
+
+
+class PayoutBatchSentInputSerializer(serializers.Serializer):
+    sent_on = serializers.DateField(
+        required=False, help_text="the day the file went to the bank; default today"
+    )
+
+
+class PayoutBatchSettledInputSerializer(serializers.Serializer):
+    settled_on = serializers.DateField(required=False, help_text="the day the bank paid it; default today")
+
+
+class PayoutReturnInputSerializer(serializers.Serializer):
+    member = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="the member's id")
+    reason = TextField(max_length=200, help_text="why the bank returned it: closed account, wrong name...")
+    returned_on = serializers.DateField(required=False, help_text="default today")
+
+
+class MyPayoutSerializer(serializers.Serializer):
+    batch = serializers.IntegerField(source="batch_id")
+    amount_cents = serializers.IntegerField()
+    currency = TextField()
+    account_ends = TextField(help_text="the last four characters of the account it went to")
+    created_at = serializers.DateTimeField(help_text="when the batch was made")
+    execution_date = serializers.DateField(help_text="the day the bank was asked to pay")
+    batch_state = serializers.ChoiceField(choices=PayoutBatch.State.choices)
+    sent_on = serializers.DateField(allow_null=True)
+    settled_on = serializers.DateField(allow_null=True)
+    returned_on = serializers.DateField(allow_null=True, help_text="set when the bank returned the payment")
+    return_reason = TextField()
 
 
 class ChargeLineSerializer(serializers.Serializer):

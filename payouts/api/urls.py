@@ -39,4 +39,20 @@ urlpatterns = [
         views.PayoutBatchPainView.as_view(),
         name="api-payout-batch-pain001",
     ),
+    path(
+        "payouts/batches/<id:batch_id>/sent/",
+        views.PayoutBatchSentView.as_view(),
+        name="api-payout-batch-sent",
+    ),
+    path(
+        "payouts/batches/<id:batch_id>/settled/",
+        views.PayoutBatchSettledView.as_view(),
+        name="api-payout-batch-settled",
+    ),
+    path(
+        "payouts/batches/<id:batch_id>/returns/",
+        views.PayoutReturnView.as_view(),
+        name="api-payout-batch-returns",
+    ),
+    path("me/payouts/", views.MyPayoutsView.as_view(), name="api-my-payouts"),
 ]

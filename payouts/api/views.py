@@ -9,7 +9,15 @@ from rest_framework.views import APIView
 from federation.api.auth import PeerCallView
 from licensing.api.permissions import IsStudioStaff, IsStudioStaffOrAdmin
 from licensing.selectors import studio_of
-from payouts import invoice_documents, invoices, payout_files, selectors, services, settlements
+from payouts import (
+    invoice_documents,
+    invoices,
+    payout_batches,
+    payout_files,
+    selectors,
+    services,
+    settlements,
+)
 from payouts.models import Invoice, PayoutBatch, Period
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsMember, IsTrustAdmin
@@ -115,6 +123,17 @@ class MyLeasesView(PagedAPIView):
             s.MemberLeaseSerializer,
             prepare=lambda rows: selectors.member_lease_assets(member, rows),
         )
+
+
+class MyPayoutsView(PagedAPIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        responses=s.MyPayoutSerializer(many=True),
+        summary="Every payout to me: amount, account ending, the batch's state and dates, returns (member)",
+    )
+    def get(self, request):
+        return self.paged(selectors.member_payouts(member_of(request.user)), s.MyPayoutSerializer)
 
 
 class PayoutBatchListView(PagedAPIView):
@@ -393,3 +412,61 @@ class InvoiceVoidView(APIView):
             actor=request.user, invoice=invoice, **validated(s.InvoiceVoidInputSerializer, request)
         )
         return Response(s.InvoiceSerializer(invoice).data)
+
+
+class PayoutBatchSentView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @errors(404, 409, 422)
+    @extend_schema(
+        request=s.PayoutBatchSentInputSerializer,
+        responses=s.PayoutBatchSerializer,
+        summary="Mark a created batch sent to the bank, with the day (admin)",
+    )
+    def post(self, request, batch_id):
+        batch = payout_batches.payout_batch_mark_sent(
+            actor=request.user, batch_id=batch_id, **validated(s.PayoutBatchSentInputSerializer, request)
+        )
+        return Response(s.PayoutBatchSerializer(_with_items(batch.pk)).data)
+
+
+class PayoutBatchSettledView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @errors(404, 409, 422)
+    @extend_schema(
+        request=s.PayoutBatchSettledInputSerializer,
+        responses=s.PayoutBatchSerializer,
+        summary="Mark a sent batch settled: what the bank paid leaves payouts in transit (admin)",
+    )
+    def post(self, request, batch_id):
+        batch = payout_batches.payout_batch_mark_settled(
+            actor=request.user, batch_id=batch_id, **validated(s.PayoutBatchSettledInputSerializer, request)
+        )
+        return Response(s.PayoutBatchSerializer(_with_items(batch.pk)).data)
+
+
+class PayoutReturnView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @errors(404, 409, 422)
+    @extend_schema(
+        request=s.PayoutReturnInputSerializer,
+        responses=s.PayoutBatchSerializer,
+        summary="A payment the bank returned: its amount goes back to the member's balance (admin)",
+    )
+    def post(self, request, batch_id):
+        data = validated(s.PayoutReturnInputSerializer, request)
+        payout_batches.payout_item_return(
+            actor=request.user,
+            batch_id=batch_id,
+            member_id=data["member"],
+            reason=data["reason"],
+            returned_on=data.get("returned_on"),
+        )
+        return Response(s.PayoutBatchSerializer(_with_items(batch_id)).data)
+
+
+def _with_items(batch_id: int) -> PayoutBatch:
+    """The batch and its payments with their members: three queries, however many payments."""
+    return PayoutBatch.objects.prefetch_related("items__member").get(pk=batch_id)

@@ -12,16 +12,24 @@ class BankAccountForm(PortalForm):
     iban = forms.CharField(
         label="IBAN",
         max_length=42,
-        help_text="Spaces are fine, e.g. DE89 3704 0044 0532 0130 00.",
+        required=False,
+        help_text="Spaces are fine, e.g. DE89 3704 0044 0532 0130 00. No IBAN? Give the account number.",
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}
         ),
+    )
+    account_number = forms.CharField(
+        label="Account number, for banks in the US, Canada and elsewhere",
+        max_length=42,
+        required=False,
+        help_text="Only if your bank gives you no IBAN; give its BIC too.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     bic = forms.CharField(
         label="BIC (optional)",
         max_length=11,
         required=False,
-        help_text="Leave empty to have it looked up from the IBAN.",
+        help_text="Leave empty to have it looked up from the IBAN; needed with an account number.",
     )
     account_name = forms.CharField(
         label="Account holder (optional)",

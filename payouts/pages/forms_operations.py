@@ -62,3 +62,16 @@ class PayoutBatchForm(PortalForm):
         widget=DateInput,
         help_text="The day the bank executes the transfers (the pain.001 file's requested date).",
     )
+
+
+class PayoutBatchDayForm(PortalForm):
+    """The day a batch was sent to the bank, or settled by it."""
+
+    day = forms.DateField(label="On", widget=DateInput, help_text="Today unless it happened earlier.")
+
+
+class PayoutReturnForm(PortalForm):
+    """A payment the bank returned: who, and why (the service checks the rest)."""
+
+    member = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    reason = forms.CharField(label="Why the bank returned it", max_length=200)

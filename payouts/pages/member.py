@@ -137,7 +137,7 @@ def _payouts_csv(request, member):
     rows, _ = filtered_queryset(request, selectors.member_payouts(member), PayoutFilter)
     return csv_response(
         f"guildtrust-payouts-{statements.safe_filename_part(member.member_number)}.csv",
-        ["batch", "made_on", "paid_on", "amount", "currency", "account_ending"],
+        ["batch", "made_on", "paid_on", "amount", "currency", "account_ending", "state", "returned_on"],
         (
             [
                 row["batch_id"],
@@ -146,6 +146,8 @@ def _payouts_csv(request, member):
                 statements.amount(row["amount_cents"]),
                 row["currency"],
                 row["account_ends"],
+                "returned" if row["returned_on"] else row["batch_state"],
+                f"{row['returned_on']:%Y-%m-%d}" if row["returned_on"] else "",
             ]
             for row in rows.iterator()
         ),
@@ -166,7 +168,7 @@ def payouts(request):
                 actor=request.user, member=member, **form.cleaned_data
             ),
             success=lambda m: (
-                f"Bank details saved: payouts now go to the account ending {m.payout_iban[-4:]}."
+                f"Bank details saved: payouts now go to the account ending {m.payout_account[-4:]}."
             ),
         )
         if saved is not None:

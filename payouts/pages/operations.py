@@ -17,13 +17,14 @@ from sepaxml.utils import int_to_decimal_str
 from trust.errors import DomainError
 from trust.lists import csv_response, filtered_rows, portal_list, wants_csv
 from trust.portal import admin_required, run_service_with_messages
-from trust.templatetags.portal import money, ref
+from trust.templatetags.portal import day, money, ref
 
+from .. import payout_batches as batch_states
 from .. import payout_files, selectors, services, settlements
 from ..models import PayoutBatch, Period
 from ..statements import amount
 from . import invoices as invoice_pages
-from .forms_operations import PayoutBatchForm, PeriodForm, RatesForm
+from .forms_operations import PayoutBatchDayForm, PayoutBatchForm, PayoutReturnForm, PeriodForm, RatesForm
 from .lists import PeriodFilter
 from .lists_operations import MemberBalanceFilter, PayoutBatchFilter, PayoutItemFilter
 
@@ -217,7 +218,72 @@ def payout_batches(request):
 def payout_batch_detail(request, batch_id):
     batch = get_object_or_404(PayoutBatch.objects.select_related("created_by"), pk=batch_id)
     listing = portal_list(request, selectors.payout_batch_items(batch), PayoutItemFilter)
-    return render(request, "payouts/operations/payout_batch.html", {"batch": batch, "listing": listing})
+    context = {
+        "batch": batch,
+        "listing": listing,
+        "day_form": PayoutBatchDayForm(initial={"day": timezone.localdate()}),
+    }
+    return render(request, "payouts/operations/payout_batch.html", context)
+
+
+@admin_required
+@require_POST
+def payout_batch_sent(request, batch_id):
+    """The batch's file went to the bank: `payout_batch_mark_sent`, like the API."""
+    form = PayoutBatchDayForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the day the file went to the bank.")
+    else:
+        run_service_with_messages(
+            request,
+            lambda: batch_states.payout_batch_mark_sent(
+                actor=request.user, batch_id=batch_id, sent_on=form.cleaned_data["day"]
+            ),
+            success=lambda batch: f"{ref(batch)} marked sent to the bank on {day(batch.sent_on)}.",
+        )
+    return redirect("operations-payout-batch", batch_id=batch_id)
+
+
+@admin_required
+@require_POST
+def payout_batch_settled(request, batch_id):
+    """The bank paid the batch: `payout_batch_mark_settled` posts it out of payouts in transit."""
+    form = PayoutBatchDayForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the day the bank paid the batch.")
+    else:
+        run_service_with_messages(
+            request,
+            lambda: batch_states.payout_batch_mark_settled(
+                actor=request.user, batch_id=batch_id, settled_on=form.cleaned_data["day"]
+            ),
+            success=lambda batch: f"{ref(batch)} marked settled on {day(batch.settled_on)}.",
+        )
+    return redirect("operations-payout-batch", batch_id=batch_id)
+
+
+@admin_required
+@require_POST
+def payout_return(request, batch_id):
+    """A payment the bank returned: `payout_item_return` puts it back in the member's balance."""
+    form = PayoutReturnForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the bank returned the payment.")
+    else:
+        run_service_with_messages(
+            request,
+            lambda: batch_states.payout_item_return(
+                actor=request.user,
+                batch_id=batch_id,
+                member_id=form.cleaned_data["member"],
+                reason=form.cleaned_data["reason"],
+            ),
+            success=lambda item: (
+                f"The payment of {money(item.amount_cents)} to {item.member.member_number} is marked "
+                "returned: the amount is back in the member's balance."
+            ),
+        )
+    return redirect("operations-payout-batch", batch_id=batch_id)
 
 
 def _download(content, *, content_type: str, filename: str) -> HttpResponse:
@@ -288,4 +354,9 @@ urlpatterns = [
     path(
         "payouts/batches/<id:batch_id>/pain001/", payout_batch_pain001, name="operations-payout-batch-pain001"
     ),
+    path("payouts/batches/<id:batch_id>/sent/", payout_batch_sent, name="operations-payout-batch-sent"),
+    path(
+        "payouts/batches/<id:batch_id>/settled/", payout_batch_settled, name="operations-payout-batch-settled"
+    ),
+    path("payouts/batches/<id:batch_id>/returns/", payout_return, name="operations-payout-batch-return"),
 ]

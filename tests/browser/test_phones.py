@@ -95,6 +95,9 @@ NOT_PAGES = {
     "operations-invoice-document",
     "operations-invoice-payment",
     "operations-invoice-void",
+    "operations-payout-batch-sent",
+    "operations-payout-batch-settled",
+    "operations-payout-batch-return",
 }
 # Pages with ids in their path, visited below with ids from the demo trust.
 DETAIL_PAGES = {

@@ -84,6 +84,9 @@ ADMIN_ONLY = [
     ("get", "/api/v1/datasets/{dataset}/versions/1/croissant.json", None),
     ("post", "/api/v1/invoices/1/payments/", {"amount_cents": 1, "paid_at": "2020-01-01", "reference": "r"}),
     ("post", "/api/v1/invoices/1/void/", {"reason": "r"}),
+    ("post", "/api/v1/payouts/batches/1/sent/", {}),
+    ("post", "/api/v1/payouts/batches/1/settled/", {}),
+    ("post", "/api/v1/payouts/batches/1/returns/", {"member": 1, "reason": "account closed"}),
 ]
 MEMBER_ONLY = [
     ("get", "/api/v1/consents/", None),
@@ -93,6 +96,7 @@ MEMBER_ONLY = [
     ("get", "/api/v1/me/models/", None),
     ("get", "/api/v1/me/bank-account/", None),
     ("put", "/api/v1/me/bank-account/", {"iban": "DE89370400440532013000"}),
+    ("get", "/api/v1/me/payouts/", None),
     ("get", "/api/v1/me/estate-representative/", None),
     ("put", "/api/v1/me/estate-representative/", {"username": "bob"}),
     ("post", "/api/v1/consents/1/withdraw/", None),

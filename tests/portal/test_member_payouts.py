@@ -8,6 +8,7 @@ from datetime import timedelta
 from html import unescape
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -114,9 +115,19 @@ def test_the_csv_holds_every_payout_not_just_the_page(alice, paid_three_times, m
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="guildtrust-payouts-M-00001.csv"'
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["batch", "made_on", "paid_on", "amount", "currency", "account_ending"]
+    assert rows[0] == [
+        "batch",
+        "made_on",
+        "paid_on",
+        "amount",
+        "currency",
+        "account_ending",
+        "state",
+        "returned_on",
+    ]
     assert [r[3] for r in rows[1:]] == ["5.00", "13.68", "90.00"]
     assert {r[5] for r in rows[1:]} == {"3000"}
+    assert {(r[6], r[7]) for r in rows[1:]} == {("created", "")}
 
 
 # --- Bank details ---------------------------------------------------------------------------
@@ -194,3 +205,34 @@ def test_the_page_reads_a_fixed_number_of_queries_however_many_payouts(
     # Session, user, member, the page of payouts and its count, balance and total paid.
     with django_assert_max_num_queries(12):
         assert alice.get(URL).status_code == 200
+
+
+# --- Where each payout stands ------------------------------------------------------------------
+
+
+def test_each_payout_says_where_it_stands_and_a_returned_one_is_not_counted_as_paid(alice, world, paid):
+    from payouts import payout_batches
+
+    assert "Being prepared" in _text(alice.get(URL))
+    payout_batches.payout_batch_mark_sent(actor=world.cast.admin, batch_id=paid.pk)
+    assert f"Sent to the bank on {day(timezone.localdate())}" in _text(alice.get(URL))
+    payout_batches.payout_item_return(
+        actor=world.cast.admin, batch_id=paid.pk, member_id=world.cast.alice.pk, reason="account closed"
+    )
+    payout_batches.payout_batch_mark_settled(actor=world.cast.admin, batch_id=paid.pk)
+    text = _text(alice.get(URL))
+    assert f"Returned by the bank on {day(timezone.localdate())}" in text
+    assert "account closed; the amount is back in your balance" in text
+    assert "Paid to you so far 0.00 USD" in text and "Balance waiting to be paid 13.68 USD" in text
+    client = Client()
+    client.force_login(world.cast.bob.user)
+    assert f"Paid: settled on {day(timezone.localdate())}" in _text(client.get(URL))
+
+
+def test_a_member_whose_bank_has_no_iban_gives_the_account_number_and_bic(alice, world):
+    body = {"account_number": "000123456789", "bic": "CHASUS33", "current_password": PASSWORD}
+    response = alice.post(URL, body, follow=True)
+    assert "Bank details saved: payouts now go to the account ending 6789." in _text(response)
+    world.cast.alice.refresh_from_db()
+    assert (world.cast.alice.payout_iban, world.cast.alice.payout_account_number) == ("", "000123456789")
+    assert "Payouts go to the account ending …6789 (BIC CHASUS33)" in _text(response)

@@ -332,8 +332,17 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 
 class BankAccountInputSerializer(serializers.Serializer):
-    iban = TextField(max_length=42)
+    iban = TextField(
+        max_length=42, required=False, allow_blank=True, default="", help_text="or account_number with bic"
+    )
     bic = TextField(max_length=11, required=False, allow_blank=True, default="")
+    account_number = TextField(
+        max_length=42,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="a bank without IBANs: the account number, with `bic` (paid by a non-SEPA transfer)",
+    )
     account_name = TextField(max_length=140, required=False, allow_blank=True, default="")
     current_password = TextField(
         max_length=4096,
@@ -348,6 +357,7 @@ class BankAccountOutputSerializer(serializers.Serializer):
     account_name = TextField(source="payout_account_name")
     iban = TextField(source="payout_iban")
     bic = TextField(source="payout_bic")
+    account_number = TextField(source="payout_account_number")
 
 
 AUTHORITY_HELP = "a user's id (the estate representative) or \"union\" (the trust's administrators)"

@@ -20,6 +20,7 @@ from trust.csv_export import csv_text
 from trust.errors import Conflict
 
 from .models import PayoutBatch
+from .statements import amount
 
 PAIN_SCHEMA = "pain.001.001.09"
 PAIN_NAMESPACE = f"urn:iso:std:iso:20022:tech:xsd:{PAIN_SCHEMA}"
@@ -36,13 +37,6 @@ CSV_COLUMNS = [
 ]
 
 
-def cents_as_decimal_text(cents: int) -> str:
-    """Integer cents as the bank's decimal amount: 1368 -> "13.68" (exact, no float)."""
-    sign = "-" if cents < 0 else ""
-    whole, fraction = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{fraction:02d}"
-
-
 def batch_csv(batch: PayoutBatch) -> str:
     """One row per payment; cells are formula-safe (an account name is member-supplied text)."""
     rows = (
@@ -53,7 +47,7 @@ def batch_csv(batch: PayoutBatch) -> str:
             iban,
             account_number,
             bic,
-            cents_as_decimal_text(amount_cents),
+            amount(amount_cents),
             batch.currency,
             end_to_end_id(batch, member_number),
         ]
@@ -146,7 +140,7 @@ def _payment_information(root: ET.Element, batch: PayoutBatch, number: int, paym
     _sub(block, "PmtMtd", "TRF")
     _sub(block, "BtchBookg", "true")
     _sub(block, "NbOfTxs", str(len(payments)))
-    _sub(block, "CtrlSum", cents_as_decimal_text(sum(p.amount_cents for p in payments)))
+    _sub(block, "CtrlSum", amount(sum(p.amount_cents for p in payments)))
     if sepa:
         _sub(_sub(_sub(block, "PmtTpInf"), "SvcLvl"), "Cd", "SEPA")
     _sub(_sub(block, "ReqdExctnDt"), "Dt", batch.execution_date.isoformat())
@@ -158,7 +152,7 @@ def _payment_information(root: ET.Element, batch: PayoutBatch, number: int, paym
     for payment in payments:
         transaction = _sub(block, "CdtTrfTxInf")
         _sub(_sub(transaction, "PmtId"), "EndToEndId", payment.end_to_end_id)
-        _sub(_sub(transaction, "Amt"), "InstdAmt", cents_as_decimal_text(payment.amount_cents), Ccy=currency)
+        _sub(_sub(transaction, "Amt"), "InstdAmt", amount(payment.amount_cents), Ccy=currency)
         if payment.bic:
             _agent(transaction, "CdtrAgt", payment.bic)
         _sub(_sub(transaction, "Cdtr"), "Nm", payment.name[:140])
@@ -178,7 +172,7 @@ def batch_pain001(batch: PayoutBatch) -> bytes:
     _sub(header, "MsgId", f"GT-PAYOUT-{batch.pk}")
     _sub(header, "CreDtTm", timezone.now().replace(microsecond=0).isoformat())
     _sub(header, "NbOfTxs", str(len(payments)))
-    _sub(header, "CtrlSum", cents_as_decimal_text(sum(p.amount_cents for p in payments)))
+    _sub(header, "CtrlSum", amount(sum(p.amount_cents for p in payments)))
     _sub(_sub(header, "InitgPty"), "Nm", settings.TRUST_NAME[:140])
     blocks = groupby(payments, key=lambda p: (p.sepa, p.currency))
     for number, (_, block) in enumerate(blocks, start=1):

@@ -12,7 +12,6 @@ from django.template.defaultfilters import pluralize
 from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
-from sepaxml.utils import int_to_decimal_str
 
 from trust.errors import DomainError
 from trust.lists import csv_response, filtered_rows, portal_list, wants_csv
@@ -151,7 +150,7 @@ def _balance_rows(balances):
         yield [
             row["member_number"],
             row["display_name"],
-            int_to_decimal_str(row["owed_cents"]),
+            amount(row["owed_cents"]),
             settings.TRUST_CURRENCY,
             row["reason"] or "payable",
             row["iban"][-4:],

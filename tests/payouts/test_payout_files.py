@@ -10,7 +10,8 @@ import pytest
 import xmlschema
 
 from payouts import ledger, services
-from payouts.payout_files import PAIN_SCHEMA, batch_csv, batch_pain001, cents_as_decimal_text
+from payouts.payout_files import PAIN_SCHEMA, batch_csv, batch_pain001
+from payouts.statements import amount
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -115,7 +116,7 @@ def test_the_csv_names_an_account_number_where_there_is_no_iban(cast, settings):
     ("cents", "text"), [(0, "0.00"), (5, "0.05"), (100, "1.00"), (123456789, "1234567.89"), (-250, "-2.50")]
 )
 def test_cents_are_written_exactly_as_the_bank_reads_them(cents, text):
-    assert cents_as_decimal_text(cents) == text
+    assert amount(cents) == text
 
 
 @pytest.mark.parametrize("payments", [3, 40])

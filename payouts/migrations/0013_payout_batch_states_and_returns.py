@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payouts', '0011_invoices'),
+        ('payouts', '0012_invoice_payment_idempotency_key'),
     ]
 
     operations = [

@@ -31,7 +31,7 @@ from . import audit
 from .consent import FIRST_OPT_IN, active_grants
 from .errors import Invalid
 from .models import Asset, AssetContributor, AssetDestruction, Consent, RetentionPeriod
-from .selectors import is_trust_admin
+from .selectors import is_trust_admin, members_in_authority_of
 from .signals import licensability_changed
 from .storage import get_object_store
 
@@ -266,17 +266,25 @@ def destroy_due(*, at: datetime | None = None, progress: Callable[[int, int], No
 
 
 def destructions_visible_to(user) -> QuerySet[AssetDestruction]:
-    """Completed destructions: every one for an administrator, those of the assets a member
-    contributes to (accepted or pending shares) for the member; none for anyone else."""
+    """Completed destructions: every one for an administrator; for a member those of the assets
+    they contribute to (accepted or pending shares), and for an estate representative those of
+    the late member they act for; none for anyone else."""
     done = AssetDestruction.objects.filter(destroyed_at__isnull=False).select_related("asset", "withdrawal")
     if is_trust_admin(user):
         return done
     if not (user and user.is_authenticated):
         return done.none()
-    return done.filter(
-        Exists(
-            AssetContributor.objects.filter(asset=OuterRef("asset"), member__user_id=user.pk).exclude(
-                status=AssetContributor.Status.DECLINED
-            )
-        )
-    )
+    # The member's own, and those of the late members whose authority the user holds.
+    members = Q(member__user_id=user.pk) | Q(member__in=members_in_authority_of(user).values("pk"))
+    return done.filter(_contributed_by(members))
+
+
+def destructions_of(member) -> QuerySet[AssetDestruction]:
+    """A member's assets' destructions, begun or done, newest first (their page)."""
+    rows = AssetDestruction.objects.select_related("asset", "withdrawal")
+    return rows.filter(_contributed_by(Q(member=member))).order_by("-started_at", "-pk")
+
+
+def _contributed_by(members: Q) -> Exists:
+    contributions = AssetContributor.objects.filter(members, asset=OuterRef("asset"))
+    return Exists(contributions.exclude(status=AssetContributor.Status.DECLINED))

@@ -31,6 +31,7 @@ ROLE_PAGES = {
         "/member/statements/",
         "/member/payouts/",
         "/member/estates/",
+        "/member/destroyed/",
     ],
     "studio": ["/studio/", "/studio/leases/", "/studio/charges/", "/studio/invoices/"],
     "admin": [
@@ -52,6 +53,7 @@ ROLE_PAGES = {
         "/operations/federation/",
         "/operations/federation/settlements/",
         "/operations/consent-texts/",
+        "/operations/retention/",
     ],
 }
 PUBLIC_PAGES = [
@@ -95,6 +97,7 @@ NOT_PAGES = {
     "operations-invoice-document",
     "operations-invoice-payment",
     "operations-invoice-void",
+    "operations-retention-run",
 }
 # Pages with ids in their path, visited below with ids from the demo trust.
 DETAIL_PAGES = {

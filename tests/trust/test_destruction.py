@@ -172,6 +172,8 @@ def test_the_asset_is_never_licensable_again_not_even_after_a_new_capture_grant(
         trust.asset_complete(actor=world.cast.admin, asset=asset)
 
 
+# Also on the embedded default (SQLite, local store): `pytest -m embedded`.
+@pytest.mark.embedded
 def test_destruction_on_the_local_store_removes_the_file_staging_and_open_parts(cast, settings):
     alice = _new_member(2)
     grant_all(alice, "training")
@@ -205,6 +207,8 @@ def test_withdrawing_another_use_or_a_capture_grant_still_covered_destroys_nothi
     assert asset.status == Asset.Status.AVAILABLE
 
 
+# Also on the embedded default (SQLite, local store): `pytest -m embedded`.
+@pytest.mark.embedded
 def test_one_contributor_withdrawing_capture_destroys_a_shared_asset(world):
     bob, asset = world.cast.bob, world.bob_asset
     _withdraw(bob, "capture")
@@ -219,14 +223,15 @@ def test_one_contributor_withdrawing_capture_destroys_a_shared_asset(world):
     assert world.alice_asset.status == Asset.Status.AVAILABLE  # only bob's consent moved
 
 
+# Also on the embedded default (SQLite, local store): `pytest -m embedded`.
+@pytest.mark.embedded
 def test_retention_ends_destruction_and_takes_the_asset_out_of_the_lease(world):
     admin, asset = world.cast.admin, world.alice_asset
     destruction.retention_set(actor=admin, periods={"face_scan": 30})
-    registered = asset.created_at
-    assert destruction.destroy_due(at=registered + timedelta(days=29))["claimed"] == 0
+    assert destruction.destroy_due(at=asset.created_at + timedelta(days=29))["claimed"] == 0
     assert LeaseAsset.objects.filter(asset=asset, lease=world.lease_a).exists()
 
-    result = destruction.destroy_due(at=registered + timedelta(days=30, seconds=1))
+    result = destruction.destroy_due(at=world.bob_asset.created_at + timedelta(days=30, seconds=1))
 
     # Both world assets are face scans registered together: both are due.
     assert result["destroyed"] == 2
@@ -235,6 +240,8 @@ def test_retention_ends_destruction_and_takes_the_asset_out_of_the_lease(world):
     assert not LeaseAsset.objects.filter(asset=asset).exists()
 
 
+# Also on the embedded default (SQLite, local store): `pytest -m embedded`.
+@pytest.mark.embedded
 def test_running_twice_changes_nothing_and_an_unconfirmed_purge_is_retried(cast, monkeypatch):
     alice = _new_member(4)
     grant_all(alice)

@@ -32,6 +32,7 @@ from .consent import FIRST_OPT_IN, active_grants
 from .errors import Invalid
 from .models import Asset, AssetContributor, AssetDestruction, Consent, RetentionPeriod
 from .selectors import is_trust_admin, members_in_authority_of
+from .services import require_trust_admin
 from .signals import licensability_changed
 from .storage import get_object_store
 
@@ -90,8 +91,8 @@ def held(*, at: datetime) -> Q:
 
 
 def assets_due_for_destruction(*, at: datetime | None = None) -> QuerySet[Asset]:
-    """Assets to claim for destruction at `at` (default now), annotated with `capture_lost`;
-    one query, whatever the number of assets."""
+    """Assets to claim for destruction at `at` (default now), annotated with `capture_lost`:
+    the retention periods read, then one query, whatever the number of assets."""
     at = at or timezone.now()
     lost = capture_lost(at=at)
     return (
@@ -114,8 +115,6 @@ def retention_set(*, actor, periods: dict[str, int | None]) -> dict[str, int | N
     that kind until capture consent is withdrawn); kinds not named keep theirs. Administrators
     only; one audit event with the settings before and after. Assets it makes due are
     destroyed by the next run of `destroy_due`."""
-    from .services import require_trust_admin
-
     require_trust_admin(actor)
     unknown = sorted(set(periods) - set(Asset.Kind.values))
     if unknown:

@@ -91,3 +91,11 @@ def test_the_pages_stay_flat(world, client, django_assert_max_num_queries):
     _signed_in(client, world.cast.alice)
     with django_assert_max_num_queries(16):
         assert client.get("/member/destroyed/").status_code == 200
+
+
+@pytest.mark.parametrize("use, warned", [("capture", True), ("training", False)])
+def test_withdrawing_capture_says_the_data_will_be_destroyed(world, client, use, warned):
+    grant = Consent.objects.get(member=world.cast.alice, use=use, state="granted", asset__isnull=True)
+    page = _signed_in(client, world.cast.alice).get(f"/member/consent/{grant.pk}/withdraw/")
+    assert page.status_code == 200
+    assert ("The trust then destroys" in page.content.decode()) is warned

@@ -334,3 +334,23 @@ def test_selecting_due_assets_is_one_query(world, django_assert_num_queries):
     destruction.retention_set(actor=world.cast.admin, periods={"face_scan": 1, "script": 5})
     with django_assert_num_queries(2):  # the retention periods, then the due assets
         list(destruction.assets_due_for_destruction(at=timezone.now()).values_list("pk"))
+
+
+def test_the_command_destroys_what_is_due_and_says_so(world, capsys):
+    from django.core.management import call_command
+
+    destruction.retention_set(actor=world.cast.admin, periods={"face_scan": 1})
+    Asset.objects.update(created_at=timezone.now() - timedelta(days=2))
+    call_command("destroy_due_assets", verbosity=0)
+    assert "claimed 2, destroyed 2" in capsys.readouterr().out
+    call_command("destroy_due_assets", verbosity=0)
+    assert "claimed 0, destroyed 0" in capsys.readouterr().out
+
+
+def test_the_daily_beat_job_names_the_destruction_task(settings):
+    from config.celery import app
+    from trust.tasks import destroy_due_assets
+
+    entry = settings.CELERY_BEAT_SCHEDULE["destroy-due-assets"]
+    assert entry["schedule"] == 86400.0
+    assert app.tasks[entry["task"]].name == destroy_due_assets.name == "trust.tasks.destroy_due_assets"

@@ -260,6 +260,8 @@ CELERY_BEAT_SCHEDULE = {
     "expire-ended-leases": {"task": "licensing.tasks.expire_leases", "schedule": 300.0},
     # Leases with a takedown notice past its attestation deadline: their tokens are suspended.
     "suspend-overdue-leases": {"task": "licensing.tasks.suspend_overdue_leases", "schedule": 300.0},
+    # Assets whose capture consent was withdrawn or whose retention ended: destroyed, verified.
+    "destroy-due-assets": {"task": "trust.tasks.destroy_due_assets", "schedule": 86400.0},
     # usage_event's month partitions, made ahead (PostgreSQL only; a no-op on SQLite).
     "make-usage-partitions": {"task": "licensing.tasks.make_usage_partitions", "schedule": 86400.0},
     "fetch-peer-offers": {"task": "licensing.tasks.fetch_peer_offers", "schedule": 60.0},

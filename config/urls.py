@@ -39,6 +39,7 @@ urlpatterns = [
     path("operations/", include("licensing.pages.operations")),
     path("operations/", include("trust.pages.operations")),
     path("operations/", include("federation.pages.operations")),
+    path("", include("trust.pages.retention")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("trust.api.urls")),
     path("api/v1/", include("licensing.api.urls")),

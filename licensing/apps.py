@@ -7,7 +7,10 @@ class LicensingConfig(AppConfig):
 
     def ready(self):
         # receivers connects the consent-withdrawal receiver by being imported.
-        from . import federated, hooks, receivers  # noqa: F401
+        from trust import destruction
+
+        from . import deadlines, federated, hooks, receivers  # noqa: F401
 
         hooks.register_lease_hook(federated.on_lease_changed)
         hooks.register_takedown_hook(federated.on_takedowns_changed)
+        destruction.register_destruction_hold(deadlines.assets_in_open_attestation_window)

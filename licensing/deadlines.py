@@ -69,3 +69,14 @@ def lease_restore_if_attested(*, lease_id: int, actor, at: datetime | None = Non
             data={"reason": "takedown_attested"},
         )
     return bool(lifted)
+
+
+def assets_in_open_attestation_window(at: datetime):
+    """Assets this trust must not destroy yet at `at`: the subject of a notice it issued that is
+    still open and whose attestation deadline has not come (trust.destruction's hold). Once the
+    studio attests, or the deadline passes (its tokens are then suspended), the hold ends."""
+    return (
+        Takedown.objects.open()
+        .filter(peer__isnull=True, asset__isnull=False, attest_due_at__gt=at)
+        .values("asset_id")
+    )

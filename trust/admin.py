@@ -12,6 +12,7 @@ from .errors import DomainError
 from .models import (
     Asset,
     AssetContributor,
+    AssetDestruction,
     AuditEvent,
     Consent,
     ConsentAuthority,
@@ -23,6 +24,7 @@ from .models import (
     EstateRepresentative,
     Member,
     MemberDeath,
+    RetentionPeriod,
     UserToken,
 )
 
@@ -320,3 +322,19 @@ class ConsentAuthorityAdmin(ReadOnlyAdmin):
     list_display = ["member", "kind", "user", "since", "evidence"]
     list_filter = ["kind"]
     search_fields = ["member__member_number", "user__username"]
+
+
+@admin.register(RetentionPeriod)
+class RetentionPeriodAdmin(ReadOnlyAdmin):
+    """Set on Operations > Retention or through the API (`retention_set`, audited)."""
+
+    list_display = ["kind", "days", "updated_at", "updated_by"]
+
+
+@admin.register(AssetDestruction)
+class AssetDestructionAdmin(ReadOnlyAdmin):
+    """Written only by the destruction job (`trust.destruction`)."""
+
+    list_display = ["asset", "reason", "started_at", "destroyed_at"]
+    list_filter = ["reason"]
+    search_fields = ["asset__id", "asset__sha256"]

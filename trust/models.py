@@ -64,6 +64,9 @@ class Asset(models.Model):
         VERIFYING = "verifying", "Verifying upload"
         AVAILABLE = "available", "Available"
         FAILED = "failed", "Upload did not match"
+        # Destruction under way: never licensable from here on (see trust.destruction).
+        DESTROYING = "destroying", "Being destroyed"
+        DESTROYED = "destroyed", "Destroyed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -71,8 +74,8 @@ class Asset(models.Model):
     content_type = models.CharField(max_length=200)
     size = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
-    # Opaque, never derived from names: assets/<uuid>.
-    object_key = models.CharField(max_length=200, unique=True)
+    # Opaque, never derived from names: assets/<uuid>. Empty (null) once the asset is destroyed.
+    object_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     failure_reason = models.CharField(max_length=300, blank=True)
     # Set while a multipart upload (large video) is open; cleared once its parts are joined.
@@ -80,6 +83,8 @@ class Asset(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # When the store confirmed every copy gone (the AssetDestruction certificate says how).
+    destroyed_at = models.DateTimeField(null=True, blank=True)
     members = models.ManyToManyField(Member, through="AssetContributor", related_name="assets")
 
     objects = AssetQuerySet.as_manager()
@@ -88,6 +93,10 @@ class Asset(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(size__gte=0), name="asset_size_not_negative"),
+            models.CheckConstraint(
+                condition=Q(destroyed_at__isnull=True) | Q(status="destroyed", object_key__isnull=True),
+                name="destroyed_asset_keeps_no_key",
+            ),
         ]
 
     def __str__(self):
@@ -412,3 +421,51 @@ class ConsentAuthority(models.Model):
 
     def __str__(self):
         return f"{self.kind} for {self.member.member_number} since {self.since}"
+
+
+class RetentionPeriod(models.Model):
+    """How long the trust may hold an asset of one kind, in days from its registration, as an
+    administrator set it (`retention_set`; the audit log keeps earlier settings). A kind with no
+    row is held until capture consent is withdrawn."""
+
+    kind = models.CharField(max_length=32, choices=Asset.Kind.choices, unique=True)
+    days = models.PositiveIntegerField()
+    updated_at = models.DateTimeField()
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["kind"]
+        constraints = [models.CheckConstraint(condition=Q(days__gte=1), name="retention_at_least_a_day")]
+
+    def __str__(self):
+        return f"{self.kind}: {self.days} days"
+
+
+class AssetDestruction(models.Model):
+    """An asset's destruction and, once done, its certificate: why, what was removed from the
+    store and what the store answered when asked again. The asset row keeps its hash, kind, size
+    and contributors for royalties and audit."""
+
+    class Reason(models.TextChoices):
+        CAPTURE_WITHDRAWN = "capture_withdrawn", "Capture consent withdrawn"
+        RETENTION_ENDED = "retention_ended", "Retention period ended"
+
+    asset = models.OneToOneField(Asset, on_delete=models.PROTECT, related_name="destruction")
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    # The capture withdrawal that made it due (reason capture_withdrawn).
+    withdrawal = models.ForeignKey(Consent, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The retention in force when it became due (reason retention_ended).
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
+    # Made when the asset was claimed for destruction (and taken out of every lease); destroyed_at
+    # is set once the store confirmed every copy gone.
+    started_at = models.DateTimeField()
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+    # What the store removed and what it answered afterwards (see trust.storage.PurgeReport).
+    removed = models.JSONField(default=dict)
+    verification = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-destroyed_at", "-id"]
+
+    def __str__(self):
+        return f"destruction of {self.asset_id} ({self.reason})"

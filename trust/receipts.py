@@ -16,7 +16,7 @@ from django.conf import settings
 
 from . import keys
 from .consent import use_label
-from .models import Authority, Consent
+from .models import AssetContributor, AssetDestruction, Authority, Consent
 from .pdf import TrustPDF
 
 SCHEMA = "guildtrust.consent-receipt.v1"
@@ -87,9 +87,13 @@ def receipt_of(consent: Consent) -> dict:
 
 def signed_receipt(consent: Consent) -> dict:
     """What the API answers: the receipt, its JWS, and the key that signed it."""
-    receipt = receipt_of(consent)
+    return _signed(receipt_of(consent), media_type=MEDIA_TYPE)
+
+
+def _signed(receipt: dict, *, media_type: str) -> dict:
+    """`receipt` with its compact JWS (the receipt is the payload) and the signing key's name."""
     key = keys.current_key()
-    jws = jwt.encode(receipt, key.private, algorithm="EdDSA", headers={"kid": key.kid, "typ": MEDIA_TYPE})
+    jws = jwt.encode(receipt, key.private, algorithm="EdDSA", headers={"kid": key.kid, "typ": media_type})
     return {
         "receipt": receipt,
         "jws": jws,
@@ -213,3 +217,58 @@ def receipt_pdf(document: dict) -> bytes:
     pdf.set_font("Courier", "", 7)
     pdf.multi_cell(0, 3.5, document["jws"], new_x="LMARGIN", new_y="NEXT", wrapmode="CHAR")
     return bytes(pdf.output())
+
+
+# Destruction certificates: the receipt a member gets when the trust destroyed an asset of
+# theirs, signed and verified exactly like a consent receipt (`verify`).
+DESTRUCTION_SCHEMA = "guildtrust.destruction-certificate.v1"
+DESTRUCTION_MEDIA_TYPE = "destruction-certificate+jws"
+# What the trust keeps of a destroyed asset, for royalties already earned and for audit.
+KEPT_AFTER_DESTRUCTION = [
+    *("id", "kind", "title", "content_type", "size", "sha256", "contributors", "registered_at")
+]
+
+
+def certificate_of(destruction: AssetDestruction) -> dict:
+    """The certificate's fields, in a fixed order, from the destruction row and its asset."""
+    asset = destruction.asset
+    base = settings.PUBLIC_BASE_URL.rstrip("/")
+    contributors = (
+        AssetContributor.objects.filter(asset=asset)
+        .exclude(status=AssetContributor.Status.DECLINED)
+        .order_by("member__member_number")
+        .values_list("member__member_number", flat=True)
+    )
+    withdrawal = destruction.withdrawal
+    return {
+        "schema": DESTRUCTION_SCHEMA,
+        "record_id": f"{settings.TRUST_SLUG}:destruction:{destruction.pk}",
+        "controller": {"name": settings.TRUST_NAME, "slug": settings.TRUST_SLUG, "url": base},
+        "subjects": [{"member_number": number} for number in contributors],
+        "asset": {
+            "id": str(asset.pk),
+            "kind": asset.kind,
+            "sha256": asset.sha256,
+            "size": asset.size,
+            "registered_at": _instant(asset.created_at),
+        },
+        "reason": destruction.reason,
+        "reason_description": AssetDestruction.Reason(destruction.reason).label,
+        "grounds": {
+            "capture_withdrawal": withdrawal.pk if withdrawal else None,
+            "capture_withdrawn_at": _instant(withdrawal.created_at) if withdrawal else None,
+            "retention_days": destruction.retention_days,
+        },
+        "removed": destruction.removed,
+        "verification": destruction.verification,
+        "kept": KEPT_AFTER_DESTRUCTION,
+        "jurisdiction": settings.TRUST_JURISDICTION,
+        "timestamps": {
+            "started_at": _instant(destruction.started_at),
+            "destroyed_at": _instant(destruction.destroyed_at),
+        },
+    }
+
+
+def signed_certificate(destruction: AssetDestruction) -> dict:
+    return _signed(certificate_of(destruction), media_type=DESTRUCTION_MEDIA_TYPE)

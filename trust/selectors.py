@@ -96,7 +96,9 @@ def licensable_assets(
     still in force (see `active_grants`)."""
     contributors = AssetContributor.objects.filter(asset=OuterRef("pk"))
     not_accepted = contributors.exclude(status=AssetContributor.Status.ACCEPTED)
-    qs = assets.available().filter(Exists(contributors), ~Exists(not_accepted))
+    # A destroyed asset is never available again; `destroyed_at` is checked too, so no status
+    # change could ever bring one back.
+    qs = assets.available().filter(Exists(contributors), ~Exists(not_accepted), destroyed_at__isnull=True)
     for use in sorted({FIRST_OPT_IN, *uses}):
         grants = active_grants(use=use, at=at, as_if_withdrawn=as_if_withdrawn, as_if_in_force=as_if_in_force)
         covering_grant = grants.filter(

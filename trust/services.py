@@ -378,6 +378,8 @@ def asset_complete(*, actor, asset: Asset, parts: list[dict] | None = None) -> A
         asset = Asset.objects.select_for_update().get(pk=asset.pk)
         if asset.status == Asset.Status.AVAILABLE:
             return asset
+        if asset.status in (Asset.Status.DESTROYING, Asset.Status.DESTROYED):
+            raise Conflict("this asset was destroyed; it takes no bytes again", code="asset_destroyed")
         if asset.upload_id:
             if not parts:
                 raise Invalid(

@@ -103,6 +103,45 @@ class ObjectStore(Protocol):
     def check_reachable(self) -> None:
         """Raise if the store cannot be used now (the readiness probe asks)."""
 
+    # Destruction: remove every copy under the keys (all versions, open multipart uploads, and
+    # the named upload ids), then ask the store again.
+    def purge(self, keys: list[str], *, upload_ids: list[str] = ()) -> "PurgeReport": ...
+    def check_absent(self, keys: list[str], *, upload_ids: list[str] = ()) -> "AbsenceCheck": ...
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    """What `purge` removed: every stored version and delete marker of the keys, and every
+    multipart upload left open under them."""
+
+    keys: tuple[str, ...]
+    object_versions_removed: int
+    delete_markers_removed: int
+    multipart_uploads_aborted: int
+
+    def as_dict(self) -> dict:
+        return {
+            "keys": list(self.keys),
+            "object_versions_removed": self.object_versions_removed,
+            "delete_markers_removed": self.delete_markers_removed,
+            "multipart_uploads_aborted": self.multipart_uploads_aborted,
+        }
+
+
+@dataclass(frozen=True)
+class AbsenceCheck:
+    """What the store answered, asked again after a purge, for each key: how many versions its
+    listing still names, whether a HEAD finds it, and how many multipart uploads are open."""
+
+    answers: dict[str, dict]
+
+    @property
+    def all_gone(self) -> bool:
+        return all(
+            a["versions_listed"] == 0 and not a["head_found"] and a["multipart_uploads_open"] == 0
+            for a in self.answers.values()
+        )
+
 
 class MultipartError(Exception):
     """The parts named do not make a complete upload (missing, unknown or mismatched ETags)."""
@@ -252,6 +291,53 @@ class S3ObjectStore:
     def abort_multipart(self, key, *, upload_id):
         with _storage_call():
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+    def _versions_of(self, key: str) -> tuple[list[str], list[str]]:
+        """(version ids, delete-marker ids) of exactly `key` (a prefix listing also names longer
+        keys). An unversioned bucket lists its one object under the version id "null"."""
+        versions, markers = [], []
+        paginator = self.client.get_paginator("list_object_versions")
+        with _storage_call():
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=key):
+                versions += [v["VersionId"] for v in page.get("Versions", []) if v["Key"] == key]
+                markers += [m["VersionId"] for m in page.get("DeleteMarkers", []) if m["Key"] == key]
+        return versions, markers
+
+    def _open_uploads_of(self, key: str) -> list[str]:
+        with _storage_call():
+            page = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+        return [u["UploadId"] for u in page.get("Uploads", []) if u["Key"] == key]
+
+    def purge(self, keys, *, upload_ids=()):
+        removed = markers_removed = aborted = 0
+        for key in keys:
+            versions, markers = self._versions_of(key)
+            with _storage_call():
+                # Deleting by version id removes the bytes for good; a plain delete on a
+                # versioned bucket would only hide them behind a delete marker.
+                for version_id in versions + markers:
+                    self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+            removed, markers_removed = removed + len(versions), markers_removed + len(markers)
+            for upload_id in self._open_uploads_of(key):
+                self.abort_multipart(key, upload_id=upload_id)
+                aborted += 1
+        return PurgeReport(
+            keys=tuple(keys),
+            object_versions_removed=removed,
+            delete_markers_removed=markers_removed,
+            multipart_uploads_aborted=aborted,
+        )
+
+    def check_absent(self, keys, *, upload_ids=()):
+        answers = {}
+        for key in keys:
+            versions, markers = self._versions_of(key)
+            answers[key] = {
+                "versions_listed": len(versions) + len(markers),
+                "head_found": self.size(key) is not None,
+                "multipart_uploads_open": len(self._open_uploads_of(key)),
+            }
+        return AbsenceCheck(answers=answers)
 
 
 class InvalidSignature(Exception):
@@ -442,6 +528,38 @@ class LocalObjectStore:
 
     def abort_multipart(self, key, *, upload_id):
         shutil.rmtree(self._parts_dir(upload_id), ignore_errors=True)
+
+    def _open_parts(self, upload_ids) -> list[Path]:
+        return [self._parts_dir(u) for u in upload_ids if u and self._parts_dir(u).is_dir()]
+
+    def purge(self, keys, *, upload_ids=()):
+        # One version per key here: the file. Open multipart uploads are directories by id.
+        removed = 0
+        for key in keys:
+            if self._path(key).exists():
+                self._path(key).unlink(missing_ok=True)
+                removed += 1
+        open_parts = self._open_parts(upload_ids)
+        for directory in open_parts:
+            shutil.rmtree(directory, ignore_errors=True)
+        return PurgeReport(
+            keys=tuple(keys),
+            object_versions_removed=removed,
+            delete_markers_removed=0,
+            multipart_uploads_aborted=len(open_parts),
+        )
+
+    def check_absent(self, keys, *, upload_ids=()):
+        open_parts = len(self._open_parts(upload_ids))
+        answers = {
+            key: {
+                "versions_listed": int(self._path(key).exists()),
+                "head_found": self.size(key) is not None,
+                "multipart_uploads_open": open_parts,
+            }
+            for key in keys
+        }
+        return AbsenceCheck(answers=answers)
 
 
 @functools.cache

@@ -31,6 +31,7 @@ ROLE_PAGES = {
         "/member/statements/",
         "/member/payouts/",
         "/member/estates/",
+        "/member/destroyed/",
     ],
     "studio": ["/studio/", "/studio/leases/", "/studio/charges/", "/studio/invoices/"],
     "admin": [
@@ -52,6 +53,7 @@ ROLE_PAGES = {
         "/operations/federation/",
         "/operations/federation/settlements/",
         "/operations/consent-texts/",
+        "/operations/retention/",
     ],
 }
 PUBLIC_PAGES = [
@@ -98,6 +100,7 @@ NOT_PAGES = {
     "operations-payout-batch-sent",
     "operations-payout-batch-settled",
     "operations-payout-batch-return",
+    "operations-retention-run",
 }
 # Pages with ids in their path, visited below with ids from the demo trust.
 DETAIL_PAGES = {

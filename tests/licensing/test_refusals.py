@@ -87,6 +87,8 @@ ADMIN_ONLY = [
     ("post", "/api/v1/payouts/batches/1/sent/", {}),
     ("post", "/api/v1/payouts/batches/1/settled/", {}),
     ("post", "/api/v1/payouts/batches/1/returns/", {"member": 1, "reason": "account closed"}),
+    ("get", "/api/v1/settings/retention/", None),
+    ("put", "/api/v1/settings/retention/", {"face_scan": 1}),
 ]
 MEMBER_ONLY = [
     ("get", "/api/v1/consents/", None),
@@ -179,6 +181,10 @@ ANY_LOGIN = [
     ("post", "/api/v1/assets/{asset}/complete/", None),
     # The member's own receipts, and every one for an administrator (others: 404).
     ("get", "/api/v1/consents/1/receipt/", None),
+    # A destroyed asset's contributors, and administrators (others: 404); the list is each
+    # caller's own.
+    ("get", "/api/v1/destructions/", None),
+    ("get", "/api/v1/destructions/1/certificate/", None),
     ("delete", "/api/v1/auth/token/", None),
     ("post", "/api/v1/auth/tokens/revoke-all/", None),
 ]

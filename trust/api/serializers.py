@@ -414,3 +414,58 @@ class EstateRepresentativeOutputSerializer(serializers.Serializer):
     user = serializers.IntegerField(source="user_id", allow_null=True)
     username = TextField(allow_null=True)
     named_at = serializers.DateTimeField(allow_null=True)
+
+
+def _retention_fields(*, required: bool) -> dict:
+    # One field per asset kind: days from registration, null for "until capture is withdrawn".
+    from trust.destruction import RETENTION_DAYS_MAX
+
+    return {
+        kind: serializers.IntegerField(
+            min_value=1,
+            max_value=RETENTION_DAYS_MAX,
+            allow_null=True,
+            required=required,
+            help_text=f"days a {kind} is held after registration; null: until capture is withdrawn",
+        )
+        for kind in Asset.Kind.values
+    }
+
+
+class RetentionInputSerializer(serializers.Serializer):
+    """The kinds to set; kinds not named keep their retention."""
+
+    locals().update(_retention_fields(required=False))
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(Asset.Kind.values))
+        if unknown:
+            raise serializers.ValidationError({kind: ["not an asset kind"] for kind in unknown})
+        if not attrs:
+            raise serializers.ValidationError("name at least one asset kind")
+        return attrs
+
+
+class RetentionSerializer(serializers.Serializer):
+    """Every asset kind with its retention in days (null: held until capture is withdrawn)."""
+
+    locals().update(_retention_fields(required=True))
+
+
+class DestructionCertificateSerializer(serializers.Serializer):
+    """A signed destruction certificate (README: Retention and verified destruction)."""
+
+    receipt = serializers.JSONField(help_text="the certificate: asset kept (hash, kind), removed, verified")
+    jws = TextField(help_text="compact JWS (EdDSA) whose payload is exactly `receipt`")
+    signature = ConsentReceiptSignatureSerializer()
+
+
+class DestructionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    asset = serializers.UUIDField(source="asset_id")
+    kind = serializers.CharField(source="asset.kind")
+    title = serializers.CharField(source="asset.title")
+    sha256 = serializers.CharField(source="asset.sha256")
+    reason = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    destroyed_at = serializers.DateTimeField()

@@ -52,4 +52,11 @@ urlpatterns = [
         views.MyEstateRepresentativeView.as_view(),
         name="api-my-estate-representative",
     ),
+    path("settings/retention/", views.RetentionView.as_view(), name="api-retention"),
+    path("destructions/", views.DestructionListView.as_view(), name="api-destructions"),
+    path(
+        "destructions/<id:destruction_id>/certificate/",
+        views.DestructionCertificateView.as_view(),
+        name="api-destruction-certificate",
+    ),
 ]

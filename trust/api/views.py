@@ -10,7 +10,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from trust import receipts, selectors, services, signin, tokens
+from trust import destruction, receipts, selectors, services, signin, tokens
 from trust.errors import Forbidden, NotFound, TooManyAttempts, Unauthorized
 from trust.models import AuditEvent, Consent, Dataset, Member, UserToken
 
@@ -580,3 +580,49 @@ class MyEstateRepresentativeView(APIView):
         )
         named = selectors.estate_representative_of(member)
         return Response(s.EstateRepresentativeOutputSerializer(named).data)
+
+
+class RetentionView(APIView):
+    """How long the trust holds each kind of asset (admin). Assets a shorter period makes due
+    are destroyed by the next destruction run (daily, or `manage.py destroy_due_assets`)."""
+
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(responses=s.RetentionSerializer, summary="Retention in days per asset kind (admin)")
+    def get(self, request):
+        return Response(destruction.retention_periods())
+
+    @errors(422)
+    @extend_schema(
+        request=s.RetentionInputSerializer,
+        responses=s.RetentionSerializer,
+        summary="Set the retention of the asset kinds named, in days from registration; null "
+        "holds that kind until capture consent is withdrawn (admin)",
+    )
+    def put(self, request):
+        periods = validated(s.RetentionInputSerializer, request)
+        return Response(destruction.retention_set(actor=request.user, periods=dict(periods)))
+
+
+class DestructionListView(PagedAPIView):
+    """Destroyed assets: a member's own (as a contributor), every one for an administrator."""
+
+    @extend_schema(
+        responses=s.DestructionSerializer(many=True),
+        summary="Destroyed assets with their certificates (member: their own; admin: all)",
+    )
+    def get(self, request):
+        rows = destruction.destructions_visible_to(request.user).order_by("-destroyed_at", "-pk")
+        return self.paged(rows, s.DestructionSerializer)
+
+
+class DestructionCertificateView(APIView):
+    """A contributor's certificate, and every one for an administrator; anyone else's is a 404."""
+
+    @extend_schema(
+        responses=s.DestructionCertificateSerializer,
+        summary="The signed certificate of an asset's destruction (its contributors, admin)",
+    )
+    def get(self, request, destruction_id):
+        done = found(destruction.destructions_visible_to(request.user), destruction_id, what="destruction")
+        return Response(receipts.signed_certificate(done))

@@ -298,9 +298,11 @@ def _issue_credit_notes(period, adjustments, groups, studios, originals, at) -> 
 def invoice_lines(period: Period) -> dict[int, list[dict]]:
     """studio id -> the invoice lines of the charges among this period's adjustments (corrections
     of closed periods undone): one per lease, original period, use and unit price, for
-    `invoices.issue_for_period`, which bills them with the period's own lines. One query."""
+    `invoices.issue_for_period`, which bills them with the period's own lines. A studio already
+    invoiced for the period is left out, as there (closing again bills nothing). One query."""
     rows = (
         CorrectionCharge.objects.filter(period=period)
+        .exclude(lease__studio__invoices__period=period)
         .values(
             "lease_id",
             "lease__studio_id",

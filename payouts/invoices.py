@@ -151,10 +151,8 @@ def issue_for_period(period: Period, *, at: datetime | None = None) -> list[Invo
                 }
             )
     # Corrections of closed periods undone, priced by this close (payouts.corrections).
-    invoiced = set(Invoice.objects.filter(period=period).values_list("studio_id", flat=True))
     for studio_id, lines in corrections.invoice_lines(period).items():
-        if studio_id not in invoiced:
-            by_studio[studio_id] += lines
+        by_studio[studio_id] += lines
     owing = {studio_id: lines for studio_id, lines in sorted(by_studio.items()) if lines}
     if not owing:
         return []

@@ -602,6 +602,29 @@ def usage_events_from(data) -> list[dict]:
     return events
 
 
+class UsageCorrectionInputSerializer(serializers.Serializer):
+    event_key = TextField(max_length=200, help_text="the correction's own key: re-sent, counted once")
+    corrects = TextField(max_length=200, help_text="the event_key of the event (or correction) it corrects")
+    quantity = serializers.IntegerField(
+        min_value=-QUANTITY_MAX, max_value=QUANTITY_MAX, help_text="signed, never zero"
+    )
+    reason = TextField(max_length=500, required=False)
+
+
+class UsageCorrectionReportSerializer(serializers.Serializer):
+    events = UsageCorrectionInputSerializer(many=True, allow_empty=False, max_length=USAGE_EVENTS_MAX)
+
+
+def usage_corrections_from(data) -> list[dict]:
+    """An administrator's corrections, checked by the usage report's rules: every event must
+    name the event it corrects."""
+    events = usage_events_from(data)
+    missing = [{} if event.get("corrects") else {"corrects": ["This field is required."]} for event in events]
+    if any(missing):
+        raise serializers.ValidationError({"events": missing})
+    return events
+
+
 class UsageAcceptedSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()

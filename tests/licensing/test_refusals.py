@@ -100,6 +100,11 @@ MEMBER_ONLY = [
     ("get", "/api/v1/contributions/", None),
     ("post", "/api/v1/contributions/1/accept/", None),
     ("post", "/api/v1/contributions/1/decline/", None),
+    (
+        "post",
+        "/api/v1/leases/{lease}/usage/corrections/",
+        {"events": [{"event_key": "c", "corrects": "u", "quantity": -1}]},
+    ),
 ]
 STUDIO_ONLY = [
     ("get", "/api/v1/catalog/", None),
@@ -114,6 +119,9 @@ STUDIO_OR_ADMIN = [
     ("get", "/api/v1/invoices/", None),
     ("get", "/api/v1/invoices/1/pdf/", None),
     ("get", "/api/v1/invoices/1/csv/", None),
+    ("get", "/api/v1/credit-notes/", None),
+    ("get", "/api/v1/credit-notes/1/pdf/", None),
+    ("get", "/api/v1/credit-notes/1/csv/", None),
 ]
 LEASE_TOKEN_ONLY = [
     ("get", "/api/v1/leases/{lease}/manifest/", None),

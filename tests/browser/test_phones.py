@@ -95,6 +95,8 @@ NOT_PAGES = {
     "operations-invoice-document",
     "operations-invoice-payment",
     "operations-invoice-void",
+    "studio-credit-note-document",
+    "operations-credit-note-document",
 }
 # Pages with ids in their path, visited below with ids from the demo trust.
 DETAIL_PAGES = {

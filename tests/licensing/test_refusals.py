@@ -58,6 +58,11 @@ ADMIN_ONLY = [
     ("post", "/api/v1/leases/{lease}/approve/", None),
     ("post", "/api/v1/leases/{lease}/reject/", None),
     ("post", "/api/v1/leases/{lease}/revoke/", None),
+    (
+        "post",
+        "/api/v1/leases/{lease}/usage/corrections/",
+        {"events": [{"event_key": "c", "corrects": "u", "quantity": -1}]},
+    ),
     ("get", "/api/v1/settings/rates/", None),
     ("put", "/api/v1/settings/rates/", {"admin_fee_bps": 0, "pension_bps": 0}),
     ("get", "/api/v1/periods/", None),
@@ -100,11 +105,6 @@ MEMBER_ONLY = [
     ("get", "/api/v1/contributions/", None),
     ("post", "/api/v1/contributions/1/accept/", None),
     ("post", "/api/v1/contributions/1/decline/", None),
-    (
-        "post",
-        "/api/v1/leases/{lease}/usage/corrections/",
-        {"events": [{"event_key": "c", "corrects": "u", "quantity": -1}]},
-    ),
 ]
 STUDIO_ONLY = [
     ("get", "/api/v1/catalog/", None),

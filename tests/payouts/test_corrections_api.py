@@ -164,3 +164,20 @@ def test_the_schema_describes_corrections_and_credit_notes(world, as_user):
     assert "/api/v1/leases/{lease_id}/usage/corrections/" in paths
     event = schema["components"]["schemas"]["UsageEventInputRequest"]["properties"]
     assert "corrects" in event
+
+
+def test_the_invoice_pages_list_the_credit_notes_with_their_documents(
+    world, client, django_assert_max_num_queries
+):
+    note = _credit_note(world)
+    client.force_login(world.cast.carol)
+    with django_assert_max_num_queries(20):
+        page = client.get("/studio/invoices/").content.decode()
+    assert note.number in page and "3.00" in page
+    assert client.get(f"/studio/credit-notes/{note.pk}/pdf/").content.startswith(b"%PDF")
+    client.force_login(world.cast.dave)
+    assert note.number not in client.get("/studio/invoices/").content.decode()
+    assert client.get(f"/studio/credit-notes/{note.pk}/csv/").status_code == 404
+    client.force_login(world.cast.admin)
+    assert note.number in client.get("/operations/invoices/").content.decode()
+    assert client.get(f"/operations/credit-notes/{note.pk}/csv/").status_code == 200

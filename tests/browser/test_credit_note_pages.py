@@ -57,6 +57,6 @@ def test_the_studio_and_the_administrator_see_the_credit_notes(browser, demo_tru
         row = page.locator(f'tr[data-credit-note="{note.number}"]')
         expect(row).to_contain_text(note.lines.get().original_invoice.number)
         expect(row.get_by_role("link", name=f"PDF of {note.number}")).to_be_visible()
+        browser.screenshot(page, f"{who}-credit-notes-{viewport['width']}")
         assert axe_violations(page) == [], describe(axe_violations(page))
         _no_sideways_scroll(page)
-        browser.screenshot(page, f"{who}-credit-notes-{viewport['width']}")

@@ -707,7 +707,8 @@ class UsageView(APIView):
     @extend_schema(
         request=s.UsageReportSerializer,
         responses={202: s.UsageAcceptedSerializer},
-        summary="Report training runs and generated seconds; event_key makes it idempotent (lease token)",
+        summary="Report training runs and generated seconds; event_key makes it idempotent; an event with "
+        "`corrects` and a signed quantity corrects a recorded one (lease token)",
     )
     def post(self, request, lease_id):
         events = s.usage_events_from(request.data)

@@ -8,7 +8,7 @@ import pytest
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from licensing import corrections as usage_corrections
@@ -292,7 +292,7 @@ def test_a_re_sent_correction_counts_once(world):
 _step = st.tuples(st.integers(0, 50), st.integers(1, 6), st.booleans())
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     runs=st.tuples(st.integers(1, 12), st.integers(1, 12), st.integers(1, 12)),
     phases=st.tuples(*(st.lists(_step, max_size=5) for _ in range(3))),
@@ -368,6 +368,8 @@ def test_every_periods_books_hold_with_corrections_payments_and_payouts(
             nets[row.original_key] += row.quantity
         assert all(net >= 0 for net in nets.values())
         assert _lease_a_revenue(world.lease_a) == 1000 + 100 * sum(nets.values())
+        event(f"credits priced: {Adjustment.objects.filter(is_credit=True).exists()}")
+        event(f"corrections undone, re-charged: {Adjustment.objects.filter(is_credit=False).exists()}")
         before = _snapshot()
         for period in periods:
             _close(period)

@@ -375,3 +375,45 @@ def test_every_periods_books_hold_with_corrections_payments_and_payouts(
             _close(period)
         assert _snapshot() == before
         transaction.set_rollback(True)
+
+
+def test_a_federated_leases_usage_is_corrected_where_it_is_metered(world):
+    from tests.federation.helpers import make_lease_federated
+
+    (_, _, _), (t1, _, _) = _three_periods(world)
+    _report(world, _runs("u1", 5, t1))
+    make_lease_federated(world.lease_a)
+    with pytest.raises(Invalid) as refused:
+        _report(world, _fix("c1", "u1", -1))
+    assert refused.value.code == "federated_not_correctable"
+    assert not UsageCorrection.objects.exists()
+
+
+def test_usage_a_home_trust_forwarded_is_corrected_there(world):
+    from licensing.models import UsageEvent
+
+    (_, _, _), (t1, _, _) = _three_periods(world)
+    UsageEvent.objects.create(
+        lease=world.lease_a,
+        event_key="f1",
+        kind="training_run",
+        quantity=2,
+        occurred_at=t1,
+        source="federated",
+    )
+    with pytest.raises(Invalid) as refused:
+        usage_corrections.usage_correct(
+            actor=world.cast.admin, lease=world.lease_a, corrections=[_fix("c1", "f1", -1)]
+        )
+    assert refused.value.code == "federated_not_correctable"
+    assert not UsageCorrection.objects.exists()
+
+
+def test_only_an_administrator_corrects_through_the_administrators_service(world):
+    (_, _, _), (t1, _, _) = _three_periods(world)
+    _report(world, _runs("u1", 5, t1))
+    with pytest.raises(Forbidden):
+        usage_corrections.usage_correct(
+            actor=world.cast.carol, lease=world.lease_a, corrections=[_fix("c1", "u1", -1)]
+        )
+    assert not UsageCorrection.objects.exists()

@@ -417,3 +417,35 @@ def test_only_an_administrator_corrects_through_the_administrators_service(world
             actor=world.cast.carol, lease=world.lease_a, corrections=[_fix("c1", "u1", -1)]
         )
     assert not UsageCorrection.objects.exists()
+
+
+def test_pricing_adjustments_takes_a_fixed_number_of_queries(world):
+    """Set-based: the same statements for one lease's corrections as for two studios' many."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from licensing.models import LeaseToken, UsageEvent, UsageEventKey
+
+    (p1, p2, p3), (t1, _, _) = _three_periods(world)
+    token_b = LeaseToken.objects.get(lease=world.lease_b)
+    _report(world, *(_runs(f"u{n}", 5, t1) for n in range(6)))
+    # Studio B's run, recorded as its report would be (dated with A's, whatever B's start).
+    UsageEvent.objects.create(
+        lease=world.lease_b, event_key="b1", kind="training_run", quantity=5, occurred_at=t1, source="report"
+    )
+    UsageEventKey.objects.create(lease=world.lease_b, event_key="b1")
+    _close(p1)
+    _report(world, _fix("c0", "u0", -1))
+    with CaptureQueriesContext(connection) as one:
+        corrections.price_adjustments(Period.objects.get(pk=p2.pk), at=timezone.now())
+    _report(world, *(_fix(f"d{n}", f"u{n}", -2) for n in range(6)))
+    licensing.usage_report(
+        token=token_b,
+        lease_id=world.lease_b.pk,
+        events=[{"event_key": "d", "corrects": "b1", "quantity": -1}],
+    )
+    with CaptureQueriesContext(connection) as many:
+        corrections.price_adjustments(Period.objects.get(pk=p3.pk), at=timezone.now())
+    assert CreditNote.objects.filter(period=p3).count() == 2
+    # 30 on PostgreSQL, the audit chain's append included, for one lease as for seven.
+    assert len(many) == len(one) <= 32

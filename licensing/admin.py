@@ -27,6 +27,7 @@ from .models import (
     StudioStaff,
     Takedown,
     TrainedModel,
+    UsageCorrection,
     UsageEvent,
     UsageEventKey,
 )
@@ -230,6 +231,24 @@ class ForwardedUsageAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["peer", "kind"]
     search_fields = ["event_key"]
+
+
+@admin.register(UsageCorrection)
+class UsageCorrectionAdmin(ReadOnlyAdmin):
+    """Compensating events (licensing.corrections): recorded by the usage report or the API."""
+
+    list_display = [
+        "lease",
+        "event_key",
+        "corrects_key",
+        "kind",
+        "quantity",
+        "in_place",
+        "source",
+        "recorded_at",
+    ]
+    list_filter = ["source", "in_place", "kind"]
+    search_fields = ["event_key", "corrects_key", "original_key"]
 
 
 @admin.register(UsageEventKey)

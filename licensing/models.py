@@ -780,3 +780,52 @@ class TrainedModel(models.Model):
 
     def __str__(self):
         return f"{self.name} {self.version} (lease {self.lease_id})"
+
+
+class UsageCorrection(models.Model):
+    """A compensating event: it corrects a recorded usage event (or an earlier correction,
+    `corrects_key`) by a signed quantity, and never rewrites it. `original_key` names the usage
+    event at the root of the chain; the kind, asset and time are the original's. `in_place`:
+    the original's period was still open when the correction was recorded, so its close meters
+    the two together; otherwise the correction is an adjustment, priced by the close of a later
+    period (payouts.corrections) while the closed period's figures never change."""
+
+    class Source(models.TextChoices):
+        REPORT = "report"  # the studio, with the lease token
+        ADMIN = "admin"  # a trust administrator
+
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="usage_corrections")
+    # The correction's own key, taken in UsageEventKey like a reported event's: re-sent, it is
+    # counted once.
+    event_key = models.CharField(max_length=200)
+    corrects_key = models.CharField(max_length=200)
+    original_key = models.CharField(max_length=200)
+    kind = models.CharField(max_length=32, choices=UsageEvent.Kind.choices)
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    original_occurred_at = models.DateTimeField()
+    quantity = models.BigIntegerField()
+    in_place = models.BooleanField()
+    recorded_at = models.DateTimeField()
+    source = models.CharField(max_length=16, choices=Source.choices)
+    token = models.ForeignKey(LeaseToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["lease", "event_key"], name="one_correction_per_key_and_lease"),
+            models.CheckConstraint(condition=~Q(quantity=0), name="correction_not_zero"),
+        ]
+        indexes = [
+            models.Index(fields=["lease", "original_key"], name="correction_by_original"),
+            # A close finds the adjustments still to price, and metering the in-place ones, by time.
+            models.Index(fields=["original_occurred_at"], name="correction_by_original_time"),
+        ]
+
+    def __str__(self):
+        return (
+            f"correction {self.event_key} of {self.corrects_key} on lease {self.lease_id}: {self.quantity:+d}"
+        )

@@ -24,7 +24,7 @@ from trust.models import Asset, AssetContributor, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
 from trust.services import require_trust_admin, user_create
 
-from . import deadlines, federated, hooks, partitions
+from . import corrections, deadlines, federated, hooks, partitions
 from .models import (
     InboundLeasePart,
     Lease,
@@ -39,6 +39,7 @@ from .models import (
     StudioStaff,
     Takedown,
     TrainedModel,
+    UsageCorrection,
     UsageEvent,
     UsageEventKey,
 )
@@ -874,12 +875,21 @@ def usage_report(*, token: LeaseToken, lease_id, events: Sequence[Mapping]) -> t
     for its part and kept to be forwarded to that trust (`federated.forwarded_usage_split`)."""
     lease = lease_of_token(token=token, lease_id=lease_id)
     now = timezone.now()
+    original_events = events
     # Usage may be reported after a revocation or the end, for the time the lease was live.
     if lease.status not in Lease.APPROVED_STATUSES:
         raise Conflict("this lease was never active", code="lease_not_active")
     if len(events) > USAGE_EVENTS_MAX:
         raise Invalid(f"a report carries at most {USAGE_EVENTS_MAX} events", code="too_many_events")
+    # Corrections (`corrects`, licensing.corrections) go their own way; their places in the
+    # report are kept for the errors of both kinds.
+    fixes = [i for i, event in enumerate(events) if event.get("corrects")]
+    if fixes:
+        plain = [i for i, event in enumerate(events) if not event.get("corrects")]
+        events = [events[i] for i in plain]
     home, positions, forwarded = federated.forwarded_usage_split(lease, events, now)
+    if fixes:
+        positions = [plain[p] for p in positions] if positions is not None else plain
     rows = _checked_usage(lease, home, now, positions)
     if isinstance(token, FederatedAccess):
         # A vendor's token: its own narrower assets and uses, the other trusts' events included.
@@ -890,7 +900,15 @@ def usage_report(*, token: LeaseToken, lease_id, events: Sequence[Mapping]) -> t
         _refuse_usage_after_withdrawal(lease, home, rows, positions)
         accepted = _insert_reported_usage(lease=lease, token=token, rows=rows, now=now) if rows else 0
         accepted += federated.forwarded_usage_insert(lease=lease, rows=forwarded, now=now)
-    return accepted, len(events) - accepted
+        if fixes:
+            accepted += corrections.corrections_record(
+                lease=lease,
+                corrections=[original_events[i] for i in fixes],
+                source=UsageCorrection.Source.REPORT,
+                token=token,
+                positions=fixes,
+            )
+    return accepted, len(original_events) - accepted
 
 
 def usage_record_forwarded(*, lease: Lease, events: Sequence[Mapping]) -> tuple[int, int]:

@@ -5,7 +5,12 @@ from trust.admin import ReadOnlyAdmin, ServiceAdmin, run_for_each
 from . import invoices, services
 from .models import (
     Account,
+    Adjustment,
     CloseBatch,
+    CorrectionCharge,
+    CreditNote,
+    CreditNoteCounter,
+    CreditNoteLine,
     Invoice,
     InvoiceCounter,
     InvoiceLine,
@@ -13,6 +18,7 @@ from .models import (
     LeaseRevenue,
     LedgerEntry,
     LedgerTransaction,
+    MemberAdjustmentLine,
     MemberEarning,
     MemberEarningLine,
     PartShare,
@@ -139,3 +145,10 @@ class SettlementAdmin(ReadOnlyAdmin):
 @admin.register(PartShare)
 class PartShareAdmin(ReadOnlyAdmin):
     list_display = ["lease", "use", "cents", "window_start", "window_end", "received_at"]
+
+
+# Corrections of closed periods: written by a period's close (payouts.corrections), read here.
+admin.site.register(
+    [CorrectionCharge, CreditNoteCounter, CreditNote, CreditNoteLine, Adjustment, MemberAdjustmentLine],
+    ReadOnlyAdmin,
+)

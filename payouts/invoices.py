@@ -21,7 +21,7 @@ from trust.errors import Conflict, Invalid
 from trust.selectors import is_trust_admin
 from trust.services import require_trust_admin
 
-from . import federated, ledger
+from . import corrections, federated, ledger
 from .metering import LeaseCharges
 from .models import (
     Account,
@@ -150,6 +150,9 @@ def issue_for_period(period: Period, *, at: datetime | None = None) -> list[Invo
                     "settlement_id": pk,
                 }
             )
+    # Corrections of closed periods undone, priced by this close (payouts.corrections).
+    for studio_id, lines in corrections.invoice_lines(period).items():
+        by_studio[studio_id] += lines
     owing = {studio_id: lines for studio_id, lines in sorted(by_studio.items()) if lines}
     if not owing:
         return []

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import QuerySet
 
-from licensing.models import Lease, UsageEvent
+from licensing.models import Lease, UsageCorrection, UsageEvent
 
 from .attribution import FLAT_FEE
 from .models import LeaseRevenue, PartShare, Period, PeriodCharge
@@ -104,6 +104,7 @@ def meter_period(period: Period) -> int:
             [period.pk, FLAT_FEE, start, end, *NEVER_ACTIVE, period.pk],
         )
         written += cursor.rowcount
+        written -= _net_corrections_in_place(cursor, period, start, end)
         # A part of a peer's federated lease: its shares of the lease's flat fee and training
         # runs, as the home trust's settlement told this trust in the period (PartShare), are
         # shared charges of the part's lease like its own would be.
@@ -114,6 +115,32 @@ def meter_period(period: Period) -> int:
             [period.pk, start, end, period.pk],
         )
         return written + cursor.rowcount
+
+
+def _net_corrections_in_place(cursor, period: Period, start, end) -> int:
+    """Net the usage corrections recorded while the period was open (`in_place`) into its
+    charges: their (lease, use, asset) group's quantity lowered (or raised back by a correction
+    of a correction), and a group corrected to nothing dropped. A chain never nets below zero
+    (licensing.corrections), and its original's group exists, so no charge goes negative. Two
+    statements over the few corrections, not the events. Returns the rows dropped."""
+    charges, revenues = PeriodCharge._meta.db_table, LeaseRevenue._meta.db_table
+    corrections = UsageCorrection._meta.db_table
+    kinds = UsageEvent.Kind
+    cursor.execute(
+        f"""UPDATE {charges} SET quantity = {charges}.quantity + k.quantity
+        FROM (SELECT lease_id, kind, CASE WHEN kind IN (%s, %s) THEN asset_id END AS asset_id,
+                     SUM(quantity) AS quantity
+              FROM {corrections} WHERE in_place AND original_occurred_at >= %s AND original_occurred_at < %s
+              GROUP BY 1, 2, 3) k
+        WHERE {charges}.period_id = %s AND {charges}.lease_id = k.lease_id AND {charges}.use = k.kind
+          AND ({charges}.asset_id = k.asset_id OR ({charges}.asset_id IS NULL AND k.asset_id IS NULL))
+          AND {charges}.lease_id NOT IN (SELECT lease_id FROM {revenues} WHERE period_id = %s)""",
+        [kinds.DOWNLOAD, kinds.GENERATED_SECOND, start, end, period.pk, period.pk],
+    )
+    cursor.execute(
+        f"DELETE FROM {charges} WHERE period_id = %s AND quantity = 0 AND use <> %s", [period.pk, FLAT_FEE]
+    )
+    return cursor.rowcount
 
 
 def _copy_through_client(cursor, query: str, params: list, target: str) -> int:

@@ -533,6 +533,8 @@ class InvoiceLine(models.Model):
         TRAINING_RUN = "training_run", "Training runs"
         GENERATED_SECOND = "generated_second", "Generated seconds"
         PEER_PART = "peer_part", "Part at a peer trust"
+        # A correction of a closed period's usage undone later: re-charged (payouts.corrections).
+        ADJUSTMENT = "adjustment", "Adjustment of a closed period"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
     lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="+")
@@ -578,3 +580,152 @@ class InvoicePayment(models.Model):
 
     def __str__(self):
         return f"{self.amount_cents} on {self.invoice_id}"
+
+
+# Corrections of closed periods (payouts/corrections.py) ------------------------------------------
+
+
+class CorrectionCharge(models.Model):
+    """One usage correction of a closed period, priced once by a later period's close: the
+    quantity (signed) at the unit price its original was charged in its own period. Its unique
+    `correction` is the claim: no correction is priced twice, even by two closes at once."""
+
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="correction_charges")
+    correction = models.OneToOneField(
+        "licensing.UsageCorrection", on_delete=models.PROTECT, related_name="charge"
+    )
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="+")
+    original_period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="+")
+    use = models.CharField(max_length=32)
+    asset = models.ForeignKey(
+        "trust.Asset", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    quantity = models.BigIntegerField()
+    unit_price_cents = models.BigIntegerField()
+    amount_cents = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["period", "lease", "id"]
+
+    def __str__(self):
+        return f"correction {self.correction_id} priced in period {self.period_id}: {self.amount_cents}"
+
+
+class CreditNoteCounter(models.Model):
+    """The last credit note number issued in a year: locked FOR UPDATE by the close that issues
+    credit notes, like InvoiceCounter, so the series is gapless."""
+
+    year = models.PositiveIntegerField(unique=True)
+    last_sequence = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.year}: {self.last_sequence}"
+
+
+class CreditNote(models.Model):
+    """What a later period's close credits one studio for corrections that lowered the usage of
+    closed periods: the studio's receivable is credited by its total."""
+
+    number = models.CharField(max_length=40, unique=True)
+    year = models.PositiveIntegerField()
+    sequence = models.PositiveIntegerField()
+    studio = models.ForeignKey(Studio, on_delete=models.PROTECT, related_name="credit_notes")
+    # The period whose close priced the corrections.
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="credit_notes")
+    issued_at = models.DateTimeField()
+    currency = models.CharField(max_length=3)
+    total_cents = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["-year", "-sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["year", "sequence"], name="one_credit_note_per_number"),
+            models.UniqueConstraint(fields=["period", "studio"], name="one_credit_note_per_studio_period"),
+            models.CheckConstraint(condition=Q(total_cents__gt=0), name="credit_note_total_positive"),
+        ]
+        indexes = [models.Index(fields=["studio", "-issued_at"], name="credit_note_studio_issued")]
+
+    def __str__(self):
+        return self.number
+
+
+class Adjustment(models.Model):
+    """One lease's corrections of one closed period, priced in a later period and split by the
+    distribution rule: a credit (usage lowered: every amount negative, on a credit note) or a
+    charge (a correction undone: positive, a line of the period's invoice). Posted in its own
+    balanced ledger transaction; the original period's figures never change."""
+
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="adjustments")
+    original_period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="adjusted_by")
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="adjustments")
+    is_credit = models.BooleanField()
+    revenue_cents = models.BigIntegerField()
+    admin_fee_cents = models.BigIntegerField()
+    pension_cents = models.BigIntegerField()
+    net_cents = models.BigIntegerField()
+    transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="+")
+    credit_note = models.ForeignKey(
+        CreditNote, on_delete=models.PROTECT, null=True, blank=True, related_name="adjustments"
+    )
+
+    class Meta:
+        ordering = ["period", "lease", "original_period"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "original_period", "lease", "is_credit"], name="one_adjustment_per_lease"
+            ),
+            models.CheckConstraint(
+                condition=Q(revenue_cents=F("admin_fee_cents") + F("pension_cents") + F("net_cents")),
+                name="adjustment_adds_up",
+            ),
+        ]
+
+    def __str__(self):
+        return f"lease {self.lease_id}, {self.original_period_id} in {self.period_id}: {self.revenue_cents}"
+
+
+class MemberAdjustmentLine(models.Model):
+    """One member's part of an adjustment for one use, for their statement: signed like it."""
+
+    adjustment = models.ForeignKey(Adjustment, on_delete=models.PROTECT, related_name="lines")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="adjustment_lines")
+    use = models.CharField(max_length=32, choices=MemberEarningLine.Use.choices)
+    revenue_cents = models.BigIntegerField()
+    admin_fee_cents = models.BigIntegerField()
+    pension_cents = models.BigIntegerField()
+    net_cents = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["adjustment", "id"]
+        indexes = [models.Index(fields=["member", "adjustment"], name="adjustment_line_member")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(revenue_cents=F("admin_fee_cents") + F("pension_cents") + F("net_cents")),
+                name="adjustment_line_adds_up",
+            ),
+        ]
+
+    def __str__(self):
+        return f"adjustment {self.adjustment_id}, member {self.member_id}: {self.net_cents} net"
+
+
+class CreditNoteLine(models.Model):
+    """One lease's credit for one closed period, referencing that period's invoice."""
+
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="lines")
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="+")
+    original_period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="+")
+    original_invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="credit_note_lines"
+    )
+    use = models.CharField(max_length=32)
+    description = models.CharField(max_length=300)
+    quantity = models.BigIntegerField()
+    unit_price_cents = models.BigIntegerField()
+    amount_cents = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["credit_note", "id"]
+
+    def __str__(self):
+        return f"{self.credit_note_id}: {self.description} {self.amount_cents}"

@@ -20,7 +20,7 @@ from trust.queue import enqueue_on_commit
 from trust.selectors import contributor_rows
 from trust.services import require_trust_admin
 
-from . import bulk, federated, invoices, ledger, metering, split
+from . import bulk, corrections, federated, invoices, ledger, metering, split
 from .distribution import rates_problem
 from .metering import BillingLimitExceeded
 from .models import (
@@ -581,7 +581,9 @@ def period_close_finish(*, period_id: int) -> Period:
             return period
         period.status, period.closed_at = Period.Status.CLOSED, timezone.now()
         # In this transaction, under the period's lock: a close that fails after this line
-        # rolls the invoices and their numbers back with it.
+        # rolls the invoices and their numbers back with it. Corrections of closed periods are
+        # priced first: their credit notes, and their charges as lines of these invoices.
+        corrections.price_adjustments(period, at=period.closed_at)
         invoices.issue_for_period(period, at=period.closed_at)
         period.leases_done = period.leases_total = totals["leases"]
         period.save()

@@ -417,16 +417,30 @@ class UsageEventInputSerializer(serializers.Serializer):
     `usage_events_from`, which applies these same rules in one pass over the batch."""
 
     event_key = TextField(max_length=200)
-    kind = serializers.ChoiceField(choices=UsageEvent.Kind.choices)
+    kind = serializers.ChoiceField(
+        choices=UsageEvent.Kind.choices, required=False, help_text="required except in a correction"
+    )
     asset = serializers.UUIDField(required=False, allow_null=True)
-    quantity = serializers.IntegerField(min_value=1, max_value=QUANTITY_MAX)
-    occurred_at = serializers.DateTimeField()
+    quantity = serializers.IntegerField(
+        min_value=-QUANTITY_MAX,
+        max_value=QUANTITY_MAX,
+        help_text="at least 1; a correction's may be negative (never zero)",
+    )
+    occurred_at = serializers.DateTimeField(required=False, help_text="required except in a correction")
     trust = TextField(
         max_length=50,
         required=False,
         help_text="a federated lease only: the trust holding `asset` (the manifest's `trust`); a "
         "generated-seconds event naming another trust of the lease is forwarded to it, which meters it",
     )
+    corrects = TextField(
+        max_length=200,
+        required=False,
+        help_text="a correction: the event_key of a recorded event of this lease (or of an earlier "
+        "correction) it corrects; its quantity is then signed (negative to lower usage, positive to "
+        "undo part of an earlier correction) and its kind, asset and time are the original's",
+    )
+    reason = TextField(max_length=500, required=False, help_text="a correction's reason, kept with it")
 
 
 class UsageReportSerializer(serializers.Serializer):
@@ -477,7 +491,18 @@ def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
         message = f"Invalid data. Expected a dictionary, but got {type(raw).__name__}."
         return None, {"non_field_errors": [ErrorDetail(message, code="invalid")]}
     errors: dict[str, list] = {}
-    for name in _USAGE_FIELDS:
+    # A correction (licensing.corrections) takes its kind, asset and time from the event it
+    # corrects: it needs only its key, `corrects` and a signed quantity.
+    corrects = raw.get("corrects")
+    if corrects is not None and (
+        isinstance(corrects, bool)
+        or not isinstance(corrects, str | int)
+        or not 0 < len(str(corrects).strip()) <= 200
+    ):
+        errors["corrects"] = [ErrorDetail("Not a valid event key.", code="invalid")]
+        corrects = None
+    correction = corrects is not None
+    for name in ("event_key", "quantity") if correction else _USAGE_FIELDS:
         if name not in raw:
             errors[name] = [ErrorDetail("This field is required.", code="required")]
     key = raw.get("event_key")
@@ -492,7 +517,7 @@ def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
                 message = "Ensure this field has no more than 200 characters."
                 errors["event_key"] = [ErrorDetail(message, code="max_length")]
     kind = raw.get("kind")
-    if "kind" in raw and (not isinstance(kind, str) or kind not in _USAGE_KINDS):
+    if "kind" in raw and not correction and (not isinstance(kind, str) or kind not in _USAGE_KINDS):
         errors["kind"] = [ErrorDetail(f'"{kind}" is not a valid choice.', code="invalid_choice")]
     asset = raw.get("asset")
     if asset is not None:
@@ -506,14 +531,19 @@ def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
     if "quantity" in raw:
         if quantity is None:
             errors["quantity"] = [ErrorDetail("A valid integer is required.", code="invalid")]
-        elif quantity < 1:
+        elif quantity == 0 and correction:
+            errors["quantity"] = [ErrorDetail("A correction's quantity is not zero.", code="zero")]
+        elif quantity < 0 and not correction:
+            message = "A negative quantity is only allowed in a correction (naming the event in `corrects`)."
+            errors["quantity"] = [ErrorDetail(message, code="negative_without_corrects")]
+        elif quantity < 1 and not correction:
             message = "Ensure this value is greater than or equal to 1."
             errors["quantity"] = [ErrorDetail(message, code="min_value")]
-        elif quantity > QUANTITY_MAX:
+        elif abs(quantity) > QUANTITY_MAX:
             message = f"Ensure this value is less than or equal to {QUANTITY_MAX}."
             errors["quantity"] = [ErrorDetail(message, code="max_value")]
     occurred_at = _usage_datetime(raw.get("occurred_at"))
-    if "occurred_at" in raw and occurred_at is None:
+    if "occurred_at" in raw and occurred_at is None and not correction:
         message = (
             "Datetime has wrong format. Use one of these formats instead: "
             "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
@@ -524,6 +554,14 @@ def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
         errors["trust"] = [ErrorDetail("Not a valid trust slug.", code="invalid")]
     if errors:
         return None, errors
+    if correction:
+        reason = raw.get("reason")
+        return {
+            "event_key": key,
+            "corrects": str(corrects).strip(),
+            "quantity": quantity,
+            "reason": reason if isinstance(reason, str) else "",
+        }, None
     event = {"event_key": key, "kind": kind, "quantity": quantity, "occurred_at": occurred_at}
     if asset is not None:
         event["asset"] = asset
@@ -561,6 +599,29 @@ def usage_events_from(data) -> list[dict]:
         failed = failed or error is not None
     if failed:
         raise serializers.ValidationError({"events": errors})
+    return events
+
+
+class UsageCorrectionInputSerializer(serializers.Serializer):
+    event_key = TextField(max_length=200, help_text="the correction's own key: re-sent, counted once")
+    corrects = TextField(max_length=200, help_text="the event_key of the event (or correction) it corrects")
+    quantity = serializers.IntegerField(
+        min_value=-QUANTITY_MAX, max_value=QUANTITY_MAX, help_text="signed, never zero"
+    )
+    reason = TextField(max_length=500, required=False)
+
+
+class UsageCorrectionReportSerializer(serializers.Serializer):
+    events = UsageCorrectionInputSerializer(many=True, allow_empty=False, max_length=USAGE_EVENTS_MAX)
+
+
+def usage_corrections_from(data) -> list[dict]:
+    """An administrator's corrections, checked by the usage report's rules: every event must
+    name the event it corrects."""
+    events = usage_events_from(data)
+    missing = [{} if event.get("corrects") else {"corrects": ["This field is required."]} for event in events]
+    if any(missing):
+        raise serializers.ValidationError({"events": missing})
     return events
 
 

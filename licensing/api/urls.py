@@ -82,6 +82,11 @@ urlpatterns = [
         name="api-lease-asset-c2pa",
     ),
     path("leases/<id:lease_id>/usage/", views.UsageView.as_view(), name="api-lease-usage"),
+    path(
+        "leases/<id:lease_id>/usage/corrections/",
+        views.UsageCorrectionView.as_view(),
+        name="api-lease-usage-corrections",
+    ),
     path("leases/<id:lease_id>/takedowns/", views.LeaseTakedownsView.as_view(), name="api-lease-takedowns"),
     path(
         "takedowns/<id:takedown_id>/acknowledge/",

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from config import metrics
 from federation.api.auth import PeerCallView
 from federation.models import Peer
-from licensing import cards, federated, provenance, selectors, services, tokens
+from licensing import cards, corrections, federated, provenance, selectors, services, tokens
 from licensing.models import Lease, LeaseTerms, LeaseToken, Studio, Takedown
 from trust.api.auth import UserTokenAuthentication, UserTokenNotAccepted
 from trust.api.pagination import PagedAPIView
@@ -742,7 +742,8 @@ class UsageView(APIView):
     @extend_schema(
         request=s.UsageReportSerializer,
         responses={202: s.UsageAcceptedSerializer},
-        summary="Report training runs and generated seconds; event_key makes it idempotent (lease token)",
+        summary="Report training runs and generated seconds; event_key makes it idempotent; an event with "
+        "`corrects` and a signed quantity corrects a recorded one (lease token)",
     )
     def post(self, request, lease_id):
         events = s.usage_events_from(request.data)
@@ -993,3 +994,24 @@ class MyModelsView(PagedAPIView):
     def get(self, request):
         models = selectors.member_models(member_of(request.user))
         return self.paged(models, s.RegisterModelSerializer, prepare=selectors.register_model_entries)
+
+
+class UsageCorrectionView(APIView):
+    """An administrator's corrections of a lease's recorded usage (licensing.corrections)."""
+
+    permission_classes = [IsTrustAdmin]
+
+    @errors(409, 422)
+    @extend_schema(
+        request=s.UsageCorrectionReportSerializer,
+        responses={201: s.UsageAcceptedSerializer},
+        summary="Correct a lease's recorded usage, gateway downloads included: compensating events "
+        "naming the event they correct (`corrects`), a re-sent event_key counted once (admin)",
+    )
+    def post(self, request, lease_id):
+        lease = found(Lease.objects, lease_id, what="lease")
+        events = s.usage_corrections_from(request.data)
+        accepted = corrections.usage_correct(actor=request.user, lease=lease, corrections=events)
+        return Response(
+            {"accepted": accepted, "duplicates": len(events) - accepted}, status=status.HTTP_201_CREATED
+        )

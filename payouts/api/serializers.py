@@ -1,7 +1,17 @@
 from rest_framework import serializers
 
 from payouts.invoices import is_overdue
-from payouts.models import Invoice, InvoiceLine, InvoicePayment, PayoutBatch, PayoutItem, Period, RateSetting
+from payouts.models import (
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    InvoicePayment,
+    PayoutBatch,
+    PayoutItem,
+    Period,
+    RateSetting,
+)
 from payouts.selectors import period_books_check
 from trust.api.validation import TextField, cents
 
@@ -372,3 +382,57 @@ class InvoicePaymentSerializer(serializers.ModelSerializer):
 
 class InvoiceVoidInputSerializer(serializers.Serializer):
     reason = TextField(max_length=500, required=False, allow_blank=True, default="")
+
+
+# Credit notes (payouts.corrections) -------------------------------------------------------------
+
+
+class CreditNoteLineSerializer(serializers.ModelSerializer):
+    lease = serializers.IntegerField(source="lease_id")
+    original_period = serializers.IntegerField(
+        source="original_period_id", help_text="the closed period corrected"
+    )
+    original_invoice = serializers.CharField(
+        source="original_invoice.number",
+        allow_null=True,
+        help_text="that period's invoice, if one was issued",
+    )
+
+    class Meta:
+        model = CreditNoteLine
+        fields = [
+            "lease",
+            "original_period",
+            "original_invoice",
+            "use",
+            "description",
+            "quantity",
+            "unit_price_cents",
+            "amount_cents",
+        ]
+
+
+class CreditNoteSerializer(serializers.ModelSerializer):
+    kind = serializers.SerializerMethodField(help_text="always `credit_note`")
+    studio = serializers.CharField(source="studio.name")
+    studio_id = serializers.IntegerField()
+    period = serializers.IntegerField(source="period_id", help_text="the period whose close priced it")
+    lines = CreditNoteLineSerializer(many=True)
+
+    class Meta:
+        model = CreditNote
+        fields = [
+            "id",
+            "kind",
+            "number",
+            "studio",
+            "studio_id",
+            "period",
+            "issued_at",
+            "currency",
+            "total_cents",
+            "lines",
+        ]
+
+    def get_kind(self, obj) -> str:
+        return "credit_note"

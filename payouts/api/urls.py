@@ -27,6 +27,9 @@ urlpatterns = [
         "invoices/<id:invoice_id>/payments/", views.InvoicePaymentView.as_view(), name="api-invoice-payments"
     ),
     path("invoices/<id:invoice_id>/void/", views.InvoiceVoidView.as_view(), name="api-invoice-void"),
+    path("credit-notes/", views.CreditNoteListView.as_view(), name="api-credit-notes"),
+    path("credit-notes/<id:note_id>/pdf/", views.CreditNotePdfView.as_view(), name="api-credit-note-pdf"),
+    path("credit-notes/<id:note_id>/csv/", views.CreditNoteCsvView.as_view(), name="api-credit-note-csv"),
     path("charges/", views.StudioChargesView.as_view(), name="api-studio-charges"),
     path("payouts/balances/", views.MemberBalanceListView.as_view(), name="api-payout-balances"),
     path("payouts/batches/", views.PayoutBatchListView.as_view(), name="api-payout-batches"),

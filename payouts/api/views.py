@@ -10,6 +10,8 @@ from federation.api.auth import PeerCallView
 from licensing.api.permissions import IsStudioStaff, IsStudioStaffOrAdmin
 from licensing.selectors import studio_of
 from payouts import (
+    corrections,
+    credit_note_documents,
     invoice_documents,
     invoices,
     payout_batches,
@@ -470,3 +472,50 @@ class PayoutReturnView(APIView):
 def _with_items(batch_id: int) -> PayoutBatch:
     """The batch and its payments with their members: three queries, however many payments."""
     return PayoutBatch.objects.prefetch_related("items__member").get(pk=batch_id)
+
+
+# Credit notes (payouts.corrections) -------------------------------------------------------------
+
+
+def _visible_credit_note(request, note_id):
+    """The credit note, if the caller may see it: another studio's is a 404 like a missing one."""
+    return found(corrections.credit_notes_visible_to(request.user), note_id, what="credit_note")
+
+
+class CreditNoteListView(PagedAPIView):
+    permission_classes = [IsStudioStaffOrAdmin]
+
+    @extend_schema(
+        responses=s.CreditNoteSerializer(many=True),
+        summary="Credit notes for corrections of closed periods, newest first: a studio's own for its "
+        "staff, every studio's for an administrator",
+    )
+    def get(self, request):
+        rows = corrections.credit_notes_visible_to(request.user).prefetch_related("lines__original_invoice")
+        return self.paged(rows, s.CreditNoteSerializer)
+
+
+class CreditNotePdfView(APIView):
+    permission_classes = [IsStudioStaffOrAdmin]
+
+    @extend_schema(responses={(200, "application/pdf"): bytes}, summary="The credit note as PDF")
+    def get(self, request, note_id):
+        note = _visible_credit_note(request, note_id)
+        return _file_response(
+            credit_note_documents.credit_note_pdf(note),
+            content_type="application/pdf",
+            filename=credit_note_documents.filename(note, "pdf"),
+        )
+
+
+class CreditNoteCsvView(APIView):
+    permission_classes = [IsStudioStaffOrAdmin]
+
+    @extend_schema(responses={(200, "text/csv"): str}, summary="The credit note as CSV")
+    def get(self, request, note_id):
+        note = _visible_credit_note(request, note_id)
+        return _file_response(
+            credit_note_documents.credit_note_csv(note),
+            content_type="text/csv",
+            filename=credit_note_documents.filename(note, "csv"),
+        )

@@ -17,7 +17,7 @@ from trust.errors import NotFound
 from trust.portal import PortalForm, admin_required, run_service_with_messages, studio_required
 from trust.templatetags.portal import money
 
-from .. import invoice_documents, invoices
+from .. import corrections, credit_note_documents, invoice_documents, invoices
 from ..models import Invoice
 
 PER_PAGE = 50
@@ -49,11 +49,15 @@ def _invoice(request, invoice_id) -> Invoice:
 def _listing(request, *, admin: bool):
     rows = invoices.invoices_visible_to(request.user)
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
+    notes = corrections.credit_notes_visible_to(request.user).prefetch_related(
+        "lines__original_invoice", "lines__original_period"
+    )
     context = {
         "page": page,
         "admin": admin,
         "overdue_count": invoices.overdue(rows).count(),
         "now": timezone.now(),
+        "credit_notes": Paginator(notes, PER_PAGE).get_page(request.GET.get("notes_page")),
     }
     return render(request, "payouts/invoices/list.html", context)
 
@@ -88,6 +92,33 @@ def _document(request, invoice_id, kind: str):
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{invoice_documents.filename(invoice, kind)}"'
     return response
+
+
+def _credit_note_document(request, note_id, kind: str):
+    """A credit note's PDF or CSV; another studio's is a 404, like one that does not exist."""
+    try:
+        note = found(corrections.credit_notes_visible_to(request.user), note_id, what="credit_note")
+    except NotFound as error:
+        raise Http404("no such credit note") from error
+    if kind == "pdf":
+        content, content_type = credit_note_documents.credit_note_pdf(note), "application/pdf"
+    elif kind == "csv":
+        content, content_type = credit_note_documents.credit_note_csv(note), "text/csv"
+    else:
+        raise Http404("no such document")
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{credit_note_documents.filename(note, kind)}"'
+    return response
+
+
+@studio_required
+def studio_credit_note_document(request, note_id, kind):
+    return _credit_note_document(request, note_id, kind)
+
+
+@admin_required
+def operations_credit_note_document(request, note_id, kind):
+    return _credit_note_document(request, note_id, kind)
 
 
 @studio_required
@@ -164,6 +195,11 @@ studio_urls = [
     path("invoices/", studio_invoices, name="studio-invoices"),
     path("invoices/<id:invoice_id>/", studio_invoice, name="studio-invoice"),
     path("invoices/<id:invoice_id>/<str:kind>/", studio_invoice_document, name="studio-invoice-document"),
+    path(
+        "credit-notes/<id:note_id>/<str:kind>/",
+        studio_credit_note_document,
+        name="studio-credit-note-document",
+    ),
 ]
 operations_urls = [
     path("invoices/", operations_invoices, name="operations-invoices"),
@@ -174,5 +210,10 @@ operations_urls = [
         "invoices/<id:invoice_id>/<str:kind>/",
         operations_invoice_document,
         name="operations-invoice-document",
+    ),
+    path(
+        "credit-notes/<id:note_id>/<str:kind>/",
+        operations_credit_note_document,
+        name="operations-credit-note-document",
     ),
 ]

@@ -101,6 +101,8 @@ NOT_PAGES = {
     "operations-payout-batch-settled",
     "operations-payout-batch-return",
     "operations-retention-run",
+    "studio-credit-note-document",
+    "operations-credit-note-document",
 }
 # Pages with ids in their path, visited below with ids from the demo trust.
 DETAIL_PAGES = {

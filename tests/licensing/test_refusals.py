@@ -58,6 +58,11 @@ ADMIN_ONLY = [
     ("post", "/api/v1/leases/{lease}/approve/", None),
     ("post", "/api/v1/leases/{lease}/reject/", None),
     ("post", "/api/v1/leases/{lease}/revoke/", None),
+    (
+        "post",
+        "/api/v1/leases/{lease}/usage/corrections/",
+        {"events": [{"event_key": "c", "corrects": "u", "quantity": -1}]},
+    ),
     ("get", "/api/v1/settings/rates/", None),
     ("put", "/api/v1/settings/rates/", {"admin_fee_bps": 0, "pension_bps": 0}),
     ("get", "/api/v1/periods/", None),
@@ -120,6 +125,9 @@ STUDIO_OR_ADMIN = [
     ("get", "/api/v1/invoices/", None),
     ("get", "/api/v1/invoices/1/pdf/", None),
     ("get", "/api/v1/invoices/1/csv/", None),
+    ("get", "/api/v1/credit-notes/", None),
+    ("get", "/api/v1/credit-notes/1/pdf/", None),
+    ("get", "/api/v1/credit-notes/1/csv/", None),
 ]
 LEASE_TOKEN_ONLY = [
     ("get", "/api/v1/leases/{lease}/manifest/", None),

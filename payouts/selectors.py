@@ -44,6 +44,7 @@ from .models import (
     Period,
     RateSetting,
     Settlement,
+    UntraceableMark,
 )
 
 
@@ -380,12 +381,19 @@ class Unpayable:
     """Why a member who is owed money is not paid by the next batch."""
 
     NO_BANK_DETAILS = "no_bank_details"
+    UNTRACEABLE = "untraceable"
     BELOW_MINIMUM = "below_minimum"
 
     LABELS = {
         NO_BANK_DETAILS: "No bank details: the member has not given an account to pay into.",
+        UNTRACEABLE: "Untraceable: an administrator marked the member as not reachable.",
         BELOW_MINIMUM: "Below the minimum payout: the balance carries forward.",
     }
+
+
+def _untraceable_member() -> Exists:
+    """The account's member stands marked untraceable (payouts.unclaimed)."""
+    return Exists(UntraceableMark.objects.filter(member_id=OuterRef("member_id"), cleared_at__isnull=True))
 
 
 def member_balances(*, minimum_cents: int | None = None) -> QuerySet:
@@ -409,6 +417,7 @@ def member_balances(*, minimum_cents: int | None = None) -> QuerySet:
             bic=F("member__payout_bic"),
             reason=Case(
                 When(member__payout_iban="", then=Value(Unpayable.NO_BANK_DETAILS)),
+                When(_untraceable_member(), then=Value(Unpayable.UNTRACEABLE)),
                 When(balance_cents__gt=-minimum, then=Value(Unpayable.BELOW_MINIMUM)),
                 default=Value(""),
                 output_field=CharField(),
@@ -454,11 +463,19 @@ def payout_totals(*, minimum_cents: int | None = None) -> dict:
 
     everyone = figures(owed)
     no_bank_details = figures(owed.filter(member__payout_iban=""))
-    below_minimum = figures(owed.filter(balance_cents__gt=-minimum).exclude(member__payout_iban=""))
-    payable = {key: everyone[key] - no_bank_details[key] - below_minimum[key] for key in ("members", "cents")}
+    with_bank_details = owed.exclude(member__payout_iban="")
+    untraceable = figures(with_bank_details.filter(_untraceable_member()))
+    below_minimum = figures(
+        with_bank_details.filter(balance_cents__gt=-minimum).exclude(_untraceable_member())
+    )
+    payable = {
+        key: everyone[key] - no_bank_details[key] - untraceable[key] - below_minimum[key]
+        for key in ("members", "cents")
+    }
     return {
         "payable": payable,
         Unpayable.NO_BANK_DETAILS: no_bank_details,
+        Unpayable.UNTRACEABLE: untraceable,
         Unpayable.BELOW_MINIMUM: below_minimum,
     }
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import unclaimed, views
 
 urlpatterns = [
     path("federation/settlements/", views.SettlementListView.as_view(), name="api-federation-settlements"),
@@ -38,5 +38,14 @@ urlpatterns = [
         "payouts/batches/<id:batch_id>/pain001/",
         views.PayoutBatchPainView.as_view(),
         name="api-payout-batch-pain001",
+    ),
+    path("unclaimed/", unclaimed.UnclaimedPoolView.as_view(), name="api-unclaimed"),
+    path("unclaimed/claims/", unclaimed.UnclaimedClaimView.as_view(), name="api-unclaimed-claims"),
+    path("me/unclaimed/", unclaimed.MyUnclaimedView.as_view(), name="api-my-unclaimed"),
+    path("me/unclaimed/claim/", unclaimed.MyUnclaimedClaimView.as_view(), name="api-my-unclaimed-claim"),
+    path(
+        "members/<id:member_id>/untraceable/",
+        unclaimed.MemberUntraceableView.as_view(),
+        name="api-member-untraceable",
     ),
 ]

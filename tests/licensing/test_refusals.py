@@ -84,6 +84,10 @@ ADMIN_ONLY = [
     ("get", "/api/v1/datasets/{dataset}/versions/1/croissant.json", None),
     ("post", "/api/v1/invoices/1/payments/", {"amount_cents": 1, "paid_at": "2020-01-01", "reference": "r"}),
     ("post", "/api/v1/invoices/1/void/", {"reason": "r"}),
+    ("get", "/api/v1/unclaimed/", None),
+    ("post", "/api/v1/unclaimed/claims/", {"member": 1}),
+    ("post", "/api/v1/members/1/untraceable/", {"reason": "letters returned"}),
+    ("delete", "/api/v1/members/1/untraceable/", None),
 ]
 MEMBER_ONLY = [
     ("get", "/api/v1/consents/", None),
@@ -100,6 +104,8 @@ MEMBER_ONLY = [
     ("get", "/api/v1/contributions/", None),
     ("post", "/api/v1/contributions/1/accept/", None),
     ("post", "/api/v1/contributions/1/decline/", None),
+    ("get", "/api/v1/me/unclaimed/", None),
+    ("post", "/api/v1/me/unclaimed/claim/", None),
 ]
 STUDIO_ONLY = [
     ("get", "/api/v1/catalog/", None),

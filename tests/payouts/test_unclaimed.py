@@ -48,7 +48,9 @@ def people(world):
     dan = MemberFactory(member_number="M-00004", display_name="Dan")
     erin = MemberFactory(member_number="M-00005", display_name="Erin")
     for member in (cast.alice, carla, dan, erin):
-        type(member).objects.filter(pk=member.pk).update(payout_iban=IBAN, payout_account_name=member.display_name)
+        type(member).objects.filter(pk=member.pk).update(
+            payout_iban=IBAN, payout_account_name=member.display_name
+        )
         member.refresh_from_db()
     return {"alice": cast.alice, "bob": cast.bob, "carla": carla, "dan": dan, "erin": erin}
 
@@ -140,7 +142,9 @@ def test_a_member_without_bank_details_keeps_accruing_and_moves_to_the_pool_afte
 
     # The next payout batch pays him what he claimed (and Alice her 600).
     batch = services.payout_batch_create(actor=world.cast.admin, minimum_cents=1)
-    assert dict(PayoutItem.objects.filter(batch=batch).values_list("member__member_number", "amount_cents")) == {
+    assert dict(
+        PayoutItem.objects.filter(batch=batch).values_list("member__member_number", "amount_cents")
+    ) == {
         "M-00001": 600,
         "M-00002": 1500,
     }

@@ -453,7 +453,8 @@ def payout_totals(*, minimum_cents: int | None = None) -> dict:
     """How many members the next batch pays and how much, and the same for each reason it
     cannot pay the others (the reasons of `member_balances`, no bank details first). Three small
     aggregates: all balances owed (read from the owed-accounts index), those without bank
-    details, those below the minimum; the payable ones are what is left."""
+    details, those with bank details but untraceable or below the minimum; the payable ones are
+    what is left."""
     minimum = settings.TRUST_MINIMUM_PAYOUT_CENTS if minimum_cents is None else minimum_cents
     owed = Account.objects.filter(kind=Account.Kind.MEMBER_PAYABLE, balance_cents__lt=0).order_by()
 
@@ -463,11 +464,21 @@ def payout_totals(*, minimum_cents: int | None = None) -> dict:
 
     everyone = figures(owed)
     no_bank_details = figures(owed.filter(member__payout_iban=""))
-    with_bank_details = owed.exclude(member__payout_iban="")
-    untraceable = figures(with_bank_details.filter(_untraceable_member()))
-    below_minimum = figures(
-        with_bank_details.filter(balance_cents__gt=-minimum).exclude(_untraceable_member())
+    # Of those with bank details, the untraceable and (the others) below the minimum: one aggregate.
+    untraceable_q = Q(is_untraceable=True)
+    below_q = Q(balance_cents__gt=-minimum, is_untraceable=False)
+    split_up = (
+        owed.exclude(member__payout_iban="")
+        .annotate(is_untraceable=_untraceable_member())
+        .aggregate(
+            untraceable_members=Count("pk", filter=untraceable_q),
+            untraceable_cents=Sum("balance_cents", filter=untraceable_q),
+            below_members=Count("pk", filter=below_q),
+            below_cents=Sum("balance_cents", filter=below_q),
+        )
     )
+    untraceable = {"members": split_up["untraceable_members"], "cents": -(split_up["untraceable_cents"] or 0)}
+    below_minimum = {"members": split_up["below_members"], "cents": -(split_up["below_cents"] or 0)}
     payable = {
         key: everyone[key] - no_bank_details[key] - untraceable[key] - below_minimum[key]
         for key in ("members", "cents")

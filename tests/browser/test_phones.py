@@ -52,6 +52,7 @@ ROLE_PAGES = {
         "/operations/federation/",
         "/operations/federation/settlements/",
         "/operations/consent-texts/",
+        "/operations/unclaimed/",
     ],
 }
 PUBLIC_PAGES = [
@@ -95,6 +96,9 @@ NOT_PAGES = {
     "operations-invoice-document",
     "operations-invoice-payment",
     "operations-invoice-void",
+    "operations-unclaimed-claim",
+    "operations-member-untraceable",
+    "operations-member-traceable",
 }
 # Pages with ids in their path, visited below with ids from the demo trust.
 DETAIL_PAGES = {

@@ -167,6 +167,11 @@ def test_an_untraceable_member_is_not_paid_and_their_pool_balance_is_redistribut
     assert list(batch.items.values_list("member__member_number", flat=True)) == ["M-00001"]
     reasons = {row["member_number"]: row["reason"] for row in selectors.member_balances(minimum_cents=1)}
     assert reasons == {"M-00004": "untraceable"}
+    totals = selectors.payout_totals(minimum_cents=1)
+    assert (totals["untraceable"], totals["payable"]) == (
+        {"members": 1, "cents": 1001},
+        {"members": 0, "cents": 0},
+    )
     assert owed(dan) == 1001
 
     moved_at = clock.at(T0 + HOLD + timedelta(days=1))

@@ -85,6 +85,7 @@ def pool() -> int:
     return -ledger.balance_of("trust:unclaimed_pool")
 
 
+@pytest.mark.embedded
 def test_a_member_without_bank_details_keeps_accruing_and_moves_to_the_pool_after_the_hold(
     world, people, clock, as_user
 ):
@@ -151,6 +152,7 @@ def test_a_member_without_bank_details_keeps_accruing_and_moves_to_the_pool_afte
     assert ledger.trial_balance() == 0
 
 
+@pytest.mark.embedded
 def test_an_untraceable_member_is_not_paid_and_their_pool_balance_is_redistributed_at_release(
     world, people, clock, as_user
 ):

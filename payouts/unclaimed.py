@@ -24,7 +24,7 @@ time, and each is a fixed number of statements whatever the number of members.
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import (
     BooleanField,
     Count,
@@ -103,11 +103,17 @@ def _lock_pool() -> Account:
 def member_mark_untraceable(*, actor, member: Member, reason: str) -> UntraceableMark:
     """An administrator finds the member cannot be reached: payouts stop until it is cleared."""
     require_trust_admin(actor)
+    already = Conflict(f"{member.member_number} is already marked untraceable", code="already_untraceable")
     if is_untraceable(member):
-        raise Conflict(f"{member.member_number} is already marked untraceable", code="already_untraceable")
-    mark = UntraceableMark.objects.create(
-        member=member, reason=reason, marked_at=timezone.now(), marked_by=actor
-    )
+        raise already
+    try:
+        # Two administrators at once: the standing-mark constraint lets one in.
+        with transaction.atomic():
+            mark = UntraceableMark.objects.create(
+                member=member, reason=reason, marked_at=timezone.now(), marked_by=actor
+            )
+    except IntegrityError as error:
+        raise already from error
     audit.record(actor=actor, action="payouts.member_untraceable", subject=member, data={"reason": reason})
     return mark
 

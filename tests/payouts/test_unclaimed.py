@@ -260,3 +260,17 @@ def test_redistribution_adds_up_to_the_cent_and_is_pro_rata(total, nets):
     for _, member_id, net in rows:
         exact = Fraction(total * net, whole)
         assert exact - 1 < shares.get(member_id, 0) < exact + 1
+
+
+def test_the_daily_beat_job_moves_and_releases_through_celery(world, people, clock, settings):
+    from payouts import tasks
+
+    assert settings.CELERY_BEAT_SCHEDULE["unclaimed-royalties"]["task"] == "payouts.tasks.unclaimed_royalties"
+    bob, alice = people["bob"], people["alice"]
+    earn(world, clock, T0, {bob: 250, alice: 40})
+    clock.at(T0 + HOLD + timedelta(days=1))
+    assert tasks.unclaimed_royalties.delay().get() == {"moved": 1, "released_cents": 0}
+    earn(world, clock, T0 + HOLD + timedelta(days=2), {alice: 1})
+    clock.at(T0 + HOLD + timedelta(days=1) + WINDOW)
+    assert tasks.unclaimed_royalties.delay().get() == {"moved": 0, "released_cents": 250}
+    assert (owed(bob), owed(alice), pool()) == (0, 40 + 1 + 250, 0)

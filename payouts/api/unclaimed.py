@@ -15,7 +15,7 @@ from trust.models import Member
 from trust.selectors import member_of
 
 
-class PoolRowSerializer(serializers.Serializer):
+class UnclaimedPoolRowSerializer(serializers.Serializer):
     member = serializers.IntegerField(source="member_id")
     member_number = TextField()
     display_name = TextField()
@@ -28,7 +28,7 @@ class PoolRowSerializer(serializers.Serializer):
     has_bank_details = serializers.BooleanField()
 
 
-class ClaimSerializer(serializers.Serializer):
+class UnclaimedClaimSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     member = serializers.IntegerField(source="member_id")
     amount_cents = serializers.IntegerField(
@@ -37,7 +37,7 @@ class ClaimSerializer(serializers.Serializer):
     claimed_at = serializers.DateTimeField()
 
 
-class ClaimInputSerializer(serializers.Serializer):
+class UnclaimedClaimInputSerializer(serializers.Serializer):
     member = serializers.IntegerField(help_text="the member's id")
 
 
@@ -64,14 +64,16 @@ def _member(member_id) -> Member:
 
 
 class UnclaimedPoolView(PagedAPIView):
+    """What the unclaimed pool holds for each member, largest first (payouts.unclaimed)."""
+
     permission_classes = [IsTrustAdmin]
 
     @extend_schema(
-        responses=PoolRowSerializer(many=True),
+        responses=UnclaimedPoolRowSerializer(many=True),
         summary="The unclaimed pool per member: amount held, since, release date (admin)",
     )
     def get(self, request):
-        return self.paged(unclaimed.unclaimed_pool_rows(), PoolRowSerializer)
+        return self.paged(unclaimed.unclaimed_pool_rows(), UnclaimedPoolRowSerializer)
 
 
 class UnclaimedClaimView(APIView):
@@ -79,14 +81,14 @@ class UnclaimedClaimView(APIView):
 
     @errors(404, 409)
     @extend_schema(
-        request=ClaimInputSerializer,
-        responses={201: ClaimSerializer},
+        request=UnclaimedClaimInputSerializer,
+        responses={201: UnclaimedClaimSerializer},
         summary="Claim a member's held pool balance on their behalf, back to their payable balance (admin)",
     )
     def post(self, request):
-        member = _member(validated(ClaimInputSerializer, request)["member"])
+        member = _member(validated(UnclaimedClaimInputSerializer, request)["member"])
         claim = unclaimed.unclaimed_claim(actor=request.user, member=member)
-        return Response(ClaimSerializer(claim).data, status=status.HTTP_201_CREATED)
+        return Response(UnclaimedClaimSerializer(claim).data, status=status.HTTP_201_CREATED)
 
 
 class MyUnclaimedView(APIView):
@@ -105,12 +107,12 @@ class MyUnclaimedClaimView(APIView):
     @errors(409)
     @extend_schema(
         request=None,
-        responses={201: ClaimSerializer},
+        responses={201: UnclaimedClaimSerializer},
         summary="Claim my held pool balance back to my payable balance; needs bank details (member)",
     )
     def post(self, request):
         claim = unclaimed.unclaimed_claim(actor=request.user, member=member_of(request.user))
-        return Response(ClaimSerializer(claim).data, status=status.HTTP_201_CREATED)
+        return Response(UnclaimedClaimSerializer(claim).data, status=status.HTTP_201_CREATED)
 
 
 class MemberUntraceableView(APIView):

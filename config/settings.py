@@ -280,6 +280,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Settlements of federated leases still awaiting a peer, or never started (payouts.settlements).
     "resend-settlements": {"task": "payouts.tasks.resend_settlements", "schedule": 300.0},
+    # Overdue balances of members who cannot be paid into the unclaimed pool, and pool balances
+    # past their release date redistributed (payouts.unclaimed); daily.
+    "unclaimed-royalties": {"task": "payouts.tasks.unclaimed_royalties", "schedule": 86400.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -308,6 +311,11 @@ if not (
         "together be at most 10000 basis points (100%)"
     )
 TRUST_MINIMUM_PAYOUT_CENTS = env.int("TRUST_MINIMUM_PAYOUT_CENTS", default=2500)
+# Unclaimed royalties (payouts.unclaimed): a member who cannot be paid (no bank details, or
+# marked untraceable) keeps accruing; what stays owed longer than the hold period moves to the
+# unclaimed pool, claimable for the claim window after the move, then redistributed.
+UNCLAIMED_HOLD_DAYS = env.int("UNCLAIMED_HOLD_DAYS", default=3 * 365)
+UNCLAIMED_CLAIM_WINDOW_DAYS = env.int("UNCLAIMED_CLAIM_WINDOW_DAYS", default=2 * 365)
 # Days a studio has to pay an invoice when none of its leases' terms sets its own payment days.
 INVOICE_PAYMENT_DAYS = env.int("INVOICE_PAYMENT_DAYS", default=30)
 # A period close posts its leases in batches, one Celery task each (any number of workers take

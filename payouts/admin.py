@@ -28,6 +28,10 @@ from .models import (
     PeriodCharge,
     RateSetting,
     Settlement,
+    UnclaimedClaim,
+    UnclaimedHolding,
+    UnclaimedRelease,
+    UntraceableMark,
 )
 
 
@@ -152,3 +156,26 @@ admin.site.register(
     [CorrectionCharge, CreditNoteCounter, CreditNote, CreditNoteLine, Adjustment, MemberAdjustmentLine],
     ReadOnlyAdmin,
 )
+
+
+# Unclaimed royalties (payouts.unclaimed): written by its services; marks, claims and releases
+# are made on /operations/unclaimed/ or through the API.
+@admin.register(UntraceableMark)
+class UntraceableMarkAdmin(ReadOnlyAdmin):
+    list_display = ["member", "marked_at", "marked_by", "cleared_at", "cleared_by", "reason"]
+
+
+@admin.register(UnclaimedHolding)
+class UnclaimedHoldingAdmin(ReadOnlyAdmin):
+    list_display = ["member", "amount_cents", "moved_at", "release_at", "state"]
+    list_filter = ["state"]
+
+
+@admin.register(UnclaimedClaim)
+class UnclaimedClaimAdmin(ReadOnlyAdmin):
+    list_display = ["member", "amount_cents", "claimed_at", "claimed_by"]
+
+
+@admin.register(UnclaimedRelease)
+class UnclaimedReleaseAdmin(ReadOnlyAdmin):
+    list_display = ["released_at", "period", "total_cents", "recipients"]

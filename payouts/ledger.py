@@ -226,3 +226,10 @@ def studio_account_ids(studio_ids) -> dict[int, int]:
             studio_id__in=list(studio_ids), kind=Account.Kind.STUDIO_RECEIVABLE
         ).values_list("studio_id", "pk")
     )
+
+
+def unclaimed_pool() -> Account:
+    """Money owed to members who could not be paid within the hold period (payouts.unclaimed)."""
+    return Account.objects.get_or_create(
+        code="trust:unclaimed_pool", defaults={"kind": Account.Kind.UNCLAIMED_POOL}
+    )[0]

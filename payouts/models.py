@@ -249,6 +249,9 @@ class Account(models.Model):
         # the members' royalties of a voided invoice stay earned, the trust bears them).
         BANK = "bank"
         INVOICES_VOIDED = "invoices_voided"
+        # Balances of members who could not be paid for longer than the hold period
+        # (payouts.unclaimed): claimable until their release date, then redistributed.
+        UNCLAIMED_POOL = "unclaimed_pool"
 
     code = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -729,3 +732,110 @@ class CreditNoteLine(models.Model):
 
     def __str__(self):
         return f"{self.credit_note_id}: {self.description} {self.amount_cents}"
+
+
+class UntraceableMark(models.Model):
+    """An administrator's finding that a member cannot be reached. While it stands (not cleared)
+    no payout batch pays the member, and their balance ages toward the unclaimed pool as if they
+    had no bank details. Clearing it keeps the row: the history of marks is the table."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="untraceable_marks")
+    reason = models.CharField(max_length=500)
+    marked_at = models.DateTimeField()
+    marked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-marked_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"], condition=Q(cleared_at__isnull=True), name="one_standing_untraceable_mark"
+            ),
+        ]
+
+    def __str__(self):
+        return f"member {self.member_id} untraceable since {self.marked_at:%Y-%m-%d}"
+
+
+class UnclaimedClaim(models.Model):
+    """A member's pool balance moved back to their payable account (by them or an administrator
+    on their behalf), once they could be paid again."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="unclaimed_claims")
+    amount_cents = models.BigIntegerField()
+    claimed_at = models.DateTimeField()
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-claimed_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount_cents__gt=0), name="claim_positive")]
+
+    def __str__(self):
+        return f"{self.amount_cents} claimed by member {self.member_id}"
+
+
+class UnclaimedRelease(models.Model):
+    """Pool balances past their release date, redistributed in one ledger transaction to the
+    other recipients of `period` (the latest closed period) pro rata to their net earnings in it."""
+
+    released_at = models.DateTimeField()
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="unclaimed_releases")
+    total_cents = models.BigIntegerField()
+    recipients = models.PositiveIntegerField()
+    transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-released_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(total_cents__gt=0), name="release_positive")]
+
+    def __str__(self):
+        return f"{self.total_cents} released on {self.released_at:%Y-%m-%d}"
+
+
+class UnclaimedHolding(models.Model):
+    """One move of a member's overdue balance into the unclaimed pool: held (claimable until
+    `release_at`), then claimed or released. Each move has its own release date."""
+
+    class State(models.TextChoices):
+        HELD = "held"
+        CLAIMED = "claimed"
+        RELEASED = "released"
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="unclaimed_holdings")
+    amount_cents = models.BigIntegerField()
+    moved_at = models.DateTimeField()
+    release_at = models.DateTimeField()
+    state = models.CharField(max_length=8, choices=State.choices, default=State.HELD)
+    claim = models.ForeignKey(
+        UnclaimedClaim, on_delete=models.PROTECT, null=True, blank=True, related_name="holdings"
+    )
+    release = models.ForeignKey(
+        UnclaimedRelease, on_delete=models.PROTECT, null=True, blank=True, related_name="holdings"
+    )
+    transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["moved_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="holding_positive"),
+            models.CheckConstraint(
+                condition=Q(release_at__gt=F("moved_at")), name="holding_released_after_move"
+            ),
+            models.CheckConstraint(
+                condition=Q(state="held", claim__isnull=True, release__isnull=True)
+                | Q(state="claimed", claim__isnull=False, release__isnull=True)
+                | Q(state="released", claim__isnull=True, release__isnull=False),
+                name="holding_state_matches_its_outcome",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["release_at"], name="holding_held_release", condition=Q(state="held")),
+            models.Index(fields=["member"], name="holding_held_member", condition=Q(state="held")),
+        ]
+
+    def __str__(self):
+        return f"{self.amount_cents} of member {self.member_id} held since {self.moved_at:%Y-%m-%d}"

@@ -45,6 +45,7 @@ from .models import (
     RateSetting,
     Settlement,
 )
+from .unclaimed import WITHOUT_BANK_DETAILS, untraceable_member
 
 
 def rate_history() -> QuerySet[RateSetting]:
@@ -376,18 +377,16 @@ def studio_charges_lines_of(studio, periods: list[dict]) -> list[dict]:
     return [{**row, "leases": lines[row["period"]]} for row in periods]
 
 
-# A member's account to pay into: an IBAN, or (outside the IBAN world) a number with a BIC.
-WITHOUT_BANK_DETAILS = Q(member__payout_iban="", member__payout_account_number="")
-
-
 class Unpayable:
     """Why a member who is owed money is not paid by the next batch."""
 
     NO_BANK_DETAILS = "no_bank_details"
+    UNTRACEABLE = "untraceable"
     BELOW_MINIMUM = "below_minimum"
 
     LABELS = {
         NO_BANK_DETAILS: "No bank details: the member has not given an account to pay into.",
+        UNTRACEABLE: "Untraceable: an administrator marked the member as not reachable.",
         BELOW_MINIMUM: "Below the minimum payout: the balance carries forward.",
     }
 
@@ -414,6 +413,7 @@ def member_balances(*, minimum_cents: int | None = None) -> QuerySet:
             account_number=F("member__payout_account_number"),
             reason=Case(
                 When(WITHOUT_BANK_DETAILS, then=Value(Unpayable.NO_BANK_DETAILS)),
+                When(untraceable_member(), then=Value(Unpayable.UNTRACEABLE)),
                 When(balance_cents__gt=-minimum, then=Value(Unpayable.BELOW_MINIMUM)),
                 default=Value(""),
                 output_field=CharField(),
@@ -450,7 +450,8 @@ def payout_totals(*, minimum_cents: int | None = None) -> dict:
     """How many members the next batch pays and how much, and the same for each reason it
     cannot pay the others (the reasons of `member_balances`, no bank details first). Three small
     aggregates: all balances owed (read from the owed-accounts index), those without bank
-    details, those below the minimum; the payable ones are what is left."""
+    details, those with bank details but untraceable or below the minimum; the payable ones are
+    what is left."""
     minimum = settings.TRUST_MINIMUM_PAYOUT_CENTS if minimum_cents is None else minimum_cents
     owed = Account.objects.filter(kind=Account.Kind.MEMBER_PAYABLE, balance_cents__lt=0).order_by()
 
@@ -460,11 +461,29 @@ def payout_totals(*, minimum_cents: int | None = None) -> dict:
 
     everyone = figures(owed)
     no_bank_details = figures(owed.filter(WITHOUT_BANK_DETAILS))
-    below_minimum = figures(owed.filter(balance_cents__gt=-minimum).exclude(WITHOUT_BANK_DETAILS))
-    payable = {key: everyone[key] - no_bank_details[key] - below_minimum[key] for key in ("members", "cents")}
+    # Of those with bank details, the untraceable and (the others) below the minimum: one aggregate.
+    untraceable_q = Q(is_untraceable=True)
+    below_q = Q(balance_cents__gt=-minimum, is_untraceable=False)
+    split_up = (
+        owed.exclude(WITHOUT_BANK_DETAILS)
+        .annotate(is_untraceable=untraceable_member())
+        .aggregate(
+            untraceable_members=Count("pk", filter=untraceable_q),
+            untraceable_cents=Sum("balance_cents", filter=untraceable_q),
+            below_members=Count("pk", filter=below_q),
+            below_cents=Sum("balance_cents", filter=below_q),
+        )
+    )
+    untraceable = {"members": split_up["untraceable_members"], "cents": -(split_up["untraceable_cents"] or 0)}
+    below_minimum = {"members": split_up["below_members"], "cents": -(split_up["below_cents"] or 0)}
+    payable = {
+        key: everyone[key] - no_bank_details[key] - untraceable[key] - below_minimum[key]
+        for key in ("members", "cents")
+    }
     return {
         "payable": payable,
         Unpayable.NO_BANK_DETAILS: no_bank_details,
+        Unpayable.UNTRACEABLE: untraceable,
         Unpayable.BELOW_MINIMUM: below_minimum,
     }
 

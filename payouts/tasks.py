@@ -12,7 +12,7 @@ from django.db import OperationalError
 from config import metrics
 from trust.errors import BadGateway, Forbidden
 
-from . import services, settlements
+from . import services, settlements, unclaimed
 
 CLOSE_TASK = {
     "acks_late": True,
@@ -94,3 +94,10 @@ def resend_settlements() -> int:
     for period_id, peer_id in pending:
         settle_with_peer.delay(period_id, peer_id)
     return len(pending)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, queue="metering")
+def unclaimed_royalties() -> dict:
+    """Beat, daily: overdue balances of members who cannot be paid into the unclaimed pool, then
+    pool balances past their release date redistributed (payouts.unclaimed). Idempotent."""
+    return unclaimed.unclaimed_run()

@@ -229,7 +229,12 @@ class MemberBalanceSerializer(serializers.Serializer):
     owed_cents = serializers.IntegerField(help_text="earned and not yet paid out")
     payable = serializers.SerializerMethodField(help_text="whether the next payout batch pays it")
     reason = serializers.ChoiceField(
-        choices=[("", "payable"), ("no_bank_details", "no bank details"), ("below_minimum", "below minimum")],
+        choices=[
+            ("", "payable"),
+            ("no_bank_details", "no bank details"),
+            ("untraceable", "untraceable"),
+            ("below_minimum", "below minimum"),
+        ],
         help_text="why the next batch cannot pay it; empty when it does",
     )
     iban_ends = serializers.SerializerMethodField(help_text="the last four characters of the IBAN")

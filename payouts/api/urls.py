@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import unclaimed, views
 
 urlpatterns = [
     path("federation/settlements/", views.SettlementListView.as_view(), name="api-federation-settlements"),
@@ -58,4 +58,13 @@ urlpatterns = [
         name="api-payout-batch-returns",
     ),
     path("me/payouts/", views.MyPayoutsView.as_view(), name="api-my-payouts"),
+    path("unclaimed/", unclaimed.UnclaimedPoolView.as_view(), name="api-unclaimed"),
+    path("unclaimed/claims/", unclaimed.UnclaimedClaimView.as_view(), name="api-unclaimed-claims"),
+    path("me/unclaimed/", unclaimed.MyUnclaimedView.as_view(), name="api-my-unclaimed"),
+    path("me/unclaimed/claim/", unclaimed.MyUnclaimedClaimView.as_view(), name="api-my-unclaimed-claim"),
+    path(
+        "members/<id:member_id>/untraceable/",
+        unclaimed.MemberUntraceableView.as_view(),
+        name="api-member-untraceable",
+    ),
 ]

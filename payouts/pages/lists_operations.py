@@ -9,6 +9,7 @@ from ..selectors import Unpayable
 STATUS_CHOICES = [
     ("payable", "Paid by the next batch"),
     (Unpayable.NO_BANK_DETAILS, "No bank details"),
+    (Unpayable.UNTRACEABLE, "Untraceable"),
     (Unpayable.BELOW_MINIMUM, "Below the minimum"),
 ]
 

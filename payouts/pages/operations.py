@@ -23,6 +23,7 @@ from .. import payout_files, selectors, services, settlements
 from ..models import PayoutBatch, Period
 from ..statements import amount
 from . import invoices as invoice_pages
+from . import unclaimed as unclaimed_pages
 from .forms_operations import PayoutBatchDayForm, PayoutBatchForm, PayoutReturnForm, PeriodForm, RatesForm
 from .lists import PeriodFilter
 from .lists_operations import MemberBalanceFilter, PayoutBatchFilter, PayoutItemFilter
@@ -346,6 +347,7 @@ urlpatterns = [
     path("periods/<id:period_id>/close/", period_close, name="operations-period-close"),
     path("payouts/", payouts, name="operations-payouts"),
     *invoice_pages.operations_urls,
+    *unclaimed_pages.operations_urls,
     path("payouts/batches/", payout_batches, name="operations-payout-batches"),
     path("payouts/batches/new/", payout_batch_new, name="operations-payout-batch-new"),
     path("payouts/batches/<id:batch_id>/", payout_batch_detail, name="operations-payout-batch"),

@@ -54,6 +54,7 @@ ROLE_PAGES = {
         "/operations/federation/settlements/",
         "/operations/consent-texts/",
         "/operations/retention/",
+        "/operations/unclaimed/",
     ],
 }
 PUBLIC_PAGES = [
@@ -103,6 +104,9 @@ NOT_PAGES = {
     "operations-retention-run",
     "studio-credit-note-document",
     "operations-credit-note-document",
+    "operations-unclaimed-claim",
+    "operations-member-untraceable",
+    "operations-member-traceable",
 }
 # Pages with ids in their path, visited below with ids from the demo trust.
 DETAIL_PAGES = {

@@ -94,6 +94,10 @@ ADMIN_ONLY = [
     ("post", "/api/v1/payouts/batches/1/returns/", {"member": 1, "reason": "account closed"}),
     ("get", "/api/v1/settings/retention/", None),
     ("put", "/api/v1/settings/retention/", {"face_scan": 1}),
+    ("get", "/api/v1/unclaimed/", None),
+    ("post", "/api/v1/unclaimed/claims/", {"member": 1}),
+    ("post", "/api/v1/members/1/untraceable/", {"reason": "letters returned"}),
+    ("delete", "/api/v1/members/1/untraceable/", None),
 ]
 MEMBER_ONLY = [
     ("get", "/api/v1/consents/", None),
@@ -111,6 +115,8 @@ MEMBER_ONLY = [
     ("get", "/api/v1/contributions/", None),
     ("post", "/api/v1/contributions/1/accept/", None),
     ("post", "/api/v1/contributions/1/decline/", None),
+    ("get", "/api/v1/me/unclaimed/", None),
+    ("post", "/api/v1/me/unclaimed/claim/", None),
 ]
 STUDIO_ONLY = [
     ("get", "/api/v1/catalog/", None),

@@ -39,4 +39,12 @@ urlpatterns = [
         views.PayoutBatchPainView.as_view(),
         name="api-payout-batch-pain001",
     ),
+    path("reconciliation/", views.ReconciliationView.as_view(), name="api-reconciliation"),
+    path("ledger/accounts/", views.LedgerAccountListView.as_view(), name="api-ledger-accounts"),
+    path(
+        "ledger/accounts/<id:account_id>/entries/",
+        views.LedgerAccountEntriesView.as_view(),
+        name="api-ledger-account-entries",
+    ),
+    path("studio/statement/", views.StudioStatementView.as_view(), name="api-studio-statement"),
 ]

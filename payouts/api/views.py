@@ -9,8 +9,16 @@ from rest_framework.views import APIView
 from federation.api.auth import PeerCallView
 from licensing.api.permissions import IsStudioStaff, IsStudioStaffOrAdmin
 from licensing.selectors import studio_of
-from payouts import invoice_documents, invoices, payout_files, selectors, services, settlements
-from payouts.models import Invoice, PayoutBatch, Period
+from payouts import (
+    invoice_documents,
+    invoices,
+    payout_files,
+    reconciliation,
+    selectors,
+    services,
+    settlements,
+)
+from payouts.models import Account, Invoice, PayoutBatch, Period
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsMember, IsTrustAdmin
 from trust.api.schema import errors, links
@@ -376,3 +384,61 @@ class InvoiceVoidView(APIView):
             actor=request.user, invoice=invoice, **validated(s.InvoiceVoidInputSerializer, request)
         )
         return Response(s.InvoiceSerializer(invoice).data)
+
+
+# Reconciliation and the ledger's accounts (admin); a studio's statement of account ------------
+
+
+class ReconciliationView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(
+        parameters=[s.ReconciliationQuerySerializer],
+        responses=s.ReconciliationSerializer,
+        summary="One period reconciled: invoiced vs collected, distributed vs paid, fee, pension, "
+        "unclaimed, and the proof that the ledger balances (admin)",
+    )
+    def get(self, request):
+        query = s.ReconciliationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        period = found(Period.objects, query.validated_data["period"], what="period")
+        return Response(s.ReconciliationSerializer(reconciliation.period_reconciliation(period)).data)
+
+
+class LedgerAccountListView(PagedAPIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(
+        parameters=[s.AccountFilterSerializer],
+        responses=s.AccountSerializer(many=True),
+        summary="The ledger's accounts by code, with their kept balances (admin)",
+    )
+    def get(self, request):
+        filters = s.AccountFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return self.paged(reconciliation.accounts_listing(**filters.validated_data), s.AccountSerializer)
+
+
+class LedgerAccountEntriesView(PagedAPIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(
+        responses=s.AccountEntrySerializer(many=True),
+        summary="The entries that make one account's balance, newest first (admin)",
+    )
+    def get(self, request, account_id):
+        account = found(Account.objects, account_id, what="account")
+        return self.paged(reconciliation.account_entries(account), s.AccountEntrySerializer)
+
+
+class StudioStatementView(APIView):
+    permission_classes = [IsStudioStaff]
+
+    @extend_schema(
+        responses=s.StatementOfAccountSerializer,
+        summary="My studio's statement of account: invoices, payments, voids and credit notes with a "
+        "running balance (studio staff)",
+    )
+    def get(self, request):
+        statement = reconciliation.studio_statement_of_account(studio_of(request.user))
+        return Response(s.StatementOfAccountSerializer(statement).data)

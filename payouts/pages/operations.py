@@ -23,6 +23,7 @@ from .. import payout_files, selectors, services, settlements
 from ..models import PayoutBatch, Period
 from ..statements import amount
 from . import invoices as invoice_pages
+from . import reconciliation as reconciliation_pages
 from .forms_operations import PayoutBatchForm, PeriodForm, RatesForm
 from .lists import PeriodFilter
 from .lists_operations import MemberBalanceFilter, PayoutBatchFilter, PayoutItemFilter
@@ -288,4 +289,5 @@ urlpatterns = [
     path(
         "payouts/batches/<id:batch_id>/pain001/", payout_batch_pain001, name="operations-payout-batch-pain001"
     ),
+    *reconciliation_pages.operations_urls,
 ]

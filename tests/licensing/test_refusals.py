@@ -84,6 +84,9 @@ ADMIN_ONLY = [
     ("get", "/api/v1/datasets/{dataset}/versions/1/croissant.json", None),
     ("post", "/api/v1/invoices/1/payments/", {"amount_cents": 1, "paid_at": "2020-01-01", "reference": "r"}),
     ("post", "/api/v1/invoices/1/void/", {"reason": "r"}),
+    ("get", "/api/v1/reconciliation/", None),
+    ("get", "/api/v1/ledger/accounts/", None),
+    ("get", "/api/v1/ledger/accounts/1/entries/", None),
 ]
 MEMBER_ONLY = [
     ("get", "/api/v1/consents/", None),
@@ -108,6 +111,7 @@ STUDIO_ONLY = [
     ("get", "/api/v1/charges/", None),
     ("post", "/api/v1/takedowns/1/acknowledge/", None),
     ("post", "/api/v1/takedowns/1/attest/", {"statement": "deleted"}),
+    ("get", "/api/v1/studio/statement/", None),
 ]
 # Studio staff see their own studio's (another studio's is a 404), administrators every one.
 STUDIO_OR_ADMIN = [

@@ -728,7 +728,9 @@ def _statement_lines(earnings: list[MemberEarning]) -> dict[int, list[dict]]:
                 "label": USE_LABELS.get(row["use"], row["use"]),
                 "revenue_cents": row["revenue_cents"],
                 "admin_fee_cents": row["admin_fee_cents"],
-                "gross_cents": row["pension_cents"] + row["net_cents"],
+                # Gross is before the trust fee, everywhere: the revenue attributed to the member.
+                "gross_cents": row["revenue_cents"],
+                "after_fee_cents": row["pension_cents"] + row["net_cents"],
                 "pension_cents": row["pension_cents"],
                 "net_cents": row["net_cents"],
             }
@@ -738,13 +740,37 @@ def _statement_lines(earnings: list[MemberEarning]) -> dict[int, list[dict]]:
     return lines
 
 
+# A statement row is an `earning` (a lease's revenue of the period) or an `adjustment` (a
+# correction of an earlier period priced in this one, naming it in `refers_to_period`).
+STATEMENT_EARNING = "earning"
+STATEMENT_ADJUSTMENT = "adjustment"
+STATEMENT_TOTALS = (
+    "revenue_cents",
+    "admin_fee_cents",
+    "gross_cents",
+    "after_fee_cents",
+    "pension_cents",
+    "net_cents",
+)
+
+
+def member_statement_adjustments(member: Member, period: Period) -> list[dict]:
+    """MERGE(corrections): the member's adjustment rows priced in `period`, in the shape of
+    `member_statement`'s rows with `kind` STATEMENT_ADJUSTMENT and `refers_to_period` (the
+    corrected period's label). The lead wires the corrections helper's rows in here; until
+    then there are none. They come first: the statement's totals add them up with the rest."""
+    return []
+
+
 def member_statement(member: Member, period_id: int) -> dict:
     """The member's statement for one of their statement periods: who they are, the period and
     its rates, and their earnings lease by lease and, within a lease, use by use: the lease
-    revenue attributed to them, the trust's admin fee on it, their gross, the pension credit
-    and their net. Lines add up to their lease, leases to the totals, and the totals are the
-    period's figures in `member_earnings`. NotFound for a period that is not closed or not the
-    member's business."""
+    revenue attributed to them (`revenue_cents`, which is their gross: before the trust fee),
+    the trust's fee on it (`admin_fee_cents`), what is left after it (`after_fee_cents`), the
+    pension credit and their net. Each row has a `kind` (earning, or adjustment for a
+    correction of an earlier period). Lines add up to their lease, leases to the totals, and
+    the totals are the period's figures in `member_earnings`. NotFound for a period that is
+    not closed or not the member's business."""
 
     period = member_statement_periods(member).filter(pk=period_id).first()
     if period is None:
@@ -755,7 +781,7 @@ def member_statement(member: Member, period_id: int) -> dict:
         .order_by("lease_id")
     )
     lines = _statement_lines(earnings)
-    rows = []
+    rows = member_statement_adjustments(member, period)
     for earning in earnings:
         mine = lines.get(earning.pk) or [
             {
@@ -763,13 +789,17 @@ def member_statement(member: Member, period_id: int) -> dict:
                 "label": NOT_ITEMISED,
                 "revenue_cents": None,
                 "admin_fee_cents": None,
-                "gross_cents": earning.gross_cents,
+                "gross_cents": None,
+                # MemberEarning.gross_cents is the share after the trust fee (pension + net).
+                "after_fee_cents": earning.gross_cents,
                 "pension_cents": earning.pension_cents,
                 "net_cents": earning.net_cents,
             }
         ]
         rows.append(
             {
+                "kind": STATEMENT_EARNING,
+                "refers_to_period": None,
                 "lease": earning.lease_id,
                 "studio": earning.lease.studio.name,
                 "dataset": earning.lease.version.dataset.title if earning.lease.version_id else "",
@@ -777,7 +807,8 @@ def member_statement(member: Member, period_id: int) -> dict:
                 "lines": mine,
                 "revenue_cents": sum(line["revenue_cents"] or 0 for line in mine),
                 "admin_fee_cents": sum(line["admin_fee_cents"] or 0 for line in mine),
-                "gross_cents": earning.gross_cents,
+                "gross_cents": sum(line["revenue_cents"] or 0 for line in mine),
+                "after_fee_cents": earning.gross_cents,
                 "pension_cents": earning.pension_cents,
                 "net_cents": earning.net_cents,
             }
@@ -796,8 +827,5 @@ def member_statement(member: Member, period_id: int) -> dict:
         "currency": settings.TRUST_CURRENCY,
         "trust_name": settings.TRUST_NAME,
         "rows": rows,
-        **{
-            key: sum(row[key] for row in rows)
-            for key in ("revenue_cents", "admin_fee_cents", "gross_cents", "pension_cents", "net_cents")
-        },
+        **{key: sum(row[key] for row in rows) for key in STATEMENT_TOTALS},
     }

@@ -14,7 +14,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from licensing.models import Lease, LeaseTerms, Studio
-from payouts.models import Invoice, PayoutBatch, Period
+from payouts.models import Account, Invoice, PayoutBatch, Period
 from tests.browser.conftest import axe_violations, describe
 from trust.models import Consent, Dataset
 
@@ -32,7 +32,7 @@ ROLE_PAGES = {
         "/member/payouts/",
         "/member/estates/",
     ],
-    "studio": ["/studio/", "/studio/leases/", "/studio/charges/", "/studio/invoices/"],
+    "studio": ["/studio/", "/studio/leases/", "/studio/charges/", "/studio/invoices/", "/studio/statement/"],
     "admin": [
         "/operations/",
         "/operations/leases/",
@@ -52,6 +52,7 @@ ROLE_PAGES = {
         "/operations/federation/",
         "/operations/federation/settlements/",
         "/operations/consent-texts/",
+        "/operations/reconciliation/",
     ],
 }
 PUBLIC_PAGES = [
@@ -116,6 +117,7 @@ DETAIL_PAGES = {
     "studio-invoice",
     "operations-invoice",
     "password_reset_confirm",
+    "operations-account",
 }
 PORTAL_PREFIXES = ("member/", "studio/", "operations/", "accounts/", "transparency/")
 
@@ -166,6 +168,7 @@ def _detail_pages() -> dict[str, list[str]]:
             f"/operations/terms/{terms.pk}/share/",
             f"/operations/members/{grant.member_id}/death/",
             f"/operations/invoices/{invoice.pk}/",
+            f"/operations/ledger/accounts/{Account.objects.get(code='trust:fee_revenue').pk}/",
         ],
     }
 

@@ -10,11 +10,12 @@
 Every figure is an aggregate in SQL: a fixed number of queries whatever the number of members,
 leases or entries. Nothing here writes."""
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -66,48 +67,67 @@ def paid_of_period_cents(period: Period) -> int:
     earnings = MemberEarning._meta.db_table
     periods = Period._meta.db_table
     items = PayoutItem._meta.db_table
+    # Three grouped scans (the period's earnings, earlier closed earnings, payouts) hash-joined
+    # on the member: plain subqueries, so the planner estimates each from its statistics.
     sql = f"""
-        WITH earned AS (
-            SELECT e.member_id,
-                   SUM(CASE WHEN e.period_id = %s THEN 0 ELSE e.net_cents END) AS before_cents,
-                   SUM(CASE WHEN e.period_id = %s THEN e.net_cents ELSE 0 END) AS this_cents
-            FROM {earnings} e JOIN {periods} p ON p.id = e.period_id
-            WHERE p.status = %s AND (e.period_id = %s OR p.start < %s)
-              AND e.member_id IN (SELECT member_id FROM {earnings} WHERE period_id = %s)
-            GROUP BY e.member_id
-        ),
-        paid AS (
-            SELECT member_id, SUM(amount_cents) AS paid_cents FROM {items}
-            WHERE member_id IN (SELECT member_id FROM earned)
-            GROUP BY member_id
-        ),
-        settled AS (
-            SELECT earned.this_cents, COALESCE(paid.paid_cents, 0) - earned.before_cents AS beyond
-            FROM earned LEFT JOIN paid ON paid.member_id = earned.member_id
-        )
-        SELECT COALESCE(SUM(CASE WHEN beyond <= 0 THEN 0 WHEN beyond >= this_cents THEN this_cents
+        SELECT COALESCE(SUM(CASE WHEN beyond <= 0 THEN 0 WHEN beyond >= earned_cents THEN earned_cents
                                  ELSE beyond END), 0)
-        FROM settled
+        FROM (
+            SELECT now_earned.earned_cents,
+                   COALESCE(paid.paid_cents, 0) - COALESCE(earlier.before_cents, 0) AS beyond
+            FROM (SELECT member_id, SUM(net_cents) AS earned_cents FROM {earnings}
+                  WHERE period_id = %s GROUP BY member_id) now_earned
+            LEFT JOIN (SELECT e.member_id, SUM(e.net_cents) AS before_cents
+                       FROM {earnings} e JOIN {periods} p ON p.id = e.period_id
+                       WHERE p.status = %s AND p.start < %s GROUP BY e.member_id) earlier
+                   ON earlier.member_id = now_earned.member_id
+            LEFT JOIN (SELECT member_id, SUM(amount_cents) AS paid_cents FROM {items}
+                       GROUP BY member_id) paid
+                   ON paid.member_id = now_earned.member_id
+        ) settled
     """
     closed = Period.Status.CLOSED
     with connection.cursor() as cursor:
-        cursor.execute(sql, [period.pk, period.pk, closed, period.pk, period.start, period.pk])
+        cursor.execute(sql, [period.pk, closed, period.start])
         return int(cursor.fetchone()[0] or 0)
 
 
+def accounts_disagreeing() -> list[dict]:
+    """Accounts whose kept balance is not the sum of their entries, with both figures: the
+    entries summed per account in one grouped scan, joined to the accounts (the same answer as
+    `ledger.balances_disagreeing`, planned as one hash aggregate rather than a join grouped by
+    every account column)."""
+    accounts, entries = Account._meta.db_table, LedgerEntry._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT a.code, a.balance_cents, COALESCE(s.summed, 0)
+            FROM {accounts} a
+            LEFT JOIN (SELECT account_id, SUM(amount_cents) AS summed FROM {entries}
+                       GROUP BY account_id) s ON s.account_id = a.id
+            WHERE a.balance_cents <> COALESCE(s.summed, 0)
+            ORDER BY a.code
+            """
+        )
+        return [
+            {"code": code, "balance_cents": int(kept), "entries_cents": int(summed)}
+            for code, kept, summed in cursor.fetchall()
+        ]
+
+
 def ledger_proof(period: Period | None = None) -> dict:
-    """Whether the trust's books balance, with the figures that prove it: every entry summed
-    (`entries_total_cents`, zero), every account's kept balance summed (`balances_total_cents`,
-    zero), the accounts whose kept balance is not the sum of their entries (`disagreeing`,
-    none), and, given a period, its own transactions' entries summed (zero). `ledger_balanced`
-    is all of them at once."""
-    disagreeing = [
-        {"code": code, "balance_cents": kept, "entries_cents": summed}
-        for code, kept, summed in ledger.balances_disagreeing()
-    ]
+    """Whether the trust's books balance, with the figures that prove it: every account's kept
+    balance summed (`balances_total_cents`, zero), the accounts whose kept balance is not the
+    sum of their entries (`disagreeing`, none), every entry summed (`entries_total_cents`,
+    zero: every entry is on an account, so it is the balances' total corrected by the
+    disagreements, without a second pass over the entries), and, given a period, its own
+    transactions' entries summed (zero). `ledger_balanced` is all of them at once."""
+    disagreeing = accounts_disagreeing()
+    balances_total = ledger.books_total()
     proof = {
-        "entries_total_cents": ledger.trial_balance(),
-        "balances_total_cents": ledger.books_total(),
+        "entries_total_cents": balances_total
+        - sum(row["balance_cents"] - row["entries_cents"] for row in disagreeing),
+        "balances_total_cents": balances_total,
         "disagreeing": disagreeing,
         "period_entries_cents": None,
     }
@@ -157,6 +177,19 @@ def unclaimed_pool_cents() -> int:
     return -ledger.balance_of(UNCLAIMED_POOL_CODE)
 
 
+@contextmanager
+def _tuned_for_aggregates():
+    """For this transaction only: no JIT (PostgreSQL compiles a plan whose estimated cost is
+    high, as these aggregates over every member and entry are, and compiling costs more than
+    the scans it speeds up), and memory enough for their hash aggregates not to spill to disk."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+        yield
+
+
 def period_reconciliation(period: Period) -> dict:
     """One period's money from invoice to payout, and the ledger's proof.
 
@@ -169,6 +202,11 @@ def period_reconciliation(period: Period) -> dict:
       unpaid = distributed - paid.
     - unclaimed: what the unclaimed pool holds now (it is trust-wide, not per period).
     A fixed number of aggregate queries whatever the size of the trust."""
+    with _tuned_for_aggregates():
+        return _period_reconciliation(period)
+
+
+def _period_reconciliation(period: Period) -> dict:
     invoices = Invoice.objects.filter(period=period).aggregate(
         invoiced=Sum("total_cents"),
         voided=Sum("total_cents", filter=Q(status=Invoice.Status.VOID)),

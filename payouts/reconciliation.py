@@ -79,7 +79,8 @@ def paid_of_period_cents(period: Period) -> int:
                   WHERE period_id = %s GROUP BY member_id) now_earned
             LEFT JOIN (SELECT e.member_id, SUM(e.net_cents) AS before_cents
                        FROM {earnings} e JOIN {periods} p ON p.id = e.period_id
-                       WHERE p.status = %s AND p.start < %s GROUP BY e.member_id) earlier
+                       WHERE p.status = %s AND p.start < (SELECT start FROM {periods} WHERE id = %s)
+                       GROUP BY e.member_id) earlier
                    ON earlier.member_id = now_earned.member_id
             LEFT JOIN (SELECT member_id, SUM(amount_cents) AS paid_cents FROM {items}
                        GROUP BY member_id) paid
@@ -88,7 +89,8 @@ def paid_of_period_cents(period: Period) -> int:
     """
     closed = Period.Status.CLOSED
     with connection.cursor() as cursor:
-        cursor.execute(sql, [period.pk, closed, period.start])
+        # The period's start read in SQL, not bound: each backend compares its own stored form.
+        cursor.execute(sql, [period.pk, closed, period.pk])
         return int(cursor.fetchone()[0] or 0)
 
 

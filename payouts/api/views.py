@@ -392,6 +392,7 @@ class InvoiceVoidView(APIView):
 class ReconciliationView(APIView):
     permission_classes = [IsTrustAdmin]
 
+    @errors(404)  # period_not_found
     @extend_schema(
         parameters=[s.ReconciliationQuerySerializer],
         responses=s.ReconciliationSerializer,

@@ -101,8 +101,6 @@ def price_adjustments(period: Period, *, at: datetime) -> list[Adjustment]:
     Set-based: a fixed number of queries whatever the number of corrections, leases, members."""
     if not _claim(period, at):
         return []
-    from .services import _counted_rows
-
     rows = (
         CorrectionCharge.objects.filter(period=period)
         .values("lease_id", "original_period_id", "use", "asset_id", "unit_price_cents")
@@ -131,7 +129,7 @@ def price_adjustments(period: Period, *, at: datetime) -> list[Adjustment]:
     missing = named - {str(asset_id) for asset_id, *_ in rows}
     if missing:
         rows += contributor_rows(missing)
-    counted = _counted_rows(rows)
+    counted = split.counted_rows(rows)
     held = split.checker(
         split.holders_from_rows(
             (str(asset_id), (number, member_id), share) for asset_id, member_id, number, share in counted

@@ -228,8 +228,11 @@ def studio_account_ids(studio_ids) -> dict[int, int]:
     )
 
 
+UNCLAIMED_POOL_CODE = "trust:unclaimed_pool"
+
+
 def unclaimed_pool() -> Account:
     """Money owed to members who could not be paid within the hold period (payouts.unclaimed)."""
     return Account.objects.get_or_create(
-        code="trust:unclaimed_pool", defaults={"kind": Account.Kind.UNCLAIMED_POOL}
+        code=UNCLAIMED_POOL_CODE, defaults={"kind": Account.Kind.UNCLAIMED_POOL}
     )[0]

@@ -31,7 +31,7 @@ from trust.errors import NotFound
 from trust.models import Consent, DatasetVersionItem, Member
 from trust.templatetags.portal import period_label, period_last_day
 
-from . import ledger
+from . import corrections, ledger
 from .metering import usage_in
 from .models import (
     Account,
@@ -783,7 +783,9 @@ def _statement_lines(earnings: list[MemberEarning]) -> dict[int, list[dict]]:
                 "label": USE_LABELS.get(row["use"], row["use"]),
                 "revenue_cents": row["revenue_cents"],
                 "admin_fee_cents": row["admin_fee_cents"],
-                "gross_cents": row["pension_cents"] + row["net_cents"],
+                # Gross is before the trust fee, everywhere: the revenue attributed to the member.
+                "gross_cents": row["revenue_cents"],
+                "after_fee_cents": row["pension_cents"] + row["net_cents"],
                 "pension_cents": row["pension_cents"],
                 "net_cents": row["net_cents"],
             }
@@ -793,13 +795,75 @@ def _statement_lines(earnings: list[MemberEarning]) -> dict[int, list[dict]]:
     return lines
 
 
+# A statement row is an `earning` (a lease's revenue of the period) or an `adjustment` (a
+# correction of an earlier period priced in this one, naming it in `refers_to_period`).
+STATEMENT_EARNING = "earning"
+STATEMENT_ADJUSTMENT = "adjustment"
+STATEMENT_TOTALS = (
+    "revenue_cents",
+    "admin_fee_cents",
+    "gross_cents",
+    "after_fee_cents",
+    "pension_cents",
+    "net_cents",
+)
+
+
+def member_statement_adjustments(member: Member, period: Period) -> list[dict]:
+    """The member's adjustments priced in `period` (payouts.corrections: corrections of closed
+    periods), in the shape of `member_statement`'s rows: one per lease and corrected period,
+    `kind` STATEMENT_ADJUSTMENT, `refers_to_period` the corrected period's label, a line per
+    use, signed (a credit is negative). Two queries, none more per row."""
+    found = corrections.member_adjustments(member, period)
+    if not found:
+        return []
+    leases = {
+        row["pk"]: row
+        for row in Lease.objects.filter(pk__in={a["lease"] for a in found}).values(
+            "pk", "studio__name", "version__dataset__title", "version__number"
+        )
+    }
+    rows: dict[tuple, dict] = {}
+    for adjustment in found:
+        lease = leases[adjustment["lease"]]
+        row = rows.setdefault(
+            (adjustment["lease"], adjustment["original_period"]),
+            {
+                "kind": STATEMENT_ADJUSTMENT,
+                "refers_to_period": period_label(adjustment["original_start"], adjustment["original_end"]),
+                "lease": adjustment["lease"],
+                "studio": lease["studio__name"],
+                "dataset": lease["version__dataset__title"] or "",
+                "version": lease["version__number"],
+                "lines": [],
+            },
+        )
+        row["lines"].append(
+            {
+                "use": adjustment["use"],
+                "label": USE_LABELS.get(adjustment["use"], adjustment["use"]),
+                "revenue_cents": adjustment["revenue_cents"],
+                "admin_fee_cents": adjustment["admin_fee_cents"],
+                "gross_cents": adjustment["revenue_cents"],
+                "after_fee_cents": adjustment["pension_cents"] + adjustment["net_cents"],
+                "pension_cents": adjustment["pension_cents"],
+                "net_cents": adjustment["net_cents"],
+            }
+        )
+    for row in rows.values():
+        row.update({key: sum(line[key] for line in row["lines"]) for key in STATEMENT_TOTALS})
+    return list(rows.values())
+
+
 def member_statement(member: Member, period_id: int) -> dict:
     """The member's statement for one of their statement periods: who they are, the period and
     its rates, and their earnings lease by lease and, within a lease, use by use: the lease
-    revenue attributed to them, the trust's admin fee on it, their gross, the pension credit
-    and their net. Lines add up to their lease, leases to the totals, and the totals are the
-    period's figures in `member_earnings`. NotFound for a period that is not closed or not the
-    member's business."""
+    revenue attributed to them (`revenue_cents`, which is their gross: before the trust fee),
+    the trust's fee on it (`admin_fee_cents`), what is left after it (`after_fee_cents`), the
+    pension credit and their net. Each row has a `kind` (earning, or adjustment for a
+    correction of an earlier period). Lines add up to their lease, leases to the totals, and
+    the totals are the period's figures in `member_earnings`. NotFound for a period that is
+    not closed or not the member's business."""
 
     period = member_statement_periods(member).filter(pk=period_id).first()
     if period is None:
@@ -810,7 +874,7 @@ def member_statement(member: Member, period_id: int) -> dict:
         .order_by("lease_id")
     )
     lines = _statement_lines(earnings)
-    rows = []
+    rows = member_statement_adjustments(member, period)
     for earning in earnings:
         mine = lines.get(earning.pk) or [
             {
@@ -818,13 +882,17 @@ def member_statement(member: Member, period_id: int) -> dict:
                 "label": NOT_ITEMISED,
                 "revenue_cents": None,
                 "admin_fee_cents": None,
-                "gross_cents": earning.gross_cents,
+                "gross_cents": None,
+                # MemberEarning.gross_cents is the share after the trust fee (pension + net).
+                "after_fee_cents": earning.gross_cents,
                 "pension_cents": earning.pension_cents,
                 "net_cents": earning.net_cents,
             }
         ]
         rows.append(
             {
+                "kind": STATEMENT_EARNING,
+                "refers_to_period": None,
                 "lease": earning.lease_id,
                 "studio": earning.lease.studio.name,
                 "dataset": earning.lease.version.dataset.title if earning.lease.version_id else "",
@@ -832,7 +900,8 @@ def member_statement(member: Member, period_id: int) -> dict:
                 "lines": mine,
                 "revenue_cents": sum(line["revenue_cents"] or 0 for line in mine),
                 "admin_fee_cents": sum(line["admin_fee_cents"] or 0 for line in mine),
-                "gross_cents": earning.gross_cents,
+                "gross_cents": sum(line["revenue_cents"] or 0 for line in mine),
+                "after_fee_cents": earning.gross_cents,
                 "pension_cents": earning.pension_cents,
                 "net_cents": earning.net_cents,
             }
@@ -851,8 +920,5 @@ def member_statement(member: Member, period_id: int) -> dict:
         "currency": settings.TRUST_CURRENCY,
         "trust_name": settings.TRUST_NAME,
         "rows": rows,
-        **{
-            key: sum(row[key] for row in rows)
-            for key in ("revenue_cents", "admin_fee_cents", "gross_cents", "pension_cents", "net_cents")
-        },
+        **{key: sum(row[key] for row in rows) for key in STATEMENT_TOTALS},
     }

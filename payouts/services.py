@@ -4,7 +4,6 @@ ledger) safely enough to run twice or resume after a crash."""
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from fractions import Fraction
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -15,7 +14,6 @@ from django.utils import timezone
 from licensing.models import Lease, LeasePart
 from trust import audit
 from trust.errors import Conflict, Invalid
-from trust.models import AssetContributor
 from trust.queue import enqueue_on_commit
 from trust.selectors import contributor_rows
 from trust.services import require_trust_admin
@@ -365,7 +363,7 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
     if named:
         rows += contributor_rows(named)
     # The money rule counts only accepted shares, scaled to sum to 1 (distribution.counted_shares).
-    counted = _counted_rows(rows)
+    counted = split.counted_rows(rows)
     holders = split.holders_from_rows(
         (str(asset_id), (number, member_id), share) for asset_id, member_id, number, share in counted
     )
@@ -513,21 +511,6 @@ def federated_parts_of(lease_ids) -> dict[int, dict[str, int | None]]:
     for lease_id, slug, licensable in rows:
         parts.setdefault(lease_id, {})[slug or settings.TRUST_SLUG] = licensable
     return {lease_id: found for lease_id, found in parts.items() if len(found) > 1}
-
-
-def _counted_rows(rows) -> list[tuple]:
-    """(asset id, member id, member number, share) of the accepted contributors only, each share
-    scaled so an asset's accepted shares sum to exactly 1: the fast path's form of
-    `distribution.counted_shares` (the differential tests hold the two equal)."""
-    accepted: dict = {}
-    for asset_id, member_id, number, share, status in rows:
-        if status == AssetContributor.Status.ACCEPTED:
-            accepted.setdefault(asset_id, []).append((member_id, number, Fraction(share)))
-    counted = []
-    for asset_id, held in accepted.items():
-        total = sum((share for _, _, share in held), Fraction(0))
-        counted += [(asset_id, member_id, number, share / total) for member_id, number, share in held]
-    return counted
 
 
 def _record_close_failure(period_id: int, error: Exception) -> Period:

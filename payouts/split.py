@@ -15,6 +15,8 @@ from fractions import Fraction
 from math import lcm
 from typing import NamedTuple
 
+from trust.models import AssetContributor
+
 from .attribution import FLAT_FEE
 from .distribution import BPS, Contributor, rates_problem
 
@@ -202,3 +204,18 @@ def split_lease(
         pension_sum += p
         net_sum += g - p
     return LeaseSplit(revenue, fee, pension_sum, net_sum, members)
+
+
+def counted_rows(rows) -> list[tuple]:
+    """(asset id, member id, member number, share) of the accepted contributors only, each share
+    scaled so an asset's accepted shares sum to exactly 1: the fast path's form of
+    `distribution.counted_shares` (the differential tests hold the two equal)."""
+    accepted: dict = {}
+    for asset_id, member_id, number, share, status in rows:
+        if status == AssetContributor.Status.ACCEPTED:
+            accepted.setdefault(asset_id, []).append((member_id, number, Fraction(share)))
+    counted = []
+    for asset_id, held in accepted.items():
+        total = sum((share for _, _, share in held), Fraction(0))
+        counted += [(asset_id, member_id, number, share / total) for member_id, number, share in held]
+    return counted

@@ -37,15 +37,19 @@ def _rate(bps) -> str:
     return "" if bps is None else f"{bps // 100}.{bps % 100:02d}%"
 
 
+# "gross" is before the trust fee, everywhere: the lease revenue attributed to the member.
 CSV_COLUMNS = [
     *("lease", "studio", "dataset", "version", "use"),
-    *("revenue", "admin_fee", "gross", "pension", "net"),
+    *("gross", "trust_fee", "after_fee", "pension", "net"),
+    *("kind", "refers_to_period"),
 ]
+TOTAL_KEYS = ("gross_cents", "admin_fee_cents", "after_fee_cents", "pension_cents", "net_cents")
 
 
 def statement_csv(statement: dict) -> str:
-    """Who and when first, one line each, then one line per lease and use (the revenue
-    attributed to the member, the trust's admin fee, gross, pension and net) and a total line."""
+    """Who and when first, one line each, then one line per lease and use (the gross attributed
+    to the member, before the trust fee; the trust's fee; what is left after it; pension and
+    net; whether the line is an earning or an adjustment of an earlier period) and a total."""
     head = [
         ("statement", statement["trust_name"]),
         ("member_number", statement["member_number"]),
@@ -54,7 +58,7 @@ def statement_csv(statement: dict) -> str:
         ("period_first_day", f"{statement['first_day']:%Y-%m-%d}"),
         ("period_last_day", f"{statement['last_day']:%Y-%m-%d}"),
         ("currency", statement["currency"]),
-        ("admin_fee_rate", _rate(statement.get("admin_fee_bps"))),
+        ("trust_fee_rate", _rate(statement.get("admin_fee_bps"))),
         ("pension_rate", _rate(statement.get("pension_bps"))),
     ]
     lines = [
@@ -64,19 +68,18 @@ def statement_csv(statement: dict) -> str:
             row["dataset"],
             row["version"] if row["version"] is not None else "",
             line["use"] or "all",
-            _plain(line["revenue_cents"]),
+            _plain(line["gross_cents"]),
             _plain(line["admin_fee_cents"]),
-            amount(line["gross_cents"]),
+            amount(line["after_fee_cents"]),
             amount(line["pension_cents"]),
             amount(line["net_cents"]),
+            row["kind"],
+            row["refers_to_period"] or "",
         ]
         for row in statement["rows"]
         for line in row["lines"]
     ]
-    total = ["total", "", "", "", ""] + [
-        amount(statement[key])
-        for key in ("revenue_cents", "admin_fee_cents", "gross_cents", "pension_cents", "net_cents")
-    ]
+    total = ["total", "", "", "", ""] + [amount(statement[key]) for key in TOTAL_KEYS] + ["", ""]
     return csv_text([], [*head, [], CSV_COLUMNS, *lines, total])
 
 
@@ -121,20 +124,21 @@ def statement_pdf(statement: dict) -> bytes:
         line_height=6.5,
         borders_layout="HORIZONTAL_LINES",
     ) as table:
-        table.row([text(h) for h in ("Lease and use", "Revenue", "Admin fee", "Pension", "Net")])
+        table.row([text(h) for h in ("Lease and use", "Gross", "Trust fee", "Pension", "Net")])
         for row in statement["rows"]:
             dataset = row["dataset"] + (f" v{row['version']}" if row["version"] is not None else "")
             lease = table.row(style=FontFace(emphasis="BOLD"))
+            adjusts = f"Adjustment of {row['refers_to_period']} · " if row["kind"] == "adjustment" else ""
             for value in (
-                text(f"{ref(row['lease'], 'Lease')} · {row['studio']} · {dataset}"),
-                *(money(row[k]) for k in ("revenue_cents", "admin_fee_cents", "pension_cents", "net_cents")),
+                text(f"{adjusts}{ref(row['lease'], 'Lease')} · {row['studio']} · {dataset}"),
+                *(money(row[k]) for k in ("gross_cents", "admin_fee_cents", "pension_cents", "net_cents")),
             ):
                 lease.cell(value)
             for line in row["lines"]:
                 table.row(
                     [
                         text(f"    {line['label']}"),
-                        text(_money_or_dash(line["revenue_cents"])),
+                        text(_money_or_dash(line["gross_cents"])),
                         text(_money_or_dash(line["admin_fee_cents"])),
                         money(line["pension_cents"]),
                         money(line["net_cents"]),
@@ -145,10 +149,7 @@ def statement_pdf(statement: dict) -> bytes:
         total = table.row(style=FontFace(emphasis="BOLD"))
         for value in (
             "Total",
-            *(
-                money(statement[k])
-                for k in ("revenue_cents", "admin_fee_cents", "pension_cents", "net_cents")
-            ),
+            *(money(statement[k]) for k in ("gross_cents", "admin_fee_cents", "pension_cents", "net_cents")),
         ):
             total.cell(value)
     pdf.ln(5)
@@ -160,11 +161,11 @@ def statement_pdf(statement: dict) -> bytes:
         0,
         5,
         text(
-            "Revenue is the part of each lease's revenue that came from your data, by use: the flat fee, "
-            "downloads, training runs and generated seconds. The trust keeps its administration fee "
-            f"({fee} of lease revenue); the rest is your gross. Pension ({pension} of gross) is credited "
-            "to the pension & health plan on your behalf; net is added to the balance the trust pays out "
-            "to you."
+            "Gross is the part of each lease's revenue that came from your data, by use (the flat fee, "
+            "downloads, training runs and generated seconds), before the trust fee. The trust keeps its "
+            f"fee ({fee} of gross). Pension ({pension} of what is left after the fee) is credited to the "
+            "pension & health plan on your behalf; net is added to the balance the trust pays out to you. "
+            "An adjustment line corrects an earlier period's usage; that period's statement is unchanged."
         ),
     )
     return bytes(pdf.output())

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from payouts.invoices import is_overdue
 from payouts.models import (
+    Account,
     CreditNote,
     CreditNoteLine,
     Invoice,
@@ -13,7 +14,7 @@ from payouts.models import (
     RateSetting,
 )
 from payouts.selectors import period_books_check
-from trust.api.validation import TextField, cents
+from trust.api.validation import TextField, cents, row_id
 
 
 class RatesInputSerializer(serializers.Serializer):
@@ -441,3 +442,104 @@ class CreditNoteSerializer(serializers.ModelSerializer):
 
     def get_kind(self, obj) -> str:
         return "credit_note"
+
+
+# Reconciliation, the ledger's accounts and entries, studio statements of account -------------
+
+
+class ReconciliationQuerySerializer(serializers.Serializer):
+    period = row_id(help_text="the period to reconcile")
+
+
+class AccountDisagreeingSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    balance_cents = serializers.IntegerField(help_text="the account's kept balance")
+    entries_cents = serializers.IntegerField(help_text="the sum of its entries")
+
+
+class LedgerProofSerializer(serializers.Serializer):
+    ledger_balanced = serializers.BooleanField()
+    entries_total_cents = serializers.IntegerField(help_text="every ledger entry summed: 0")
+    balances_total_cents = serializers.IntegerField(help_text="every account's kept balance summed: 0")
+    period_entries_cents = serializers.IntegerField(
+        allow_null=True, help_text="the period's own transactions' entries summed: 0"
+    )
+    disagreeing = AccountDisagreeingSerializer(
+        many=True, help_text="accounts whose balance is not their entries' sum"
+    )
+
+
+class MovementSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="account kind")
+    label = serializers.CharField()
+    accounts = serializers.IntegerField()
+    cents = serializers.IntegerField(help_text="debits minus credits of the period's transactions")
+
+
+class ReconciliationSerializer(serializers.Serializer):
+    period = serializers.IntegerField()
+    label = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    status = serializers.CharField()
+    currency = serializers.CharField()
+    invoices = serializers.IntegerField(help_text="invoices issued for the period")
+    invoiced_cents = serializers.IntegerField(help_text="their totals, voided ones included")
+    voided_cents = serializers.IntegerField()
+    credited_cents = serializers.IntegerField(help_text="credit notes against them")
+    collected_cents = serializers.IntegerField(help_text="payments recorded on them")
+    outstanding_cents = serializers.IntegerField(help_text="invoiced - voided - credited - collected")
+    revenue_cents = serializers.IntegerField(help_text="gross: before the trust fee")
+    fee_cents = serializers.IntegerField(help_text="the trust fee")
+    pension_cents = serializers.IntegerField()
+    distributed_cents = serializers.IntegerField(help_text="net credited to members at the close")
+    paid_cents = serializers.IntegerField(help_text="of it, paid out since (oldest earnings first)")
+    unpaid_cents = serializers.IntegerField()
+    unclaimed_cents = serializers.IntegerField(help_text="held in the unclaimed pool now (trust-wide)")
+    revenue_adds_up = serializers.BooleanField()
+    ledger_balanced = serializers.BooleanField()
+    proof = LedgerProofSerializer()
+    movements = MovementSerializer(many=True)
+
+
+class AccountFilterSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Account.Kind.choices, required=False)
+    code = TextField(max_length=100, required=False, help_text="accounts whose code starts with this")
+
+
+class AccountSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    kind = serializers.CharField()
+    balance_cents = serializers.IntegerField(help_text="debits minus credits, as kept")
+
+
+class AccountEntrySerializer(serializers.Serializer):
+    entry = serializers.IntegerField()
+    amount_cents = serializers.IntegerField(help_text="debit positive, credit negative")
+    transaction_key = serializers.CharField()
+    memo = serializers.CharField()
+    period = serializers.IntegerField(allow_null=True)
+    posted_at = serializers.DateTimeField()
+
+
+class StatementOfAccountRowSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["invoice", "credit_note", "payment", "void"])
+    date = serializers.DateField()
+    number = serializers.CharField(help_text="the invoice or credit note number, or the payment's reference")
+    description = serializers.CharField()
+    debit_cents = serializers.IntegerField()
+    credit_cents = serializers.IntegerField()
+    balance_cents = serializers.IntegerField(help_text="what the studio owes after this row")
+    invoice = serializers.IntegerField(allow_null=True)
+    period = serializers.IntegerField(allow_null=True)
+
+
+class StatementOfAccountSerializer(serializers.Serializer):
+    studio = serializers.CharField()
+    currency = serializers.CharField()
+    invoiced_cents = serializers.IntegerField(help_text="every debit: the invoices")
+    credited_cents = serializers.IntegerField(help_text="every credit: payments, credit notes and voids")
+    balance_cents = serializers.IntegerField(help_text="what the studio owes now")
+    receivable_cents = serializers.IntegerField(help_text="the studio's receivable in the ledger: equal")
+    rows = StatementOfAccountRowSerializer(many=True)

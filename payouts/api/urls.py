@@ -67,4 +67,12 @@ urlpatterns = [
         unclaimed.MemberUntraceableView.as_view(),
         name="api-member-untraceable",
     ),
+    path("reconciliation/", views.ReconciliationView.as_view(), name="api-reconciliation"),
+    path("ledger/accounts/", views.LedgerAccountListView.as_view(), name="api-ledger-accounts"),
+    path(
+        "ledger/accounts/<id:account_id>/entries/",
+        views.LedgerAccountEntriesView.as_view(),
+        name="api-ledger-account-entries",
+    ),
+    path("studio/statement/", views.StudioStatementView.as_view(), name="api-studio-statement"),
 ]

@@ -16,11 +16,12 @@ from payouts import (
     invoices,
     payout_batches,
     payout_files,
+    reconciliation,
     selectors,
     services,
     settlements,
 )
-from payouts.models import Invoice, PayoutBatch, Period
+from payouts.models import Account, Invoice, PayoutBatch, Period
 from trust.api.pagination import PagedAPIView
 from trust.api.permissions import IsMember, IsTrustAdmin
 from trust.api.schema import errors, links
@@ -519,3 +520,62 @@ class CreditNoteCsvView(APIView):
             content_type="text/csv",
             filename=credit_note_documents.filename(note, "csv"),
         )
+
+
+# Reconciliation and the ledger's accounts (admin); a studio's statement of account ------------
+
+
+class ReconciliationView(APIView):
+    permission_classes = [IsTrustAdmin]
+
+    @errors(404)  # period_not_found
+    @extend_schema(
+        parameters=[s.ReconciliationQuerySerializer],
+        responses=s.ReconciliationSerializer,
+        summary="One period reconciled: invoiced vs collected, distributed vs paid, fee, pension, "
+        "unclaimed, and the proof that the ledger balances (admin)",
+    )
+    def get(self, request):
+        query = s.ReconciliationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        period = found(Period.objects, query.validated_data["period"], what="period")
+        return Response(s.ReconciliationSerializer(reconciliation.period_reconciliation(period)).data)
+
+
+class LedgerAccountListView(PagedAPIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(
+        parameters=[s.AccountFilterSerializer],
+        responses=s.AccountSerializer(many=True),
+        summary="The ledger's accounts by code, with their kept balances (admin)",
+    )
+    def get(self, request):
+        filters = s.AccountFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return self.paged(reconciliation.accounts_listing(**filters.validated_data), s.AccountSerializer)
+
+
+class LedgerAccountEntriesView(PagedAPIView):
+    permission_classes = [IsTrustAdmin]
+
+    @extend_schema(
+        responses=s.AccountEntrySerializer(many=True),
+        summary="The entries that make one account's balance, newest first (admin)",
+    )
+    def get(self, request, account_id):
+        account = found(Account.objects, account_id, what="account")
+        return self.paged(reconciliation.account_entries(account), s.AccountEntrySerializer)
+
+
+class StudioStatementView(APIView):
+    permission_classes = [IsStudioStaff]
+
+    @extend_schema(
+        responses=s.StatementOfAccountSerializer,
+        summary="My studio's statement of account: invoices, payments, voids and credit notes with a "
+        "running balance (studio staff)",
+    )
+    def get(self, request):
+        statement = reconciliation.studio_statement_of_account(studio_of(request.user))
+        return Response(s.StatementOfAccountSerializer(statement).data)

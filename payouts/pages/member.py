@@ -196,7 +196,7 @@ def statement_list(request):
     if wants_csv(request):
         return csv_response(
             "guildtrust-statements.csv",
-            ["period", "first day", "last day", "net", "pension", "admin fee", "revenue"],
+            ["period", "first day", "last day", "net", "pension", "trust fee", "gross"],
             (
                 [
                     period_label(row["start"], row["end"]),

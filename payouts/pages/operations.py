@@ -23,6 +23,7 @@ from .. import payout_files, selectors, services, settlements
 from ..models import PayoutBatch, Period
 from ..statements import amount
 from . import invoices as invoice_pages
+from . import reconciliation as reconciliation_pages
 from . import unclaimed as unclaimed_pages
 from .forms_operations import PayoutBatchDayForm, PayoutBatchForm, PayoutReturnForm, PeriodForm, RatesForm
 from .lists import PeriodFilter
@@ -360,4 +361,5 @@ urlpatterns = [
         "payouts/batches/<id:batch_id>/settled/", payout_batch_settled, name="operations-payout-batch-settled"
     ),
     path("payouts/batches/<id:batch_id>/returns/", payout_return, name="operations-payout-batch-return"),
+    *reconciliation_pages.operations_urls,
 ]

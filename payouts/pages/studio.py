@@ -13,6 +13,7 @@ from trust.templatetags.portal import period_label
 from ..selectors import studio_charge_lines
 from ..statements import amount
 from . import invoices as invoice_pages
+from . import reconciliation as reconciliation_pages
 from .lists import StudioChargeFilter
 
 CSV_HEADER = [
@@ -81,4 +82,8 @@ def charges(request):
     )
 
 
-urlpatterns = [path("charges/", charges, name="studio-charges"), *invoice_pages.studio_urls]
+urlpatterns = [
+    path("charges/", charges, name="studio-charges"),
+    *invoice_pages.studio_urls,
+    *reconciliation_pages.studio_urls,
+]

@@ -14,7 +14,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from licensing.models import Lease, LeaseTerms, Studio
-from payouts.models import Invoice, PayoutBatch, Period
+from payouts.models import Account, Invoice, PayoutBatch, Period
 from tests.browser.conftest import axe_violations, describe
 from trust.models import Consent, Dataset
 
@@ -33,7 +33,7 @@ ROLE_PAGES = {
         "/member/estates/",
         "/member/destroyed/",
     ],
-    "studio": ["/studio/", "/studio/leases/", "/studio/charges/", "/studio/invoices/"],
+    "studio": ["/studio/", "/studio/leases/", "/studio/charges/", "/studio/invoices/", "/studio/statement/"],
     "admin": [
         "/operations/",
         "/operations/leases/",
@@ -55,6 +55,7 @@ ROLE_PAGES = {
         "/operations/consent-texts/",
         "/operations/retention/",
         "/operations/unclaimed/",
+        "/operations/reconciliation/",
     ],
 }
 PUBLIC_PAGES = [
@@ -128,6 +129,7 @@ DETAIL_PAGES = {
     "studio-invoice",
     "operations-invoice",
     "password_reset_confirm",
+    "operations-account",
 }
 PORTAL_PREFIXES = ("member/", "studio/", "operations/", "accounts/", "transparency/")
 
@@ -178,6 +180,7 @@ def _detail_pages() -> dict[str, list[str]]:
             f"/operations/terms/{terms.pk}/share/",
             f"/operations/members/{grant.member_id}/death/",
             f"/operations/invoices/{invoice.pk}/",
+            f"/operations/ledger/accounts/{Account.objects.get(code='trust:fee_revenue').pk}/",
         ],
     }
 

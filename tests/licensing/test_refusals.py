@@ -98,6 +98,9 @@ ADMIN_ONLY = [
     ("post", "/api/v1/unclaimed/claims/", {"member": 1}),
     ("post", "/api/v1/members/1/untraceable/", {"reason": "letters returned"}),
     ("delete", "/api/v1/members/1/untraceable/", None),
+    ("get", "/api/v1/reconciliation/", None),
+    ("get", "/api/v1/ledger/accounts/", None),
+    ("get", "/api/v1/ledger/accounts/1/entries/", None),
 ]
 MEMBER_ONLY = [
     ("get", "/api/v1/consents/", None),
@@ -125,6 +128,7 @@ STUDIO_ONLY = [
     ("get", "/api/v1/charges/", None),
     ("post", "/api/v1/takedowns/1/acknowledge/", None),
     ("post", "/api/v1/takedowns/1/attest/", {"statement": "deleted"}),
+    ("get", "/api/v1/studio/statement/", None),
 ]
 # Studio staff see their own studio's (another studio's is a 404), administrators every one.
 STUDIO_OR_ADMIN = [

@@ -283,8 +283,8 @@ def test_statements_page_sort_and_export(client, world, django_assert_max_num_qu
         "last day",
         "net",
         "pension",
-        "admin fee",
-        "revenue",
+        "trust fee",
+        "gross",
     ]
     assert rows[1][3:] == ["0.00", "0.00", "0.00", "0.00"]
     with django_assert_max_num_queries(10):

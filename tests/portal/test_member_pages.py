@@ -512,12 +512,15 @@ def test_each_statement_totals_equal_the_periods_figures_in_member_earnings(demo
         statement = payouts.member_statement(demo, period["period"])
         assert statement["net_cents"] == period["net_cents"]
         assert statement["pension_cents"] == period["pension_cents"]
-        assert statement["gross_cents"] == period["net_cents"] + period["pension_cents"]
+        # Gross is before the trust fee: the revenue attributed to the member.
+        assert statement["after_fee_cents"] == period["net_cents"] + period["pension_cents"]
         assert sum(row["net_cents"] for row in statement["rows"]) == statement["net_cents"]
-        assert statement["revenue_cents"] == statement["admin_fee_cents"] + statement["gross_cents"]
+        assert statement["gross_cents"] == statement["revenue_cents"]
+        assert statement["gross_cents"] == statement["admin_fee_cents"] + statement["after_fee_cents"]
         assert statement["admin_fee_cents"] > 0
         for row in statement["rows"]:
-            for key in ("revenue_cents", "admin_fee_cents", "gross_cents", "pension_cents", "net_cents"):
+            assert row["kind"] == "earning" and row["refers_to_period"] is None
+            for key in ("gross_cents", "admin_fee_cents", "after_fee_cents", "pension_cents", "net_cents"):
                 assert sum(line[key] for line in row["lines"]) == row[key]
             order = ["flat_fee", "download", "training_run", "generated_second"]
             uses = [line["use"] for line in row["lines"]]
@@ -550,18 +553,20 @@ def test_the_csv_statement_lists_leases_and_totals(alex, demo):
     header = dict(row for row in rows if len(row) == 2)
     assert header["member_number"] == "M-0001" and header["member_name"] == "Alex Rivera"
     assert header["currency"] == "USD" and header["period_first_day"] == f"{start:%Y-%m-%d}"
-    assert header["admin_fee_rate"] == "10.00%" and header["pension_rate"] == "5.00%"
+    assert header["trust_fee_rate"] == "10.00%" and header["pension_rate"] == "5.00%"
     columns = [
         "lease",
         "studio",
         "dataset",
         "version",
         "use",
-        "revenue",
-        "admin_fee",
         "gross",
+        "trust_fee",
+        "after_fee",
         "pension",
         "net",
+        "kind",
+        "refers_to_period",
     ]
     table = rows[rows.index(columns) + 1 :]
     lines, total = table[:-1], table[-1]
@@ -575,7 +580,10 @@ def test_the_csv_statement_lists_leases_and_totals(alex, demo):
     assert sum(cents(row[9]) for row in lines) == period["net_cents"]
     assert sum(cents(row[6]) for row in lines) == cents(total[6]) > 0
     for row in lines:
-        assert cents(row[5]) == cents(row[6]) + cents(row[8]) + cents(row[9])
+        # Gross (before the trust fee) = trust fee + after fee; after fee = pension + net.
+        assert cents(row[5]) == cents(row[6]) + cents(row[7])
+        assert cents(row[7]) == cents(row[8]) + cents(row[9])
+        assert row[10:] == ["earning", ""]
 
 
 def test_the_pdf_statement_is_a_pdf_attachment(alex, demo):
@@ -619,7 +627,7 @@ def test_a_closed_period_where_the_member_earned_nothing_gives_a_statement_of_ze
     assert quiet.start > last.end
     response = alex.get(reverse("member-statement-csv", args=[quiet.pk]))
     assert response.status_code == 200
-    assert response.content.decode().splitlines()[-1] == "total,,,,,0.00,0.00,0.00,0.00,0.00"
+    assert response.content.decode().splitlines()[-1] == "total,,,,,0.00,0.00,0.00,0.00,0.00,,"
     assert alex.get(reverse("member-statement-pdf", args=[quiet.pk])).status_code == 200
     assert f'data-period="{quiet.pk}"' in alex.get(reverse("member-statements")).content.decode()
 
@@ -639,6 +647,8 @@ def test_a_statement_cell_a_spreadsheet_would_run_is_defused():
         "pension_bps": 500,
         "rows": [
             {
+                "kind": "earning",
+                "refers_to_period": None,
                 "lease": 1,
                 "studio": "@evil",
                 "dataset": "d",
@@ -649,27 +659,43 @@ def test_a_statement_cell_a_spreadsheet_would_run_is_defused():
                         "label": "Downloads",
                         "revenue_cents": 117,
                         "admin_fee_cents": 12,
-                        "gross_cents": 105,
+                        "gross_cents": 117,
+                        "after_fee_cents": 105,
                         "pension_cents": 5,
                         "net_cents": 100,
                     }
                 ],
                 "revenue_cents": 117,
                 "admin_fee_cents": 12,
-                "gross_cents": 105,
+                "gross_cents": 117,
+                "after_fee_cents": 105,
                 "pension_cents": 5,
                 "net_cents": 100,
             }
         ],
         "revenue_cents": 117,
         "admin_fee_cents": 12,
-        "gross_cents": 105,
+        "gross_cents": 117,
+        "after_fee_cents": 105,
         "pension_cents": 5,
         "net_cents": 100,
     }
     rows = list(csv.reader(io.StringIO(statement_csv(statement))))
     assert ["member_name", "'=HYPERLINK(1)"] in rows
-    assert ["1", "'@evil", "d", "1", "download", "1.17", "0.12", "1.05", "0.05", "1.00"] in rows
+    assert [
+        "1",
+        "'@evil",
+        "d",
+        "1",
+        "download",
+        "1.17",
+        "0.12",
+        "1.05",
+        "0.05",
+        "1.00",
+        "earning",
+        "",
+    ] in rows
 
 
 @pytest.mark.parametrize("unicode_font", [True, False])
@@ -694,6 +720,8 @@ def test_the_pdf_prints_any_name_with_or_without_a_unicode_font(monkeypatch, uni
         "pension_bps": None,
         "rows": [
             {
+                "kind": "adjustment",
+                "refers_to_period": "Feb 2026",
                 "lease": 4,
                 "studio": "Studio Ł",
                 "dataset": "Zbiór",
@@ -704,20 +732,22 @@ def test_the_pdf_prints_any_name_with_or_without_a_unicode_font(monkeypatch, uni
                         "label": "all uses (not itemised)",
                         "revenue_cents": None,
                         "admin_fee_cents": None,
-                        "gross_cents": 105,
+                        "gross_cents": None,
+                        "after_fee_cents": 105,
                         "pension_cents": 5,
                         "net_cents": 100,
                     }
                 ],
                 "revenue_cents": 0,
                 "admin_fee_cents": 0,
-                "gross_cents": 105,
+                "gross_cents": 0,
+                "after_fee_cents": 105,
                 "pension_cents": 5,
                 "net_cents": 100,
             }
         ],
-        **dict.fromkeys(("revenue_cents", "admin_fee_cents"), 0),
-        "gross_cents": 105,
+        **dict.fromkeys(("revenue_cents", "admin_fee_cents", "gross_cents"), 0),
+        "after_fee_cents": 105,
         "pension_cents": 5,
         "net_cents": 100,
     }

@@ -1,0 +1,411 @@
+"""Reconciliation and statements of account: reads that tie the trust's documents to its ledger.
+
+- `period_reconciliation(period)`: for one period, revenue invoiced vs collected, distributed
+  vs paid, the trust fee, pension, the unclaimed pool, and the proof that the ledger balances
+  (every transaction, every account's kept balance equal to the sum of its entries).
+- `account_entries(account)`: the entries that make an account's balance (traceability).
+- `studio_statement_of_account(studio)`: invoices, payments, voids and credit notes in date
+  order with a running balance that ends at the studio's receivable.
+
+Every figure is an aggregate in SQL: a fixed number of queries whatever the number of members,
+leases or entries. Nothing here writes."""
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.utils import timezone
+
+from trust.templatetags.portal import period_label
+
+from . import corrections, ledger
+from .models import (
+    Account,
+    CreditNote,
+    Invoice,
+    InvoicePayment,
+    LedgerEntry,
+    MemberEarning,
+    PayoutItem,
+    Period,
+)
+
+
+def studio_credit_notes(studio) -> list[dict]:
+    """The studio's credit notes (payouts.corrections), as statement documents: `{"id",
+    "number", "date", "amount_cents" (positive: what the studio is credited), "description",
+    "period"}`. One query."""
+    return [
+        {
+            "id": note.pk,
+            "number": note.number,
+            "date": timezone.localtime(note.issued_at).date(),
+            "amount_cents": note.total_cents,
+            "description": f"Corrections priced in {period_label(note.period.start, note.period.end)}",
+            "period": note.period_id,
+        }
+        for note in corrections.studio_credit_notes(studio).prefetch_related(None)
+    ]
+
+
+def period_credit_notes_cents(period: Period) -> int:
+    """The credit notes the period's close issued (for corrections of earlier periods)."""
+    return _sum(CreditNote.objects.filter(period=period), "total_cents")
+
+
+# --- Period reconciliation ----------------------------------------------------------------------
+
+
+def _sum(queryset, field: str) -> int:
+    return queryset.aggregate(total=Sum(field))["total"] or 0
+
+
+def paid_of_period_cents(period: Period) -> int:
+    """How much of the net the period distributed to members has since been paid out to them.
+    A payout batch pays a member's whole balance, so payments settle a member's earnings oldest
+    first: of the period's net, a member has been paid min(max(paid - earned before, 0), earned
+    in the period), where `earned before` is their net in closed periods that started earlier.
+    One statement over the period's earners, whatever their number."""
+    earnings = MemberEarning._meta.db_table
+    periods = Period._meta.db_table
+    items = PayoutItem._meta.db_table
+    # Three grouped scans (the period's earnings, earlier closed earnings, payouts) hash-joined
+    # on the member: plain subqueries, so the planner estimates each from its statistics.
+    sql = f"""
+        SELECT COALESCE(SUM(CASE WHEN beyond <= 0 THEN 0 WHEN beyond >= earned_cents THEN earned_cents
+                                 ELSE beyond END), 0)
+        FROM (
+            SELECT now_earned.earned_cents,
+                   COALESCE(paid.paid_cents, 0) - COALESCE(earlier.before_cents, 0) AS beyond
+            FROM (SELECT member_id, SUM(net_cents) AS earned_cents FROM {earnings}
+                  WHERE period_id = %s GROUP BY member_id) now_earned
+            LEFT JOIN (SELECT e.member_id, SUM(e.net_cents) AS before_cents
+                       FROM {earnings} e JOIN {periods} p ON p.id = e.period_id
+                       WHERE p.status = %s AND p.start < (SELECT start FROM {periods} WHERE id = %s)
+                       GROUP BY e.member_id) earlier
+                   ON earlier.member_id = now_earned.member_id
+            LEFT JOIN (SELECT member_id, SUM(amount_cents) AS paid_cents FROM {items}
+                       GROUP BY member_id) paid
+                   ON paid.member_id = now_earned.member_id
+        ) settled
+    """
+    closed = Period.Status.CLOSED
+    with connection.cursor() as cursor:
+        # The period's start read in SQL, not bound: each backend compares its own stored form.
+        cursor.execute(sql, [period.pk, closed, period.pk])
+        return int(cursor.fetchone()[0] or 0)
+
+
+def accounts_disagreeing() -> list[dict]:
+    """Accounts whose kept balance is not the sum of their entries, with both figures: the
+    entries summed per account in one grouped scan, joined to the accounts (the same answer as
+    `ledger.balances_disagreeing`, planned as one hash aggregate rather than a join grouped by
+    every account column)."""
+    accounts, entries = Account._meta.db_table, LedgerEntry._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT a.code, a.balance_cents, COALESCE(s.summed, 0)
+            FROM {accounts} a
+            LEFT JOIN (SELECT account_id, SUM(amount_cents) AS summed FROM {entries}
+                       GROUP BY account_id) s ON s.account_id = a.id
+            WHERE a.balance_cents <> COALESCE(s.summed, 0)
+            ORDER BY a.code
+            """
+        )
+        return [
+            {"code": code, "balance_cents": int(kept), "entries_cents": int(summed)}
+            for code, kept, summed in cursor.fetchall()
+        ]
+
+
+def ledger_proof(period: Period | None = None) -> dict:
+    """Whether the trust's books balance, with the figures that prove it: every account's kept
+    balance summed (`balances_total_cents`, zero), the accounts whose kept balance is not the
+    sum of their entries (`disagreeing`, none), every entry summed (`entries_total_cents`,
+    zero: every entry is on an account, so it is the balances' total corrected by the
+    disagreements, without a second pass over the entries), and, given a period, its own
+    transactions' entries summed (zero). `ledger_balanced` is all of them at once."""
+    disagreeing = accounts_disagreeing()
+    balances_total = ledger.books_total()
+    proof = {
+        "entries_total_cents": balances_total
+        - sum(row["balance_cents"] - row["entries_cents"] for row in disagreeing),
+        "balances_total_cents": balances_total,
+        "disagreeing": disagreeing,
+        "period_entries_cents": None,
+    }
+    if period is not None:
+        proof["period_entries_cents"] = _sum(
+            LedgerEntry.objects.filter(transaction__period=period), "amount_cents"
+        )
+    proof["ledger_balanced"] = (
+        proof["entries_total_cents"] == 0
+        and proof["balances_total_cents"] == 0
+        and not disagreeing
+        and not proof["period_entries_cents"]
+    )
+    return proof
+
+
+def period_movements(period: Period) -> list[dict]:
+    """The period's ledger transactions summed by account kind (debits positive): how its
+    revenue, fee, pension, net and the payments on its invoices moved through the books. One
+    grouped query; the rows sum to zero when the period balances."""
+    rows = (
+        LedgerEntry.objects.filter(transaction__period=period)
+        .values(kind=F("account__kind"))
+        .annotate(cents=Sum("amount_cents"), accounts=Count("account_id", distinct=True))
+        .order_by("kind")
+    )
+    return [{**row, "label": account_kind_label(row["kind"])} for row in rows]
+
+
+def account_kind_label(kind: str) -> str:
+    return kind.replace("_", " ").capitalize()
+
+
+def accounts_by_kind() -> list[dict]:
+    """Every kind of account with how many there are and their balances summed: one grouped
+    query over the accounts' kept balances (never the entries), whatever the number of members."""
+    rows = (
+        Account.objects.values("kind")
+        .annotate(accounts=Count("pk"), cents=Sum("balance_cents"))
+        .order_by("kind")
+    )
+    return [{**row, "label": account_kind_label(row["kind"])} for row in rows]
+
+
+def unclaimed_pool_cents() -> int:
+    """What the unclaimed royalties pool holds now (its credit balance, as a positive amount)."""
+    return -ledger.balance_of(ledger.UNCLAIMED_POOL_CODE)
+
+
+@contextmanager
+def _tuned_for_aggregates():
+    """For this transaction only: no JIT (PostgreSQL compiles a plan whose estimated cost is
+    high, as these aggregates over every member and entry are, and compiling costs more than
+    the scans it speeds up), and memory enough for their hash aggregates not to spill to disk."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+        yield
+
+
+def period_reconciliation(period: Period) -> dict:
+    """One period's money from invoice to payout, and the ledger's proof.
+
+    - invoiced: the totals of the invoices issued for the period (voided ones included, and
+      shown apart as `voided`); credited: credit notes against them; collected: payments
+      recorded on them; outstanding = invoiced - voided - credited - collected.
+    - revenue, fee (the trust's fee), pension and distributed (net credited to members) are the
+      period's close figures; revenue = fee + pension + distributed.
+    - paid: how much of `distributed` members have been paid since (oldest earnings first);
+      unpaid = distributed - paid.
+    - unclaimed: what the unclaimed pool holds now (it is trust-wide, not per period).
+    A fixed number of aggregate queries whatever the size of the trust."""
+    with _tuned_for_aggregates():
+        return _period_reconciliation(period)
+
+
+def _period_reconciliation(period: Period) -> dict:
+    invoices = Invoice.objects.filter(period=period).aggregate(
+        invoiced=Sum("total_cents"),
+        voided=Sum("total_cents", filter=Q(status=Invoice.Status.VOID)),
+        count=Count("pk"),
+    )
+    invoiced = invoices["invoiced"] or 0
+    voided = invoices["voided"] or 0
+    credited = period_credit_notes_cents(period)
+    collected = _sum(InvoicePayment.objects.filter(invoice__period=period), "amount_cents")
+    paid = paid_of_period_cents(period)
+    proof = ledger_proof(period)
+    return {
+        "period": period.pk,
+        "label": period_label(period.start, period.end),
+        "start": period.start,
+        "end": period.end,
+        "status": period.status,
+        "currency": settings.TRUST_CURRENCY,
+        "invoices": invoices["count"],
+        "invoiced_cents": invoiced,
+        "voided_cents": voided,
+        "credited_cents": credited,
+        "collected_cents": collected,
+        "outstanding_cents": invoiced - voided - credited - collected,
+        "revenue_cents": period.revenue_cents,
+        "fee_cents": period.admin_fee_cents,
+        "pension_cents": period.pension_cents,
+        "distributed_cents": period.net_cents,
+        "paid_cents": paid,
+        "unpaid_cents": period.net_cents - paid,
+        "unclaimed_cents": unclaimed_pool_cents(),
+        "revenue_adds_up": period.revenue_cents
+        == period.admin_fee_cents + period.pension_cents + period.net_cents,
+        "ledger_balanced": proof["ledger_balanced"],
+        "proof": proof,
+        "movements": period_movements(period),
+    }
+
+
+# --- Traceability: the entries behind an account's balance -------------------------------------
+
+
+def account_entries(account: Account) -> QuerySet:
+    """The entries that make `account`'s balance, newest first, as plain rows with their
+    transaction (key, memo, period, when). The database sorts and pages them."""
+    return (
+        LedgerEntry.objects.filter(account=account)
+        .values("pk", "amount_cents")
+        .annotate(
+            entry=F("pk"),
+            transaction_key=F("transaction__key"),
+            memo=F("transaction__memo"),
+            period=F("transaction__period_id"),
+            posted_at=F("transaction__created_at"),
+        )
+        .order_by("-transaction__created_at", "-pk")
+    )
+
+
+def account_entries_total(account: Account) -> dict:
+    """The account's kept balance beside the sum of its entries: equal, or the books are wrong."""
+    summed = _sum(LedgerEntry.objects.filter(account=account), "amount_cents")
+    count = LedgerEntry.objects.filter(account=account).count()
+    return {"balance_cents": account.balance_cents, "entries_cents": summed, "entries": count}
+
+
+def accounts_listing(*, kind: str | None = None, code: str | None = None) -> QuerySet:
+    """Accounts by code, each with its kept balance: filtered by kind and by the start of a code."""
+    rows = Account.objects.order_by("code")
+    if kind:
+        rows = rows.filter(kind=kind)
+    if code:
+        rows = rows.filter(code__startswith=code)
+    return rows.values("id", "code", "kind", "balance_cents")
+
+
+# --- Studio statement of account ----------------------------------------------------------------
+
+KIND_ORDER = {"invoice": 0, "credit_note": 1, "payment": 2, "void": 3}
+
+
+@dataclass
+class _Document:
+    kind: str
+    on: date
+    rank: int
+    ident: int
+    number: str
+    description: str
+    debit_cents: int
+    credit_cents: int
+    invoice: int | None
+    period: int | None
+
+
+def studio_statement_of_account(studio) -> dict:
+    """The studio's account with the trust: every invoice (a debit), credit note, payment and
+    void (credits) in date order, each with the running balance after it; on one day invoices
+    come first, then credit notes, payments and voids. The closing balance is what the studio
+    owes, and `receivable_cents` the ledger's receivable beside it (equal for a studio the trust
+    invoices). Four queries whatever the number of documents."""
+    tz = timezone.get_current_timezone()
+    documents: list[_Document] = []
+    for row in Invoice.objects.filter(studio=studio).values(
+        "pk", "number", "issued_at", "total_cents", "period_id", "status", "voided_at", "void_reason"
+    ):
+        documents.append(
+            _Document(
+                "invoice",
+                row["issued_at"].astimezone(tz).date(),
+                KIND_ORDER["invoice"],
+                row["pk"],
+                row["number"],
+                f"Invoice {row['number']}",
+                row["total_cents"],
+                0,
+                row["pk"],
+                row["period_id"],
+            )
+        )
+        if row["status"] == Invoice.Status.VOID and row["voided_at"] is not None:
+            reason = f": {row['void_reason']}" if row["void_reason"] else ""
+            documents.append(
+                _Document(
+                    "void",
+                    row["voided_at"].astimezone(tz).date(),
+                    KIND_ORDER["void"],
+                    row["pk"],
+                    row["number"],
+                    f"Invoice {row['number']} voided{reason}",
+                    0,
+                    row["total_cents"],
+                    row["pk"],
+                    row["period_id"],
+                )
+            )
+    for row in InvoicePayment.objects.filter(invoice__studio=studio).values(
+        "pk", "paid_at", "amount_cents", "reference", "invoice_id", "invoice__number", "invoice__period_id"
+    ):
+        documents.append(
+            _Document(
+                "payment",
+                row["paid_at"],
+                KIND_ORDER["payment"],
+                row["pk"],
+                row["reference"],
+                f"Payment {row['reference']} on {row['invoice__number']}",
+                0,
+                row["amount_cents"],
+                row["invoice_id"],
+                row["invoice__period_id"],
+            )
+        )
+    for note in studio_credit_notes(studio):
+        documents.append(
+            _Document(
+                "credit_note",
+                note["date"],
+                KIND_ORDER["credit_note"],
+                note["id"],
+                note.get("number", ""),
+                note.get("description") or f"Credit note {note.get('number', '')}",
+                0,
+                note["amount_cents"],
+                note.get("invoice"),
+                note.get("period"),
+            )
+        )
+    documents.sort(key=lambda d: (d.on, d.rank, d.ident))
+    rows, running = [], 0
+    for document in documents:
+        running += document.debit_cents - document.credit_cents
+        rows.append(
+            {
+                "kind": document.kind,
+                "date": document.on,
+                "number": document.number,
+                "description": document.description,
+                "debit_cents": document.debit_cents,
+                "credit_cents": document.credit_cents,
+                "balance_cents": running,
+                "invoice": document.invoice,
+                "period": document.period,
+            }
+        )
+    receivable = Account.objects.filter(studio=studio, kind=Account.Kind.STUDIO_RECEIVABLE)
+    return {
+        "studio": studio.name,
+        "currency": settings.TRUST_CURRENCY,
+        "rows": rows,
+        "invoiced_cents": sum(d.debit_cents for d in documents),
+        "credited_cents": sum(d.credit_cents for d in documents),
+        "balance_cents": running,
+        "receivable_cents": _sum(receivable, "balance_cents"),
+    }

@@ -1,0 +1,82 @@
+"""The reconciliation page and API at a union's volume: every member of `bench_dashboards`'s
+operations load (100k at BENCH_SCALE=full) earning in one closed period, two in three of them
+paid out since, each with a balanced ledger history. p50/p95 over sequential requests against
+/healthz measured the same way (the ratio is the figure to compare). Run with `make bench`."""
+
+import time
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.benchmarks.bench_dashboards import (
+    OPERATIONS_GOAL_P95_MS,
+    SCALE,
+    SCALES,
+    _sql,
+    analyze,
+    latencies_ms,
+    load_operations,
+    row,
+)
+
+pytestmark = [pytest.mark.benchmark, pytest.mark.django_db]
+
+
+def load_period_earnings(world) -> int:
+    """A closed period in which every bench member earned, and a payout batch paying two in
+    three of them their earning (each payment its own ledger transaction). Returns its id."""
+    params = {"lease": world.lease_a.pk, "admin": world.cast.admin.pk}
+    _sql(
+        """
+        INSERT INTO payouts_period (start, "end", status, created_at, closed_at, failure_reason,
+            revenue_cents, admin_fee_cents, pension_cents, net_cents, leases_total, leases_done)
+        VALUES (now() - interval '60 days', now() - interval '30 days', 'closed', now(), now(), '',
+            0, 0, 0, 0, 0, 0);
+        INSERT INTO payouts_memberearning (period_id, lease_id, member_id, gross_cents, pension_cents,
+            net_cents)
+        SELECT (SELECT max(id) FROM payouts_period), %(lease)s, m.id, 1000 + m.id %% 500, 0,
+            1000 + m.id %% 500
+        FROM trust_member m WHERE m.member_number LIKE 'B-%%';
+        UPDATE payouts_period SET net_cents = (SELECT SUM(net_cents) FROM payouts_memberearning
+            WHERE period_id = payouts_period.id), revenue_cents = (SELECT SUM(net_cents)
+            FROM payouts_memberearning WHERE period_id = payouts_period.id)
+        WHERE id = (SELECT max(id) FROM payouts_period);
+        INSERT INTO payouts_payoutbatch (created_at, created_by_id, minimum_cents, currency, execution_date,
+            total_cents, item_count)
+        VALUES (now(), %(admin)s, 1, 'USD', current_date, 0, 0);
+        INSERT INTO payouts_ledgertransaction (key, memo, created_at)
+        SELECT 'benchpay:' || m.id, 'bench payout', now() FROM trust_member m
+        WHERE m.member_number LIKE 'B-%%' AND m.payout_iban <> '';
+        INSERT INTO payouts_payoutitem (batch_id, member_id, amount_cents, account_name, iban, bic,
+            transaction_id)
+        SELECT (SELECT max(id) FROM payouts_payoutbatch), m.id, 1000 + m.id %% 500, 'x', m.payout_iban,
+            '', t.id
+        FROM trust_member m JOIN payouts_ledgertransaction t ON t.key = 'benchpay:' || m.id
+        """,
+        params,
+    )
+    from payouts.models import Period
+
+    return Period.objects.order_by("-pk").values_list("pk", flat=True).first()
+
+
+def test_reconciliation_against_healthz(world, as_user):
+    sizes = SCALES[SCALE]
+    start = time.perf_counter()
+    load_operations(world, members=sizes["members"], leases=sizes["leases"])
+    period = load_period_earnings(world)
+    analyze()
+    print(f"\n[reconciliation] loaded {sizes['members']:,} members in {time.perf_counter() - start:.1f} s")
+    page, api = Client(), as_user(world.cast.admin)
+    page.force_login(world.cast.admin)
+    baseline = latencies_ms(Client(), reverse("health"), count=10)
+    figures = api.get("/api/v1/reconciliation/", {"period": period}).json()
+    assert figures["ledger_balanced"] is True and 0 < figures["paid_cents"] < figures["distributed_cents"]
+    lines = [f"reconciliation ({SCALE}): p50/p95 of 10 sequential requests, in-process"]
+    for name, client, url in (
+        ("/operations/reconciliation/", page, f"/operations/reconciliation/?period={period}"),
+        ("/api/v1/reconciliation/", api, f"/api/v1/reconciliation/?period={period}"),
+    ):
+        lines.append(row(name, latencies_ms(client, url, count=10), baseline, OPERATIONS_GOAL_P95_MS))
+    print("\n".join(lines))

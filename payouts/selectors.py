@@ -37,6 +37,7 @@ from .models import (
     Account,
     LeaseRevenue,
     LedgerEntry,
+    MemberAdjustmentLine,
     MemberEarning,
     MemberEarningLine,
     PayoutBatch,
@@ -159,6 +160,44 @@ def member_earnings(member: Member) -> dict:
         entry["leases"].append(
             {"lease": lease_id, "studio": studio, "net_cents": net, "pension_cents": pension}
         )
+    # Corrections of earlier periods priced in a period (payouts.corrections) count in it, as on
+    # its statement and in the ledger: one more query, a line per lease adjusted.
+    adjusted = (
+        MemberAdjustmentLine.objects.filter(member=member, adjustment__period__status=Period.Status.CLOSED)
+        .values_list(
+            "adjustment__period_id",
+            "adjustment__period__start",
+            "adjustment__period__end",
+            "adjustment__lease_id",
+            "adjustment__lease__studio__name",
+        )
+        .annotate(net=Sum("net_cents"), pension=Sum("pension_cents"))
+        .order_by()
+    )
+    for period_id, start, end, lease_id, studio, net, pension in adjusted:
+        entry = periods.setdefault(
+            period_id,
+            {
+                "period": period_id,
+                "start": start,
+                "end": end,
+                "net_cents": 0,
+                "pension_cents": 0,
+                "leases": [],
+            },
+        )
+        entry["net_cents"] += net
+        entry["pension_cents"] += pension
+        entry["leases"].append(
+            {
+                "lease": lease_id,
+                "studio": f"{studio} (adjustment)",
+                "net_cents": net,
+                "pension_cents": pension,
+            }
+        )
+    if adjusted:
+        periods = dict(sorted(periods.items(), key=lambda item: item[1]["start"], reverse=True))
     return {
         "currency": settings.TRUST_CURRENCY,
         "balance_cents": member_balance_cents(member),
@@ -663,15 +702,21 @@ def member_statement_rows(member: Member) -> QuerySet:
     database sorts and pages."""
     earned = MemberEarning.objects.filter(member=member, period=OuterRef("pk"))
     lines = MemberEarningLine.objects.filter(earning__member=member, earning__period=OuterRef("pk"))
+    # Adjustments priced in the period (corrections of earlier ones) count in it, as on the statement.
+    adjusted = MemberAdjustmentLine.objects.filter(member=member, adjustment__period=OuterRef("pk"))
+
+    def with_adjustments(rows, field: str):
+        return _subquery_sum(rows, field) + _subquery_sum(adjusted, field)
+
     return (
         Period.objects.filter(status=Period.Status.CLOSED)
         .filter(Q(Exists(earned)) | Q(end__gt=member.created_at))
         .annotate(
             period=F("pk"),
-            member_net_cents=_subquery_sum(earned, "net_cents"),
-            member_pension_cents=_subquery_sum(earned, "pension_cents"),
-            member_admin_fee_cents=_subquery_sum(lines, "admin_fee_cents"),
-            member_revenue_cents=_subquery_sum(lines, "revenue_cents"),
+            member_net_cents=with_adjustments(earned, "net_cents"),
+            member_pension_cents=with_adjustments(earned, "pension_cents"),
+            member_admin_fee_cents=with_adjustments(lines, "admin_fee_cents"),
+            member_revenue_cents=with_adjustments(lines, "revenue_cents"),
         )
         .values(
             "period",
@@ -701,15 +746,22 @@ def member_earnings_by_period(member: Member, *, earnings: dict | None = None) -
     the statement lines, one aggregate query)."""
 
     earned = {row["period"]: row for row in (earnings or member_earnings(member))["periods"]}
-    fees = {
-        row["earning__period"]: row
-        for row in MemberEarningLine.objects.filter(
-            earning__member=member, earning__period__status=Period.Status.CLOSED
-        )
-        .values("earning__period")
+    fees: dict[int, dict] = defaultdict(lambda: {"fee": 0, "revenue": 0})
+    earning_lines = (
+        MemberEarningLine.objects.filter(earning__member=member, earning__period__status=Period.Status.CLOSED)
+        .values_list("earning__period")
         .annotate(fee=Sum("admin_fee_cents"), revenue=Sum("revenue_cents"))
         .order_by()
-    }
+    )
+    adjustment_lines = (
+        MemberAdjustmentLine.objects.filter(member=member, adjustment__period__status=Period.Status.CLOSED)
+        .values_list("adjustment__period")
+        .annotate(fee=Sum("admin_fee_cents"), revenue=Sum("revenue_cents"))
+        .order_by()
+    )
+    for period_id, fee, revenue in [*earning_lines, *adjustment_lines]:
+        fees[period_id]["fee"] += fee or 0
+        fees[period_id]["revenue"] += revenue or 0
     rows = []
     for period in member_statement_periods(member):
         figures = earned.get(period.pk, {})

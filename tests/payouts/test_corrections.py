@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from licensing import corrections as usage_corrections
 from licensing import services as licensing
 from licensing.models import UsageCorrection
-from payouts import corrections, invoices, ledger, services
+from payouts import corrections, invoices, ledger, selectors, services
 from payouts.models import (
     Adjustment,
     CreditNote,
@@ -26,6 +26,7 @@ from payouts.models import (
     Period,
 )
 from trust.errors import Forbidden, Invalid
+from trust.templatetags.portal import period_label
 
 pytestmark = pytest.mark.django_db
 
@@ -155,6 +156,39 @@ def test_a_correction_of_a_closed_period_is_a_credit_note_in_the_next_worked_by_
     billed = sum(Invoice.objects.filter(studio=world.lease_a.studio).values_list("total_cents", flat=True))
     assert billed - note.total_cents == _receivable(world.lease_a.studio)
     assert ledger.trial_balance() == 0
+
+
+def test_a_credit_shows_on_the_statements_the_earnings_and_the_reconciliation(world, as_user):
+    # The worked example above, as members, the studio and the administrator see it.
+    (p1, p2, _), (t1, _, _) = _three_periods(world)
+    _report(world, _runs("u1", 5, t1))
+    p1 = _close(p1)
+    _report(world, _fix("c1", "u1", -2))
+    p2 = _close(p2)
+    statement = selectors.member_statement(world.cast.alice, p2.pk)
+    (row,) = [row for row in statement["rows"] if row["kind"] == "adjustment"]
+    assert row["lease"] == world.lease_a.pk
+    assert row["refers_to_period"] == period_label(p1.start, p1.end)
+    assert (row["gross_cents"], row["admin_fee_cents"], row["pension_cents"], row["net_cents"]) == (
+        -160,
+        -16,
+        -7,
+        -137,
+    )
+    assert statement["net_cents"] == sum(r["net_cents"] for r in statement["rows"])
+    listed = {r["period"]: r for r in selectors.member_statement_rows(world.cast.alice)}
+    assert listed[p2.pk]["member_net_cents"] == statement["net_cents"]
+    earnings = as_user(world.cast.alice).get("/api/v1/me/earnings/").json()
+    by_period = {p["period"]: p for p in earnings["periods"]}
+    assert by_period[p2.pk]["net_cents"] == statement["net_cents"]
+    # The studio: invoiced for P1, then credited by P2's credit note, down to its receivable.
+    account = as_user(world.cast.carol).get("/api/v1/studio/statement/").json()
+    note = CreditNote.objects.get(studio=world.lease_a.studio)
+    assert [(r["kind"], r["number"]) for r in account["rows"]][-1] == ("credit_note", note.number)
+    assert account["balance_cents"] == account["receivable_cents"] == _receivable(world.lease_a.studio)
+    figures = as_user(world.cast.admin).get("/api/v1/reconciliation/", {"period": p2.pk}).json()
+    assert figures["credited_cents"] == 200
+    assert figures["ledger_balanced"] is True
 
 
 def test_a_whole_correction_gives_back_to_the_cent_what_the_close_took(world):

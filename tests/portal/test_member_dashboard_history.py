@@ -70,7 +70,7 @@ def test_my_earnings_api_reads_a_fixed_number_of_queries(
 ):
     _history(world, months)
     alice = as_user(world.cast.alice.user)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         body = alice.get("/api/v1/me/earnings/").json()
     assert len(body["periods"]) == months
     assert body["total_net_cents"] == months * 2 * 95

@@ -1,0 +1,326 @@
+"""Quotas by consent category (README: Quotas by consent category): a member's grant may cap a
+use per lease or per year, and lease terms may cap a use per lease. Usage is taken from each
+cap's counter (`UsageQuota`) by one conditional upsert in the usage's own transaction, so a cap
+of N lets exactly N through however many reports ask at once; what would go over is refused
+(409 `quota_exceeded`) with nothing written.
+
+Which usage counts against which use (a usage event names a kind, not a use):
+- `training_run` counts against `training`;
+- `generated_second` counts against every generation use the lease permits (replica_active,
+  replica_passive, voice_synthesis, crowd_generation): the event does not say which one it was
+  made under, so each cap a member set on any of them holds;
+- `download` counts against no use (the terms' download cap meters it); the gateway refuses a
+  download once the caps on the asset are used up for every kind of use the lease permits,
+  since nothing the lease may do with it is left.
+A member's cap applies to the usage of an asset they contribute to (a grant on one asset: that
+asset only); an asset-less training run used every asset licensable at approval, so it counts
+against the training caps of all their contributors. The binding cap is the smallest: each cap
+is taken separately, and the first that would go over refuses."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import Exists, F, OuterRef, Q
+
+from trust.consent import GENERATION_USES, TRAINING_USE, CapPer, cap_unit
+from trust.errors import Conflict, Invalid
+from trust.models import Asset, AssetContributor, Consent
+
+from .models import Lease, UsageEvent, UsageQuota
+
+# Counters taken per statement: 8 parameters each stays under every database's limit.
+TAKE_BATCH = 500
+
+
+def uses_counted(kind: str, permitted_uses: Sequence[str]) -> list[str]:
+    """The consent uses a usage event of `kind` counts against on a lease permitting these uses."""
+    if kind == UsageEvent.Kind.TRAINING_RUN:
+        return [TRAINING_USE.value] if TRAINING_USE in permitted_uses else []
+    if kind == UsageEvent.Kind.GENERATED_SECOND:
+        return sorted(use for use in permitted_uses if use in GENERATION_USES)
+    return []
+
+
+def checked_terms_caps(use_caps: dict, *, permitted_uses) -> dict:
+    """Terms' caps as {use: quantity}: each on a use the terms permit, a whole quantity from 1."""
+    if not isinstance(use_caps, dict):
+        raise Invalid("use_caps maps a permitted use to a quantity", code="bad_cap")
+    for use, quantity in use_caps.items():
+        if use not in permitted_uses:
+            raise Invalid(f"use_caps: {use!r} is not a use these terms permit", code="bad_cap")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 10**12:
+            raise Invalid(f"use_caps: the cap of {use} must be a whole number from 1", code="bad_cap")
+    return dict(sorted(use_caps.items()))
+
+
+def terms_key(lease_id: int, use: str) -> str:
+    return f"l{lease_id}:{use}"
+
+
+def member_key(*, member_id: int, use: str, asset_id, per: str, lease_id: int, year: int) -> str:
+    scope = asset_id or "*"
+    return f"m{member_id}:{use}:{scope}:" + (f"l{lease_id}" if per == CapPer.LEASE else f"y{year}")
+
+
+def _active_capped_grants(uses):
+    """Capped grants of `uses` in force now: granted, neither withdrawn nor re-confirmed."""
+    withdrawn = Consent.objects.filter(supersedes=OuterRef("pk"))
+    reconfirmed = Consent.objects.filter(reconfirms=OuterRef("pk"))
+    return (
+        Consent.objects.filter(state=Consent.State.GRANTED, use__in=list(uses), cap_quantity__isnull=False)
+        .exclude(Exists(withdrawn))
+        .exclude(Exists(reconfirmed))
+    )
+
+
+def _demands(lease: Lease, rows: Sequence[tuple]) -> dict[str, dict]:
+    """What `rows` (event_key, kind, asset, quantity, occurred_at) take from each cap, as
+    {key: {counter columns, "cap", "quantity", "per", "events": [(row index, quantity)]}}. Two
+    queries when a capped grant may apply (the grants, the contributions they cover), none for a
+    lease whose terms cap nothing and whose contributors capped nothing."""
+    uses = {use for _, kind, *_ in rows for use in uses_counted(kind, lease.permitted_uses)}
+    demands: dict[str, dict] = {}
+
+    def add(key, index, quantity, **counter):
+        demand = demands.setdefault(key, {**counter, "quantity": 0, "events": []})
+        demand["quantity"] += quantity
+        demand["events"].append((index, quantity))
+
+    for index, (_, kind, _, quantity, _) in enumerate(rows):
+        if quantity <= 0:
+            continue  # a correction gives nothing back: a cap counts what was used
+        for use in uses_counted(kind, lease.permitted_uses):
+            if use in (lease.use_caps or {}):
+                cap = int(lease.use_caps[use])
+                add(
+                    terms_key(lease.pk, use),
+                    index,
+                    quantity,
+                    lease_id=lease.pk,
+                    use=use,
+                    cap=cap,
+                    per="terms",
+                )
+    if not uses or not lease.quota_applies:
+        return demands
+
+    named = {asset for _, _, asset, _, _ in rows if asset}
+    unnamed = any(asset is None for _, _, asset, _, _ in rows)
+    approval = lease.approval_assets.through.objects.filter(lease_id=lease.pk).values("asset_id")
+    contributions = AssetContributor.objects.accepted()
+    scope = Q(asset_id__in=list(named)) | (Q(asset_id__in=approval) if unnamed else Q(pk__in=[]))
+    contributors = contributions.filter(scope).values("member_id")
+    grants = list(
+        _active_capped_grants(uses)
+        .filter(member_id__in=contributors)
+        .values_list("member_id", "use", "asset_id", "cap_quantity", "cap_per")
+    )
+    if not grants:
+        return demands
+    capping = {member for member, *_ in grants}
+    grants_of = defaultdict(list)
+    for member, use, asset, cap, per in grants:
+        grants_of[member].append((use, asset, cap, per))
+    # Who contributes to each named asset, among the members who capped something.
+    members_of = defaultdict(set)
+    for asset, member in contributions.filter(asset_id__in=list(named), member_id__in=capping).values_list(
+        "asset_id", "member_id"
+    ):
+        members_of[asset].add(member)
+    if unnamed:
+        # An asset-less training run: every capping contributor of the approval assets, with
+        # the grant scopes (one asset, or all) that some approval asset falls under.
+        covered = defaultdict(set)
+        for asset, member in contributions.filter(asset_id__in=approval, member_id__in=capping).values_list(
+            "asset_id", "member_id"
+        ):
+            covered[member].add(asset)
+
+    for index, (_, kind, asset, quantity, occurred_at) in enumerate(rows):
+        counted = uses_counted(kind, lease.permitted_uses) if quantity > 0 else []
+        if asset is not None:
+            pairs = [(member, g) for member in members_of[asset] for g in grants_of[member]]
+            pairs = [(m, g) for m, g in pairs if g[1] is None or g[1] == asset]
+        else:
+            pairs = [
+                (member, g)
+                for member, assets in covered.items()
+                for g in grants_of[member]
+                if g[1] is None or g[1] in assets
+            ]
+        for member, (use, grant_asset, cap, per) in pairs:
+            if use not in counted:
+                continue
+            key = member_key(
+                member_id=member,
+                use=use,
+                asset_id=grant_asset,
+                per=per,
+                lease_id=lease.pk,
+                year=occurred_at.year,
+            )
+            add(
+                key,
+                index,
+                quantity,
+                lease_id=lease.pk if per == CapPer.LEASE else None,
+                member_id=member,
+                asset_id=grant_asset,
+                use=use,
+                year=occurred_at.year if per == CapPer.YEAR else None,
+                cap=cap,
+                per=per,
+            )
+    return demands
+
+
+def take_usage_quotas(lease: Lease, events: Sequence, rows: Sequence[tuple], positions=None) -> None:
+    """Take what the new usage `rows` (event_key, kind, asset, quantity, occurred_at; the
+    report's first occurrence of each key) use from every cap that applies, or refuse the whole
+    report (409 `quota_exceeded`) naming the first event over a cap. Call it in the report's
+    transaction, after duplicates are known: a refusal rolls everything back. One upsert per
+    500 caps touched; nothing at all when no cap applies."""
+    if not rows:
+        return
+    demands = _demands(lease, rows)
+    if not demands:
+        return
+    keys = sorted(demands)  # one order for every taker: two reports never deadlock on counters
+    over = [key for key in keys if demands[key]["quantity"] > demands[key]["cap"]]
+    taken: set[str] = set()
+    if not over:
+        for start in range(0, len(keys), TAKE_BATCH):
+            taken |= _take([(key, demands[key]) for key in keys[start : start + TAKE_BATCH]])
+        over = [key for key in keys if key not in taken]
+    if over:
+        _refuse(lease, events, rows, positions, over[0], demands[over[0]])
+
+
+def take_for_report(lease: Lease, *, events, rows, accepted: int, now: datetime, positions=None) -> None:
+    """The usage ingest's quota step, after its insert: the rows it recorded (`accepted` of
+    `rows`; a duplicate of an earlier report was counted then) are taken from their caps.
+    Nothing, not even a query, for a lease no quota applies to."""
+    if not accepted or not (lease.use_caps or lease.quota_applies):
+        return
+    if accepted < len(rows):
+        # Some keys were duplicates: the rows this report recorded are those recorded now.
+        fresh = set(
+            UsageEvent.objects.filter(
+                lease_id=lease.pk,
+                occurred_at__in={row[4] for row in rows},
+                event_key__in=[row[0] for row in rows],
+                recorded_at=now,
+            ).values_list("event_key", flat=True)
+        )
+        rows = [row for row in rows if row[0] in fresh]
+    take_usage_quotas(lease, events, rows, positions)
+
+
+def _take(batch: list[tuple[str, dict]]) -> set[str]:
+    table = UsageQuota._meta.db_table
+    values, params = [], []
+    for key, d in batch:
+        values.append("(%s, %s, %s, %s, %s, %s, %s, %s)")
+        asset = d.get("asset_id") and Asset._meta.pk.get_db_prep_value(d["asset_id"], connection)
+        params += [key, d.get("lease_id"), d.get("member_id"), asset]
+        params += [d["use"], d.get("year"), d["cap"], d["quantity"]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} AS q (key, lease_id, member_id, asset_id, use, year, cap, used) "
+            f"VALUES {', '.join(values)} "
+            "ON CONFLICT (key) DO UPDATE SET used = q.used + EXCLUDED.used, cap = EXCLUDED.cap "
+            "WHERE q.used + EXCLUDED.used <= EXCLUDED.cap RETURNING key",
+            params,
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _refuse(lease, events, rows, positions, key, demand) -> None:
+    used = UsageQuota.objects.filter(key=key).values_list("used", flat=True).first() or 0
+    remaining = max(demand["cap"] - used, 0)
+    # The first event of this cap's whose running total passes what was left.
+    running, index = 0, demand["events"][-1][0]
+    for event_index, quantity in demand["events"]:
+        running += quantity
+        if running > remaining:
+            index = event_index
+            break
+    event_key = rows[index][0]
+    position = next(i for i, event in enumerate(events) if event["event_key"] == event_key)
+    position = positions[position] if positions else position
+    unit, use = cap_unit(demand["use"]), demand["use"]
+    if demand["per"] == "terms":
+        whose = f"this lease's terms cap {use} at {demand['cap']} {unit}"
+    else:
+        asset = rows[index][2]
+        whose = (
+            f"a contributor of {'asset ' + str(asset) if asset else 'this lease'} caps {use} at "
+            f"{demand['cap']} {unit} per {demand['per']}"
+            + (f" ({demand['year']})" if demand["per"] == CapPer.YEAR else "")
+        )
+    raise Conflict(f"events[{position}]: {whose}; {remaining} left", code="quota_exceeded")
+
+
+def refuse_download_over_quota(*, lease: Lease, asset_id, at: datetime) -> None:
+    """The gateway's quota check (only for a lease with `quota_applies`): refuse (409
+    `quota_exceeded`) a download of an asset whose caps are used up for every kind of use the
+    lease permits (training; generation). A member's counter counts as used up only under a
+    capped grant in force whose cap it has reached. One query."""
+    kinds = [
+        uses
+        for kind in (UsageEvent.Kind.TRAINING_RUN, UsageEvent.Kind.GENERATED_SECOND)
+        if (uses := uses_counted(kind, lease.permitted_uses))
+    ]
+    if not kinds:
+        return
+    uses = sorted({use for uses_of_kind in kinds for use in uses_of_kind})
+    terms = [terms_key(lease.pk, use) for use in uses if use in (lease.use_caps or {})]
+    grants = _active_capped_grants(uses).filter(
+        member_id=OuterRef("member_id"), use=OuterRef("use"), cap_quantity__lte=OuterRef("used")
+    )
+
+    def reached_under(per: str) -> Q:
+        same_scope = (Q(asset__isnull=True) & Exists(grants.filter(cap_per=per, asset__isnull=True))) | (
+            Q(asset__isnull=False) & Exists(grants.filter(cap_per=per, asset_id=OuterRef("asset_id")))
+        )
+        return same_scope
+
+    contributors = AssetContributor.objects.accepted().filter(asset_id=asset_id).values("member_id")
+    members = (
+        UsageQuota.objects.filter(member_id__in=contributors, use__in=uses)
+        .filter(Q(asset__isnull=True) | Q(asset_id=asset_id))
+        .filter(
+            (Q(lease_id=lease.pk, year__isnull=True) & reached_under(CapPer.LEASE))
+            | (Q(lease__isnull=True, year=at.year) & reached_under(CapPer.YEAR))
+        )
+    )
+    exhausted = set(
+        UsageQuota.objects.filter(Q(key__in=terms, used__gte=F("cap")) | Q(pk__in=members.values("pk")))
+        .values_list("use", flat=True)
+        .distinct()
+    )
+    if all(exhausted & set(uses_of_kind) for uses_of_kind in kinds):
+        raise Conflict(
+            "the quotas on this asset are used up for every use this lease permits", code="quota_exceeded"
+        )
+
+
+def lease_has_quota(lease: Lease) -> bool:
+    """Whether any quota may apply to `lease`: its terms cap a use, or a contributor of its
+    pinned version holds a capped grant of a use it permits. One query (none with terms caps)."""
+    if lease.use_caps:
+        return True
+    contributors = AssetContributor.objects.filter(asset__version_items__version_id=lease.version_id).values(
+        "member_id"
+    )
+    return _active_capped_grants(lease.permitted_uses).filter(member_id__in=contributors).exists()
+
+
+def leases_mark_quota(*, assets) -> None:
+    """A capped grant was made over `assets`: the active leases holding any of them ask the
+    quotas from now on. One UPDATE."""
+    Lease.objects.active().filter(quota_applies=False, version__items__asset_id__in=assets).update(
+        quota_applies=True
+    )

@@ -1,0 +1,202 @@
+"""Quotas by consent category: a member's capped grant and the terms' caps per use. Usage up to a
+cap is accepted, the first event over it refuses the whole report (nothing written), and the
+gateway refuses an asset whose caps are used up for everything the lease may do with it."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from licensing.models import Lease, UsageEvent, UsageQuota
+from tests.conftest import bearer_client
+from trust import services as trust
+
+pytestmark = pytest.mark.django_db
+
+
+def _usage(world, *events, secret=None, lease=None):
+    lease = lease or world.lease_a
+    return bearer_client(secret or world.secret_a).post(
+        f"/api/v1/leases/{lease.pk}/usage/", {"events": list(events)}, format="json"
+    )
+
+
+def _run(key, asset=None, quantity=1, at=None):
+    event = {
+        "event_key": key,
+        "kind": "training_run",
+        "quantity": quantity,
+        "occurred_at": (at or timezone.now()).isoformat(),
+    }
+    if asset is not None:
+        event["asset"] = str(asset.pk)
+    return event
+
+
+def _cap_training(member, quantity, per="lease", asset=None):
+    """Withdraw the member's all-assets training grant and grant it again with a cap."""
+    trust.consent_withdraw(actor=member.user, consent=member.consents.get(use="training", state="granted"))
+    return trust.consent_grant(
+        actor=member.user, member=member, use="training", asset=asset, cap_quantity=quantity, cap_per=per
+    )
+
+
+def test_usage_up_to_a_members_cap_is_accepted_and_the_first_event_over_it_refused(world):
+    _cap_training(world.cast.bob, 5)
+    assert _usage(world, _run("a", world.bob_asset, 3), _run("b", world.bob_asset, 2)).status_code == 202
+
+    refused = _usage(world, _run("alice", world.alice_asset, 9), _run("c", world.bob_asset, 1))
+    assert refused.status_code == 409
+    body = refused.json()
+    assert body["code"] == "quota_exceeded"
+    assert "events[1]" in body["detail"] and "5 training runs per lease" in body["detail"]
+    assert "0 left" in body["detail"]
+    # No member is named to the studio.
+    assert "bob" not in body["detail"].lower() and world.cast.bob.member_number not in body["detail"]
+    # The whole report is refused: Alice's uncapped run was not written either.
+    assert UsageEvent.objects.filter(lease=world.lease_a).count() == 2
+
+
+def test_the_refusal_names_the_first_event_that_goes_over_and_what_is_left(world):
+    _cap_training(world.cast.bob, 5)
+    refused = _usage(
+        world, _run("a", world.bob_asset, 2), _run("b", world.bob_asset, 2), _run("c", world.bob_asset, 2)
+    )
+    assert refused.status_code == 409
+    assert "events[2]" in refused.json()["detail"] and "5 left" in refused.json()["detail"]
+    assert not UsageEvent.objects.filter(lease=world.lease_a).exists()
+    assert not UsageQuota.objects.exists()
+
+
+def test_a_per_lease_cap_counts_each_lease_apart(world):
+    _cap_training(world.cast.bob, 2)
+    assert _usage(world, _run("a", world.bob_asset, 2)).status_code == 202
+    assert (
+        _usage(world, _run("a", world.bob_asset, 2), secret=world.secret_b, lease=world.lease_b).status_code
+        == 202
+    )
+    assert _usage(world, _run("b", world.bob_asset, 1)).status_code == 409
+
+
+def test_a_per_year_cap_counts_every_lease_in_the_year(world):
+    _cap_training(world.cast.bob, 3, per="year")
+    assert _usage(world, _run("a", world.bob_asset, 2)).status_code == 202
+    refused = _usage(world, _run("a", world.bob_asset, 2), secret=world.secret_b, lease=world.lease_b)
+    assert refused.status_code == 409
+    assert (
+        f"per year ({timezone.now().year})" in refused.json()["detail"]
+        and "1 left" in refused.json()["detail"]
+    )
+    assert (
+        _usage(world, _run("b", world.bob_asset, 1), secret=world.secret_b, lease=world.lease_b).status_code
+        == 202
+    )
+
+
+def test_a_cap_on_one_asset_leaves_the_members_other_assets_alone(world):
+    alice = world.cast.alice
+    _cap_training(alice, 1, asset=world.bob_asset)
+    trust.consent_grant(actor=alice.user, member=alice, use="training", asset=world.alice_asset)
+    assert _usage(world, _run("mine", world.alice_asset, 50)).status_code == 202
+    assert _usage(world, _run("shared", world.bob_asset, 1)).status_code == 202
+    assert _usage(world, _run("shared-2", world.bob_asset, 1)).json()["code"] == "quota_exceeded"
+
+
+def test_a_training_run_naming_no_asset_counts_against_every_contributors_cap(world):
+    _cap_training(world.cast.bob, 4)
+    assert _usage(world, _run("whole-1", quantity=4)).status_code == 202
+    refused = _usage(world, _run("whole-2"))
+    assert refused.status_code == 409 and "a contributor of this lease" in refused.json()["detail"]
+
+
+def test_a_repeated_event_key_is_counted_once(world):
+    _cap_training(world.cast.bob, 3)
+    assert _usage(world, _run("a", world.bob_asset, 2)).status_code == 202
+    again = _usage(world, _run("a", world.bob_asset, 2), _run("b", world.bob_asset, 1))
+    assert again.status_code == 202 and again.json() == {"accepted": 1, "duplicates": 1}
+    assert UsageQuota.objects.get(member=world.cast.bob).used == 3
+
+
+def test_the_terms_cap_per_use_holds_for_the_whole_lease(world):
+    Lease.objects.filter(pk=world.lease_a.pk).update(use_caps={"training": 4})
+    assert _usage(world, _run("a", world.alice_asset, 3), _run("b", quantity=1)).status_code == 202
+    refused = _usage(world, _run("c", world.bob_asset, 1))
+    assert refused.status_code == 409
+    assert "this lease's terms cap training at 4 training runs; 0 left" in refused.json()["detail"]
+
+
+def test_the_smallest_cap_binds(world):
+    Lease.objects.filter(pk=world.lease_a.pk).update(use_caps={"training": 10})
+    _cap_training(world.cast.bob, 2)
+    refused = _usage(world, _run("a", world.bob_asset, 3))
+    assert refused.status_code == 409 and "2 training runs per lease" in refused.json()["detail"]
+
+
+def test_a_new_grant_with_a_higher_cap_continues_the_count(world):
+    bob = world.cast.bob
+    _cap_training(bob, 2)
+    assert _usage(world, _run("a", world.bob_asset, 2)).status_code == 202
+    assert _usage(world, _run("b", world.bob_asset, 1)).status_code == 409
+    grant = bob.consents.get(use="training", state="granted", withdrawal__isnull=True)
+    trust.consent_withdraw(actor=bob.user, consent=grant)
+    trust.consent_grant(actor=bob.user, member=bob, use="training", cap_quantity=3, cap_per="lease")
+    assert _usage(world, _run("b", world.bob_asset, 1)).status_code == 202
+    assert _usage(world, _run("c", world.bob_asset, 1)).status_code == 409
+
+
+def test_the_gateway_refuses_an_asset_whose_caps_are_used_up_for_everything_the_lease_may_do(world):
+    _cap_training(world.cast.bob, 1)
+    client = bearer_client(world.secret_a)
+    url = f"/api/v1/leases/{world.lease_a.pk}/assets/{{}}/download/"
+    assert client.get(url.format(world.bob_asset.pk)).status_code == 302
+    assert _usage(world, _run("a", world.bob_asset, 1)).status_code == 202
+    refused = client.get(url.format(world.bob_asset.pk))
+    assert refused.status_code == 409 and refused.json()["code"] == "quota_exceeded"
+    # Alice's own asset has no capped contributor: still served.
+    assert client.get(url.format(world.alice_asset.pk)).status_code == 302
+    # Withdrawn and granted again without a cap: the asset is served again.
+    bob = world.cast.bob
+    trust.consent_withdraw(
+        actor=bob.user, consent=bob.consents.get(use="training", state="granted", withdrawal__isnull=True)
+    )
+    trust.consent_grant(actor=bob.user, member=bob, use="training")
+    assert client.get(url.format(world.bob_asset.pk)).status_code == 302
+
+
+def test_a_download_on_a_lease_with_a_quota_costs_one_statement_more(world, django_assert_max_num_queries):
+    _cap_training(world.cast.bob, 5)
+    world.lease_a.refresh_from_db()
+    assert world.lease_a.quota_applies
+    client = bearer_client(world.secret_a)
+    assert (
+        client.get(f"/api/v1/leases/{world.lease_a.pk}/assets/{world.alice_asset.pk}/download/").status_code
+        == 302
+    )
+    with django_assert_max_num_queries(3):
+        assert (
+            client.get(f"/api/v1/leases/{world.lease_a.pk}/assets/{world.bob_asset.pk}/download/").status_code
+            == 302
+        )
+
+
+def test_a_lease_without_quotas_asks_none(world, django_assert_max_num_queries):
+    assert not world.lease_a.quota_applies
+    with django_assert_max_num_queries(12) as without_quota:
+        assert _usage(world, _run("a", world.bob_asset, 2)).status_code == 202
+    assert not any("usage_quota" in query["sql"] for query in without_quota.captured_queries)
+
+
+def test_usage_before_the_lease_year_turns_counts_in_its_own_year(world):
+    """A per-year cap's year is the usage's (UTC): an event dated last year takes last year's."""
+    _cap_training(world.cast.bob, 1, per="year")
+    lease = world.lease_a
+    Lease.objects.filter(pk=lease.pk).update(starts_at=lease.starts_at - timedelta(days=400))
+    last_year = timezone.now() - timedelta(days=366)
+    assert (
+        _usage(
+            world, _run("old", world.bob_asset, 1, at=last_year), _run("new", world.bob_asset, 1)
+        ).status_code
+        == 202
+    )
+    years = sorted(UsageQuota.objects.values_list("year", flat=True))
+    assert years == [last_year.year, timezone.now().year]

@@ -324,3 +324,134 @@ def leases_mark_quota(*, assets) -> None:
     Lease.objects.active().filter(quota_applies=False, version__items__asset_id__in=assets).update(
         quota_applies=True
     )
+
+
+# Reads for the pages: what a studio has left on a lease, what a member has used of their caps.
+
+# The member caps a studio's lease page lists, tightest first.
+LEASE_CAPS_SHOWN = 100
+
+
+def _cap_text(quantity: int, use: str, per: str | None) -> str:
+    return f"{quantity:,} {cap_unit(use)}" + (f" per {per}" if per else "")
+
+
+def lease_quotas(lease: Lease, *, at: datetime | None = None) -> dict:
+    """The quotas on `lease` with what is left of each: the terms' caps per use, and the capped
+    grants in force of the contributors of its licensable assets (never naming the member: the
+    asset, or how many of the lease's assets one contributor's cap covers). Tightest first, at
+    most LEASE_CAPS_SHOWN member caps. Four queries whatever the lease's size."""
+    from django.db.models import Count, Min
+    from django.utils import timezone
+
+    from .models import LeaseAsset
+
+    year = (at or timezone.now()).year
+    counted = sorted({use for kind in UsageEvent.Kind for use in uses_counted(kind, lease.permitted_uses)})
+    rows = [
+        {
+            "key": terms_key(lease.pk, use),
+            "use": use,
+            "cap": int(cap),
+            "per": None,
+            "applies_to": "the whole lease",
+        }
+        for use, cap in sorted((lease.use_caps or {}).items())
+        if use in counted
+    ]
+    terms_count = len(rows)
+    in_lease = LeaseAsset.objects.filter(lease_id=lease.pk).values("asset_id")
+    contributors = AssetContributor.objects.accepted().filter(asset_id__in=in_lease)
+    grants = list(
+        _active_capped_grants(counted)
+        .filter(member_id__in=contributors.values("member_id"))
+        .values_list("member_id", "use", "asset_id", "asset__title", "cap_quantity", "cap_per")
+    )
+    spread = {}
+    if any(asset is None for _, _, asset, *_ in grants):
+        spread = {
+            row["member_id"]: row
+            for row in contributors.filter(member_id__in={m for m, _, a, *_ in grants if a is None})
+            .values("member_id")
+            .annotate(assets=Count("asset_id"), first=Min("asset__title"))
+        }
+    for member, use, asset, title, cap, per in grants:
+        if asset is None:
+            covered = spread.get(member, {"assets": 0, "first": ""})
+            others = covered["assets"] - 1
+            applies_to = f"“{covered['first']}”" + (
+                f" and {others} more of one contributor's assets" if others > 0 else ""
+            )
+        else:
+            applies_to = f"“{title}”"
+        key = member_key(member_id=member, use=use, asset_id=asset, per=per, lease_id=lease.pk, year=year)
+        rows.append({"key": key, "use": use, "cap": cap, "per": per, "applies_to": applies_to})
+    used = dict(UsageQuota.objects.filter(key__in=[row["key"] for row in rows]).values_list("key", "used"))
+    for row in rows:
+        row["used"] = used.get(row["key"], 0)
+        row["left"] = max(row["cap"] - row["used"], 0)
+        per = f"year ({year})" if row["per"] == CapPer.YEAR else row["per"]
+        row["cap_text"] = _cap_text(row["cap"], row["use"], per)
+        row["unit"] = cap_unit(row["use"])
+    members = sorted(rows[terms_count:], key=lambda row: (row["left"], row["use"], row["applies_to"]))
+    return {
+        "terms": rows[:terms_count],
+        "members": members[:LEASE_CAPS_SHOWN],
+        "members_total": len(members),
+        "year": year,
+    }
+
+
+def member_caps(member, *, at: datetime | None = None) -> list[dict]:
+    """The member's capped grants in force, each with its use so far: per lease (each lease that
+    used it, with its studio) or per year (this year's, and earlier years used). Two queries."""
+    from django.utils import timezone
+
+    year = (at or timezone.now()).year
+    grants = list(
+        _active_capped_grants([use for use in GENERATION_USES | {TRAINING_USE.value}])
+        .filter(member=member)
+        .select_related("asset")
+        .order_by("use", "asset__title", "pk")
+    )
+    counters = list(
+        UsageQuota.objects.filter(member=member)
+        .values("use", "asset_id", "lease_id", "lease__studio__name", "year", "used")
+        .order_by("-year", "lease_id")
+    )
+    rows = []
+    for grant in grants:
+        per_lease = grant.cap_per == CapPer.LEASE
+        mine = [
+            counter
+            for counter in counters
+            if counter["use"] == grant.use
+            and counter["asset_id"] == grant.asset_id
+            and (counter["lease_id"] is not None) == per_lease
+        ]
+        uses = []
+        for counter in mine:
+            label = (
+                f"Lease {counter['lease_id']} ({counter['lease__studio__name']})"
+                if per_lease
+                else str(counter["year"])
+            )
+            uses.append(
+                {
+                    "label": label,
+                    "used": counter["used"],
+                    "left": max(grant.cap_quantity - counter["used"], 0),
+                }
+            )
+        if not per_lease and not any(counter["year"] == year for counter in mine):
+            uses.insert(0, {"label": str(year), "used": 0, "left": grant.cap_quantity})
+        rows.append(
+            {
+                "grant": grant,
+                "use": grant.use,
+                "scope": f"“{grant.asset.title}”" if grant.asset_id else "All my assets",
+                "cap_text": _cap_text(grant.cap_quantity, grant.use, grant.cap_per),
+                "uses": uses,
+            }
+        )
+    return rows

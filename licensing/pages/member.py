@@ -33,7 +33,7 @@ from trust.services import (
 )
 from trust.templatetags.portal import day
 
-from .. import selectors
+from .. import quotas, selectors
 from .forms_member import ConsentDecisionForm
 
 # The newest models trained on the data a withdrawal reaches that its page lists.
@@ -116,6 +116,7 @@ def consent(request):
         {
             "matrix": selectors.member_consent_matrix(member),
             "history": consent_history(member=member).order_by("-created_at", "-id"),
+            "caps": quotas.member_caps(member),
         },
     )
 

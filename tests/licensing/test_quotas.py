@@ -200,3 +200,130 @@ def test_usage_before_the_lease_year_turns_counts_in_its_own_year(world):
     )
     years = sorted(UsageQuota.objects.values_list("year", flat=True))
     assert years == [last_year.year, timezone.now().year]
+
+
+# The consent API carries the cap.
+
+
+def test_a_member_grants_a_use_with_a_cap_through_the_api(cast, as_user):
+    response = as_user(cast.alice).post(
+        "/api/v1/consents/",
+        {"use": "replica_active", "decision": "grant", "cap": {"quantity": 600, "per": "lease"}},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["cap"] == {"quantity": 600, "per": "lease"}
+    history = as_user(cast.alice).get("/api/v1/consents/").json()
+    listed = [row for row in history["results"] if row["id"] == response.json()["id"]]
+    assert listed[0]["cap"] == {"quantity": 600, "per": "lease"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"use": "capture", "cap": {"quantity": 5, "per": "lease"}},
+        {"use": "training", "decision": "refuse", "cap": {"quantity": 5, "per": "lease"}},
+        {"use": "training", "cap": {"quantity": 0, "per": "lease"}},
+        {"use": "training", "cap": {"quantity": 5, "per": "month"}},
+        {"use": "training", "cap": {"quantity": "many", "per": "year"}},
+        {"use": "training", "cap": {"per": "year"}},
+    ],
+)
+def test_a_bad_cap_is_refused_and_nothing_recorded(cast, as_user, body):
+    before = cast.alice.consents.count()
+    response = as_user(cast.alice).post("/api/v1/consents/", body, format="json")
+    assert response.status_code in (400, 422)
+    assert "cap" in str(response.json())
+    assert cast.alice.consents.count() == before
+
+
+def test_a_cap_on_another_members_asset_is_refused(world, as_user):
+    """Bob may not cap (or grant) a use of an asset he does not contribute to."""
+    response = as_user(world.cast.bob).post(
+        "/api/v1/consents/",
+        {"use": "replica_active", "asset": str(world.alice_asset.pk), "cap": {"quantity": 5, "per": "year"}},
+        format="json",
+    )
+    assert response.status_code == 404
+
+
+def test_terms_may_cap_a_permitted_use_only(world, as_user):
+    body = {
+        "dataset": world.dataset.pk,
+        "title": "Capped",
+        "permitted_uses": ["training"],
+        "duration_days": 30,
+        "use_caps": {"training": 40},
+    }
+    created = as_user(world.cast.admin).post("/api/v1/terms/", body, format="json")
+    assert created.status_code == 201 and created.json()["use_caps"] == {"training": 40}
+    refused = as_user(world.cast.admin).post(
+        "/api/v1/terms/", {**body, "use_caps": {"voice_synthesis": 40}}, format="json"
+    )
+    assert refused.status_code in (400, 422) and "voice_synthesis" in str(refused.json())
+
+
+def test_a_lease_approved_under_capped_terms_carries_the_caps(world):
+    from licensing import services as licensing
+
+    terms = licensing.terms_create(
+        actor=world.cast.admin,
+        dataset=world.dataset,
+        title="Capped",
+        permitted_uses=["training"],
+        duration_days=30,
+        use_caps={"training": 2},
+    )
+    lease = licensing.lease_approve(
+        actor=world.cast.admin,
+        lease=licensing.lease_request(actor=world.cast.carol, terms=terms, purpose="capped"),
+    )
+    assert lease.use_caps == {"training": 2} and lease.quota_applies
+
+
+# The pages: the studio's quota left, the member's use against their caps.
+
+
+def _page_text(response) -> str:
+    import re
+    from html import unescape
+
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+def test_the_studio_lease_page_shows_the_quota_left(world, client, django_assert_max_num_queries):
+    Lease.objects.filter(pk=world.lease_a.pk).update(use_caps={"training": 10})
+    _cap_training(world.cast.bob, 5)
+    assert _usage(world, _run("a", world.bob_asset, 3)).status_code == 202
+    client.force_login(world.cast.carol)
+    page = _page_text(client.get(f"/studio/leases/{world.lease_a.pk}/"))
+    assert "Quotas left" in page
+    assert "Training AI models The lease's terms the whole lease 10 training runs 3 7" in page
+    assert "A contributor's consent “" in page and "5 training runs per lease 3 2" in page
+    assert "Bob" not in page.split("Quotas left")[1].split("Lease tokens")[0]
+
+
+def test_the_studio_lease_page_says_when_no_quota_applies(world, client):
+    client.force_login(world.cast.carol)
+    assert "No quota applies to this lease" in _page_text(client.get(f"/studio/leases/{world.lease_a.pk}/"))
+
+
+def test_another_studio_cannot_see_a_leases_quotas(world, client):
+    client.force_login(world.cast.dave)
+    assert client.get(f"/studio/leases/{world.lease_a.pk}/").status_code == 404
+
+
+def test_the_member_sees_use_against_their_caps(world, client):
+    _cap_training(world.cast.bob, 5)
+    assert _usage(world, _run("a", world.bob_asset, 3)).status_code == 202
+    client.force_login(world.cast.bob.user)
+    page = _page_text(client.get("/member/consent/"))
+    assert "Use against my caps" in page
+    assert f"All my assets 5 training runs per lease Lease {world.lease_a.pk} (" in page
+    assert page.split(f"Lease {world.lease_a.pk} (")[1].split(")")[1].strip().startswith("3 2")
+
+
+def test_a_member_without_caps_is_told_how_to_set_one(world, client):
+    client.force_login(world.cast.alice.user)
+    assert "None of your grants in force has a cap" in _page_text(client.get("/member/consent/"))

@@ -341,7 +341,8 @@ def lease_quotas(lease: Lease, *, at: datetime | None = None) -> dict:
     grants in force of the contributors of its licensable assets (never naming the member: the
     asset, or how many of the lease's assets one contributor's cap covers). Tightest first, at
     most LEASE_CAPS_SHOWN member caps. Four queries whatever the lease's size."""
-    from django.db.models import Count, Min
+    from django.db.models import CharField, Count, Min
+    from django.db.models.functions import Cast
     from django.utils import timezone
 
     from .models import LeaseAsset
@@ -365,7 +366,8 @@ def lease_quotas(lease: Lease, *, at: datetime | None = None) -> dict:
     grants = list(
         _active_capped_grants(counted)
         .filter(member_id__in=contributors.values("member_id"))
-        .values_list("member_id", "use", "asset_id", "asset__title", "cap_quantity", "cap_per")
+        .filter(Q(asset__isnull=True) | Q(asset_id__in=in_lease))
+        .values_list("member_id", "use", "asset_id", "cap_quantity", "cap_per")
     )
     spread = {}
     if any(asset is None for _, _, asset, *_ in grants):
@@ -373,17 +375,18 @@ def lease_quotas(lease: Lease, *, at: datetime | None = None) -> dict:
             row["member_id"]: row
             for row in contributors.filter(member_id__in={m for m, _, a, *_ in grants if a is None})
             .values("member_id")
-            .annotate(assets=Count("asset_id"), first=Min("asset__title"))
+            .annotate(assets=Count("asset_id"), first=Min(Cast("asset_id", CharField())))
         }
-    for member, use, asset, title, cap, per in grants:
+    # Assets by id (as in the manifest), never by title: a title may name its member.
+    for member, use, asset, cap, per in grants:
         if asset is None:
             covered = spread.get(member, {"assets": 0, "first": ""})
             others = covered["assets"] - 1
-            applies_to = f"“{covered['first']}”" + (
-                f" and {others} more of one contributor's assets" if others > 0 else ""
+            applies_to = f"asset {covered['first']}" + (
+                f" and {others} more of the same contributor" if others > 0 else ""
             )
         else:
-            applies_to = f"“{title}”"
+            applies_to = f"asset {asset}"
         key = member_key(member_id=member, use=use, asset_id=asset, per=per, lease_id=lease.pk, year=year)
         rows.append({"key": key, "use": use, "cap": cap, "per": per, "applies_to": applies_to})
     used = dict(UsageQuota.objects.filter(key__in=[row["key"] for row in rows]).values_list("key", "used"))

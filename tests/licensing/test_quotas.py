@@ -300,7 +300,7 @@ def test_the_studio_lease_page_shows_the_quota_left(world, client, django_assert
     page = _page_text(client.get(f"/studio/leases/{world.lease_a.pk}/"))
     assert "Quotas left" in page
     assert "Training AI models The lease's terms the whole lease 10 training runs 3 7" in page
-    assert "A contributor's consent “" in page and "5 training runs per lease 3 2" in page
+    assert f"A contributor's consent asset {world.bob_asset.pk} 5 training runs per lease 3 2" in page
     assert "Bob" not in page.split("Quotas left")[1].split("Lease tokens")[0]
 
 

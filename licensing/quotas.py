@@ -205,13 +205,14 @@ def take_for_report(lease: Lease, *, events, rows, accepted: int, now: datetime,
     if not accepted or not (lease.use_caps or lease.quota_applies):
         return
     if accepted < len(rows):
-        # Some keys were duplicates: the rows this report recorded are those recorded now.
+        # Some keys were duplicates: the rows this report recorded are those recorded from `now`
+        # on (the ORM's insert stamps its own time, a little later; an earlier report's, earlier).
         fresh = set(
             UsageEvent.objects.filter(
                 lease_id=lease.pk,
                 occurred_at__in={row[4] for row in rows},
                 event_key__in=[row[0] for row in rows],
-                recorded_at=now,
+                recorded_at__gte=now,
             ).values_list("event_key", flat=True)
         )
         rows = [row for row in rows if row[0] in fresh]

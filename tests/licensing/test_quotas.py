@@ -353,3 +353,32 @@ def test_the_member_sees_use_against_their_caps(world, client):
 def test_a_member_without_caps_is_told_how_to_set_one(world, client):
     client.force_login(world.cast.alice.user)
     assert "None of your grants in force has a cap" in _page_text(client.get("/member/consent/"))
+
+
+@embedded
+def test_a_capped_grants_receipt_carries_its_cap_and_verifies(world, as_user, anon):
+    from trust import receipts
+
+    grant = _cap_bob(world, 600, per="year")
+    published = anon.get("/.well-known/guildtrust.json").json()["public_keys"]
+    document = as_user(world.cast.bob).get(f"/api/v1/consents/{grant.pk}/receipt/").json()
+    purpose = document["receipt"]["purposes"][0]
+    assert purpose["cap"] == {"quantity": 600, "per": "year"}
+    assert receipts.verify(document, published)
+    raised = {
+        **document,
+        "receipt": {
+            **document["receipt"],
+            "purposes": [{**purpose, "cap": {"quantity": 6000, "per": "year"}}],
+        },
+    }
+    assert not receipts.verify(raised, published)
+    pdf = as_user(world.cast.bob).get(f"/api/v1/consents/{grant.pk}/receipt/?format=pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+@embedded
+def test_a_member_sees_only_their_own_caps(world, client):
+    _cap_bob(world, 5)
+    client.force_login(world.cast.alice.user)
+    assert "None of your grants in force has a cap" in _page_text(client.get("/member/consent/"))

@@ -80,3 +80,26 @@ def test_the_member_sees_use_against_their_caps(browser, demo_trust):
         assert "450" in row.inner_text()
         _clean_and_fits(page, phone=phone)
         browser.screenshot(page, f"member-caps{'-phone' if phone else ''}")
+
+
+def test_the_member_grants_a_use_with_a_cap_from_the_consent_page(browser, demo_trust):
+    for phone in (True,):
+        page = browser.sign_in("member", viewport=PHONE if phone else None)
+        page.goto("/member/consent/")
+        form = page.locator("form.cap-form")
+        form.get_by_label("Use").select_option("voice_synthesis")
+        form.get_by_label("At most").fill("300")
+        form.get_by_label("per year").check()
+        _clean_and_fits(page, phone=phone)
+        form.get_by_role("button", name="Grant with this cap").click()
+        assert (
+            "Granted with a cap: Voice synthesis for all your assets, at most 300 generated seconds per year."
+            in (page.locator(".messages").inner_text())
+        )
+        row = page.get_by_role("region", name="My capped grants").locator(
+            "tbody tr", has_text="Voice synthesis"
+        )
+        assert "300 generated seconds per year" in row.inner_text()
+        assert row.locator(".cap-left").inner_text() == "300"
+        _clean_and_fits(page, phone=phone)
+        browser.screenshot(page, "member-cap-granted-phone")

@@ -382,3 +382,49 @@ def test_a_member_sees_only_their_own_caps(world, client):
     _cap_bob(world, 5)
     client.force_login(world.cast.alice.user)
     assert "None of your grants in force has a cap" in _page_text(client.get("/member/consent/"))
+
+
+@embedded
+def test_a_member_grants_with_a_cap_on_the_consent_page(world, client):
+    bob = world.cast.bob
+    client.force_login(bob.user)
+    form = {
+        "use": "replica_active",
+        "cap_asset": str(world.bob_asset.pk),
+        "cap_quantity": "600",
+        "cap_per": "year",
+    }
+    page = client.post("/member/consent/", form, follow=True)
+    assert "Granted with a cap: Digital replica: new lines or actions for “" in _page_text(page)
+    grant = bob.consents.get(use="replica_active")
+    assert (grant.asset_id, grant.cap_quantity, grant.cap_per, grant.channel) == (
+        world.bob_asset.pk,
+        600,
+        "year",
+        "web",
+    )
+    assert "600 generated seconds per year" in _page_text(page).split("Use against my caps")[1]
+
+
+@embedded
+def test_a_bad_cap_on_the_consent_page_records_nothing(world, client):
+    bob = world.cast.bob
+    client.force_login(bob.user)
+    before = bob.consents.count()
+    page = client.post(
+        "/member/consent/", {"use": "training", "cap_quantity": "0", "cap_per": "lease"}, follow=True
+    )
+    assert "Nothing was recorded. At most:" in _page_text(page)
+    assert bob.consents.count() == before
+    # Another member's asset is not one of the choices.
+    page = client.post(
+        "/member/consent/",
+        {
+            "use": "replica_active",
+            "cap_asset": str(world.alice_asset.pk),
+            "cap_quantity": "5",
+            "cap_per": "lease",
+        },
+        follow=True,
+    )
+    assert "Nothing was recorded. For:" in _page_text(page) and bob.consents.count() == before

@@ -19,7 +19,7 @@ is taken separately, and the first that would go over refuses."""
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q
@@ -53,6 +53,11 @@ def checked_terms_caps(use_caps: dict, *, permitted_uses) -> dict:
         if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 10**12:
             raise Invalid(f"use_caps: the cap of {use} must be a whole number from 1", code="bad_cap")
     return dict(sorted(use_caps.items()))
+
+
+def utc_year(moment: datetime) -> int:
+    """The calendar year a per-year cap counts `moment` in: the year in UTC."""
+    return moment.astimezone(UTC).year
 
 
 def terms_key(lease_id: int, use: str) -> str:
@@ -150,6 +155,7 @@ def _demands(lease: Lease, rows: Sequence[tuple]) -> dict[str, dict]:
                 for g in grants_of[member]
                 if g[1] is None or g[1] in assets
             ]
+        year = utc_year(occurred_at)
         for member, (use, grant_asset, cap, per) in pairs:
             if use not in counted:
                 continue
@@ -159,7 +165,7 @@ def _demands(lease: Lease, rows: Sequence[tuple]) -> dict[str, dict]:
                 asset_id=grant_asset,
                 per=per,
                 lease_id=lease.pk,
-                year=occurred_at.year,
+                year=year,
             )
             add(
                 key,
@@ -169,7 +175,7 @@ def _demands(lease: Lease, rows: Sequence[tuple]) -> dict[str, dict]:
                 member_id=member,
                 asset_id=grant_asset,
                 use=use,
-                year=occurred_at.year if per == CapPer.YEAR else None,
+                year=year if per == CapPer.YEAR else None,
                 cap=cap,
                 per=per,
             )
@@ -294,7 +300,7 @@ def refuse_download_over_quota(*, lease: Lease, asset_id, at: datetime) -> None:
         .filter(Q(asset__isnull=True) | Q(asset_id=asset_id))
         .filter(
             (Q(lease_id=lease.pk, year__isnull=True) & reached_under(CapPer.LEASE))
-            | (Q(lease__isnull=True, year=at.year) & reached_under(CapPer.YEAR))
+            | (Q(lease__isnull=True, year=utc_year(at)) & reached_under(CapPer.YEAR))
         )
     )
     exhausted = set(
@@ -348,7 +354,7 @@ def lease_quotas(lease: Lease, *, at: datetime | None = None) -> dict:
 
     from .models import LeaseAsset
 
-    year = (at or timezone.now()).year
+    year = utc_year(at or timezone.now())
     counted = sorted({use for kind in UsageEvent.Kind for use in uses_counted(kind, lease.permitted_uses)})
     rows = [
         {
@@ -411,7 +417,7 @@ def member_caps(member, *, at: datetime | None = None) -> list[dict]:
     used it, with its studio) or per year (this year's, and earlier years used). Two queries."""
     from django.utils import timezone
 
-    year = (at or timezone.now()).year
+    year = utc_year(at or timezone.now())
     grants = list(
         _active_capped_grants([use for use in GENERATION_USES | {TRAINING_USE.value}])
         .filter(member=member)

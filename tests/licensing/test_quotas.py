@@ -428,3 +428,14 @@ def test_a_bad_cap_on_the_consent_page_records_nothing(world, client):
         follow=True,
     )
     assert "Nothing was recorded. For:" in _page_text(page) and bob.consents.count() == before
+
+
+@embedded
+def test_a_per_year_cap_counts_in_the_utc_year():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from licensing.quotas import utc_year
+
+    new_years_eve_in_new_york = datetime(2026, 12, 31, 20, 0, tzinfo=timezone(timedelta(hours=-5)))
+    assert utc_year(new_years_eve_in_new_york) == 2027
+    assert utc_year(datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == 2026

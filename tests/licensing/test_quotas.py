@@ -439,3 +439,80 @@ def test_a_per_year_cap_counts_in_the_utc_year():
     new_years_eve_in_new_york = datetime(2026, 12, 31, 20, 0, tzinfo=timezone(timedelta(hours=-5)))
     assert utc_year(new_years_eve_in_new_york) == 2027
     assert utc_year(datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == 2026
+
+
+def _generation_lease(world, uses):
+    """A lease of the world's dataset for `uses`, Alice granting them for all her assets."""
+    from licensing import services as licensing
+    from licensing import tokens as lease_tokens
+
+    for use in uses:
+        if use != "training":
+            trust.consent_grant(actor=world.cast.alice.user, member=world.cast.alice, use=use)
+    terms = licensing.terms_create(
+        actor=world.cast.admin, dataset=world.dataset, title="Replica", permitted_uses=uses, duration_days=30
+    )
+    lease = licensing.lease_approve(
+        actor=world.cast.admin,
+        lease=licensing.lease_request(actor=world.cast.carol, terms=terms, purpose="r"),
+    )
+    _, secret = lease_tokens.lease_token_mint(actor=world.cast.carol, lease=lease, name="gen")
+    return lease, secret
+
+
+def _seconds(key, asset, quantity):
+    return {**_run(key, asset, quantity), "kind": "generated_second"}
+
+
+@embedded
+def test_generated_seconds_count_against_a_replica_cap(world):
+    bob = world.cast.bob
+    trust.consent_grant(
+        actor=bob.user,
+        member=bob,
+        use="replica_active",
+        asset=world.bob_asset,
+        cap_quantity=600,
+        cap_per="lease",
+    )
+    lease, secret = _generation_lease(world, ["replica_active", "training"])
+    assert lease.quota_applies
+    ok = _usage(
+        world,
+        _seconds("s1", world.bob_asset, 600),
+        _run("t1", world.bob_asset, 50),
+        secret=secret,
+        lease=lease,
+    )
+    assert ok.status_code == 202
+    refused = _usage(world, _seconds("s2", world.bob_asset, 1), secret=secret, lease=lease)
+    assert refused.status_code == 409
+    assert "caps replica_active at 600 generated seconds per lease; 0 left" in refused.json()["detail"]
+    # Training is not capped: the asset may still be downloaded for it.
+    client = bearer_client(secret)
+    assert client.get(f"/api/v1/leases/{lease.pk}/assets/{world.bob_asset.pk}/download/").status_code == 302
+
+
+@embedded
+def test_a_generated_second_counts_against_every_generation_use_the_lease_permits(world):
+    """The event does not say which generation use it was made under: each capped one holds."""
+    bob = world.cast.bob
+    trust.consent_grant(actor=bob.user, member=bob, use="replica_active", asset=world.bob_asset)
+    trust.consent_grant(
+        actor=bob.user,
+        member=bob,
+        use="voice_synthesis",
+        asset=world.bob_asset,
+        cap_quantity=10,
+        cap_per="year",
+    )
+    lease, secret = _generation_lease(world, ["replica_active", "voice_synthesis"])
+    assert _usage(world, _seconds("s1", world.bob_asset, 10), secret=secret, lease=lease).status_code == 202
+    refused = _usage(world, _seconds("s2", world.bob_asset, 1), secret=secret, lease=lease)
+    assert (
+        refused.status_code == 409
+        and "caps voice_synthesis at 10 generated seconds per year" in refused.json()["detail"]
+    )
+    # Nothing is left for anything the lease may do with the asset: the gateway refuses it.
+    download = bearer_client(secret).get(f"/api/v1/leases/{lease.pk}/assets/{world.bob_asset.pk}/download/")
+    assert download.status_code == 409 and download.json()["code"] == "quota_exceeded"

@@ -516,3 +516,20 @@ def test_a_generated_second_counts_against_every_generation_use_the_lease_permit
     # Nothing is left for anything the lease may do with the asset: the gateway refuses it.
     download = bearer_client(secret).get(f"/api/v1/leases/{lease.pk}/assets/{world.bob_asset.pk}/download/")
     assert download.status_code == 409 and download.json()["code"] == "quota_exceeded"
+
+
+@embedded
+def test_the_catalogue_shows_the_terms_quotas(world, client):
+    from licensing import services as licensing
+
+    licensing.terms_create(
+        actor=world.cast.admin,
+        dataset=world.dataset,
+        title="Capped training",
+        permitted_uses=["training"],
+        duration_days=30,
+        use_caps={"training": 40},
+    )
+    client.force_login(world.cast.carol)
+    page = _page_text(client.get("/studio/"))
+    assert "Quotas per lease Training AI models: at most 40" in page

@@ -533,3 +533,29 @@ def test_the_catalogue_shows_the_terms_quotas(world, client):
     client.force_login(world.cast.carol)
     page = _page_text(client.get("/studio/"))
     assert "Quotas per lease Training AI models: at most 40" in page
+
+
+def test_an_administrator_sets_the_terms_quotas_on_the_terms_page(world, client):
+    from licensing.models import LeaseTerms
+
+    client.force_login(world.cast.admin)
+    form = {
+        "dataset": world.dataset.pk,
+        "title": "Capped voices",
+        "permitted_uses": ["training", "voice_synthesis"],
+        "duration_days": "45",
+        "flat_fee": "0",
+        "price_per_download": "0",
+        "price_per_training_run": "0",
+        "price_per_generated_second": "0",
+        "use_caps": "training=40, voice_synthesis = 600",
+    }
+    client.post("/operations/terms/", form, follow=True)
+    assert LeaseTerms.objects.get(title="Capped voices").use_caps == {"training": 40, "voice_synthesis": 600}
+    # A use the terms do not permit, or a quantity that is not whole, creates nothing.
+    for caps in ("replica_active=5", "training=lots"):
+        page = client.post(
+            "/operations/terms/", {**form, "title": f"Bad {caps}", "use_caps": caps}, follow=True
+        )
+        assert not LeaseTerms.objects.filter(title=f"Bad {caps}").exists(), caps
+        assert "replica_active" in _page_text(page) or "whole number" in _page_text(page)

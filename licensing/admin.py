@@ -30,6 +30,7 @@ from .models import (
     UsageCorrection,
     UsageEvent,
     UsageEventKey,
+    UsageQuota,
 )
 
 
@@ -101,6 +102,7 @@ class LeaseTermsForm(forms.ModelForm):
             "duration_days",
             *PRICE_FIELDS,
             "download_cap",
+            "use_caps",
             "takedown_acknowledge_days",
             "takedown_attest_days",
             "currency",
@@ -292,6 +294,16 @@ class LeaseAssetAdmin(ReadOnlyAdmin):
 @admin.register(LeaseDownloadCount)
 class LeaseDownloadCountAdmin(ReadOnlyAdmin):
     list_display = ["lease", "used"]
+
+
+@admin.register(UsageQuota)
+class UsageQuotaAdmin(ReadOnlyAdmin):
+    """How much of each capped use was taken (README: Quotas by consent category); written only
+    by the usage ingest's conditional upsert."""
+
+    list_display = ["key", "use", "lease", "year", "used", "cap"]
+    list_select_related = ["lease"]
+    search_fields = ["key"]
 
 
 @admin.register(PullWindow)

@@ -72,6 +72,8 @@ class LeaseTerms(models.Model):
     price_per_training_run_cents = models.BigIntegerField(default=0)
     price_per_generated_second_cents = models.BigIntegerField(default=0)
     download_cap = models.PositiveIntegerField(null=True, blank=True, help_text="empty: no cap")
+    # The terms' quota per use and lease, {use: quantity} (README: Quotas by consent category).
+    use_caps = models.JSONField(default=dict, blank=True, help_text='e.g. {"replica_active": 600}')
     # Days from a takedown notice the studio has to acknowledge it and to attest deletion.
     takedown_acknowledge_days = models.PositiveIntegerField(default=default_acknowledge_days)
     takedown_attest_days = models.PositiveIntegerField(default=default_attest_days)
@@ -166,6 +168,11 @@ class Lease(models.Model):
     price_per_training_run_cents = models.BigIntegerField(default=0)
     price_per_generated_second_cents = models.BigIntegerField(default=0)
     download_cap = models.PositiveIntegerField(null=True, blank=True)
+    use_caps = models.JSONField(default=dict, blank=True)
+    # Whether any quota may apply to this lease (its terms' caps, or a capped grant of a
+    # contributor): set at approval and by every capped grant, so the gateway asks the quotas
+    # only for leases that have one.
+    quota_applies = models.BooleanField(default=False)
     takedown_acknowledge_days = models.PositiveIntegerField(default=default_acknowledge_days)
     takedown_attest_days = models.PositiveIntegerField(default=default_attest_days)
     currency = models.CharField(max_length=3, blank=True)
@@ -357,6 +364,39 @@ class LeaseDownloadCount(models.Model):
 
     def __str__(self):
         return f"{self.used} downloads on lease {self.lease_id}"
+
+
+class UsageQuota(models.Model):
+    """How much of a capped use has been taken (README: Quotas by consent category): one row per
+    member cap (member, use, the grant's asset or none, per lease or per year) or per terms cap
+    (lease, use), named by `key`. Taken by a conditional upsert in the usage's own transaction
+    (`licensing.quotas`), so a cap of N lets exactly N through however many ask at once. Counts
+    the use made while a capped grant was in force, from its first capped use on; `cap` is the
+    cap in force at the last take."""
+
+    key = models.CharField(max_length=120, unique=True)
+    lease = models.ForeignKey(Lease, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    member = models.ForeignKey(
+        "trust.Member", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    use = models.CharField(max_length=32)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    cap = models.PositiveBigIntegerField()
+    used = models.PositiveBigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["member", "use"], name="usage_quota_member_use")]
+        constraints = [
+            models.CheckConstraint(condition=Q(used__lte=F("cap")), name="usage_quota_within_cap"),
+            models.CheckConstraint(
+                condition=Q(lease__isnull=False) | Q(member__isnull=False, year__isnull=False),
+                name="usage_quota_per_lease_or_member_year",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.used} of {self.cap} {self.use} ({self.key})"
 
 
 class PullWindow(models.Model):

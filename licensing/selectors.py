@@ -1010,6 +1010,7 @@ def offer_document(terms: LeaseTerms, *, at: datetime | None = None, dataset: di
         "price_per_training_run_cents": terms.price_per_training_run_cents,
         "price_per_generated_second_cents": terms.price_per_generated_second_cents,
         "download_cap": terms.download_cap,
+        "use_caps": dict(terms.use_caps or {}),
         "currency": terms.currency,
         "active": terms.active,
         "created_at": terms.created_at.isoformat(),

@@ -24,7 +24,7 @@ from trust.models import Asset, AssetContributor, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
 from trust.services import require_trust_admin, user_create
 
-from . import corrections, deadlines, federated, hooks, partitions
+from . import corrections, deadlines, federated, hooks, partitions, quotas
 from .models import (
     InboundLeasePart,
     Lease,
@@ -135,6 +135,7 @@ def terms_create(
     price_per_training_run_cents: int = 0,
     price_per_generated_second_cents: int = 0,
     download_cap: int | None = None,
+    use_caps: dict | None = None,
     takedown_acknowledge_days: int | None = None,
     takedown_attest_days: int | None = None,
     currency: str | None = None,
@@ -165,12 +166,14 @@ def terms_create(
     uses = _validate_terms(
         permitted_uses=permitted_uses, currency=currency, prices=prices, duration_days=duration_days
     )
+    use_caps = quotas.checked_terms_caps(use_caps or {}, permitted_uses=uses)
     terms = LeaseTerms.objects.create(
         dataset=dataset,
         title=title,
         permitted_uses=uses,
         duration_days=duration_days,
         download_cap=download_cap,
+        use_caps=use_caps,
         currency=currency,
         active=active,
         **windows,
@@ -186,6 +189,7 @@ def terms_create(
             "uses": uses,
             "duration_days": duration_days,
             "download_cap": download_cap,
+            "use_caps": use_caps,
             "currency": currency,
             **windows,
             **prices,
@@ -320,6 +324,7 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
     lease.price_per_training_run_cents = terms.price_per_training_run_cents
     lease.price_per_generated_second_cents = terms.price_per_generated_second_cents
     lease.download_cap = terms.download_cap
+    lease.use_caps = dict(terms.use_caps or {})
     lease.takedown_acknowledge_days = terms.takedown_acknowledge_days
     lease.takedown_attest_days = terms.takedown_attest_days
     lease.currency = terms.currency
@@ -334,6 +339,9 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
     # The licensable set, filled from the rule in one statement; the assets licensable at approval
     # (the flat fee's and training runs' sharing) are a copy of it, in another.
     lease_assets_refresh(leases=Lease.objects.filter(pk=lease.pk), at=now)
+    if quotas.lease_has_quota(lease):
+        Lease.objects.filter(pk=lease.pk).update(quota_applies=True)
+        lease.quota_applies = True
     licensable = LeaseAsset.objects.filter(lease=lease).count()
     if not licensable:
         raise Conflict(
@@ -698,6 +706,8 @@ def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
     except ServiceUnavailable:
         downloadable_asset(lease, asset_id)  # a refused asset is refused first, as always
         raise
+    if lease.quota_applies:  # one more query, only for a lease some quota applies to
+        quotas.refuse_download_over_quota(lease=lease, asset_id=asset_id, at=now)
     served = _download_in_one_statement(lease=lease, token=token, asset_id=asset_id, at=now)
     if served is not None:
         asset = served[0]
@@ -899,6 +909,7 @@ def usage_report(*, token: LeaseToken, lease_id, events: Sequence[Mapping]) -> t
         hooks.check_usage_allowed([row[4] for row in rows] + [row[5] for row in forwarded])
         _refuse_usage_after_withdrawal(lease, home, rows, positions)
         accepted = _insert_reported_usage(lease=lease, token=token, rows=rows, now=now) if rows else 0
+        quotas.take_for_report(lease, events=home, rows=rows, accepted=accepted, now=now, positions=positions)
         accepted += federated.forwarded_usage_insert(lease=lease, rows=forwarded, now=now)
         if fixes:
             accepted += corrections.corrections_record(
@@ -926,6 +937,7 @@ def usage_record_forwarded(*, lease: Lease, events: Sequence[Mapping]) -> tuple[
         accepted = _insert_reported_usage(
             lease=lease, token=None, rows=rows, now=now, source=UsageEvent.Source.FEDERATED
         )
+        quotas.take_for_report(lease, events=events, rows=rows, accepted=accepted, now=now)
     return accepted, len(events) - accepted
 
 

@@ -66,6 +66,14 @@ class TermsInputSerializer(serializers.Serializer):
     download_cap = serializers.IntegerField(
         min_value=1, max_value=COUNT_MAX, required=False, allow_null=True, default=None
     )
+    use_caps = serializers.DictField(
+        child=serializers.IntegerField(min_value=1, max_value=10**12),
+        required=False,
+        default=dict,
+        help_text='the most of a permitted use each lease may take, e.g. {"replica_active": 600}: '
+        "training runs for `training`, generated seconds for the generation uses; usage over it is "
+        "refused with 409 `quota_exceeded` (README: Quotas by consent category)",
+    )
     takedown_acknowledge_days = serializers.IntegerField(
         min_value=1,
         max_value=3650,
@@ -123,6 +131,7 @@ class TermsOutputSerializer(serializers.ModelSerializer):
             "price_per_training_run_cents",
             "price_per_generated_second_cents",
             "download_cap",
+            "use_caps",
             "takedown_acknowledge_days",
             "takedown_attest_days",
             "currency",
@@ -253,6 +262,7 @@ class LeaseOutputSerializer(serializers.ModelSerializer):
             "price_per_training_run_cents",
             "price_per_generated_second_cents",
             "download_cap",
+            "use_caps",
             "takedown_acknowledge_days",
             "takedown_attest_days",
             "currency",

@@ -19,7 +19,7 @@ from trust.lists import csv_response, portal_list, wants_csv
 from trust.portal import run_service_with_messages, studio_required
 from trust.templatetags.portal import ref
 
-from .. import federated, selectors, services, tokens
+from .. import federated, quotas, selectors, services, tokens
 from ..models import LeaseTerms, Takedown, UsageEvent
 from .forms_studio import AttestationForm, DeriveTokenForm, LeasePartsForm, LeaseRequestForm, TokenMintForm
 from .lists_studio import CatalogueFilter, PeerOfferFilter, StudioLeaseFilter
@@ -267,6 +267,7 @@ def _lease_page(
             "manifest": selectors.lease_manifest_summary(lease),
             "usage": usage,
             "downloads_left": selectors.downloads_left(lease),
+            "quotas": quotas.lease_quotas(lease) if lease.version_id else None,
             "takedowns": takedowns,
             "open_takedowns": open_takedowns,
             "effective_end": selectors.effective_end(lease),

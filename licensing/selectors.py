@@ -249,6 +249,7 @@ def first_use_after_withdrawal(lease: Lease, uses: Sequence[tuple]) -> int | Non
         .filter(pk__in=assets)
         .annotate(change=Value(n, output_field=IntegerField()))
         .values_list("pk", "change")
+        .order_by()  # SQLite takes no ORDER BY inside a UNION's parts
         for n, when in enumerate(times)
     ]
     licensable = set(at_each[0].union(*at_each[1:], all=True))

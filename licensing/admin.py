@@ -104,6 +104,8 @@ class LeaseTermsForm(forms.ModelForm):
             "takedown_attest_days",
             "currency",
             "payment_days",
+            "production_fee_cents",
+            "substitution_premium_bps",
         ]
 
 

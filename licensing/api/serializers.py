@@ -19,7 +19,7 @@ from licensing.models import (
 )
 from licensing.selectors import lease_parts
 from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS, USAGE_EVENTS_MAX
-from trust.api.validation import COUNT_MAX, QUANTITY_MAX, TextField, cents, row_id
+from trust.api.validation import CENTS_MAX, COUNT_MAX, QUANTITY_MAX, TextField, cents, row_id
 from trust.consent import LICENSABLE_USES
 from trust.models import Asset
 from trust.tokens import TokenState
@@ -94,6 +94,14 @@ class TermsInputSerializer(serializers.Serializer):
         default=None,
         help_text="days a studio has to pay an invoice with these terms' leases (empty: the trust's default)",
     )
+    production_fee_cents = price()
+    substitution_premium_bps = serializers.IntegerField(
+        min_value=0,
+        max_value=10_000,
+        required=False,
+        default=0,
+        help_text="basis points of each substitution saving the studio reports, charged as the premium",
+    )
 
 
 class DatasetSummarySerializer(serializers.Serializer):
@@ -130,6 +138,8 @@ class TermsOutputSerializer(serializers.ModelSerializer):
             "payment_days",
             "shared_with",
             "created_at",
+            "production_fee_cents",
+            "substitution_premium_bps",
         ]
 
 
@@ -154,6 +164,12 @@ class CatalogueEntrySerializer(serializers.Serializer):
     price_per_download_cents = serializers.IntegerField()
     price_per_training_run_cents = serializers.IntegerField()
     price_per_generated_second_cents = serializers.IntegerField()
+    production_fee_cents = serializers.IntegerField(
+        default=0, help_text="once per (studio, production title)"
+    )
+    substitution_premium_bps = serializers.IntegerField(
+        default=0, help_text="basis points of each substitution saving reported"
+    )
     download_cap = serializers.IntegerField(allow_null=True)
     currency = TextField()
     active = serializers.BooleanField()
@@ -193,6 +209,14 @@ class LeaseInputSerializer(serializers.Serializer):
         "lease's); every part priced in the lease's currency",
     )
     purpose = TextField(max_length=5000)
+    production = TextField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="the production the data is for; required under terms with a production fee, which is "
+        "charged once per (studio, production title)",
+    )
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -265,6 +289,9 @@ class LeaseOutputSerializer(serializers.ModelSerializer):
             "tokens_suspended_at",
             "parts",
             "federated_from",
+            "production",
+            "production_fee_cents",
+            "substitution_premium_bps",
         ]
 
 
@@ -419,7 +446,20 @@ class UsageEventInputSerializer(serializers.Serializer):
     event_key = TextField(max_length=200)
     kind = serializers.ChoiceField(choices=UsageEvent.Kind.choices)
     asset = serializers.UUIDField(required=False, allow_null=True)
-    quantity = serializers.IntegerField(min_value=1, max_value=QUANTITY_MAX)
+    quantity = serializers.IntegerField(
+        min_value=1,
+        max_value=QUANTITY_MAX,
+        required=False,
+        help_text="required for every kind but substitution_saving",
+    )
+    amount_cents = serializers.IntegerField(
+        min_value=1,
+        max_value=CENTS_MAX,
+        required=False,
+        help_text="substitution_saving only, and required there: the costs the digital double saved, in "
+        "cents; the premium is floor(saving x the lease's substitution_premium_bps / 10000), "
+        "charged to `asset` or shared like the flat fee",
+    )
     occurred_at = serializers.DateTimeField()
     trust = TextField(
         max_length=50,
@@ -466,6 +506,37 @@ def _usage_quantity(value) -> int | None:
         return int(value)
     if isinstance(value, str) and _INTEGRAL.match(value):
         return int(value.strip().split(".")[0])
+    return None
+
+
+def _substitution_saving(raw: dict, kind, errors: dict) -> int | None:
+    """A substitution saving's amount (`amount_cents`, kept as the event's quantity), with its
+    errors added to `errors`: required on that kind, refused on any other, whole positive cents.
+    A saving carries no quantity (or 1)."""
+    if kind != UsageEvent.Kind.SUBSTITUTION_SAVING:
+        if "amount_cents" in raw:
+            message = "amount_cents is only for substitution_saving events."
+            errors["amount_cents"] = [ErrorDetail(message, code="not_allowed")]
+        return None
+    errors.pop("quantity", None)
+    if raw.get("quantity") not in (None, 1):
+        message = "A substitution saving is one amount: give it as amount_cents, without a quantity."
+        errors["quantity"] = [ErrorDetail(message, code="not_allowed")]
+    if "amount_cents" not in raw:
+        errors["amount_cents"] = [ErrorDetail("This field is required.", code="required")]
+        return None
+    amount = _usage_quantity(raw["amount_cents"])
+    if amount is None:
+        errors["amount_cents"] = [ErrorDetail("A valid integer is required.", code="invalid")]
+    elif amount < 1:
+        errors["amount_cents"] = [
+            ErrorDetail("Ensure this value is greater than or equal to 1.", code="min_value")
+        ]
+    elif amount > CENTS_MAX:
+        message = f"Ensure this value is less than or equal to {CENTS_MAX}."
+        errors["amount_cents"] = [ErrorDetail(message, code="max_value")]
+    else:
+        return amount
     return None
 
 
@@ -522,6 +593,9 @@ def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
     trust = raw.get("trust")
     if trust is not None and (not isinstance(trust, str) or len(trust) > 50):
         errors["trust"] = [ErrorDetail("Not a valid trust slug.", code="invalid")]
+    saving = _substitution_saving(raw, kind, errors)
+    if saving is not None:
+        quantity = saving
     if errors:
         return None, errors
     event = {"event_key": key, "kind": kind, "quantity": quantity, "occurred_at": occurred_at}

@@ -303,14 +303,19 @@ class LeaseListView(PagedAPIView):
             )
         if "parts" in data:
             lease = federated.federated_lease_request(
-                actor=request.user, purpose=data["purpose"], parts=data["parts"]
+                actor=request.user,
+                purpose=data["purpose"],
+                parts=data["parts"],
+                production=data["production"],
             )
             lease = selectors.lease_for(user=request.user, lease_id=lease.pk)
             return Response(s.LeaseOutputSerializer(lease).data, status=status.HTTP_201_CREATED)
         terms = LeaseTerms.objects.filter(pk=data["terms"]).select_related("dataset").first()
         if terms is None:
             raise Invalid("no such terms", code="unknown_terms")
-        lease = services.lease_request(actor=request.user, terms=terms, purpose=data["purpose"])
+        lease = services.lease_request(
+            actor=request.user, terms=terms, purpose=data["purpose"], production=data["production"]
+        )
         return Response(s.LeaseOutputSerializer(lease).data, status=status.HTTP_201_CREATED)
 
 

@@ -23,6 +23,7 @@ Both are PeriodCharge rows of quantity 1 at the premium's amount, so invoices sh
 own line (payouts/invoices.py `_lease_lines`) and members' statements as their own use."""
 
 from django.db import connection
+from django.db.models import Sum
 
 from licensing.models import Lease, UsageEvent
 
@@ -41,6 +42,48 @@ def substitution_premium_cents(saving_cents: int, premium_bps: int) -> int:
     return saving_cents * premium_bps // BPS
 
 
+# The leases `l` that owe a production fee in the period [%s, %s): approved in it, carrying a
+# fee, and their studio's first lease for the title among those ever active (%s, %s twice: the
+# statuses of a lease never active). Leases are few: the subquery reads the studio's own.
+FIRST_FOR_ITS_PRODUCTION = f"""l.starts_at >= %s AND l.starts_at < %s AND l.status NOT IN (%s, %s)
+    AND l.production_fee_cents > 0
+    AND NOT EXISTS (
+        SELECT 1 FROM {Lease._meta.db_table} o
+        WHERE o.studio_id = l.studio_id AND UPPER(o.production) = UPPER(l.production)
+          AND o.production_fee_cents > 0 AND o.starts_at IS NOT NULL AND o.status NOT IN (%s, %s)
+          AND (o.starts_at < l.starts_at OR (o.starts_at = l.starts_at AND o.id < l.id)))"""
+
+
+def accrued_premiums(period: Period, *, never_active) -> dict:
+    """What the close would charge for the period's premiums so far, by the metering's rules, in
+    two aggregate queries: production fees (leases and cents) and substitution savings (cents
+    saved, and the premium on them, each (lease, asset) sum floored once)."""
+    start = connection.ops.adapt_datetimefield_value(period.start)
+    end = connection.ops.adapt_datetimefield_value(period.end)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(l.production_fee_cents), 0) FROM {Lease._meta.db_table} l "
+            f"WHERE {FIRST_FOR_ITS_PRODUCTION}",
+            [start, end, *never_active, *never_active],
+        )
+        leases, fees = cursor.fetchone()
+    saved = premium = 0
+    for row in (
+        UsageEvent.objects.filter(kind=SAVING, occurred_at__gte=period.start, occurred_at__lt=period.end)
+        .values("lease_id", "asset_id", "lease__substitution_premium_bps")
+        .annotate(saved=Sum("quantity"))
+        .order_by()
+    ):
+        saved += int(row["saved"])
+        premium += substitution_premium_cents(int(row["saved"]), row["lease__substitution_premium_bps"])
+    return {
+        "production_fee_leases": int(leases),
+        "production_fee_cents": int(fees),
+        "saved_cents": saved,
+        "substitution_premium_cents": premium,
+    }
+
+
 def meter_premiums(cursor, period: Period, *, start, end, not_posted: str, never_active) -> int:
     """Write the period's production fees and substitution premiums into PeriodCharge for the
     leases not yet posted (`not_posted`: the metering's SQL condition on lease `l`, with one
@@ -52,14 +95,8 @@ def meter_premiums(cursor, period: Period, *, start, end, not_posted: str, never
     cursor.execute(
         f"""INSERT INTO {charges} ({columns})
         SELECT %s, l.id, %s, NULL, 1, l.production_fee_cents FROM {leases} l
-        WHERE l.starts_at >= %s AND l.starts_at < %s AND l.status NOT IN (%s, %s)
-          AND l.production_fee_cents > 0 AND {not_posted}
-          AND NOT EXISTS (
-            SELECT 1 FROM {leases} o
-            WHERE o.studio_id = l.studio_id AND UPPER(o.production) = UPPER(l.production)
-              AND o.production_fee_cents > 0 AND o.starts_at IS NOT NULL AND o.status NOT IN (%s, %s)
-              AND (o.starts_at < l.starts_at OR (o.starts_at = l.starts_at AND o.id < l.id)))""",
-        [period.pk, PRODUCTION_FEE, start, end, *never_active, period.pk, *never_active],
+        WHERE {FIRST_FOR_ITS_PRODUCTION} AND {not_posted}""",
+        [period.pk, PRODUCTION_FEE, start, end, *never_active, *never_active, period.pk],
     )
     written = cursor.rowcount
     # Exact integer arithmetic on both databases: numeric on PostgreSQL (the product of a large

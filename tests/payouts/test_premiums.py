@@ -246,6 +246,26 @@ def test_a_close_resumed_after_a_crash_charges_the_premiums_once(world, monkeypa
     assert ledger.trial_balance() == 0
 
 
+def test_the_accrued_figures_show_the_premiums_the_close_charges(world):
+    terms = _premium_terms(world)
+    lease = _lease(world, terms, "Harbour Lights")
+    _lease(world, terms, "harbour lights")  # the same production: no second fee
+    saved = [
+        _saving("s1", 700_003, world.bob_asset),
+        _saving("s2", 499_997, world.bob_asset),
+        _saving("s3", 39),
+    ]
+    assert _report(lease, world.cast.carol, *saved).status_code == 202
+    now = timezone.now()
+    period = services.period_create(actor=world.cast.admin, start=now - timedelta(hours=1), end=now)
+    accrued = selectors.period_accrued_revenue(period)
+    rows = {row["kind"]: (row["quantity"], row["cents"]) for row in accrued["usage_by_kind"]}
+    assert rows["substitution_saving"] == (1_200_039, 30_000)
+    assert rows["production_fee"] == (1, PRODUCTION_FEE)
+    assert accrued["revenue_cents"] == 2 * 1_000 + PRODUCTION_FEE + 30_000  # and world's two flat fees
+    assert services.period_close(period_id=period.pk).revenue_cents == accrued["revenue_cents"]
+
+
 def test_a_saving_too_small_to_earn_a_cent_charges_nothing(world):
     lease = _lease(world, _premium_terms(world, production_fee_cents=0), "Harbour Lights")
     assert _report(lease, world.cast.carol, _saving("tiny", 39)).status_code == 202  # 0.975 cents

@@ -208,6 +208,18 @@ def _usage_rows(lease) -> list[dict]:
                 "unit_price_cents": lease.unit_price(kind),
             }
         )
+    if lease.substitution_premium_bps:
+        used = summary.get(UsageEvent.Kind.SUBSTITUTION_SAVING, {"events": 0, "quantity": 0})
+        # A saving's quantity is the cents saved; its premium is a rate, not a unit price.
+        rows.append(
+            {
+                "kind": UsageEvent.Kind.SUBSTITUTION_SAVING.value,
+                "label": "Substitution savings",
+                "events": used["events"],
+                "saved_cents": used["quantity"],
+                "premium_bps": lease.substitution_premium_bps,
+            }
+        )
     return rows
 
 

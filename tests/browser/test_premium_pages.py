@@ -3,8 +3,12 @@ and a substitution premium, the studio sees them in its catalogue and requests a
 its production (refused without one). Axe-clean, at desktop and phone width."""
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from licensing import services as licensing
+from licensing import tokens as lease_tokens
 from licensing.models import Lease, LeaseTerms
 from tests.browser.conftest import axe_violations, describe
 
@@ -64,3 +68,25 @@ def test_terms_with_premiums_are_offered_and_a_studio_requests_one_naming_its_pr
     expect(studio.locator("#lease-production")).to_have_text("Harbour Lights")
     _checked(studio)
     browser.screenshot(studio, f"premium-requested-lease-{width}")
+
+    # Approved, with a saving reported: both sides see the savings and the premium's rate.
+    lease = licensing.lease_approve(actor=get_user_model().objects.get(username="admin"), lease=lease)
+    token, _ = lease_tokens.lease_token_mint(actor=lease.requested_by, lease=lease, name="vfx")
+    saving = {
+        "event_key": "s1",
+        "kind": "substitution_saving",
+        "quantity": 1_234_500,
+        "occurred_at": timezone.now(),
+    }
+    licensing.usage_report(token=token, lease_id=lease.pk, events=[saving])
+    studio.reload()
+    expect(studio.locator("#usage-substitution_saving")).to_have_text("12,345.00 saved")
+    expect(studio.get_by_text("2.50% premium")).to_be_visible()
+    _checked(studio)
+    browser.screenshot(studio, f"premium-studio-lease-{width}")
+    admin.goto(f"/operations/leases/{lease.pk}/")
+    expect(admin.locator("#lease-production")).to_have_text("Harbour Lights")
+    expect(admin.get_by_text("12,345.00 saved")).to_be_visible()
+    expect(admin.get_by_text("500.00 USD, once per production")).to_be_visible()
+    _checked(admin)
+    browser.screenshot(admin, f"premium-operations-lease-{width}")

@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 
 from licensing import services as licensing
 from licensing import tokens as lease_tokens
-from licensing.models import UsageEvent
+from licensing.models import LeaseTerms, UsageEvent
 from payouts import ledger, premiums, selectors, services, split
 from payouts.distribution import Charge, Contributor, distribute_lease
 from payouts.models import Invoice, InvoiceLine, LeaseRevenue, LedgerEntry, MemberEarning, PeriodCharge
 from tests.conftest import bearer_client
+from trust.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -450,3 +451,25 @@ def test_the_premium_on_a_saving_is_floored_and_refuses_nonsense():
         premiums.substitution_premium_cents(-1, 250)
     with pytest.raises(ValueError):
         premiums.substitution_premium_cents(1, 10_001)
+
+
+def test_the_django_admin_offers_terms_with_premiums_through_the_service(client, world):
+    client.force_login(world.cast.admin)
+    form = {
+        "dataset": world.dataset.pk,
+        "title": "Doubles from the admin",
+        "permitted_uses": ["training"],
+        "duration_days": 10,
+        **dict.fromkeys(("flat_fee_cents", "price_per_download_cents", "price_per_training_run_cents"), 0),
+        "price_per_generated_second_cents": 0,
+        "takedown_acknowledge_days": 3,
+        "takedown_attest_days": 14,
+        "currency": world.terms.currency,
+        "active": "on",
+        "production_fee_cents": 75_000,
+        "substitution_premium_bps": 125,
+    }
+    assert client.post("/admin/licensing/leaseterms/add/", form).status_code == 302
+    terms = LeaseTerms.objects.get(title="Doubles from the admin")
+    assert (terms.production_fee_cents, terms.substitution_premium_bps) == (75_000, 125)
+    assert AuditEvent.objects.filter(action="terms.created", data__production_fee_cents=75_000).exists()

@@ -184,6 +184,12 @@ def test_a_production_fee_and_a_substitution_premium_worked_by_hand_to_two_membe
     assert ledger.trial_balance() == 0
 
 
+@pytest.mark.embedded
+def test_the_worked_example_on_the_embedded_default(world):
+    """The same figures on SQLite (the metering's premium SQL has an integer form there)."""
+    test_a_production_fee_and_a_substitution_premium_worked_by_hand_to_two_members_statements(world)
+
+
 def test_the_production_fee_is_charged_once_per_studio_and_production(world):
     terms = _premium_terms(world, substitution_premium_bps=0)
     first = _lease(world, terms, "Harbour Lights")

@@ -81,9 +81,10 @@ class LeaseTerms(models.Model):
     # default (INVOICE_PAYMENT_DAYS).
     payment_days = models.PositiveIntegerField(null=True, blank=True)
     # The negotiators' premiums (payouts/premiums.py): a fee once per (studio, production title),
-    # and basis points of the costs a digital double saves the studio, as it reports them.
-    production_fee_cents = models.BigIntegerField(default=0)
-    substitution_premium_bps = models.PositiveIntegerField(default=0)
+    # and basis points of the costs a digital double saves the studio, as it reports them. Column
+    # defaults too, so writers that list their columns need not name them.
+    production_fee_cents = models.BigIntegerField(default=0, db_default=0)
+    substitution_premium_bps = models.PositiveIntegerField(default=0, db_default=0)
     # The peer trusts whose studios see these terms in their catalogue (FEDERATION.md).
     shared_with = models.ManyToManyField("federation.Peer", blank=True, related_name="shared_terms")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -189,9 +190,9 @@ class Lease(models.Model):
     approval_assets = models.ManyToManyField(Asset, related_name="approved_in_leases", blank=True)
     # The production the studio names when it requests the lease; the production fee is charged
     # once per (studio, production title), compared without case or extra spaces.
-    production = models.CharField(max_length=200, blank=True, default="")
-    production_fee_cents = models.BigIntegerField(default=0)
-    substitution_premium_bps = models.PositiveIntegerField(default=0)
+    production = models.CharField(max_length=200, blank=True, default="", db_default="")
+    production_fee_cents = models.BigIntegerField(default=0, db_default=0)
+    substitution_premium_bps = models.PositiveIntegerField(default=0, db_default=0)
 
     objects = LeaseQuerySet.as_manager()
 

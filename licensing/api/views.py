@@ -712,7 +712,11 @@ class UsageView(APIView):
     @extend_schema(
         request=s.UsageReportSerializer,
         responses={202: s.UsageAcceptedSerializer},
-        summary="Report training runs and generated seconds; event_key makes it idempotent (lease token)",
+        summary="Report training runs, generated seconds and substitution savings; event_key makes it "
+        "idempotent (lease token)",
+        description="A `substitution_saving` event carries `amount_cents` (the costs a digital double saved "
+        "the studio) instead of a quantity; the close charges the lease's substitution premium on it. "
+        "422 `no_substitution_premium` when the lease's terms carry none.",
     )
     def post(self, request, lease_id):
         events = s.usage_events_from(request.data)

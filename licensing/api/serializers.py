@@ -3,7 +3,7 @@ import uuid
 from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
@@ -21,6 +21,7 @@ from licensing.selectors import lease_parts
 from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS, USAGE_EVENTS_MAX
 from trust.api.validation import CENTS_MAX, COUNT_MAX, QUANTITY_MAX, TextField, cents, row_id
 from trust.consent import LICENSABLE_USES
+from trust.errors import Invalid
 from trust.models import Asset
 from trust.tokens import TokenState
 
@@ -444,22 +445,13 @@ class UsageEventInputSerializer(serializers.Serializer):
     `usage_events_from`, which applies these same rules in one pass over the batch."""
 
     event_key = TextField(max_length=200)
-    kind = serializers.ChoiceField(choices=UsageEvent.Kind.choices)
+    kind = serializers.ChoiceField(
+        choices=[
+            choice for choice in UsageEvent.Kind.choices if choice[0] != UsageEvent.Kind.SUBSTITUTION_SAVING
+        ]
+    )
     asset = serializers.UUIDField(required=False, allow_null=True)
-    quantity = serializers.IntegerField(
-        min_value=1,
-        max_value=QUANTITY_MAX,
-        required=False,
-        help_text="required for every kind but substitution_saving",
-    )
-    amount_cents = serializers.IntegerField(
-        min_value=1,
-        max_value=CENTS_MAX,
-        required=False,
-        help_text="substitution_saving only, and required there: the costs the digital double saved, in "
-        "cents; the premium is floor(saving x the lease's substitution_premium_bps / 10000), "
-        "charged to `asset` or shared like the flat fee",
-    )
+    quantity = serializers.IntegerField(min_value=1, max_value=QUANTITY_MAX)
     occurred_at = serializers.DateTimeField()
     trust = TextField(
         max_length=50,
@@ -469,9 +461,41 @@ class UsageEventInputSerializer(serializers.Serializer):
     )
 
 
+class SubstitutionSavingInputSerializer(serializers.Serializer):
+    """The shape of a reported substitution saving (payouts/premiums.py), for the schema: an
+    amount, not a quantity (a quantity other than 1 is 422 `quantity_not_allowed`)."""
+
+    event_key = TextField(max_length=200)
+    kind = serializers.ChoiceField(choices=[UsageEvent.Kind.SUBSTITUTION_SAVING])
+    asset = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="the asset whose digital double saved it; absent: the lease's",
+    )
+    amount_cents = serializers.IntegerField(
+        min_value=1,
+        max_value=CENTS_MAX,
+        help_text="the costs the digital double saved, in cents; the premium is floor(saving x the lease's "
+        "substitution_premium_bps / 10000), charged to `asset` or shared like the flat fee",
+    )
+    occurred_at = serializers.DateTimeField()
+    trust = TextField(max_length=50, required=False, help_text="this trust's slug, if given")
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="ReportedUsageEvent",
+        serializers=[UsageEventInputSerializer, SubstitutionSavingInputSerializer],
+        resource_type_field_name=None,
+    )
+)
+class ReportedUsageEventField(serializers.DictField):
+    """One event of a report: metered usage, or a substitution saving (`amount_cents`)."""
+
+
 class UsageReportSerializer(serializers.Serializer):
-    events = UsageEventInputSerializer(
-        many=True, allow_empty=False, min_length=1, max_length=USAGE_EVENTS_MAX
+    events = serializers.ListField(
+        child=ReportedUsageEventField(), allow_empty=False, min_length=1, max_length=USAGE_EVENTS_MAX
     )
 
 
@@ -511,17 +535,11 @@ def _usage_quantity(value) -> int | None:
 
 def _substitution_saving(raw: dict, kind, errors: dict) -> int | None:
     """A substitution saving's amount (`amount_cents`, kept as the event's quantity), with its
-    errors added to `errors`: required on that kind, refused on any other, whole positive cents.
-    A saving carries no quantity (or 1)."""
+    errors added to `errors`: required on that kind, whole positive cents. A saving needs no
+    quantity; what the schema cannot say is refused later (`_saving_rule_broken`)."""
     if kind != UsageEvent.Kind.SUBSTITUTION_SAVING:
-        if "amount_cents" in raw:
-            message = "amount_cents is only for substitution_saving events."
-            errors["amount_cents"] = [ErrorDetail(message, code="not_allowed")]
         return None
     errors.pop("quantity", None)
-    if raw.get("quantity") not in (None, 1):
-        message = "A substitution saving is one amount: give it as amount_cents, without a quantity."
-        errors["quantity"] = [ErrorDetail(message, code="not_allowed")]
     if "amount_cents" not in raw:
         errors["amount_cents"] = [ErrorDetail("This field is required.", code="required")]
         return None
@@ -635,7 +653,26 @@ def usage_events_from(data) -> list[dict]:
         failed = failed or error is not None
     if failed:
         raise serializers.ValidationError({"events": errors})
+    for index, raw in enumerate(raw_events):
+        broken = _saving_rule_broken(raw)
+        if broken:
+            message, code = broken
+            raise Invalid(f"events[{index}]: {message}", code=code)
     return events
+
+
+def _saving_rule_broken(raw: dict) -> tuple[str, str] | None:
+    """What the report's schema allows but a saving's rule refuses (422): an amount on metered
+    usage, which would be ignored, or a quantity on a saving, which is one amount."""
+    if raw["kind"] != UsageEvent.Kind.SUBSTITUTION_SAVING:
+        if "amount_cents" in raw:
+            return "amount_cents is only for substitution_saving events", "amount_not_allowed"
+        return None
+    if raw.get("quantity") not in (None, 1):
+        return "a substitution saving is one amount: give it as amount_cents, without a quantity", (
+            "quantity_not_allowed"
+        )
+    return None
 
 
 class UsageAcceptedSerializer(serializers.Serializer):

@@ -92,6 +92,19 @@ class LeaseTermsForm(forms.ModelForm):
     permitted_uses = forms.MultipleChoiceField(
         choices=[(use.value, use.label) for use in LICENSABLE_USES], widget=forms.CheckboxSelectMultiple
     )
+    # The negotiators' premiums are optional: empty means none.
+    production_fee_cents = forms.IntegerField(
+        required=False, min_value=0, help_text="once per (studio, production title); empty: none"
+    )
+    substitution_premium_bps = forms.IntegerField(
+        required=False, min_value=0, max_value=10_000, help_text="of each saving reported; empty: none"
+    )
+
+    def clean_production_fee_cents(self):
+        return self.cleaned_data["production_fee_cents"] or 0
+
+    def clean_substitution_premium_bps(self):
+        return self.cleaned_data["substitution_premium_bps"] or 0
 
     class Meta:
         model = LeaseTerms
@@ -107,6 +120,8 @@ class LeaseTermsForm(forms.ModelForm):
             "takedown_attest_days",
             "currency",
             "payment_days",
+            "production_fee_cents",
+            "substitution_premium_bps",
         ]
 
 

@@ -82,6 +82,11 @@ class LeaseTerms(models.Model):
     # Days the studio has to pay the invoice these terms' leases appear on; empty: the trust's
     # default (INVOICE_PAYMENT_DAYS).
     payment_days = models.PositiveIntegerField(null=True, blank=True)
+    # The negotiators' premiums (payouts/premiums.py): a fee once per (studio, production title),
+    # and basis points of the costs a digital double saves the studio, as it reports them. Column
+    # defaults too, so writers that list their columns need not name them.
+    production_fee_cents = models.BigIntegerField(default=0, db_default=0)
+    substitution_premium_bps = models.PositiveIntegerField(default=0, db_default=0)
     # The peer trusts whose studios see these terms in their catalogue (FEDERATION.md).
     shared_with = models.ManyToManyField("federation.Peer", blank=True, related_name="shared_terms")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -102,6 +107,10 @@ class LeaseTerms(models.Model):
                 condition=Q(takedown_acknowledge_days__gte=1)
                 & Q(takedown_attest_days__gte=F("takedown_acknowledge_days")),
                 name="terms_takedown_windows_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(production_fee_cents__gte=0) & Q(substitution_premium_bps__lte=10_000),
+                name="terms_premiums_in_range",
             ),
         ]
 
@@ -186,6 +195,11 @@ class Lease(models.Model):
     # Assets of the pinned version licensable at approval: the flat fee and training runs
     # are shared equally among these.
     approval_assets = models.ManyToManyField(Asset, related_name="approved_in_leases", blank=True)
+    # The production the studio names when it requests the lease; the production fee is charged
+    # once per (studio, production title), compared without case or extra spaces.
+    production = models.CharField(max_length=200, blank=True, default="", db_default="")
+    production_fee_cents = models.BigIntegerField(default=0, db_default=0)
+    substitution_premium_bps = models.PositiveIntegerField(default=0, db_default=0)
 
     objects = LeaseQuerySet.as_manager()
 
@@ -201,7 +215,7 @@ class Lease(models.Model):
             UsageEvent.Kind.DOWNLOAD: self.price_per_download_cents,
             UsageEvent.Kind.TRAINING_RUN: self.price_per_training_run_cents,
             UsageEvent.Kind.GENERATED_SECOND: self.price_per_generated_second_cents,
-        }[kind]
+        }.get(kind, 0)  # a substitution saving is priced in basis points, not per unit
 
 
 class LeaseTokenQuerySet(TokenQuerySet):
@@ -286,6 +300,8 @@ class UsageEvent(models.Model):
         DOWNLOAD = "download"
         TRAINING_RUN = "training_run"
         GENERATED_SECOND = "generated_second"
+        # The costs a digital double saved the studio, in cents (held in `quantity`).
+        SUBSTITUTION_SAVING = "substitution_saving"
 
     class Source(models.TextChoices):
         GATEWAY = "gateway"

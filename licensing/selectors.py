@@ -1010,6 +1010,8 @@ def offer_document(terms: LeaseTerms, *, at: datetime | None = None, dataset: di
         "price_per_download_cents": terms.price_per_download_cents,
         "price_per_training_run_cents": terms.price_per_training_run_cents,
         "price_per_generated_second_cents": terms.price_per_generated_second_cents,
+        "production_fee_cents": terms.production_fee_cents,
+        "substitution_premium_bps": terms.substitution_premium_bps,
         "download_cap": terms.download_cap,
         "use_caps": dict(terms.use_caps or {}),
         "currency": terms.currency,

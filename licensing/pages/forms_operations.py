@@ -71,6 +71,17 @@ class TermsForm(PortalForm):
     price_per_download = AmountField(label="Price per download")
     price_per_training_run = AmountField(label="Price per training run")
     price_per_generated_second = AmountField(label="Price per generated second")
+    production_fee = AmountField(
+        label="Production fee",
+        help_text="Charged once per production a studio names, in the period its first lease for it starts.",
+    )
+    substitution_premium_bps = forms.IntegerField(
+        label="Substitution premium (basis points)",
+        required=False,
+        min_value=0,
+        max_value=10_000,
+        help_text="Of each saving the studio reports for a digital double: 250 is 2.5%. Empty means none.",
+    )
     download_cap = forms.IntegerField(
         label="Download cap",
         required=False,
@@ -121,6 +132,8 @@ class TermsForm(PortalForm):
             "price_per_download_cents": data["price_per_download"],
             "price_per_training_run_cents": data["price_per_training_run"],
             "price_per_generated_second_cents": data["price_per_generated_second"],
+            "production_fee_cents": data["production_fee"],
+            "substitution_premium_bps": data["substitution_premium_bps"] or 0,
             "download_cap": data["download_cap"],
             "use_caps": data["use_caps"],
             "takedown_acknowledge_days": data["takedown_acknowledge_days"],

@@ -30,6 +30,7 @@ from .models import (
     UsageCorrection,
     UsageEvent,
     UsageEventKey,
+    UsageQuota,
 )
 
 
@@ -91,6 +92,19 @@ class LeaseTermsForm(forms.ModelForm):
     permitted_uses = forms.MultipleChoiceField(
         choices=[(use.value, use.label) for use in LICENSABLE_USES], widget=forms.CheckboxSelectMultiple
     )
+    # The negotiators' premiums are optional: empty means none.
+    production_fee_cents = forms.IntegerField(
+        required=False, min_value=0, help_text="once per (studio, production title); empty: none"
+    )
+    substitution_premium_bps = forms.IntegerField(
+        required=False, min_value=0, max_value=10_000, help_text="of each saving reported; empty: none"
+    )
+
+    def clean_production_fee_cents(self):
+        return self.cleaned_data["production_fee_cents"] or 0
+
+    def clean_substitution_premium_bps(self):
+        return self.cleaned_data["substitution_premium_bps"] or 0
 
     class Meta:
         model = LeaseTerms
@@ -101,10 +115,13 @@ class LeaseTermsForm(forms.ModelForm):
             "duration_days",
             *PRICE_FIELDS,
             "download_cap",
+            "use_caps",
             "takedown_acknowledge_days",
             "takedown_attest_days",
             "currency",
             "payment_days",
+            "production_fee_cents",
+            "substitution_premium_bps",
         ]
 
 
@@ -292,6 +309,16 @@ class LeaseAssetAdmin(ReadOnlyAdmin):
 @admin.register(LeaseDownloadCount)
 class LeaseDownloadCountAdmin(ReadOnlyAdmin):
     list_display = ["lease", "used"]
+
+
+@admin.register(UsageQuota)
+class UsageQuotaAdmin(ReadOnlyAdmin):
+    """How much of each capped use was taken (README: Quotas by consent category); written only
+    by the usage ingest's conditional upsert."""
+
+    list_display = ["key", "use", "lease", "year", "used", "cap"]
+    list_select_related = ["lease"]
+    search_fields = ["key"]
 
 
 @admin.register(PullWindow)

@@ -207,6 +207,15 @@ def corrections_record(
         rows.append((key, target, original, quantity, str(correction.get("reason") or "")[:REASON_CHARS]))
 
     open_at = _period_open_at({original.occurred_at for _, _, original, _, _ in rows})
+    for key, target, original, _, _ in rows:
+        # A saving's premium is priced on its period's sum, once (payouts.premiums): a closed
+        # period's premium stands; while the period is open the correction nets into the sum.
+        if original.kind == UsageEvent.Kind.SUBSTITUTION_SAVING and not open_at[original.occurred_at]:
+            raise Invalid(
+                f"correction {key!r}: the saving {target!r} belongs to a period already closing or "
+                "closed, whose substitution premium stands",
+                code="saving_period_closed",
+            )
     now = timezone.now()
     UsageEventKey.objects.bulk_create([UsageEventKey(lease=lease, event_key=row[0]) for row in rows])
     created = UsageCorrection.objects.bulk_create(

@@ -103,7 +103,7 @@ _ENDING = {Lease.Status.REJECTED, Lease.Status.CANCELLED, Lease.Status.REVOKED}
 # --- The home trust ---------------------------------------------------------------------------
 
 
-def federated_lease_request(*, actor, purpose: str, parts: Sequence[Mapping]) -> Lease:
+def federated_lease_request(*, actor, purpose: str, parts: Sequence[Mapping], production: str = "") -> Lease:
     """A studio's request over parts at several trusts, `[{trust, terms}, ...]`. Refused (422,
     nothing written) unless every part names this trust or a live peer, one part per trust, a
     part at this trust among them, each peer's terms one of its shared offers as last fetched
@@ -130,7 +130,7 @@ def federated_lease_request(*, actor, purpose: str, parts: Sequence[Mapping]) ->
         raise Invalid(f"no such terms at {settings.TRUST_SLUG}", code="unknown_terms")
     remote = [(str(part["trust"]), int(part["terms"])) for part in parts if part is not home]
     if not remote:
-        return services.lease_request(actor=actor, terms=terms, purpose=purpose)
+        return services.lease_request(actor=actor, terms=terms, purpose=purpose, production=production)
     peers = {peer.slug: peer for peer in Peer.objects.filter(slug__in=[slug for slug, _ in remote])}
     now = timezone.now()
     offers = []
@@ -159,7 +159,7 @@ def federated_lease_request(*, actor, purpose: str, parts: Sequence[Mapping]) ->
             )
         offers.append(offer)
     with transaction.atomic():
-        lease = services.lease_request(actor=actor, terms=terms, purpose=purpose)
+        lease = services.lease_request(actor=actor, terms=terms, purpose=purpose, production=production)
         LeasePart.objects.create(lease=lease, peer=None)
         created = LeasePart.objects.bulk_create(
             [
@@ -674,6 +674,11 @@ def forwarded_usage_split(lease: Lease, events: Sequence[Mapping], now) -> tuple
         if kind == UsageEvent.Kind.DOWNLOAD:
             raise Invalid(
                 f"{where}: downloads are metered by the gateway, not reported", code="download_not_reportable"
+            )
+        if kind == UsageEvent.Kind.SUBSTITUTION_SAVING:
+            # Federated leases carry no premiums yet (licensing.services.lease_approve).
+            raise Invalid(
+                f"{where}: this lease's terms carry no substitution premium", code="no_substitution_premium"
             )
         uses = part.offer.get("permitted_uses") or lease.permitted_uses
         if not permits_generation(uses):

@@ -72,6 +72,8 @@ class LeaseTerms(models.Model):
     price_per_training_run_cents = models.BigIntegerField(default=0)
     price_per_generated_second_cents = models.BigIntegerField(default=0)
     download_cap = models.PositiveIntegerField(null=True, blank=True, help_text="empty: no cap")
+    # The terms' quota per use and lease, {use: quantity} (README: Quotas by consent category).
+    use_caps = models.JSONField(default=dict, blank=True, help_text='e.g. {"replica_active": 600}')
     # Days from a takedown notice the studio has to acknowledge it and to attest deletion.
     takedown_acknowledge_days = models.PositiveIntegerField(default=default_acknowledge_days)
     takedown_attest_days = models.PositiveIntegerField(default=default_attest_days)
@@ -80,6 +82,11 @@ class LeaseTerms(models.Model):
     # Days the studio has to pay the invoice these terms' leases appear on; empty: the trust's
     # default (INVOICE_PAYMENT_DAYS).
     payment_days = models.PositiveIntegerField(null=True, blank=True)
+    # The negotiators' premiums (payouts/premiums.py): a fee once per (studio, production title),
+    # and basis points of the costs a digital double saves the studio, as it reports them. Column
+    # defaults too, so writers that list their columns need not name them.
+    production_fee_cents = models.BigIntegerField(default=0, db_default=0)
+    substitution_premium_bps = models.PositiveIntegerField(default=0, db_default=0)
     # The peer trusts whose studios see these terms in their catalogue (FEDERATION.md).
     shared_with = models.ManyToManyField("federation.Peer", blank=True, related_name="shared_terms")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -100,6 +107,10 @@ class LeaseTerms(models.Model):
                 condition=Q(takedown_acknowledge_days__gte=1)
                 & Q(takedown_attest_days__gte=F("takedown_acknowledge_days")),
                 name="terms_takedown_windows_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(production_fee_cents__gte=0) & Q(substitution_premium_bps__lte=10_000),
+                name="terms_premiums_in_range",
             ),
         ]
 
@@ -166,6 +177,11 @@ class Lease(models.Model):
     price_per_training_run_cents = models.BigIntegerField(default=0)
     price_per_generated_second_cents = models.BigIntegerField(default=0)
     download_cap = models.PositiveIntegerField(null=True, blank=True)
+    use_caps = models.JSONField(default=dict, blank=True)
+    # Whether any quota may apply to this lease (its terms' caps, or a capped grant of a
+    # contributor): set at approval and by every capped grant, so the gateway asks the quotas
+    # only for leases that have one.
+    quota_applies = models.BooleanField(default=False)
     takedown_acknowledge_days = models.PositiveIntegerField(default=default_acknowledge_days)
     takedown_attest_days = models.PositiveIntegerField(default=default_attest_days)
     currency = models.CharField(max_length=3, blank=True)
@@ -179,6 +195,11 @@ class Lease(models.Model):
     # Assets of the pinned version licensable at approval: the flat fee and training runs
     # are shared equally among these.
     approval_assets = models.ManyToManyField(Asset, related_name="approved_in_leases", blank=True)
+    # The production the studio names when it requests the lease; the production fee is charged
+    # once per (studio, production title), compared without case or extra spaces.
+    production = models.CharField(max_length=200, blank=True, default="", db_default="")
+    production_fee_cents = models.BigIntegerField(default=0, db_default=0)
+    substitution_premium_bps = models.PositiveIntegerField(default=0, db_default=0)
 
     objects = LeaseQuerySet.as_manager()
 
@@ -194,7 +215,7 @@ class Lease(models.Model):
             UsageEvent.Kind.DOWNLOAD: self.price_per_download_cents,
             UsageEvent.Kind.TRAINING_RUN: self.price_per_training_run_cents,
             UsageEvent.Kind.GENERATED_SECOND: self.price_per_generated_second_cents,
-        }[kind]
+        }.get(kind, 0)  # a substitution saving is priced in basis points, not per unit
 
 
 class LeaseTokenQuerySet(TokenQuerySet):
@@ -279,6 +300,8 @@ class UsageEvent(models.Model):
         DOWNLOAD = "download"
         TRAINING_RUN = "training_run"
         GENERATED_SECOND = "generated_second"
+        # The costs a digital double saved the studio, in cents (held in `quantity`).
+        SUBSTITUTION_SAVING = "substitution_saving"
 
     class Source(models.TextChoices):
         GATEWAY = "gateway"
@@ -357,6 +380,39 @@ class LeaseDownloadCount(models.Model):
 
     def __str__(self):
         return f"{self.used} downloads on lease {self.lease_id}"
+
+
+class UsageQuota(models.Model):
+    """How much of a capped use has been taken (README: Quotas by consent category): one row per
+    member cap (member, use, the grant's asset or none, per lease or per year) or per terms cap
+    (lease, use), named by `key`. Taken by a conditional upsert in the usage's own transaction
+    (`licensing.quotas`), so a cap of N lets exactly N through however many ask at once. Counts
+    the use made while a capped grant was in force, from its first capped use on; `cap` is the
+    cap in force at the last take."""
+
+    key = models.CharField(max_length=120, unique=True)
+    lease = models.ForeignKey(Lease, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    member = models.ForeignKey(
+        "trust.Member", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    use = models.CharField(max_length=32)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    cap = models.PositiveBigIntegerField()
+    used = models.PositiveBigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["member", "use"], name="usage_quota_member_use")]
+        constraints = [
+            models.CheckConstraint(condition=Q(used__lte=F("cap")), name="usage_quota_within_cap"),
+            models.CheckConstraint(
+                condition=Q(lease__isnull=False) | Q(member__isnull=False, year__isnull=False),
+                name="usage_quota_per_lease_or_member_year",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.used} of {self.cap} {self.use} ({self.key})"
 
 
 class PullWindow(models.Model):

@@ -249,6 +249,7 @@ def first_use_after_withdrawal(lease: Lease, uses: Sequence[tuple]) -> int | Non
         .filter(pk__in=assets)
         .annotate(change=Value(n, output_field=IntegerField()))
         .values_list("pk", "change")
+        .order_by()  # SQLite takes no ORDER BY inside a UNION's parts
         for n, when in enumerate(times)
     ]
     licensable = set(at_each[0].union(*at_each[1:], all=True))
@@ -1009,7 +1010,10 @@ def offer_document(terms: LeaseTerms, *, at: datetime | None = None, dataset: di
         "price_per_download_cents": terms.price_per_download_cents,
         "price_per_training_run_cents": terms.price_per_training_run_cents,
         "price_per_generated_second_cents": terms.price_per_generated_second_cents,
+        "production_fee_cents": terms.production_fee_cents,
+        "substitution_premium_bps": terms.substitution_premium_bps,
         "download_cap": terms.download_cap,
+        "use_caps": dict(terms.use_caps or {}),
         "currency": terms.currency,
         "active": terms.active,
         "created_at": terms.created_at.isoformat(),

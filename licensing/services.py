@@ -24,12 +24,13 @@ from trust.models import Asset, AssetContributor, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
 from trust.services import require_trust_admin, user_create
 
-from . import corrections, deadlines, federated, hooks, partitions
+from . import corrections, deadlines, federated, hooks, partitions, quotas
 from .models import (
     InboundLeasePart,
     Lease,
     LeaseAsset,
     LeaseDownloadCount,
+    LeasePart,
     LeaseTerms,
     LeaseToken,
     PeerCatalogue,
@@ -63,8 +64,18 @@ PRICE_LIMIT_MESSAGE = (
     f"A price or fee may be at most {PRICE_MAX_CENTS // 100:,}.{PRICE_MAX_CENTS % 100:02d} "
     f"({PRICE_MAX_CENTS:,} cents)."
 )
+# A substitution premium is at most the whole saving (10000 basis points).
+BPS_MAX = 10_000
+# The longest production title a lease may name (Lease.production).
+PRODUCTION_MAX = 200
 # Usage may be reported a little ahead of our clock.
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+def production_title(text: str) -> str:
+    """A production title as stored: trimmed, inner runs of spaces made one. The production fee
+    compares titles without case on top of this (payouts/premiums.py)."""
+    return " ".join((text or "").split())
 
 
 @transaction.atomic
@@ -135,16 +146,20 @@ def terms_create(
     price_per_training_run_cents: int = 0,
     price_per_generated_second_cents: int = 0,
     download_cap: int | None = None,
+    use_caps: dict | None = None,
     takedown_acknowledge_days: int | None = None,
     takedown_attest_days: int | None = None,
     currency: str | None = None,
     active: bool = True,
     payment_days: int | None = None,
+    production_fee_cents: int = 0,
+    substitution_premium_bps: int = 0,
 ) -> LeaseTerms:
     """Lease terms an administrator offers in the catalogue. The takedown days default to the
     trust's settings; a studio never gets less time to attest than to acknowledge. `payment_days`:
     the days a studio has to pay the invoices these terms' leases appear on (empty:
-    INVOICE_PAYMENT_DAYS)."""
+    INVOICE_PAYMENT_DAYS). The negotiators' premiums: `production_fee_cents` once per (studio,
+    production title), `substitution_premium_bps` of each saving the studio reports (0 to 10000)."""
     require_trust_admin(actor)
     windows = {
         "takedown_acknowledge_days": takedown_acknowledge_days or settings.TAKEDOWN_ACKNOWLEDGE_DAYS,
@@ -161,20 +176,28 @@ def terms_create(
         "price_per_download_cents": price_per_download_cents,
         "price_per_training_run_cents": price_per_training_run_cents,
         "price_per_generated_second_cents": price_per_generated_second_cents,
+        "production_fee_cents": production_fee_cents,
     }
+    if not 0 <= substitution_premium_bps <= BPS_MAX:
+        raise Invalid(
+            f"substitution_premium_bps must be between 0 and {BPS_MAX} basis points", code="bad_premium"
+        )
     uses = _validate_terms(
         permitted_uses=permitted_uses, currency=currency, prices=prices, duration_days=duration_days
     )
+    use_caps = quotas.checked_terms_caps(use_caps or {}, permitted_uses=uses)
     terms = LeaseTerms.objects.create(
         dataset=dataset,
         title=title,
         permitted_uses=uses,
         duration_days=duration_days,
         download_cap=download_cap,
+        use_caps=use_caps,
         currency=currency,
         active=active,
         **windows,
         payment_days=payment_days,
+        substitution_premium_bps=substitution_premium_bps,
         **prices,
     )
     audit.record(
@@ -186,9 +209,11 @@ def terms_create(
             "uses": uses,
             "duration_days": duration_days,
             "download_cap": download_cap,
+            "use_caps": use_caps,
             "currency": currency,
             **windows,
             **prices,
+            "substitution_premium_bps": substitution_premium_bps,
         },
     )
     return terms
@@ -255,21 +280,32 @@ def terms_set_active(*, actor, terms: LeaseTerms, active: bool) -> LeaseTerms:
 
 
 @transaction.atomic
-def lease_request(*, actor, terms: LeaseTerms, purpose: str) -> Lease:
-    """A studio asks to lease a dataset under active terms."""
+def lease_request(*, actor, terms: LeaseTerms, purpose: str, production: str = "") -> Lease:
+    """A studio asks to lease a dataset under active terms, naming the production it is for
+    (required when the terms carry a production fee: the fee is charged once per production)."""
     studio = require_studio_staff(actor)
     if not terms.active:
         raise Conflict("these terms are no longer offered", code="terms_inactive")
     if not purpose.strip():
         raise Invalid("say what the data is for", code="purpose_required")
-    lease = Lease.objects.create(studio=studio, terms=terms, purpose=purpose.strip(), requested_by=actor)
+    production = production_title(production)
+    if len(production) > PRODUCTION_MAX:
+        raise Invalid(f"a production title has at most {PRODUCTION_MAX} characters", code="bad_production")
+    if terms.production_fee_cents and not production:
+        raise Invalid(
+            "these terms carry a production fee: name the production the data is for",
+            code="production_required",
+        )
+    lease = Lease.objects.create(
+        studio=studio, terms=terms, purpose=purpose.strip(), production=production, requested_by=actor
+    )
     for perm in ("view_lease", "change_lease"):
         assign_perm(f"licensing.{perm}", studio.group, lease)
     audit.record(
         actor=actor,
         action="lease.requested",
         subject=lease,
-        data={"studio": studio.name, "terms": terms.pk, "purpose": lease.purpose},
+        data={"studio": studio.name, "terms": terms.pk, "purpose": lease.purpose, "production": production},
     )
     return lease
 
@@ -320,9 +356,19 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
     lease.price_per_training_run_cents = terms.price_per_training_run_cents
     lease.price_per_generated_second_cents = terms.price_per_generated_second_cents
     lease.download_cap = terms.download_cap
+    lease.use_caps = dict(terms.use_caps or {})
     lease.takedown_acknowledge_days = terms.takedown_acknowledge_days
     lease.takedown_attest_days = terms.takedown_attest_days
     lease.currency = terms.currency
+    lease.production_fee_cents = terms.production_fee_cents
+    lease.substitution_premium_bps = terms.substitution_premium_bps
+    # Not yet split across a federated lease's parts (payouts/federated.py splits the flat fee
+    # and training runs only): a federated lease, at home or as a part, carries no premiums.
+    if (lease.production_fee_cents or lease.substitution_premium_bps) and (
+        LeasePart.objects.filter(lease_id=lease.pk, peer__isnull=False).exists()
+        or InboundLeasePart.objects.filter(lease_id=lease.pk).exists()
+    ):
+        lease.production_fee_cents = lease.substitution_premium_bps = 0
     if InboundLeasePart.objects.filter(lease_id=lease.pk).exists():
         # A part of a peer's federated lease: the flat fee and training runs are the whole lease's,
         # charged by its home trust under the home terms and split across parts by licensable
@@ -334,6 +380,9 @@ def lease_approve(*, actor, lease: Lease) -> Lease:
     # The licensable set, filled from the rule in one statement; the assets licensable at approval
     # (the flat fee's and training runs' sharing) are a copy of it, in another.
     lease_assets_refresh(leases=Lease.objects.filter(pk=lease.pk), at=now)
+    if quotas.lease_has_quota(lease):
+        Lease.objects.filter(pk=lease.pk).update(quota_applies=True)
+        lease.quota_applies = True
     licensable = LeaseAsset.objects.filter(lease=lease).count()
     if not licensable:
         raise Conflict(
@@ -698,6 +747,8 @@ def gateway_download(*, token: LeaseToken, lease_id, asset_id) -> str:
     except ServiceUnavailable:
         downloadable_asset(lease, asset_id)  # a refused asset is refused first, as always
         raise
+    if lease.quota_applies:  # one more query, only for a lease some quota applies to
+        quotas.refuse_download_over_quota(lease=lease, asset_id=asset_id, at=now)
     served = _download_in_one_statement(lease=lease, token=token, asset_id=asset_id, at=now)
     if served is not None:
         asset = served[0]
@@ -759,6 +810,10 @@ def _checked_usage(
             raise Forbidden(f"{where}: this lease does not permit training", code="use_not_permitted")
         if kind == UsageEvent.Kind.GENERATED_SECOND and not may_generate:
             raise Forbidden(f"{where}: this lease does not permit generation", code="use_not_permitted")
+        if kind == UsageEvent.Kind.SUBSTITUTION_SAVING and not lease.substitution_premium_bps:
+            raise Invalid(
+                f"{where}: this lease's terms carry no substitution premium", code="no_substitution_premium"
+            )
         if asset:
             asset = asset if isinstance(asset, uuid.UUID) else uuid.UUID(str(asset))
             if asset not in in_version:
@@ -899,6 +954,7 @@ def usage_report(*, token: LeaseToken, lease_id, events: Sequence[Mapping]) -> t
         hooks.check_usage_allowed([row[4] for row in rows] + [row[5] for row in forwarded])
         _refuse_usage_after_withdrawal(lease, home, rows, positions)
         accepted = _insert_reported_usage(lease=lease, token=token, rows=rows, now=now) if rows else 0
+        quotas.take_for_report(lease, events=home, rows=rows, accepted=accepted, now=now, positions=positions)
         accepted += federated.forwarded_usage_insert(lease=lease, rows=forwarded, now=now)
         if fixes:
             accepted += corrections.corrections_record(
@@ -926,6 +982,7 @@ def usage_record_forwarded(*, lease: Lease, events: Sequence[Mapping]) -> tuple[
         accepted = _insert_reported_usage(
             lease=lease, token=None, rows=rows, now=now, source=UsageEvent.Source.FEDERATED
         )
+        quotas.take_for_report(lease, events=events, rows=rows, accepted=accepted, now=now)
     return accepted, len(events) - accepted
 
 

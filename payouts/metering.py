@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from licensing.models import Lease, UsageCorrection, UsageEvent
 
+from . import premiums
 from .attribution import FLAT_FEE
 from .models import LeaseRevenue, PartShare, Period, PeriodCharge
 
@@ -69,7 +70,7 @@ def meter_period(period: Period) -> int:
                    CASE g.kind WHEN %s THEN l.price_per_download_cents
                                WHEN %s THEN l.price_per_training_run_cents
                                WHEN %s THEN l.price_per_generated_second_cents ELSE 0 END
-            FROM (SELECT e.lease_id, e.kind, CASE WHEN e.kind IN (%s, %s) THEN e.asset_id END AS asset_id,
+            FROM (SELECT e.lease_id, e.kind, CASE WHEN e.kind IN (%s, %s, %s) THEN e.asset_id END AS asset_id,
                          SUM(e.quantity) AS quantity
                   FROM {events} e WHERE e.occurred_at >= %s AND e.occurred_at < %s
                   GROUP BY 1, 2, 3) g
@@ -82,6 +83,7 @@ def meter_period(period: Period) -> int:
         kinds.GENERATED_SECOND,
         kinds.DOWNLOAD,
         kinds.GENERATED_SECOND,
+        kinds.SUBSTITUTION_SAVING,  # summed per asset named, then priced by premiums.meter_premiums
         start,
         end,
         period.pk,
@@ -105,6 +107,9 @@ def meter_period(period: Period) -> int:
         )
         written += cursor.rowcount
         written -= _net_corrections_in_place(cursor, period, start, end)
+        written += premiums.meter_premiums(
+            cursor, period, start=start, end=end, not_posted=not_posted, never_active=NEVER_ACTIVE
+        )
         # A part of a peer's federated lease: its shares of the lease's flat fee and training
         # runs, as the home trust's settlement told this trust in the period (PartShare), are
         # shared charges of the part's lease like its own would be.

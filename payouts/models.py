@@ -208,6 +208,8 @@ class MemberEarningLine(models.Model):
         DOWNLOAD = "download", "Downloads"
         TRAINING_RUN = "training_run", "Training runs"
         GENERATED_SECOND = "generated_second", "Generated seconds"
+        PRODUCTION_FEE = "production_fee", "Production fee"
+        SUBSTITUTION_PREMIUM = "substitution_premium", "Substitution premium"
 
     earning = models.ForeignKey(MemberEarning, on_delete=models.PROTECT, related_name="lines")
     use = models.CharField(max_length=32, choices=Use.choices)
@@ -535,6 +537,8 @@ class InvoiceLine(models.Model):
         DOWNLOAD = "download", "Downloads"
         TRAINING_RUN = "training_run", "Training runs"
         GENERATED_SECOND = "generated_second", "Generated seconds"
+        PRODUCTION_FEE = "production_fee", "Production fee"
+        SUBSTITUTION_PREMIUM = "substitution_premium", "Substitution premium"
         PEER_PART = "peer_part", "Part at a peer trust"
         # A correction of a closed period's usage undone later: re-charged (payouts.corrections).
         ADJUSTMENT = "adjustment", "Adjustment of a closed period"

@@ -31,8 +31,8 @@ from trust.errors import NotFound
 from trust.models import Consent, DatasetVersionItem, Member
 from trust.templatetags.portal import period_label, period_last_day
 
-from . import corrections, ledger
-from .metering import usage_in
+from . import corrections, ledger, premiums
+from .metering import NEVER_ACTIVE, usage_in
 from .models import (
     Account,
     LeaseRevenue,
@@ -70,8 +70,9 @@ EVENT_UNIT_PRICE = Case(
 
 def period_accrued_revenue(period: Period, *, at=None) -> dict:
     """The revenue a period has earned so far, by the rule its close applies: the flat fee of
-    each lease approved in it, plus usage dated in it times the lease's unit prices. Two
-    aggregate queries whatever the volume; integers only. The admin fee and pension are not
+    each lease approved in it, plus usage dated in it times the lease's unit prices, plus the
+    premiums (production fees and substitution premiums). Four aggregate queries whatever the
+    volume; integers only. The admin fee and pension are not
     split here: they take the rates in force when the period closes. `ended` says whether the
     period can be closed yet."""
     at = at or timezone.now()
@@ -102,6 +103,7 @@ def period_accrued_revenue(period: Period, *, at=None) -> dict:
         }
         for kind in UsageEvent.Kind
     ]
+    _add_accrued_premiums(period, by_kind)
     flat_cents = flat["cents"] or 0
     usage_cents = sum(row["cents"] for row in by_kind)
     return {
@@ -114,6 +116,24 @@ def period_accrued_revenue(period: Period, *, at=None) -> dict:
         "usage_by_kind": by_kind,
         "revenue_cents": flat_cents + usage_cents,
     }
+
+
+def _add_accrued_premiums(period: Period, by_kind: list[dict]) -> None:
+    """The premiums in the accrued figures (payouts/premiums.py): a saving's row charges its
+    premium, and the production fees owed so far are a row of their own."""
+    accrued = premiums.accrued_premiums(period, never_active=NEVER_ACTIVE)
+    for row in by_kind:
+        if row["kind"] == UsageEvent.Kind.SUBSTITUTION_SAVING:
+            row["label"] = "Substitution premium (quantity: cents saved)"
+            row["cents"] = accrued["substitution_premium_cents"]
+    by_kind.append(
+        {
+            "kind": premiums.PRODUCTION_FEE.value,
+            "label": "Production fees (quantity: leases)",
+            "quantity": accrued["production_fee_leases"],
+            "cents": accrued["production_fee_cents"],
+        }
+    )
 
 
 def period_books_check(period: Period) -> dict:

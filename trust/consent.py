@@ -38,6 +38,20 @@ TRAINING_USE = Use.TRAINING
 
 _ORDER = {use.value: index for index, use in enumerate(Use)}
 
+
+class CapPer(models.TextChoices):
+    """What a grant's cap counts over (README: Quotas by consent category): the use made under
+    one lease, or under all leases in one calendar year (UTC) of the usage."""
+
+    LEASE = "lease", "per lease"
+    YEAR = "year", "per year"
+
+
+def cap_unit(use: str) -> str:
+    """What a cap of `use` counts: training runs for training, generated seconds for the rest."""
+    return "training runs" if use == TRAINING_USE else "generated seconds"
+
+
 # The language of consent texts when a caller names none.
 DEFAULT_LANGUAGE = "en"
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from .consent import Use, notice_sha256
+from .consent import CapPer, Use, notice_sha256
 from .tokens import TokenQuerySet, TokenState, token_state
 
 
@@ -227,6 +227,10 @@ class Consent(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     # In whose right the actor decided: the member, or after their death their authority.
     authority = models.CharField(max_length=32, choices=Authority.choices, default=Authority.MEMBER)
+    # A grant's quota (README: Quotas by consent category): at most `cap_quantity` of the use
+    # (`consent.cap_unit`) per lease or per year. Empty: no cap.
+    cap_quantity = models.PositiveBigIntegerField(null=True, blank=True)
+    cap_per = models.CharField(max_length=8, choices=CapPer.choices, blank=True, default="")
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -241,6 +245,11 @@ class Consent(models.Model):
             models.CheckConstraint(
                 condition=Q(reconfirms__isnull=True) | Q(state="granted"),
                 name="only_a_grant_reconfirms",
+            ),
+            models.CheckConstraint(
+                condition=Q(cap_quantity__isnull=True, cap_per="")
+                | Q(state="granted", cap_quantity__gte=1, cap_per__in=["lease", "year"]),
+                name="a_cap_is_a_grants_whole_cap",
             ),
             models.CheckConstraint(
                 condition=Q(state__in=["granted", "withdrawn", "refused"]), name="consent_state_known"

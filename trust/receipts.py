@@ -50,6 +50,12 @@ def receipt_of(consent: Consent) -> dict:
                 "use": consent.use,
                 "label": use_label(consent.use),
                 "scope": {"asset": str(consent.asset_id)} if consent.asset_id else "all_assets",
+                # A grant's quota (README: Quotas by consent category); absent when uncapped.
+                **(
+                    {"cap": {"quantity": consent.cap_quantity, "per": consent.cap_per}}
+                    if consent.cap_quantity
+                    else {}
+                ),
                 "text": {
                     "version": text.version,
                     "language": text.language,
@@ -158,6 +164,11 @@ def receipt_pdf(document: dict) -> bytes:
         ("Decision", receipt["state"]),
         ("Use", f"{purpose['label']} ({purpose['use']})"),
         ("For", "all the member's assets" if scope == "all_assets" else f"asset {scope['asset']}"),
+        *(
+            [("Cap", f"at most {purpose['cap']['quantity']:,} per {purpose['cap']['per']}")]
+            if purpose.get("cap")
+            else []
+        ),
         (
             "Text",
             f"version {purpose['text']['version']} ({purpose['text']['language']}), "

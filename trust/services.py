@@ -19,7 +19,15 @@ from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
 from . import audit
-from .consent import DEFAULT_LANGUAGE, active_grants, current_text, is_use, standing_refusals
+from .consent import (
+    DEFAULT_LANGUAGE,
+    CapPer,
+    active_grants,
+    current_text,
+    is_first_opt_in,
+    is_use,
+    standing_refusals,
+)
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import (
     Asset,
@@ -539,11 +547,15 @@ def consent_grant(
     asset: Asset | None = None,
     language: str = DEFAULT_LANGUAGE,
     channel: str = Consent.Channel.SCRIPT,
+    cap_quantity: int | None = None,
+    cap_per: str = "",
 ) -> Consent:
     """Record a grant by the member themself, for one asset they contribute to or for all
     their assets, under the text in force for the use (the grant points at it). A second
     active grant for the same scope is refused. A standing refusal of the scope simply ends:
-    the member changed their mind, and both decisions stay in the history."""
+    the member changed their mind, and both decisions stay in the history. A cap (`cap_quantity`
+    per `cap_per`, lease or year) limits how much of the use licensing lets through under it."""
+    _check_cap(use=use, cap_quantity=cap_quantity, cap_per=cap_per)
     text, now, authority = _decide(actor=actor, member=member, use=use, asset=asset, language=language)
     if active_grants(use=use, at=now).filter(member=member, asset=asset).exists():
         raise Conflict("this consent is already granted", code="already_granted")
@@ -557,9 +569,32 @@ def consent_grant(
         channel=channel,
         now=now,
         authority=authority,
+        audit_data={"cap": {"quantity": cap_quantity, "per": cap_per}} if cap_quantity else None,
+        cap_quantity=cap_quantity,
+        cap_per=cap_per if cap_quantity else "",
     )
-    licensability_changed.send(sender=Consent, assets=_grant_scope(consent))
+    # `capped` tells licensing to ask the quotas of the leases holding the scope from now on.
+    licensability_changed.send(sender=Consent, assets=_grant_scope(consent), capped=cap_quantity is not None)
     return consent
+
+
+def _check_cap(*, use: str, cap_quantity: int | None, cap_per: str) -> None:
+    """A cap is a whole one (a quantity of at least 1, per lease or per year), on a licensable
+    use: the first opt-in (capture) is not metered."""
+    if cap_quantity is None and not cap_per:
+        return
+    if is_first_opt_in(use):
+        raise Invalid("capture cannot be capped: cap a licensable use", code="bad_cap")
+    if cap_quantity is None or isinstance(cap_quantity, bool) or not isinstance(cap_quantity, int):
+        raise Invalid("a cap needs a whole quantity", code="bad_cap")
+    if not 1 <= cap_quantity <= CAP_MAX:
+        raise Invalid(f"a cap's quantity lies between 1 and {CAP_MAX}", code="bad_cap")
+    if cap_per not in CapPer.values:
+        raise Invalid(f"a cap is per {' or per '.join(CapPer.values)}", code="bad_cap")
+
+
+# The largest cap quantity: a generated-second count any report could plausibly reach (10^12).
+CAP_MAX = 10**12
 
 
 @transaction.atomic
@@ -628,6 +663,9 @@ def consent_reconfirm(*, actor, consent: Consent, channel: str = Consent.Channel
         authority=authority,
         audit_data={"reconfirms": grant.pk, "previous_text_version": grant.text.version},
         reconfirms=grant,
+        # The member re-confirms the same decision: its cap, if any, carries over.
+        cap_quantity=grant.cap_quantity,
+        cap_per=grant.cap_per,
     )
 
 

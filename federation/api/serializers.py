@@ -21,8 +21,12 @@ class WellKnownSerializer(serializers.Serializer):
 
 class PeerAddSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=300, help_text="the peer's base URL")
+    # Not trimmed here: a value of only spaces is the service's 422 `invalid_fingerprint`, as any
+    # other text that is not 64 hex characters (schema-valid input is never a 400).
     fingerprint = TextField(
-        max_length=80, help_text="SHA-256 of the peer's public key, hex, from its administrator"
+        max_length=80,
+        trim_whitespace=False,
+        help_text="SHA-256 of the peer's public key, hex, from its administrator",
     )
 
 

@@ -3,7 +3,7 @@ import uuid
 from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
@@ -19,8 +19,9 @@ from licensing.models import (
 )
 from licensing.selectors import lease_parts
 from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS, USAGE_EVENTS_MAX
-from trust.api.validation import COUNT_MAX, QUANTITY_MAX, TextField, cents, row_id
+from trust.api.validation import CENTS_MAX, COUNT_MAX, QUANTITY_MAX, TextField, cents, row_id
 from trust.consent import LICENSABLE_USES
+from trust.errors import Invalid
 from trust.models import Asset
 from trust.tokens import TokenState
 
@@ -66,6 +67,14 @@ class TermsInputSerializer(serializers.Serializer):
     download_cap = serializers.IntegerField(
         min_value=1, max_value=COUNT_MAX, required=False, allow_null=True, default=None
     )
+    use_caps = serializers.DictField(
+        child=serializers.IntegerField(min_value=1, max_value=10**12),
+        required=False,
+        default=dict,
+        help_text='the most of a permitted use each lease may take, e.g. {"replica_active": 600}: '
+        "training runs for `training`, generated seconds for the generation uses; usage over it is "
+        "refused with 409 `quota_exceeded` (README: Quotas by consent category)",
+    )
     takedown_acknowledge_days = serializers.IntegerField(
         min_value=1,
         max_value=3650,
@@ -93,6 +102,14 @@ class TermsInputSerializer(serializers.Serializer):
         allow_null=True,
         default=None,
         help_text="days a studio has to pay an invoice with these terms' leases (empty: the trust's default)",
+    )
+    production_fee_cents = price()
+    substitution_premium_bps = serializers.IntegerField(
+        min_value=0,
+        max_value=10_000,
+        required=False,
+        default=0,
+        help_text="basis points of each substitution saving the studio reports, charged as the premium",
     )
 
 
@@ -123,6 +140,7 @@ class TermsOutputSerializer(serializers.ModelSerializer):
             "price_per_training_run_cents",
             "price_per_generated_second_cents",
             "download_cap",
+            "use_caps",
             "takedown_acknowledge_days",
             "takedown_attest_days",
             "currency",
@@ -130,6 +148,8 @@ class TermsOutputSerializer(serializers.ModelSerializer):
             "payment_days",
             "shared_with",
             "created_at",
+            "production_fee_cents",
+            "substitution_premium_bps",
         ]
 
 
@@ -154,6 +174,12 @@ class CatalogueEntrySerializer(serializers.Serializer):
     price_per_download_cents = serializers.IntegerField()
     price_per_training_run_cents = serializers.IntegerField()
     price_per_generated_second_cents = serializers.IntegerField()
+    production_fee_cents = serializers.IntegerField(
+        default=0, help_text="once per (studio, production title)"
+    )
+    substitution_premium_bps = serializers.IntegerField(
+        default=0, help_text="basis points of each substitution saving reported"
+    )
     download_cap = serializers.IntegerField(allow_null=True)
     currency = TextField()
     active = serializers.BooleanField()
@@ -193,6 +219,14 @@ class LeaseInputSerializer(serializers.Serializer):
         "lease's); every part priced in the lease's currency",
     )
     purpose = TextField(max_length=5000)
+    production = TextField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="the production the data is for; required under terms with a production fee, which is "
+        "charged once per (studio, production title)",
+    )
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -253,6 +287,7 @@ class LeaseOutputSerializer(serializers.ModelSerializer):
             "price_per_training_run_cents",
             "price_per_generated_second_cents",
             "download_cap",
+            "use_caps",
             "takedown_acknowledge_days",
             "takedown_attest_days",
             "currency",
@@ -265,6 +300,9 @@ class LeaseOutputSerializer(serializers.ModelSerializer):
             "tokens_suspended_at",
             "parts",
             "federated_from",
+            "production",
+            "production_fee_cents",
+            "substitution_premium_bps",
         ]
 
 
@@ -418,7 +456,11 @@ class UsageEventInputSerializer(serializers.Serializer):
 
     event_key = TextField(max_length=200)
     kind = serializers.ChoiceField(
-        choices=UsageEvent.Kind.choices, required=False, help_text="required except in a correction"
+        choices=[
+            choice for choice in UsageEvent.Kind.choices if choice[0] != UsageEvent.Kind.SUBSTITUTION_SAVING
+        ],
+        required=False,
+        help_text="required except in a correction",
     )
     asset = serializers.UUIDField(required=False, allow_null=True)
     quantity = serializers.IntegerField(
@@ -443,9 +485,41 @@ class UsageEventInputSerializer(serializers.Serializer):
     reason = TextField(max_length=500, required=False, help_text="a correction's reason, kept with it")
 
 
+class SubstitutionSavingInputSerializer(serializers.Serializer):
+    """The shape of a reported substitution saving (payouts/premiums.py), for the schema: an
+    amount, not a quantity (a quantity other than 1 is 422 `quantity_not_allowed`)."""
+
+    event_key = TextField(max_length=200)
+    kind = serializers.ChoiceField(choices=[UsageEvent.Kind.SUBSTITUTION_SAVING])
+    asset = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="the asset whose digital double saved it; absent: the lease's",
+    )
+    amount_cents = serializers.IntegerField(
+        min_value=1,
+        max_value=CENTS_MAX,
+        help_text="the costs the digital double saved, in cents; the premium is floor(saving x the lease's "
+        "substitution_premium_bps / 10000), charged to `asset` or shared like the flat fee",
+    )
+    occurred_at = serializers.DateTimeField()
+    trust = TextField(max_length=50, required=False, help_text="this trust's slug, if given")
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="ReportedUsageEvent",
+        serializers=[UsageEventInputSerializer, SubstitutionSavingInputSerializer],
+        resource_type_field_name=None,
+    )
+)
+class ReportedUsageEventField(serializers.DictField):
+    """One event of a report: metered usage, or a substitution saving (`amount_cents`)."""
+
+
 class UsageReportSerializer(serializers.Serializer):
-    events = UsageEventInputSerializer(
-        many=True, allow_empty=False, min_length=1, max_length=USAGE_EVENTS_MAX
+    events = serializers.ListField(
+        child=ReportedUsageEventField(), allow_empty=False, min_length=1, max_length=USAGE_EVENTS_MAX
     )
 
 
@@ -480,6 +554,31 @@ def _usage_quantity(value) -> int | None:
         return int(value)
     if isinstance(value, str) and _INTEGRAL.match(value):
         return int(value.strip().split(".")[0])
+    return None
+
+
+def _substitution_saving(raw: dict, kind, errors: dict) -> int | None:
+    """A substitution saving's amount (`amount_cents`, kept as the event's quantity), with its
+    errors added to `errors`: required on that kind, whole positive cents. A saving needs no
+    quantity; what the schema cannot say is refused later (`_saving_rule_broken`)."""
+    if kind != UsageEvent.Kind.SUBSTITUTION_SAVING:
+        return None
+    errors.pop("quantity", None)
+    if "amount_cents" not in raw:
+        errors["amount_cents"] = [ErrorDetail("This field is required.", code="required")]
+        return None
+    amount = _usage_quantity(raw["amount_cents"])
+    if amount is None:
+        errors["amount_cents"] = [ErrorDetail("A valid integer is required.", code="invalid")]
+    elif amount < 1:
+        errors["amount_cents"] = [
+            ErrorDetail("Ensure this value is greater than or equal to 1.", code="min_value")
+        ]
+    elif amount > CENTS_MAX:
+        message = f"Ensure this value is less than or equal to {CENTS_MAX}."
+        errors["amount_cents"] = [ErrorDetail(message, code="max_value")]
+    else:
+        return amount
     return None
 
 
@@ -552,6 +651,9 @@ def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
     trust = raw.get("trust")
     if trust is not None and (not isinstance(trust, str) or len(trust) > 50):
         errors["trust"] = [ErrorDetail("Not a valid trust slug.", code="invalid")]
+    saving = _substitution_saving(raw, kind, errors)
+    if saving is not None:
+        quantity = saving
     if errors:
         return None, errors
     if correction:
@@ -599,6 +701,11 @@ def usage_events_from(data) -> list[dict]:
         failed = failed or error is not None
     if failed:
         raise serializers.ValidationError({"events": errors})
+    for index, raw in enumerate(raw_events):
+        broken = _saving_rule_broken(raw)
+        if broken:
+            message, code = broken
+            raise Invalid(f"events[{index}]: {message}", code=code)
     return events
 
 
@@ -623,6 +730,20 @@ def usage_corrections_from(data) -> list[dict]:
     if any(missing):
         raise serializers.ValidationError({"events": missing})
     return events
+
+
+def _saving_rule_broken(raw: dict) -> tuple[str, str] | None:
+    """What the report's schema allows but a saving's rule refuses (422): an amount on metered
+    usage, which would be ignored, or a quantity on a saving, which is one amount."""
+    if raw.get("kind") != UsageEvent.Kind.SUBSTITUTION_SAVING:
+        if "amount_cents" in raw:
+            return "amount_cents is only for substitution_saving events", "amount_not_allowed"
+        return None
+    if raw.get("quantity") not in (None, 1):
+        return "a substitution saving is one amount: give it as amount_cents, without a quantity", (
+            "quantity_not_allowed"
+        )
+    return None
 
 
 class UsageAcceptedSerializer(serializers.Serializer):

@@ -303,14 +303,19 @@ class LeaseListView(PagedAPIView):
             )
         if "parts" in data:
             lease = federated.federated_lease_request(
-                actor=request.user, purpose=data["purpose"], parts=data["parts"]
+                actor=request.user,
+                purpose=data["purpose"],
+                parts=data["parts"],
+                production=data["production"],
             )
             lease = selectors.lease_for(user=request.user, lease_id=lease.pk)
             return Response(s.LeaseOutputSerializer(lease).data, status=status.HTTP_201_CREATED)
         terms = LeaseTerms.objects.filter(pk=data["terms"]).select_related("dataset").first()
         if terms is None:
             raise Invalid("no such terms", code="unknown_terms")
-        lease = services.lease_request(actor=request.user, terms=terms, purpose=data["purpose"])
+        lease = services.lease_request(
+            actor=request.user, terms=terms, purpose=data["purpose"], production=data["production"]
+        )
         return Response(s.LeaseOutputSerializer(lease).data, status=status.HTTP_201_CREATED)
 
 
@@ -742,8 +747,11 @@ class UsageView(APIView):
     @extend_schema(
         request=s.UsageReportSerializer,
         responses={202: s.UsageAcceptedSerializer},
-        summary="Report training runs and generated seconds; event_key makes it idempotent; an event with "
-        "`corrects` and a signed quantity corrects a recorded one (lease token)",
+        summary="Report training runs, generated seconds and substitution savings; event_key makes it "
+        "idempotent; an event with `corrects` and a signed quantity corrects a recorded one (lease token)",
+        description="A `substitution_saving` event carries `amount_cents` (the costs a digital double saved "
+        "the studio) instead of a quantity; the close charges the lease's substitution premium on it. "
+        "422 `no_substitution_premium` when the lease's terms carry none.",
     )
     def post(self, request, lease_id):
         events = s.usage_events_from(request.data)

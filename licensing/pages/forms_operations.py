@@ -71,11 +71,29 @@ class TermsForm(PortalForm):
     price_per_download = AmountField(label="Price per download")
     price_per_training_run = AmountField(label="Price per training run")
     price_per_generated_second = AmountField(label="Price per generated second")
+    production_fee = AmountField(
+        label="Production fee",
+        help_text="Charged once per production a studio names, in the period its first lease for it starts.",
+    )
+    substitution_premium_bps = forms.IntegerField(
+        label="Substitution premium (basis points)",
+        required=False,
+        min_value=0,
+        max_value=10_000,
+        help_text="Of each saving the studio reports for a digital double: 250 is 2.5%. Empty means none.",
+    )
     download_cap = forms.IntegerField(
         label="Download cap",
         required=False,
         min_value=1,
         help_text="Leave empty for no cap.",
+    )
+    use_caps = forms.CharField(
+        label="Quotas per lease",
+        required=False,
+        max_length=500,
+        help_text="Optional, per permitted use: for example training=40, replica_active=600 "
+        "(training runs for training, generated seconds for the others).",
     )
     takedown_acknowledge_days = forms.IntegerField(
         label="Days to acknowledge a takedown",
@@ -92,6 +110,16 @@ class TermsForm(PortalForm):
         help_text="Past this the lease's tokens are suspended until the studio attests. Empty: the default.",
     )
 
+    def clean_use_caps(self) -> dict:
+        """`use=quantity` pairs, comma-separated, as {use: quantity}; the service checks the uses."""
+        caps = {}
+        for pair in filter(None, (part.strip() for part in self.cleaned_data["use_caps"].split(","))):
+            use, _, quantity = (side.strip() for side in pair.partition("="))
+            if not quantity.isdigit() or int(quantity) < 1:
+                raise forms.ValidationError(f"“{pair}”: write use=quantity, a whole number from 1.")
+            caps[use] = int(quantity)
+        return caps
+
     def service_arguments(self) -> dict:
         """The cleaned data under `terms_create`'s keyword names."""
         data = self.cleaned_data
@@ -104,7 +132,10 @@ class TermsForm(PortalForm):
             "price_per_download_cents": data["price_per_download"],
             "price_per_training_run_cents": data["price_per_training_run"],
             "price_per_generated_second_cents": data["price_per_generated_second"],
+            "production_fee_cents": data["production_fee"],
+            "substitution_premium_bps": data["substitution_premium_bps"] or 0,
             "download_cap": data["download_cap"],
+            "use_caps": data["use_caps"],
             "takedown_acknowledge_days": data["takedown_acknowledge_days"],
             "takedown_attest_days": data["takedown_attest_days"],
         }

@@ -10,6 +10,7 @@ from trust.portal import PortalForm
 PURPOSE_MAX = 5000
 STATEMENT_MAX = 5000
 LIFETIME_DAYS_MAX = 3650
+PRODUCTION_MAX = 200
 
 
 class LeaseRequestForm(PortalForm):
@@ -19,6 +20,14 @@ class LeaseRequestForm(PortalForm):
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text="The production and the model or effect. Members can read this on the transparency "
         f"register. At most {PURPOSE_MAX:,} characters.",
+    )
+    production = forms.CharField(
+        label="Production",
+        max_length=PRODUCTION_MAX,
+        required=False,
+        help_text="The title of the film, series or game the data is for. Required when the terms carry a "
+        "production fee, which is charged once per production: a second lease for the same production "
+        "does not pay it again.",
     )
 
 

@@ -33,8 +33,8 @@ from trust.services import (
 )
 from trust.templatetags.portal import day
 
-from .. import selectors
-from .forms_member import ConsentDecisionForm
+from .. import quotas, selectors
+from .forms_member import CapGrantForm, ConsentDecisionForm
 
 # The newest models trained on the data a withdrawal reaches that its page lists.
 MODELS_SHOWN = 50
@@ -88,6 +88,8 @@ def _scope(asset) -> str:
 @require_http_methods(["GET", "POST"])
 def consent(request):
     member = member_in_view(request)
+    if request.method == "POST" and "cap_quantity" in request.POST:
+        return _grant_with_cap(request, member)
     if request.method == "POST":
         form = ConsentDecisionForm(request.POST)
         if not form.is_valid():
@@ -114,10 +116,46 @@ def consent(request):
         request,
         "licensing/member/consent.html",
         {
-            "matrix": selectors.member_consent_matrix(member),
+            "matrix": (matrix := selectors.member_consent_matrix(member)),
             "history": consent_history(member=member).order_by("-created_at", "-id"),
+            "caps": quotas.member_caps(member),
+            "cap_form": CapGrantForm(assets=matrix["assets"]),
         },
     )
+
+
+def _grant_with_cap(request, member):
+    """The cap form of the consent page: a grant with its cap, through the same service."""
+    from trust.consent import cap_unit
+
+    form = CapGrantForm(request.POST, assets=selectors.member_consent_matrix(member)["assets"])
+    if not form.is_valid():
+        problems = "; ".join(
+            f"{form.fields[name].label}: {' '.join(errs)}" for name, errs in form.errors.items()
+        )
+        messages.error(request, f"Nothing was recorded. {problems}")
+        return redirect("member-consent")
+    data = form.cleaned_data
+    try:
+        asset = asset_of_member(member=member, asset_id=data["cap_asset"]) if data["cap_asset"] else None
+    except NotFound as error:
+        raise Http404(error.detail) from error
+    use, quantity, per = data["use"], data["cap_quantity"], data["cap_per"]
+    run_service_with_messages(
+        request,
+        lambda: consent_grant(
+            actor=request.user,
+            member=member,
+            use=use,
+            asset=asset,
+            channel=Consent.Channel.WEB,
+            cap_quantity=quantity,
+            cap_per=per,
+        ),
+        success=f"Granted with a cap: {use_label(use)} for {_scope(asset)}, at most {quantity:,} "
+        f"{cap_unit(use)} per {per}.",
+    )
+    return redirect("member-consent")
 
 
 def _takedown_message(withdrawal) -> str:

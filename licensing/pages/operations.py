@@ -156,6 +156,9 @@ def lease_detail(request, lease_id):
             "unit_price": lease.unit_price(kind),
         }
         for kind in UsageEvent.Kind
+        # Savings only where the lease (or its terms, before approval) carries a premium.
+        if kind != UsageEvent.Kind.SUBSTITUTION_SAVING
+        or (lease.substitution_premium_bps or lease.terms.substitution_premium_bps)
     ]
     context = {
         "lease": lease,

@@ -19,7 +19,7 @@ from trust.lists import csv_response, portal_list, wants_csv
 from trust.portal import run_service_with_messages, studio_required
 from trust.templatetags.portal import ref
 
-from .. import federated, selectors, services, tokens
+from .. import federated, quotas, selectors, services, tokens
 from ..models import LeaseTerms, Takedown, UsageEvent
 from .forms_studio import AttestationForm, DeriveTokenForm, LeasePartsForm, LeaseRequestForm, TokenMintForm
 from .lists_studio import CatalogueFilter, PeerOfferFilter, StudioLeaseFilter
@@ -38,12 +38,17 @@ MINT_KEYS_KEPT = 20
 
 
 def _prices(terms) -> list[tuple[str, int]]:
-    return [
+    prices = [
         ("Flat fee", terms.flat_fee_cents),
         ("Per download", terms.price_per_download_cents),
         ("Per training run", terms.price_per_training_run_cents),
         ("Per generated second", terms.price_per_generated_second_cents),
     ]
+    # Charged once per (studio, production title); an older peer's offer may not carry one.
+    fee = getattr(terms, "production_fee_cents", 0)
+    if fee:
+        prices.append(("Production fee, once per production", fee))
+    return prices
 
 
 def _catalogue_entry(offer: dict) -> dict:
@@ -99,14 +104,17 @@ def request_lease(request, terms_id):
     parts_form = LeasePartsForm(request.POST or None, offers_by_peer=_offers_to_add(terms))
     if request.method == "POST" and form.is_valid() and parts_form.is_valid():
         purpose, parts = form.cleaned_data["purpose"], parts_form.parts()
+        production = form.cleaned_data["production"]
 
         def request_it():
             if parts:
                 home = {"trust": settings.TRUST_SLUG, "terms": terms.pk}
                 return federated.federated_lease_request(
-                    actor=request.user, purpose=purpose, parts=[home, *parts]
+                    actor=request.user, purpose=purpose, parts=[home, *parts], production=production
                 )
-            return services.lease_request(actor=request.user, terms=terms, purpose=purpose)
+            return services.lease_request(
+                actor=request.user, terms=terms, purpose=purpose, production=production
+            )
 
         success = (
             "Federated lease requested; each trust will decide its own part."
@@ -200,6 +208,18 @@ def _usage_rows(lease) -> list[dict]:
                 "unit_price_cents": lease.unit_price(kind),
             }
         )
+    if lease.substitution_premium_bps:
+        used = summary.get(UsageEvent.Kind.SUBSTITUTION_SAVING, {"events": 0, "quantity": 0})
+        # A saving's quantity is the cents saved; its premium is a rate, not a unit price.
+        rows.append(
+            {
+                "kind": UsageEvent.Kind.SUBSTITUTION_SAVING.value,
+                "label": "Substitution savings",
+                "events": used["events"],
+                "saved_cents": used["quantity"],
+                "premium_bps": lease.substitution_premium_bps,
+            }
+        )
     return rows
 
 
@@ -267,6 +287,7 @@ def _lease_page(
             "manifest": selectors.lease_manifest_summary(lease),
             "usage": usage,
             "downloads_left": selectors.downloads_left(lease),
+            "quotas": quotas.lease_quotas(lease) if lease.version_id else None,
             "takedowns": takedowns,
             "open_takedowns": open_takedowns,
             "effective_end": selectors.effective_end(lease),

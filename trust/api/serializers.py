@@ -1,7 +1,8 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trust.api.validation import OBJECT_SIZE_MAX, TextField, row_id
-from trust.consent import DEFAULT_LANGUAGE, Use
+from trust.consent import DEFAULT_LANGUAGE, CapPer, Use
 from trust.models import (
     Asset,
     AssetContributor,
@@ -172,6 +173,18 @@ class AssetCreatedSerializer(AssetOutputSerializer):
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 
+class ConsentCapSerializer(serializers.Serializer):
+    quantity = serializers.IntegerField(
+        min_value=1,
+        max_value=10**12,
+        help_text="how much of the use: training runs for `training`, generated seconds for the "
+        "generation uses (README: Quotas by consent category)",
+    )
+    per = serializers.ChoiceField(
+        choices=CapPer.choices, help_text="`lease`: under each lease; `year`: under all leases in a year"
+    )
+
+
 class ConsentInputSerializer(serializers.Serializer):
     member = row_id(
         required=False,
@@ -196,6 +209,19 @@ class ConsentInputSerializer(serializers.Serializer):
         default=DEFAULT_LANGUAGE,
         help_text="the language of the text I was shown (422 `no_consent_text` if none is published)",
     )
+    cap = ConsentCapSerializer(
+        required=False,
+        allow_null=True,
+        help_text="a grant's quota: at most `quantity` of the use per lease or per year; usage "
+        "over it is refused with 409 `quota_exceeded`. Not for `capture`, nor for a refusal.",
+    )
+
+    def validate(self, data):
+        if data.get("cap") and data.get("decision") == "refuse":
+            raise serializers.ValidationError({"cap": "a refusal has no cap"}, code="bad_cap")
+        if data.get("cap") and data.get("use") == Use.CAPTURE:
+            raise serializers.ValidationError({"cap": "capture cannot be capped"}, code="bad_cap")
+        return data
 
 
 class ConsentHistoryFilterSerializer(serializers.Serializer):
@@ -233,6 +259,7 @@ class ConsentOutputSerializer(serializers.ModelSerializer):
     reconfirms = serializers.IntegerField(source="reconfirms_id", allow_null=True)
     text = ConsentTextSerializer(help_text="the exact text this decision was made under")
     active = serializers.SerializerMethodField()
+    cap = serializers.SerializerMethodField()
 
     class Meta:
         model = Consent
@@ -251,7 +278,15 @@ class ConsentOutputSerializer(serializers.ModelSerializer):
             "authority",
             "created_at",
             "active",
+            "cap",
         ]
+
+    @extend_schema_field(ConsentCapSerializer(allow_null=True))
+    def get_cap(self, consent):
+        """The grant's quota, or null for none."""
+        if consent.cap_quantity is None:
+            return None
+        return {"quantity": consent.cap_quantity, "per": consent.cap_per}
 
     def get_active(self, consent) -> bool:
         """A grant neither withdrawn nor re-confirmed by a newer grant."""

@@ -1,5 +1,7 @@
 """HTTP <-> trust services. Views validate shape, call one service, render the result."""
 
+from functools import partial
+
 from django.contrib.auth import authenticate
 from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
@@ -209,6 +211,8 @@ class ConsentListView(PagedAPIView):
         if data.get("asset"):
             asset = selectors.asset_of_member(member=member, asset_id=data["asset"])
         decide = services.consent_refuse if data["decision"] == "refuse" else services.consent_grant
+        if data.get("cap"):
+            decide = partial(decide, cap_quantity=data["cap"]["quantity"], cap_per=data["cap"]["per"])
         consent = decide(
             actor=request.user,
             member=member,

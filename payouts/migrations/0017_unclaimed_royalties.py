@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payouts', '0014_corrections_and_credit_notes'),
+        ('payouts', '0016_uses_of_premiums_and_adjustments'),
         ('trust', '0009_estate_and_union_authority'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

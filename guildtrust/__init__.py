@@ -21,6 +21,7 @@ from .errors import (  # noqa: E402
     TokenInvalid,
     TokenRevoked,
     Unavailable,
+    UseCapReached,
     VerificationFailed,
 )
 from .lease import Lease, PullSummary, open_lease  # noqa: E402
@@ -37,6 +38,7 @@ __all__ = [
     "TokenInvalid",
     "TokenRevoked",
     "Unavailable",
+    "UseCapReached",
     "VerificationFailed",
     "open_lease",
 ]

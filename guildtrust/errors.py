@@ -18,6 +18,7 @@ QUOTA = 8
 UNAVAILABLE = 9
 VERIFY_FAILED = 10
 LEASE_NOT_ACTIVE = 11
+USE_CAP_REACHED = 12
 
 EXIT_CODES = {
     OK: "every file pulled and verified",
@@ -32,6 +33,7 @@ EXIT_CODES = {
     UNAVAILABLE: "the trust or its object store did not answer after every retry",
     VERIFY_FAILED: "a file did not match its SHA-256 after a refetch",
     LEASE_NOT_ACTIVE: "the lease is not (or not yet) active",
+    USE_CAP_REACHED: "a member's or the terms' cap on a use is used up: those assets or events were refused",
 }
 
 
@@ -83,6 +85,14 @@ class QuotaExceeded(Refused):
     exit_code = QUOTA
 
 
+class UseCapReached(Refused):
+    """A cap on a use (a member's, or the terms') is used up: for a download, that asset only
+    (the rest of the lease can still be pulled); for a usage report, the whole report."""
+
+    exit_code = USE_CAP_REACHED
+    stops_pull = False
+
+
 class Unavailable(GuildtrustError):
     exit_code = UNAVAILABLE
 
@@ -110,6 +120,7 @@ _BY_CODE: dict[str, type[Refused]] = {
     "consent_withdrawn": AssetWithdrawn,
     "asset_not_found": AssetWithdrawn,
     "download_cap_reached": CapReached,
+    "quota_exceeded": UseCapReached,
 }
 
 _BY_STATUS: dict[int, type[Refused]] = {401: TokenInvalid, 410: TokenExpired, 429: QuotaExceeded}

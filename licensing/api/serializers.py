@@ -458,31 +458,29 @@ class UsageEventInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=[
             choice for choice in UsageEvent.Kind.choices if choice[0] != UsageEvent.Kind.SUBSTITUTION_SAVING
-        ],
-        required=False,
-        help_text="required except in a correction",
+        ]
     )
     asset = serializers.UUIDField(required=False, allow_null=True)
-    quantity = serializers.IntegerField(
-        min_value=-QUANTITY_MAX,
-        max_value=QUANTITY_MAX,
-        help_text="at least 1; a correction's may be negative (never zero)",
-    )
-    occurred_at = serializers.DateTimeField(required=False, help_text="required except in a correction")
+    quantity = serializers.IntegerField(min_value=1, max_value=QUANTITY_MAX)
+    occurred_at = serializers.DateTimeField()
     trust = TextField(
         max_length=50,
         required=False,
         help_text="a federated lease only: the trust holding `asset` (the manifest's `trust`); a "
         "generated-seconds event naming another trust of the lease is forwarded to it, which meters it",
     )
-    corrects = TextField(
-        max_length=200,
-        required=False,
-        help_text="a correction: the event_key of a recorded event of this lease (or of an earlier "
-        "correction) it corrects; its quantity is then signed (negative to lower usage, positive to "
-        "undo part of an earlier correction) and its kind, asset and time are the original's",
+
+
+class UsageCorrectionInputSerializer(serializers.Serializer):
+    """The shape of a correction (licensing.corrections): its kind, asset and time are the
+    original's. Zero, or the sign of what it corrects, is 422 `correction_wrong_sign`."""
+
+    event_key = TextField(max_length=200, help_text="the correction's own key: re-sent, counted once")
+    corrects = TextField(max_length=200, help_text="the event_key of the event (or correction) it corrects")
+    quantity = serializers.IntegerField(
+        min_value=-QUANTITY_MAX, max_value=QUANTITY_MAX, help_text="signed, never zero"
     )
-    reason = TextField(max_length=500, required=False, help_text="a correction's reason, kept with it")
+    reason = TextField(max_length=500, required=False)
 
 
 class SubstitutionSavingInputSerializer(serializers.Serializer):
@@ -509,12 +507,17 @@ class SubstitutionSavingInputSerializer(serializers.Serializer):
 @extend_schema_field(
     PolymorphicProxySerializer(
         component_name="ReportedUsageEvent",
-        serializers=[UsageEventInputSerializer, SubstitutionSavingInputSerializer],
+        serializers=[
+            UsageEventInputSerializer,
+            SubstitutionSavingInputSerializer,
+            UsageCorrectionInputSerializer,
+        ],
         resource_type_field_name=None,
     )
 )
 class ReportedUsageEventField(serializers.DictField):
-    """One event of a report: metered usage, or a substitution saving (`amount_cents`)."""
+    """One event of a report: metered usage, a substitution saving (`amount_cents`), or a
+    correction of a recorded event (`corrects`, a signed quantity: licensing.corrections)."""
 
 
 class UsageReportSerializer(serializers.Serializer):
@@ -630,8 +633,6 @@ def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
     if "quantity" in raw:
         if quantity is None:
             errors["quantity"] = [ErrorDetail("A valid integer is required.", code="invalid")]
-        elif quantity == 0 and correction:
-            errors["quantity"] = [ErrorDetail("A correction's quantity is not zero.", code="zero")]
         elif quantity < 0 and not correction:
             message = "A negative quantity is only allowed in a correction (naming the event in `corrects`)."
             errors["quantity"] = [ErrorDetail(message, code="negative_without_corrects")]
@@ -707,15 +708,6 @@ def usage_events_from(data) -> list[dict]:
             message, code = broken
             raise Invalid(f"events[{index}]: {message}", code=code)
     return events
-
-
-class UsageCorrectionInputSerializer(serializers.Serializer):
-    event_key = TextField(max_length=200, help_text="the correction's own key: re-sent, counted once")
-    corrects = TextField(max_length=200, help_text="the event_key of the event (or correction) it corrects")
-    quantity = serializers.IntegerField(
-        min_value=-QUANTITY_MAX, max_value=QUANTITY_MAX, help_text="signed, never zero"
-    )
-    reason = TextField(max_length=500, required=False)
 
 
 class UsageCorrectionReportSerializer(serializers.Serializer):

@@ -23,6 +23,7 @@ class ScriptedTrust(BaseHTTPRequestHandler):
 
     script: list = []
     log: list = []
+    refusal: dict | None = None  # the gateway's answer instead of a 302: {"status", "code"}
 
     def log_message(self, *args):  # quiet
         pass
@@ -40,6 +41,9 @@ class ScriptedTrust(BaseHTTPRequestHandler):
                 "download_url": f"{base}/api/v1/leases/1/assets/a1/download/",
             }
             return self._send(200, json.dumps({"lease": 1, "assets": [entry]}).encode())
+        if self.path.endswith("/download/") and self.refusal:
+            body = {"code": self.refusal["code"], "detail": "refused"}
+            return self._send(self.refusal["status"], json.dumps(body).encode())
         if self.path.endswith("/download/"):
             self.send_response(302)
             self.send_header("Location", "/object?signature=x")
@@ -76,7 +80,7 @@ class ScriptedTrust(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def trust():
-    ScriptedTrust.script, ScriptedTrust.log = [], []
+    ScriptedTrust.script, ScriptedTrust.log, ScriptedTrust.refusal = [], [], None
     server = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedTrust)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -118,3 +122,12 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
     for attempt in range(8):
         backoff.wait(attempt)
     assert all(0 <= wait <= min(4, 0.5 * 2**n) for n, wait in enumerate(waits))
+
+
+def test_a_used_up_cap_on_a_use_refuses_that_asset_with_its_own_exit_code(trust, tmp_path):
+    ScriptedTrust.refusal = {"status": 409, "code": "quota_exceeded"}
+    summary = _lease(trust, []).download(tmp_path)
+    assert summary.stopped_by is None  # that asset only: a pull of the others goes on
+    assert "quota_exceeded" in summary.failed["a1"]
+    assert summary.exit_code == errors.USE_CAP_REACHED == 12
+    assert not (tmp_path / "Only take.wav").exists()

@@ -52,10 +52,11 @@ def test_a_negative_quantity_without_corrects_is_a_400(world):
     assert not UsageEvent.objects.exists()
 
 
-def test_a_zero_correction_is_a_400(world):
+def test_a_zero_correction_is_refused(world):
     _usage(world, _run("u1"))
     response = _usage(world, _fix("c1", "u1", 0))
-    assert response.status_code == 400
+    assert response.status_code == 422
+    assert response.json()["code"] == "correction_wrong_sign"
     assert not UsageCorrection.objects.exists()
 
 
@@ -162,8 +163,11 @@ def test_the_schema_describes_corrections_and_credit_notes(world, as_user):
     paths = schema["paths"]
     assert "/api/v1/credit-notes/" in paths
     assert "/api/v1/leases/{lease_id}/usage/corrections/" in paths
-    event = schema["components"]["schemas"]["UsageEventInputRequest"]["properties"]
-    assert "corrects" in event
+    # A report's event is one of three shapes: usage, a saving, or a correction naming its event.
+    shapes = schema["components"]["schemas"]["ReportedUsageEventRequest"]["oneOf"]
+    assert {"#/components/schemas/UsageCorrectionInputRequest"} <= {shape["$ref"] for shape in shapes}
+    correction = schema["components"]["schemas"]["UsageCorrectionInputRequest"]
+    assert set(correction["required"]) == {"event_key", "corrects", "quantity"}
 
 
 def test_the_invoice_pages_list_the_credit_notes_with_their_documents(

@@ -73,7 +73,9 @@ class LeaseTerms(models.Model):
     price_per_generated_second_cents = models.BigIntegerField(default=0)
     download_cap = models.PositiveIntegerField(null=True, blank=True, help_text="empty: no cap")
     # The terms' quota per use and lease, {use: quantity} (README: Quotas by consent category).
-    use_caps = models.JSONField(default=dict, blank=True, help_text='e.g. {"replica_active": 600}')
+    use_caps = models.JSONField(
+        default=dict, db_default={}, blank=True, help_text='e.g. {"replica_active": 600}'
+    )
     # Days from a takedown notice the studio has to acknowledge it and to attest deletion.
     takedown_acknowledge_days = models.PositiveIntegerField(default=default_acknowledge_days)
     takedown_attest_days = models.PositiveIntegerField(default=default_attest_days)
@@ -177,11 +179,11 @@ class Lease(models.Model):
     price_per_training_run_cents = models.BigIntegerField(default=0)
     price_per_generated_second_cents = models.BigIntegerField(default=0)
     download_cap = models.PositiveIntegerField(null=True, blank=True)
-    use_caps = models.JSONField(default=dict, blank=True)
+    use_caps = models.JSONField(default=dict, db_default={}, blank=True)
     # Whether any quota may apply to this lease (its terms' caps, or a capped grant of a
     # contributor): set at approval and by every capped grant, so the gateway asks the quotas
     # only for leases that have one.
-    quota_applies = models.BooleanField(default=False)
+    quota_applies = models.BooleanField(default=False, db_default=False)
     takedown_acknowledge_days = models.PositiveIntegerField(default=default_acknowledge_days)
     takedown_attest_days = models.PositiveIntegerField(default=default_attest_days)
     currency = models.CharField(max_length=3, blank=True)

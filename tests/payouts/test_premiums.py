@@ -147,7 +147,13 @@ def test_a_production_fee_and_a_substitution_premium_worked_by_hand_to_two_membe
         ("substitution_premium", 26_001, 2_600, 1_170, 22_231),
     ]
     assert [line["label"] for line in alice["lines"]] == ["Production fee", "Substitution premium"]
-    assert (alice["revenue_cents"], alice["gross_cents"], alice["net_cents"]) == (66_001, 59_401, 56_431)
+    # Gross is before the trust fee (the revenue attributed to her); after it, 59,401.
+    assert (alice["revenue_cents"], alice["gross_cents"], alice["after_fee_cents"], alice["net_cents"]) == (
+        66_001,
+        66_001,
+        59_401,
+        56_431,
+    )
     bob = _statement_row(world.cast.bob, period, lease)
     assert _lines(bob) == [
         ("production_fee", 10_000, 1_000, 450, 8_550),

@@ -8,6 +8,9 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/guildtrust
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# The real-stack suite runs on this many pytest-xdist workers (a file's tests stay together),
+# each with its own test database, Redis database, S3 server and Celery worker.
+TEST_WORKERS ?= 2
 # Outside the embedded default the app needs a strong SECRET_KEY and a TRUST_SIGNING_KEY: the
 # real-stack runs get new ones each time (unless SECRET_KEY is set), and plain HTTP (HTTPS=off),
 # as the test client and the browser tests' live server speak HTTP; tests/deploy/ proves the
@@ -64,7 +67,7 @@ audit: install
 
 test: lint audit services browser
 	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
-	$(REAL_STACK) $(BIN)/pytest -m "not embedded and not benchmark"
+	$(REAL_STACK) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 -m "not embedded and not benchmark"
 	$(EMBEDDED) $(BIN)/pytest -m embedded
 
 bench: install services

@@ -33,7 +33,7 @@ from trust.tokens import user_token_mint
 pytestmark = pytest.mark.django_db
 
 ROLES = ["member", "studio", "lease_token", "admin", "anonymous"]
-EXAMPLES = 6
+EXAMPLES = 4
 STATEFUL_SCENARIOS = 12
 STATEFUL_STEPS = 6
 ACCEPTED_OR_REFUSED_BY_A_RULE = ["2XX", "3XX", "401", "403", "404", "409", "410", "422", "429"]

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from licensing.models import Lease, LeaseToken, UsageEvent
 from payouts.models import Period, RateSetting
+from tests.conftest import restore_consent_texts
 from trust import audit
 from trust.models import Asset, AssetContributor, AuditEvent, Consent, DatasetVersion, Member
 from trust.selectors import licensable_assets
@@ -31,10 +32,15 @@ def demo(django_db_setup, django_db_blocker):
         return real_put(store, key, data, **kwargs)
 
     with django_db_blocker.unblock():
-        with mock.patch.object(store_class, "put_bytes", recording_put):
-            call_command("seed_demo", any_database=True, verbosity=0)
-        yield
-        call_command("flush", interactive=False, verbosity=0)
+        # Whatever ran before in this process may have flushed the migrated consent texts.
+        restore_consent_texts()
+        try:
+            with mock.patch.object(store_class, "put_bytes", recording_put):
+                call_command("seed_demo", any_database=True, verbosity=0)
+            yield
+        finally:
+            # Committed rows: gone for the tests after this module, even if the seed failed.
+            call_command("flush", interactive=False, verbosity=0)
 
 
 pytestmark = pytest.mark.usefixtures("demo")

@@ -21,7 +21,7 @@ from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils import timezone
 
-from trust.consent import LICENSABLE_USE_VALUES, current_texts, in_use_order, use_label
+from trust.consent import LICENSABLE_USE_VALUES, TRAINING_USE, current_texts, in_use_order, use_label
 from trust.models import Asset, DatasetVersion, DatasetVersionItem
 from trust.selectors import consent_coverage
 
@@ -199,9 +199,24 @@ def _time_window(starts_at, ends_at) -> list[dict]:
     return [_constraint("dateTime", "gteq", _when(starts_at)), _constraint("dateTime", "lt", _when(ends_at))]
 
 
-def _permissions(*, uses, starts_at, ends_at, download_cap, target, assigner=None) -> list[dict]:
+def _use_cap(use: str, use_caps: dict) -> list[dict]:
+    """A terms' quota on a use (licensing.quotas), per lease: a count of the unit it is used in
+    (training runs for training, generated seconds for generation)."""
+    if use not in use_caps:
+        return []
+    kind = UsageEvent.Kind.TRAINING_RUN if use == TRAINING_USE else UsageEvent.Kind.GENERATED_SECOND
+    return [
+        _constraint("count", "lteq", {"@value": int(use_caps[use]), "@type": "xsd:integer"}),
+        _constraint("unitOfCount", "eq", {"@id": CHARGE_UNITS[kind]}),
+    ]
+
+
+def _permissions(
+    *, uses, starts_at, ends_at, download_cap, target, assigner=None, use_caps=None
+) -> list[dict]:
     """One permission to use the target for each permitted use (a purpose), in the lease's time
-    window, and one to download (reproduce) it, capped by count when the lease has a cap."""
+    window and within the terms' quota on it, and one to download (reproduce) it, capped by
+    count when the lease has a cap."""
     window = _time_window(starts_at, ends_at)
     party = {"assigner": assigner} if assigner else {}
     rules = [
@@ -209,7 +224,11 @@ def _permissions(*, uses, starts_at, ends_at, download_cap, target, assigner=Non
             "target": target,
             **party,
             "action": "use",
-            "constraint": [_constraint("purpose", "eq", {"@id": use_iri(use)}), *window],
+            "constraint": [
+                _constraint("purpose", "eq", {"@id": use_iri(use)}),
+                *window,
+                *_use_cap(use, use_caps or {}),
+            ],
         }
         for use in in_use_order(uses)
     ]
@@ -292,6 +311,7 @@ def agreement(lease: Lease) -> dict:
         ends_at=ends_at,
         download_cap=lease.download_cap,
         target=target,
+        use_caps=lease.use_caps,
     )
     for part in _remote_parts(lease):
         if part.status != LeasePart.Status.APPROVED or part.starts_at is None:

@@ -202,6 +202,15 @@ def test_a_download_cap_is_a_count_constraint(world, as_user):
     assert _constraints(download)[(ODRL + "count", ODRL + "lteq")] == (250, XSD + "integer")
 
 
+def test_a_terms_quota_on_a_use_is_a_count_of_its_unit(world, as_user):
+    type(world.lease_a).objects.filter(pk=world.lease_a.pk).update(use_caps={"training": 12})
+    policy = expand(json_body(as_user(world.cast.admin).get(f"/api/v1/leases/{world.lease_a.pk}/odrl.json")))
+    use = _only(policy[ODRL + "permission"], **{ODRL + "action": [{"@id": ODRL + "use"}]})
+    constraints = _constraints(use)
+    assert constraints[(ODRL + "count", ODRL + "lteq")] == (12, XSD + "integer")
+    assert constraints[(ODRL + "unitOfCount", ODRL + "eq")] == GT + "trainingRun"
+
+
 def test_a_revoked_leases_agreement_ends_at_its_revocation(world, as_user):
     licensing.lease_revoke(actor=world.cast.admin, lease=world.lease_a)
     world.lease_a.refresh_from_db()

@@ -2,12 +2,11 @@
 line names the lease, the use and the closed period corrected, and that period's invoice."""
 
 from django.conf import settings
-from fpdf.fonts import FontFace
 
 from trust.csv_export import csv_text
-from trust.pdf import TrustPDF
-from trust.templatetags.portal import money, period_label
+from trust.templatetags.portal import period_label
 
+from .invoice_documents import billing_pdf
 from .models import CreditNote
 from .statements import amount, safe_filename_part
 
@@ -73,66 +72,25 @@ def credit_note_csv(note: CreditNote) -> str:
 def credit_note_pdf(note: CreditNote) -> bytes:
     """An A4 credit note: issuer, studio, number, date, the lines with the periods and invoices
     they correct, and the total credited to the studio's account."""
-    pdf = TrustPDF(f"{settings.TRUST_NAME} · credit note {note.number}")
-    text = pdf.text_of
-    pdf.set_title(text(f"Credit note {note.number}"))
-    pdf.set_author(text(settings.TRUST_NAME))
-    pdf.set_margins(18, 18, 18)
-    pdf.set_auto_page_break(auto=True, margin=22)
-    pdf.add_page()
-    pdf.set_font(pdf.base_font, "", 10)
-    pdf.set_text_color(74, 85, 104)
-    pdf.cell(0, 6, text(settings.TRUST_NAME), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_text_color(20, 33, 61)
-    pdf.set_font(pdf.base_font, "B", 18)
-    pdf.cell(0, 11, text(f"Credit note {note.number}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(3)
-    for label, value in (
-        ("Credited to", note.studio.name),
-        ("Priced in", period_label(note.period.start, note.period.end)),
-        ("Issued", f"{note.issued_at:%Y-%m-%d}"),
-        ("Currency", f"{note.currency} (all amounts)"),
-    ):
-        pdf.set_font(pdf.base_font, "B", 10)
-        pdf.cell(38, 6, text(label))
-        pdf.set_font(pdf.base_font, "", 10)
-        pdf.cell(0, 6, text(value), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(5)
-    pdf.set_font(pdf.base_font, "", 9.5)
-    with pdf.table(
-        col_widths=(84, 22, 24, 30),
-        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT"),
-        headings_style=FontFace(emphasis="BOLD", fill_color=(234, 238, 244)),
-        line_height=6.5,
-        borders_layout="HORIZONTAL_LINES",
-    ) as table:
-        table.row([text(h) for h in ("Lease, period corrected and use", "Quantity", "Unit price", "Amount")])
-        for line in _lines(note):
-            invoice = line["original_invoice__number"]
-            table.row(
-                [
-                    text(
-                        f"Lease #{line['lease_id']} · {line['description']}"
-                        + (f" (invoice {invoice})" if invoice else "")
-                    ),
-                    f"{line['quantity']:,}",
-                    money(line["unit_price_cents"]),
-                    money(line["amount_cents"]),
-                ]
-            )
-        row = table.row(style=FontFace(emphasis="BOLD"))
-        for value in ("Total credited", "", "", money(note.total_cents)):
-            row.cell(value)
-    pdf.ln(5)
-    pdf.set_font(pdf.base_font, "", 9)
-    pdf.set_text_color(74, 85, 104)
-    pdf.multi_cell(
-        0,
-        5,
-        text(
-            "Usage reported for the periods above was corrected after they closed. Their invoices stay "
-            "as issued; this credit is deducted from what the studio owes (or carried to its credit), and "
-            "the members' royalties, pension credits and the trust's fee are reduced in proportion."
-        ),
+    lines = []
+    for line in _lines(note):
+        invoice = line["original_invoice__number"]
+        what = f"Lease #{line['lease_id']} · {line['description']}" + (
+            f" (invoice {invoice})" if invoice else ""
+        )
+        lines.append((what, line["quantity"], line["unit_price_cents"], line["amount_cents"]))
+    return billing_pdf(
+        title=f"Credit note {note.number}",
+        facts=[
+            ("Credited to", note.studio.name),
+            ("Priced in", period_label(note.period.start, note.period.end)),
+            ("Issued", f"{note.issued_at:%Y-%m-%d}"),
+            ("Currency", f"{note.currency} (all amounts)"),
+        ],
+        first_heading="Lease, period corrected and use",
+        lines=lines,
+        totals=[("Total credited", note.total_cents)],
+        note="Usage reported for the periods above was corrected after they closed. Their invoices stay "
+        "as issued; this credit is deducted from what the studio owes (or carried to its credit), and "
+        "the members' royalties, pension credits and the trust's fee are reduced in proportion.",
     )
-    return bytes(pdf.output())

@@ -84,6 +84,15 @@ def require_studio_staff(actor, studio: Studio | None = None) -> Studio:
     return own
 
 
+def studio_documents_visible_to(user, documents: QuerySet) -> QuerySet:
+    """Of `documents` (rows with a `studio`: invoices, credit notes), every one for an
+    administrator, the studio's own for its staff, none for anyone else."""
+    if is_trust_admin(user):
+        return documents
+    studio = studio_of(user)
+    return documents.filter(studio=studio) if studio is not None else documents.none()
+
+
 def leases_visible_to(user) -> QuerySet[Lease]:
     """Administrators see every lease; studio staff see their studio's (guardian object
     permissions granted to the studio's group); everyone else nothing."""

@@ -394,14 +394,11 @@ def studio_credit_notes(studio):
 
 def credit_notes_visible_to(user):
     """Every credit note for an administrator, the studio's own for its staff, none otherwise."""
-    from licensing.selectors import studio_of
-    from trust.selectors import is_trust_admin
+    from licensing.selectors import studio_documents_visible_to
 
-    notes = CreditNote.objects.select_related("studio", "period").order_by("-year", "-sequence")
-    if is_trust_admin(user):
-        return notes
-    studio = studio_of(user)
-    return notes.filter(studio=studio) if studio is not None else notes.none()
+    return studio_documents_visible_to(
+        user, CreditNote.objects.select_related("studio", "period").order_by("-year", "-sequence")
+    )
 
 
 def period_adjustment_totals(period: Period) -> dict:

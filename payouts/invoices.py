@@ -18,7 +18,6 @@ from django.utils import timezone
 from licensing.models import Lease
 from trust import audit
 from trust.errors import Conflict, Invalid
-from trust.selectors import is_trust_admin
 from trust.services import require_trust_admin
 
 from . import corrections, federated, ledger
@@ -318,13 +317,11 @@ def invoice_void(*, actor, invoice: Invoice, reason: str = "") -> Invoice:
 
 def invoices_visible_to(user):
     """Every invoice for an administrator, the studio's own for its staff, none for anyone else."""
-    from licensing.selectors import studio_of
+    from licensing.selectors import studio_documents_visible_to
 
-    invoices = Invoice.objects.select_related("studio", "period").order_by("-year", "-sequence")
-    if is_trust_admin(user):
-        return invoices
-    studio = studio_of(user)
-    return invoices.filter(studio=studio) if studio is not None else invoices.none()
+    return studio_documents_visible_to(
+        user, Invoice.objects.select_related("studio", "period").order_by("-year", "-sequence")
+    )
 
 
 def is_overdue(invoice: Invoice, *, now: datetime | None = None) -> bool:

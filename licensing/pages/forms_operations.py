@@ -109,6 +109,14 @@ class TermsForm(PortalForm):
         max_value=3650,
         help_text="Past this the lease's tokens are suspended until the studio attests. Empty: the default.",
     )
+    # The same bounds as the API's terms serializer.
+    payment_days = forms.IntegerField(
+        label="Days to pay an invoice",
+        required=False,
+        min_value=0,
+        max_value=365,
+        help_text="For the invoices these terms' leases appear on. Leave empty for the trust's default.",
+    )
 
     def clean_use_caps(self) -> dict:
         """`use=quantity` pairs, comma-separated, as {use: quantity}; the service checks the uses."""
@@ -138,6 +146,7 @@ class TermsForm(PortalForm):
             "use_caps": data["use_caps"],
             "takedown_acknowledge_days": data["takedown_acknowledge_days"],
             "takedown_attest_days": data["takedown_attest_days"],
+            "payment_days": data["payment_days"],
         }
 
 

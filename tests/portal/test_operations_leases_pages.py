@@ -408,6 +408,16 @@ def test_creating_terms_converts_prices_to_exact_cents(admin_client, world):
     assert "1,200.50" in _section(response, f"terms-{terms.pk}")
 
 
+def test_days_to_pay_set_on_the_form_show_on_the_terms(admin_client, world):
+    response = admin_client.post(
+        reverse("operations-terms"), _terms_form(world, payment_days="14"), follow=True
+    )
+
+    terms = LeaseTerms.objects.get(title="Voices of the harbour")
+    assert terms.payment_days == 14
+    assert "invoices due in 14 days" in _section(response, f"terms-{terms.pk}")
+
+
 @pytest.mark.parametrize(
     ("field", "value", "error"),
     [
@@ -419,6 +429,7 @@ def test_creating_terms_converts_prices_to_exact_cents(admin_client, world):
         ("permitted_uses", ["capture"], "Select a valid choice."),
         ("duration_days", "0", "Ensure this value is greater than or equal to 1."),
         ("download_cap", "0", "Ensure this value is greater than or equal to 1."),
+        ("payment_days", "366", "Ensure this value is less than or equal to 365."),
     ],
 )
 def test_bad_terms_input_is_refused_on_the_form_and_nothing_is_created(

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from . import audit
@@ -107,6 +107,27 @@ def retention_periods() -> dict[str, int | None]:
     """Every asset kind with its retention in days, None where none is set."""
     periods = dict(RetentionPeriod.objects.values_list("kind", "days"))
     return {kind: periods.get(kind) for kind in Asset.Kind.values}
+
+
+def _per_kind(assets: QuerySet[Asset]) -> dict[str, int]:
+    counts = dict(assets.order_by().values_list("kind").annotate(n=Count("pk")))
+    return {kind: counts.get(kind, 0) for kind in Asset.Kind.values}
+
+
+def assets_held_per_kind() -> dict[str, int]:
+    """Every asset kind with how many of its assets the trust holds (not yet destroyed): one query."""
+    return _per_kind(Asset.objects.exclude(status=Asset.Status.DESTROYED))
+
+
+def assets_due_per_kind(*, at: datetime | None = None) -> dict[str, int]:
+    """Every asset kind with how many of its assets are due for destruction at `at` (default
+    now): the retention periods read, then one query."""
+    return _per_kind(assets_due_for_destruction(at=at))
+
+
+def destructions_latest(*, limit: int) -> QuerySet[AssetDestruction]:
+    """The latest destructions, begun or done, newest first (the administrator's page)."""
+    return AssetDestruction.objects.select_related("asset").order_by("-started_at", "-pk")[:limit]
 
 
 @transaction.atomic

@@ -2,6 +2,7 @@
 what the store answers after the job (on the suite's real S3 server, with bucket versioning on,
 and on the embedded default's local store), what is kept, and the signed certificate."""
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -334,6 +335,22 @@ def test_selecting_due_assets_is_one_query(world, django_assert_num_queries):
     destruction.retention_set(actor=world.cast.admin, periods={"face_scan": 1, "script": 5})
     with django_assert_num_queries(2):  # the retention periods, then the due assets
         list(destruction.assets_due_for_destruction(at=timezone.now()).values_list("pk"))
+
+
+def test_held_and_due_per_kind_count_every_kind_in_one_query_each(world, django_assert_num_queries):
+    destruction.retention_set(actor=world.cast.admin, periods={"face_scan": 30})
+    later = world.bob_asset.created_at + timedelta(days=30, seconds=1)
+    none = {kind: 0 for kind in Asset.Kind.values}
+    registered = Counter(Asset.objects.values_list("kind", flat=True))
+
+    with django_assert_num_queries(1):
+        assert destruction.assets_held_per_kind() == {**none, **registered}
+    with django_assert_num_queries(2):  # the retention periods, then the due assets
+        assert destruction.assets_due_per_kind(at=later) == {**none, "face_scan": registered["face_scan"]}
+
+    destruction.destroy_due(at=later)
+    assert destruction.assets_held_per_kind() == {**none, **registered, "face_scan": 0}
+    assert destruction.assets_due_per_kind(at=later) == none
 
 
 def test_the_command_destroys_what_is_due_and_says_so(world, capsys):

@@ -3,13 +3,12 @@ and can run the destruction job now; a member sees which of their assets were de
 and downloads each signed certificate. Both call `trust.destruction`, as the API does."""
 
 from django import forms
-from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import destruction
-from ..models import Asset, AssetDestruction
+from ..models import Asset
 from ..portal import PortalForm, admin_required, member_in_view, member_required, run_service_with_messages
 from ..queue import enqueue_on_commit
 from ..tasks import destroy_due_assets
@@ -47,22 +46,20 @@ def retention(request):
         )
         if saved is not None:
             return redirect("operations-retention")
-    held = dict(
-        Asset.objects.exclude(status=Asset.Status.DESTROYED).values_list("kind").annotate(n=Count("pk"))
-    )
-    due = dict(destruction.assets_due_for_destruction().values_list("kind").annotate(n=Count("pk")))
+    held = destruction.assets_held_per_kind()
+    due = destruction.assets_due_per_kind()
     rows = [
         {
             "kind": kind,
             "label": label,
             "days": current[kind],
             "field": form[kind],
-            "held": held.get(kind, 0),
-            "due": due.get(kind, 0),
+            "held": held[kind],
+            "due": due[kind],
         }
         for kind, label in Asset.Kind.choices
     ]
-    recent = AssetDestruction.objects.select_related("asset").order_by("-started_at", "-pk")[:RECENT]
+    recent = destruction.destructions_latest(limit=RECENT)
     return render(
         request,
         "trust/retention/operations.html",

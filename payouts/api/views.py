@@ -1,9 +1,14 @@
 """HTTP <-> payouts services."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from federation.api.auth import PeerCallView
@@ -320,50 +325,93 @@ class InboundPartDownloadsView(PeerCallView):
         )
 
 
-# Invoices ---------------------------------------------------------------------------------------
+# Studio billing documents: invoices and credit notes --------------------------------------------
 
 
-def _visible_invoice(request, invoice_id):
-    """The invoice, if the caller may see it: another studio's is a 404 like a missing one."""
-    return found(invoices.invoices_visible_to(request.user), invoice_id, what="invoice")
+@dataclass(frozen=True)
+class BillingDocument:
+    """What differs between a studio's invoices and its credit notes for the list and file views:
+    which rows a user may see, what the list prefetches and shows, and each file's builder."""
+
+    what: str  # the code word of a 404 for one the caller may not see
+    visible_to: Callable[..., QuerySet]
+    list_prefetch: tuple[str, ...]
+    serializer: type[BaseSerializer]
+    files: dict[str, tuple[str, Callable]]  # extension -> (content type, builder)
+    filename: Callable[..., str]
 
 
-class InvoiceListView(PagedAPIView):
+INVOICE = BillingDocument(
+    what="invoice",
+    visible_to=invoices.invoices_visible_to,
+    list_prefetch=("lines",),
+    serializer=s.InvoiceSerializer,
+    files={
+        "pdf": ("application/pdf", invoice_documents.invoice_pdf),
+        "csv": ("text/csv", invoice_documents.invoice_csv),
+    },
+    filename=invoice_documents.filename,
+)
+CREDIT_NOTE = BillingDocument(
+    what="credit_note",
+    visible_to=corrections.credit_notes_visible_to,
+    list_prefetch=("lines__original_invoice",),
+    serializer=s.CreditNoteSerializer,
+    files={
+        "pdf": ("application/pdf", credit_note_documents.credit_note_pdf),
+        "csv": ("text/csv", credit_note_documents.credit_note_csv),
+    },
+    filename=credit_note_documents.filename,
+)
+
+
+# The documents the caller may see, newest first: a studio's own for its staff, every studio's
+# for an administrator. (Comments, not docstrings, on these bases: a docstring would become each
+# subclass's description in the OpenAPI schema.)
+class BillingDocumentListView(PagedAPIView):
     permission_classes = [IsStudioStaffOrAdmin]
+    document: BillingDocument
 
-    @extend_schema(
+    def get(self, request):
+        rows = self.document.visible_to(request.user).prefetch_related(*self.document.list_prefetch)
+        return self.paged(rows, self.document.serializer)
+
+
+# One document as a file, if the caller may see it: another studio's is a 404 like a missing one.
+class BillingDocumentFileView(APIView):
+    permission_classes = [IsStudioStaffOrAdmin]
+    document: BillingDocument
+    extension: str
+
+    def get(self, request, **path):
+        (document_id,) = path.values()  # invoice_id or note_id, named by the URL
+        row = found(self.document.visible_to(request.user), document_id, what=self.document.what)
+        content_type, build = self.document.files[self.extension]
+        return _file_response(
+            build(row), content_type=content_type, filename=self.document.filename(row, self.extension)
+        )
+
+
+@extend_schema_view(
+    get=extend_schema(
         responses=s.InvoiceSerializer(many=True),
         summary="Invoices, newest first: a studio's own for its staff, every studio's for an administrator",
     )
-    def get(self, request):
-        rows = invoices.invoices_visible_to(request.user).prefetch_related("lines")
-        return self.paged(rows, s.InvoiceSerializer)
+)
+class InvoiceListView(BillingDocumentListView):
+    document = INVOICE
 
 
-class InvoicePdfView(APIView):
-    permission_classes = [IsStudioStaffOrAdmin]
-
-    @extend_schema(responses={(200, "application/pdf"): bytes}, summary="The invoice as PDF")
-    def get(self, request, invoice_id):
-        invoice = _visible_invoice(request, invoice_id)
-        return _file_response(
-            invoice_documents.invoice_pdf(invoice),
-            content_type="application/pdf",
-            filename=invoice_documents.filename(invoice, "pdf"),
-        )
+@extend_schema_view(
+    get=extend_schema(responses={(200, "application/pdf"): bytes}, summary="The invoice as PDF")
+)
+class InvoicePdfView(BillingDocumentFileView):
+    document, extension = INVOICE, "pdf"
 
 
-class InvoiceCsvView(APIView):
-    permission_classes = [IsStudioStaffOrAdmin]
-
-    @extend_schema(responses={(200, "text/csv"): str}, summary="The invoice as CSV")
-    def get(self, request, invoice_id):
-        invoice = _visible_invoice(request, invoice_id)
-        return _file_response(
-            invoice_documents.invoice_csv(invoice),
-            content_type="text/csv",
-            filename=invoice_documents.filename(invoice, "csv"),
-        )
+@extend_schema_view(get=extend_schema(responses={(200, "text/csv"): str}, summary="The invoice as CSV"))
+class InvoiceCsvView(BillingDocumentFileView):
+    document, extension = INVOICE, "csv"
 
 
 class InvoicePaymentView(APIView):
@@ -478,48 +526,27 @@ def _with_items(batch_id: int) -> PayoutBatch:
 # Credit notes (payouts.corrections) -------------------------------------------------------------
 
 
-def _visible_credit_note(request, note_id):
-    """The credit note, if the caller may see it: another studio's is a 404 like a missing one."""
-    return found(corrections.credit_notes_visible_to(request.user), note_id, what="credit_note")
-
-
-class CreditNoteListView(PagedAPIView):
-    permission_classes = [IsStudioStaffOrAdmin]
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         responses=s.CreditNoteSerializer(many=True),
         summary="Credit notes for corrections of closed periods, newest first: a studio's own for its "
         "staff, every studio's for an administrator",
     )
-    def get(self, request):
-        rows = corrections.credit_notes_visible_to(request.user).prefetch_related("lines__original_invoice")
-        return self.paged(rows, s.CreditNoteSerializer)
+)
+class CreditNoteListView(BillingDocumentListView):
+    document = CREDIT_NOTE
 
 
-class CreditNotePdfView(APIView):
-    permission_classes = [IsStudioStaffOrAdmin]
-
-    @extend_schema(responses={(200, "application/pdf"): bytes}, summary="The credit note as PDF")
-    def get(self, request, note_id):
-        note = _visible_credit_note(request, note_id)
-        return _file_response(
-            credit_note_documents.credit_note_pdf(note),
-            content_type="application/pdf",
-            filename=credit_note_documents.filename(note, "pdf"),
-        )
+@extend_schema_view(
+    get=extend_schema(responses={(200, "application/pdf"): bytes}, summary="The credit note as PDF")
+)
+class CreditNotePdfView(BillingDocumentFileView):
+    document, extension = CREDIT_NOTE, "pdf"
 
 
-class CreditNoteCsvView(APIView):
-    permission_classes = [IsStudioStaffOrAdmin]
-
-    @extend_schema(responses={(200, "text/csv"): str}, summary="The credit note as CSV")
-    def get(self, request, note_id):
-        note = _visible_credit_note(request, note_id)
-        return _file_response(
-            credit_note_documents.credit_note_csv(note),
-            content_type="text/csv",
-            filename=credit_note_documents.filename(note, "csv"),
-        )
+@extend_schema_view(get=extend_schema(responses={(200, "text/csv"): str}, summary="The credit note as CSV"))
+class CreditNoteCsvView(BillingDocumentFileView):
+    document, extension = CREDIT_NOTE, "csv"
 
 
 # Reconciliation and the ledger's accounts (admin); a studio's statement of account ------------

@@ -284,23 +284,30 @@ def test_terms_may_cap_a_permitted_use_only(world, as_user):
     assert refused.status_code in (400, 422) and "voice_synthesis" in str(refused.json())
 
 
-@embedded
-def test_a_lease_approved_under_capped_terms_carries_the_caps(world):
+@pytest.fixture
+def capped_terms(world):
+    """Terms offered in the catalogue that cap training at 40 runs per lease."""
     from licensing import services as licensing
 
-    terms = licensing.terms_create(
+    return licensing.terms_create(
         actor=world.cast.admin,
         dataset=world.dataset,
-        title="Capped",
+        title="Capped training",
         permitted_uses=["training"],
         duration_days=30,
-        use_caps={"training": 2},
+        use_caps={"training": 40},
     )
+
+
+@embedded
+def test_a_lease_approved_under_capped_terms_carries_the_caps(world, capped_terms):
+    from licensing import services as licensing
+
     lease = licensing.lease_approve(
         actor=world.cast.admin,
-        lease=licensing.lease_request(actor=world.cast.carol, terms=terms, purpose="capped"),
+        lease=licensing.lease_request(actor=world.cast.carol, terms=capped_terms, purpose="capped"),
     )
-    assert lease.use_caps == {"training": 2} and lease.quota_applies
+    assert lease.use_caps == {"training": 40} and lease.quota_applies
 
 
 # The pages: the studio's quota left, the member's use against their caps.
@@ -441,23 +448,38 @@ def test_a_per_year_cap_counts_in_the_utc_year():
     assert utc_year(datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == 2026
 
 
-def _generation_lease(world, uses):
-    """A lease of the world's dataset for `uses`, Alice granting them for all her assets."""
+@pytest.fixture
+def generation_lease(world):
+    """Make a lease of the world's dataset for the uses given, Alice granting them for all her
+    assets and Bob each on his asset with the cap given (None: uncapped): (lease, token secret)."""
     from licensing import services as licensing
     from licensing import tokens as lease_tokens
 
-    for use in uses:
-        if use != "training":
-            trust.consent_grant(actor=world.cast.alice.user, member=world.cast.alice, use=use)
-    terms = licensing.terms_create(
-        actor=world.cast.admin, dataset=world.dataset, title="Replica", permitted_uses=uses, duration_days=30
-    )
-    lease = licensing.lease_approve(
-        actor=world.cast.admin,
-        lease=licensing.lease_request(actor=world.cast.carol, terms=terms, purpose="r"),
-    )
-    _, secret = lease_tokens.lease_token_mint(actor=world.cast.carol, lease=lease, name="gen")
-    return lease, secret
+    def make(bobs_caps: dict[str, tuple[int, str] | None], uses: list[str]):
+        bob = world.cast.bob
+        for use, cap in bobs_caps.items():
+            quantity, per = cap or (None, "")
+            trust.consent_grant(
+                actor=bob.user, member=bob, use=use, asset=world.bob_asset, cap_quantity=quantity, cap_per=per
+            )
+        for use in uses:
+            if use != "training":
+                trust.consent_grant(actor=world.cast.alice.user, member=world.cast.alice, use=use)
+        terms = licensing.terms_create(
+            actor=world.cast.admin,
+            dataset=world.dataset,
+            title="Replica",
+            permitted_uses=uses,
+            duration_days=30,
+        )
+        lease = licensing.lease_approve(
+            actor=world.cast.admin,
+            lease=licensing.lease_request(actor=world.cast.carol, terms=terms, purpose="r"),
+        )
+        _, secret = lease_tokens.lease_token_mint(actor=world.cast.carol, lease=lease, name="gen")
+        return lease, secret
+
+    return make
 
 
 def _seconds(key, asset, quantity):
@@ -465,17 +487,8 @@ def _seconds(key, asset, quantity):
 
 
 @embedded
-def test_generated_seconds_count_against_a_replica_cap(world):
-    bob = world.cast.bob
-    trust.consent_grant(
-        actor=bob.user,
-        member=bob,
-        use="replica_active",
-        asset=world.bob_asset,
-        cap_quantity=600,
-        cap_per="lease",
-    )
-    lease, secret = _generation_lease(world, ["replica_active", "training"])
+def test_generated_seconds_count_against_a_replica_cap(world, generation_lease):
+    lease, secret = generation_lease({"replica_active": (600, "lease")}, ["replica_active", "training"])
     assert lease.quota_applies
     ok = _usage(
         world,
@@ -494,19 +507,11 @@ def test_generated_seconds_count_against_a_replica_cap(world):
 
 
 @embedded
-def test_a_generated_second_counts_against_every_generation_use_the_lease_permits(world):
+def test_a_generated_second_counts_against_every_generation_use_the_lease_permits(world, generation_lease):
     """The event does not say which generation use it was made under: each capped one holds."""
-    bob = world.cast.bob
-    trust.consent_grant(actor=bob.user, member=bob, use="replica_active", asset=world.bob_asset)
-    trust.consent_grant(
-        actor=bob.user,
-        member=bob,
-        use="voice_synthesis",
-        asset=world.bob_asset,
-        cap_quantity=10,
-        cap_per="year",
+    lease, secret = generation_lease(
+        {"replica_active": None, "voice_synthesis": (10, "year")}, ["replica_active", "voice_synthesis"]
     )
-    lease, secret = _generation_lease(world, ["replica_active", "voice_synthesis"])
     assert _usage(world, _seconds("s1", world.bob_asset, 10), secret=secret, lease=lease).status_code == 202
     refused = _usage(world, _seconds("s2", world.bob_asset, 1), secret=secret, lease=lease)
     assert (
@@ -519,17 +524,7 @@ def test_a_generated_second_counts_against_every_generation_use_the_lease_permit
 
 
 @embedded
-def test_the_catalogue_shows_the_terms_quotas(world, client):
-    from licensing import services as licensing
-
-    licensing.terms_create(
-        actor=world.cast.admin,
-        dataset=world.dataset,
-        title="Capped training",
-        permitted_uses=["training"],
-        duration_days=30,
-        use_caps={"training": 40},
-    )
+def test_the_catalogue_shows_the_terms_quotas(world, client, capped_terms):
     client.force_login(world.cast.carol)
     page = _page_text(client.get("/studio/"))
     assert "Quotas per lease Training AI models: at most 40" in page

@@ -25,7 +25,8 @@ from payouts.models import (
     MemberEarning,
     Period,
 )
-from trust.errors import Forbidden, Invalid
+from tests.payouts.correction_refusals import REFUSED_CORRECTIONS, fix, other_events
+from trust.errors import DomainError, Forbidden, Invalid
 from trust.templatetags.portal import period_label
 
 pytestmark = pytest.mark.django_db
@@ -33,10 +34,6 @@ pytestmark = pytest.mark.django_db
 
 def _runs(key, quantity, at):
     return {"event_key": key, "kind": "training_run", "quantity": quantity, "occurred_at": at}
-
-
-def _fix(key, corrects, quantity):
-    return {"event_key": key, "corrects": corrects, "quantity": quantity}
 
 
 def _report(world, *events):
@@ -91,7 +88,7 @@ def _snapshot():
 def test_a_correction_in_an_open_period_is_metered_with_its_original(world):
     (p1, _, _), (t1, _, _) = _three_periods(world)
     _report(world, _runs("u1", 5, t1))
-    assert _report(world, _fix("c1", "u1", -2)) == (1, 0)
+    assert _report(world, fix("c1", "u1", -2)) == (1, 0)
     correction = UsageCorrection.objects.get(event_key="c1")
     assert correction.in_place and correction.original_occurred_at == t1
     p1 = _close(p1)
@@ -112,7 +109,7 @@ def test_a_correction_of_a_closed_period_is_a_credit_note_in_the_next_worked_by_
     earned = dict(
         MemberEarning.objects.filter(period=p1, lease=world.lease_a).values_list("member_id", "net_cents")
     )
-    _report(world, _fix("c1", "u1", -2))
+    _report(world, fix("c1", "u1", -2))
     assert not UsageCorrection.objects.get(event_key="c1").in_place
     p2 = _close(p2)
     p1.refresh_from_db()
@@ -163,7 +160,7 @@ def test_a_credit_shows_on_the_statements_the_earnings_and_the_reconciliation(wo
     (p1, p2, _), (t1, _, _) = _three_periods(world)
     _report(world, _runs("u1", 5, t1))
     p1 = _close(p1)
-    _report(world, _fix("c1", "u1", -2))
+    _report(world, fix("c1", "u1", -2))
     p2 = _close(p2)
     statement = selectors.member_statement(world.cast.alice, p2.pk)
     (row,) = [row for row in statement["rows"] if row["kind"] == "adjustment"]
@@ -199,7 +196,7 @@ def test_a_whole_correction_gives_back_to_the_cent_what_the_close_took(world):
     _close(p1)
     members = (world.cast.alice.pk, world.cast.bob.pk)
     before = {pk: ledger.balance_of(f"member:{pk}:payable") for pk in members}
-    _report(world, _fix("c1", "u1", -7))
+    _report(world, fix("c1", "u1", -7))
     _close(p2)
     after = {pk: ledger.balance_of(f"member:{pk}:payable") for pk in members}
     earned = dict(
@@ -216,10 +213,10 @@ def test_a_correction_undone_later_is_re_charged_on_the_next_invoice(world):
     (p1, p2, p3), (t1, _, _) = _three_periods(world)
     _report(world, _runs("u1", 5, t1))
     _close(p1)
-    _report(world, _fix("c1", "u1", -3))
+    _report(world, fix("c1", "u1", -3))
     _close(p2)
     # The studio was right after all: a correction of the correction gives back 2 of the 3.
-    _report(world, _fix("c2", "c1", 2))
+    _report(world, fix("c2", "c1", 2))
     p3 = _close(p3)
     invoice = Invoice.objects.get(period=p3, studio=world.lease_a.studio)
     assert list(invoice.lines.values_list("use", "quantity", "amount_cents")) == [("adjustment", 2, 200)]
@@ -231,7 +228,7 @@ def test_closing_again_prices_nothing_twice(world):
     (p1, p2, _), (t1, _, _) = _three_periods(world)
     _report(world, _runs("u1", 5, t1))
     _close(p1)
-    _report(world, _fix("c1", "u1", -1))
+    _report(world, fix("c1", "u1", -1))
     _close(p2)
     before = _snapshot()
     _close(p2)
@@ -254,13 +251,13 @@ def test_an_administrator_corrects_a_gateway_download(world):
         source="gateway",
     )
     with pytest.raises(Forbidden) as refused:
-        _report(world, _fix("c1", "gw-1", -1))
+        _report(world, fix("c1", "gw-1", -1))
     assert refused.value.code == "download_not_correctable"
     assert (
         usage_corrections.usage_correct(
             actor=world.cast.admin,
             lease=world.lease_a,
-            corrections=[{**_fix("c1", "gw-1", -1), "reason": "failed"}],
+            corrections=[{**fix("c1", "gw-1", -1), "reason": "failed"}],
         )
         == 1
     )
@@ -271,33 +268,25 @@ def test_an_administrator_corrects_a_gateway_download(world):
 # Refusals: nothing written -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("fix", "code"),
-    [
-        (_fix("c9", "nope", -1), "unknown_event"),
-        (_fix("c9", "u1", 1), "correction_wrong_sign"),
-        (_fix("c9", "u1", -6), "correction_exceeds_original"),
-        (_fix("c9", "c1", -1), "correction_wrong_sign"),
-        (_fix("c9", "c1", 3), "correction_exceeds_original"),
-    ],
-)
-def test_refused_corrections_write_nothing(world, fix, code):
+@pytest.mark.parametrize(("refused", "status", "code"), REFUSED_CORRECTIONS)
+def test_refused_corrections_write_nothing(world, refused, status, code):
     (_, _, _), (t1, _, _) = _three_periods(world)
-    _report(world, _runs("u1", 5, t1), _fix("c1", "u1", -2))
+    _report(world, _runs("u1", 5, t1), fix("c1", "u1", -2))
+    other_events(world, at=t1)
     before = UsageCorrection.objects.count()
-    with pytest.raises(Invalid) as refused:
-        _report(world, _runs("u2", 1, t1), fix)
-    assert refused.value.code == code
+    with pytest.raises(DomainError) as refusal:
+        _report(world, _runs("u2", 1, t1), refused)
+    assert (refusal.value.status, refusal.value.code) == (status, code)
     assert UsageCorrection.objects.count() == before
     assert not world.lease_a.usage_events.filter(event_key="u2").exists()
 
 
 def test_corrections_of_corrections_never_take_the_original_below_zero(world):
     (_, _, _), (t1, _, _) = _three_periods(world)
-    _report(world, _runs("u1", 10, t1), _fix("c1", "u1", -10), _fix("c2", "c1", 5), _fix("c3", "u1", -5))
+    _report(world, _runs("u1", 10, t1), fix("c1", "u1", -10), fix("c2", "c1", 5), fix("c3", "u1", -5))
     # Undoing c2 would put c1's 10 back against an original already netted to zero.
     with pytest.raises(Invalid) as refused:
-        _report(world, _fix("c4", "c2", -5))
+        _report(world, fix("c4", "c2", -5))
     assert refused.value.code == "correction_exceeds_original"
 
 
@@ -309,15 +298,15 @@ def test_another_leases_event_is_unknown(world):
         lease=world.lease_b, event_key="b1", kind="training_run", quantity=3, occurred_at=t1, source="report"
     )
     with pytest.raises(Invalid) as refused:
-        _report(world, _fix("c1", "b1", -1))
+        _report(world, fix("c1", "b1", -1))
     assert refused.value.code == "unknown_event"
 
 
 def test_a_re_sent_correction_counts_once(world):
     (_, _, _), (t1, _, _) = _three_periods(world)
     _report(world, _runs("u1", 5, t1))
-    assert _report(world, _fix("c1", "u1", -2)) == (1, 0)
-    assert _report(world, _fix("c1", "u1", -2)) == (0, 1)
+    assert _report(world, fix("c1", "u1", -2)) == (1, 0)
+    assert _report(world, fix("c1", "u1", -2)) == (0, 1)
     assert UsageCorrection.objects.count() == 1
 
 
@@ -352,7 +341,7 @@ def test_every_periods_books_hold_with_corrections_payments_and_payouts(
                 sign = -1 if node is None or node.quantity > 0 else 1
                 key = f"c{made}"
                 try:
-                    _report(world, _fix(key, target, sign * size))
+                    _report(world, fix(key, target, sign * size))
                     keys.append(key)
                     made += 1
                 except Invalid as refused:
@@ -418,7 +407,7 @@ def test_a_federated_leases_usage_is_corrected_where_it_is_metered(world):
     _report(world, _runs("u1", 5, t1))
     make_lease_federated(world.lease_a)
     with pytest.raises(Invalid) as refused:
-        _report(world, _fix("c1", "u1", -1))
+        _report(world, fix("c1", "u1", -1))
     assert refused.value.code == "federated_not_correctable"
     assert not UsageCorrection.objects.exists()
 
@@ -437,7 +426,7 @@ def test_usage_a_home_trust_forwarded_is_corrected_there(world):
     )
     with pytest.raises(Invalid) as refused:
         usage_corrections.usage_correct(
-            actor=world.cast.admin, lease=world.lease_a, corrections=[_fix("c1", "f1", -1)]
+            actor=world.cast.admin, lease=world.lease_a, corrections=[fix("c1", "f1", -1)]
         )
     assert refused.value.code == "federated_not_correctable"
     assert not UsageCorrection.objects.exists()
@@ -448,7 +437,7 @@ def test_only_an_administrator_corrects_through_the_administrators_service(world
     _report(world, _runs("u1", 5, t1))
     with pytest.raises(Forbidden):
         usage_corrections.usage_correct(
-            actor=world.cast.carol, lease=world.lease_a, corrections=[_fix("c1", "u1", -1)]
+            actor=world.cast.carol, lease=world.lease_a, corrections=[fix("c1", "u1", -1)]
         )
     assert not UsageCorrection.objects.exists()
 
@@ -469,10 +458,10 @@ def test_pricing_adjustments_takes_a_fixed_number_of_queries(world):
     )
     UsageEventKey.objects.create(lease=world.lease_b, event_key="b1")
     _close(p1)
-    _report(world, _fix("c0", "u0", -1))
+    _report(world, fix("c0", "u0", -1))
     with CaptureQueriesContext(connection) as one:
         corrections.price_adjustments(Period.objects.get(pk=p2.pk), at=timezone.now())
-    _report(world, *(_fix(f"d{n}", f"u{n}", -2) for n in range(6)))
+    _report(world, *(fix(f"d{n}", f"u{n}", -2) for n in range(6)))
     licensing.usage_report(
         token=token_b,
         lease_id=world.lease_b.pk,

@@ -10,6 +10,7 @@ from licensing.models import UsageCorrection, UsageEvent
 from payouts import services
 from payouts.models import CreditNote
 from tests.conftest import bearer_client
+from tests.payouts.correction_refusals import REFUSED_CORRECTIONS, fix, other_events
 
 pytestmark = pytest.mark.django_db
 
@@ -29,13 +30,9 @@ def _run(key, quantity=5):
     }
 
 
-def _fix(key, corrects, quantity):
-    return {"event_key": key, "corrects": corrects, "quantity": quantity}
-
-
 def test_a_studio_corrects_its_report_with_the_lease_token(world):
     assert _usage(world, _run("u1")).status_code == 202
-    response = _usage(world, _fix("c1", "u1", -2))
+    response = _usage(world, fix("c1", "u1", -2))
     assert response.status_code == 202
     assert response.json() == {"accepted": 1, "duplicates": 0}
     row = UsageCorrection.objects.get()
@@ -52,42 +49,11 @@ def test_a_negative_quantity_without_corrects_is_a_400(world):
     assert not UsageEvent.objects.exists()
 
 
-def test_a_zero_correction_is_refused(world):
-    _usage(world, _run("u1"))
-    response = _usage(world, _fix("c1", "u1", 0))
-    assert response.status_code == 422
-    assert response.json()["code"] == "correction_wrong_sign"
-    assert not UsageCorrection.objects.exists()
-
-
-@pytest.mark.parametrize(
-    ("fix", "status", "code"),
-    [
-        (_fix("c2", "missing", -1), 422, "unknown_event"),
-        (_fix("c2", "b1", -1), 422, "unknown_event"),
-        (_fix("c2", "u1", -4), 422, "correction_exceeds_original"),
-        (_fix("c2", "c1", 4), 422, "correction_exceeds_original"),
-        (_fix("c2", "u1", 1), 422, "correction_wrong_sign"),
-        (_fix("c2", "gw", -1), 403, "download_not_correctable"),
-    ],
-    ids=["unknown", "another-lease", "below-zero", "undo-more-than-done", "wrong-sign", "gateway-download"],
-)
-def test_refused_corrections_are_clear_errors_and_write_nothing(world, fix, status, code):
-    _usage(world, _run("u1"), _fix("c1", "u1", -2))
-    now = timezone.now()
-    UsageEvent.objects.create(
-        lease=world.lease_b, event_key="b1", kind="training_run", quantity=3, occurred_at=now, source="report"
-    )
-    UsageEvent.objects.create(
-        lease=world.lease_a,
-        event_key="gw",
-        kind="download",
-        asset=world.alice_asset,
-        quantity=1,
-        occurred_at=now,
-        source="gateway",
-    )
-    response = _usage(world, _run("u2"), fix)
+@pytest.mark.parametrize(("refused", "status", "code"), REFUSED_CORRECTIONS)
+def test_refused_corrections_are_clear_errors_and_write_nothing(world, refused, status, code):
+    _usage(world, _run("u1"), fix("c1", "u1", -2))
+    other_events(world, at=timezone.now())
+    response = _usage(world, _run("u2"), refused)
     assert response.status_code == status
     assert response.json()["code"] == code
     assert "events[1]" in response.json()["detail"]
@@ -105,7 +71,7 @@ def test_an_administrator_corrects_a_gateway_download(world, as_user):
         occurred_at=timezone.now(),
         source="gateway",
     )
-    body = {"events": [{**_fix("c1", "gw", -1), "reason": "the delivery failed"}]}
+    body = {"events": [{**fix("c1", "gw", -1), "reason": "the delivery failed"}]}
     path = f"/api/v1/leases/{world.lease_a.pk}/usage/corrections/"
     response = as_user(world.cast.admin).post(path, body, format="json")
     assert response.status_code == 201
@@ -133,7 +99,7 @@ def _credit_note(world):
     p2 = services.period_create(actor=world.cast.admin, start=middle, end=now)
     _usage(world, {**_run("u1", 4), "occurred_at": (start + (middle - start) / 2).isoformat()})
     services.period_close(period_id=p1.pk)
-    assert _usage(world, _fix("c1", "u1", -3)).status_code == 202
+    assert _usage(world, fix("c1", "u1", -3)).status_code == 202
     services.period_close(period_id=p2.pk)
     return CreditNote.objects.get()
 

@@ -13,13 +13,10 @@ def fix(key: str, corrects: str, quantity: int) -> dict:
     return {"event_key": key, "corrects": corrects, "quantity": quantity}
 
 
-def other_events(world, *, at) -> None:
-    """An event of another lease, and a download the gateway recorded (the studio's to dispute,
-    an administrator's to correct)."""
-    UsageEvent.objects.create(
-        lease=world.lease_b, event_key="b1", kind="training_run", quantity=3, occurred_at=at, source="report"
-    )
-    UsageEvent.objects.create(
+def gateway_download(world, *, at) -> UsageEvent:
+    """`gw`: a download of Alice's asset the gateway recorded on lease A (not the studio's to
+    correct, an administrator's)."""
+    return UsageEvent.objects.create(
         lease=world.lease_a,
         event_key="gw",
         kind="download",
@@ -28,6 +25,14 @@ def other_events(world, *, at) -> None:
         occurred_at=at,
         source="gateway",
     )
+
+
+def other_events(world, *, at) -> None:
+    """An event of another lease, and a download the gateway recorded."""
+    UsageEvent.objects.create(
+        lease=world.lease_b, event_key="b1", kind="training_run", quantity=3, occurred_at=at, source="report"
+    )
+    gateway_download(world, at=at)
 
 
 REFUSED_CORRECTIONS = [

@@ -25,7 +25,7 @@ from payouts.models import (
     MemberEarning,
     Period,
 )
-from tests.payouts.correction_refusals import REFUSED_CORRECTIONS, fix, other_events
+from tests.payouts.correction_refusals import REFUSED_CORRECTIONS, fix, gateway_download, other_events
 from trust.errors import DomainError, Forbidden, Invalid
 from trust.templatetags.portal import period_label
 
@@ -239,25 +239,15 @@ def test_closing_again_prices_nothing_twice(world):
 def test_an_administrator_corrects_a_gateway_download(world):
     (p1, _, _), (t1, _, _) = _three_periods(world)
     licensing.usage_report(token=world.token_a, lease_id=world.lease_a.pk, events=[_runs("u1", 1, t1)])
-    from licensing.models import UsageEvent
-
-    UsageEvent.objects.create(
-        lease=world.lease_a,
-        event_key="gw-1",
-        kind="download",
-        asset=world.alice_asset,
-        quantity=1,
-        occurred_at=t1,
-        source="gateway",
-    )
+    gateway_download(world, at=t1)
     with pytest.raises(Forbidden) as refused:
-        _report(world, fix("c1", "gw-1", -1))
+        _report(world, fix("c1", "gw", -1))
     assert refused.value.code == "download_not_correctable"
     assert (
         usage_corrections.usage_correct(
             actor=world.cast.admin,
             lease=world.lease_a,
-            corrections=[{**fix("c1", "gw-1", -1), "reason": "failed"}],
+            corrections=[{**fix("c1", "gw", -1), "reason": "failed"}],
         )
         == 1
     )

@@ -10,7 +10,7 @@ from licensing.models import UsageCorrection, UsageEvent
 from payouts import services
 from payouts.models import CreditNote
 from tests.conftest import bearer_client
-from tests.payouts.correction_refusals import REFUSED_CORRECTIONS, fix, other_events
+from tests.payouts.correction_refusals import REFUSED_CORRECTIONS, fix, gateway_download, other_events
 
 pytestmark = pytest.mark.django_db
 
@@ -62,15 +62,7 @@ def test_refused_corrections_are_clear_errors_and_write_nothing(world, refused, 
 
 
 def test_an_administrator_corrects_a_gateway_download(world, as_user):
-    UsageEvent.objects.create(
-        lease=world.lease_a,
-        event_key="gw",
-        kind="download",
-        asset=world.alice_asset,
-        quantity=1,
-        occurred_at=timezone.now(),
-        source="gateway",
-    )
+    gateway_download(world, at=timezone.now())
     body = {"events": [{**fix("c1", "gw", -1), "reason": "the delivery failed"}]}
     path = f"/api/v1/leases/{world.lease_a.pk}/usage/corrections/"
     response = as_user(world.cast.admin).post(path, body, format="json")

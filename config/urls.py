@@ -26,6 +26,12 @@ register_converter(RowIdConverter, "id")
 handler404 = "trust.api.errors.not_found"
 
 urlpatterns = [
+    # The API first, licensing's (the gateway's downloads) first of all: Django tries patterns in
+    # order, and a download resolved after every portal pattern spent ~0.1 ms matching them.
+    path("api/v1/", include("licensing.api.urls")),
+    path("api/v1/", include("trust.api.urls")),
+    path("api/v1/", include("payouts.api.urls")),
+    path("api/v1/", include("federation.api.urls")),
     # The portal: people's pages. Each role's URLs are gathered from the apps that own the data.
     path("", include("trust.pages.public")),
     path("accounts/", include("trust.pages.accounts")),
@@ -41,10 +47,6 @@ urlpatterns = [
     path("operations/", include("federation.pages.operations")),
     path("", include("trust.pages.retention")),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("trust.api.urls")),
-    path("api/v1/", include("licensing.api.urls")),
-    path("api/v1/", include("payouts.api.urls")),
-    path("api/v1/", include("federation.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Split: the page's script is a file of its own (?script), as the CSP allows no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

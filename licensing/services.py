@@ -19,6 +19,7 @@ from federation import signed_calls
 from federation.models import Peer
 from trust import audit
 from trust.consent import LICENSABLE_USE_VALUES, permits_generation, permits_training
+from trust.db import prepared_cursor
 from trust.errors import BadGateway, Conflict, Forbidden, Invalid, ServiceUnavailable
 from trust.models import Asset, AssetContributor, Consent, DatasetVersionItem
 from trust.selectors import latest_version, licensable_assets
@@ -707,7 +708,7 @@ def _download_in_one_statement(
         "token": token.pk,
         "vendor": vendor_of(token),
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         if row is None:

@@ -25,6 +25,7 @@ from federation import biscuits
 from federation.models import Peer
 from trust import audit, keys
 from trust.consent import GENERATION_USES, TRAINING_USE, in_use_order
+from trust.db import prepared_cursor
 from trust.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Unauthorized
 from trust.queue import enqueue_on_commit
 from trust.selectors import is_trust_admin
@@ -193,22 +194,34 @@ def _token_with_lease_sql() -> str:
     )
 
 
+@functools.cache
+def _loading(model) -> tuple[list[str], list[tuple]]:
+    """The model's concrete attribute names, and for each column the converters the ORM applies
+    to it (most have none), worked out once per process: asking every field on every request
+    cost more than the query."""
+    fields = model._meta.concrete_fields
+    converters = []
+    for field in fields:
+        column = field.get_col(model._meta.db_table)
+        found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        converters.append((column, tuple(found)))
+    return [f.attname for f in fields], converters
+
+
 def _instance(model, row):
     """A model instance from its concrete columns as the database returned them, through each
     field's converters as the ORM applies them."""
-    fields = model._meta.concrete_fields
-    values = []
-    for field, value in zip(fields, row, strict=True):
-        column = field.get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-            value = convert(value, column, connection)
-        values.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], values)
+    attnames, converters = _loading(model)
+    values = list(row)
+    for index, (column, found) in enumerate(converters):
+        for convert in found:
+            values[index] = convert(values[index], column, connection)
+    return model.from_db(connection.alias, attnames, values)
 
 
 def _token_by_hash(token_hash: str) -> LeaseToken | None:
-    """The token with this hash and its lease, in one statement."""
-    with connection.cursor() as cursor:
+    """The token with this hash and its lease, in one prepared statement."""
+    with prepared_cursor() as cursor:
         cursor.execute(_token_with_lease_sql(), [token_hash])
         row = cursor.fetchone()
     if row is None:

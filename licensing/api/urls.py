@@ -2,7 +2,13 @@ from django.urls import path
 
 from . import views
 
+# The gateway first: every download resolves its URL, and each pattern tried before it costs.
 urlpatterns = [
+    path(
+        "leases/<id:lease_id>/assets/<uuid:asset_id>/download/",
+        views.DownloadView.as_view(),
+        name="api-lease-download",
+    ),
     path("studios/", views.StudioListView.as_view(), name="api-studios"),
     path("studios/<id:studio_id>/staff/", views.StudioStaffView.as_view(), name="api-studio-staff"),
     path("terms/", views.TermsListView.as_view(), name="api-terms"),
@@ -71,11 +77,6 @@ urlpatterns = [
         name="api-lease-derived-token-revoke",
     ),
     path("leases/<id:lease_id>/manifest/", views.ManifestView.as_view(), name="api-lease-manifest"),
-    path(
-        "leases/<id:lease_id>/assets/<uuid:asset_id>/download/",
-        views.DownloadView.as_view(),
-        name="api-lease-download",
-    ),
     path(
         "leases/<id:lease_id>/assets/<uuid:asset_id>/c2pa/",
         views.AssetProvenanceView.as_view(),

@@ -528,6 +528,8 @@ class UsageReportSerializer(serializers.Serializer):
 
 _USAGE_KINDS = frozenset(UsageEvent.Kind.values)
 _USAGE_FIELDS = ("event_key", "kind", "quantity", "occurred_at")
+# The texts an event may carry (PostgreSQL text holds no NUL character).
+_USAGE_TEXTS = ("event_key", "corrects", "trust", "reason")
 _INTEGRAL = re.compile(r"^\s*-?\d+(\.0*)?\s*$")
 
 
@@ -593,6 +595,9 @@ def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
         message = f"Invalid data. Expected a dictionary, but got {type(raw).__name__}."
         return None, {"non_field_errors": [ErrorDetail(message, code="invalid")]}
     errors: dict[str, list] = {}
+    # PostgreSQL text holds no NUL character: refused as DRF's CharField refuses it (a 400, not
+    # a database error), in every text the event carries.
+    with_nul = [name for name in _USAGE_TEXTS if isinstance(raw.get(name), str) and "\x00" in raw[name]]
     # A correction (licensing.corrections) takes its kind, asset and time from the event it
     # corrects: it needs only its key, `corrects` and a signed quantity.
     corrects = raw.get("corrects")
@@ -655,6 +660,8 @@ def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
     saving = _substitution_saving(raw, kind, errors)
     if saving is not None:
         quantity = saving
+    for name in with_nul:
+        errors[name] = [ErrorDetail("Null characters are not allowed.", code="null_characters_not_allowed")]
     if errors:
         return None, errors
     if correction:

@@ -35,8 +35,8 @@ MODELS_SHOWN = 50
 @member_required
 def home(request):
     member = member_in_view(request)
-    earnings = selectors.member_earnings(member)
-    periods = selectors.member_earnings_by_period(member, earnings=earnings)
+    # One period more than the chart shows says whether older ones exist, without reading them.
+    periods = selectors.member_earnings_by_period(member, latest=CHART_PERIODS + 1)
     shown = periods[-CHART_PERIODS:]
     chart = bar_chart([(row["period"], row["net_cents"], row["label"]) for row in shown])
     return render(
@@ -44,9 +44,9 @@ def home(request):
         "payouts/member/home.html",
         {
             "member": member,
-            "earnings": earnings,
+            "earnings": selectors.member_earnings_totals(member),
             "periods": shown,
-            "older_periods": len(periods) - len(shown),
+            "older_periods": len(periods) > len(shown),
             "chart": chart,
             "breakdown": selectors.member_earnings_breakdown(member),
             "minimum_payout_cents": settings.TRUST_MINIMUM_PAYOUT_CENTS,

@@ -54,3 +54,19 @@ def test_the_home_shows_the_latest_periods_and_points_to_every_one(world, client
     assert "latest 12; all on" in table and reverse("member-statements") in table
     # The totals are the whole history's, not the twelve periods shown.
     assert f'id="total-net">{36 * 2 * 950 // 100:,}.00' in html
+
+
+def test_who_used_my_data_pages_many_leases_and_says_the_totals_are_all_of_them(
+    world, client, django_assert_max_num_queries
+):
+    bench.load_member_history(world, leases=60, months=3)
+    client.force_login(world.cast.alice.user)
+    # Session, user, member (three times), count, page, vendors, takedowns, models, totals.
+    with django_assert_max_num_queries(11):
+        page = client.get(reverse("member-leases"))
+    html = page.content.decode()
+    assert len(page.context["listing"].rows) == 25
+    assert "25 a page" in html and "the figures above add up every lease" in html
+    every = selectors.member_lease_history(world.cast.alice).count()  # the world's and the 60 loaded
+    assert every > 60 and page.context["totals"]["leases"] == every
+    assert f"Showing 1–25 of {every}" in html

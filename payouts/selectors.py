@@ -723,8 +723,9 @@ def member_statement_rows(member: Member) -> QuerySet:
     it (zeros where they earned nothing): `member_net_cents`, `member_pension_cents`, and from
     the statement lines the lease revenue attributed to them (`member_revenue_cents`) and the
     trust's admin fee on it (`member_admin_fee_cents`); the period's own fields are the whole
-    trust's. The same periods and figures as `member_earnings_by_period`, in one statement the
-    database sorts and pages."""
+    trust's. Each period's net and pension are its figures in `member_earnings`; the Statements
+    page and the home's latest periods (`member_earnings_by_period`) read these rows, in one
+    statement the database sorts and pages."""
     earned = MemberEarning.objects.filter(member=member, period=OuterRef("pk"))
     lines = MemberEarningLine.objects.filter(earning__member=member, earning__period=OuterRef("pk"))
     # Adjustments priced in the period (corrections of earlier ones) count in it, as on the statement.

@@ -176,13 +176,16 @@ class LeaseRevenue(models.Model):
 class MemberEarning(models.Model):
     period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="earnings")
     lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="earnings")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="earnings")
+    # Indexed with the period below: a member's pages read their earnings period by period.
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="earnings", db_index=False)
     gross_cents = models.BigIntegerField()
     pension_cents = models.BigIntegerField()
     net_cents = models.BigIntegerField()
 
     class Meta:
         ordering = ["period", "lease", "member"]
+        # A period holds every member's earnings: a member's statement rows look theirs up by both.
+        indexes = [models.Index(fields=["member", "period"], name="earning_member_period")]
         constraints = [
             models.UniqueConstraint(
                 fields=["period", "lease", "member"], name="one_earning_per_member_lease_period"

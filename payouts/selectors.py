@@ -147,83 +147,88 @@ def period_books_check(period: Period) -> dict:
     }
 
 
+# A row of a member's earnings is an `earning` (a lease's revenue of the period) or an
+# `adjustment` (a correction of an earlier period priced in this one): statements, the earnings
+# API and the pages name the kind, never the studio's name with a suffix.
+STATEMENT_EARNING = "earning"
+STATEMENT_ADJUSTMENT = "adjustment"
+
+
+def _closed_earnings(member: Member) -> QuerySet:
+    """The member's earnings that count: those of closed periods."""
+    return MemberEarning.objects.filter(member=member, period__status=Period.Status.CLOSED)
+
+
+def _closed_adjustment_lines(member: Member) -> QuerySet:
+    """The member's adjustment lines that count: corrections of earlier periods priced in a
+    closed period (payouts.corrections), counted in that period as on its statement and in the
+    ledger."""
+    return MemberAdjustmentLine.objects.filter(member=member, adjustment__period__status=Period.Status.CLOSED)
+
+
 def member_earnings(member: Member) -> dict:
-    """Net and pension per closed period and lease, newest period first, with totals. One
-    query of plain rows (no model instances), whatever the length of the history."""
-    rows = (
-        MemberEarning.objects.filter(member=member, period__status=Period.Status.CLOSED)
-        .order_by("-period__start", "lease_id")
-        .values_list(
-            "period_id",
-            "period__start",
-            "period__end",
-            "lease_id",
-            "lease__studio__name",
-            "net_cents",
-            "pension_cents",
-        )
+    """Net and pension per closed period and lease (each row's `kind` an earning or an
+    adjustment), newest period first, with totals. Four queries of plain rows (no model
+    instances), whatever the length of the history: the periods' dates are read once per period,
+    not once per row (converting a timestamp costs more than the rest of a row)."""
+    earned = (
+        _closed_earnings(member)
+        .order_by("period_id", "lease_id")
+        .values_list("period_id", "lease_id", "lease__studio__name", "net_cents", "pension_cents")
     )
-    periods: dict[int, dict] = {}
-    for period_id, start, end, lease_id, studio, net, pension in rows:
-        entry = periods.get(period_id)
-        if entry is None:
-            entry = periods[period_id] = {
-                "period": period_id,
-                "start": start,
-                "end": end,
-                "net_cents": 0,
-                "pension_cents": 0,
-                "leases": [],
-            }
-        entry["net_cents"] += net
-        entry["pension_cents"] += pension
-        entry["leases"].append(
-            {"lease": lease_id, "studio": studio, "net_cents": net, "pension_cents": pension}
-        )
-    # Corrections of earlier periods priced in a period (payouts.corrections) count in it, as on
-    # its statement and in the ledger: one more query, a line per lease adjusted.
-    adjusted = (
-        MemberAdjustmentLine.objects.filter(member=member, adjustment__period__status=Period.Status.CLOSED)
-        .values_list(
-            "adjustment__period_id",
-            "adjustment__period__start",
-            "adjustment__period__end",
-            "adjustment__lease_id",
-            "adjustment__lease__studio__name",
-        )
+    adjusted = (  # a row per lease adjusted
+        _closed_adjustment_lines(member)
+        .values_list("adjustment__period_id", "adjustment__lease_id", "adjustment__lease__studio__name")
         .annotate(net=Sum("net_cents"), pension=Sum("pension_cents"))
-        .order_by()
+        .order_by("adjustment__period_id", "adjustment__lease_id")
     )
-    for period_id, start, end, lease_id, studio, net, pension in adjusted:
-        entry = periods.setdefault(
-            period_id,
-            {
-                "period": period_id,
-                "start": start,
-                "end": end,
-                "net_cents": 0,
-                "pension_cents": 0,
-                "leases": [],
-            },
-        )
-        entry["net_cents"] += net
-        entry["pension_cents"] += pension
-        entry["leases"].append(
-            {
-                "lease": lease_id,
-                "studio": f"{studio} (adjustment)",
-                "net_cents": net,
-                "pension_cents": pension,
-            }
-        )
-    if adjusted:
-        periods = dict(sorted(periods.items(), key=lambda item: item[1]["start"], reverse=True))
+    leases: dict[int, list[dict]] = defaultdict(list)
+    for kind, rows in ((STATEMENT_EARNING, earned), (STATEMENT_ADJUSTMENT, adjusted)):
+        for period_id, lease_id, studio, net, pension in rows:
+            leases[period_id].append(
+                {
+                    "lease": lease_id,
+                    "studio": studio,
+                    "kind": kind,
+                    "net_cents": net,
+                    "pension_cents": pension,
+                }
+            )
+    periods = [
+        {
+            "period": period_id,
+            "start": start,
+            "end": end,
+            "net_cents": sum(row["net_cents"] for row in leases[period_id]),
+            "pension_cents": sum(row["pension_cents"] for row in leases[period_id]),
+            "leases": leases[period_id],
+        }
+        for period_id, start, end in Period.objects.filter(pk__in=list(leases))
+        .order_by("-start", "-pk")
+        .values_list("pk", "start", "end")
+    ]
     return {
         "currency": settings.TRUST_CURRENCY,
         "balance_cents": member_balance_cents(member),
-        "total_net_cents": sum(p["net_cents"] for p in periods.values()),
-        "total_pension_cents": sum(p["pension_cents"] for p in periods.values()),
-        "periods": list(periods.values()),
+        "total_net_cents": sum(p["net_cents"] for p in periods),
+        "total_pension_cents": sum(p["pension_cents"] for p in periods),
+        "periods": periods,
+    }
+
+
+def member_earnings_totals(member: Member) -> dict:
+    """`member_earnings` without its rows: the currency, what the trust owes the member now, and
+    net and pension to date, summed in the database (three queries, whatever the length of the
+    history)."""
+    totals = {"net_cents": 0, "pension_cents": 0}
+    for rows in (_closed_earnings(member), _closed_adjustment_lines(member)):
+        summed = rows.aggregate(net_cents=Sum("net_cents"), pension_cents=Sum("pension_cents"))
+        totals = {key: value + (summed[key] or 0) for key, value in totals.items()}
+    return {
+        "currency": settings.TRUST_CURRENCY,
+        "balance_cents": member_balance_cents(member),
+        "total_net_cents": totals["net_cents"],
+        "total_pension_cents": totals["pension_cents"],
     }
 
 
@@ -718,8 +723,9 @@ def member_statement_rows(member: Member) -> QuerySet:
     it (zeros where they earned nothing): `member_net_cents`, `member_pension_cents`, and from
     the statement lines the lease revenue attributed to them (`member_revenue_cents`) and the
     trust's admin fee on it (`member_admin_fee_cents`); the period's own fields are the whole
-    trust's. The same periods and figures as `member_earnings_by_period`, in one statement the
-    database sorts and pages."""
+    trust's. Each period's net and pension are its figures in `member_earnings`; the Statements
+    page and the home's latest periods (`member_earnings_by_period`) read these rows, in one
+    statement the database sorts and pages."""
     earned = MemberEarning.objects.filter(member=member, period=OuterRef("pk"))
     lines = MemberEarningLine.objects.filter(earning__member=member, earning__period=OuterRef("pk"))
     # Adjustments priced in the period (corrections of earlier ones) count in it, as on the statement.
@@ -759,74 +765,60 @@ def member_statement_totals(rows: QuerySet) -> dict:
     return {key: value or 0 for key, value in totals.items()}
 
 
-def member_earnings_by_period(member: Member, *, earnings: dict | None = None) -> list[dict]:
-    """Net and pension for each of the member's statement periods, oldest first: the figures of
-    `member_earnings` (pass its result to save reading it twice), zeros where they earned
-    nothing; with the lease revenue attributed to them and the trust's admin fee on it (from
-    the statement lines, one aggregate query)."""
-
-    earned = {row["period"]: row for row in (earnings or member_earnings(member))["periods"]}
-    fees: dict[int, dict] = defaultdict(lambda: {"fee": 0, "revenue": 0})
-    earning_lines = (
-        MemberEarningLine.objects.filter(earning__member=member, earning__period__status=Period.Status.CLOSED)
-        .values_list("earning__period")
-        .annotate(fee=Sum("admin_fee_cents"), revenue=Sum("revenue_cents"))
-        .order_by()
-    )
-    adjustment_lines = (
-        MemberAdjustmentLine.objects.filter(member=member, adjustment__period__status=Period.Status.CLOSED)
-        .values_list("adjustment__period")
-        .annotate(fee=Sum("admin_fee_cents"), revenue=Sum("revenue_cents"))
-        .order_by()
-    )
-    for period_id, fee, revenue in [*earning_lines, *adjustment_lines]:
-        fees[period_id]["fee"] += fee or 0
-        fees[period_id]["revenue"] += revenue or 0
-    rows = []
-    for period in member_statement_periods(member):
-        figures = earned.get(period.pk, {})
-        itemised = fees.get(period.pk, {})
-        rows.append(
-            {
-                "period": period.pk,
-                "start": period.start,
-                "end": period.end,
-                "last_day": period_last_day(period.start, period.end),
-                "label": period_label(period.start, period.end),
-                "net_cents": figures.get("net_cents", 0),
-                "pension_cents": figures.get("pension_cents", 0),
-                "admin_fee_cents": itemised.get("fee") or 0,
-                "revenue_cents": itemised.get("revenue") or 0,
-            }
-        )
-    return rows
+def member_earnings_by_period(member: Member, *, latest: int | None = None) -> list[dict]:
+    """Net, pension, the lease revenue attributed to the member and the trust's fee on it, for
+    each of the member's statement periods (zeros where they earned nothing), oldest first: the
+    rows of `member_statement_rows` (the same figures as the Statements page and
+    `member_earnings`), with their `label` and `last_day`. `latest` keeps only the newest that
+    many, read in one query whatever the length of the history."""
+    rows = member_statement_rows(member)
+    if latest is not None:
+        rows = rows[:latest]
+    return [
+        {
+            "period": row["period"],
+            "start": row["start"],
+            "end": row["end"],
+            "last_day": period_last_day(row["start"], row["end"]),
+            "label": period_label(row["start"], row["end"]),
+            "net_cents": row["member_net_cents"],
+            "pension_cents": row["member_pension_cents"],
+            "admin_fee_cents": row["member_admin_fee_cents"],
+            "revenue_cents": row["member_revenue_cents"],
+        }
+        for row in reversed(list(rows))
+    ]
 
 
 def member_earnings_breakdown(member: Member) -> dict:
     """The member's net earnings in closed periods by studio, and by the uses the lease
     permitted. A lease licenses its uses together, so a lease's earnings count once, under the
     combination of uses it permitted (in the order of `Use`). Each list adds up to
-    `total_net_cents`, the same total as `member_earnings`."""
+    `total_net_cents`, the same total as `member_earnings`. One query, summed in the database
+    per studio and list of uses (a handful of rows, whatever the length of the history)."""
 
-    rows = MemberEarning.objects.filter(member=member, period__status=Period.Status.CLOSED).values_list(
-        "lease_id", "lease__studio__name", "lease__permitted_uses", "net_cents", "pension_cents"
+    rows = (
+        _closed_earnings(member)
+        .values_list("lease__studio__name", "lease__permitted_uses")
+        .annotate(leases=Count("lease", distinct=True), net=Sum("net_cents"), pension=Sum("pension_cents"))
+        .order_by()
     )
     by_studio: dict[str, dict] = {}
     by_uses: dict[tuple, dict] = {}
-    for lease_id, studio, uses, net, pension in rows:
+    # A lease has one studio and one list of uses: its row's lease count adds up without repeats.
+    for studio, uses, leases, net, pension in rows:
         combination = tuple(in_use_order(uses or []))
         for groups, key, fields in (
             (by_studio, studio, {"studio": studio}),
             (by_uses, combination, {"uses": list(combination)}),
         ):
-            group = groups.setdefault(key, {**fields, "net_cents": 0, "pension_cents": 0, "leases": set()})
+            group = groups.setdefault(key, {**fields, "net_cents": 0, "pension_cents": 0, "leases": 0})
             group["net_cents"] += net
             group["pension_cents"] += pension
-            group["leases"].add(lease_id)
+            group["leases"] += leases
 
     def ordered(groups: dict) -> list[dict]:
-        result = [{**group, "leases": len(group["leases"])} for group in groups.values()]
-        return sorted(result, key=lambda group: -group["net_cents"])
+        return sorted(groups.values(), key=lambda group: -group["net_cents"])
 
     return {
         "currency": settings.TRUST_CURRENCY,
@@ -867,10 +859,6 @@ def _statement_lines(earnings: list[MemberEarning]) -> dict[int, list[dict]]:
     return lines
 
 
-# A statement row is an `earning` (a lease's revenue of the period) or an `adjustment` (a
-# correction of an earlier period priced in this one, naming it in `refers_to_period`).
-STATEMENT_EARNING = "earning"
-STATEMENT_ADJUSTMENT = "adjustment"
 STATEMENT_TOTALS = (
     "revenue_cents",
     "admin_fee_cents",

@@ -13,7 +13,7 @@ from payouts.models import (
     Period,
     RateSetting,
 )
-from payouts.selectors import period_books_check
+from payouts.selectors import STATEMENT_ADJUSTMENT, STATEMENT_EARNING, period_books_check
 from trust.api.validation import TextField, cents, row_id
 
 
@@ -82,6 +82,11 @@ class PeriodOutputSerializer(serializers.ModelSerializer):
 class LeaseEarningSerializer(serializers.Serializer):
     lease = serializers.IntegerField()
     studio = TextField()
+    kind = serializers.ChoiceField(
+        choices=[STATEMENT_EARNING, STATEMENT_ADJUSTMENT],
+        help_text="`earning`: the lease's revenue of the period; `adjustment`: a correction of an "
+        "earlier period priced in this one",
+    )
     net_cents = serializers.IntegerField()
     pension_cents = serializers.IntegerField()
 

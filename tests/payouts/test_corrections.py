@@ -462,3 +462,19 @@ def test_pricing_adjustments_takes_a_fixed_number_of_queries(world):
     assert CreditNote.objects.filter(period=p3).count() == 2
     # 30 on PostgreSQL, the audit chain's append included, for one lease as for seven.
     assert len(many) == len(one) <= 32
+
+
+def test_an_adjustment_is_its_own_kind_of_row_in_the_earnings_api(world, as_user):
+    (p1, p2, _), (t1, _, _) = _three_periods(world)
+    _report(world, _runs("u1", 5, t1))
+    p1 = _close(p1)
+    _report(world, _fix("c1", "u1", -2))
+    p2 = _close(p2)
+    earnings = as_user(world.cast.alice).get("/api/v1/me/earnings/").json()
+    by_period = {p["period"]: p for p in earnings["periods"]}
+    assert {row["kind"] for row in by_period[p1.pk]["leases"]} == {"earning"}
+    (adjustment,) = [row for row in by_period[p2.pk]["leases"] if row["kind"] == "adjustment"]
+    # The studio is named as it is, the row's kind says it corrects an earlier period.
+    assert adjustment["lease"] == world.lease_a.pk
+    assert adjustment["studio"] == world.lease_a.studio.name
+    assert adjustment["net_cents"] == -137

@@ -48,10 +48,23 @@ class SearchFilter(django_filters.CharFilter):
         value = (value or "").strip()
         if not value:
             return qs
+        if len({field.rpartition("__")[0] for field in self.search_fields}) > 1:
+            return qs.filter(pk__in=self._matching_ids(qs.model, value))
         match = Q()
         for field in self.search_fields:
             match |= Q(**{f"{field}__icontains": value})
         return qs.filter(match)
+
+    def _matching_ids(self, model, value: str) -> QuerySet:
+        """The ids of rows where any field contains the text, each table searched on its own and
+        the ids joined (UNION): an OR across the columns of two joined tables is one filter over
+        their join, which PostgreSQL cannot answer from either table's trigram index."""
+        by_table: dict[str, Q] = {}
+        for field in self.search_fields:
+            table = field.rpartition("__")[0]
+            by_table[table] = by_table.get(table, Q()) | Q(**{f"{field}__icontains": value})
+        searches = [model._base_manager.filter(match).order_by().values("pk") for match in by_table.values()]
+        return searches[0].union(*searches[1:])
 
 
 @dataclass
@@ -144,13 +157,25 @@ def filtered_queryset(
 
 
 def portal_list(
-    request, queryset: QuerySet, filterset_class, *, per_page: int = PAGE_SIZE, prefix: str = ""
+    request,
+    queryset: QuerySet,
+    filterset_class,
+    *,
+    per_page: int = PAGE_SIZE,
+    prefix: str = "",
+    unfiltered_total: int | None = None,
 ) -> Listing:
-    """A page of the filtered, sorted list. A page number past the end shows the last page."""
+    """A page of the filtered, sorted list. A page number past the end shows the last page.
+    `unfiltered_total`: the whole list's length when the page has it already (from an aggregate
+    it shows anyway), used while nothing filters the list instead of counting every row again."""
     qs, filterset = filtered_queryset(request, queryset, filterset_class, prefix=prefix)
     page_key = f"{prefix}-page" if prefix else "page"
-    page = Paginator(qs, per_page).get_page(request.GET.get(page_key))
     params = {key: value for key, value in request.GET.items() if key not in ("format", "list")}
+    paginator = Paginator(qs, per_page)
+    unfiltered = Listing(filterset=filterset, page=None, params=params, prefix=prefix)
+    if unfiltered_total is not None and not unfiltered.filtered:
+        paginator.count = unfiltered_total  # a cached_property: set, it is never counted
+    page = paginator.get_page(request.GET.get(page_key))
     return Listing(filterset=filterset, page=page, params=params, prefix=prefix)
 
 

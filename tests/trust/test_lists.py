@@ -44,6 +44,41 @@ def test_search_matches_any_listed_column(members):
     assert [m.member_number for m in listing_for("?q=M-00012").rows] == ["M-00012"]
 
 
+class MemberAndLoginFilter(django_filters.FilterSet):
+    q = SearchFilter(fields=["member_number", "display_name", "user__username", "user__email"])
+
+    class Meta:
+        model = Member
+        fields = []
+
+
+def test_search_across_two_tables_finds_a_match_in_either_once(members):
+    members[0].user.username, members[0].user.email = "stagehand", "bea@example.org"
+    members[0].user.save()
+    request = RequestFactory().get("/list/?q=bea")
+    listing = portal_list(request, Member.objects.order_by("member_number"), MemberAndLoginFilter)
+    # Bea 1 matches by name and by email: listed once.
+    assert [m.display_name for m in listing.rows] == ["Bea 1", "Bea 6", "Bea 11"] and listing.total == 3
+    by_login = portal_list(
+        RequestFactory().get("/list/?q=stageh"),
+        Member.objects.order_by("member_number"),
+        MemberAndLoginFilter,
+    )
+    assert [m.member_number for m in by_login.rows] == ["M-00001"]
+
+
+def test_a_known_total_is_used_only_while_nothing_filters_the_list(members, django_assert_num_queries):
+    def listing(query):
+        request = RequestFactory().get("/list/" + query)
+        queryset = Member.objects.order_by("member_number")
+        return portal_list(request, queryset, MemberFilter, per_page=5, unfiltered_total=12)
+
+    with django_assert_num_queries(1):  # the page's rows, not a count
+        unfiltered = listing("?sort=-number&page=2")
+        assert unfiltered.total == 12 and len(unfiltered.rows) == 5
+    assert listing("?q=bea").total == 3
+
+
 def test_sort_orders_and_reverses(members):
     descending = listing_for("?sort=-number")
     assert descending.rows[0].member_number == "M-00012"

@@ -45,7 +45,9 @@ def test_search_matches_any_listed_column(members):
 
 
 class MemberAndLoginFilter(django_filters.FilterSet):
-    q = SearchFilter(fields=["member_number", "display_name", "user__username", "user__email"])
+    q = SearchFilter(
+        fields=["member_number", "display_name", "user__username", "user__email"], count_by_table=True
+    )
     bank = django_filters.CharFilter(method="by_bank")
 
     class Meta:

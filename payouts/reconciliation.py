@@ -290,6 +290,16 @@ def accounts_listing(*, kind: str | None = None, code: str | None = None) -> Que
     return rows.values("id", "code", "kind", "balance_cents")
 
 
+def trust_own_accounts() -> QuerySet:
+    """The trust's own accounts (bank, fee income, the unclaimed pool...: no member, studio or
+    peer behind them) by code, each with its kept balance."""
+    return (
+        Account.objects.filter(member__isnull=True, studio__isnull=True, peer__isnull=True)
+        .order_by("code")
+        .values("pk", "code", "kind", "balance_cents")
+    )
+
+
 # --- Studio statement of account ----------------------------------------------------------------
 
 KIND_ORDER = {"invoice": 0, "credit_note": 1, "payment": 2, "void": 3}

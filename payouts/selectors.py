@@ -483,6 +483,9 @@ def member_balances(*, minimum_cents: int | None = None) -> QuerySet:
                 output_field=CharField(),
             ),
         )
+        # Always true of a payable account, and after the annotations it makes the member an
+        # inner join: PostgreSQL can then walk members by number and stop at a page's 50 rows.
+        .filter(member__isnull=False)
         .values(
             "account_id",
             "member_id",
@@ -510,46 +513,49 @@ def unpayable_members(*, minimum_cents: int | None = None) -> QuerySet:
     return member_balances(minimum_cents=minimum_cents).exclude(reason="")
 
 
+OWED = Q(kind=Account.Kind.MEMBER_PAYABLE, balance_cents__lt=0)
+
+
+def _payout_totals_aggregates(minimum_cents: int | None) -> dict:
+    """The aggregates `payout_totals` reads, each filtered to the owed accounts (so that they can
+    share a pass over every account with other figures): everyone owed, then each reason the next
+    batch cannot pay (the order of `member_balances`: no bank details, untraceable, below the
+    minimum)."""
+    minimum = settings.TRUST_MINIMUM_PAYOUT_CENTS if minimum_cents is None else minimum_cents
+    reasons = {
+        "everyone": Q(),
+        Unpayable.NO_BANK_DETAILS: WITHOUT_BANK_DETAILS,
+        Unpayable.UNTRACEABLE: ~WITHOUT_BANK_DETAILS & untraceable_member(),
+        Unpayable.BELOW_MINIMUM: ~WITHOUT_BANK_DETAILS
+        & ~untraceable_member()
+        & Q(balance_cents__gt=-minimum),
+    }
+    aggregates = {}
+    for reason, condition in reasons.items():
+        aggregates[f"{reason}__members"] = Count("pk", filter=OWED & condition)
+        aggregates[f"{reason}__cents"] = Sum("balance_cents", filter=OWED & condition)
+    return aggregates
+
+
+def _payout_totals_of(row: dict) -> dict:
+    # Owed is a credit balance: negated to a positive amount.
+    totals = {
+        reason: {"members": row[f"{reason}__members"] or 0, "cents": -(row[f"{reason}__cents"] or 0)}
+        for reason in ("everyone", Unpayable.NO_BANK_DETAILS, Unpayable.UNTRACEABLE, Unpayable.BELOW_MINIMUM)
+    }
+    everyone = totals.pop("everyone")
+    payable = {
+        key: everyone[key] - sum(figures[key] for figures in totals.values()) for key in ("members", "cents")
+    }
+    return {"payable": payable, **totals}
+
+
 def payout_totals(*, minimum_cents: int | None = None) -> dict:
     """How many members the next batch pays and how much, and the same for each reason it
-    cannot pay the others (the reasons of `member_balances`, no bank details first). Three small
-    aggregates: all balances owed (read from the owed-accounts index), those without bank
-    details, those with bank details but untraceable or below the minimum; the payable ones are
-    what is left."""
-    minimum = settings.TRUST_MINIMUM_PAYOUT_CENTS if minimum_cents is None else minimum_cents
-    owed = Account.objects.filter(kind=Account.Kind.MEMBER_PAYABLE, balance_cents__lt=0).order_by()
-
-    def figures(accounts) -> dict:
-        row = accounts.aggregate(members=Count("pk"), cents=Sum("balance_cents"))
-        return {"members": row["members"] or 0, "cents": -(row["cents"] or 0)}
-
-    everyone = figures(owed)
-    no_bank_details = figures(owed.filter(WITHOUT_BANK_DETAILS))
-    # Of those with bank details, the untraceable and (the others) below the minimum: one aggregate.
-    untraceable_q = Q(is_untraceable=True)
-    below_q = Q(balance_cents__gt=-minimum, is_untraceable=False)
-    split_up = (
-        owed.exclude(WITHOUT_BANK_DETAILS)
-        .annotate(is_untraceable=untraceable_member())
-        .aggregate(
-            untraceable_members=Count("pk", filter=untraceable_q),
-            untraceable_cents=Sum("balance_cents", filter=untraceable_q),
-            below_members=Count("pk", filter=below_q),
-            below_cents=Sum("balance_cents", filter=below_q),
-        )
-    )
-    untraceable = {"members": split_up["untraceable_members"], "cents": -(split_up["untraceable_cents"] or 0)}
-    below_minimum = {"members": split_up["below_members"], "cents": -(split_up["below_cents"] or 0)}
-    payable = {
-        key: everyone[key] - no_bank_details[key] - untraceable[key] - below_minimum[key]
-        for key in ("members", "cents")
-    }
-    return {
-        "payable": payable,
-        Unpayable.NO_BANK_DETAILS: no_bank_details,
-        Unpayable.UNTRACEABLE: untraceable,
-        Unpayable.BELOW_MINIMUM: below_minimum,
-    }
+    cannot pay the others (the reasons of `member_balances`, no bank details first). One pass
+    over the owed accounts and their members, each reason a filtered aggregate."""
+    owed = Account.objects.filter(OWED).order_by()
+    return _payout_totals_of(owed.aggregate(**_payout_totals_aggregates(minimum_cents)))
 
 
 def payout_batches() -> QuerySet:
@@ -602,15 +608,17 @@ def operations_overview(*, at=None) -> dict:
     whose tokens are suspended for one."""
 
     at = at or timezone.now()
-    totals = payout_totals()
-    owed = member_balances()
-    pension_owed = -(
-        Account.objects.filter(kind=Account.Kind.PENSION_PAYABLE).aggregate(total=Sum("balance_cents"))[
-            "total"
-        ]
-        or 0
+    # One pass over every account (and its member): the books' total (`ledger.books_total`),
+    # the pension plan's balance and the payout totals, instead of a pass for each.
+    figures = Account.objects.order_by().aggregate(
+        books_cents=Sum("balance_cents"),
+        pension_cents=Sum("balance_cents", filter=Q(kind=Account.Kind.PENSION_PAYABLE)),
+        **_payout_totals_aggregates(None),
     )
-    trial_balance = ledger.books_total()
+    totals = _payout_totals_of(figures)
+    trial_balance = figures["books_cents"] or 0
+    pension_owed = -(figures["pension_cents"] or 0)
+    owed = member_balances()
     half_time_takedowns = takedowns_past_half_time(at=at)
     # Largest balances first, ordered by the kept balance itself (owed is its negation), so the
     # owed-accounts index gives the first rows without sorting every member's account.

@@ -28,7 +28,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import (
     BooleanField,
     Count,
-    Exists,
     ExpressionWrapper,
     F,
     Min,
@@ -85,15 +84,17 @@ def standing_marks() -> QuerySet:
 WITHOUT_BANK_DETAILS = Q(member__payout_iban="", member__payout_account_number="")
 
 
-def untraceable_member() -> Exists:
-    """Rows (of a model with a `member`) whose member stands marked untraceable."""
-    return Exists(standing_marks().filter(member_id=OuterRef("member_id")))
+def untraceable_member() -> Q:
+    """Rows (of a model with a `member`) whose member stands marked untraceable. An uncorrelated
+    `IN`: PostgreSQL hashes the few standing marks once instead of probing them once per row,
+    which over every member's account is the difference between one pass and 100k probes."""
+    return Q(member_id__in=standing_marks().values("member_id"))
 
 
 def cannot_be_paid() -> Q:
     """Rows (of a model with a `member`) of members no payout can reach: no bank details, or
     marked untraceable."""
-    return WITHOUT_BANK_DETAILS | Q(untraceable_member())
+    return WITHOUT_BANK_DETAILS | untraceable_member()
 
 
 def is_untraceable(member: Member) -> bool:
@@ -338,7 +339,7 @@ def unclaimed_pool_rows() -> QuerySet:
             amount_cents=Sum("amount_cents"),
             since=Min("moved_at"),
             release_at=Min("release_at"),
-            untraceable=untraceable_member(),
+            untraceable=ExpressionWrapper(untraceable_member(), output_field=BooleanField()),
             has_bank_details=ExpressionWrapper(~WITHOUT_BANK_DETAILS, output_field=BooleanField()),
         )
         .order_by("-amount_cents", "member_number")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import django_filters
+from django.core.exceptions import FieldError
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 
@@ -40,9 +41,14 @@ def wants_csv(request, prefix: str = "") -> bool:
 class SearchFilter(django_filters.CharFilter):
     """A search box over several columns: rows where any of `fields` contains the text."""
 
-    def __init__(self, *, fields: Sequence[str], label: str = "Search", **kwargs):
+    def __init__(
+        self, *, fields: Sequence[str], label: str = "Search", count_by_table: bool = False, **kwargs
+    ):
+        """`count_by_table`: count the matches table by table (see `count`), for a list whose
+        tables are large (members and their logins); a few thousand rows count quicker joined."""
         super().__init__(label=label, **kwargs)
         self.search_fields = list(fields)
+        self.count_by_table = count_by_table
 
     def filter(self, qs: QuerySet, value: str) -> QuerySet:
         value = (value or "").strip()
@@ -52,6 +58,25 @@ class SearchFilter(django_filters.CharFilter):
         for field in self.search_fields:
             match |= Q(**{f"{field}__icontains": value})
         return qs.filter(match)
+
+    def count(self, searched: QuerySet, value: str) -> int:
+        """How many rows `searched` (a queryset this filter searched for `value`) holds. Across
+        the columns of two joined tables the OR can only be checked on every row of their join;
+        the rows are then counted among the ids each table matches on its own (its trigram
+        indexes), UNIONed. The page itself keeps the OR: walking the sort's index to a page's
+        first 50 matches is quicker than gathering every match."""
+        tables: dict[str, Q] = {}
+        for field in self.search_fields:
+            table = field.rpartition("__")[0]
+            tables[table] = tables.get(table, Q()) | Q(**{f"{field}__icontains": value})
+        if len(tables) == 1 or not self.count_by_table:
+            return searched.count()
+        base = searched.model._base_manager
+        try:
+            matches = [base.filter(match).order_by().values("pk") for match in tables.values()]
+        except FieldError:  # a field the list annotates, not a column: the plain count
+            return searched.count()
+        return searched.filter(pk__in=matches[0].union(*matches[1:])).count()
 
 
 @dataclass
@@ -144,13 +169,30 @@ def filtered_queryset(
 
 
 def portal_list(
-    request, queryset: QuerySet, filterset_class, *, per_page: int = PAGE_SIZE, prefix: str = ""
+    request,
+    queryset: QuerySet,
+    filterset_class,
+    *,
+    per_page: int = PAGE_SIZE,
+    prefix: str = "",
+    unfiltered_total: int | None = None,
 ) -> Listing:
-    """A page of the filtered, sorted list. A page number past the end shows the last page."""
+    """A page of the filtered, sorted list. A page number past the end shows the last page.
+    `unfiltered_total`: the whole list's length when the page has it already (from an aggregate
+    it shows anyway), used while nothing filters the list instead of counting every row again."""
     qs, filterset = filtered_queryset(request, queryset, filterset_class, prefix=prefix)
     page_key = f"{prefix}-page" if prefix else "page"
-    page = Paginator(qs, per_page).get_page(request.GET.get(page_key))
     params = {key: value for key, value in request.GET.items() if key not in ("format", "list")}
+    paginator = Paginator(qs, per_page)
+    unfiltered = Listing(filterset=filterset, page=None, params=params, prefix=prefix)
+    search = filterset.filters.get("q")
+    searched_for = (getattr(filterset.form, "cleaned_data", None) or {}).get("q", "").strip()
+    # `count` is a cached_property of the paginator: once set, the paginator never counts.
+    if unfiltered_total is not None and not unfiltered.filtered:
+        paginator.count = unfiltered_total
+    elif isinstance(search, SearchFilter) and searched_for:
+        paginator.count = search.count(qs, searched_for)
+    page = paginator.get_page(request.GET.get(page_key))
     return Listing(filterset=filterset, page=page, params=params, prefix=prefix)
 
 

@@ -361,6 +361,11 @@ def dataset_freeze_preview(dataset: Dataset) -> dict:
     }
 
 
+def member_by_number(member_number: str) -> Member | None:
+    """The member with this number (surrounding spaces ignored, as typed into a form), or None."""
+    return Member.objects.filter(member_number=member_number.strip()).first()
+
+
 def members_overview() -> QuerySet:
     """Every member as plain rows for the administrator's list: number, name, login, email,
     whether they are listed publicly, whether the trust can pay them (bank details), when

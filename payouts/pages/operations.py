@@ -163,16 +163,21 @@ def _balance_rows(balances):
 def payouts(request):
     """Who the next batch pays and who it cannot (and why), the latest batches, and the way to
     create the next one."""
-    listing = portal_list(request, selectors.member_balances(), MemberBalanceFilter)
     if wants_csv(request):
         return csv_response(
             "guildtrust-member-balances.csv",
             ["member_number", "name", "owed", "currency", "status", "iban_ends"],
-            _balance_rows(listing.page.paginator.object_list),
+            _balance_rows(filtered_rows(request, selectors.member_balances(), MemberBalanceFilter)),
         )
+    totals = selectors.payout_totals()
+    # The totals count everyone owed already: the unfiltered list is not counted again.
+    everyone_owed = sum(figures["members"] for figures in totals.values())
+    listing = portal_list(
+        request, selectors.member_balances(), MemberBalanceFilter, unfiltered_total=everyone_owed
+    )
     context = {
         "listing": listing,
-        "totals": selectors.payout_totals(),
+        "totals": totals,
         "minimum_cents": settings.TRUST_MINIMUM_PAYOUT_CENTS,
         "batches": list(selectors.payout_batches()[:BATCHES_SHOWN]),
         "batch_count": PayoutBatch.objects.count(),

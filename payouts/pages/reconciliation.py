@@ -32,9 +32,7 @@ def operations_reconciliation(request):
         "periods": Period.objects.order_by("-start", "-pk").values("pk", "start", "end", "status")[:60],
         "figures": reconciliation.period_reconciliation(period) if period is not None else None,
         "kinds": reconciliation.accounts_by_kind(),
-        "trust_accounts": Account.objects.filter(member__isnull=True, studio__isnull=True, peer__isnull=True)
-        .order_by("code")
-        .values("pk", "code", "kind", "balance_cents"),
+        "trust_accounts": reconciliation.trust_own_accounts(),
     }
     return render(request, "payouts/reconciliation/period.html", context)
 

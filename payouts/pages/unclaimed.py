@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from trust.lists import SearchFilter, portal_list
 from trust.models import Member
 from trust.portal import PortalForm, admin_required, run_service_with_messages
+from trust.selectors import member_by_number
 from trust.templatetags.portal import money
 
 from .. import unclaimed
@@ -40,9 +41,13 @@ class UntraceableForm(PortalForm):
 
 @admin_required
 def unclaimed_page(request, form=None):
+    overview = unclaimed.unclaimed_overview()
     context = {
-        "overview": unclaimed.unclaimed_overview(),
-        "listing": portal_list(request, unclaimed.unclaimed_pool_rows(), PoolFilter),
+        "overview": overview,
+        # The overview counts the members the pool holds money for: the list is not counted again.
+        "listing": portal_list(
+            request, unclaimed.unclaimed_pool_rows(), PoolFilter, unfiltered_total=overview["held_members"]
+        ),
         "claims": unclaimed.recent_claims()[:CLAIMS_SHOWN],
         "releases": unclaimed.recent_releases()[:RELEASES_SHOWN],
         "untraceable": unclaimed.standing_marks()
@@ -76,7 +81,7 @@ def member_untraceable(request):
     form = UntraceableForm(request.POST)
     if not form.is_valid():
         return unclaimed_page(request, form=form)
-    member = Member.objects.filter(member_number=form.cleaned_data["member_number"].strip()).first()
+    member = member_by_number(form.cleaned_data["member_number"])
     if member is None:
         form.add_error("member_number", "No member has this number.")
         return unclaimed_page(request, form=form)

@@ -19,6 +19,8 @@ from django.test import Client
 from django.test.utils import _TestState
 from django.urls import reverse
 
+from tests.benchmarks.harness import analyze
+
 pytestmark = [pytest.mark.benchmark, pytest.mark.django_db]
 
 SCALES = {
@@ -227,10 +229,6 @@ def load_operations(world, *, members: int, leases: int) -> None:
         "FROM trust_member WHERE member_number LIKE 'B-%%'",
         params,
     )
-
-
-def analyze() -> None:
-    _sql("ANALYZE")
 
 
 # --- Measuring ------------------------------------------------------------------------------

@@ -139,9 +139,9 @@ def test_the_active_and_closed_lease_lists_search_and_export(admin_client, many_
     licensing.lease_revoke(actor=many_leases.cast.admin, lease=many_leases.lease_b, reason="Breach")
     leases = reverse("operations-leases")
     found = admin_client.get(leases, {"active-q": "film 3"}).context["active_list"].rows
-    assert sorted(lease.purpose for lease in found) == [f"Film 3{n}" for n in range(10)]
+    assert sorted(row["purpose"] for row in found) == [f"Film 3{n}" for n in range(10)]
     assert [
-        lease.pk for lease in admin_client.get(leases, {"closed-q": "breach"}).context["closed_list"].rows
+        row["pk"] for row in admin_client.get(leases, {"closed-q": "breach"}).context["closed_list"].rows
     ] == [many_leases.lease_b.pk]
     rows = _csv(admin_client.get(leases, {"format": "csv", "list": "active"}))
     assert len(rows) == MANY + 2 and rows[0][:3] == ["lease", "studio", "terms"]

@@ -96,3 +96,16 @@ def test_the_studio_statement_page_runs_to_the_receivable(client, demo):
     assert statement["rows"] and statement["balance_cents"] == statement["receivable_cents"]
     assert statement["balance_cents"] == statement["rows"][-1]["balance_cents"]
     assert f'id="soa-balance">{money(statement["balance_cents"])} ' in page.content.decode()
+
+
+def test_books_out_of_balance_show_the_first_50_accounts_and_the_whole_count(client, demo):
+    # Balances written without entries (as no service does): 60 accounts disagree.
+    Account.objects.bulk_create(
+        Account(code=f"broken:{n:03d}", kind=Account.Kind.BANK, balance_cents=n + 1) for n in range(60)
+    )
+    _login(client, "admin")
+    page = client.get("/operations/reconciliation/").content.decode()
+    assert '<strong id="rec-disagreeing-count">60</strong>' in page
+    table = page.split('id="rec-disagreeing"')[1].split("</table>")[0]
+    assert "broken:049" in table and "broken:050" not in table
+    assert "the first 50 by code" in table

@@ -44,6 +44,50 @@ def test_search_matches_any_listed_column(members):
     assert [m.member_number for m in listing_for("?q=M-00012").rows] == ["M-00012"]
 
 
+class MemberAndLoginFilter(django_filters.FilterSet):
+    q = SearchFilter(
+        fields=["member_number", "display_name", "user__username", "user__email"], count_by_table=True
+    )
+    bank = django_filters.CharFilter(method="by_bank")
+
+    class Meta:
+        model = Member
+        fields = []
+
+    def by_bank(self, queryset, name, value):
+        return queryset.filter(payout_iban=value)
+
+
+def test_a_search_across_two_tables_counts_a_row_matching_both_once(members):
+    members[0].user.username, members[0].user.email = "stagehand", "bea@example.org"
+    members[0].user.save()
+    Member.objects.filter(pk=members[5].pk).update(payout_iban="DE89370400440532013000")
+
+    def listing(query):
+        request = RequestFactory().get("/list/" + query)
+        return portal_list(
+            request, Member.objects.order_by("member_number"), MemberAndLoginFilter, per_page=2
+        )
+
+    # Bea 1 matches by name and by email.
+    by_name = listing("?q=bea")
+    assert by_name.total == 3 and [m.display_name for m in by_name.rows] == ["Bea 1", "Bea 6"]
+    assert [m.member_number for m in listing("?q=stageh").rows] == ["M-00001"]
+    assert listing("?q=bea&bank=DE89370400440532013000").total == 1  # the other filters count too
+
+
+def test_a_known_total_is_used_only_while_nothing_filters_the_list(members, django_assert_num_queries):
+    def listing(query):
+        request = RequestFactory().get("/list/" + query)
+        queryset = Member.objects.order_by("member_number")
+        return portal_list(request, queryset, MemberFilter, per_page=5, unfiltered_total=12)
+
+    with django_assert_num_queries(1):  # the page's rows, not a count
+        unfiltered = listing("?sort=-number&page=2")
+        assert unfiltered.total == 12 and len(unfiltered.rows) == 5
+    assert listing("?q=bea").total == 3
+
+
 def test_sort_orders_and_reverses(members):
     descending = listing_for("?sort=-number")
     assert descending.rows[0].member_number == "M-00012"

@@ -21,7 +21,9 @@ class DateInput(forms.DateInput):
 
 class MemberFilter(django_filters.FilterSet):
     q = SearchFilter(
-        fields=["member_number", "display_name", "user__username", "user__email"], label="Search members"
+        fields=["member_number", "display_name", "user__username", "user__email"],
+        label="Search members",
+        count_by_table=True,
     )
     bank = django_filters.ChoiceFilter(
         label="Bank details",

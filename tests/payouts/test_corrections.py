@@ -468,7 +468,7 @@ def test_an_adjustment_is_its_own_kind_of_row_in_the_earnings_api(world, as_user
     (p1, p2, _), (t1, _, _) = _three_periods(world)
     _report(world, _runs("u1", 5, t1))
     p1 = _close(p1)
-    _report(world, _fix("c1", "u1", -2))
+    _report(world, fix("c1", "u1", -2))
     p2 = _close(p2)
     earnings = as_user(world.cast.alice).get("/api/v1/me/earnings/").json()
     by_period = {p["period"]: p for p in earnings["periods"]}

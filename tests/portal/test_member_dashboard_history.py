@@ -61,7 +61,8 @@ def test_member_home_reads_a_fixed_number_of_queries(client, world, months, djan
     with django_assert_max_num_queries(12):
         response = client.get(reverse("member-home"))
     assert response.status_code == 200
-    assert response.context["older_periods"] == months - 12
+    # The latest 12 periods are shown; older ones only said to exist (all on Statements).
+    assert response.context["older_periods"] is (months > 12)
 
 
 @pytest.mark.parametrize("months", [12, 60])
@@ -70,7 +71,8 @@ def test_my_earnings_api_reads_a_fixed_number_of_queries(
 ):
     _history(world, months)
     alice = as_user(world.cast.alice.user)
-    with django_assert_max_num_queries(7):
+    # 8: each period's dates are read once per period, not on each earning row.
+    with django_assert_max_num_queries(8):
         body = alice.get("/api/v1/me/earnings/").json()
     assert len(body["periods"]) == months
     assert body["total_net_cents"] == months * 2 * 95

@@ -117,7 +117,18 @@ def add_to_balances(lines) -> None:
         return
     table = Account._meta.db_table
     with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {table} SET balance_cents = balance_cents + %s WHERE id = %s", rows)
+        if connection.vendor != "postgresql":
+            cursor.executemany(f"UPDATE {table} SET balance_cents = balance_cents + %s WHERE id = %s", rows)
+            return
+        # Two statements however many accounts (a close's batch moves thousands): the rows
+        # locked in id order first, then every balance moved by one join with the deltas.
+        ids, amounts = [account_id for _, account_id in rows], [delta for delta, _ in rows]
+        cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [ids])
+        cursor.execute(
+            f"UPDATE {table} AS a SET balance_cents = a.balance_cents + d.delta "
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS d(id, delta) WHERE a.id = d.id",
+            [ids, amounts],
+        )
 
 
 def balance(account: Account) -> int:

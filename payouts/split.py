@@ -52,15 +52,24 @@ def holders_from_rows(rows: Iterable[tuple[str, MemberKey, object]]) -> Holders:
     """(asset id, member key, share) rows, shares as Decimal or Fraction, to integer holders.
     Distinct shares are few (1, 0.5, ...): each is turned into a numerator once."""
     rows = list(rows)
-    exact = {share: Fraction(share) for share in {share for _, _, share in rows}}
+    # Looked up by the share object first: `counted_rows` hands out one Fraction per distinct
+    # share, and hashing a Fraction (every row, twice) cost more than the rest of this. `rows`
+    # keeps every share alive, so no id is reused; equal shares in other objects still meet
+    # in `exact`.
+    by_object: dict[int, Fraction] = {}
+    exact: dict[Fraction, Fraction] = {}
+    for _, _, share in rows:
+        if id(share) not in by_object:
+            value = Fraction(share)
+            by_object[id(share)] = exact.setdefault(value, value)
     denominator = lcm(*(f.denominator for f in exact.values())) if exact else 1
-    numerators = {share: f.numerator * (denominator // f.denominator) for share, f in exact.items()}
+    numerators = {pk: value.numerator * (denominator // value.denominator) for pk, value in by_object.items()}
     by_asset: dict[str, list[tuple[MemberKey, int]]] = {}
     for asset_id, key, share in rows:
         held = by_asset.get(asset_id)
         if held is None:
             held = by_asset[asset_id] = []
-        held.append((key, numerators[share]))
+        held.append((key, numerators[id(share)]))
     return Holders(by_asset, denominator)
 
 
@@ -209,13 +218,24 @@ def split_lease(
 def counted_rows(rows) -> list[tuple]:
     """(asset id, member id, member number, share) of the accepted contributors only, each share
     scaled so an asset's accepted shares sum to exactly 1: the fast path's form of
-    `distribution.counted_shares` (the differential tests hold the two equal)."""
+    `distribution.counted_shares` (the differential tests hold the two equal). One Fraction per
+    distinct share, not per row (a batch reads tens of thousands of rows over a few shares)."""
+    exact: dict = {}
     accepted: dict = {}
     for asset_id, member_id, number, share, status in rows:
         if status == AssetContributor.Status.ACCEPTED:
-            accepted.setdefault(asset_id, []).append((member_id, number, Fraction(share)))
+            fraction = exact.get(share)
+            if fraction is None:
+                fraction = exact[share] = Fraction(share)
+            held = accepted.get(asset_id)
+            if held is None:
+                held = accepted[asset_id] = []
+            held.append((member_id, number, fraction))
     counted = []
     for asset_id, held in accepted.items():
-        total = sum((share for _, _, share in held), Fraction(0))
-        counted += [(asset_id, member_id, number, share / total) for member_id, number, share in held]
+        total = held[0][2] if len(held) == 1 else sum((share for _, _, share in held), Fraction(0))
+        if total == 1:  # shares that already sum to 1 stay as they are (the same objects)
+            counted += [(asset_id, member_id, number, share) for member_id, number, share in held]
+        else:
+            counted += [(asset_id, member_id, number, share / total) for member_id, number, share in held]
     return counted

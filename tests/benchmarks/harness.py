@@ -54,6 +54,12 @@ class Gunicorn:
             "DATABASE_URL": database_url(),
             "SECRET_KEY": django_settings.SECRET_KEY,
             "BIND": f"127.0.0.1:{self.port}",
+            # No recycling while measuring: the five workers start together, serve alike and so
+            # all reached the 5,000-request recycle at once inside a run (20k bare requests
+            # first), rebooting side by side and stalling that run's tail for 1-3 s. A served
+            # trust's workers start and recycle apart; that cost (a worker's boot, ~1.5 s CPU
+            # per 5,000 requests) is deploy/SCALING.md's, not the request path's.
+            "GUNICORN_MAX_REQUESTS": "0",
             **(env or {}),
         }
         if workers:

@@ -67,6 +67,9 @@ PRICE_LIMIT_MESSAGE = (
 )
 # A substitution premium is at most the whole saving (10000 basis points).
 BPS_MAX = 10_000
+# The most days lease terms may give a studio to pay an invoice (the API, the terms form and the
+# admin all write terms through terms_create, which refuses more).
+PAYMENT_DAYS_MAX = 365
 # The longest production title a lease may name (Lease.production).
 PRODUCTION_MAX = 200
 # Usage may be reported a little ahead of our clock.
@@ -171,6 +174,8 @@ def terms_create(
             "the days to attest deletion cannot be fewer than the days to acknowledge",
             code="takedown_windows_out_of_order",
         )
+    if payment_days is not None and not 0 <= payment_days <= PAYMENT_DAYS_MAX:
+        raise Invalid(f"payment_days must be between 0 and {PAYMENT_DAYS_MAX}", code="bad_payment_days")
     currency = currency or settings.TRUST_CURRENCY
     prices = {
         "flat_fee_cents": flat_fee_cents,

@@ -18,7 +18,7 @@ from licensing.models import (
     UsageEvent,
 )
 from licensing.selectors import lease_parts
-from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS, USAGE_EVENTS_MAX
+from licensing.services import PAYMENT_DAYS_MAX, PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS, USAGE_EVENTS_MAX
 from trust.api.validation import CENTS_MAX, COUNT_MAX, QUANTITY_MAX, TextField, cents, row_id
 from trust.consent import LICENSABLE_USES
 from trust.errors import Invalid
@@ -97,7 +97,7 @@ class TermsInputSerializer(serializers.Serializer):
     active = serializers.BooleanField(required=False, default=True)
     payment_days = serializers.IntegerField(
         min_value=0,
-        max_value=365,
+        max_value=PAYMENT_DAYS_MAX,
         required=False,
         allow_null=True,
         default=None,

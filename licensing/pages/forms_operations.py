@@ -7,7 +7,7 @@ from decimal import Decimal
 from django import forms
 
 from licensing import selectors
-from licensing.services import PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS
+from licensing.services import PAYMENT_DAYS_MAX, PRICE_LIMIT_MESSAGE, PRICE_MAX_CENTS
 from trust.consent import LICENSABLE_USES
 from trust.models import Dataset
 from trust.portal import PortalForm
@@ -109,12 +109,11 @@ class TermsForm(PortalForm):
         max_value=3650,
         help_text="Past this the lease's tokens are suspended until the studio attests. Empty: the default.",
     )
-    # The same bounds as the API's terms serializer.
     payment_days = forms.IntegerField(
         label="Days to pay an invoice",
         required=False,
         min_value=0,
-        max_value=365,
+        max_value=PAYMENT_DAYS_MAX,
         help_text="For the invoices these terms' leases appear on. Leave empty for the trust's default.",
     )
 

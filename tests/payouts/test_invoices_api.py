@@ -205,6 +205,25 @@ def test_an_administrator_sets_the_days_to_pay_on_new_terms(world, as_user):
     assert too_long.status_code == 400
 
 
+def test_terms_create_itself_refuses_more_days_to_pay_than_the_limit(world):
+    # The one home of the limit: the admin and any other caller of the service meet it too.
+    from licensing import services as licensing
+    from licensing.models import LeaseTerms
+    from trust.errors import Invalid
+
+    with pytest.raises(Invalid) as refused:
+        licensing.terms_create(
+            actor=world.cast.admin,
+            dataset=world.dataset,
+            title="Net 400",
+            permitted_uses=["training"],
+            duration_days=30,
+            payment_days=licensing.PAYMENT_DAYS_MAX + 1,
+        )
+    assert refused.value.code == "bad_payment_days"
+    assert not LeaseTerms.objects.filter(title="Net 400").exists()
+
+
 def test_a_payment_sent_again_with_its_idempotency_key_is_recorded_once(world, closed, as_user):
     invoice = _invoice_of(world, closed, world.cast.studio_a)
     admin = as_user(world.cast.admin)

@@ -47,7 +47,7 @@ from .models import (
 from .queue import enqueue_on_commit
 from .selectors import authority_in_force, deciding_authority, is_trust_admin, member_of
 from .signals import consent_withdrawn, licensability_changed
-from .storage import MultipartError, UploadedPart, get_object_store, measure
+from .storage import MultipartError, SourceMissing, UploadedPart, get_object_store, measure
 
 log = structlog.get_logger(__name__)
 
@@ -421,8 +421,14 @@ def asset_verify(*, asset_id) -> Asset:
         return asset
     store = get_object_store()
     if store.size(asset.staging_key) is not None:
-        store.copy(asset.staging_key, asset.object_key)
-        store.delete(asset.staging_key)
+        try:
+            store.copy(asset.staging_key, asset.object_key)
+        except SourceMissing:
+            # Another verification of the same upload (the task beside a client's retry, or
+            # a redelivery) moved the bytes between the two calls: measure what it moved.
+            pass
+        else:
+            store.delete(asset.staging_key)
     stored = measure(store, asset.object_key)
     if stored is None:
         outcome, reason = Asset.Status.FAILED, "no object was uploaded"

@@ -93,7 +93,8 @@ class ObjectStore(Protocol):
     def size(self, key: str) -> int | None: ...
     def delete(self, key: str) -> None: ...
     def copy(self, source: str, destination: str) -> None:
-        """Copy an object inside the store (server-side on S3), replacing `destination` whole."""
+        """Copy an object inside the store (server-side on S3), replacing `destination` whole.
+        Raises SourceMissing when `source` holds no object."""
 
     # Multipart, for large video: start, PUT each part to its own URL, complete with the ETags.
     def start_multipart(self, key: str, *, content_type: str) -> str: ...
@@ -145,6 +146,13 @@ class AbsenceCheck:
 
 class MultipartError(Exception):
     """The parts named do not make a complete upload (missing, unknown or mismatched ETags)."""
+
+
+class SourceMissing(Exception):
+    """A copy's source holds no object (never written, or moved away by another process)."""
+
+
+_MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 
 
 def _unreachable(error: Exception) -> bool:
@@ -246,7 +254,7 @@ class S3ObjectStore:
             try:
                 return self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                if error.response.get("Error", {}).get("Code") in _MISSING_CODES:
                     return None
                 raise
 
@@ -258,12 +266,17 @@ class S3ObjectStore:
         # The managed copy switches to a multipart copy past 5 GB, still without the bytes
         # leaving the server; the copy is encrypted like every other write.
         with _storage_call():
-            self.client.copy(
-                {"Bucket": self.bucket, "Key": source},
-                self.bucket,
-                destination,
-                ExtraArgs=self._sse_params(),
-            )
+            try:
+                self.client.copy(
+                    {"Bucket": self.bucket, "Key": source},
+                    self.bucket,
+                    destination,
+                    ExtraArgs=self._sse_params(),
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in _MISSING_CODES:
+                    raise SourceMissing(source) from error
+                raise
 
     def start_multipart(self, key, *, content_type):
         with _storage_call():
@@ -468,7 +481,11 @@ class LocalObjectStore:
     def copy(self, source, destination):
         target = self._path(destination)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with self.open(source) as handle, tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+        try:
+            source_file = self.open(source)
+        except FileNotFoundError as error:
+            raise SourceMissing(source) from error
+        with source_file as handle, tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
             shutil.copyfileobj(handle, tmp, CHUNK)
         os.replace(tmp.name, target)
 

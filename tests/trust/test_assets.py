@@ -254,6 +254,30 @@ def test_verification_moves_the_bytes_from_staging_to_the_final_key(cast, django
     assert measure(store, asset.object_key).sha256 == hashlib.sha256(b"voice session").hexdigest()
 
 
+def test_a_verification_that_finds_its_bytes_already_moved_by_another_completes(cast, monkeypatch):
+    """Two verifications of one upload (the task beside a client's retry): the other one copies
+    the staging key and deletes it between this one's check and its copy."""
+    from trust.models import Asset
+    from trust.storage import LocalObjectStore, get_object_store, measure
+
+    store = get_object_store()
+    asset = _registered(cast)
+    store.put_bytes(asset.staging_key, b"voice session", content_type="audio/wav")
+    Asset.objects.filter(pk=asset.pk).update(status=Asset.Status.VERIFYING)
+    real_copy = LocalObjectStore.copy
+
+    def moved_first(self, source, destination):
+        real_copy(self, source, destination)  # the other verification, done just before
+        self.delete(source)
+        return real_copy(self, source, destination)
+
+    monkeypatch.setattr(LocalObjectStore, "copy", moved_first)
+    services.asset_verify(asset_id=asset.pk)
+    asset.refresh_from_db()
+    assert asset.status == Asset.Status.AVAILABLE
+    assert measure(store, asset.object_key).sha256 == hashlib.sha256(b"voice session").hexdigest()
+
+
 def test_bytes_that_failed_verification_are_not_kept_under_the_final_key(
     cast, django_capture_on_commit_callbacks
 ):

@@ -180,6 +180,12 @@ def test_copy_replaces_the_destination_whole(store):
     assert measure(store, "assets/copied").sha256 == hashlib.sha256(DATA).hexdigest()
 
 
+def test_copy_of_a_missing_source_says_so_and_writes_nothing(store):
+    with pytest.raises(storage.SourceMissing):
+        store.copy("staging/never-written", "assets/never-written")
+    assert store.size("assets/never-written") is None
+
+
 # The suite's S3 server is SeaweedFS: it checks what AWS checks, so these refusals come from the
 # server itself, not from our code.
 

@@ -101,6 +101,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Statements run through trust.db.prepared_cursor (the gateway's) are prepared on the server
+    # after this many runs on a connection; Django's own cursors bind on the client and are never
+    # prepared. Off (DB_PREPARED_STATEMENTS=off) behind a pooler that cannot keep them
+    # (PgBouncer in transaction mode before 1.21): Django's default turns preparing off for all.
+    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
     # Named after the database, so test runs against different databases never share one.
     test_name = f"test_{DATABASES['default']['NAME']}"
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=test_name)}

@@ -4,8 +4,11 @@ Django's psycopg backend binds parameters on the client by default: every execut
 whole statement text, which PostgreSQL parses and plans again. For a statement run thousands of
 times a second that planning costs more than running it (the download statement: 0.24 ms to
 plan, 0.09 ms to run). `prepared_cursor` binds on the server instead, and psycopg prepares a
-statement once it has run `prepare_threshold` times on a connection (5 by default), so later
-executions skip parsing and planning. It is a Django CursorWrapper all the same: query logging,
+statement once it has run `prepare_threshold` times on a connection, so later executions skip
+parsing and planning. Django opens connections with `prepare_threshold=None`, which turns
+preparing off for every cursor: config/settings.py sets it (5) unless DB_PREPARED_STATEMENTS is
+off. Measured per download, PostgreSQL CPU: the token's statement 0.25 -> 0.055 ms, the download
+statement 0.55 -> 0.09 ms. It is a Django CursorWrapper all the same: query logging,
 `execute_wrapper`s and the test suite's query counts see every statement."""
 
 from contextlib import contextmanager

@@ -45,3 +45,21 @@ def test_the_manifest_reads_its_rows_in_one_statement(world, django_assert_max_n
     with django_assert_max_num_queries(4):
         manifest = json_body(client.get(url))
     assert len(manifest["assets"]) == 2
+
+
+def test_the_gateways_statements_are_prepared_on_the_server(world, settings):
+    """After a few downloads on one connection, PostgreSQL runs the token's and the download's
+    statements from their prepared plans (parsing and planning them cost more than running)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    settings.PULL_WINDOW_SECONDS = 0
+    client = bearer_client(world.secret_a)
+    for _ in range(8):
+        assert client.get(_download_url(world, world.alice_asset)).status_code == 302
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE generic_plans + custom_plans > 1")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("token_hash" in sql for sql in prepared), prepared
+    assert any("INSERT INTO" in sql and "usageevent" in sql for sql in prepared), prepared

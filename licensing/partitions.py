@@ -79,3 +79,38 @@ def ensure_partitions_ahead(*, now: datetime, months_ahead: int = 2) -> list[str
         months.append((year, month))
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return ensure_usage_partitions(months)
+
+
+def partitions_holding(start: datetime, end: datetime) -> list[str]:
+    """The partitions that may hold usage that occurred in [start, end): the existing month
+    partitions overlapping it, and the default partition (where a month made late has rows)."""
+    if connection.vendor != "postgresql":
+        return []
+    months, (year, month) = [], month_of(start)
+    while _bounds(year, month)[0] < end:
+        months.append(partition_name(year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass AND c.relname = ANY(%s) ORDER BY c.relname",
+            [PARENT, [*months, DEFAULT]],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def vacuum_usage_of(start: datetime, end: datetime) -> list[str]:
+    """VACUUM the partitions holding the usage of [start, end), so the pages written since the
+    last vacuum are marked all-visible and the usage index answers reads of a lease range by
+    itself (an index-only scan) instead of fetching every row from the table, where a lease's
+    events lie scattered among every other lease's. Pages already all-visible are skipped, so
+    on a partition autovacuum keeps up with this costs little. Does nothing inside a
+    transaction, where PostgreSQL cannot vacuum. Returns the partitions vacuumed."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return []
+    names = partitions_holding(start, end)
+    with connection.cursor() as cursor:
+        for name in names:
+            # The name comes from the catalogue (a partition of PARENT), never from input.
+            cursor.execute(f"VACUUM {name}")
+    return names

@@ -183,14 +183,15 @@ def ensure_member_accounts_of_assets(*asset_querysets) -> None:
     sql, params = members.query.sql_with_params()
     table = Account._meta.db_table
     with connection.cursor() as cursor:
-        # Both kinds in one statement: the members are found once (a close's plan waits on
-        # this, and a large trust has hundreds of thousands of contributors).
+        # Both kinds in one statement: the members are found once (a large trust has hundreds
+        # of thousands of contributors). In code order, so two closing batches creating the
+        # same new members' accounts wait on each other's rows in one order, never in a cycle.
         # `WHERE true` lets SQLite tell the upsert's ON CONFLICT from a join's ON.
         cursor.execute(
             f"INSERT INTO {table} (code, kind, member_id, studio_id) "
             f"SELECT 'member:' || m.member_id || k.suffix, k.kind, m.member_id, NULL FROM ({sql}) m "
             "CROSS JOIN (SELECT %s AS suffix, %s AS kind UNION ALL SELECT %s, %s) k WHERE true "
-            "ON CONFLICT (code) DO NOTHING",
+            "ORDER BY 1 ON CONFLICT (code) DO NOTHING",
             [*params, ":payable", Account.Kind.MEMBER_PAYABLE, ":pension", Account.Kind.PENSION_PAYABLE],
         )
 

@@ -48,34 +48,81 @@ def usage_in(period: Period) -> QuerySet[UsageEvent]:
     return UsageEvent.objects.filter(occurred_at__gte=period.start, occurred_at__lt=period.end)
 
 
-def meter_period(period: Period) -> int:
-    """Write what every lease not yet posted owes for the period into PeriodCharge, replacing
-    earlier rows of those leases: usage summed by lease, use and charged asset, and the flat
-    fee of each lease approved in the period, and the shares a home trust told this trust of
-    its parts of federated leases (PartShare, received in the period), in a fixed number of
-    statements whatever the volume. Unit prices are taken from the leases as they are now.
-    Returns the rows written."""
+# What one lease can be charged per asset it names (downloads, generated seconds, a saving's
+# premium) and for the lease as a whole (flat fee, training runs, production fee, a premium on
+# savings naming no asset, its part shares): the plan's estimate of a lease's charge rows.
+CHARGES_PER_ASSET = 3
+CHARGES_PER_LEASE = 6
+
+
+def leases_that_can_owe(period: Period) -> list[tuple[int, int, int]]:
+    """(lease id, studio id, charge rows it may write) of every lease not yet posted that a
+    source of `meter_lease_range` can charge for the period, by id, in one query: usage is
+    accepted only while a lease is live (licensing refuses it before `starts_at` and from its
+    end), so a lease that can have usage, a flat fee or a premium in the period started before
+    the period ends and did not end before it starts; a part's lease also owes the part shares
+    received in it. The rows a lease may write are estimated from its approval assets."""
+    leases, revenues, shares = Lease._meta.db_table, LeaseRevenue._meta.db_table, PartShare._meta.db_table
+    approval = Lease.approval_assets.through._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT l.id, l.studio_id,
+                   %s * (SELECT COUNT(*) FROM {approval} a WHERE a.lease_id = l.id) + %s
+            FROM {leases} l
+            WHERE ((l.starts_at < %s AND (l.ends_at IS NULL OR l.ends_at > %s))
+                   OR l.id IN (SELECT s.lease_id FROM {shares} s
+                               WHERE s.received_at >= %s AND s.received_at < %s AND s.cents > 0))
+              AND NOT EXISTS (SELECT 1 FROM {revenues} r WHERE r.period_id = %s AND r.lease_id = l.id)
+            ORDER BY l.id""",
+            [
+                CHARGES_PER_ASSET,
+                CHARGES_PER_LEASE,
+                period.end,
+                period.start,
+                period.start,
+                period.end,
+                period.pk,
+            ],
+        )
+        return cursor.fetchall()
+
+
+def meter_lease_range(period: Period, *, first_lease_id: int, last_lease_id: int) -> int:
+    """Write what each lease with an id in [first_lease_id, last_lease_id] not yet posted owes
+    for the period into PeriodCharge, replacing earlier rows of those leases (and touching no
+    other lease's): usage summed by lease, use and charged asset, the flat fee of each lease
+    approved in the period, premiums, and the shares a home trust told this trust of its parts
+    of federated leases (PartShare, received in the period), in a fixed number of statements
+    whatever the volume. Unit prices are taken from the leases as they are now. Each batch of a
+    close meters its own range, so batches on many workers meter side by side. Returns the rows
+    written."""
     events, leases = UsageEvent._meta.db_table, Lease._meta.db_table
     charges, revenues = PeriodCharge._meta.db_table, LeaseRevenue._meta.db_table
     shares = PartShare._meta.db_table
     start = connection.ops.adapt_datetimefield_value(period.start)
     end = connection.ops.adapt_datetimefield_value(period.end)
-    not_posted = f"NOT EXISTS (SELECT 1 FROM {revenues} r WHERE r.period_id = %s AND r.lease_id = l.id)"
+    # The leases `l` this call meters: in the range and not posted (three parameters).
+    metered = f"""l.id BETWEEN %s AND %s
+        AND NOT EXISTS (SELECT 1 FROM {revenues} r WHERE r.period_id = %s AND r.lease_id = l.id)"""
+    metered_params = [first_lease_id, last_lease_id, period.pk]
     columns = "period_id, lease_id, use, asset_id, quantity, unit_price_cents"
     kinds = UsageEvent.Kind
     # Downloads and generated seconds are charged to the asset the event names; training runs
     # are shared across the lease's assets, so their asset is not kept. Summed first, then
-    # joined to the few leases: the join sees thousands of groups, not millions of events.
+    # joined to the few leases. The range's events are read by the usage index alone (lease,
+    # time, and the summed columns included), not from the month's table, where they lie
+    # scattered among every other lease's.
     usage = f"""SELECT %s, l.id, g.kind, g.asset_id, g.quantity,
                    CASE g.kind WHEN %s THEN l.price_per_download_cents
                                WHEN %s THEN l.price_per_training_run_cents
                                WHEN %s THEN l.price_per_generated_second_cents ELSE 0 END
             FROM (SELECT e.lease_id, e.kind, CASE WHEN e.kind IN (%s, %s, %s) THEN e.asset_id END AS asset_id,
                          SUM(e.quantity) AS quantity
-                  FROM {events} e WHERE e.occurred_at >= %s AND e.occurred_at < %s
+                  FROM {events} e
+                  WHERE e.lease_id BETWEEN %s AND %s AND e.occurred_at >= %s AND e.occurred_at < %s
                   GROUP BY 1, 2, 3) g
             JOIN {leases} l ON l.id = g.lease_id
-            WHERE l.starts_at IS NOT NULL AND {not_posted}"""
+            WHERE l.starts_at IS NOT NULL AND {metered}"""
     params = [
         period.pk,
         kinds.DOWNLOAD,
@@ -84,31 +131,40 @@ def meter_period(period: Period) -> int:
         kinds.DOWNLOAD,
         kinds.GENERATED_SECOND,
         kinds.SUBSTITUTION_SAVING,  # summed per asset named, then priced by premiums.meter_premiums
+        first_lease_id,
+        last_lease_id,
         start,
         end,
-        period.pk,
+        *metered_params,
     ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {charges} WHERE period_id = %s AND lease_id NOT IN "
-            f"(SELECT lease_id FROM {revenues} WHERE period_id = %s)",
-            [period.pk, period.pk],
-        )
         if connection.vendor == "postgresql":
-            written = _copy_through_client(cursor, usage, params, f"{charges} ({columns})")
-        else:
-            cursor.execute(f"INSERT INTO {charges} ({columns}) {usage}", params)
-            written = cursor.rowcount
+            # A batch's statements run once each: JIT compiled them for longer than they run.
+            cursor.execute("SET LOCAL jit = off")
+        cursor.execute(
+            f"""DELETE FROM {charges} WHERE period_id = %s AND lease_id BETWEEN %s AND %s
+            AND lease_id NOT IN (SELECT lease_id FROM {revenues} WHERE period_id = %s)""",
+            [period.pk, first_lease_id, last_lease_id, period.pk],
+        )
+        cursor.execute(f"INSERT INTO {charges} ({columns}) {usage}", params)
+        written = cursor.rowcount
         cursor.execute(
             f"""INSERT INTO {charges} ({columns})
             SELECT %s, l.id, %s, NULL, 1, l.flat_fee_cents FROM {leases} l
-            WHERE l.starts_at >= %s AND l.starts_at < %s AND l.status NOT IN (%s, %s) AND {not_posted}""",
-            [period.pk, FLAT_FEE, start, end, *NEVER_ACTIVE, period.pk],
+            WHERE l.starts_at >= %s AND l.starts_at < %s AND l.status NOT IN (%s, %s) AND {metered}""",
+            [period.pk, FLAT_FEE, start, end, *NEVER_ACTIVE, *metered_params],
         )
         written += cursor.rowcount
-        written -= _net_corrections_in_place(cursor, period, start, end)
+        written -= _net_corrections_in_place(cursor, period, start, end, first_lease_id, last_lease_id)
         written += premiums.meter_premiums(
-            cursor, period, start=start, end=end, not_posted=not_posted, never_active=NEVER_ACTIVE
+            cursor,
+            period,
+            start=start,
+            end=end,
+            leases=(first_lease_id, last_lease_id),
+            metered=metered,
+            metered_params=metered_params,
+            never_active=NEVER_ACTIVE,
         )
         # A part of a peer's federated lease: its shares of the lease's flat fee and training
         # runs, as the home trust's settlement told this trust in the period (PartShare), are
@@ -116,18 +172,21 @@ def meter_period(period: Period) -> int:
         cursor.execute(
             f"""INSERT INTO {charges} ({columns})
             SELECT %s, l.id, s.use, NULL, 1, s.cents FROM {shares} s JOIN {leases} l ON l.id = s.lease_id
-            WHERE s.received_at >= %s AND s.received_at < %s AND s.cents > 0 AND {not_posted}""",
-            [period.pk, start, end, period.pk],
+            WHERE s.received_at >= %s AND s.received_at < %s AND s.cents > 0 AND {metered}""",
+            [period.pk, start, end, *metered_params],
         )
         return written + cursor.rowcount
 
 
-def _net_corrections_in_place(cursor, period: Period, start, end) -> int:
-    """Net the usage corrections recorded while the period was open (`in_place`) into its
-    charges: their (lease, use, asset) group's quantity lowered (or raised back by a correction
-    of a correction), and a group corrected to nothing dropped. A chain never nets below zero
-    (licensing.corrections), and its original's group exists, so no charge goes negative. Two
-    statements over the few corrections, not the events. Returns the rows dropped."""
+def _net_corrections_in_place(
+    cursor, period: Period, start, end, first_lease_id: int, last_lease_id: int
+) -> int:
+    """Net the usage corrections recorded while the period was open (`in_place`) into the
+    charges of the leases in the range: their (lease, use, asset) group's quantity lowered (or
+    raised back by a correction of a correction), and a group corrected to nothing dropped. A
+    chain never nets below zero (licensing.corrections), and its original's group exists, so no
+    charge goes negative. Two statements over the few corrections, not the events. Returns the
+    rows dropped."""
     charges, revenues = PeriodCharge._meta.db_table, LeaseRevenue._meta.db_table
     corrections = UsageCorrection._meta.db_table
     kinds = UsageEvent.Kind
@@ -135,44 +194,30 @@ def _net_corrections_in_place(cursor, period: Period, start, end) -> int:
         f"""UPDATE {charges} SET quantity = {charges}.quantity + k.quantity
         FROM (SELECT lease_id, kind, CASE WHEN kind IN (%s, %s) THEN asset_id END AS asset_id,
                      SUM(quantity) AS quantity
-              FROM {corrections} WHERE in_place AND original_occurred_at >= %s AND original_occurred_at < %s
+              FROM {corrections}
+              WHERE in_place AND original_occurred_at >= %s AND original_occurred_at < %s
+                AND lease_id BETWEEN %s AND %s
               GROUP BY 1, 2, 3) k
         WHERE {charges}.period_id = %s AND {charges}.lease_id = k.lease_id AND {charges}.use = k.kind
           AND ({charges}.asset_id = k.asset_id OR ({charges}.asset_id IS NULL AND k.asset_id IS NULL))
           AND {charges}.lease_id NOT IN (SELECT lease_id FROM {revenues} WHERE period_id = %s)""",
-        [kinds.DOWNLOAD, kinds.GENERATED_SECOND, start, end, period.pk, period.pk],
+        [
+            kinds.DOWNLOAD,
+            kinds.GENERATED_SECOND,
+            start,
+            end,
+            first_lease_id,
+            last_lease_id,
+            period.pk,
+            period.pk,
+        ],
     )
     cursor.execute(
-        f"DELETE FROM {charges} WHERE period_id = %s AND quantity = 0 AND use <> %s", [period.pk, FLAT_FEE]
+        f"""DELETE FROM {charges} WHERE period_id = %s AND lease_id BETWEEN %s AND %s
+        AND quantity = 0 AND use <> %s""",
+        [period.pk, first_lease_id, last_lease_id, FLAT_FEE],
     )
     return cursor.rowcount
-
-
-def _copy_through_client(cursor, query: str, params: list, target: str) -> int:
-    """INSERT INTO target <query>, as COPY (query) TO STDOUT then COPY target FROM STDIN.
-    PostgreSQL runs an INSERT ... SELECT in one process, but COPY's query on parallel workers
-    like any SELECT: the scan of a period's millions of events is split across cores. The
-    result (one row per lease, use and charged asset) passes through here as raw COPY data,
-    tens of bytes a row, never parsed."""
-    # Room to hash-aggregate a period's (lease, use, asset) groups in memory, not on disk; and
-    # the planner, which guesses the groups as if the three columns were independent (100k
-    # for 6k), told that the partial sums workers hand back are cheap, so it splits the scan.
-    cursor.execute("SET LOCAL work_mem = '64MB'")
-    cursor.execute("SET LOCAL parallel_tuple_cost = 0.001")
-    # At 10M events that guess (1M groups for 64k) passed work_mem, and PostgreSQL sorted the
-    # 10M rows on disk instead (9 s of 12 s, EXPLAIN ANALYZE at full size): with sorting off
-    # for this statement it hashes them (spilling to disk only if the groups truly do not
-    # fit). JIT compiled this once-run statement for 1.1 s: off too.
-    cursor.execute("SET LOCAL enable_sort = off")
-    cursor.execute("SET LOCAL jit = off")
-    # psycopg's own cursor: Django's debug wrapper of copy() takes no parameters.
-    with cursor.cursor.copy(f"COPY ({query}) TO STDOUT", params) as copy:
-        data = b"".join(bytes(block) for block in copy)
-    for setting in ("work_mem", "parallel_tuple_cost", "enable_sort", "jit"):
-        cursor.execute(f"RESET {setting}")
-    with cursor.copy(f"COPY {target} FROM STDIN") as copy:
-        copy.write(data)
-    return data.count(b"\n")
 
 
 def _check_bound(lease_id: int, owed: LeaseCharges) -> None:

@@ -71,8 +71,8 @@ class Period(models.Model):
     net_cents = models.BigIntegerField(default=0)
     leases_total = models.PositiveIntegerField(default=0)
     leases_done = models.PositiveIntegerField(default=0)
-    # When the close metered the period's usage into PeriodCharge and planned its batches; empty
-    # until then, and emptied again by a retry, which meters the leases not yet posted afresh.
+    # When the close planned its batches (each meters its lease range into PeriodCharge); empty
+    # until then, and emptied again by a retry, which plans the leases not yet posted afresh.
     metered_at = models.DateTimeField(null=True, blank=True)
     # When the close last moved (started, metered, a batch posted, or its next step re-sent):
     # a closing period idle for CLOSE_STALL_SECONDS has its next step re-sent by beat.
@@ -100,8 +100,8 @@ class Period(models.Model):
 class PeriodCharge(models.Model):
     """What one lease is charged in a closing period for one use (and, for downloads and
     generated seconds, one asset): the summed quantity and the unit price it is charged at.
-    Written for a whole period by one INSERT ... SELECT ... GROUP BY when its close starts; the
-    flat fee is a row of quantity 1 at the lease's flat fee."""
+    Written by each batch of the close for its range of lease ids, by one INSERT ... SELECT ...
+    GROUP BY; the flat fee is a row of quantity 1 at the lease's flat fee."""
 
     period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="charges")
     # No foreign-key triggers on these: a period writes millions of rows, each copied from a
@@ -122,9 +122,9 @@ class PeriodCharge(models.Model):
 
 
 class CloseBatch(models.Model):
-    """A slice of a closing period's leases (ids first_lease_id..last_lease_id with charges in
-    it) that one Celery task distributes and posts in one transaction. `done_at` set: posted, and
-    a second run of the batch does nothing."""
+    """A slice of a closing period's leases (ids first_lease_id..last_lease_id; `leases`: those
+    that can owe, as planned, then those posted) that one Celery task meters, then distributes
+    and posts in one transaction. `done_at` set: posted, and a second run does nothing."""
 
     period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="close_batches")
     number = models.PositiveIntegerField()

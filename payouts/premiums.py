@@ -84,19 +84,22 @@ def accrued_premiums(period: Period, *, never_active) -> dict:
     }
 
 
-def meter_premiums(cursor, period: Period, *, start, end, not_posted: str, never_active) -> int:
+def meter_premiums(
+    cursor, period: Period, *, start, end, leases: tuple[int, int], metered: str, metered_params, never_active
+) -> int:
     """Write the period's production fees and substitution premiums into PeriodCharge for the
-    leases not yet posted (`not_posted`: the metering's SQL condition on lease `l`, with one
-    parameter, the period), in three statements whatever the volume. The summed savings are
-    already rows of use `substitution_saving` (metering's usage insert): they become premium
-    rows. Returns the rows added (production fees, less savings too small to earn a cent)."""
-    charges, leases = PeriodCharge._meta.db_table, Lease._meta.db_table
+    leases being metered (`metered`: the metering's SQL condition on lease `l`, with
+    `metered_params`; `leases`: the first and last id of their range), in three statements
+    whatever the volume. The summed savings are already rows of use `substitution_saving` (the
+    metering's usage insert): they become premium rows. Returns the rows added (production
+    fees, less savings too small to earn a cent)."""
+    charges, table = PeriodCharge._meta.db_table, Lease._meta.db_table
     columns = "period_id, lease_id, use, asset_id, quantity, unit_price_cents"
     cursor.execute(
         f"""INSERT INTO {charges} ({columns})
-        SELECT %s, l.id, %s, NULL, 1, l.production_fee_cents FROM {leases} l
-        WHERE {FIRST_FOR_ITS_PRODUCTION} AND {not_posted}""",
-        [period.pk, PRODUCTION_FEE, start, end, *never_active, *never_active, period.pk],
+        SELECT %s, l.id, %s, NULL, 1, l.production_fee_cents FROM {table} l
+        WHERE {FIRST_FOR_ITS_PRODUCTION} AND {metered}""",
+        [period.pk, PRODUCTION_FEE, start, end, *never_active, *never_active, *metered_params],
     )
     written = cursor.rowcount
     # Exact integer arithmetic on both databases: numeric on PostgreSQL (the product of a large
@@ -107,13 +110,14 @@ def meter_premiums(cursor, period: Period, *, start, end, not_posted: str, never
         premium = f"({charges}.quantity * l.substitution_premium_bps) / {BPS}"
     cursor.execute(
         f"""UPDATE {charges} SET use = %s, quantity = 1,
-            unit_price_cents = (SELECT {premium} FROM {leases} l WHERE l.id = {charges}.lease_id)
-        WHERE period_id = %s AND use = %s""",
-        [SUBSTITUTION_PREMIUM, period.pk, SAVING],
+            unit_price_cents = (SELECT {premium} FROM {table} l WHERE l.id = {charges}.lease_id)
+        WHERE period_id = %s AND use = %s AND lease_id BETWEEN %s AND %s""",
+        [SUBSTITUTION_PREMIUM, period.pk, SAVING, *leases],
     )
     # A saving too small to earn a cent charges nothing: no row, as for unpriced usage.
     cursor.execute(
-        f"DELETE FROM {charges} WHERE period_id = %s AND use = %s AND unit_price_cents = 0",
-        [period.pk, SUBSTITUTION_PREMIUM],
+        f"""DELETE FROM {charges} WHERE period_id = %s AND use = %s AND unit_price_cents = 0
+        AND lease_id BETWEEN %s AND %s""",
+        [period.pk, SUBSTITUTION_PREMIUM, *leases],
     )
     return written - cursor.rowcount

@@ -13,6 +13,7 @@ from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from licensing import partitions
 from licensing.models import Lease, LeasePart
 from trust import audit
 from trust.errors import Conflict, Invalid
@@ -182,62 +183,44 @@ def _begin_closing(period: Period) -> None:
     )
 
 
-def _meter_and_plan(period: Period) -> None:
-    """Meter the period's usage into PeriodCharge (set-based), create every account the
-    postings need, and cut the leases not yet posted into batches. Under the period's lock."""
+def _plan_batches(period: Period) -> None:
+    """Cut the leases not yet posted that can owe for the period into batches of consecutive
+    lease ids, and create the accounts every batch shares (the studios' and the trust's fee).
+    Under the period's lock. Nothing is metered here: each batch meters its own range
+    (`metering.meter_lease_range`), so the plan reads leases, not the period's usage. The ranges
+    meet, so a lease between two that can owe is metered too."""
     CloseBatch.objects.filter(period=period, done_at__isnull=True).delete()
-    metering.meter_period(period)
-    posted = LeaseRevenue.objects.filter(period=period).values("lease_id")
-    unposted = (
-        PeriodCharge.objects.filter(period=period)
-        .exclude(lease_id__in=posted)
-        .values("lease_id")
-        .annotate(rows=Count("pk"))
-        .order_by("lease_id")
-        .values_list("lease_id", "rows")
-    )
-    shared = Lease.approval_assets.through.objects.filter(
-        lease_id__in=PeriodCharge.objects.filter(period=period)
-        .exclude(lease_id__in=posted)
-        .values("lease_id")
-    ).values("asset_id")
-    named = PeriodCharge.objects.filter(period=period, asset_id__isnull=False).values("asset_id")
-    ledger.ensure_member_accounts_of_assets(named, shared)
-    ledger.ensure_studio_accounts(
-        Lease.objects.filter(pk__in=PeriodCharge.objects.filter(period=period).values("lease_id"))
-        .values_list("studio_id", flat=True)
-        .distinct()
-    )
+    candidates = metering.leases_that_can_owe(period)
+    ledger.ensure_studio_accounts(sorted({studio_id for _, studio_id, _ in candidates}))
     ledger.trust_fee_revenue()
-    batches, current, charges = [], [], 0
     number = (CloseBatch.objects.filter(period=period).aggregate(last=Max("number"))["last"] or 0) + 1
-    for lease_id, rows in unposted:
-        current.append(lease_id)
-        charges += rows
-        if (
-            len(current) >= settings.PERIOD_CLOSE_BATCH_LEASES
-            or charges >= settings.PERIOD_CLOSE_BATCH_CHARGES
-        ):
-            batches.append(
-                CloseBatch(
-                    period=period,
-                    number=number + len(batches),
-                    first_lease_id=current[0],
-                    last_lease_id=current[-1],
-                    leases=len(current),
-                )
-            )
-            current, charges = [], 0
-    if current:
+    batches: list[CloseBatch] = []
+    current: list[int] = []
+    charges = 0
+
+    def cut() -> None:
+        first = batches[-1].last_lease_id + 1 if batches else current[0]
         batches.append(
             CloseBatch(
                 period=period,
                 number=number + len(batches),
-                first_lease_id=current[0],
+                first_lease_id=first,
                 last_lease_id=current[-1],
                 leases=len(current),
             )
         )
+
+    for lease_id, _, estimated_charges in candidates:
+        current.append(lease_id)
+        charges += estimated_charges
+        if (
+            len(current) >= settings.PERIOD_CLOSE_BATCH_LEASES
+            or charges >= settings.PERIOD_CLOSE_BATCH_CHARGES
+        ):
+            cut()
+            current, charges = [], 0
+    if current:
+        cut()
     CloseBatch.objects.bulk_create(batches)
     period.leases_done = LeaseRevenue.objects.filter(period=period).count()
     period.leases_total = period.leases_done + sum(batch.leases for batch in batches)
@@ -246,10 +229,11 @@ def _meter_and_plan(period: Period) -> None:
 
 
 def period_close_plan(*, period_id: int) -> list[int]:
-    """The first step of a close, and of every retry or rerun: move the period to closing,
-    meter it and plan its batches if that is not done yet. Returns the numbers of the batches
-    still to post (none for a closed or failed period). Safe to run any number of times."""
+    """The first step of a close, and of every retry or rerun: move the period to closing and
+    plan its batches if that is not done yet. Returns the numbers of the batches still to post
+    (none for a closed or failed period). Safe to run any number of times."""
     try:
+        _vacuum_usage_before_planning(period_id)
         with transaction.atomic():
             period = Period.objects.select_for_update().get(pk=period_id)
             if period.status == Period.Status.CLOSED:
@@ -258,7 +242,7 @@ def period_close_plan(*, period_id: int) -> list[int]:
                 raise Conflict("a period can only be closed once it has ended", code="period_not_ended")
             _begin_closing(period)
             if period.metered_at is None:
-                _meter_and_plan(period)
+                _plan_batches(period)
             return list(
                 CloseBatch.objects.filter(period=period, done_at__isnull=True)
                 .order_by("number")
@@ -267,9 +251,22 @@ def period_close_plan(*, period_id: int) -> list[int]:
     except (OperationalError, Conflict):
         raise
     except Exception as error:
-        logger.exception("metering period %s failed", period_id)
+        logger.exception("planning the close of period %s failed", period_id)
         _record_close_failure(period_id, error)
         return []
+
+
+def _vacuum_usage_before_planning(period_id: int) -> None:
+    """Before a close's batches read their lease ranges of the period's usage by index alone:
+    the period's partitions vacuumed (`licensing.partitions.vacuum_usage_of`), once per plan."""
+    period = Period.objects.filter(pk=period_id).values("start", "end", "status", "metered_at").first()
+    if (
+        period
+        and period["status"] != Period.Status.CLOSED
+        and period["metered_at"] is None
+        and period["end"] <= timezone.now()
+    ):
+        partitions.vacuum_usage_of(period["start"], period["end"])
 
 
 def _lock_period_for_batch(period_id: int) -> Period | None:
@@ -283,14 +280,23 @@ def _lock_period_for_batch(period_id: int) -> Period | None:
 
 
 def _record_progress(period_id: int) -> None:
-    """The period's leases posted so far, after a batch commits, in a moment's transaction of
-    its own. Inside the batch's transaction this update of the one row every batch shares made
-    batches on two workers deadlock: each one's foreign-key checks on the period row waited for
-    the other's uncommitted update of it. Counted, not incremented, so it is exact even after
-    a worker died between a batch's commit and this; never lowered by a late writer."""
+    """The period's leases posted so far, and to post, after a batch commits, in a moment's
+    transaction of its own. Inside the batch's transaction this update of the one row every
+    batch shares made batches on two workers deadlock: each one's foreign-key checks on the
+    period row waited for the other's uncommitted update of it. Counted, not incremented, so it
+    is exact even after a worker died between a batch's commit and this; posted never lowered
+    by a late writer. The total is the leases posted plus the plan's count of the leases that
+    can owe in the batches still to post (a posted batch records the leases it posted)."""
+    # Read before the posted count: a batch committing between the two is counted twice (the
+    # total a moment too high), never in neither.
+    to_post = CloseBatch.objects.filter(period_id=period_id, done_at__isnull=True).aggregate(
+        leases=Sum("leases")
+    )["leases"]
     posted = LeaseRevenue.objects.filter(period_id=period_id).count()
     Period.objects.filter(pk=period_id, status=Period.Status.CLOSING).update(
-        leases_done=Greatest(F("leases_done"), Value(posted)), close_progress_at=timezone.now()
+        leases_done=Greatest(F("leases_done"), Value(posted)),
+        leases_total=Value(posted + (to_post or 0)),
+        close_progress_at=timezone.now(),
     )
 
 
@@ -310,29 +316,29 @@ def _cyclic_gc_paused():
 
 
 def period_close_batch(*, period_id: int, number: int) -> bool:
-    """Distribute and post one batch of a closing period's leases in one transaction. A batch
-    already posted (or of a period no longer closing) is left alone, so a redelivered task
-    never pays twice. A batch that cannot be posted (over the billing limit, or any error but
-    a lost database connection, which the task retries) stops the close in `failed` with the
-    reason. Returns whether every batch of the period is now posted (time for the last step)."""
+    """Meter, distribute and post one batch of a closing period's leases: its lease range's
+    usage metered in one short transaction (with the accounts its members lack), then posted
+    in another. A batch already posted (or of a period no longer closing) is left alone, so a
+    redelivered task never pays twice; one redelivered before it posted meters its range again,
+    replacing the charges of its leases not yet posted. A batch that cannot be posted (over the
+    billing limit, or any error but a lost database connection, which the task retries) stops
+    the close in `failed` with the reason. Returns whether every batch of the period is now
+    posted (time for the last step)."""
     try:
-        with _cyclic_gc_paused(), transaction.atomic():
-            period = _lock_period_for_batch(period_id)
-            if period is None or period.status != Period.Status.CLOSING:
-                return False
-            # FOR UPDATE of the batch's row alone: CloseBatch's default ordering joins the period,
-            # and locking that row FOR UPDATE too made every batch wait for (or deadlock with)
-            # the others, which hold it FOR KEY SHARE.
-            batch = (
-                CloseBatch.objects.select_for_update(of=("self",))
-                .filter(period_id=period_id, number=number)
-                .order_by("pk")
-                .first()
-            )
-            if batch is None or batch.done_at is not None:
-                return not CloseBatch.objects.filter(period_id=period_id, done_at__isnull=True).exists()
-            _post_batch(period, batch)
-        _record_progress(period_id)
+        with _cyclic_gc_paused():
+            with transaction.atomic():
+                claimed = _batch_to_run(period_id, number)
+                if claimed:
+                    _meter_batch(*claimed)
+            if claimed:
+                with transaction.atomic():
+                    claimed = _batch_to_run(period_id, number)
+                    if claimed:
+                        _post_batch(*claimed)
+        if claimed:
+            _record_progress(period_id)
+        elif claimed is None:
+            return False
     except OperationalError:
         raise
     except BillingLimitExceeded as error:
@@ -344,6 +350,50 @@ def period_close_batch(*, period_id: int, number: int) -> bool:
         _record_close_failure(period_id, error)
         return False
     return not CloseBatch.objects.filter(period_id=period_id, done_at__isnull=True).exists()
+
+
+def _batch_to_run(period_id: int, number: int) -> tuple[Period, CloseBatch] | bool | None:
+    """In a batch's transaction: (the period, held FOR KEY SHARE, and the batch, FOR UPDATE)
+    when the batch is still to post; False when it was posted (or replanned away); None when
+    the period is no longer closing."""
+    period = _lock_period_for_batch(period_id)
+    if period is None or period.status != Period.Status.CLOSING:
+        return None
+    # FOR UPDATE of the batch's row alone: CloseBatch's default ordering joins the period,
+    # and locking that row FOR UPDATE too made every batch wait for (or deadlock with) the
+    # others, which hold it FOR KEY SHARE.
+    batch = (
+        CloseBatch.objects.select_for_update(of=("self",))
+        .filter(period_id=period_id, number=number)
+        .order_by("pk")
+        .first()
+    )
+    if batch is None or batch.done_at is not None:
+        return False
+    return period, batch
+
+
+def _meter_batch(period: Period, batch: CloseBatch) -> None:
+    """The batch's lease range metered into PeriodCharge, and the payable and pension accounts
+    of its members created where missing. Its own transaction, committed before the posting:
+    batches that share new members wait on each other's account rows only for this moment, not
+    for a whole posting (the insert goes in code order, so two never wait on each other in a
+    cycle)."""
+    if connection.vendor == "postgresql":
+        # The range's events and charges are a few thousand index entries of tables of
+        # millions, all in cache: priced for spinning disks (the default 4), the index lost to
+        # a scan of the whole month's table.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL random_page_cost = 1.1")
+    leases = (batch.first_lease_id, batch.last_lease_id)
+    metering.meter_lease_range(period, first_lease_id=leases[0], last_lease_id=leases[1])
+    charged = PeriodCharge.objects.filter(period=period, lease_id__gte=leases[0], lease_id__lte=leases[1])
+    ledger.ensure_member_accounts_of_assets(
+        charged.filter(asset_id__isnull=False).values("asset_id"),
+        Lease.approval_assets.through.objects.filter(lease_id__in=charged.values("lease_id")).values(
+            "asset_id"
+        ),
+    )
 
 
 def _post_batch(period: Period, batch: CloseBatch) -> None:
@@ -508,8 +558,8 @@ def _post_batch(period: Period, batch: CloseBatch) -> None:
     # The accounts' kept balances move in the same transaction (in account id order), late, so
     # the hot rows (the trust's fee and pension accounts) are held only until commit.
     ledger.add_to_balances(line for lines in entries for line in lines)
-    batch.done_at = now
-    batch.save(update_fields=["done_at"])
+    batch.done_at, batch.leases = now, len(lease_ids)
+    batch.save(update_fields=["done_at", "leases"])
     audit.record(
         actor=None,
         action="distribution.posted",

@@ -61,3 +61,36 @@ def test_the_daily_task_makes_this_month_and_the_next_two(world):
         names = {row[0] for row in cursor.fetchall()}
     ahead = [(year + (month + n - 1) // 12, (month + n - 1) % 12 + 1) for n in range(3)]
     assert {partitions.partition_name(y, m) for y, m in ahead} <= names
+
+
+def test_a_period_reads_the_month_partitions_it_overlaps_and_the_default_one(world):
+    partitions.ensure_usage_partitions([(2002, 1), (2002, 2), (2002, 3)])
+    january, march = datetime(2002, 1, 15, tzinfo=UTC), datetime(2002, 3, 1, tzinfo=UTC)
+    assert partitions.partitions_holding(january, march) == [
+        partitions.DEFAULT,
+        "licensing_usageevent_y2002m01",
+        "licensing_usageevent_y2002m02",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_vacuuming_a_period_marks_its_usage_pages_all_visible(committed_world):
+    at = datetime(2001, 5, 3, tzinfo=UTC)
+    partitions.ensure_usage_partitions([(2001, 5)])
+    UsageEvent.objects.bulk_create(
+        UsageEvent(
+            lease=committed_world.lease_a,
+            event_key=f"v{n}",
+            kind="download",
+            quantity=1,
+            occurred_at=at,
+            source="gateway",
+        )
+        for n in range(500)
+    )
+    name = partitions.partition_name(2001, 5)
+    assert name in partitions.vacuum_usage_of(at, at + timedelta(days=1))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = %s", [name])
+        pages, visible = cursor.fetchone()
+    assert pages > 0 and visible == pages

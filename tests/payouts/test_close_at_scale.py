@@ -7,13 +7,14 @@ from collections import defaultdict
 from fractions import Fraction
 
 import pytest
+from django.db import transaction
 from django.db.models import Sum
 
 from licensing.models import Lease, UsageEvent
 from payouts import ledger, selectors, services
 from payouts.distribution import Charge, Contributor, distribute_lease
 from payouts.metering import PER_ASSET_KINDS
-from payouts.models import CloseBatch, LeaseRevenue, LedgerTransaction, MemberEarning, Period
+from payouts.models import CloseBatch, LeaseRevenue, LedgerTransaction, MemberEarning, Period, PeriodCharge
 from payouts.tasks import close_period
 from tests.benchmarks import close_data
 from trust.models import AssetContributor
@@ -117,10 +118,52 @@ def test_a_batch_makes_the_same_number_of_queries_whatever_its_leases(
     settings.PERIOD_CLOSE_BATCH_LEASES = 1000
     period = trust_data.periods[1]
     (number,) = services.period_close_plan(period_id=period.pk)
-    # The planner's cost of a cached read, charges, posted leases, the parts of federated
-    # leases, studios, shared assets, contributors, accounts (3), the inserts (ids and COPY for
-    # five tables), the kept balances (their rows locked in id order, then one update), the
-    # batch, the progress, the audit event: a fixed count.
-    with django_assert_max_num_queries(36):
+    # Metering the batch's lease range in a transaction of its own (the period and batch held,
+    # two settings, ten statements, the accounts its members lack), then posting it in another
+    # (the period and batch held again, the planner's cost of a cached read, charges, posted
+    # leases, the parts of federated leases, studios, shared assets, contributors, accounts (3),
+    # the inserts (ids and COPY for five tables), the kept balances (their rows locked in id
+    # order, then one update), the batch, the audit event), then the progress: a fixed count.
+    with django_assert_max_num_queries(54):
         assert services.period_close_batch(period_id=period.pk, number=number) is True
     assert LeaseRevenue.objects.filter(period=period).count() == trust_data.leases
+
+
+def _charges(period: Period, batch: CloseBatch) -> list[tuple]:
+    return sorted(
+        PeriodCharge.objects.filter(
+            period=period, lease_id__gte=batch.first_lease_id, lease_id__lte=batch.last_lease_id
+        ).values_list("lease_id", "use", "asset_id", "quantity", "unit_price_cents")
+    )
+
+
+def test_the_plan_meters_nothing_and_each_batch_meters_only_its_own_lease_range(trust_data):
+    period = trust_data.periods[1]
+    first, *others = services.period_close_plan(period_id=period.pk)
+    assert not PeriodCharge.objects.filter(period=period).exists()
+    services.period_close_batch(period_id=period.pk, number=first)
+    batch = CloseBatch.objects.get(period=period, number=first)
+    charged = set(PeriodCharge.objects.filter(period=period).values_list("lease_id", flat=True))
+    assert charged == set(LeaseRevenue.objects.filter(period=period).values_list("lease_id", flat=True))
+    assert len(charged) == batch.leases == 5
+    assert all(batch.first_lease_id <= lease_id <= batch.last_lease_id for lease_id in charged)
+    later = CloseBatch.objects.filter(period=period, number__in=others)
+    assert all(b.first_lease_id > batch.last_lease_id for b in later)
+
+
+def test_a_batch_redelivered_after_its_metering_meters_again_and_posts_once(trust_data):
+    period = trust_data.periods[1]
+    numbers = services.period_close_plan(period_id=period.pk)
+    batch = CloseBatch.objects.get(period=period, number=numbers[0])
+    with transaction.atomic():  # the first delivery metered its range, then its worker was lost
+        services._meter_batch(*services._batch_to_run(period.pk, batch.number))
+    metered_once = _charges(period, batch)
+    assert metered_once
+    for number in numbers:
+        services.period_close_batch(period_id=period.pk, number=number)
+    assert services.period_close_finish(period_id=period.pk).status == Period.Status.CLOSED
+    assert _charges(period, batch) == metered_once
+    resumed = close_data.snapshot(period)
+    close_data.reset_close([period])
+    services.period_close(period_id=period.pk)
+    assert close_data.snapshot(period) == resumed

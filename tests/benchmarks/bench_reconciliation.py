@@ -9,6 +9,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from payouts import checkpoints
+from payouts.models import Period
 from tests.benchmarks.bench_dashboards import (
     OPERATIONS_GOAL_P95_MS,
     SCALE,
@@ -56,8 +58,6 @@ def load_period_earnings(world) -> int:
         """,
         params,
     )
-    from payouts.models import Period
-
     return Period.objects.order_by("-pk").values_list("pk", flat=True).first()
 
 
@@ -68,11 +68,23 @@ def test_reconciliation_against_healthz(world, as_user):
     period = load_period_earnings(world)
     analyze()
     print(f"\n[reconciliation] loaded {sizes['members']:,} members in {time.perf_counter() - start:.1f} s")
+    # What the period's close writes once (payouts.checkpoints), and the nightly full proof.
+    start = time.perf_counter()
+    checkpoint = checkpoints.ledger_checkpoint_write(period=Period.objects.get(pk=period))
+    print(
+        f"[reconciliation] checkpoint of {checkpoint.accounts:,} accounts through entry "
+        f"{checkpoint.through_entry_id:,} in {time.perf_counter() - start:.2f} s"
+    )
+    start = time.perf_counter()
+    full = checkpoints.ledger_full_proof_run()
+    print(f"[reconciliation] full proof of {full.entries:,} entries in {time.perf_counter() - start:.2f} s")
+    assert checkpoint.verified and full.balanced
     page, api = Client(), as_user(world.cast.admin)
     page.force_login(world.cast.admin)
     baseline = latencies_ms(Client(), reverse("health"), count=10)
     figures = api.get("/api/v1/reconciliation/", {"period": period}).json()
     assert figures["ledger_balanced"] is True and 0 < figures["paid_cents"] < figures["distributed_cents"]
+    assert figures["proof"]["checkpoint"]["id"] == checkpoint.pk
     lines = [f"reconciliation ({SCALE}): p50/p95 of 10 sequential requests, in-process"]
     for name, client, url in (
         ("/operations/reconciliation/", page, f"/operations/reconciliation/?period={period}"),

@@ -121,7 +121,8 @@ def accounts_disagreeing(checkpoint: LedgerCheckpoint | None = None) -> list[dic
     is the checkpoint's (every entry through its id, payouts.checkpoints) plus the entries after
     it, summed per account from the entries' primary key (a range scan however long the ledger);
     with no checkpoint, every entry. One statement, so the balances and the entries are read in
-    one snapshot."""
+    one snapshot. (The sum cast back to bigint: PostgreSQL's is numeric, and comparing every
+    account in numeric cost a third of the statement.)"""
     accounts, entries = Account._meta.db_table, LedgerEntry._meta.db_table
     balances = LedgerCheckpointBalance._meta.db_table
     with connection.cursor() as cursor:
@@ -130,7 +131,7 @@ def accounts_disagreeing(checkpoint: LedgerCheckpoint | None = None) -> list[dic
             SELECT a.code, a.balance_cents, COALESCE(c.entries_cents, 0) + COALESCE(s.summed, 0)
             FROM {accounts} a
             LEFT JOIN {balances} c ON c.account_id = a.id AND c.checkpoint_id = %s
-            LEFT JOIN (SELECT account_id, SUM(amount_cents) AS summed FROM {entries}
+            LEFT JOIN (SELECT account_id, CAST(SUM(amount_cents) AS BIGINT) AS summed FROM {entries}
                        WHERE id > %s GROUP BY account_id) s ON s.account_id = a.id
             WHERE a.balance_cents <> COALESCE(c.entries_cents, 0) + COALESCE(s.summed, 0)
             ORDER BY a.code

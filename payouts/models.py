@@ -362,8 +362,11 @@ class LedgerCheckpointBalance(models.Model):
 
     checkpoint = models.ForeignKey(LedgerCheckpoint, on_delete=models.CASCADE, related_name="balances")
     # No database constraint, as for the checkpoint's period: an account row locked by a posting
-    # waiting on the checkpoint's lock must not block the checkpoint in turn.
-    account = models.ForeignKey(Account, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
+    # waiting on the checkpoint's lock must not block the checkpoint in turn. No index of its own:
+    # rows are read by checkpoint (the unique index), and each checkpoint writes one per account.
+    account = models.ForeignKey(
+        Account, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
     entries_cents = models.BigIntegerField()
 
     class Meta:

@@ -481,7 +481,9 @@ class LedgerFullProofSerializer(serializers.Serializer):
     disagreeing_count = serializers.IntegerField()
     unbalanced_transactions = serializers.IntegerField()
     checkpoint = serializers.IntegerField(source="checkpoint_id", allow_null=True)
-    checkpoint_rows_wrong = serializers.IntegerField(help_text="the checkpoint's rows not equal to their entries")
+    checkpoint_rows_wrong = serializers.IntegerField(
+        help_text="the checkpoint's rows not equal to their entries summed"
+    )
 
 
 class LedgerProofSerializer(serializers.Serializer):

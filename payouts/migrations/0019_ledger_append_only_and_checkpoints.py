@@ -91,7 +91,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('entries_cents', models.BigIntegerField()),
-                ('account', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='payouts.account')),
+                ('account', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='payouts.account')),
                 ('checkpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='balances', to='payouts.ledgercheckpoint')),
             ],
             options={

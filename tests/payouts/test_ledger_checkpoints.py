@@ -9,7 +9,7 @@ from io import StringIO
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
@@ -220,3 +220,28 @@ def test_the_database_refuses_to_change_a_ledger_transaction(world, closed, chan
         else:
             _raw_delete(LedgerTransaction, txn.pk)
     assert LedgerTransaction.objects.get(pk=txn.pk).memo == txn.memo
+
+
+@on_postgresql
+def test_a_checkpoint_waits_for_postings_in_flight_then_leaves_it_to_the_nightly_job(
+    world, monkeypatch, caplog
+):
+    # No close in this test's transaction: its checkpoint's lock would be held until the test ends.
+    now = timezone.now()
+    period = services.period_create(actor=world.cast.admin, start=now - timedelta(hours=1), end=now)
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_LOCK_TIMEOUT", "200ms")
+    # Another session in the middle of a posting: entries inserted, not yet committed.
+    posting = connections.create_connection("default")
+    try:
+        with posting.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+            cursor.execute("BEGIN")
+            cursor.execute(f"LOCK TABLE {LedgerEntry._meta.db_table} IN ROW EXCLUSIVE MODE")
+            assert checkpoints.ledger_checkpoint_after_close(period=period) is None
+            cursor.execute("ROLLBACK")
+    finally:
+        posting.close()
+    assert "deferred" in caplog.text
+    assert not LedgerCheckpoint.objects.exists()
+    # The posting done, the checkpoint is written.
+    assert checkpoints.ledger_checkpoint_after_close(period=period).period_id == period.pk

@@ -100,10 +100,6 @@ def ledger_checkpoint_write(*, period: Period | None = None) -> LedgerCheckpoint
                 [checkpoint.pk],
             )
             disagreeing = cursor.fetchall()
-            if connection.vendor == "postgresql":
-                # The page joins these rows on every view: planned from their real number at once,
-                # not from an estimate until autovacuum's analyze comes by.
-                cursor.execute(f"ANALYZE {balances}")
         checkpoint.accounts = account_count
         checkpoint.entries_after_previous = added
         checkpoint.entries_total_cents = total
@@ -113,6 +109,12 @@ def ledger_checkpoint_write(*, period: Period | None = None) -> LedgerCheckpoint
         checkpoint.disagreeing_count = len(disagreeing)
         checkpoint.disagreeing = _disagreeing_rows(disagreeing)
         checkpoint.save()
+    if connection.vendor == "postgresql":
+        # The page joins these rows on every view: planned from their real number at once, not
+        # from an estimate until autovacuum's analyze comes by. After the commit: postings wait
+        # on the lock above, not on this.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {balances}")
     if not checkpoint.verified:
         logger.error(
             "ledger checkpoint %s does not verify: %s accounts disagree, %s transactions unbalanced",

@@ -289,6 +289,9 @@ CELERY_BEAT_SCHEDULE = {
     # Overdue balances of members who cannot be paid into the unclaimed pool, and pool balances
     # past their release date redistributed (payouts.unclaimed); daily.
     "unclaimed-royalties": {"task": "payouts.tasks.unclaimed_royalties", "schedule": 86400.0},
+    # The ledger proved from its first entry (the reconciliation page proves it from the latest
+    # close's checkpoint on each view, and shows this run's result); daily.
+    "prove-ledger-in-full": {"task": "payouts.tasks.prove_ledger_in_full", "schedule": 86400.0},
 }
 CELERY_TIMEZONE = "UTC"
 

@@ -35,7 +35,6 @@ from .models import (
     CreditNoteLine,
     Invoice,
     InvoiceLine,
-    LedgerTransaction,
     MemberAdjustmentLine,
     MemberEarningLine,
     Period,
@@ -191,8 +190,8 @@ def price_adjustments(period: Period, *, at: datetime) -> list[Adjustment]:
                 net_cents=sign * result.net_cents,
             )
         )
-    transactions = ledger.post_new_many(postings)
-    LedgerTransaction.objects.filter(pk__in=[txn.pk for txn in transactions]).update(period=period)
+    # Posted with their period: a ledger transaction is never updated afterwards (append-only).
+    transactions = ledger.post_new_many(postings, period=period)
     for adjustment, txn in zip(adjustments, transactions, strict=True):
         adjustment.transaction = txn
     notes = _issue_credit_notes(period, adjustments, groups, studios, originals, at)

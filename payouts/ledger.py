@@ -82,16 +82,18 @@ def post(
     return txn
 
 
-def post_new_many(transactions: list[tuple[str, str, list[tuple[int, int]]]]) -> list[LedgerTransaction]:
+def post_new_many(
+    transactions: list[tuple[str, str, list[tuple[int, int]]]], *, period=None
+) -> list[LedgerTransaction]:
     """Post many new transactions at once: (key, memo, [(account id, signed cents), ...]) each,
-    in three statements whatever their number. For movements whose keys are new by
-    construction (a new batch's payments); a key posted before fails the unique constraint
-    rather than being skipped, so nothing is ever posted twice. Returns them in order."""
+    in three statements whatever their number, all of `period` when given. For movements whose
+    keys are new by construction (a new batch's payments); a key posted before fails the unique
+    constraint rather than being skipped, so nothing is ever posted twice. Returns them in order."""
     for key, _, lines in transactions:
         if sum(amount for _, amount in lines) != 0:
             raise Unbalanced(f"transaction {key} does not balance")
     created = LedgerTransaction.objects.bulk_create(
-        [LedgerTransaction(key=key, memo=memo) for key, memo, _ in transactions]
+        [LedgerTransaction(key=key, memo=memo, period=period) for key, memo, _ in transactions]
     )
     LedgerEntry.objects.bulk_create(
         [

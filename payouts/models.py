@@ -325,6 +325,87 @@ class LedgerEntry(models.Model):
         return f"{self.account_id}: {self.amount_cents:+d}"
 
 
+class LedgerCheckpoint(models.Model):
+    """Every account's entries summed through one entry id (`through_entry_id`), written once
+    per period close (payouts.checkpoints): the ledger is append-only (a trigger refuses UPDATE
+    and DELETE of its rows), so those sums never change, and the reconciliation proves the books
+    from them plus the entries after. Verified at writing against the kept balances: the
+    accounts that disagreed then are recorded in `disagreeing`."""
+
+    through_entry_id = models.BigIntegerField(unique=True)
+    # The close that wrote it (none: written by hand). No database constraint: the checkpoint
+    # is written under a lock on the entries, and must not wait on a period's row lock there.
+    period = models.OneToOneField(
+        Period, on_delete=models.DO_NOTHING, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    taken_at = models.DateTimeField()
+    accounts = models.PositiveIntegerField(default=0)
+    entries_after_previous = models.PositiveBigIntegerField(default=0)
+    entries_total_cents = models.BigIntegerField(default=0)
+    disagreeing_count = models.PositiveIntegerField(default=0)
+    disagreeing = models.JSONField(default=list, blank=True)
+    unbalanced_transactions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-through_entry_id"]
+
+    def __str__(self):
+        return f"checkpoint {self.pk} through entry {self.through_entry_id}"
+
+    @property
+    def verified(self) -> bool:
+        return not (self.disagreeing_count or self.unbalanced_transactions or self.entries_total_cents)
+
+
+class LedgerCheckpointBalance(models.Model):
+    """One account's entries summed through its checkpoint's entry id."""
+
+    checkpoint = models.ForeignKey(LedgerCheckpoint, on_delete=models.CASCADE, related_name="balances")
+    # No database constraint, as for the checkpoint's period: an account row locked by a posting
+    # waiting on the checkpoint's lock must not block the checkpoint in turn. No index of its own:
+    # rows are read by checkpoint (the unique index), and each checkpoint writes one per account.
+    account = models.ForeignKey(
+        Account, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    entries_cents = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["checkpoint", "account"], name="checkpoint_account_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.account_id}: {self.entries_cents:+d} at checkpoint {self.checkpoint_id}"
+
+
+class LedgerFullProof(models.Model):
+    """One run of the full proof (`manage.py reconcile --full`, nightly): every entry summed from
+    the first, per account against the kept balances and against the latest checkpoint's rows,
+    and per transaction. What the checkpointed proof takes on trust, this one checks."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    through_entry_id = models.BigIntegerField()
+    entries = models.PositiveBigIntegerField()
+    entries_total_cents = models.BigIntegerField()
+    balances_total_cents = models.BigIntegerField()
+    disagreeing_count = models.PositiveIntegerField()
+    disagreeing = models.JSONField(default=list, blank=True)
+    unbalanced_transactions = models.PositiveIntegerField()
+    checkpoint = models.ForeignKey(
+        LedgerCheckpoint, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    checkpoint_rows_wrong = models.PositiveIntegerField(default=0)
+    balanced = models.BooleanField()
+
+    class Meta:
+        ordering = ["-finished_at", "-id"]
+
+    def __str__(self):
+        verdict = "balanced" if self.balanced else "NOT balanced"
+        return f"full proof of {self.finished_at:%Y-%m-%d %H:%M}: {verdict}"
+
+
 class PayoutBatch(models.Model):
     """Member balances at or above the minimum, moved out of their payable accounts in one go
     and exported as CSV and as an ISO 20022 pain.001 credit transfer."""

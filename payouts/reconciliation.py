@@ -27,7 +27,10 @@ from .models import (
     CreditNote,
     Invoice,
     InvoicePayment,
+    LedgerCheckpoint,
+    LedgerCheckpointBalance,
     LedgerEntry,
+    LedgerFullProof,
     MemberEarning,
     PayoutItem,
     Period,
@@ -99,22 +102,41 @@ def paid_of_period_cents(period: Period) -> int:
         return int(cursor.fetchone()[0] or 0)
 
 
-def accounts_disagreeing() -> list[dict]:
-    """Accounts whose kept balance is not the sum of their entries, with both figures: the
-    entries summed per account in one grouped scan, joined to the accounts (the same answer as
-    `ledger.balances_disagreeing`, planned as one hash aggregate rather than a join grouped by
-    every account column)."""
+def _checkpoint_figures(checkpoint: LedgerCheckpoint | None) -> dict | None:
+    if checkpoint is None:
+        return None
+    return {
+        "id": checkpoint.pk,
+        "through_entry_id": checkpoint.through_entry_id,
+        "taken_at": checkpoint.taken_at,
+        "period": checkpoint.period_id,
+        "verified": checkpoint.verified,
+        "disagreeing_count": checkpoint.disagreeing_count,
+        "unbalanced_transactions": checkpoint.unbalanced_transactions,
+    }
+
+
+def accounts_disagreeing(checkpoint: LedgerCheckpoint | None = None) -> list[dict]:
+    """Accounts whose kept balance is not the sum of their entries, with both figures: the sum
+    is the checkpoint's (every entry through its id, payouts.checkpoints) plus the entries after
+    it, summed per account from the entries' primary key (a range scan however long the ledger);
+    with no checkpoint, every entry. One statement, so the balances and the entries are read in
+    one snapshot. (The sum cast back to bigint: PostgreSQL's is numeric, and comparing every
+    account in numeric took ~60 of its 340 ms at 100k accounts, ~17 ms in bigint.)"""
     accounts, entries = Account._meta.db_table, LedgerEntry._meta.db_table
+    balances = LedgerCheckpointBalance._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT a.code, a.balance_cents, COALESCE(s.summed, 0)
+            SELECT a.code, a.balance_cents, COALESCE(c.entries_cents, 0) + COALESCE(s.summed, 0)
             FROM {accounts} a
-            LEFT JOIN (SELECT account_id, SUM(amount_cents) AS summed FROM {entries}
-                       GROUP BY account_id) s ON s.account_id = a.id
-            WHERE a.balance_cents <> COALESCE(s.summed, 0)
+            LEFT JOIN {balances} c ON c.account_id = a.id AND c.checkpoint_id = %s
+            LEFT JOIN (SELECT account_id, CAST(SUM(amount_cents) AS BIGINT) AS summed FROM {entries}
+                       WHERE id > %s GROUP BY account_id) s ON s.account_id = a.id
+            WHERE a.balance_cents <> COALESCE(c.entries_cents, 0) + COALESCE(s.summed, 0)
             ORDER BY a.code
-            """
+            """,
+            [checkpoint.pk if checkpoint else 0, checkpoint.through_entry_id if checkpoint else 0],
         )
         return [
             {"code": code, "balance_cents": int(kept), "entries_cents": int(summed)}
@@ -122,14 +144,60 @@ def accounts_disagreeing() -> list[dict]:
         ]
 
 
+def entries_after(through_entry_id: int) -> dict:
+    """The entries after an entry id: how many, and how many of their transactions do not
+    balance (a transaction's entries are posted together, so none straddles a checkpoint)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT COALESCE(SUM(n), 0), COALESCE(SUM(CASE WHEN s <> 0 THEN 1 ELSE 0 END), 0)
+            FROM (SELECT COUNT(*) AS n, SUM(amount_cents) AS s FROM {LedgerEntry._meta.db_table}
+                  WHERE id > %s GROUP BY transaction_id) added
+            """,
+            [through_entry_id],
+        )
+        count, unbalanced = cursor.fetchone()
+    return {"entries": int(count), "unbalanced_transactions": int(unbalanced)}
+
+
+def latest_checkpoint() -> LedgerCheckpoint | None:
+    return LedgerCheckpoint.objects.order_by("-through_entry_id").first()
+
+
+def latest_full_proof() -> dict | None:
+    """The latest run of the full proof (nightly, or `manage.py reconcile --full`)."""
+    return (
+        LedgerFullProof.objects.order_by("-finished_at", "-pk")
+        .values(
+            "pk",
+            "finished_at",
+            "balanced",
+            "entries",
+            "through_entry_id",
+            "disagreeing_count",
+            "unbalanced_transactions",
+            "checkpoint_id",
+            "checkpoint_rows_wrong",
+        )
+        .first()
+    )
+
+
 def ledger_proof(period: Period | None = None) -> dict:
-    """Whether the trust's books balance, with the figures that prove it: every account's kept
-    balance summed (`balances_total_cents`, zero), the accounts whose kept balance is not the
-    sum of their entries (`disagreeing`, none), every entry summed (`entries_total_cents`,
-    zero: every entry is on an account, so it is the balances' total corrected by the
-    disagreements, without a second pass over the entries), and, given a period, its own
-    transactions' entries summed (zero). `ledger_balanced` is all of them at once."""
-    disagreeing = accounts_disagreeing()
+    """Whether the trust's books balance, with the figures that prove it, from the latest
+    checkpoint (`checkpoint`: its id, entry id and time; none before the first close) and the
+    entries after it (`entries_after_checkpoint`): every account's kept balance summed
+    (`balances_total_cents`, zero), the accounts whose kept balance is not the sum of their
+    entries (`disagreeing`, none), every entry summed (`entries_total_cents`, zero: every entry
+    is on an account, so it is the balances' total corrected by the disagreements, without a
+    second pass), the transactions that do not balance (`unbalanced_transactions`: the
+    checkpoint's and those after it, none), and, given a period, its own transactions' entries
+    summed (zero). `ledger_balanced` is all of them at once. `full_proof` is the latest run of
+    the proof from the first entry, which also checks the checkpoint itself."""
+    checkpoint = latest_checkpoint()
+    through = checkpoint.through_entry_id if checkpoint else 0
+    disagreeing = accounts_disagreeing(checkpoint)
+    after = entries_after(through)
     balances_total = ledger.books_total()
     proof = {
         "entries_total_cents": balances_total
@@ -137,6 +205,11 @@ def ledger_proof(period: Period | None = None) -> dict:
         "balances_total_cents": balances_total,
         "disagreeing": disagreeing,
         "period_entries_cents": None,
+        "checkpoint": _checkpoint_figures(checkpoint),
+        "entries_after_checkpoint": after["entries"],
+        "unbalanced_transactions": after["unbalanced_transactions"]
+        + (checkpoint.unbalanced_transactions if checkpoint else 0),
+        "full_proof": latest_full_proof(),
     }
     if period is not None:
         proof["period_entries_cents"] = _sum(
@@ -146,9 +219,69 @@ def ledger_proof(period: Period | None = None) -> dict:
         proof["entries_total_cents"] == 0
         and proof["balances_total_cents"] == 0
         and not disagreeing
+        and not proof["unbalanced_transactions"]
         and not proof["period_entries_cents"]
     )
     return proof
+
+
+def full_proof(checkpoint: LedgerCheckpoint | None) -> dict:
+    """The proof from the first entry (payouts.checkpoints records it): every entry summed per
+    account against the kept balances and, through the checkpoint's entry id, against the
+    checkpoint's rows (`checkpoint_rows_wrong`), in one statement (one snapshot); then every
+    transaction's entries summed (`unbalanced_transactions`). Reads the whole ledger."""
+    accounts, entries = Account._meta.db_table, LedgerEntry._meta.db_table
+    balances = LedgerCheckpointBalance._meta.db_table
+    through = checkpoint.through_entry_id if checkpoint else 0
+    with _tuned_for_aggregates(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH summed AS (
+                SELECT account_id, SUM(amount_cents) AS total, COUNT(*) AS entries, MAX(id) AS last_id,
+                       SUM(CASE WHEN id <= %s THEN amount_cents ELSE 0 END) AS through_checkpoint
+                FROM {entries} GROUP BY account_id
+            ), compared AS (
+                SELECT a.code, a.balance_cents AS kept, COALESCE(s.total, 0) AS total,
+                       COALESCE(s.entries, 0) AS entries, COALESCE(s.last_id, 0) AS last_id,
+                       CASE WHEN COALESCE(c.entries_cents, 0) <> COALESCE(s.through_checkpoint, 0)
+                            THEN 1 ELSE 0 END AS checkpoint_wrong
+                FROM {accounts} a
+                LEFT JOIN summed s ON s.account_id = a.id
+                LEFT JOIN {balances} c ON c.account_id = a.id AND c.checkpoint_id = %s
+            )
+            SELECT 0 AS totals, code, kept, total, 0, 0, 0 FROM compared WHERE kept <> total
+            UNION ALL
+            SELECT 1, NULL, COALESCE(SUM(kept), 0), COALESCE(SUM(total), 0), COALESCE(SUM(entries), 0),
+                   COALESCE(MAX(last_id), 0), COALESCE(SUM(checkpoint_wrong), 0)
+            FROM compared
+            """,
+            [through, checkpoint.pk if checkpoint else 0],
+        )
+        rows = cursor.fetchall()
+        cursor.execute(
+            f"SELECT COUNT(*) FROM (SELECT transaction_id FROM {entries} GROUP BY transaction_id "
+            "HAVING SUM(amount_cents) <> 0) unbalanced"
+        )
+        unbalanced = int(cursor.fetchone()[0])
+    disagreeing = sorted((code, kept, total) for is_total, code, kept, total, *_ in rows if not is_total)
+    (_, _, kept_total, entries_total, count, last_id, checkpoint_wrong) = next(row for row in rows if row[0])
+    figures = {
+        "through_entry_id": int(last_id),
+        "entries": int(count),
+        "entries_total_cents": int(entries_total),
+        "balances_total_cents": int(kept_total),
+        "disagreeing": disagreeing,
+        "unbalanced_transactions": unbalanced,
+        "checkpoint_rows_wrong": int(checkpoint_wrong),
+    }
+    figures["balanced"] = (
+        not figures["entries_total_cents"]
+        and not figures["balances_total_cents"]
+        and not disagreeing
+        and not unbalanced
+        and not figures["checkpoint_rows_wrong"]
+    )
+    return figures
 
 
 def period_movements(period: Period) -> list[dict]:

@@ -21,7 +21,7 @@ from trust.queue import enqueue_on_commit
 from trust.selectors import contributor_rows
 from trust.services import require_trust_admin
 
-from . import bulk, corrections, federated, invoices, ledger, metering, split
+from . import bulk, checkpoints, corrections, federated, invoices, ledger, metering, split
 from .distribution import rates_problem
 from .metering import BillingLimitExceeded
 from .models import (
@@ -659,6 +659,9 @@ def period_close_finish(*, period_id: int) -> Period:
                 "pension_bps": period.pension_bps,
             },
         )
+    # After the close commits, in a transaction of its own: the checkpoint locks the ledger
+    # against postings while it sums, and must hold no other lock while it waits for that.
+    checkpoints.ledger_checkpoint_after_close(period=period)
     return period
 
 

@@ -12,7 +12,7 @@ from django.db import OperationalError
 from config import metrics
 from trust.errors import BadGateway, Forbidden
 
-from . import services, settlements, unclaimed
+from . import checkpoints, services, settlements, unclaimed
 
 CLOSE_TASK = {
     "acks_late": True,
@@ -101,3 +101,12 @@ def unclaimed_royalties() -> dict:
     """Beat, daily: overdue balances of members who cannot be paid into the unclaimed pool, then
     pool balances past their release date redistributed (payouts.unclaimed). Idempotent."""
     return unclaimed.unclaimed_run()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, queue="metering")
+def prove_ledger_in_full() -> bool:
+    """Beat, nightly: the ledger proved from its first entry (the reconciliation page shows the
+    result), then the latest close's checkpoint written if its own write was deferred."""
+    proof = checkpoints.ledger_full_proof_run()
+    checkpoints.ledger_checkpoint_if_due()
+    return proof.balanced

@@ -462,6 +462,30 @@ class AccountDisagreeingSerializer(serializers.Serializer):
     entries_cents = serializers.IntegerField(help_text="the sum of its entries")
 
 
+class LedgerCheckpointSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    through_entry_id = serializers.IntegerField(help_text="every entry up to this id is summed in it")
+    taken_at = serializers.DateTimeField()
+    period = serializers.IntegerField(allow_null=True, help_text="the close that wrote it")
+    verified = serializers.BooleanField(help_text="its sums agreed with the kept balances when written")
+    disagreeing_count = serializers.IntegerField()
+    unbalanced_transactions = serializers.IntegerField()
+
+
+class LedgerFullProofSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    finished_at = serializers.DateTimeField()
+    balanced = serializers.BooleanField()
+    entries = serializers.IntegerField()
+    through_entry_id = serializers.IntegerField()
+    disagreeing_count = serializers.IntegerField()
+    unbalanced_transactions = serializers.IntegerField()
+    checkpoint = serializers.IntegerField(source="checkpoint_id", allow_null=True)
+    checkpoint_rows_wrong = serializers.IntegerField(
+        help_text="the checkpoint's rows not equal to their entries summed"
+    )
+
+
 class LedgerProofSerializer(serializers.Serializer):
     ledger_balanced = serializers.BooleanField()
     entries_total_cents = serializers.IntegerField(help_text="every ledger entry summed: 0")
@@ -471,6 +495,14 @@ class LedgerProofSerializer(serializers.Serializer):
     )
     disagreeing = AccountDisagreeingSerializer(
         many=True, help_text="accounts whose balance is not their entries' sum"
+    )
+    unbalanced_transactions = serializers.IntegerField(help_text="transactions whose entries do not sum to 0")
+    checkpoint = LedgerCheckpointSerializer(
+        allow_null=True, help_text="the checkpoint the proof starts from (none: from the first entry)"
+    )
+    entries_after_checkpoint = serializers.IntegerField(help_text="the entries summed on top of it")
+    full_proof = LedgerFullProofSerializer(
+        allow_null=True, help_text="the latest proof from the first entry (nightly)"
     )
 
 

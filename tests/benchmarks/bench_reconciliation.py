@@ -9,10 +9,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from payouts import checkpoints, reconciliation
+from payouts.models import Period
 from tests.benchmarks.bench_dashboards import (
     OPERATIONS_GOAL_P95_MS,
     SCALE,
     SCALES,
+    _ledger_pairs,
     _sql,
     analyze,
     latencies_ms,
@@ -56,8 +59,6 @@ def load_period_earnings(world) -> int:
         """,
         params,
     )
-    from payouts.models import Period
-
     return Period.objects.order_by("-pk").values_list("pk", flat=True).first()
 
 
@@ -68,15 +69,72 @@ def test_reconciliation_against_healthz(world, as_user):
     period = load_period_earnings(world)
     analyze()
     print(f"\n[reconciliation] loaded {sizes['members']:,} members in {time.perf_counter() - start:.1f} s")
+    # What the period's close writes once (payouts.checkpoints), and the nightly full proof.
+    start = time.perf_counter()
+    checkpoint = checkpoints.ledger_checkpoint_write(period=Period.objects.get(pk=period))
+    print(
+        f"[reconciliation] checkpoint of {checkpoint.accounts:,} accounts through entry "
+        f"{checkpoint.through_entry_id:,} in {time.perf_counter() - start:.2f} s"
+    )
+    start = time.perf_counter()
+    full = checkpoints.ledger_full_proof_run()
+    print(f"[reconciliation] full proof of {full.entries:,} entries in {time.perf_counter() - start:.2f} s")
+    assert checkpoint.verified and full.balanced
     page, api = Client(), as_user(world.cast.admin)
     page.force_login(world.cast.admin)
     baseline = latencies_ms(Client(), reverse("health"), count=10)
     figures = api.get("/api/v1/reconciliation/", {"period": period}).json()
     assert figures["ledger_balanced"] is True and 0 < figures["paid_cents"] < figures["distributed_cents"]
-    lines = [f"reconciliation ({SCALE}): p50/p95 of 10 sequential requests, in-process"]
-    for name, client, url in (
-        ("/operations/reconciliation/", page, f"/operations/reconciliation/?period={period}"),
-        ("/api/v1/reconciliation/", api, f"/api/v1/reconciliation/?period={period}"),
-    ):
-        lines.append(row(name, latencies_ms(client, url, count=10), baseline, OPERATIONS_GOAL_P95_MS))
+    assert figures["proof"]["checkpoint"]["id"] == checkpoint.pk
+    lines = [f"reconciliation ({SCALE}, one period of ledger): p50/p95 of 10 sequential requests, in-process"]
+    lines += _pages(page, api, period, baseline)
+    lines += _proofs(checkpoint)
+    # The ledger a year on: eleven earlier months of postings to every member, then the next
+    # close's checkpoint. The page's proof starts from it; summing every entry grows 12x.
+    start = time.perf_counter()
+    _ledger_pairs(
+        "SELECT 'member:' || id || ':payable', 'member_payable', id, 100 + m, 1000 + m "
+        "FROM trust_member CROSS JOIN generate_series(1, %(months)s) m WHERE member_number LIKE 'B-%%'",
+        {"studio": world.cast.studio_a.pk, "months": HISTORY_MONTHS},
+    )
+    analyze()
+    loaded = time.perf_counter() - start
+    start = time.perf_counter()
+    checkpoint = checkpoints.ledger_checkpoint_write()
+    print(
+        f"[reconciliation] {HISTORY_MONTHS} months more loaded in {loaded:.1f} s; the next checkpoint, "
+        f"through entry {checkpoint.through_entry_id:,}, in {time.perf_counter() - start:.2f} s"
+    )
+    assert checkpoint.verified
+    lines.append(f"reconciliation ({SCALE}, {HISTORY_MONTHS + 1} periods of ledger)")
+    lines += _pages(page, api, period, baseline)
+    lines += _proofs(checkpoint)
     print("\n".join(lines))
+
+
+HISTORY_MONTHS = 11
+
+
+def _pages(page, api, period, baseline) -> list[str]:
+    return [
+        row(name, latencies_ms(client, url, count=10), baseline, OPERATIONS_GOAL_P95_MS)
+        for name, client, url in (
+            ("/operations/reconciliation/", page, f"/operations/reconciliation/?period={period}"),
+            ("/api/v1/reconciliation/", api, f"/api/v1/reconciliation/?period={period}"),
+        )
+    ]
+
+
+def _proofs(checkpoint) -> list[str]:
+    """The proof's statement alone, alternating in the same run: every entry summed per account
+    (the page's proof before checkpoints) against the checkpoint plus the entries after it."""
+    timings = {"from the first entry": [], "from the checkpoint": []}
+    for _ in range(5):
+        for label, mark in (("from the first entry", None), ("from the checkpoint", checkpoint)):
+            start = time.perf_counter()
+            assert reconciliation.accounts_disagreeing(mark) == []
+            timings[label].append((time.perf_counter() - start) * 1000)
+    return [
+        f"  proof statement {label:<22} median {sorted(ms)[2]:7.1f} ms (min {min(ms):.1f}, max {max(ms):.1f})"
+        for label, ms in timings.items()
+    ]

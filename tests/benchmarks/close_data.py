@@ -23,6 +23,7 @@ from django.db import connection
 from licensing import services as licensing
 from payouts.models import LeaseRevenue, LedgerEntry, MemberEarningLine, Period
 from tests import factories
+from tests.ledger_history import ledger_history_rewritable
 from trust import services as trust
 
 SIZES = {
@@ -228,9 +229,14 @@ def close_through_workers(period: Period, *, queue: str, timeout: float, on_poll
 
 def reset_close(periods: list[Period]) -> None:
     """Undo what closing these periods wrote (postings, earnings, charges, batches, accounts
-    nothing else uses) and open them again: the next close starts from the same state."""
+    nothing else uses, ledger checkpoints) and open them again: the next close starts from the
+    same state. Deleting postings rewrites the ledger's history: the append-only trigger is
+    lifted for it, explicitly."""
     ids = [p.pk for p in periods]
     statements = [
+        "DELETE FROM payouts_ledgercheckpointbalance",
+        "DELETE FROM payouts_ledgerfullproof",
+        "DELETE FROM payouts_ledgercheckpoint",
         "DELETE FROM payouts_memberearningline WHERE earning_id IN "
         "(SELECT id FROM payouts_memberearning WHERE period_id = ANY(%s))",
         "DELETE FROM payouts_memberearning WHERE period_id = ANY(%s)",
@@ -241,8 +247,9 @@ def reset_close(periods: list[Period]) -> None:
         "DELETE FROM payouts_periodcharge WHERE period_id = ANY(%s)",
         "DELETE FROM payouts_closebatch WHERE period_id = ANY(%s)",
     ]
-    for sql in statements:
-        _execute(sql, [ids])
+    with ledger_history_rewritable():
+        for sql in statements:
+            _execute(sql, [ids] if "%s" in sql else [])
     _execute(
         "DELETE FROM payouts_account a "
         "WHERE NOT EXISTS (SELECT 1 FROM payouts_ledgerentry e WHERE e.account_id = a.id)"

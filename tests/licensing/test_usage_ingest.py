@@ -2,11 +2,13 @@
 the refusals of the old per-event path (same codes, same 400 shape), usage dated after a
 consent withdrawal refused, and a constant number of queries for any number of events."""
 
+import gc
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from licensing import services
 from licensing.models import Lease, UsageEvent
 from tests.conftest import bearer_client
 from trust import services as trust
@@ -218,3 +220,23 @@ def test_on_the_embedded_default_usage_between_a_withdrawal_and_a_new_grant_is_r
     """The licensable rule at each consent change is one UNION query: SQLite takes no ORDER BY in
     its parts (this refused every report naming such an asset with a database error there)."""
     test_usage_between_a_withdrawal_and_a_new_grant_is_refused_and_after_it_accepted(world)
+
+
+def test_a_report_is_checked_and_written_with_the_cyclic_collector_paused(world, monkeypatch):
+    """trust.collector: a collection mid-report walks the whole heap and frees nothing."""
+    seen, report = [], services.usage_report
+
+    def usage_report(**kwargs):
+        seen.append(gc.isenabled())
+        return report(**kwargs)
+
+    monkeypatch.setattr(services, "usage_report", usage_report)
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        assert _usage(world, _event("k")).status_code == 202
+        assert seen == [False]
+        assert gc.isenabled()
+    finally:
+        if not was:
+            gc.disable()

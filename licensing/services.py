@@ -803,35 +803,53 @@ def _checked_usage(
     may_train = permits_training(lease.permitted_uses)
     may_generate = permits_generation(lease.permitted_uses)
     starts, end, latest = lease.starts_at, effective_end(lease), now + CLOCK_SKEW
+    generation = UsageEvent.Kind.GENERATED_SECOND.value
+    # The kinds this lease takes, so that one set lookup passes an event; another kind is
+    # refused by `_refuse_usage_kind` with its reason.
+    allowed = {UsageEvent.Kind.TRAINING_RUN.value} if may_train else set()
+    if may_generate:
+        allowed.add(generation)
+    if lease.substitution_premium_bps:
+        allowed.add(UsageEvent.Kind.SUBSTITUTION_SAVING.value)
     rows, seen = [], set()
     for index, event in enumerate(events):
-        where = f"events[{positions[index] if positions else index}]"
         kind, asset, occurred_at = event["kind"], event.get("asset"), event["occurred_at"]
-        if kind == UsageEvent.Kind.DOWNLOAD:
-            raise Invalid(
-                f"{where}: downloads are metered by the gateway, not reported", code="download_not_reportable"
-            )
-        if kind == UsageEvent.Kind.TRAINING_RUN and not may_train:
-            raise Forbidden(f"{where}: this lease does not permit training", code="use_not_permitted")
-        if kind == UsageEvent.Kind.GENERATED_SECOND and not may_generate:
-            raise Forbidden(f"{where}: this lease does not permit generation", code="use_not_permitted")
-        if kind == UsageEvent.Kind.SUBSTITUTION_SAVING and not lease.substitution_premium_bps:
-            raise Invalid(
-                f"{where}: this lease's terms carry no substitution premium", code="no_substitution_premium"
-            )
+        if kind not in allowed:
+            _refuse_usage_kind(kind, f"events[{positions[index] if positions else index}]")
         if asset:
-            asset = asset if isinstance(asset, uuid.UUID) else uuid.UUID(str(asset))
+            if asset.__class__ is not uuid.UUID:
+                asset = uuid.UUID(str(asset))
             if asset not in in_version:
+                where = f"events[{positions[index] if positions else index}]"
                 raise Invalid(f"{where}: asset {asset} is not in this lease", code="asset_not_in_lease")
-        elif kind == UsageEvent.Kind.GENERATED_SECOND:
+        elif kind == generation:
+            where = f"events[{positions[index] if positions else index}]"
             raise Invalid(f"{where}: generated seconds must name the asset used", code="asset_required")
         if occurred_at < starts or (end and occurred_at >= end) or occurred_at > latest:
+            where = f"events[{positions[index] if positions else index}]"
             raise Invalid(f"{where}: occurred_at lies outside the lease's active time", code="outside_lease")
         key = event["event_key"]
         if key not in seen:
             seen.add(key)
             rows.append((key, kind, asset or None, event["quantity"], occurred_at))
     return rows
+
+
+def _refuse_usage_kind(kind: str, where: str) -> None:
+    """Refuse usage of a `kind` the lease does not take, with the reason (a kind that is none of
+    UsageEvent's is the serializer's to refuse)."""
+    if kind == UsageEvent.Kind.DOWNLOAD:
+        raise Invalid(
+            f"{where}: downloads are metered by the gateway, not reported", code="download_not_reportable"
+        )
+    if kind == UsageEvent.Kind.TRAINING_RUN:
+        raise Forbidden(f"{where}: this lease does not permit training", code="use_not_permitted")
+    if kind == UsageEvent.Kind.GENERATED_SECOND:
+        raise Forbidden(f"{where}: this lease does not permit generation", code="use_not_permitted")
+    if kind == UsageEvent.Kind.SUBSTITUTION_SAVING:
+        raise Invalid(
+            f"{where}: this lease's terms carry no substitution premium", code="no_substitution_premium"
+        )
 
 
 def _refuse_usage_after_withdrawal(

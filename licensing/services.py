@@ -920,13 +920,13 @@ def _insert_reported_usage(
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             fresh = _event_keys_taken(cursor, lease.pk, [row[0] for row in rows])
-            token_id, vendor = (token.pk if token else None), vendor_of(token)
+            lease_id, token_id, vendor = lease.pk, (token.pk if token else None), vendor_of(token)
             with connection.wrap_database_errors, cursor.copy(_USAGE_COPY) as copy:
                 copy.set_types(_USAGE_COPY_TYPES)
                 for key, kind, asset, quantity, occurred_at in rows:
                     if fresh is None or key in fresh:
                         copy.write_row(
-                            (lease.pk, key, kind, asset, quantity, occurred_at, now, source, token_id, vendor)
+                            (lease_id, key, kind, asset, quantity, occurred_at, now, source, token_id, vendor)
                         )
         return len(rows) if fresh is None else len(fresh)
     fresh = take_new_event_keys(lease, rows, key_of=lambda row: row[0])

@@ -680,6 +680,64 @@ def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
     return event, None
 
 
+# What the usual event carries: `_plain_usage_event` checks it in a few steps.
+_PLAIN_FIELDS = frozenset((*_USAGE_FIELDS, "asset", "trust"))
+_PLAIN_KINDS = _USAGE_KINDS - {UsageEvent.Kind.SUBSTITUTION_SAVING}
+
+
+def _plain_usage_event(raw, assets: dict) -> dict | None:
+    """The values of an event of the usual shape (the four fields, perhaps an asset and a
+    trust, each of the JSON type the schema names), or None: then `_usage_event` checks it with
+    every rule and names what is wrong. For an event this takes, `_usage_event` gives the same
+    values. `assets` keeps the UUIDs already parsed: a report names each asset many times."""
+    if raw.__class__ is not dict or not raw.keys() <= _PLAIN_FIELDS:
+        return None
+    key, kind, quantity, at = (
+        raw.get("event_key"),
+        raw.get("kind"),
+        raw.get("quantity"),
+        raw.get("occurred_at"),
+    )
+    # Exact classes: a bool is no quantity, and a list no kind (nor hashable).
+    if (key.__class__, kind.__class__, quantity.__class__, at.__class__) != (str, str, int, str):
+        return None
+    key = key.strip()
+    if (
+        not key
+        or len(key) > 200
+        or "\x00" in key
+        or kind not in _PLAIN_KINDS
+        or not 1 <= quantity <= QUANTITY_MAX
+    ):
+        return None
+    try:
+        occurred_at = datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    occurred_at = (
+        occurred_at.replace(tzinfo=UTC) if occurred_at.tzinfo is None else occurred_at.astimezone(UTC)
+    )
+    event = {"event_key": key, "kind": kind, "quantity": quantity, "occurred_at": occurred_at}
+    asset = raw.get("asset")
+    if asset is not None:
+        if asset.__class__ is not str:
+            return None
+        parsed = assets.get(asset)
+        if parsed is None:
+            try:
+                parsed = assets[asset] = uuid.UUID(asset)
+            except ValueError:
+                return None
+        event["asset"] = parsed
+    trust = raw.get("trust")
+    if trust is not None:
+        if trust.__class__ is not str or len(trust) > 50 or "\x00" in trust:
+            return None
+        if trust.strip():
+            event["trust"] = trust.strip()
+    return event
+
+
 def usage_events_from(data) -> list[dict]:
     """The events of a usage report body, checked in one pass with UsageReportSerializer's rules
     and its 400 shape (`errors.events[i]` names what is wrong with event i), without building a
@@ -701,19 +759,22 @@ def usage_events_from(data) -> list[dict]:
     if refusal:
         message, code = refusal
         raise serializers.ValidationError({"events": {"non_field_errors": [ErrorDetail(message, code=code)]}})
-    events, errors, failed = [], [], False
-    for raw in raw_events:
-        event, error = _usage_event(raw)
-        events.append(event)
-        errors.append(error or {})
-        failed = failed or error is not None
-    if failed:
-        raise serializers.ValidationError({"events": errors})
+    events, errors, assets = [], {}, {}
+    first_broken = None  # the first event the saving rule refuses (422), once no event is a 400
     for index, raw in enumerate(raw_events):
-        broken = _saving_rule_broken(raw)
-        if broken:
-            message, code = broken
-            raise Invalid(f"events[{index}]: {message}", code=code)
+        event = _plain_usage_event(raw, assets)
+        if event is None:
+            event, error = _usage_event(raw)
+            if error is not None:
+                errors[index] = error
+            elif first_broken is None and _saving_rule_broken(raw):
+                first_broken = index
+        events.append(event)
+    if errors:
+        raise serializers.ValidationError({"events": [errors.get(index, {}) for index in range(len(events))]})
+    if first_broken is not None:
+        message, code = _saving_rule_broken(raw_events[first_broken])
+        raise Invalid(f"events[{first_broken}]: {message}", code=code)
     return events
 
 

@@ -2,11 +2,13 @@
 the refusals of the old per-event path (same codes, same 400 shape), usage dated after a
 consent withdrawal refused, and a constant number of queries for any number of events."""
 
+import gc
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from licensing import services
 from licensing.models import Lease, UsageEvent
 from tests.conftest import bearer_client
 from trust import services as trust
@@ -90,6 +92,33 @@ def test_a_key_sent_again_with_another_time_is_a_duplicate(world):
     assert _usage(world, _event("k", at=now - timedelta(days=65))).json() == {"accepted": 1, "duplicates": 0}
     assert _usage(world, _event("k", at=now)).json() == {"accepted": 0, "duplicates": 1}
     assert UsageEvent.objects.filter(lease=world.lease_a, event_key="k").count() == 1
+
+
+def test_a_report_partly_sent_before_records_only_its_new_events_with_their_values(world):
+    first = [_event(f"k{n}", world.alice_asset, quantity=n + 1) for n in range(3)]
+    assert _usage(world, *first).json() == {"accepted": 3, "duplicates": 0}
+    again = [*first, _event("new-a", world.bob_asset, quantity=7), _event("new-b", quantity=8), first[0]]
+    assert _usage(world, *again).json() == {"accepted": 2, "duplicates": 4}
+    stored = UsageEvent.objects.filter(lease=world.lease_a)
+    assert sorted(stored.values_list("event_key", "asset_id", "quantity")) == [
+        ("k0", world.alice_asset.pk, 1),
+        ("k1", world.alice_asset.pk, 2),
+        ("k2", world.alice_asset.pk, 3),
+        ("new-a", world.bob_asset.pk, 7),
+        ("new-b", None, 8),
+    ]
+
+
+def test_event_keys_and_times_are_stored_exactly_as_reported(world):
+    keys = ["tab\there", "line\nbreak", "back\\slash", "ünïcødé \\N", "  padded  "]
+    at = world.lease_a.starts_at + timedelta(microseconds=7)
+    events = [_event(key, at=at) for key in keys]
+    assert _usage(world, *events).json() == {"accepted": 5, "duplicates": 0}
+    stored = UsageEvent.objects.filter(lease=world.lease_a)
+    # A key is stripped, as DRF's CharField strips it.
+    assert sorted(stored.values_list("event_key", flat=True)) == sorted(key.strip() for key in keys)
+    assert set(stored.values_list("occurred_at", flat=True)) == {at}
+    assert _usage(world, *events).json() == {"accepted": 0, "duplicates": 5}
 
 
 def test_ten_thousand_events_are_accepted_in_one_report(world):
@@ -191,3 +220,23 @@ def test_on_the_embedded_default_usage_between_a_withdrawal_and_a_new_grant_is_r
     """The licensable rule at each consent change is one UNION query: SQLite takes no ORDER BY in
     its parts (this refused every report naming such an asset with a database error there)."""
     test_usage_between_a_withdrawal_and_a_new_grant_is_refused_and_after_it_accepted(world)
+
+
+def test_a_report_is_checked_and_written_with_the_cyclic_collector_paused(world, monkeypatch):
+    """trust.collector: a collection mid-report walks the whole heap and frees nothing."""
+    seen, report = [], services.usage_report
+
+    def usage_report(**kwargs):
+        seen.append(gc.isenabled())
+        return report(**kwargs)
+
+    monkeypatch.setattr(services, "usage_report", usage_report)
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        assert _usage(world, _event("k")).status_code == 202
+        assert seen == [False]
+        assert gc.isenabled()
+    finally:
+        if not was:
+            gc.disable()

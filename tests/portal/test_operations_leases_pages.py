@@ -3,12 +3,13 @@ selectors and the API), what each decision writes, what is refused and with whic
 that nobody else gets in."""
 
 import re
+from urllib.parse import parse_qs
 
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.utils import timezone
 
 from licensing import selectors
@@ -210,6 +211,31 @@ def test_requests_under_several_terms_each_show_their_own_coverage_read_in_one_q
         assert figure in _section(response, f"coverage-{request.pk}"), request.purpose
     assert "Crowd generation 1 of 2" in _section(response, f"coverage-{pending.pk}")
     assert "Unfrozen has no frozen version yet" in _section(response, f"coverage-{unfrozen_request.pk}")
+
+
+def test_every_lease_link_on_the_list_resolves_to_that_leases_page_or_decision(admin_client, world, pending):
+    """The list writes its rows' links from one reversed path, not a reverse per link: each still
+    resolves to its lease's page, approval, rejection or revocation, and carries the list back."""
+    page = reverse("operations-leases") + "?active-sort=studio"
+    html = admin_client.get(page).content.decode()
+
+    links = set()
+    for target in re.findall(r'(?:href|action)="(/operations/leases/\d+/[^"]*)"', html):
+        path, _, query = target.partition("?")
+        match = resolve(path)
+        links.add((match.url_name, match.kwargs["lease_id"]))
+        if query:
+            assert parse_qs(query.replace("&amp;", "&")) == {"next": [page]}, target
+
+    active = {world.lease_a.pk, world.lease_b.pk}
+    assert links == {
+        ("operations-lease", pending.pk),
+        ("operations-lease-approve", pending.pk),
+        ("operations-lease-reject", pending.pk),
+        *{("operations-lease", pk) for pk in active},
+        *{("operations-lease-revoke", pk) for pk in active},
+    }
+    assert f'<input type="hidden" name="next" value="{page.replace("&", "&amp;")}">' in html
 
 
 def test_approving_pins_the_latest_version_and_lists_the_lease_as_active(admin_client, world, pending):

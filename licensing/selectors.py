@@ -2,7 +2,7 @@
 
 import json
 from bisect import bisect_right
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -47,7 +47,7 @@ from trust.selectors import (
     consent_changes,
     consent_coverage,
     is_trust_admin,
-    latest_version,
+    latest_versions,
     licensable_assets,
 )
 
@@ -543,6 +543,16 @@ def ended_leases_retaining(asset_ids, *, at: datetime) -> dict[int, set]:
 # --- Administrator pages: leases and terms ---------------------------------------------------
 
 
+def lease_list_totals() -> dict[str, int]:
+    """How many leases the administrator's three lists hold before any search (requests
+    waiting, active, closed), in one statement rather than a count per list and per figure."""
+    return Lease.objects.aggregate(
+        waiting=Count("pk", filter=Q(status=Lease.Status.REQUESTED)),
+        active=Count("pk", filter=Q(status=Lease.Status.ACTIVE)),
+        closed=Count("pk", filter=Q(status__in=Lease.CLOSED_STATUSES)),
+    )
+
+
 def lease_requests_waiting() -> QuerySet[Lease]:
     """Lease requests no administrator has decided yet, oldest first: the queue to work."""
     return (
@@ -563,25 +573,60 @@ def leases_awaiting_parts() -> QuerySet[Lease]:
     )
 
 
+def _uses_key(uses: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(uses)))
+
+
+def approval_coverages(terms: Iterable[LeaseTerms], *, at: datetime | None = None) -> dict[int, dict]:
+    """`approval_coverage` of each of `terms` (by pk), in one grouped statement: the latest
+    version of each of their datasets with its asset count and, for each use any of them permits
+    and each terms' uses together, how many of its assets the trust's one licensability rule
+    allows. A page of lease requests asks once, not once per request."""
+
+    at = at or timezone.now()
+    terms = list({row.pk: row for row in terms}.values())
+    if not terms:
+        return {}
+    versions = latest_versions(row.dataset_id for row in terms)
+    # Each question asked once whatever the number of terms: every single use, and every terms'
+    # uses together (the same question when it permits one use).
+    questions = {_uses_key([use]) for row in terms for use in row.permitted_uses}
+    questions |= {_uses_key(row.permitted_uses) for row in terms}
+    column = {question: f"licensable_{n}" for n, question in enumerate(sorted(questions))}
+    in_versions = Asset.objects.filter(version_items__version__in=versions)
+    counted = versions.annotate(
+        total=Count("items"),
+        **{
+            column[question]: Count(
+                "items",
+                filter=Q(
+                    items__asset__in=licensable_assets(assets=in_versions, uses=question, at=at).values("pk")
+                ),
+            )
+            for question in questions
+        },
+    )
+    by_dataset = {version.dataset_id: version for version in counted}
+    coverages = {}
+    for row in terms:
+        version = by_dataset.get(row.dataset_id)
+        if version is None:
+            coverages[row.pk] = {"version": None, "total": 0, "licensable": 0, "per_use": []}
+            continue
+        coverages[row.pk] = {
+            "version": version,
+            "total": version.total,
+            "licensable": getattr(version, column[_uses_key(row.permitted_uses)]),
+            "per_use": [(use, getattr(version, column[_uses_key([use])])) for use in row.permitted_uses],
+        }
+    return coverages
+
+
 def approval_coverage(terms: LeaseTerms, *, at: datetime | None = None) -> dict:
     """What approving a request under `terms` now would pin: the dataset's latest version, how
     many of its assets are licensable for every permitted use out of the version's total, and
     the count per permitted use. Asks the trust's one licensability rule."""
-
-    at = at or timezone.now()
-    version = latest_version(terms.dataset)
-    if version is None:
-        return {"version": None, "total": 0, "licensable": 0, "per_use": []}
-    assets = version.assets.all()
-    # Only the terms' own uses (not every licensable use): each count is a query to build and run.
-    per_use = [
-        (use, licensable_assets(assets=assets, uses=[use], at=at).count()) for use in terms.permitted_uses
-    ]
-    if len(per_use) == 1:
-        licensable = per_use[0][1]  # one permitted use: the same question
-    else:
-        licensable = licensable_assets(assets=assets, uses=terms.permitted_uses, at=at).count()
-    return {"version": version, "total": assets.count(), "licensable": licensable, "per_use": per_use}
+    return approval_coverages([terms], at=at)[terms.pk]
 
 
 # What the administrator's active and closed lease tables and their CSV show of a lease, as

@@ -37,6 +37,8 @@ GENERATION_USES: frozenset[str] = frozenset(
 TRAINING_USE = Use.TRAINING
 
 _ORDER = {use.value: index for index, use in enumerate(Use)}
+# A page lists uses on each of its rows: one lookup, not the choices rebuilt per call.
+_LABELS = {use.value: use.label for use in Use}
 
 
 class CapPer(models.TextChoices):
@@ -63,12 +65,12 @@ def notice_sha256(*, terms_version: str, text: str) -> str:
 
 
 def is_use(value) -> bool:
-    return value in Use.values
+    return isinstance(value, str) and value in _ORDER
 
 
 def use_label(value: str) -> str:
     """The label members see for a use; an unknown value is shown as it is."""
-    return Use(value).label if is_use(value) else str(value)
+    return _LABELS[value] if is_use(value) else str(value)
 
 
 def in_use_order(values: Iterable[str]) -> list[str]:

@@ -275,6 +275,12 @@ def latest_version(dataset: Dataset) -> DatasetVersion | None:
     return dataset.versions.order_by("-number").first()
 
 
+def latest_versions(dataset_ids: Iterable[int]) -> QuerySet[DatasetVersion]:
+    """`latest_version` of each of these datasets that has one, in one query."""
+    latest = DatasetVersion.objects.filter(dataset=OuterRef("dataset")).order_by("-number").values("pk")[:1]
+    return DatasetVersion.objects.filter(dataset__in=set(dataset_ids), pk=Subquery(latest)).order_by()
+
+
 def contributor_rows(asset_ids: Iterable | QuerySet) -> QuerySet:
     """(asset id, member id, member number, share, status) of every contributor of the given
     assets (ids, or a queryset of `asset_id` values to use as a subquery), in one query. Every

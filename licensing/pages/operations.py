@@ -115,19 +115,21 @@ def leases(request):
             if prefix == "waiting":  # the requests' cards need instances; their CSV, rows
                 rows = selectors.lease_rows(rows)
             return csv_response(f"guildtrust-leases-{prefix}.csv", LEASE_CSV_HEADER, _lease_csv(rows))
+    totals = selectors.lease_list_totals()
     listings = {
-        prefix: portal_list(request, sources[prefix], filterset, prefix=prefix)
+        prefix: portal_list(
+            request, sources[prefix], filterset, prefix=prefix, unfiltered_total=totals[prefix]
+        )
         for prefix, filterset in LEASE_LISTS.items()
     }
     now = timezone.now()
-    coverage_by_terms: dict[int, dict] = {}
+    requests = list(listings["waiting"].rows)
+    # One grouped statement for every terms among the page's requests, not a count per request.
+    coverages = selectors.approval_coverages([lease.terms for lease in requests], at=now)
     waiting = []
-    # Coverage is asked once per terms among the page's requests, not per request.
-    for lease in listings["waiting"].rows:
-        if lease.terms_id not in coverage_by_terms:
-            coverage_by_terms[lease.terms_id] = selectors.approval_coverage(lease.terms, at=now)
+    for lease in requests:
         lease.just_requested = now - lease.requested_at < timedelta(minutes=1)
-        waiting.append((lease, coverage_by_terms[lease.terms_id]))
+        waiting.append((lease, coverages[lease.terms_id]))
     return render(
         request,
         "licensing/operations/leases.html",
@@ -140,8 +142,8 @@ def leases(request):
             "awaiting": [
                 (lease, selectors.lease_parts(lease)) for lease in selectors.leases_awaiting_parts()[:50]
             ],
-            "waiting_count": sources["waiting"].count(),
-            "active_count": sources["active"].count(),
+            "waiting_count": totals["waiting"],
+            "active_count": totals["active"],
             "open_takedowns": Takedown.objects.open().count(),
             "now": now,
         },

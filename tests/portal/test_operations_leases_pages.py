@@ -3,10 +3,13 @@ selectors and the API), what each decision writes, what is refused and with whic
 that nobody else gets in."""
 
 import re
+from urllib.parse import parse_qs
 
 import pytest
 from django.contrib.messages import get_messages
-from django.urls import reverse
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import resolve, reverse
 from django.utils import timezone
 
 from licensing import selectors
@@ -163,6 +166,76 @@ def test_a_request_for_a_dataset_without_a_version_warns_that_approval_will_be_r
     lease = licensing.lease_request(actor=world.cast.carol, terms=terms, purpose="Too early")
     response = admin_client.get(reverse("operations-leases"))
     assert "Unfrozen has no frozen version yet" in _section(response, f"coverage-{lease.pk}")
+
+
+def test_requests_under_several_terms_each_show_their_own_coverage_read_in_one_query(
+    admin_client, world, pending
+):
+    """Requests under four terms on one page: training and crowds, training alone, a second
+    dataset frozen twice (its latest version counts) and a dataset never frozen. Each card reads
+    its own terms' figures, as the licensability rule counts them, and the page reads as many
+    queries as with one terms."""
+    admin = world.cast.admin
+    with CaptureQueriesContext(connection) as one_terms:
+        assert admin_client.get(reverse("operations-leases")).status_code == 200
+    solo = trust.dataset_create(actor=admin, slug="solo", title="Solo")
+    trust.dataset_add_assets(actor=admin, dataset=solo, asset_ids=[world.alice_asset.pk])
+    trust.dataset_freeze(actor=admin, dataset=solo)
+    trust.dataset_add_assets(actor=admin, dataset=solo, asset_ids=[world.bob_asset.pk])
+    trust.dataset_freeze(actor=admin, dataset=solo)
+    unfrozen = trust.dataset_create(actor=admin, slug="unfrozen", title="Unfrozen")
+    training = licensing.lease_request(actor=world.cast.dave, terms=world.terms, purpose="Plain")
+    solo_request, unfrozen_request = (
+        licensing.lease_request(
+            actor=world.cast.carol,
+            terms=licensing.terms_create(
+                actor=admin, dataset=dataset, title=title, permitted_uses=["training"], duration_days=5
+            ),
+            purpose=title,
+        )
+        for dataset, title in ((solo, "Solo offer"), (unfrozen, "Early"))
+    )
+
+    with CaptureQueriesContext(connection) as four_terms:
+        response = admin_client.get(reverse("operations-leases"))
+
+    assert len(four_terms) == len(one_terms)
+    now = timezone.now()
+    for request, version, uses in (
+        (pending, world.dataset.versions.get(), ["training", "crowd_generation"]),
+        (training, world.dataset.versions.get(), ["training"]),
+        (solo_request, solo.versions.get(number=2), ["training"]),
+    ):
+        licensable = licensable_assets(assets=version.assets.all(), uses=uses, at=now).count()
+        figure = f"{licensable} of 2 assets of {version.dataset.title} v{version.number} are licensable"
+        assert figure in _section(response, f"coverage-{request.pk}"), request.purpose
+    assert "Crowd generation 1 of 2" in _section(response, f"coverage-{pending.pk}")
+    assert "Unfrozen has no frozen version yet" in _section(response, f"coverage-{unfrozen_request.pk}")
+
+
+def test_every_lease_link_on_the_list_resolves_to_that_leases_page_or_decision(admin_client, world, pending):
+    """The list writes its rows' links from one reversed path, not a reverse per link: each still
+    resolves to its lease's page, approval, rejection or revocation, and carries the list back."""
+    page = reverse("operations-leases") + "?active-sort=studio"
+    html = admin_client.get(page).content.decode()
+
+    links = set()
+    for target in re.findall(r'(?:href|action)="(/operations/leases/\d+/[^"]*)"', html):
+        path, _, query = target.partition("?")
+        match = resolve(path)
+        links.add((match.url_name, match.kwargs["lease_id"]))
+        if query:
+            assert parse_qs(query.replace("&amp;", "&")) == {"next": [page]}, target
+
+    active = {world.lease_a.pk, world.lease_b.pk}
+    assert links == {
+        ("operations-lease", pending.pk),
+        ("operations-lease-approve", pending.pk),
+        ("operations-lease-reject", pending.pk),
+        *{("operations-lease", pk) for pk in active},
+        *{("operations-lease-revoke", pk) for pk in active},
+    }
+    assert f'<input type="hidden" name="next" value="{page.replace("&", "&amp;")}">' in html
 
 
 def test_approving_pins_the_latest_version_and_lists_the_lease_as_active(admin_client, world, pending):

@@ -71,26 +71,3 @@ def test_a_period_reads_the_month_partitions_it_overlaps_and_the_default_one(wor
         "licensing_usageevent_y2002m01",
         "licensing_usageevent_y2002m02",
     ]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_vacuuming_a_period_marks_its_usage_pages_all_visible(committed_world):
-    at = datetime(2001, 5, 3, tzinfo=UTC)
-    partitions.ensure_usage_partitions([(2001, 5)])
-    UsageEvent.objects.bulk_create(
-        UsageEvent(
-            lease=committed_world.lease_a,
-            event_key=f"v{n}",
-            kind="download",
-            quantity=1,
-            occurred_at=at,
-            source="gateway",
-        )
-        for n in range(500)
-    )
-    name = partitions.partition_name(2001, 5)
-    assert name in partitions.vacuum_usage_of(at, at + timedelta(days=1))
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = %s", [name])
-        pages, visible = cursor.fetchone()
-    assert pages > 0 and visible == pages

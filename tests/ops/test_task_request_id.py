@@ -43,14 +43,19 @@ def test_the_worker_logs_the_task_with_the_request_id_that_enqueued_it(
         time.sleep(0.2)
     assert Asset.objects.get(pk=body["id"]).status == Asset.Status.AVAILABLE
 
+    # The task logs after its verification commits: the line may trail the status by a moment.
+    while not (checked := _checked_lines(celery_worker.log_path, body["id"])):
+        assert time.monotonic() < deadline, "the worker logged no 'asset checked' line"
+        time.sleep(0.2)
+    assert len(checked) == 1
+    assert checked[0]["request_id"] == "req-worker-7" and checked[0]["task_id"]
+
+
+def _checked_lines(log_path, asset_id: str) -> list[dict]:
     lines = []
-    for raw in celery_worker.log_path.read_text(errors="replace").splitlines():
+    for raw in log_path.read_text(errors="replace").splitlines():
         try:
             lines.append(json.loads(raw))
         except ValueError:
             continue
-    checked = [
-        line for line in lines if line.get("event") == "asset checked" and line.get("asset") == body["id"]
-    ]
-    assert len(checked) == 1
-    assert checked[0]["request_id"] == "req-worker-7" and checked[0]["task_id"]
+    return [line for line in lines if line.get("event") == "asset checked" and line.get("asset") == asset_id]

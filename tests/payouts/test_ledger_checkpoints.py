@@ -245,3 +245,16 @@ def test_a_checkpoint_waits_for_postings_in_flight_then_leaves_it_to_the_nightly
     assert not LedgerCheckpoint.objects.exists()
     # The posting done, the checkpoint is written.
     assert checkpoints.ledger_checkpoint_after_close(period=period).period_id == period.pk
+
+
+def test_a_checkpoint_the_postings_held_off_is_a_clear_command_error(world, closed, monkeypatch):
+    from django.db import OperationalError
+
+    from payouts import checkpoints
+
+    def held(**_):
+        raise OperationalError("canceling statement due to lock timeout")
+
+    monkeypatch.setattr(checkpoints, "ledger_checkpoint_write", held)
+    with pytest.raises(CommandError, match="no checkpoint written.*run it again"):
+        call_command("reconcile", "--checkpoint", stdout=StringIO())

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import OperationalError
 
 from payouts import checkpoints, reconciliation
 
@@ -18,7 +19,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, full, checkpoint, **options):
         if checkpoint:
-            written = checkpoints.ledger_checkpoint_write()
+            try:
+                written = checkpoints.ledger_checkpoint_write()
+            except OperationalError as error:
+                waited = checkpoints.CHECKPOINT_LOCK_TIMEOUT
+                raise CommandError(
+                    f"no checkpoint written: postings held the ledger past {waited} ({error}); "
+                    "nothing changed, run it again"
+                ) from None
             self.stdout.write(
                 f"checkpoint {written.pk} through entry {written.through_entry_id}: "
                 f"{written.accounts} accounts, {written.disagreeing_count} disagreeing, "

@@ -101,6 +101,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Its health check polls the socket instead of asking SELECT 1 (config/postgresql/base.py).
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
     # Statements run through trust.db.prepared_cursor (the gateway's) are prepared on the server
     # after this many runs on a connection; Django's own cursors bind on the client and are never
     # prepared. Off (DB_PREPARED_STATEMENTS=off) behind a pooler that cannot keep them

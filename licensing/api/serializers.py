@@ -450,11 +450,18 @@ class RevocationsAcceptedSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
 
 
+# The bounds of a reported event: the schema's serializers below, the full check (`_usage_event`)
+# and the quick one (`_plain_usage_event`) all read these.
+EVENT_KEY_MAX = UsageEvent._meta.get_field("event_key").max_length
+# An event's `trust`: a trust's slug (a slug field's default length).
+EVENT_TRUST_MAX = 50
+
+
 class UsageEventInputSerializer(serializers.Serializer):
     """The shape of one reported event, for the schema. Reports are checked by
     `usage_events_from`, which applies these same rules in one pass over the batch."""
 
-    event_key = TextField(max_length=200)
+    event_key = TextField(max_length=EVENT_KEY_MAX)
     kind = serializers.ChoiceField(
         choices=[
             choice for choice in UsageEvent.Kind.choices if choice[0] != UsageEvent.Kind.SUBSTITUTION_SAVING
@@ -464,7 +471,7 @@ class UsageEventInputSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=QUANTITY_MAX)
     occurred_at = serializers.DateTimeField()
     trust = TextField(
-        max_length=50,
+        max_length=EVENT_TRUST_MAX,
         required=False,
         help_text="a federated lease only: the trust holding `asset` (the manifest's `trust`); a "
         "generated-seconds event naming another trust of the lease is forwarded to it, which meters it",
@@ -475,8 +482,12 @@ class UsageCorrectionInputSerializer(serializers.Serializer):
     """The shape of a correction (licensing.corrections): its kind, asset and time are the
     original's. Zero, or the sign of what it corrects, is 422 `correction_wrong_sign`."""
 
-    event_key = TextField(max_length=200, help_text="the correction's own key: re-sent, counted once")
-    corrects = TextField(max_length=200, help_text="the event_key of the event (or correction) it corrects")
+    event_key = TextField(
+        max_length=EVENT_KEY_MAX, help_text="the correction's own key: re-sent, counted once"
+    )
+    corrects = TextField(
+        max_length=EVENT_KEY_MAX, help_text="the event_key of the event (or correction) it corrects"
+    )
     quantity = serializers.IntegerField(
         min_value=-QUANTITY_MAX, max_value=QUANTITY_MAX, help_text="signed, never zero"
     )
@@ -487,7 +498,7 @@ class SubstitutionSavingInputSerializer(serializers.Serializer):
     """The shape of a reported substitution saving (payouts/premiums.py), for the schema: an
     amount, not a quantity (a quantity other than 1 is 422 `quantity_not_allowed`)."""
 
-    event_key = TextField(max_length=200)
+    event_key = TextField(max_length=EVENT_KEY_MAX)
     kind = serializers.ChoiceField(choices=[UsageEvent.Kind.SUBSTITUTION_SAVING])
     asset = serializers.UUIDField(
         required=False,
@@ -501,7 +512,7 @@ class SubstitutionSavingInputSerializer(serializers.Serializer):
         "substitution_premium_bps / 10000), charged to `asset` or shared like the flat fee",
     )
     occurred_at = serializers.DateTimeField()
-    trust = TextField(max_length=50, required=False, help_text="this trust's slug, if given")
+    trust = TextField(max_length=EVENT_TRUST_MAX, required=False, help_text="this trust's slug, if given")
 
 
 @extend_schema_field(
@@ -604,7 +615,7 @@ def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
     if corrects is not None and (
         isinstance(corrects, bool)
         or not isinstance(corrects, str | int)
-        or not 0 < len(str(corrects).strip()) <= 200
+        or not 0 < len(str(corrects).strip()) <= EVENT_KEY_MAX
     ):
         errors["corrects"] = [ErrorDetail("Not a valid event key.", code="invalid")]
         corrects = None
@@ -620,8 +631,8 @@ def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
             key = str(key).strip()
             if not key:
                 errors["event_key"] = [ErrorDetail("This field may not be blank.", code="blank")]
-            elif len(key) > 200:
-                message = "Ensure this field has no more than 200 characters."
+            elif len(key) > EVENT_KEY_MAX:
+                message = f"Ensure this field has no more than {EVENT_KEY_MAX} characters."
                 errors["event_key"] = [ErrorDetail(message, code="max_length")]
     kind = raw.get("kind")
     if "kind" in raw and not correction and (not isinstance(kind, str) or kind not in _USAGE_KINDS):
@@ -655,7 +666,7 @@ def _usage_event(raw) -> tuple[dict | None, dict | list | None]:
         )
         errors["occurred_at"] = [ErrorDetail(message, code="invalid")]
     trust = raw.get("trust")
-    if trust is not None and (not isinstance(trust, str) or len(trust) > 50):
+    if trust is not None and (not isinstance(trust, str) or len(trust) > EVENT_TRUST_MAX):
         errors["trust"] = [ErrorDetail("Not a valid trust slug.", code="invalid")]
     saving = _substitution_saving(raw, kind, errors)
     if saving is not None:
@@ -704,7 +715,7 @@ def _plain_usage_event(raw, assets: dict) -> dict | None:
     key = key.strip()
     if (
         not key
-        or len(key) > 200
+        or len(key) > EVENT_KEY_MAX
         or "\x00" in key
         or kind not in _PLAIN_KINDS
         or not 1 <= quantity <= QUANTITY_MAX
@@ -731,7 +742,7 @@ def _plain_usage_event(raw, assets: dict) -> dict | None:
         event["asset"] = parsed
     trust = raw.get("trust")
     if trust is not None:
-        if trust.__class__ is not str or len(trust) > 50 or "\x00" in trust:
+        if trust.__class__ is not str or len(trust) > EVENT_TRUST_MAX or "\x00" in trust:
             return None
         if trust.strip():
             event["trust"] = trust.strip()

@@ -122,14 +122,29 @@ def revocation_ids(token: str) -> tuple[str, ...]:
     return tuple(biscuit.UnverifiedBiscuit.from_base64(token[len(PREFIX) :]).revocation_ids)
 
 
-def unverified_root_key_id(token: str) -> int | None:
-    """The root key id a token names, to find whose key verifies it; TokenRefused if unreadable."""
+@dataclass(frozen=True)
+class Unverified:
+    """What a token says of itself before it is verified: the root key id that finds whose key
+    verifies it, and its revocation ids (a verified parse of the same token gives the same)."""
+
+    root_key_id: int | None
+    revocation_ids: tuple[str, ...]
+
+
+def unverified(token: str) -> Unverified:
+    """The token's own word, read without verifying it; TokenRefused if unreadable."""
     if not token.startswith(PREFIX):
         raise TokenRefused("not a federated lease token", "token_malformed")
     try:
-        return biscuit.UnverifiedBiscuit.from_base64(token[len(PREFIX) :]).root_key_id()
+        parsed = biscuit.UnverifiedBiscuit.from_base64(token[len(PREFIX) :])
+        return Unverified(parsed.root_key_id(), tuple(parsed.revocation_ids))
     except Exception:  # the library's parse errors have no common base
         raise TokenRefused("the token is malformed", "token_malformed") from None
+
+
+def unverified_root_key_id(token: str) -> int | None:
+    """The root key id a token names, to find whose key verifies it; TokenRefused if unreadable."""
+    return unverified(token).root_key_id
 
 
 def derive(

@@ -87,6 +87,25 @@ def test_at_a_parts_trust_the_pull_window_knows_an_ft_token_by_its_revocation_id
     assert UsageEvent.objects.filter(lease=world.lease_a, kind="download").count() == 2
 
 
+def test_an_ft_download_here_is_two_statements_whatever_the_live_peers(
+    world, part, home_key, settings, django_assert_num_queries
+):
+    """The peers' keys, the lease with its part and the revocation list are asked in one
+    statement with the lease, then the download's own: two round trips, as an `lt_` token's."""
+    settings.PULL_WINDOW_SECONDS = 0
+    other_key = signing_key()
+    live_peer("actra", other_key)
+    token = biscuits.mint(_grant(world), key=home_key)
+    assert download(token, world.lease_a.pk, world.alice_asset.pk).status_code == 302  # counters made
+    with django_assert_num_queries(2):
+        assert download(token, world.lease_a.pk, world.alice_asset.pk).status_code == 302
+    assert UsageEvent.objects.filter(lease=world.lease_a, kind="download").count() == 2
+    # Signed by a live peer whose lease this is not a part of: no such lease for that token.
+    foreign = biscuits.mint(_grant(world), key=other_key)
+    assert download(foreign, world.lease_a.pk, world.alice_asset.pk).status_code == 404
+    assert UsageEvent.objects.filter(lease=world.lease_a, kind="download").count() == 2
+
+
 def test_a_token_signed_by_a_key_this_trust_does_not_know_is_refused(world, part):
     token = biscuits.mint(_grant(world), key=signing_key())
     answer = download(token, world.lease_a.pk, world.alice_asset.pk)
@@ -298,6 +317,19 @@ def test_revoking_at_home_refuses_the_token_here_and_lists_it_for_the_parts_trus
         audience="sag-aftra",
     )
     assert again.json()["revocations"] == []
+
+
+def test_an_ft_download_at_home_is_two_statements(
+    world, federated_lease, settings, django_assert_num_queries
+):
+    settings.PULL_WINDOW_SECONDS = 0
+    _, minted = _mint(world)
+    token = minted.json()["token"]
+    assert download(token, world.lease_a.pk, world.alice_asset.pk).status_code == 302  # counters made
+    with django_assert_num_queries(2):
+        assert download(token, world.lease_a.pk, world.alice_asset.pk).status_code == 302
+    event = UsageEvent.objects.filter(lease=world.lease_a, kind="download").latest("id")
+    assert event.token_id == minted.json()["id"]
 
 
 def test_a_local_lease_still_mints_lt_tokens(world):

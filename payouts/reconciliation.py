@@ -70,8 +70,10 @@ def paid_of_period_cents(period: Period) -> int:
     """How much of the net the period distributed to members has since been paid out to them.
     A payout batch pays a member's whole balance, so payments settle a member's earnings oldest
     first: of the period's net, a member has been paid min(max(paid - earned before, 0), earned
-    in the period), where `earned before` is their net in closed periods that started earlier.
-    One statement over the period's earners, whatever their number."""
+    in the period), where `paid` is their payments the bank did not return (a returned one went
+    back to their balance, and the next batch pays it again) and `earned before` their net in
+    closed periods that started earlier. One statement over the period's earners, whatever
+    their number."""
     earnings = MemberEarning._meta.db_table
     periods = Period._meta.db_table
     items = PayoutItem._meta.db_table
@@ -91,7 +93,7 @@ def paid_of_period_cents(period: Period) -> int:
                        GROUP BY e.member_id) earlier
                    ON earlier.member_id = now_earned.member_id
             LEFT JOIN (SELECT member_id, SUM(amount_cents) AS paid_cents FROM {items}
-                       GROUP BY member_id) paid
+                       WHERE returned_on IS NULL GROUP BY member_id) paid
                    ON paid.member_id = now_earned.member_id
         ) settled
     """

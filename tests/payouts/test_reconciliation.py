@@ -22,6 +22,7 @@ from payouts.models import (
     PayoutItem,
     Period,
 )
+from payouts.payout_batches import payout_batch_mark_sent, payout_item_return
 from tests.factories import MemberFactory
 from trust.models import Member
 
@@ -122,6 +123,28 @@ def test_paid_settles_the_oldest_period_first(world, closed):
     services.payout_batch_create(actor=world.cast.admin, minimum_cents=100)
     assert reconciliation.period_reconciliation(closed)["paid_cents"] == 1505
     assert reconciliation.period_reconciliation(second)["paid_cents"] == 684
+
+
+def test_a_payment_the_bank_returned_is_not_paid(world, closed):
+    """Alice's payment comes back: nothing of the period is paid until the next batch pays her
+    again, and then only once; the period after it, which nobody has been paid for, stays unpaid."""
+    batch = _pay_and_payout(world, closed)
+    payout_batch_mark_sent(actor=world.cast.admin, batch_id=batch.pk)
+    payout_item_return(
+        actor=world.cast.admin, batch_id=batch.pk, member_id=world.cast.alice.pk, reason="closed"
+    )
+    assert reconciliation.period_reconciliation(closed)["paid_cents"] == 0
+    services.payout_batch_create(actor=world.cast.admin, minimum_cents=100)
+    assert reconciliation.period_reconciliation(closed)["paid_cents"] == 1505
+    licensing.usage_report(
+        token=world.token_a,
+        lease_id=world.lease_a.pk,
+        events=[{"event_key": "r2", "kind": "training_run", "quantity": 10, "occurred_at": timezone.now()}],
+    )
+    second = services.period_create(actor=world.cast.admin, start=closed.end, end=timezone.now())
+    second = services.period_close(period_id=second.pk)
+    assert second.net_cents > 0
+    assert reconciliation.period_reconciliation(second)["paid_cents"] == 0
 
 
 def test_a_raw_write_that_unbalances_an_account_is_caught_then_fixed(world, closed):

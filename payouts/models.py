@@ -463,6 +463,60 @@ class PayoutItem(models.Model):
         return f"{self.amount_cents} cents to {self.member_id}"
 
 
+class PaidOfPeriod(models.Model):
+    """How much of a closed period's net to members one event settled, by the rule of
+    `payouts.paid_of_periods` (payments settle a member's oldest earnings first): what a payout
+    batch paid of it (`batch`), what a payment the bank returned took back (`returned_payment`,
+    negative), or what a period's close moved (`close`: the payments already made that its
+    earnings absorb, and, when it closed after a later period, what that later one gives up).
+    None of the three: recorded from the payments before these rows were kept (migration 0020).
+    A period's paid figure is the sum of its rows."""
+
+    # No database constraint to the periods (periods are never deleted): checking one at commit
+    # share-locks the period rows, which period creation locks before the audit head, which
+    # these rows' writers hold (payouts.paid_of_periods): a deadlock.
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="paid_of", db_constraint=False)
+    paid_cents = models.BigIntegerField()
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    returned_payment = models.ForeignKey(
+        PayoutItem, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    close = models.ForeignKey(
+        Period, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["period", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(batch__isnull=True, returned_payment__isnull=True)
+                | Q(batch__isnull=True, close__isnull=True)
+                | Q(returned_payment__isnull=True, close__isnull=True),
+                name="paid_of_period_one_cause",
+            ),
+            # Each event records a period once: a second row would count it twice.
+            models.UniqueConstraint(
+                fields=["period", "batch"],
+                condition=Q(batch__isnull=False),
+                name="paid_of_period_once_per_batch",
+            ),
+            models.UniqueConstraint(
+                fields=["period", "returned_payment"],
+                condition=Q(returned_payment__isnull=False),
+                name="paid_of_period_once_per_return",
+            ),
+            models.UniqueConstraint(
+                fields=["period", "close"],
+                condition=Q(close__isnull=False),
+                name="paid_of_period_once_per_close",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.paid_cents} cents of period {self.period_id} paid"
+
+
 class PartShare(models.Model):
     """At a part's trust: this part's share of a federated lease's flat fee or training runs for
     one period window of the home trust, as the home trust's settlement said (FEDERATION.md).

@@ -17,7 +17,7 @@ from trust import audit
 from trust.errors import Conflict, Invalid, NotFound
 from trust.services import require_trust_admin
 
-from . import ledger
+from . import ledger, paid_of_periods
 from .invoices import bank_account
 from .models import PayoutBatch, PayoutItem
 
@@ -124,6 +124,7 @@ def payout_item_return(
         lines=[(source, item.amount_cents), (ledger.member_payable(item.member), -item.amount_cents)],
     )
     item.save(update_fields=["returned_on", "return_reason"])
+    paid_of_periods.record_payment_returned(item)
     audit.record(
         actor=actor,
         action="payouts.payment_returned",

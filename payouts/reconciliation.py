@@ -31,8 +31,7 @@ from .models import (
     LedgerCheckpointBalance,
     LedgerEntry,
     LedgerFullProof,
-    MemberEarning,
-    PayoutItem,
+    PaidOfPeriod,
     Period,
 )
 
@@ -67,39 +66,11 @@ def _sum(queryset, field: str) -> int:
 
 
 def paid_of_period_cents(period: Period) -> int:
-    """How much of the net the period distributed to members has since been paid out to them.
-    A payout batch pays a member's whole balance, so payments settle a member's earnings oldest
-    first: of the period's net, a member has been paid min(max(paid - earned before, 0), earned
-    in the period), where `earned before` is their net in closed periods that started earlier.
-    One statement over the period's earners, whatever their number."""
-    earnings = MemberEarning._meta.db_table
-    periods = Period._meta.db_table
-    items = PayoutItem._meta.db_table
-    # Three grouped scans (the period's earnings, earlier closed earnings, payouts) hash-joined
-    # on the member: plain subqueries, so the planner estimates each from its statistics.
-    sql = f"""
-        SELECT COALESCE(SUM(CASE WHEN beyond <= 0 THEN 0 WHEN beyond >= earned_cents THEN earned_cents
-                                 ELSE beyond END), 0)
-        FROM (
-            SELECT now_earned.earned_cents,
-                   COALESCE(paid.paid_cents, 0) - COALESCE(earlier.before_cents, 0) AS beyond
-            FROM (SELECT member_id, SUM(net_cents) AS earned_cents FROM {earnings}
-                  WHERE period_id = %s GROUP BY member_id) now_earned
-            LEFT JOIN (SELECT e.member_id, SUM(e.net_cents) AS before_cents
-                       FROM {earnings} e JOIN {periods} p ON p.id = e.period_id
-                       WHERE p.status = %s AND p.start < (SELECT start FROM {periods} WHERE id = %s)
-                       GROUP BY e.member_id) earlier
-                   ON earlier.member_id = now_earned.member_id
-            LEFT JOIN (SELECT member_id, SUM(amount_cents) AS paid_cents FROM {items}
-                       GROUP BY member_id) paid
-                   ON paid.member_id = now_earned.member_id
-        ) settled
-    """
-    closed = Period.Status.CLOSED
-    with connection.cursor() as cursor:
-        # The period's start read in SQL, not bound: each backend compares its own stored form.
-        cursor.execute(sql, [period.pk, closed, period.pk])
-        return int(cursor.fetchone()[0] or 0)
+    """How much of the net the period distributed to members has since been paid out to them,
+    settling each member's oldest earnings first (the rule in `payouts.paid_of_periods`, which
+    records what each payout batch, returned payment and close moved of it): one SUM of the
+    period's few rows. A period not closed has distributed nothing yet, so nothing of it is paid."""
+    return _sum(PaidOfPeriod.objects.filter(period=period), "paid_cents")
 
 
 def _checkpoint_figures(checkpoint: LedgerCheckpoint | None) -> dict | None:

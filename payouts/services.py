@@ -20,7 +20,7 @@ from trust.queue import enqueue_on_commit
 from trust.selectors import contributor_rows
 from trust.services import require_trust_admin
 
-from . import bulk, checkpoints, corrections, federated, invoices, ledger, metering, split
+from . import bulk, checkpoints, corrections, federated, invoices, ledger, metering, paid_of_periods, split
 from .distribution import rates_problem
 from .metering import BillingLimitExceeded
 from .models import (
@@ -631,6 +631,7 @@ def period_close_finish(*, period_id: int) -> Period:
         invoices.issue_for_period(period, at=period.closed_at)
         period.leases_done = period.leases_total = totals["leases"]
         period.save()
+        paid_of_periods.record_period_closed(period)
         _settle_after_commit(period.pk)
         audit.record(
             actor=None,
@@ -782,6 +783,8 @@ def payout_batch_create(*, actor, minimum_cents: int | None = None, execution_da
     batch.total_cents = sum(row["owed_cents"] for row in payable)
     batch.item_count = len(payable)
     batch.save(update_fields=["total_cents", "item_count"])
+    if payable:
+        paid_of_periods.record_payout_batch(batch)
     audit.record(
         actor=actor,
         action="payouts.batch_created",

@@ -237,6 +237,9 @@ def reset_close(periods: list[Period]) -> None:
         "DELETE FROM payouts_ledgercheckpointbalance",
         "DELETE FROM payouts_ledgerfullproof",
         "DELETE FROM payouts_ledgercheckpoint",
+        # What the closes recorded of the periods' paid figures (payouts.paid_of_periods).
+        "DELETE FROM payouts_paidofperiod WHERE close_id = ANY(%s)",
+        "DELETE FROM payouts_paidofperiod WHERE period_id = ANY(%s)",
         "DELETE FROM payouts_memberearningline WHERE earning_id IN "
         "(SELECT id FROM payouts_memberearning WHERE period_id = ANY(%s))",
         "DELETE FROM payouts_memberearning WHERE period_id = ANY(%s)",

@@ -1,11 +1,16 @@
 """The refusals of a usage correction: one table for the service (test_corrections.py) and the
 API (test_corrections_api.py). Each test first records on lease A `u1` (5 training runs) and `c1`
 (u1 corrected by -2), then `other_events` (lease B's `b1`, lease A's gateway download `gw`); each
-row is the correction then sent, with the HTTP status and code it is refused with."""
+row is the correction then sent, with the HTTP status and code it is refused with. Also the three
+periods corrections are tested across (`three_periods`)."""
+
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from licensing.models import UsageEvent
+from payouts import services
 
 
 def fix(key: str, corrects: str, quantity: int) -> dict:
@@ -25,6 +30,20 @@ def gateway_download(world, *, at) -> UsageEvent:
         occurred_at=at,
         source="gateway",
     )
+
+
+def three_periods(world):
+    """Three back-to-back periods from before lease A started to now, all ended, and a moment
+    inside each (the corrections' tests and the paid figure's)."""
+    start, now = world.lease_a.starts_at, timezone.now()
+    step = (now - start) / 3
+    bounds = [start - timedelta(hours=1), start + step, start + 2 * step, now]
+    periods = [
+        services.period_create(actor=world.cast.admin, start=a, end=b)
+        for a, b in zip(bounds, bounds[1:], strict=False)
+    ]
+    moments = [start + step / 2, start + step * 3 / 2, start + step * 5 / 2]
+    return periods, moments
 
 
 def other_events(world, *, at) -> None:

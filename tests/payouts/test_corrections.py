@@ -2,8 +2,6 @@
 flat fee and 100 cents a training run; its two assets are Alice's (all hers) and Bob's (0.4 Bob,
 0.6 Alice); the trust takes 10% and the pension 5% of a member's gross unless set otherwise."""
 
-from datetime import timedelta
-
 import pytest
 from django.db import transaction
 from django.db.models import Sum
@@ -25,7 +23,13 @@ from payouts.models import (
     MemberEarning,
     Period,
 )
-from tests.payouts.correction_refusals import REFUSED_CORRECTIONS, fix, gateway_download, other_events
+from tests.payouts.correction_refusals import (
+    REFUSED_CORRECTIONS,
+    fix,
+    gateway_download,
+    other_events,
+    three_periods,
+)
 from trust.errors import DomainError, Forbidden, Invalid
 from trust.templatetags.portal import period_label
 
@@ -38,20 +42,6 @@ def _runs(key, quantity, at):
 
 def _report(world, *events):
     return licensing.usage_report(token=world.token_a, lease_id=world.lease_a.pk, events=list(events))
-
-
-def _three_periods(world):
-    """Three back-to-back periods from before lease A started to now, all ended, and a moment
-    inside each."""
-    start, now = world.lease_a.starts_at, timezone.now()
-    step = (now - start) / 3
-    bounds = [start - timedelta(hours=1), start + step, start + 2 * step, now]
-    periods = [
-        services.period_create(actor=world.cast.admin, start=a, end=b)
-        for a, b in zip(bounds, bounds[1:], strict=False)
-    ]
-    moments = [start + step / 2, start + step * 3 / 2, start + step * 5 / 2]
-    return periods, moments
 
 
 def _close(period):
@@ -86,7 +76,7 @@ def _snapshot():
 
 
 def test_a_correction_in_an_open_period_is_metered_with_its_original(world):
-    (p1, _, _), (t1, _, _) = _three_periods(world)
+    (p1, _, _), (t1, _, _) = three_periods(world)
     _report(world, _runs("u1", 5, t1))
     assert _report(world, fix("c1", "u1", -2)) == (1, 0)
     correction = UsageCorrection.objects.get(event_key="c1")
@@ -102,7 +92,7 @@ def test_a_correction_in_an_open_period_is_metered_with_its_original(world):
 
 
 def test_a_correction_of_a_closed_period_is_a_credit_note_in_the_next_worked_by_hand(world):
-    (p1, p2, _), (t1, _, _) = _three_periods(world)
+    (p1, p2, _), (t1, _, _) = three_periods(world)
     _report(world, _runs("u1", 5, t1))
     p1 = _close(p1)
     figures = (p1.revenue_cents, p1.admin_fee_cents, p1.pension_cents, p1.net_cents)
@@ -157,7 +147,7 @@ def test_a_correction_of_a_closed_period_is_a_credit_note_in_the_next_worked_by_
 
 def test_a_credit_shows_on_the_statements_the_earnings_and_the_reconciliation(world, as_user):
     # The worked example above, as members, the studio and the administrator see it.
-    (p1, p2, _), (t1, _, _) = _three_periods(world)
+    (p1, p2, _), (t1, _, _) = three_periods(world)
     _report(world, _runs("u1", 5, t1))
     p1 = _close(p1)
     _report(world, fix("c1", "u1", -2))
@@ -191,7 +181,7 @@ def test_a_credit_shows_on_the_statements_the_earnings_and_the_reconciliation(wo
 def test_a_whole_correction_gives_back_to_the_cent_what_the_close_took(world):
     from payouts.models import MemberEarningLine
 
-    (p1, p2, _), (t1, _, _) = _three_periods(world)
+    (p1, p2, _), (t1, _, _) = three_periods(world)
     _report(world, _runs("u1", 7, t1))
     _close(p1)
     members = (world.cast.alice.pk, world.cast.bob.pk)
@@ -210,7 +200,7 @@ def test_a_whole_correction_gives_back_to_the_cent_what_the_close_took(world):
 
 
 def test_a_correction_undone_later_is_re_charged_on_the_next_invoice(world):
-    (p1, p2, p3), (t1, _, _) = _three_periods(world)
+    (p1, p2, p3), (t1, _, _) = three_periods(world)
     _report(world, _runs("u1", 5, t1))
     _close(p1)
     _report(world, fix("c1", "u1", -3))
@@ -225,7 +215,7 @@ def test_a_correction_undone_later_is_re_charged_on_the_next_invoice(world):
 
 
 def test_closing_again_prices_nothing_twice(world):
-    (p1, p2, _), (t1, _, _) = _three_periods(world)
+    (p1, p2, _), (t1, _, _) = three_periods(world)
     _report(world, _runs("u1", 5, t1))
     _close(p1)
     _report(world, fix("c1", "u1", -1))
@@ -237,7 +227,7 @@ def test_closing_again_prices_nothing_twice(world):
 
 
 def test_an_administrator_corrects_a_gateway_download(world):
-    (p1, _, _), (t1, _, _) = _three_periods(world)
+    (p1, _, _), (t1, _, _) = three_periods(world)
     licensing.usage_report(token=world.token_a, lease_id=world.lease_a.pk, events=[_runs("u1", 1, t1)])
     gateway_download(world, at=t1)
     with pytest.raises(Forbidden) as refused:
@@ -260,7 +250,7 @@ def test_an_administrator_corrects_a_gateway_download(world):
 
 @pytest.mark.parametrize(("refused", "status", "code"), REFUSED_CORRECTIONS)
 def test_refused_corrections_write_nothing(world, refused, status, code):
-    (_, _, _), (t1, _, _) = _three_periods(world)
+    (_, _, _), (t1, _, _) = three_periods(world)
     _report(world, _runs("u1", 5, t1), fix("c1", "u1", -2))
     other_events(world, at=t1)
     before = UsageCorrection.objects.count()
@@ -272,7 +262,7 @@ def test_refused_corrections_write_nothing(world, refused, status, code):
 
 
 def test_corrections_of_corrections_never_take_the_original_below_zero(world):
-    (_, _, _), (t1, _, _) = _three_periods(world)
+    (_, _, _), (t1, _, _) = three_periods(world)
     _report(world, _runs("u1", 10, t1), fix("c1", "u1", -10), fix("c2", "c1", 5), fix("c3", "u1", -5))
     # Undoing c2 would put c1's 10 back against an original already netted to zero.
     with pytest.raises(Invalid) as refused:
@@ -281,7 +271,7 @@ def test_corrections_of_corrections_never_take_the_original_below_zero(world):
 
 
 def test_another_leases_event_is_unknown(world):
-    (_, _, _), (t1, _, _) = _three_periods(world)
+    (_, _, _), (t1, _, _) = three_periods(world)
     from licensing.models import UsageEvent
 
     UsageEvent.objects.create(
@@ -293,7 +283,7 @@ def test_another_leases_event_is_unknown(world):
 
 
 def test_a_re_sent_correction_counts_once(world):
-    (_, _, _), (t1, _, _) = _three_periods(world)
+    (_, _, _), (t1, _, _) = three_periods(world)
     _report(world, _runs("u1", 5, t1))
     assert _report(world, fix("c1", "u1", -2)) == (1, 0)
     assert _report(world, fix("c1", "u1", -2)) == (0, 1)
@@ -321,7 +311,7 @@ def test_every_periods_books_hold_with_corrections_payments_and_payouts(
     receivable, closing twice changes nothing, and the lease's revenue over all periods is its
     flat fee plus its usage net of every correction."""
     with transaction.atomic():
-        periods, moments = _three_periods(world)
+        periods, moments = three_periods(world)
         _report(world, *(_runs(f"u{i}", q, t) for i, (q, t) in enumerate(zip(runs, moments, strict=True))))
         roots, keys, made = [f"u{i}" for i in range(3)], [f"u{i}" for i in range(3)], 0
         for phase, steps in enumerate(phases):
@@ -393,7 +383,7 @@ def test_every_periods_books_hold_with_corrections_payments_and_payouts(
 def test_a_federated_leases_usage_is_corrected_where_it_is_metered(world):
     from tests.federation.helpers import make_lease_federated
 
-    (_, _, _), (t1, _, _) = _three_periods(world)
+    (_, _, _), (t1, _, _) = three_periods(world)
     _report(world, _runs("u1", 5, t1))
     make_lease_federated(world.lease_a)
     with pytest.raises(Invalid) as refused:
@@ -405,7 +395,7 @@ def test_a_federated_leases_usage_is_corrected_where_it_is_metered(world):
 def test_usage_a_home_trust_forwarded_is_corrected_there(world):
     from licensing.models import UsageEvent
 
-    (_, _, _), (t1, _, _) = _three_periods(world)
+    (_, _, _), (t1, _, _) = three_periods(world)
     UsageEvent.objects.create(
         lease=world.lease_a,
         event_key="f1",
@@ -423,7 +413,7 @@ def test_usage_a_home_trust_forwarded_is_corrected_there(world):
 
 
 def test_only_an_administrator_corrects_through_the_administrators_service(world):
-    (_, _, _), (t1, _, _) = _three_periods(world)
+    (_, _, _), (t1, _, _) = three_periods(world)
     _report(world, _runs("u1", 5, t1))
     with pytest.raises(Forbidden):
         usage_corrections.usage_correct(
@@ -439,7 +429,7 @@ def test_pricing_adjustments_takes_a_fixed_number_of_queries(world):
 
     from licensing.models import LeaseToken, UsageEvent, UsageEventKey
 
-    (p1, p2, p3), (t1, _, _) = _three_periods(world)
+    (p1, p2, p3), (t1, _, _) = three_periods(world)
     token_b = LeaseToken.objects.get(lease=world.lease_b)
     _report(world, *(_runs(f"u{n}", 5, t1) for n in range(6)))
     # Studio B's run, recorded as its report would be (dated with A's, whatever B's start).
@@ -465,7 +455,7 @@ def test_pricing_adjustments_takes_a_fixed_number_of_queries(world):
 
 
 def test_an_adjustment_is_its_own_kind_of_row_in_the_earnings_api(world, as_user):
-    (p1, p2, _), (t1, _, _) = _three_periods(world)
+    (p1, p2, _), (t1, _, _) = three_periods(world)
     _report(world, _runs("u1", 5, t1))
     p1 = _close(p1)
     _report(world, fix("c1", "u1", -2))

@@ -18,7 +18,7 @@ from licensing import services as licensing
 from payouts import paid_of_periods, reconciliation, services
 from payouts.models import MemberEarning, PaidOfPeriod, PayoutBatch, PayoutItem, Period
 from payouts.payout_batches import payout_batch_mark_sent, payout_item_return
-from tests.payouts.correction_refusals import fix
+from tests.payouts.correction_refusals import fix, three_periods
 from trust.errors import Invalid
 from trust.models import Member
 
@@ -76,18 +76,6 @@ def settled_oldest_first(periods: list[Period]) -> dict[int, int]:
     return settled
 
 
-def _three_periods(world):
-    """Three back-to-back ended periods from before lease A started to now, and a moment in each."""
-    start, now = world.lease_a.starts_at, timezone.now()
-    step = (now - start) / 3
-    bounds = [start - timedelta(hours=1), start + step, start + 2 * step, now]
-    periods = [
-        services.period_create(actor=world.cast.admin, start=a, end=b)
-        for a, b in zip(bounds, bounds[1:], strict=False)
-    ]
-    return periods, [start + step / 2, start + step * 3 / 2, start + step * 5 / 2]
-
-
 def _runs(key, quantity, at):
     return {"event_key": key, "kind": "training_run", "quantity": quantity, "occurred_at": at}
 
@@ -137,7 +125,7 @@ def test_the_recorded_paid_figure_is_the_rule_over_the_whole_history(world, runs
         Member.objects.filter(pk=world.cast.alice.pk).update(payout_iban=IBAN, payout_bic="COBADEFFXXX")
         if bob_paid:
             Member.objects.filter(pk=world.cast.bob.pk).update(payout_iban=IBAN, payout_bic="COBADEFFXXX")
-        periods, moments = _three_periods(world)
+        periods, moments = three_periods(world)
         _report(world, *(_runs(f"u{i}", q, t) for i, (q, t) in enumerate(zip(runs, moments, strict=True))))
         corrections = 0
         for step, operation in enumerate([*operations, ("close", 0), ("close", 1), ("close", 2), ("pay", 1)]):

@@ -40,3 +40,10 @@ def insert_rows(
             for pk, row in zip(new_ids, rows, strict=True):
                 copy.write_row((pk, *row))
     return new_ids
+
+
+def bigint_array(values) -> str:
+    """Integers as one PostgreSQL array literal, for a `%s::bigint[]` parameter. psycopg adapts
+    a list item by item (1.8-3.3 ms for a batch's 1,560 account ids, against 0.4-0.6 ms as
+    text); `int()` keeps anything but a number out of the literal."""
+    return "{" + ",".join([str(int(value)) for value in values]) + "}"

@@ -5,6 +5,7 @@ from collections import defaultdict
 from django.db import connection, transaction
 from django.db.models import F, Sum
 
+from .bulk import bigint_array
 from .models import Account, LedgerEntry, LedgerTransaction
 
 
@@ -124,13 +125,17 @@ def add_to_balances(lines) -> None:
             return
         # Two statements however many accounts (a close's batch moves thousands): the rows
         # locked in id order first, then every balance moved by one join with the deltas.
-        ids, amounts = [account_id for _, account_id in rows], [delta for delta, _ in rows]
-        cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [ids])
+        ids = bigint_array(account_id for _, account_id in rows)
+        amounts = bigint_array(delta for delta, _ in rows)
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE", [ids]
+        )
         # `a.id = ANY(...)` as well as the join: the accounts are found by their key. Joined
         # alone, PostgreSQL hashed the whole table (200k accounts) to move 1,600 of them.
         cursor.execute(
             f"UPDATE {table} AS a SET balance_cents = a.balance_cents + d.delta "
-            "FROM unnest(%s::bigint[], %s::bigint[]) AS d(id, delta) WHERE a.id = d.id AND a.id = ANY(%s)",
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS d(id, delta) "
+            "WHERE a.id = d.id AND a.id = ANY(%s::bigint[])",
             [ids, amounts, ids],
         )
 

@@ -30,6 +30,9 @@ NEVER_ACTIVE = (Lease.Status.REJECTED, Lease.Status.CANCELLED)
 # Charged to the asset the event names; everything else is shared across the lease's assets.
 PER_ASSET_KINDS = {UsageEvent.Kind.DOWNLOAD, UsageEvent.Kind.GENERATED_SECOND}
 
+# The planner settings turned off (then back to their defaults) while a range's usage is summed.
+UNSORTED = ["enable_sort", "enable_incremental_sort"]
+
 
 @dataclass(frozen=True)
 class LeaseCharges:
@@ -146,8 +149,20 @@ def meter_lease_range(period: Period, *, first_lease_id: int, last_lease_id: int
             AND lease_id NOT IN (SELECT lease_id FROM {revenues} WHERE period_id = %s)""",
             [period.pk, first_lease_id, last_lease_id, period.pk],
         )
+        hashed = connection.vendor == "postgresql"
+        if hashed:
+            # The range's ~100k events fall into a few hundred groups, but PostgreSQL estimates
+            # about one group per event, so it sorted them all (70 of 125 ms a batch at full
+            # size) where hashing them takes ~20. For this statement only.
+            cursor.execute(
+                "SELECT set_config(name, 'off', true) FROM pg_settings WHERE name = ANY(%s)", [UNSORTED]
+            )
         cursor.execute(f"INSERT INTO {charges} ({columns}) {usage}", params)
         written = cursor.rowcount
+        if hashed:
+            cursor.execute(
+                "SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name = ANY(%s)", [UNSORTED]
+            )
         cursor.execute(
             f"""INSERT INTO {charges} ({columns})
             SELECT %s, l.id, %s, NULL, 1, l.flat_fee_cents FROM {leases} l

@@ -119,12 +119,13 @@ def test_a_batch_makes_the_same_number_of_queries_whatever_its_leases(
     period = trust_data.periods[1]
     (number,) = services.period_close_plan(period_id=period.pk)
     # Metering the batch's lease range in a transaction of its own (the period and batch held,
-    # two settings, ten statements, the accounts its members lack), then posting it in another
+    # two settings, ten statements, sorting turned off for the usage's and back on, the
+    # accounts its members lack), then posting it in another
     # (the period and batch held again, the planner's cost of a cached read, charges, posted
     # leases, the parts of federated leases, studios, shared assets, contributors, accounts (3),
     # the inserts (ids and COPY for five tables), the kept balances (their rows locked in id
     # order, then one update), the batch, the audit event), then the progress: a fixed count.
-    with django_assert_max_num_queries(54):
+    with django_assert_max_num_queries(56):
         assert services.period_close_batch(period_id=period.pk, number=number) is True
     assert LeaseRevenue.objects.filter(period=period).count() == trust_data.leases
 
@@ -167,3 +168,21 @@ def test_a_batch_redelivered_after_its_metering_meters_again_and_posts_once(trus
     close_data.reset_close([period])
     services.period_close(period_id=period.pk)
     assert close_data.snapshot(period) == resumed
+
+
+def test_metering_a_range_leaves_the_planner_as_it_found_it(trust_data):
+    """Sorting is off only while the range's usage is summed: the rest of the batch's
+    transaction (the accounts inserted in code order, the posting) plans as usual."""
+    from django.db import connection
+
+    from payouts import metering
+
+    period = trust_data.periods[1]
+    with transaction.atomic():
+        metering.meter_lease_range(period, first_lease_id=0, last_lease_id=10**9)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('enable_sort'), current_setting('enable_incremental_sort')"
+            )
+            assert cursor.fetchone() == ("on", "on")
+    assert PeriodCharge.objects.filter(period=period).exists()

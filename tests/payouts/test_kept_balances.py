@@ -64,3 +64,25 @@ def test_the_overview_reads_balances_without_summing_the_ledger(world, django_as
     assert overview["owed_cents"] == -sum(
         Account.objects.filter(kind=Account.Kind.MEMBER_PAYABLE).values_list("balance_cents", flat=True)
     )
+
+
+def test_kept_balances_move_by_the_exact_sum_of_each_accounts_lines():
+    big = 9 * 10**15  # past 32 bits: the ids and deltas go to PostgreSQL as one array literal each
+    first, second, untouched = (
+        Account.objects.create(code=f"test:{name}", kind=Account.Kind.BANK) for name in ("a", "b", "c")
+    )
+    ledger.add_to_balances([(first.pk, big), (second.pk, -big), (first.pk, 1), (second.pk, -1)])
+    ledger.add_to_balances([(first.pk, -3), (untouched.pk, 0)])
+    assert dict(Account.objects.values_list("code", "balance_cents")) == {
+        "test:a": big - 2,
+        "test:b": -big - 1,
+        "test:c": 0,
+    }
+
+
+def test_an_array_literal_takes_integers_only():
+    from payouts.bulk import bigint_array
+
+    assert bigint_array([3, -2, 10**18]) == "{3,-2,1000000000000000000}"
+    with pytest.raises(ValueError):
+        bigint_array(["1},{2"])

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.db.models import Count, Sum
 from django.utils import timezone
 
 from licensing import services as licensing
@@ -154,25 +153,6 @@ def test_a_raw_write_that_unbalances_an_account_is_caught_then_fixed(world, clos
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET balance_cents = balance_cents - 7 WHERE id = %s", [fee.pk])
     assert reconciliation.period_reconciliation(closed)["ledger_balanced"] is True
-
-
-def test_the_accounts_by_kind_count_every_account_agreeing_or_not(world, closed):
-    """The kinds table comes from the proof's one pass: a disagreeing account is still counted
-    and summed with its kind, and the kinds add up to the kept balances' total."""
-    fee = ledger.trust_fee_revenue()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Account._meta.db_table} SET balance_cents = balance_cents + 7 WHERE id = %s", [fee.pk]
-        )
-    expected = {
-        row["kind"]: (row["accounts"], row["cents"])
-        for row in Account.objects.values("kind").annotate(accounts=Count("pk"), cents=Sum("balance_cents"))
-    }
-    proof = reconciliation.period_reconciliation(closed)["proof"]
-    assert {row["kind"]: (row["accounts"], row["cents"]) for row in proof["kinds"]} == expected
-    assert expected[Account.Kind.TRUST_FEE_REVENUE] == (1, -220 + 7)
-    assert sum(cents for _, cents in expected.values()) == proof["balances_total_cents"] == 7
-    assert reconciliation.accounts_by_kind() == proof["kinds"]
 
 
 def test_an_entry_written_outside_the_ledger_unbalances_the_period(world, closed):

@@ -351,7 +351,8 @@ def _federated_lease_sql(id_count: int) -> str:
         return [f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields]
 
     live_sql, live_params = Peer.objects.live().query.sql_with_params()
-    assert not live_params, "the live peers' filter takes no parameters"
+    if live_params:  # written out once per process: it must not carry a request's values
+        raise TypeError("the live peers' filter took parameters; bind them with the statement's")
     listed = ", ".join(["%s"] * id_count)
     revocations, parts = quote(FederatedRevocation._meta.db_table), quote(LeasePart._meta.db_table)
     selected = [

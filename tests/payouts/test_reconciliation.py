@@ -99,16 +99,21 @@ def test_a_period_reconciled_by_hand(world, closed):
     }
 
 
-def test_paid_settles_the_oldest_period_first(world, closed):
-    """Alice is paid after a second period: the payout covers the first period's net, then the
-    second's; Bob, unpaid, counts in neither."""
+def _close_a_second_period(world, closed):
+    """10 more training runs on lease A, closed in a period right after `closed`."""
     licensing.usage_report(
         token=world.token_a,
         lease_id=world.lease_a.pk,
         events=[{"event_key": "r2", "kind": "training_run", "quantity": 10, "occurred_at": timezone.now()}],
     )
     second = services.period_create(actor=world.cast.admin, start=closed.end, end=timezone.now())
-    second = services.period_close(period_id=second.pk)
+    return services.period_close(period_id=second.pk)
+
+
+def test_paid_settles_the_oldest_period_first(world, closed):
+    """Alice is paid after a second period: the payout covers the first period's net, then the
+    second's; Bob, unpaid, counts in neither."""
+    second = _close_a_second_period(world, closed)
     # 10 runs at 100 = 1000, fee 100, Alice 720 of the 900: pension 36, net 684.
     assert second.revenue_cents == 1000
     Member.objects.filter(pk=world.cast.alice.pk).update(payout_iban=ALICE_IBAN, payout_bic="COBADEFFXXX")
@@ -128,13 +133,7 @@ def test_a_payment_the_bank_returned_is_not_paid(world, closed):
     assert reconciliation.period_reconciliation(closed)["paid_cents"] == 0
     services.payout_batch_create(actor=world.cast.admin, minimum_cents=100)
     assert reconciliation.period_reconciliation(closed)["paid_cents"] == 1505
-    licensing.usage_report(
-        token=world.token_a,
-        lease_id=world.lease_a.pk,
-        events=[{"event_key": "r2", "kind": "training_run", "quantity": 10, "occurred_at": timezone.now()}],
-    )
-    second = services.period_create(actor=world.cast.admin, start=closed.end, end=timezone.now())
-    second = services.period_close(period_id=second.pk)
+    second = _close_a_second_period(world, closed)
     assert second.net_cents > 0
     assert reconciliation.period_reconciliation(second)["paid_cents"] == 0
 

@@ -92,6 +92,25 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'guildtrust.sqlite3'}"),
 }
+
+
+def _server_database(database: dict) -> dict:
+    """A PostgreSQL (or other server) database's connection settings, the primary's and the
+    read replica's alike."""
+    database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    database["CONN_HEALTH_CHECKS"] = True
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        # Its health check polls the socket instead of asking SELECT 1 (config/postgresql/base.py).
+        database["ENGINE"] = "config.postgresql"
+    # Statements run through trust.db.prepared_cursor (the gateway's) are prepared on the server
+    # after this many runs on a connection; Django's own cursors bind on the client and are never
+    # prepared. Off (DB_PREPARED_STATEMENTS=off) behind a pooler that cannot keep them
+    # (PgBouncer in transaction mode before 1.21): Django's default turns preparing off for all.
+    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+        database.setdefault("OPTIONS", {})["prepare_threshold"] = 5
+    return database
+
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # so any manage.py command works on a fresh clone
     # Wait for a writer instead of failing at once: runserver threads and eager tasks share the file.
@@ -99,20 +118,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # write queue for the lock instead of one failing with "database is locked" when it upgrades.
     DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Its health check polls the socket instead of asking SELECT 1 (config/postgresql/base.py).
-        DATABASES["default"]["ENGINE"] = "config.postgresql"
-    # Statements run through trust.db.prepared_cursor (the gateway's) are prepared on the server
-    # after this many runs on a connection; Django's own cursors bind on the client and are never
-    # prepared. Off (DB_PREPARED_STATEMENTS=off) behind a pooler that cannot keep them
-    # (PgBouncer in transaction mode before 1.21): Django's default turns preparing off for all.
-    if env.bool("DB_PREPARED_STATEMENTS", default=True):
-        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+    _server_database(DATABASES["default"])
     # Named after the database, so test runs against different databases never share one.
     test_name = f"test_{DATABASES['default']['NAME']}"
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=test_name)}
+# A streaming replica of the primary for the read-only pages trust.db.replica_reads() marks
+# (a member's earnings and statements); unset, everything reads the primary.
+if env.str("DATABASE_REPLICA_URL", default=""):
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL is a replica of a PostgreSQL DATABASE_URL")
+    DATABASES["replica"] = _server_database(env.db("DATABASE_REPLICA_URL"))
+    # A replica that stops answering is left for the primary within a few seconds, not a minute.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DB_REPLICA_CONNECT_TIMEOUT", default=2)
+    )
+    # Test databases are made on the primary; the replica's would be its copy.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["trust.db.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

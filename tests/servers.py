@@ -290,6 +290,42 @@ class RedisServer:
         self.stop()
 
 
+class PostgresStandby:
+    """A hot standby of the suite's PostgreSQL on 127.0.0.1, streaming from it
+    (deploy/postgres-standby.sh): what DATABASE_REPLICA_URL points at in production."""
+
+    def __init__(self, primary_port: int = 5432):
+        self.primary_port = primary_port
+        self.port = free_port()
+        # Under /tmp, not the tests' own temporary directories: the postgres user must reach it.
+        self.home = Path(tempfile.mkdtemp(prefix="guildtrust-standby-", dir="/tmp"))
+        self.home.chmod(0o755)
+        self.data = self.home / "data"
+
+    def _script(self, *args: str) -> None:
+        env = os.environ | {"PGPORT": str(self.primary_port)}
+        subprocess.run(
+            ["bash", str(ROOT / "deploy" / "postgres-standby.sh"), *args],
+            check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def __enter__(self) -> PostgresStandby:
+        try:
+            self._script("start", str(self.data), str(self.port))
+        except subprocess.CalledProcessError as error:
+            self.__exit__()
+            raise RuntimeError(f"the standby did not start: {error.stderr}") from error
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._script("stop", str(self.data))
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
 class GunicornServer:
     """The app under gunicorn with `deploy/gunicorn.conf.py` and `workers` worker processes, on a
     free port of 127.0.0.1. `env` is merged over os.environ (database, Redis, S3, secret key).

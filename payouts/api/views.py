@@ -32,6 +32,7 @@ from trust.api.permissions import IsMember, IsTrustAdmin
 from trust.api.schema import errors, links
 from trust.api.serializers import ErrorSerializer
 from trust.api.validation import found, validated
+from trust.db import replica_reads
 from trust.errors import Invalid
 from trust.selectors import member_of
 
@@ -114,7 +115,9 @@ class MyEarningsView(APIView):
     @extend_schema(responses=s.EarningsSerializer, summary="My net earnings and pension credits (member)")
     def get(self, request):
         member = member_of(request.user)
-        return Response(s.EarningsSerializer(selectors.member_earnings(member)).data)
+        # Authenticated and found on the primary; the figures may lag it a moment.
+        with replica_reads():
+            return Response(s.EarningsSerializer(selectors.member_earnings(member)).data)
 
 
 class MyLeasesView(PagedAPIView):

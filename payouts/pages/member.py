@@ -13,6 +13,7 @@ from django.utils import timezone
 from licensing import selectors as licensing_selectors
 from trust import services as trust_services
 from trust.consent import in_use_order
+from trust.db import replica_reads
 from trust.errors import NotFound
 from trust.lists import csv_response, filtered_queryset, filtered_rows, portal_list, wants_csv
 from trust.portal import member_in_view, member_required, run_service_with_messages
@@ -38,8 +39,12 @@ MODELS_SHOWN = 50
 @member_required
 def home(request):
     member = member_in_view(request)
-    # One period more than the chart shows says whether older ones exist, without reading them.
-    periods = selectors.member_earnings_by_period(member, latest=CHART_PERIODS + 1)
+    # Whose page this is was decided above, on the primary; the figures may lag it a moment.
+    with replica_reads():
+        # One period more than the chart shows says whether older ones exist, without reading them.
+        periods = selectors.member_earnings_by_period(member, latest=CHART_PERIODS + 1)
+        earnings = selectors.member_earnings_totals(member)
+        breakdown = selectors.member_earnings_breakdown(member)
     shown = periods[-CHART_PERIODS:]
     chart = bar_chart([(row["period"], row["net_cents"], row["label"]) for row in shown])
     return render(
@@ -47,11 +52,11 @@ def home(request):
         "payouts/member/home.html",
         {
             "member": member,
-            "earnings": selectors.member_earnings_totals(member),
+            "earnings": earnings,
             "periods": shown,
             "older_periods": len(periods) > len(shown),
             "chart": chart,
-            "breakdown": selectors.member_earnings_breakdown(member),
+            "breakdown": breakdown,
             "minimum_payout_cents": settings.TRUST_MINIMUM_PAYOUT_CENTS,
         },
     )

@@ -1,0 +1,195 @@
+"""The read replica (DATABASE_REPLICA_URL, trust.db.replica_reads) against a real hot standby
+of the suite's PostgreSQL, streaming from it (deploy/postgres-standby.sh). A member's earnings
+are read from the replica once who she is has been decided on the primary: a replica that lags
+shows older figures, never lets an ended login in; a replica that does not answer leaves the
+reads to the primary. The standby's replay is paused to make the lag, then resumed."""
+
+import json
+import re
+import time
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+import requests
+from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.db import connections
+
+from payouts import selectors
+from tests.benchmarks.bench_dashboards import load_member_history
+from tests.conftest import stack_env
+from tests.deploy.subprocess_env import production_env, run_python
+from tests.faults.conftest import signed_in
+from tests.servers import GunicornServer, PostgresStandby, RedisServer, free_port
+from trust.tokens import user_token_mint
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+EARNINGS = "/api/v1/me/earnings/"
+
+
+def _replica_url(port: int) -> str:
+    database = django_settings.DATABASES["default"]
+    return f"postgres://{database['USER']}@127.0.0.1:{port}/{database['NAME']}"
+
+
+@pytest.fixture(scope="module")
+def standby(django_db_setup):
+    with PostgresStandby(primary_port=int(django_settings.DATABASES["default"]["PORT"] or 5432)) as server:
+        yield server
+
+
+@contextmanager
+def _served(s3_server, replica_port: int):
+    """gunicorn on the test database, reading from the replica at `replica_port`."""
+    with RedisServer(log_name="read-replica-redis.log") as redis_server:
+        env = {
+            **stack_env(redis_url=redis_server.url, s3_server=s3_server),
+            "DATABASE_REPLICA_URL": _replica_url(replica_port),
+            "HTTPS": "off",
+            "DEBUG": "false",
+        }
+        with GunicornServer(env, workers=1, log_name="read-replica-gunicorn.log") as web:
+            yield web
+
+
+@pytest.fixture(scope="module")
+def web(standby, s3_server):
+    with _served(s3_server, standby.port) as server:
+        yield server
+
+
+@pytest.fixture
+def replica(standby):
+    """A connection to the standby, for the test to pause its replay and see what it holds."""
+    name = django_settings.DATABASES["default"]["NAME"]
+    with psycopg.connect(
+        host="127.0.0.1", port=standby.port, dbname=name, user="postgres", autocommit=True
+    ) as connection:
+        yield connection
+        connection.execute("SELECT pg_wal_replay_resume()")
+
+
+def _caught_up(replica, timeout: float = 60) -> None:
+    """Wait until the standby has replayed everything the primary has written so far."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()")
+        (written,) = cursor.fetchone()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [written]).fetchone()[0]:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the standby did not replay up to {written} within {timeout} s")
+
+
+@contextmanager
+def _replay_paused(replica):
+    """The standby replays nothing more until the block ends: a replica lagging behind."""
+    replica.execute("SELECT pg_wal_replay_pause()")
+    try:
+        yield
+    finally:
+        replica.execute("SELECT pg_wal_replay_resume()")
+
+
+def _api(web, user) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {user_token_mint(user=user)[1]}"
+    return session
+
+
+def _total_net_shown(session, web) -> str:
+    page = session.get(web.url + "/member/", timeout=30, allow_redirects=False)
+    assert page.status_code == 200, page.status_code
+    return re.search(r'id="total-net">([^<]*)<', page.text).group(1)
+
+
+def test_a_members_earnings_are_read_from_the_replica_and_follow_it(committed_world, web, replica):
+    alice = committed_world.cast.alice
+    api, browser = _api(web, alice.user), signed_in(web.url, alice.user)
+    _caught_up(replica)
+    before = api.get(web.url + EARNINGS, timeout=30).json()
+    page_before = _total_net_shown(browser, web)
+
+    with _replay_paused(replica):
+        load_member_history(committed_world, leases=3, months=2)
+        on_primary = selectors.member_earnings(alice)
+        assert on_primary["total_net_cents"] > before["total_net_cents"]
+        lagging = api.get(web.url + EARNINGS, timeout=30)
+        assert lagging.status_code == 200
+        assert lagging.json()["total_net_cents"] == before["total_net_cents"]
+        assert lagging.json()["periods"] == before["periods"]
+        assert _total_net_shown(browser, web) == page_before
+
+    _caught_up(replica)
+    caught_up = api.get(web.url + EARNINGS, timeout=30).json()
+    assert caught_up["total_net_cents"] == on_primary["total_net_cents"]
+    assert len(caught_up["periods"]) == len(on_primary["periods"]) == len(before["periods"]) + 2
+    assert _total_net_shown(browser, web) != page_before
+
+
+def test_a_login_ended_on_the_primary_is_refused_while_the_replica_still_has_it(
+    committed_world, web, replica
+):
+    alice = committed_world.cast.alice
+    api, browser = _api(web, alice.user), signed_in(web.url, alice.user)
+    assert api.get(web.url + EARNINGS, timeout=30).status_code == 200
+    _caught_up(replica)
+
+    with _replay_paused(replica):
+        get_user_model().objects.filter(pk=alice.user.pk).update(is_active=False)
+        (active_on_replica,) = replica.execute(
+            f"SELECT is_active FROM {get_user_model()._meta.db_table} WHERE id = %s", [alice.user.pk]
+        ).fetchone()
+        assert active_on_replica
+        assert api.get(web.url + EARNINGS, timeout=30).status_code == 401
+        page = browser.get(web.url + "/member/", timeout=30, allow_redirects=False)
+        assert page.status_code == 302 and "/accounts/login/" in page.headers["Location"]
+
+
+def test_a_replica_that_does_not_answer_leaves_the_reads_to_the_primary(committed_world, s3_server):
+    alice = committed_world.cast.alice
+    load_member_history(committed_world, leases=2, months=1)
+    on_primary = selectors.member_earnings(alice)["total_net_cents"]
+    with _served(s3_server, free_port()) as down:  # nothing listens there: a replica that is down
+        answer = _api(down, alice.user).get(down.url + EARNINGS, timeout=30)
+        page = signed_in(down.url, alice.user).get(down.url + "/member/", timeout=30)
+        log = down.log_tail(500)
+    assert answer.status_code == 200 and answer.json()["total_net_cents"] == on_primary > 0
+    assert page.status_code == 200
+    # Asked once: the second page, within REPLICA_RETRY_SECONDS, went to the primary at once.
+    assert log.count('"event": "replica_unreachable"') == 1, log
+
+
+SETTINGS_PROBE = """
+import json
+from django.conf import settings
+from django.db import router
+replica = settings.DATABASES["replica"]
+print(json.dumps({
+    "engine": replica["ENGINE"], "host": replica["HOST"], "port": replica["PORT"],
+    "connect_timeout": replica["OPTIONS"]["connect_timeout"], "test": replica["TEST"],
+    "migrates": [router.allow_migrate(alias, "payouts") for alias in ("default", "replica")],
+}))
+"""
+
+
+def test_database_replica_url_configures_a_replica_that_is_never_migrated():
+    env = production_env(DATABASE_REPLICA_URL="postgres://guildtrust@10.0.0.7:5433/guildtrust")
+    result = run_python(SETTINGS_PROBE, env)
+    assert result.returncode == 0, result.stderr
+    configured = json.loads(result.stdout.strip().splitlines()[-1])
+    assert configured.pop("test")["MIRROR"] == "default"  # test runs never make a database there
+    assert configured == {
+        "engine": "config.postgresql",
+        "host": "10.0.0.7",
+        "port": 5433,
+        "connect_timeout": 2,
+        "migrates": [True, False],
+    }
+    embedded = run_python(
+        "", production_env(DATABASE_URL="sqlite:////tmp/x.sqlite3", DATABASE_REPLICA_URL="postgres://h/db")
+    )
+    assert embedded.returncode != 0
+    assert "DATABASE_REPLICA_URL is a replica of a PostgreSQL DATABASE_URL" in embedded.stderr

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from licensing import services as licensing
 from payouts.models import LeaseRevenue, LedgerEntry, MemberEarningLine, Period
@@ -190,6 +190,38 @@ def bare_aggregation_seconds(period: Period, repeat: int = 3) -> float:
         if attempt:
             best = min(best, time.perf_counter() - started)
     return best
+
+
+# What a close writes, per table: the rows of `period` (its id as %(period)s).
+CLOSE_OUTPUT = {
+    "payouts_periodcharge": "period_id = %(period)s",
+    "payouts_ledgertransaction": "period_id = %(period)s",
+    "payouts_ledgerentry": "transaction_id IN "
+    "(SELECT id FROM payouts_ledgertransaction WHERE period_id = %(period)s)",
+    "payouts_leaserevenue": "period_id = %(period)s",
+    "payouts_memberearning": "period_id = %(period)s",
+    "payouts_memberearningline": "earning_id IN "
+    "(SELECT id FROM payouts_memberearning WHERE period_id = %(period)s)",
+}
+
+
+def bare_write_seconds(period: Period) -> tuple[float, int]:
+    """A second baseline, for a closed `period`: PostgreSQL alone writing the rows its close
+    wrote, each table's copied by one INSERT ... SELECT into a new table with the same columns,
+    defaults and indexes (no foreign keys, no kept balances, no Python), in one transaction
+    rolled back. The floor of a close's writes on this machine. Returns (seconds, rows)."""
+    seconds, rows = 0.0, 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table, where in CLOSE_OUTPUT.items():
+            cursor.execute(f"CREATE TABLE bench_copy_{table} (LIKE {table} INCLUDING ALL)")
+            started = time.perf_counter()
+            cursor.execute(
+                f"INSERT INTO bench_copy_{table} SELECT * FROM {table} WHERE {where}", {"period": period.pk}
+            )
+            seconds += time.perf_counter() - started
+            rows += cursor.rowcount
+        transaction.set_rollback(True)
+    return seconds, rows
 
 
 def worker_env(**extra: str) -> dict[str, str]:

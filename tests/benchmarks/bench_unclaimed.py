@@ -20,6 +20,7 @@ from django.utils import timezone
 from payouts import unclaimed
 from payouts.models import UnclaimedHolding
 from tests.benchmarks.harness import analyze, scaled
+from trust.models import Member
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.django_db]
 MEMBERS = scaled(10_000, 100_000)
@@ -114,15 +115,18 @@ def _p50_ms(client, url: str, count: int = 15) -> float:
 def test_unclaimed_move_release_and_page_at_volume(world, settings):
     load(world)
     bare = _bare()
+    # A third of the members have no bank details: which third follows the users' ids, so count.
+    unpayable = Member.objects.filter(member_number__startswith="U-", payout_iban="").count()
+    assert abs(unpayable - MEMBERS // 3) <= 1
     moved_seconds, moved = _timed(unclaimed.unclaimed_move_overdue)
-    assert moved == MEMBERS // 3
+    assert moved == unpayable
     client = Client()
     client.force_login(world.cast.admin)
     page_ms = _p50_ms(client, "/operations/unclaimed/")
     healthz_ms = _p50_ms(client, "/healthz")
     UnclaimedHolding.objects.update(release_at=timezone.now() - timedelta(seconds=1))
     release_seconds, release = _timed(unclaimed.unclaimed_release_due)
-    assert release.recipients == MEMBERS - MEMBERS // 3
+    assert release.recipients == MEMBERS - unpayable
     print(
         f"\nunclaimed, {MEMBERS} members: move {moved} in {moved_seconds:.2f} s "
         f"(bare aggregate {bare * 1000:.1f} ms, ratio {moved_seconds / bare:.0f}x); "

@@ -123,7 +123,7 @@ else:
     test_name = f"test_{DATABASES['default']['NAME']}"
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=test_name)}
 # A streaming replica of the primary for the read-only pages trust.db.replica_reads() marks
-# (a member's earnings page and API); unset, everything reads the primary.
+# (a member's earnings, leases and statements); unset, everything reads the primary.
 if env.str("DATABASE_REPLICA_URL", default=""):
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         raise ImproperlyConfigured("DATABASE_REPLICA_URL is a replica of a PostgreSQL DATABASE_URL")

@@ -129,11 +129,12 @@ class MyLeasesView(PagedAPIView):
     )
     def get(self, request):
         member = member_of(request.user)
-        return self.paged(
-            selectors.member_lease_history(member),
-            s.MemberLeaseSerializer,
-            prepare=lambda rows: selectors.member_lease_assets(member, rows),
-        )
+        with replica_reads():
+            return self.paged(
+                selectors.member_lease_history(member),
+                s.MemberLeaseSerializer,
+                prepare=lambda rows: selectors.member_lease_assets(member, rows),
+            )
 
 
 class MyPayoutsView(PagedAPIView):

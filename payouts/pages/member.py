@@ -107,23 +107,28 @@ def leases(request):
     if wants_csv(request):
         rows = filtered_rows(request, history, MemberLeaseFilter)
         return csv_response("guildtrust-who-used-my-data.csv", LEASE_CSV_HEADER, _lease_csv(rows))
-    listing = portal_list(request, history, MemberLeaseFilter, per_page=LEASES_PER_PAGE)
-    lease_ids = [row["lease"] for row in listing.rows]
-    vendors = selectors.member_lease_vendors(member, lease_ids)
-    takedowns = selectors.member_lease_takedowns(member, lease_ids)
+    # Whose page this is was decided above, on the primary; the figures may lag it a moment (a
+    # CSV streams from the primary once this returns).
+    with replica_reads():
+        listing = portal_list(request, history, MemberLeaseFilter, per_page=LEASES_PER_PAGE)
+        lease_ids = [row["lease"] for row in listing.rows]  # the page's rows are read here
+        vendors = selectors.member_lease_vendors(member, lease_ids)
+        takedowns = selectors.member_lease_takedowns(member, lease_ids)
+        # One row past what is shown says whether there are more, without counting them all.
+        trained = list(licensing_selectors.member_models(member)[: MODELS_SHOWN + 1])
+        totals = selectors.member_lease_totals(history)
+        models = licensing_selectors.register_model_entries(trained[:MODELS_SHOWN], with_members=False)
     for row in listing.rows:
         row["uses"] = in_use_order(row["uses"])
         row["vendors"] = vendors.get(row["lease"], [])
         row["takedowns"] = takedowns.get(row["lease"], [])
-    # One row past what is shown says whether there are more, without counting them all.
-    trained = list(licensing_selectors.member_models(member)[: MODELS_SHOWN + 1])
     return render(
         request,
         "payouts/member/leases.html",
         {
             "listing": listing,
-            "totals": selectors.member_lease_totals(history),
-            "models": licensing_selectors.register_model_entries(trained[:MODELS_SHOWN], with_members=False),
+            "totals": totals,
+            "models": models,
             "more_models": len(trained) > MODELS_SHOWN,
         },
     )
@@ -218,14 +223,16 @@ def statement_list(request):
                 for row in filtered_rows(request, rows, StatementFilter).iterator(chunk_size=2000)
             ),
         )
-    listing = portal_list(request, rows, StatementFilter)
-    for row in listing.rows:
-        row["label"] = period_label(row["start"], row["end"])
-        row["last_day"] = period_last_day(row["start"], row["end"])
+    with replica_reads():  # as on the leases page; the page's rows are read here, in the loop
+        listing = portal_list(request, rows, StatementFilter)
+        totals = selectors.member_statement_totals(rows)
+        for row in listing.rows:
+            row["label"] = period_label(row["start"], row["end"])
+            row["last_day"] = period_last_day(row["start"], row["end"])
     return render(
         request,
         "payouts/member/statements.html",
-        {"member": member, "listing": listing, **selectors.member_statement_totals(rows)},
+        {"member": member, "listing": listing, **totals},
     )
 
 

@@ -179,13 +179,14 @@ def test_a_dataset_is_created_filled_through_a_filter_and_frozen(browser, demo_t
     candidates = page.get_by_role("search", name="Search available assets by title or contributor")
     candidates.get_by_role("button", name="Apply").click()
     offered = page.locator("input[name=assets]")
-    assert offered.count() == 3  # Sam keeps crowd generation closed: his two assets are not offered
+    # Waits for the filtered page (a bare count could read the page before it, as it did once).
+    expect(offered).to_have_count(3)  # Sam keeps crowd generation closed: his two assets are not offered
     page.get_by_label("Alex: 3D face scan, neutral light").check()
     page.get_by_label("Jordan: voice session, 40 minutes").check()
     check(page, browser, "dataset-filtered")
     page.get_by_role("button", name="Add the chosen assets to the draft").click()
-    assert page.locator("#draft-count").inner_text() == "2"
-    assert page.locator("input[name=assets]").count() == 1  # the filter is kept; two are in now
+    expect(page.locator("#draft-count")).to_have_text("2")
+    expect(page.locator("input[name=assets]")).to_have_count(1)  # the filter is kept; two are in now
     assert page.locator("[data-use=crowd_generation][data-scope=draft]").inner_text() == "2 of 2"
 
     page.get_by_role("link", name="Freeze the draft as a new version…").click()

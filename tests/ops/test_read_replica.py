@@ -1,8 +1,9 @@
 """The read replica (DATABASE_REPLICA_URL, trust.db.replica_reads) against a real hot standby
-of the suite's PostgreSQL, streaming from it (deploy/postgres-standby.sh). A member's earnings
-are read from the replica once who she is has been decided on the primary: a replica that lags
-shows older figures, never lets an ended login in; a replica that does not answer leaves the
-reads to the primary. The standby's replay is paused to make the lag, then resumed."""
+of the suite's PostgreSQL, streaming from it (deploy/postgres-standby.sh). A member's earnings,
+leases and statements are read from the replica once who she is has been decided on the
+primary: a replica that lags shows older figures, never lets an ended login in; a replica that
+does not answer leaves the reads to the primary. The standby's replay is paused to make the
+lag, then resumed."""
 
 import json
 import re
@@ -17,15 +18,19 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 
 from payouts import selectors
+from payouts.models import Period
 from tests.benchmarks.bench_dashboards import load_member_history
 from tests.conftest import stack_env
 from tests.deploy.subprocess_env import production_env, run_python
 from tests.faults.conftest import signed_in
 from tests.servers import GunicornServer, PostgresStandby, RedisServer, free_port
+from trust.templatetags.portal import period_label
 from trust.tokens import user_token_mint
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 EARNINGS = "/api/v1/me/earnings/"
+LEASES = "/api/v1/me/leases/"
+MEMBER_PAGES = ["/member/leases/", "/member/statements/"]
 
 
 def _replica_url(port: int) -> str:
@@ -105,28 +110,47 @@ def _total_net_shown(session, web) -> str:
     return re.search(r'id="total-net">([^<]*)<', page.text).group(1)
 
 
+def _member_pages(browser, web) -> str:
+    """The member's leases and statements pages, as one text."""
+    pages = [browser.get(web.url + path, timeout=30, allow_redirects=False) for path in MEMBER_PAGES]
+    assert [page.status_code for page in pages] == [200] * len(pages)
+    return "".join(page.text for page in pages)
+
+
 def test_a_members_earnings_are_read_from_the_replica_and_follow_it(committed_world, web, replica):
     alice = committed_world.cast.alice
     api, browser = _api(web, alice.user), signed_in(web.url, alice.user)
     _caught_up(replica)
     before = api.get(web.url + EARNINGS, timeout=30).json()
+    leases_before = api.get(web.url + LEASES, timeout=30).json()["count"]
     page_before = _total_net_shown(browser, web)
+    periods_before = set(Period.objects.values_list("pk", flat=True))
 
     with _replay_paused(replica):
         load_member_history(committed_world, leases=3, months=2)
         on_primary = selectors.member_earnings(alice)
         assert on_primary["total_net_cents"] > before["total_net_cents"]
+        # What the new history shows on the pages: its leases' purposes, its periods' labels.
+        shown_later = ["History film 1"] + [
+            period_label(period.start, period.end) for period in Period.objects.exclude(pk__in=periods_before)
+        ]
         lagging = api.get(web.url + EARNINGS, timeout=30)
         assert lagging.status_code == 200
         assert lagging.json()["total_net_cents"] == before["total_net_cents"]
         assert lagging.json()["periods"] == before["periods"]
+        assert api.get(web.url + LEASES, timeout=30).json()["count"] == leases_before
         assert _total_net_shown(browser, web) == page_before
+        pages = _member_pages(browser, web)
+        assert [text for text in shown_later if text in pages] == []
 
     _caught_up(replica)
     caught_up = api.get(web.url + EARNINGS, timeout=30).json()
     assert caught_up["total_net_cents"] == on_primary["total_net_cents"]
     assert len(caught_up["periods"]) == len(on_primary["periods"]) == len(before["periods"]) + 2
+    assert api.get(web.url + LEASES, timeout=30).json()["count"] == leases_before + 3
     assert _total_net_shown(browser, web) != page_before
+    pages = _member_pages(browser, web)
+    assert [text for text in shown_later if text not in pages] == []
 
 
 def test_a_login_ended_on_the_primary_is_refused_while_the_replica_still_has_it(

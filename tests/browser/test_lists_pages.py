@@ -2,6 +2,7 @@
 and no wider than the screen, and one list's sort on a page that holds two."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import axe_violations, describe
 from trust.models import Dataset
@@ -64,4 +65,4 @@ def test_the_member_filters_who_used_their_data_by_studio(browser, demo_trust):
     page.get_by_role("button", name="Apply").click()
     assert "No lease matches" in rows.first.inner_text()
     page.get_by_role("link", name="Clear").click()
-    assert rows.count() == everything
+    expect(rows).to_have_count(everything)

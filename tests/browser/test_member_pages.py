@@ -5,6 +5,8 @@ page."""
 import csv
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from licensing.models import Lease, Takedown
 from payouts import selectors as payouts
 from tests.browser.conftest import axe_violations, describe
@@ -69,7 +71,8 @@ def test_assets_page_lists_my_assets(browser, demo_trust):
     page.get_by_role("navigation", name="Member pages").get_by_role("link", name="Assets").click()
     assert page.get_by_role("heading", level=1).inner_text() == "My assets"
     cards = page.locator("article.asset-card")
-    assert cards.count() == _alex().contributions.filter(status="accepted").count() == 3
+    expect(cards).to_have_count(3)  # waits for the page the click opened
+    assert _alex().contributions.filter(status="accepted").count() == 3
     stunt = cards.filter(has_text="Alex & Jordan: stunt fall")
     assert "50%" in stunt.inner_text() and "Northlight Pictures" in stunt.inner_text()
     assert page.locator('.role-nav a[aria-current="page"]').inner_text() == "Assets"
@@ -82,7 +85,8 @@ def test_who_used_my_data_shows_the_leases_and_their_total(browser, demo_trust):
     page.get_by_role("link", name="Who used my data").first.click()
     assert page.get_by_role("heading", level=1).inner_text() == "Who used my data"
     api = page.request.get("/api/v1/me/leases/").json()["results"]
-    assert page.locator("table.member-leases tbody tr").count() == len(api) == 1
+    expect(page.locator("table.member-leases tbody tr")).to_have_count(1)
+    assert len(api) == 1
     assert page.locator("#leases-total-net").inner_text() == money(sum(row["net_cents"] for row in api))
     _accessible(page)
     browser.screenshot(page, "leases")
@@ -93,7 +97,8 @@ def test_statements_list_periods_and_download_a_csv(browser, demo_trust):
     page.get_by_role("navigation", name="Member pages").get_by_role("link", name="Statements").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Statements"
     earnings = payouts.member_earnings(_alex())
-    assert page.locator("table.data tbody tr").count() == len(earnings["periods"]) == 3
+    expect(page.locator("table.data tbody tr")).to_have_count(3)
+    assert len(earnings["periods"]) == 3
     newest = earnings["periods"][0]
     row = page.locator(f'tr[data-period="{newest["period"]}"]')
     assert money(newest["net_cents"]) in row.inner_text()

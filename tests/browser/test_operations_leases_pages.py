@@ -1,6 +1,8 @@
 """The administrator's lease and terms pages in a real browser, on the demo trust: the pending
 request with its coverage, approving it, one lease in full, and offering new terms."""
 
+from playwright.sync_api import expect
+
 from licensing.models import Lease, LeaseTerms
 from licensing.selectors import approval_coverage
 from tests.browser.conftest import axe_violations, describe
@@ -155,7 +157,7 @@ def test_a_takedown_shows_on_the_lease_and_revoking_moves_it_to_closed(browser, 
     assert f"{open_notices} open" in page.locator(f"#lease-{lease.pk}").inner_text()
     page.get_by_role("link", name=f"Lease #{lease.pk}", exact=True).click()
     notices = page.get_by_role("region", name="Takedown notices")
-    assert notices.locator(".badge.issued").count() == open_notices
+    expect(notices.locator(".badge.issued")).to_have_count(open_notices)
     assert page.locator("#stat-licensable-now").inner_text() == "3"
     _accessible(page)
     browser.screenshot(page, "lease-with-takedowns")

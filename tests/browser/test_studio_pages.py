@@ -39,7 +39,7 @@ def test_the_catalogue_shows_offers_and_a_use_filter_narrows_them(browser, demo_
 
     page.get_by_label("Permitted use", exact=True).select_option("crowd_generation")
     page.get_by_role("button", name="Apply").click()
-    assert cards.count() == 1
+    expect(cards).to_have_count(1)
     assert cards.first.get_by_role("heading", level=2).inner_text() == "Crowd generation, 30 days"
     assert page.locator("#catalogue-count").inner_text() == "1 of 2 terms match."
     _accessible(page)
@@ -47,7 +47,7 @@ def test_the_catalogue_shows_offers_and_a_use_filter_narrows_them(browser, demo_
     page.get_by_label("Permitted use", exact=True).select_option("")
     page.get_by_label("Asset kind", exact=True).select_option("script")
     page.get_by_role("button", name="Apply").click()
-    assert cards.count() == 0
+    expect(cards).to_have_count(0)
     assert "No terms on offer match these filters" in page.locator("main").inner_text()
     _accessible(page)
     browser.screenshot(page, "catalogue-empty")
@@ -58,7 +58,7 @@ def test_the_catalogue_search_box_and_sort_order(browser, demo_trust):
     cards = page.locator(".terms-card")
     page.get_by_role("textbox", name="Search titles and datasets").fill("Crowd generation, 30 days")
     page.get_by_role("button", name="Apply").click()
-    assert cards.count() == 1
+    expect(cards).to_have_count(1)
     assert cards.first.get_by_role("heading", level=2).inner_text() == "Crowd generation, 30 days"
     page.get_by_role("textbox", name="Search titles and datasets").fill("")
     page.get_by_label("Sort by").select_option("-price")

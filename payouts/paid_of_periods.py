@@ -23,11 +23,11 @@ period's figure is one SUM of its rows.
 
 Each record is one INSERT ... SELECT over the members the write touched (every member of a
 batch or of a close, put in a temporary table first so that PostgreSQL knows how many: a fixed
-number of statements whatever their number), computing each
-member's part before and after the write and keeping the difference. Each takes the audit
-head's lock before it computes and holds it to commit (`audit.serialise_with_audited_writes`),
-so recordings run one after another and each sees every write recorded before it: the
-differences add up to the rule over everything committed."""
+number of statements whatever their number), computing each member's part before and after the
+write and keeping the difference. Each takes the audit head's lock before it computes and holds
+it to commit (`audit.serialise_with_audited_writes`), so recordings run one after another and
+each sees every write recorded before it: the differences add up to the rule over everything
+committed."""
 
 from django.db import connection
 from django.utils import timezone
@@ -52,10 +52,10 @@ def _clamped(paid: str, before: str, earned: str) -> str:
 
 
 # MOVED is every member whose part the write changed, with their payments after it and before
-# it. Their earnings in closed
-# periods are placed in start order, one row per period: `before` is the sum of the rows before
-# it (periods never overlap, so no two start together). `earned_then` is 0 for the period whose
-# close this is (before it, it was not closed), otherwise the earning itself.
+# it. Their earnings in closed periods are placed in start order, one row per period: `before`
+# is the sum of the rows before it (periods never overlap, so no two start together).
+# `earned_then` is 0 for the period whose close this is (before it, it was not closed),
+# otherwise the earning itself.
 _RECORD = f"""
     INSERT INTO {PAID} (period_id, paid_cents, batch_id, returned_payment_id, close_id, recorded_at)
     SELECT period_id, SUM(part_now - part_then), CAST(%(batch)s AS BIGINT), CAST(%(returned)s AS BIGINT),

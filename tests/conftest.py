@@ -24,7 +24,7 @@ from licensing import services as licensing
 from licensing import tokens as lease_tokens
 from tests import factories
 from tests.factories import grant_all, make_asset
-from tests.servers import CeleryWorker, S3Server
+from tests.servers import CeleryWorker, S3Server, suite_database_url
 from trust import services as trust
 from trust.storage import _s3_client
 
@@ -93,11 +93,8 @@ def stack_env(*, redis_url: str, s3_server) -> dict[str, str]:
     """The environment of a process of the real stack (a Celery worker, gunicorn): the suite's
     test database, this Redis, this S3 server, and the suite's secret key (so a session made
     here is valid there)."""
-    database = django_settings.DATABASES["default"]
-    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
-    host = f"{database['USER']}{password}@{database['HOST']}:{database['PORT']}"
     return {
-        "DATABASE_URL": f"postgres://{host}/{database['NAME']}",
+        "DATABASE_URL": suite_database_url(),
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "S3_BUCKET": S3_BUCKET,

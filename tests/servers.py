@@ -24,6 +24,19 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
+def suite_database_url(*, name: str | None = None, host: str | None = None, port: int | None = None) -> str:
+    """The suite's PostgreSQL as a DATABASE_URL for another process (gunicorn, a Celery worker,
+    another trust): the test database unless `name` says another, on the same server unless
+    `host` or `port` say another (a standby of it)."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    host = host or database["HOST"] or "127.0.0.1"
+    port = port or database["PORT"] or 5432
+    return f"postgres://{database['USER']}{password}@{host}:{port}/{name or database['NAME']}"
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:

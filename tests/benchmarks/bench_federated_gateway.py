@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 
 from federation import biscuits
-from tests.benchmarks.harness import database_url, wrk
+from tests.benchmarks.harness import wrk
 from tests.federation.two_trusts import PEER, TwoTrusts
+from tests.servers import suite_database_url
 from trust import keys
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.django_db]
@@ -27,7 +28,7 @@ CONNECTIONS = 16
 def trusts(django_db_setup):
     if not os.environ.get("REDIS_URL"):
         pytest.skip("two trusts on the real stack need REDIS_URL")
-    with TwoTrusts(database_url=database_url(), redis_url=os.environ["REDIS_URL"]) as two:
+    with TwoTrusts(database_url=suite_database_url(), redis_url=os.environ["REDIS_URL"]) as two:
         yield two
 
 

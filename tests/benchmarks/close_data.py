@@ -25,6 +25,7 @@ from payouts.models import LeaseRevenue, LedgerEntry, MemberEarningLine, Period
 from tests import factories
 from tests.benchmarks.harness import analyze
 from tests.ledger_history import ledger_history_rewritable
+from tests.servers import suite_database_url
 from trust import services as trust
 
 SIZES = {
@@ -220,11 +221,8 @@ def bare_write_seconds(period: Period) -> tuple[float, int]:
 
 def worker_env(**extra: str) -> dict[str, str]:
     """What a Celery worker process needs to work on the suite's database and broker."""
-    database = settings.DATABASES["default"]
-    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
     return {
-        "DATABASE_URL": f"postgres://{database['USER']}{password}@{database['HOST']}:{database['PORT']}/"
-        f"{database['NAME']}",
+        "DATABASE_URL": suite_database_url(),
         "REDIS_URL": os.environ["REDIS_URL"],
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "SECRET_KEY": settings.SECRET_KEY,

@@ -23,19 +23,13 @@ from pathlib import Path
 from django.conf import settings as django_settings
 from django.db import connection
 
-from tests.servers import ARTIFACTS, ROOT, _stop, _tail, free_port
+from tests.servers import ARTIFACTS, ROOT, _stop, _tail, free_port, suite_database_url
 
 SCALE = os.environ.get("BENCH_SCALE", "small")
 
 
 def scaled(small: int, full: int) -> int:
     return full if SCALE == "full" else small
-
-
-def database_url() -> str:
-    database = django_settings.DATABASES["default"]
-    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
-    return f"postgres://{database['USER']}{password}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
 
 
 class Gunicorn:
@@ -51,7 +45,7 @@ class Gunicorn:
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.benchmarks.settings",
-            "DATABASE_URL": database_url(),
+            "DATABASE_URL": suite_database_url(),
             "SECRET_KEY": django_settings.SECRET_KEY,
             "BIND": f"127.0.0.1:{self.port}",
             # No recycling while measuring: the five workers start together, serve alike and so

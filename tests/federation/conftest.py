@@ -11,16 +11,9 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 
-from tests.servers import TrustProcess
+from tests.servers import TrustProcess, suite_database_url
 
 PEER_ADMIN_PASSWORD = "peer-admin-password-1"
-
-
-def _database_url(name: str) -> str:
-    database = django_settings.DATABASES["default"]
-    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
-    host = f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
-    return f"postgres://{database['USER']}{password}@{host}/{name}"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +22,9 @@ def equity_uk(django_db_setup):
         pytest.skip("a second trust process needs PostgreSQL")
     with tempfile.TemporaryDirectory() as var_dir:
         env = {
-            "DATABASE_URL": _database_url(django_settings.DATABASES["default"]["NAME"] + "_equity_uk"),
+            "DATABASE_URL": suite_database_url(
+                name=django_settings.DATABASES["default"]["NAME"] + "_equity_uk"
+            ),
             # The peer runs its tasks in-process and caches in its own memory: one process, no
             # queue shared with the trust under test.
             "REDIS_URL": "",
@@ -83,7 +78,7 @@ def _two_trusts(**options):
     databases = tuple(int(n) for n in named.split(",")) if named else None
     database = django_settings.DATABASES["default"]["NAME"]
     return TwoTrusts(
-        database_url=_database_url(database),
+        database_url=suite_database_url(name=database),
         redis_url=os.environ["REDIS_URL"],
         redis_databases=databases,
         **options,

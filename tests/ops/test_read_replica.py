@@ -23,19 +23,16 @@ from tests.benchmarks.bench_dashboards import load_member_history
 from tests.conftest import stack_env
 from tests.deploy.subprocess_env import production_env, run_python
 from tests.faults.conftest import signed_in
-from tests.servers import GunicornServer, PostgresStandby, RedisServer, free_port
+from tests.servers import GunicornServer, PostgresStandby, RedisServer, free_port, suite_database_url
 from trust.templatetags.portal import period_label
-from trust.tokens import user_token_mint
+from trust.tokens import user_token_mint, user_token_revoke
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 EARNINGS = "/api/v1/me/earnings/"
 LEASES = "/api/v1/me/leases/"
 MEMBER_PAGES = ["/member/leases/", "/member/statements/"]
-
-
-def _replica_url(port: int) -> str:
-    database = django_settings.DATABASES["default"]
-    return f"postgres://{database['USER']}@127.0.0.1:{port}/{database['NAME']}"
+API_ON_REPLICA = [EARNINGS, LEASES]
+PAGES_ON_REPLICA = ["/member/", *MEMBER_PAGES]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +47,7 @@ def _served(s3_server, replica_port: int):
     with RedisServer(log_name="read-replica-redis.log") as redis_server:
         env = {
             **stack_env(redis_url=redis_server.url, s3_server=s3_server),
-            "DATABASE_REPLICA_URL": _replica_url(replica_port),
+            "DATABASE_REPLICA_URL": suite_database_url(host="127.0.0.1", port=replica_port),
             "HTTPS": "off",
             "DEBUG": "false",
         }
@@ -153,23 +150,38 @@ def test_a_members_earnings_are_read_from_the_replica_and_follow_it(committed_wo
     assert [text for text in shown_later if text not in pages] == []
 
 
-def test_a_login_ended_on_the_primary_is_refused_while_the_replica_still_has_it(
-    committed_world, web, replica
-):
-    alice = committed_world.cast.alice
-    api, browser = _api(web, alice.user), signed_in(web.url, alice.user)
-    assert api.get(web.url + EARNINGS, timeout=30).status_code == 200
+def test_refusals_are_decided_on_the_primary_while_the_replica_still_lets_in(committed_world, web, replica):
+    """Every page and endpoint that reads the replica, with its replay paused: a token revoked
+    and a login ended on the primary are refused at once, as are no token and the wrong role."""
+    cast = committed_world.cast
+    revoked_token, revoked_secret = user_token_mint(user=cast.alice.user)
+    api, browser = _api(web, cast.alice.user), signed_in(web.url, cast.alice.user)
+    revoked = requests.Session()
+    revoked.headers["Authorization"] = f"Bearer {revoked_secret}"
+    studio = _api(web, cast.carol)
+    for endpoint in API_ON_REPLICA:
+        assert api.get(web.url + endpoint, timeout=30).status_code == 200
+        assert revoked.get(web.url + endpoint, timeout=30).status_code == 200
     _caught_up(replica)
 
     with _replay_paused(replica):
-        get_user_model().objects.filter(pk=alice.user.pk).update(is_active=False)
-        (active_on_replica,) = replica.execute(
-            f"SELECT is_active FROM {get_user_model()._meta.db_table} WHERE id = %s", [alice.user.pk]
+        user_token_revoke(token=revoked_token)
+        users = get_user_model()
+        users.objects.filter(pk=cast.alice.user.pk).update(is_active=False)
+        (active, revoked_at) = replica.execute(
+            f"SELECT u.is_active, t.revoked_at FROM {users._meta.db_table} u "
+            f"JOIN {type(revoked_token)._meta.db_table} t ON t.user_id = u.id WHERE t.id = %s",
+            [revoked_token.pk],
         ).fetchone()
-        assert active_on_replica
-        assert api.get(web.url + EARNINGS, timeout=30).status_code == 401
-        page = browser.get(web.url + "/member/", timeout=30, allow_redirects=False)
-        assert page.status_code == 302 and "/accounts/login/" in page.headers["Location"]
+        assert active and revoked_at is None  # the replica would still let both in
+        for endpoint in API_ON_REPLICA:
+            assert revoked.get(web.url + endpoint, timeout=30).status_code == 401, endpoint
+            assert api.get(web.url + endpoint, timeout=30).status_code == 401, endpoint
+            assert requests.get(web.url + endpoint, timeout=30).status_code == 401, endpoint
+            assert studio.get(web.url + endpoint, timeout=30).status_code == 403, endpoint
+        for path in PAGES_ON_REPLICA:
+            page = browser.get(web.url + path, timeout=30, allow_redirects=False)
+            assert page.status_code == 302 and "/accounts/login/" in page.headers["Location"], path
 
 
 def test_a_replica_that_does_not_answer_leaves_the_reads_to_the_primary(committed_world, s3_server):

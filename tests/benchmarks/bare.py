@@ -27,3 +27,23 @@ def bare_manifest(request, count: int):
     return JsonResponse(
         {"lease": 1, "dataset": "bench", "version": 1, "manifest_sha256": "0" * 64, "assets": rows}
     )
+
+
+def bare_download_floor(request, lease_id: int, asset_id):
+    """What no gateway download can skip, with nothing else: one usage event row written (one
+    prepared INSERT, autocommit) and one presigned URL (the app's store), then the 302. The
+    gateway's ratio can be no better than this view's."""
+    from django.http import HttpResponseRedirect
+    from django.utils import timezone
+
+    from trust.db import prepared_cursor
+    from trust.storage import get_object_store
+
+    now = timezone.now()
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO licensing_usageevent (lease_id, event_key, kind, asset_id, quantity, occurred_at, "
+            "recorded_at, source) VALUES (%s, %s, 'download', %s, 1, %s, %s, 'gateway')",
+            [lease_id, f"floor:{uuid.uuid4()}", asset_id, now, now],
+        )
+    return HttpResponseRedirect(get_object_store().presigned_get(f"assets/{asset_id}", expires_in=300))

@@ -24,7 +24,7 @@ REAL_STACK := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) TRUS
 # The embedded default keeps its own keys in var/secret_key and var/signing_key.
 EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u S3_BUCKET -u S3_ENDPOINT_URL -u SECRET_KEY -u HTTPS
 
-.PHONY: install run federation test audit bench lint fmt worker services browser clean
+.PHONY: install run federation test test-durations audit bench lint fmt worker services browser clean
 
 AS_ROOT = $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -65,10 +65,18 @@ lint: install
 audit: install
 	$(BIN)/python deploy/audit.py
 
+# Whole files to workers, longest first (tests/file_order.py), not xdist's most-tests-first.
+REAL_STACK_SUITE := $(REAL_STACK) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+	-m "not embedded and not benchmark"
+
 test: lint audit services browser
 	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
-	$(REAL_STACK) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 -m "not embedded and not benchmark"
+	$(REAL_STACK_SUITE) --durations=25
 	$(EMBEDDED) $(BIN)/pytest -m embedded
+
+# The real-stack suite once, recording each file's seconds in tests/file_seconds.json (commit it).
+test-durations: install services browser
+	$(REAL_STACK_SUITE) --write-file-seconds
 
 bench: install services
 	bash deploy/ensure-bench.sh

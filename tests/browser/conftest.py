@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
 from playwright.sync_api import Page, sync_playwright
 
 # Playwright's sync API runs an event loop in the test's thread; Django's ORM refuses to run
@@ -37,13 +38,19 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def chromium():
+def chromium(django_db_setup):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    # Under Playwright's sync API the tests run in another context, where Django's connections
+    # (kept per context) are new objects: this context's are closed before it starts, and that
+    # context's before it stops, ahead of the test database's drop (hence django_db_setup).
+    # Left open, one was still in the database when it was dropped, and the drop failed.
+    connections.close_all()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        connections.close_all()
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """Gateway download under gunicorn (deploy/gunicorn.conf.py) on PostgreSQL, 32 concurrent wrk
-connections, against the bare Django JSON view in the same server, then a run with one worker
-killed -9 mid-load: every 302 a client got must have its usage event. Run with `make bench`."""
+connections, against the bare Django JSON view in the same server; then the floor (a view that
+only writes the event row and presigns: the best ratio any download reaches here); then a run
+with one worker killed -9 mid-load: every 302 a client got must have its usage event. Run with
+`make bench`."""
 
 import os
 import time

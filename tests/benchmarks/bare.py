@@ -31,19 +31,33 @@ def bare_manifest(request, count: int):
 
 def bare_download_floor(request, lease_id: int, asset_id):
     """What no gateway download can skip, with nothing else: one usage event row written (one
-    prepared INSERT, autocommit) and one presigned URL (the app's store), then the 302. The
-    gateway's ratio can be no better than this view's."""
+    prepared INSERT, autocommit) and one presigned URL signed as the gateway signs it (the app's
+    store, a filename and a media type), then the 302. The gateway's ratio can be no better than
+    this view's."""
     from django.http import HttpResponseRedirect
     from django.utils import timezone
 
+    from licensing.models import UsageEvent
     from trust.db import prepared_cursor
-    from trust.storage import get_object_store
+    from trust.storage import download_filename, get_object_store
 
     now = timezone.now()
     with prepared_cursor() as cursor:
         cursor.execute(
-            "INSERT INTO licensing_usageevent (lease_id, event_key, kind, asset_id, quantity, occurred_at, "
-            "recorded_at, source) VALUES (%s, %s, 'download', %s, 1, %s, %s, 'gateway')",
-            [lease_id, f"floor:{uuid.uuid4()}", asset_id, now, now],
+            f"INSERT INTO {UsageEvent._meta.db_table} (lease_id, event_key, kind, asset_id, quantity, "
+            "occurred_at, recorded_at, source) VALUES (%s, %s, %s, %s, 1, %s, %s, %s)",
+            [
+                lease_id,
+                f"floor:{uuid.uuid4()}",
+                UsageEvent.Kind.DOWNLOAD.value,
+                asset_id,
+                now,
+                now,
+                UsageEvent.Source.GATEWAY.value,
+            ],
         )
-    return HttpResponseRedirect(get_object_store().presigned_get(f"assets/{asset_id}", expires_in=300))
+    filename = download_filename(title=f"scan {asset_id}", content_type="image/png", fallback=str(asset_id))
+    url = get_object_store().presigned_get(
+        f"assets/{asset_id}", expires_in=300, filename=filename, content_type="image/png"
+    )
+    return HttpResponseRedirect(url)
